@@ -1,0 +1,165 @@
+//! Ethernet II frames.
+
+use super::{Error, Result};
+
+pub const HEADER_LEN: usize = 14;
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+
+mod field {
+    use core::ops::{Range, RangeFrom};
+    pub const DESTINATION: Range<usize> = 0..6;
+    pub const SOURCE: Range<usize> = 6..12;
+    pub const ETHERTYPE: Range<usize> = 12..14;
+    pub const PAYLOAD: RangeFrom<usize> = 14..;
+}
+
+/// A view of an Ethernet II frame.
+#[derive(Debug, Clone)]
+pub struct Frame<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Frame<T> {
+    /// Wraps a buffer without checking its length: only for buffers this program built.
+    pub const fn new_unchecked(buffer: T) -> Frame<T> {
+        Frame { buffer }
+    }
+
+    /// Wraps a buffer after checking that it holds a whole header.
+    pub fn new_checked(buffer: T) -> Result<Frame<T>> {
+        let frame = Self::new_unchecked(buffer);
+        frame.check_len()?;
+        Ok(frame)
+    }
+
+    pub fn check_len(&self) -> Result<()> {
+        if self.buffer.as_ref().len() < HEADER_LEN {
+            Err(Error::Truncated)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    pub fn dst_addr(&self) -> [u8; 6] {
+        mac(&self.buffer.as_ref()[field::DESTINATION])
+    }
+
+    pub fn src_addr(&self) -> [u8; 6] {
+        mac(&self.buffer.as_ref()[field::SOURCE])
+    }
+
+    pub fn ethertype(&self) -> u16 {
+        let d = &self.buffer.as_ref()[field::ETHERTYPE];
+        u16::from_be_bytes([d[0], d[1]])
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[field::PAYLOAD]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
+    pub fn set_dst_addr(&mut self, addr: [u8; 6]) {
+        self.buffer.as_mut()[field::DESTINATION].copy_from_slice(&addr);
+    }
+
+    pub fn set_src_addr(&mut self, addr: [u8; 6]) {
+        self.buffer.as_mut()[field::SOURCE].copy_from_slice(&addr);
+    }
+
+    pub fn set_ethertype(&mut self, value: u16) {
+        self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&value.to_be_bytes());
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[field::PAYLOAD]
+    }
+}
+
+fn mac(bytes: &[u8]) -> [u8; 6] {
+    let mut m = [0u8; 6];
+    m.copy_from_slice(bytes);
+    m
+}
+
+/// Formats a MAC address as `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` (also with `-` separators).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split([':', '-']);
+    for byte in out.iter_mut() {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    static FRAME_BYTES: [u8; 18] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, // destination
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, // source
+        0x08, 0x00, // IPv4
+        0xaa, 0xbb, 0xcc, 0xdd, // payload
+    ];
+
+    #[test]
+    fn deconstruct() {
+        let frame = Frame::new_checked(&FRAME_BYTES[..]).unwrap();
+        assert_eq!(frame.dst_addr(), [2, 0, 0, 0, 0, 2]);
+        assert_eq!(frame.src_addr(), [2, 0, 0, 0, 0, 1]);
+        assert_eq!(frame.ethertype(), ETHERTYPE_IPV4);
+        assert_eq!(frame.payload(), &[0xaa, 0xbb, 0xcc, 0xdd]);
+    }
+
+    #[test]
+    fn construct() {
+        let mut bytes = [0u8; 18];
+        let mut frame = Frame::new_unchecked(&mut bytes[..]);
+        frame.set_dst_addr([2, 0, 0, 0, 0, 2]);
+        frame.set_src_addr([2, 0, 0, 0, 0, 1]);
+        frame.set_ethertype(ETHERTYPE_IPV4);
+        frame
+            .payload_mut()
+            .copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
+        assert_eq!(bytes, FRAME_BYTES);
+    }
+
+    #[test]
+    fn truncated() {
+        for len in 0..HEADER_LEN {
+            assert_eq!(
+                Frame::new_checked(&FRAME_BYTES[..len]).err(),
+                Some(Error::Truncated)
+            );
+        }
+        assert!(Frame::new_checked(&FRAME_BYTES[..HEADER_LEN]).is_ok());
+    }
+
+    #[test]
+    fn mac_text() {
+        assert_eq!(parse_mac("02:00:0a:ff:00:01"), Some([2, 0, 10, 255, 0, 1]));
+        assert_eq!(parse_mac("02-00-0A-FF-00-01"), Some([2, 0, 10, 255, 0, 1]));
+        assert_eq!(parse_mac("02:00:0a:ff:00"), None);
+        assert_eq!(parse_mac("02:00:0a:ff:00:01:02"), None);
+        assert_eq!(parse_mac("02:00:0a:ff:00:1"), None);
+        assert_eq!(parse_mac("zz:00:0a:ff:00:01"), None);
+        assert_eq!(format_mac(&[2, 0, 10, 255, 0, 1]), "02:00:0a:ff:00:01");
+    }
+}
