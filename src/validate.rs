@@ -1,1 +1,461 @@
-//! TODO
+//! Stateless validation: how a reply proves it answers one of our probes.
+//!
+//! A scanner that sends millions of probes per second cannot remember them. Instead each
+//! probe carries a message authentication code of its own identity, and a reply is
+//! checked by recomputing it.
+//!
+//! For a probe from source address `s` to destination `d`, port `p`, we compute
+//! `h = SipHash-1-3_k(s, d, p)`, a 64-bit keyed hash with a 128-bit key `k` drawn at random
+//! for each scan (and kept in the checkpoint so that a resumed scan can validate replies to
+//! probes sent before the interruption). From `h`:
+//!
+//! * the TCP sequence number is `seq = h mod 2^32`;
+//! * the source port is `first + (o + i) mod n`, where `[first, first + n)` is the source
+//!   port range, `o = (h >> 32) mod n` and `i` is the probe number (0 for the first of
+//!   `-P` probes), so that repeated probes to one target leave from different ports;
+//! * the IP id is `(h >> 48)`, which makes probes differ from one another on the wire
+//!   and tells nothing about the scan.
+//!
+//! A SYN-ACK must acknowledge `seq + 1`. A RST answering a SYN acknowledges `seq + 1` too,
+//! but some stacks echo `seq`, so both are accepted for RSTs. The reply's destination port
+//! must be one of the `-P` source ports derived for that target, its source port the probed
+//! port, and its source address an address of the scan (checked by the receiver against the
+//! target set). Someone who does not know `k` and wants a forged reply accepted must guess a
+//! 32-bit value that depends on the target, the port and the key: each attempt succeeds with
+//! probability 2^-32 (2^-31 for a RST), whatever they have seen of other probes, since
+//! SipHash is a pseudo-random function. This also rejects stray traffic: a reply to another
+//! scanner, or to an earlier scan with another key, fails validation.
+//!
+//! Every reason for rejecting a packet is a [`DropReason`], counted and reported in the
+//! metadata, so that a researcher can account for every packet the receiver saw.
+
+use std::hash::Hasher;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+use siphasher::sip::SipHasher13;
+
+use crate::wire::Reply;
+
+/// The secret that keys the MAC of a scan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Key(pub [u8; 16]);
+
+impl Key {
+    /// A fresh key from the operating system's random source.
+    pub fn random() -> std::io::Result<Key> {
+        let mut k = [0u8; 16];
+        getrandom::fill(&mut k).map_err(std::io::Error::other)?;
+        Ok(Key(k))
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn from_hex(s: &str) -> Option<Key> {
+        if s.len() != 32 || !s.is_ascii() {
+            return None;
+        }
+        let mut k = [0u8; 16];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Key(k))
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+/// The per-target values derived from the MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag {
+    pub seq: u32,
+    pub ipid: u16,
+    sport_offset: u16,
+}
+
+/// What kind of reply a validated packet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// SYN-ACK: the port is open.
+    Synack,
+    /// RST: the host is up and the port closed.
+    Rst,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Synack => "synack",
+            Class::Rst => "rst",
+        }
+    }
+}
+
+/// A reply that passed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub class: Class,
+    /// Which of the `-P` probes it answers.
+    pub probe: u16,
+}
+
+/// Why the receiver did not report a packet it captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Not a parseable Ethernet/IPv4/TCP frame (truncated, bad lengths, fragment, other protocol).
+    Malformed,
+    /// The IPv4 header checksum is wrong.
+    BadIpChecksum,
+    /// The TCP checksum is wrong.
+    BadTcpChecksum,
+    /// Neither a SYN-ACK nor a RST.
+    NotAReply,
+    /// Addressed to another IP address than the scan's source.
+    WrongDestination,
+    /// From an address, or about a port, that the scan does not probe.
+    NotATarget,
+    /// The destination port is not one of the source ports our probes to that target used.
+    PortMismatch,
+    /// The acknowledgement number does not answer our sequence number.
+    AckMismatch,
+    /// From an address on the blocklist as it is now (after a reload).
+    Blocklisted,
+    /// A second reply from a target already reported.
+    Duplicate,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 10] = [
+        DropReason::Malformed,
+        DropReason::BadIpChecksum,
+        DropReason::BadTcpChecksum,
+        DropReason::NotAReply,
+        DropReason::WrongDestination,
+        DropReason::NotATarget,
+        DropReason::PortMismatch,
+        DropReason::AckMismatch,
+        DropReason::Blocklisted,
+        DropReason::Duplicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::BadIpChecksum => "bad_ip_checksum",
+            DropReason::BadTcpChecksum => "bad_tcp_checksum",
+            DropReason::NotAReply => "not_a_reply",
+            DropReason::WrongDestination => "wrong_destination",
+            DropReason::NotATarget => "not_a_target",
+            DropReason::PortMismatch => "port_mismatch",
+            DropReason::AckMismatch => "ack_mismatch",
+            DropReason::Blocklisted => "blocklisted",
+            DropReason::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Computes probe tags and checks replies against them.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    key: (u64, u64),
+    src_ip: Ipv4Addr,
+    sport_first: u16,
+    sport_count: u32,
+    probes: u16,
+}
+
+impl Validator {
+    /// `sports` is the inclusive source port range; `probes` the number of probes per target.
+    pub fn new(key: &Key, src_ip: Ipv4Addr, sports: (u16, u16), probes: u16) -> Self {
+        let (first, last) = sports;
+        let k0 = u64::from_le_bytes(key.0[..8].try_into().unwrap_or([0; 8]));
+        let k1 = u64::from_le_bytes(key.0[8..].try_into().unwrap_or([0; 8]));
+        Validator {
+            key: (k0, k1),
+            src_ip,
+            sport_first: first,
+            sport_count: u32::from(last.saturating_sub(first)) + 1,
+            probes: probes.max(1),
+        }
+    }
+
+    #[inline]
+    pub fn tag(&self, daddr: Ipv4Addr, dport: u16) -> Tag {
+        let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
+        h.write_u32(u32::from(self.src_ip));
+        h.write_u32(u32::from(daddr));
+        h.write_u16(dport);
+        let v = h.finish();
+        Tag {
+            seq: v as u32,
+            ipid: (v >> 48) as u16,
+            sport_offset: ((v >> 32) as u32 % self.sport_count) as u16,
+        }
+    }
+
+    /// The source port of probe number `probe` to the target of `tag`.
+    #[inline]
+    pub fn sport(&self, tag: &Tag, probe: u16) -> u16 {
+        let off = (u32::from(tag.sport_offset) + u32::from(probe)) % self.sport_count;
+        self.sport_first.wrapping_add(off as u16)
+    }
+
+    /// Checks everything about a parsed reply that the MAC can tell. The receiver checks
+    /// beforehand that the source is a target of the scan, and afterwards duplicates.
+    pub fn check(&self, r: &Reply) -> Result<Accepted, DropReason> {
+        if !r.ip_checksum_ok {
+            return Err(DropReason::BadIpChecksum);
+        }
+        if r.tcp_checksum_ok == Some(false) {
+            return Err(DropReason::BadTcpChecksum);
+        }
+        let class = if r.is_rst() {
+            Class::Rst
+        } else if r.is_syn_ack() {
+            Class::Synack
+        } else {
+            return Err(DropReason::NotAReply);
+        };
+        if r.daddr != self.src_ip {
+            return Err(DropReason::WrongDestination);
+        }
+        let tag = self.tag(r.saddr, r.sport);
+        let off = u32::from(r.dport.wrapping_sub(self.sport_first));
+        if off >= self.sport_count {
+            return Err(DropReason::PortMismatch);
+        }
+        let probe = (off + self.sport_count - u32::from(tag.sport_offset)) % self.sport_count;
+        if probe >= u32::from(self.probes) {
+            return Err(DropReason::PortMismatch);
+        }
+        let ok = r.ack == tag.seq.wrapping_add(1) || (class == Class::Rst && r.ack == tag.seq);
+        if !ok {
+            return Err(DropReason::AckMismatch);
+        }
+        Ok(Accepted {
+            class,
+            probe: probe as u16,
+        })
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::wire::tcp::{flags, OptionSummary};
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+
+    fn validator(probes: u16) -> Validator {
+        Validator::new(&Key([7; 16]), SRC, (32768, 61000), probes)
+    }
+
+    fn reply_to(v: &Validator, daddr: Ipv4Addr, dport: u16, probe: u16, flags: u8) -> Reply {
+        let tag = v.tag(daddr, dport);
+        Reply {
+            saddr: daddr,
+            daddr: SRC,
+            ttl: 64,
+            ipid: 0,
+            sport: dport,
+            dport: v.sport(&tag, probe),
+            seq: 12345,
+            ack: tag.seq.wrapping_add(1),
+            flags,
+            window: 65160,
+            options: OptionSummary::default(),
+            ip_checksum_ok: true,
+            tcp_checksum_ok: Some(true),
+        }
+    }
+
+    #[test]
+    fn accepts_our_replies() {
+        let v = validator(3);
+        for i in 0..1000u32 {
+            let d = Ipv4Addr::from(0xc612_0000 + i);
+            for probe in 0..3 {
+                let r = reply_to(&v, d, 80, probe, flags::SYN | flags::ACK);
+                assert_eq!(
+                    v.check(&r),
+                    Ok(Accepted {
+                        class: Class::Synack,
+                        probe
+                    })
+                );
+                let mut rst = reply_to(&v, d, 443, probe, flags::RST | flags::ACK);
+                assert_eq!(
+                    v.check(&rst),
+                    Ok(Accepted {
+                        class: Class::Rst,
+                        probe
+                    })
+                );
+                rst.ack = rst.ack.wrapping_sub(1);
+                assert_eq!(v.check(&rst).map(|a| a.class), Ok(Class::Rst));
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_altered_replies() {
+        let v = validator(1);
+        let d = Ipv4Addr::new(198, 18, 0, 9);
+        let good = reply_to(&v, d, 80, 0, flags::SYN | flags::ACK);
+        assert!(v.check(&good).is_ok());
+        // A changed address or port changes the tag: the derived port or the ack no
+        // longer match, whichever is checked first.
+        let forged = [DropReason::PortMismatch, DropReason::AckMismatch];
+        let cases: Vec<(Reply, &[DropReason])> = vec![
+            (
+                Reply {
+                    ack: good.ack.wrapping_add(1),
+                    ..good
+                },
+                &[DropReason::AckMismatch],
+            ),
+            (
+                Reply {
+                    ack: good.ack.wrapping_sub(1),
+                    ..good
+                },
+                &[DropReason::AckMismatch],
+            ),
+            (
+                Reply {
+                    dport: good.dport.wrapping_add(1),
+                    ..good
+                },
+                &[DropReason::PortMismatch],
+            ),
+            (
+                Reply {
+                    dport: 1000,
+                    ..good
+                },
+                &[DropReason::PortMismatch],
+            ),
+            (Reply { sport: 81, ..good }, &forged),
+            (
+                Reply {
+                    saddr: Ipv4Addr::new(198, 18, 0, 10),
+                    ..good
+                },
+                &forged,
+            ),
+            (
+                Reply {
+                    daddr: Ipv4Addr::new(198, 19, 0, 2),
+                    ..good
+                },
+                &[DropReason::WrongDestination],
+            ),
+            (
+                Reply {
+                    flags: flags::SYN,
+                    ..good
+                },
+                &[DropReason::NotAReply],
+            ),
+            (
+                Reply {
+                    flags: flags::ACK,
+                    ..good
+                },
+                &[DropReason::NotAReply],
+            ),
+            (
+                Reply {
+                    ip_checksum_ok: false,
+                    ..good
+                },
+                &[DropReason::BadIpChecksum],
+            ),
+            (
+                Reply {
+                    tcp_checksum_ok: Some(false),
+                    ..good
+                },
+                &[DropReason::BadTcpChecksum],
+            ),
+        ];
+        for (r, allowed) in cases {
+            let got = v.check(&r);
+            assert!(
+                matches!(got, Err(e) if allowed.contains(&e)),
+                "{r:?}: {got:?}"
+            );
+        }
+        // A truncated capture cannot be checksummed but is not rejected for it.
+        assert!(v
+            .check(&Reply {
+                tcp_checksum_ok: None,
+                ..good
+            })
+            .is_ok());
+    }
+
+    #[test]
+    fn another_key_rejects() {
+        let v = validator(1);
+        let other = Validator::new(&Key([8; 16]), SRC, (32768, 61000), 1);
+        let mut rejected = 0;
+        for i in 0..1000u32 {
+            let r = reply_to(
+                &other,
+                Ipv4Addr::from(0xc612_0000 + i),
+                80,
+                0,
+                flags::SYN | flags::ACK,
+            );
+            rejected += v.check(&r).is_err() as u32;
+        }
+        assert_eq!(rejected, 1000);
+    }
+
+    #[test]
+    fn probes_use_distinct_ports() {
+        let v = Validator::new(&Key([1; 16]), SRC, (40000, 40009), 4);
+        let tag = v.tag(Ipv4Addr::new(198, 18, 1, 1), 22);
+        let ports: Vec<u16> = (0..4).map(|i| v.sport(&tag, i)).collect();
+        for (i, p) in ports.iter().enumerate() {
+            assert!((40000..=40009).contains(p));
+            assert!(!ports[..i].contains(p));
+        }
+        // A single-port range always uses that port.
+        let one = Validator::new(&Key([1; 16]), SRC, (5555, 5555), 1);
+        assert_eq!(
+            one.sport(&one.tag(Ipv4Addr::new(198, 18, 1, 1), 22), 0),
+            5555
+        );
+    }
+
+    #[test]
+    fn tags_spread() {
+        // Sequence numbers of neighbouring targets look unrelated.
+        let v = validator(1);
+        let seqs: std::collections::HashSet<u32> = (0..10_000u32)
+            .map(|i| v.tag(Ipv4Addr::from(0xc612_0000 + i), 80).seq)
+            .collect();
+        assert!(seqs.len() > 9_990);
+    }
+
+    #[test]
+    fn key_hex_round_trip() {
+        let k = Key([0xab; 16]);
+        assert_eq!(Key::from_hex(&k.to_hex()), Some(k));
+        assert_eq!(Key::from_hex("zz"), None);
+        assert_eq!(format!("{k:?}"), "Key(..)");
+    }
+}
