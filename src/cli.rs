@@ -1,1 +1,121 @@
-//! TODO
+//! The command line: raw flags, as typed, before any validation.
+//!
+//! Flag names follow ZMap's where ZMap has the same option, so that a researcher can
+//! switch without rewriting scripts. Parsing happens in two stages (as in ripgrep): clap
+//! only turns text into [`Args`]; [`crate::config::Config::from_args`] checks every value
+//! and every combination and builds the objects the scan uses. Nothing is opened or sent
+//! until both stages have succeeded.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A stateless TCP SYN scanner for Internet measurement.
+///
+/// Probes every (address, port) of the targets once, in a random order, at a fixed
+/// packet rate, and writes one JSON line per reply. Responsible-scanning defaults: a
+/// built-in blocklist of reserved ranges, a conservative rate, SYN only.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "synsurvey", version, about, max_term_width = 100)]
+pub struct Args {
+    /// Target addresses and CIDR ranges (e.g. 198.18.0.0/16 192.0.2.7).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Ports to probe: 80, 80,443 or 8000-8100 (required).
+    #[arg(short = 'p', long = "target-ports", value_name = "PORTS")]
+    pub target_ports: Option<String>,
+
+    /// Send rate in packets per second; 0 means no cap.
+    #[arg(short = 'r', long, value_name = "PPS", conflicts_with = "bandwidth")]
+    pub rate: Option<String>,
+
+    /// Send rate as bandwidth in bits per second, with a K, M or G suffix (e.g. 10M).
+    #[arg(short = 'B', long, value_name = "BPS")]
+    pub bandwidth: Option<String>,
+
+    /// Scan only addresses in this file (one address or CIDR per line, # comments).
+    #[arg(short = 'w', long = "allowlist-file", value_name = "FILE")]
+    pub allowlist_file: Option<PathBuf>,
+
+    /// Never scan addresses in this file (one address or CIDR per line); may be repeated.
+    /// Re-read on SIGHUP and when it changes.
+    #[arg(short = 'b', long = "blocklist-file", value_name = "FILE")]
+    pub blocklist_file: Vec<PathBuf>,
+
+    /// Do not apply the built-in blocklist of reserved and special-purpose ranges.
+    #[arg(long = "no-default-blocklist")]
+    pub no_default_blocklist: bool,
+
+    /// Seed for the target order (the same seed gives the same order and shards).
+    #[arg(short = 'e', long, value_name = "N")]
+    pub seed: Option<String>,
+
+    /// Split the scan into this many shards (run one per machine, same seed).
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub shards: String,
+
+    /// Which shard this is, from 0 to shards-1.
+    #[arg(long, value_name = "I", default_value = "0")]
+    pub shard: String,
+
+    /// Probes to send to each target.
+    #[arg(short = 'P', long, value_name = "N", default_value = "1")]
+    pub probes: String,
+
+    /// Seconds to keep receiving after the last probe was sent.
+    #[arg(short = 'c', long = "cooldown-time", value_name = "SECS", default_value = "8")]
+    pub cooldown_time: String,
+
+    /// Network interface to send on (default: from the route to the targets).
+    #[arg(short = 'i', long, value_name = "NAME")]
+    pub interface: Option<String>,
+
+    /// Source IPv4 address of the probes (default: the interface's).
+    #[arg(short = 'S', long = "source-ip", value_name = "ADDR")]
+    pub source_ip: Option<String>,
+
+    /// MAC address of the gateway (default: from the kernel's neighbour table).
+    #[arg(short = 'G', long = "gateway-mac", value_name = "MAC")]
+    pub gateway_mac: Option<String>,
+
+    /// Source port or range of the probes.
+    #[arg(short = 's', long = "source-port", value_name = "PORT|FIRST-LAST", default_value = "32768-61000")]
+    pub source_port: String,
+
+    /// Number of sender threads.
+    #[arg(short = 'T', long = "sender-threads", value_name = "N", default_value = "1")]
+    pub sender_threads: String,
+
+    /// Stop after probing this many targets (a number, or a percentage such as 10%).
+    #[arg(short = 'n', long = "max-targets", value_name = "N")]
+    pub max_targets: Option<String>,
+
+    /// Stop after this many results.
+    #[arg(short = 'N', long = "max-results", value_name = "N")]
+    pub max_results: Option<String>,
+
+    /// Stop sending after this many seconds.
+    #[arg(short = 't', long = "max-runtime", value_name = "SECS")]
+    pub max_runtime: Option<String>,
+
+    /// Write JSON lines here instead of standard output.
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Write a JSON summary of the scan here when it ends.
+    #[arg(short = 'm', long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+
+    /// Report RSTs and repeated replies too, not only the first SYN-ACK from each target.
+    #[arg(long = "all-responses")]
+    pub all_responses: bool,
+
+    /// No progress on standard error.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Send nothing: print one JSON line per probe a live scan would send, in send order.
+    #[arg(short = 'd', long)]
+    pub dryrun: bool,
+}

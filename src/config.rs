@@ -1,1 +1,458 @@
-//! TODO
+//! The validated, immutable configuration of one scan.
+//!
+//! [`Config::from_args`] is the second parsing stage: it checks every flag value and
+//! combination, reads the list files, and builds the target space. Its errors are
+//! one line each, name the flag or file at fault, and are reported with exit code 2
+//! before any socket is opened.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::cli::Args;
+use crate::probe::FRAME_LEN;
+use crate::targets::blocklist;
+use crate::targets::ranges::AddrSet;
+use crate::targets::TargetSpace;
+
+/// A problem with the command line or a file it names. Displayed as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// Where the JSON lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The original target arguments, for the record.
+    pub target_args: Vec<String>,
+    /// Every (address, port) to probe: targets minus the initial blocklist.
+    #[serde(skip)]
+    pub space: TargetSpace,
+    /// Addresses the scan must never probe: the built-in lists and the blocklist files as
+    /// they were read at start. Reloads replace the file part during the scan.
+    #[serde(skip)]
+    pub blocklist: AddrSet,
+    pub ports: Vec<u16>,
+    pub allowlist_file: Option<PathBuf>,
+    pub blocklist_files: Vec<PathBuf>,
+    pub default_blocklist: bool,
+    /// Packets per second for the whole scan; `None` sends as fast as possible.
+    pub rate: Option<u64>,
+    pub seed: u64,
+    pub shards: u32,
+    pub shard: u32,
+    pub probes: u16,
+    #[serde(serialize_with = "secs")]
+    pub cooldown: Duration,
+    pub interface: Option<String>,
+    pub source_ip: Option<Ipv4Addr>,
+    #[serde(serialize_with = "mac_opt")]
+    pub gateway_mac: Option<[u8; 6]>,
+    pub source_ports: (u16, u16),
+    pub sender_threads: u32,
+    pub max_targets: Option<u64>,
+    pub max_results: Option<u64>,
+    #[serde(serialize_with = "secs_opt")]
+    pub max_runtime: Option<Duration>,
+    pub output: OutputTarget,
+    pub metadata_file: Option<PathBuf>,
+    pub all_responses: bool,
+    pub quiet: bool,
+    pub dryrun: bool,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+fn mac_opt<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(&crate::wire::ethernet::format_mac(m)),
+        None => s.serialize_none(),
+    }
+}
+
+/// The most probes per target: more is never useful and would hide a typo.
+pub const MAX_PROBES: u16 = 255;
+/// The most sender threads.
+pub const MAX_THREADS: u32 = 64;
+
+impl Config {
+    pub fn from_args(a: &Args) -> Result<Config, ConfigError> {
+        let ports = match &a.target_ports {
+            Some(p) => parse_ports(p)?,
+            None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
+        };
+        let rate = match (&a.rate, &a.bandwidth) {
+            (Some(r), _) => {
+                let r = parse_u64("-r/--rate", r)?;
+                (r > 0).then_some(r)
+            }
+            (None, Some(b)) => Some(rate_from_bandwidth(b)?),
+            (None, None) => Some(10_000),
+        };
+        let seed = match &a.seed {
+            Some(s) => parse_u64("-e/--seed", s)?,
+            None => random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?,
+        };
+        let shards = parse_u64_in("--shards", &a.shards, 1, 65_535)? as u32;
+        let shard = parse_u64_in("--shard", &a.shard, 0, 65_534)? as u32;
+        if shard >= shards {
+            return err(format!("--shard {shard} is out of range: with --shards {shards} it must be 0 to {}", shards - 1));
+        }
+        let probes = parse_u64_in("-P/--probes", &a.probes, 1, u64::from(MAX_PROBES))? as u16;
+        let cooldown = parse_secs("-c/--cooldown-time", &a.cooldown_time, true)?;
+        let source_ports = parse_port_range("-s/--source-port", &a.source_port)?;
+        let nsports = u32::from(source_ports.1 - source_ports.0) + 1;
+        if nsports < u32::from(probes) {
+            return err(format!(
+                "-s/--source-port range has {nsports} ports but -P/--probes is {probes}: each probe to a target needs its own source port"
+            ));
+        }
+        let sender_threads = parse_u64_in("-T/--sender-threads", &a.sender_threads, 1, u64::from(MAX_THREADS))? as u32;
+        let max_results = a.max_results.as_deref().map(|s| parse_u64_in("-N/--max-results", s, 1, u64::MAX)).transpose()?;
+        let max_runtime = a.max_runtime.as_deref().map(|s| parse_secs("-t/--max-runtime", s, false)).transpose()?;
+        let source_ip = a
+            .source_ip
+            .as_deref()
+            .map(|s| s.trim().parse::<Ipv4Addr>().or_else(|_| err(format!("-S/--source-ip: {s:?} is not an IPv4 address"))))
+            .transpose()?;
+        let gateway_mac = a
+            .gateway_mac
+            .as_deref()
+            .map(|s| {
+                crate::wire::ethernet::parse_mac(s.trim())
+                    .ok_or_else(|| ConfigError(format!("-G/--gateway-mac: {s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)")))
+            })
+            .transpose()?;
+        if let Some(i) = &a.interface {
+            if i.is_empty() || i.len() > 15 || i.contains(['/', ' ']) {
+                return err(format!("-i/--interface: {i:?} is not a valid interface name"));
+            }
+        }
+
+        // Targets: command-line CIDRs and the allowlist file.
+        let mut nets: Vec<Ipv4Net> = Vec::new();
+        for t in &a.targets {
+            nets.push(blocklist::parse_target(t).map_err(|e| ConfigError(format!("target {t:?}: {e}")))?);
+        }
+        if let Some(path) = &a.allowlist_file {
+            nets.extend(read_list("-w/--allowlist-file", path)?);
+        }
+        if a.targets.is_empty() && a.allowlist_file.is_none() {
+            return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
+        }
+        let wanted = AddrSet::from_nets(nets);
+
+        // Blocklists: the addresses that are never unicast-routable always, the reserved
+        // ranges unless turned off, and the operator's files.
+        let mut block = blocklist::never();
+        if !a.no_default_blocklist {
+            block = block.union(&blocklist::reserved());
+        }
+        for path in &a.blocklist_file {
+            block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
+        }
+        let addrs = wanted.subtract(&block);
+        if addrs.is_empty() {
+            let hint = if wanted.intersect(&blocklist::reserved()).len() > 0 && !a.no_default_blocklist {
+                " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
+            } else {
+                ""
+            };
+            return err(format!("every target is excluded by the blocklists: nothing to scan{hint}"));
+        }
+        let space = TargetSpace::new(addrs, ports.clone());
+
+        let max_targets = a.max_targets.as_deref().map(|s| parse_max_targets(s, space.len())).transpose()?;
+
+        let output = match &a.output_file {
+            None => OutputTarget::Stdout,
+            Some(p) if p.as_os_str() == "-" => OutputTarget::Stdout,
+            Some(p) => OutputTarget::File(p.clone()),
+        };
+        for (flag, p) in [("-o/--output-file", a.output_file.as_ref()), ("-m/--metadata-file", a.metadata_file.as_ref())] {
+            if let Some(p) = p {
+                if p.is_dir() {
+                    return err(format!("{flag}: {} is a directory", p.display()));
+                }
+            }
+        }
+
+        Ok(Config {
+            target_args: a.targets.clone(),
+            space,
+            blocklist: block,
+            ports,
+            allowlist_file: a.allowlist_file.clone(),
+            blocklist_files: a.blocklist_file.clone(),
+            default_blocklist: !a.no_default_blocklist,
+            rate,
+            seed,
+            shards,
+            shard,
+            probes,
+            cooldown,
+            interface: a.interface.clone(),
+            source_ip,
+            gateway_mac,
+            source_ports,
+            sender_threads,
+            max_targets,
+            max_results,
+            max_runtime,
+            output,
+            metadata_file: a.metadata_file.clone(),
+            all_responses: a.all_responses,
+            quiet: a.quiet,
+            dryrun: a.dryrun,
+        })
+    }
+
+    /// Number of probes this shard sends (targets times probes, after -n), before any
+    /// blocklist reload.
+    pub fn planned_targets(&self) -> u64 {
+        let total = self.space.len();
+        // This shard's share of the cycle.
+        let share = total / u64::from(self.shards) + u64::from(u64::from(self.shard) < total % u64::from(self.shards));
+        match self.max_targets {
+            Some(n) => {
+                let mine: u64 = (0..self.sender_threads)
+                    .map(|t| {
+                        crate::targets::cyclic::split_limit(
+                            n,
+                            u64::from(self.shards) * u64::from(self.sender_threads),
+                            u64::from(self.shard) * u64::from(self.sender_threads) + u64::from(t),
+                        )
+                    })
+                    .sum();
+                mine.min(share)
+            }
+            None => share,
+        }
+    }
+}
+
+fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {
+    blocklist::read_list(path).map_err(|e| ConfigError(format!("{flag}: {e}")))
+}
+
+fn random_u64() -> std::io::Result<u64> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(std::io::Error::other)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn parse_u64(flag: &str, s: &str) -> Result<u64, ConfigError> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return err(format!("{flag}: {s:?} is negative; give a whole number of 0 or more"));
+    }
+    t.replace('_', "")
+        .parse::<u64>()
+        .or_else(|_| err(format!("{flag}: {s:?} is not a whole number")))
+}
+
+fn parse_u64_in(flag: &str, s: &str, lo: u64, hi: u64) -> Result<u64, ConfigError> {
+    let v = parse_u64(flag, s)?;
+    if v < lo || v > hi {
+        return err(format!("{flag}: {v} is out of range ({lo} to {hi})"));
+    }
+    Ok(v)
+}
+
+fn parse_secs(flag: &str, s: &str, zero_ok: bool) -> Result<Duration, ConfigError> {
+    let t = s.trim();
+    let t = t.strip_suffix('s').unwrap_or(t);
+    let v: f64 = t.parse().or_else(|_| err(format!("{flag}: {s:?} is not a number of seconds")))?;
+    if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) || v > 1e9 {
+        return err(format!("{flag}: {s:?} is out of range (a number of seconds{})", if zero_ok { ", 0 or more" } else { " above 0" }));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn parse_port(flag: &str, s: &str) -> Result<u16, ConfigError> {
+    let t = s.trim();
+    let v: u64 = t.parse().or_else(|_| err(format!("{flag}: {s:?} is not a port number")))?;
+    if v == 0 || v > 65_535 {
+        return err(format!("{flag}: port {v} is out of range (1 to 65535)"));
+    }
+    Ok(v as u16)
+}
+
+fn parse_port_range(flag: &str, s: &str) -> Result<(u16, u16), ConfigError> {
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (parse_port(flag, a)?, parse_port(flag, b)?);
+            if a > b {
+                return err(format!("{flag}: range {s:?} is reversed"));
+            }
+            Ok((a, b))
+        }
+        None => {
+            let p = parse_port(flag, s)?;
+            Ok((p, p))
+        }
+    }
+}
+
+/// Parses `80`, `80,443`, `8000-8100` and combinations; keeps the first-seen order.
+pub fn parse_ports(s: &str) -> Result<Vec<u16>, ConfigError> {
+    const FLAG: &str = "-p/--target-ports";
+    let mut ports = Vec::new();
+    let mut seen = vec![false; 65_536];
+    for part in s.split(',') {
+        if part.trim().is_empty() {
+            return err(format!("{FLAG}: empty entry in {s:?}"));
+        }
+        let (a, b) = parse_port_range(FLAG, part)?;
+        for p in a..=b {
+            if !seen[usize::from(p)] {
+                seen[usize::from(p)] = true;
+                ports.push(p);
+            }
+        }
+    }
+    Ok(ports)
+}
+
+/// Converts a bandwidth such as `10M` into packets per second, counting the frame plus
+/// the Ethernet preamble, inter-frame gap and FCS (24 bytes) per packet.
+pub fn rate_from_bandwidth(s: &str) -> Result<u64, ConfigError> {
+    const FLAG: &str = "-B/--bandwidth";
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1e3,
+                'M' => 1e6,
+                'G' => 1e9,
+                _ => return err(format!("{FLAG}: unknown suffix in {s:?} (use K, M or G)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.trim().parse().or_else(|_| err(format!("{FLAG}: {s:?} is not a bandwidth (e.g. 10M)")))?;
+    let bits_per_packet = ((FRAME_LEN + 24) * 8) as f64;
+    let pps = (v * mult / bits_per_packet).floor();
+    if !pps.is_finite() || pps < 1.0 {
+        return err(format!("{FLAG}: {s:?} is less than one packet per second"));
+    }
+    Ok(pps.min(u64::MAX as f64) as u64)
+}
+
+fn parse_max_targets(s: &str, total: u64) -> Result<u64, ConfigError> {
+    const FLAG: &str = "-n/--max-targets";
+    if let Some(p) = s.trim().strip_suffix('%') {
+        let v: f64 = p.trim().parse().or_else(|_| err(format!("{FLAG}: {s:?} is not a percentage")))?;
+        if !(v > 0.0 && v <= 100.0) {
+            return err(format!("{FLAG}: {s:?} is out of range (above 0% up to 100%)"));
+        }
+        return Ok(((total as f64) * v / 100.0).ceil().max(1.0) as u64);
+    }
+    parse_u64_in(FLAG, s, 1, u64::MAX)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use clap::Parser;
+
+    fn cfg(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut v = vec!["synsurvey"];
+        v.extend_from_slice(args);
+        Config::from_args(&Args::try_parse_from(v).unwrap())
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(parse_ports("80").unwrap(), vec![80]);
+        assert_eq!(parse_ports("443,80,443").unwrap(), vec![443, 80]);
+        assert_eq!(parse_ports("8000-8002,22").unwrap(), vec![8000, 8001, 8002, 22]);
+        assert_eq!(parse_ports("1-65535").unwrap().len(), 65_535);
+        for bad in ["0", "65536", "80,", "a", "90-80", "-5", ""] {
+            assert!(parse_ports(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bandwidth() {
+        // 10 Mbit/s with 74-byte frames plus 24 bytes of overhead: 784 bits per packet.
+        assert_eq!(rate_from_bandwidth("10M").unwrap(), 12_755);
+        assert_eq!(rate_from_bandwidth("1G").unwrap(), 1_275_510);
+        assert!(rate_from_bandwidth("10X").is_err());
+        assert!(rate_from_bandwidth("100").is_err());
+    }
+
+    #[test]
+    fn builds_a_config() {
+        let c = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80,443", "-e", "7", "-r", "500"]).unwrap();
+        assert_eq!(c.space.len(), 4096 * 2);
+        assert_eq!(c.rate, Some(500));
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.cooldown, Duration::from_secs(8));
+        assert_eq!(c.source_ports, (32768, 61000));
+        assert_eq!(c.output, OutputTarget::Stdout);
+        let uncapped = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80", "-r", "0"]).unwrap();
+        assert_eq!(uncapped.rate, None);
+        let default = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80"]).unwrap();
+        assert_eq!(default.rate, Some(10_000));
+    }
+
+    #[test]
+    fn default_blocklist_applies() {
+        let e = cfg(&["198.18.0.0/20", "-p", "80"]).unwrap_err();
+        assert!(e.0.contains("built-in blocklist"), "{e}");
+        // Multicast stays excluded even without the default blocklist.
+        let c = cfg(&["--no-default-blocklist", "223.255.255.0/24", "224.0.0.0/24", "-p", "80"]).unwrap();
+        assert_eq!(c.space.len(), 256);
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["198.18.0.0/33", "-p", "80"], "target"),
+            (&["198.18.0.0/16"], "no ports"),
+            (&["-p", "80"], "no targets"),
+            (&["198.18.0.0/16", "-p", "80", "--shards", "2", "--shard", "2"], "--shard 2"),
+            (&["198.18.0.0/16", "-p", "80", "-P", "0"], "-P/--probes"),
+            (&["198.18.0.0/16", "-p", "80", "-T", "0"], "-T/--sender-threads"),
+            (&["198.18.0.0/16", "-p", "80", "-r", "-5"], "negative"),
+            (&["198.18.0.0/16", "-p", "80", "-s", "5000", "-P", "2"], "source port"),
+            (&["198.18.0.0/16", "-p", "80", "-G", "zz"], "-G/--gateway-mac"),
+            (&["198.18.0.0/16", "-p", "80", "-S", "::1"], "-S/--source-ip"),
+            (&["198.18.0.0/16", "-p", "80", "-n", "0"], "-n/--max-targets"),
+            (&["198.18.0.0/16", "-p", "80", "-t", "0"], "-t/--max-runtime"),
+            (&["198.18.0.0/16", "-p", "80", "-w", "/nonexistent/list"], "/nonexistent/list"),
+        ];
+        for (args, needle) in cases {
+            let mut v = args.to_vec();
+            v.push("--no-default-blocklist");
+            let e = cfg(&v).unwrap_err().0;
+            assert!(e.contains(needle), "{args:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+}

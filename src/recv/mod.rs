@@ -1,1 +1,1 @@
-//! TODO
+//! The receiver: capture, parse, validate, deduplicate, classify. (Live scanning.)

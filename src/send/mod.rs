@@ -1,1 +1,151 @@
-//! TODO
+//! Sender threads: walk a share of the permutation, craft probes, pace, transmit.
+//!
+//! Each sender owns one walk of the cyclic permutation (its thread's part of its shard),
+//! one transmit back end and one pacer; senders share nothing but the live blocklist and
+//! the counters. For every target the loop checks the blocklist as it is now (so an
+//! opt-out that arrives mid-scan is honoured at the next batch), derives the sequence
+//! number and source port from the validation MAC, and patches the probe template into
+//! the back end's buffer. A batch is filled only once the pacer says its first packet is
+//! due, so the timestamp a batch carries is its send time.
+
+pub mod dryrun;
+pub mod pacer;
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Instant;
+
+use crate::output::monitor::Counters;
+use crate::probe::{ProbeFields, ProbeTemplate};
+use crate::targets::cyclic::Walk;
+use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::targets::TargetSpace;
+use crate::validate::{Tag, Validator};
+
+use pacer::Pacer;
+
+/// Where crafted frames go: a raw socket, or the dry run's printer.
+pub trait Transmit {
+    /// How many frames one batch may hold.
+    fn capacity(&self) -> usize;
+    /// The buffer of frame `i`; it keeps what was written to it between batches, so the
+    /// template's constant part is written once ([`Transmit::prepare`]).
+    fn frame_mut(&mut self, i: usize) -> &mut [u8];
+    /// Writes the template into every frame buffer.
+    fn prepare(&mut self, template: &ProbeTemplate) {
+        for i in 0..self.capacity() {
+            template.init(self.frame_mut(i));
+        }
+    }
+    /// Sends frames `0..n`. `probes[i]` is the probe number of frame `i`.
+    fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()>;
+}
+
+/// Everything one sender thread needs, borrowed from the scan.
+pub struct Sender<'a> {
+    pub thread: u32,
+    pub space: &'a TargetSpace,
+    pub template: &'a ProbeTemplate,
+    pub validator: &'a Validator,
+    pub probes: u16,
+    pub blocklist: &'a LiveBlocklist,
+    pub counters: &'a Counters,
+    pub stop: &'a AtomicBool,
+    /// This thread's packets per second, `None` for no cap.
+    pub rate: Option<f64>,
+    /// When pacing starts.
+    pub start: Instant,
+    /// The zero of the TCP timestamp values (microseconds since it).
+    pub epoch: Instant,
+    /// Stop sending at this time (`-t`).
+    pub deadline: Option<Instant>,
+    /// Frames per batch, at most the back end's capacity.
+    pub batch: usize,
+}
+
+/// How a sender's walk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendEnd {
+    /// Every target of the walk was probed.
+    Done,
+    /// Stopped by a signal or another stage (max results, closed output).
+    Stopped,
+    /// `-t/--max-runtime` passed.
+    Deadline,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SendReport {
+    pub end: SendEnd,
+    pub packets: u64,
+    /// Positions of the walk consumed: where a resumed scan continues.
+    pub position: u64,
+}
+
+impl Sender<'_> {
+    pub fn run<T: Transmit>(&self, walk: &mut Walk, tx: &mut T) -> io::Result<SendReport> {
+        let batch = self.batch.clamp(1, tx.capacity());
+        tx.prepare(self.template);
+        let mut pacer = Pacer::new(self.rate, self.start);
+        let mut view = BlockView::new(self.blocklist);
+        let mut probe_nums = vec![0u16; batch];
+        // A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).
+        let mut pending: Option<(Ipv4Addr, u16, Tag, u16)> = None;
+        let src_probes = self.probes.max(1);
+        let end = loop {
+            if self.stop.load(Relaxed) {
+                break SendEnd::Stopped;
+            }
+            if !pacer.wait(self.deadline) || self.deadline.is_some_and(|d| Instant::now() >= d) {
+                break SendEnd::Deadline;
+            }
+            view.refresh();
+            let tsval = self.epoch.elapsed().as_micros() as u32;
+            let (mut n, mut targets, mut skipped) = (0usize, 0u64, 0u64);
+            let mut exhausted = false;
+            while n < batch {
+                let (daddr, dport, tag, probe) = match pending.take() {
+                    Some(p) => p,
+                    None => {
+                        let Some(idx) = walk.next() else {
+                            exhausted = true;
+                            break;
+                        };
+                        let Some((addr, port)) = self.space.get(idx) else { continue };
+                        if view.contains(addr) {
+                            skipped += 1;
+                            continue;
+                        }
+                        let daddr = Ipv4Addr::from(addr);
+                        (daddr, port, self.validator.tag(daddr, port), 0)
+                    }
+                };
+                let sport = self.validator.sport(&tag, probe);
+                let f = ProbeFields { daddr, dport, sport, seq: tag.seq, ipid: tag.ipid, tsval };
+                self.template.patch(tx.frame_mut(n), &f);
+                probe_nums[n] = probe;
+                n += 1;
+                if probe + 1 < src_probes {
+                    pending = Some((daddr, dport, tag, probe + 1));
+                } else {
+                    targets += 1;
+                }
+            }
+            if n > 0 {
+                if let Err(e) = tx.send(n, &probe_nums[..n]) {
+                    self.counters.send.errors.fetch_add(1, Relaxed);
+                    return Err(e);
+                }
+                pacer.sent(n as u64);
+                self.counters.send.packets.fetch_add(n as u64, Relaxed);
+            }
+            self.counters.send.targets.fetch_add(targets, Relaxed);
+            self.counters.send.blocklisted.fetch_add(skipped, Relaxed);
+            if exhausted {
+                break SendEnd::Done;
+            }
+        };
+        Ok(SendReport { end, packets: pacer.total_sent(), position: walk.position() })
+    }
+}

@@ -1,0 +1,85 @@
+//! The blocklist as it is now: shared by the senders and the receiver, replaced whole
+//! when the operator's list files change during a scan.
+//!
+//! Readers keep their own `Arc` of the current set and compare a generation counter once
+//! per batch (one relaxed atomic load), so the hot path takes no lock; a reload swaps the
+//! set under a short write lock and bumps the generation. A sender therefore sees a new
+//! opt-out within one batch, which at any rate is far less than a second.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::ranges::AddrSet;
+
+#[derive(Debug)]
+pub struct LiveBlocklist {
+    current: RwLock<Arc<AddrSet>>,
+    generation: AtomicU64,
+}
+
+impl LiveBlocklist {
+    pub fn new(set: AddrSet) -> Self {
+        LiveBlocklist { current: RwLock::new(Arc::new(set)), generation: AtomicU64::new(0) }
+    }
+
+    /// Replaces the set; readers pick it up at their next refresh.
+    pub fn replace(&self, set: AddrSet) {
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *cur = Arc::new(set);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn snapshot(&self) -> Arc<AddrSet> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A reader's cached view.
+pub struct BlockView<'a> {
+    shared: &'a LiveBlocklist,
+    generation: u64,
+    set: Arc<AddrSet>,
+}
+
+impl<'a> BlockView<'a> {
+    pub fn new(shared: &'a LiveBlocklist) -> Self {
+        let generation = shared.generation();
+        BlockView { shared, generation, set: shared.snapshot() }
+    }
+
+    /// Picks up a replaced set, if any.
+    #[inline]
+    pub fn refresh(&mut self) {
+        let g = self.shared.generation();
+        if g != self.generation {
+            self.generation = g;
+            self.set = self.shared.snapshot();
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, addr: u32) -> bool {
+        self.set.contains(addr)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn views_see_replacements_after_refresh() {
+        let live = LiveBlocklist::new(AddrSet::from_ranges(vec![(10, 20)]));
+        let mut v = BlockView::new(&live);
+        assert!(v.contains(15) && !v.contains(30));
+        live.replace(AddrSet::from_ranges(vec![(30, 30)]));
+        assert!(v.contains(15), "a view changes only when refreshed");
+        v.refresh();
+        assert!(!v.contains(15) && v.contains(30));
+        assert_eq!(live.generation(), 1);
+    }
+}
