@@ -1,1 +1,5 @@
-//! TODO
+//! The `targets` stage (work in progress).
+
+pub mod ranges;
+
+pub use ranges::AddrSet;
