@@ -1,5 +1,6 @@
 //! The `targets` stage (work in progress).
 
+pub mod blocklist;
 pub mod ranges;
 
 pub use ranges::AddrSet;
