@@ -1,1 +1,162 @@
-//! TODO
+//! The `targets` stage: what to probe, and in which order.
+//!
+//! * [`ranges::AddrSet`] holds an address set as merged ranges with running counts, so the
+//!   whole IPv4 space costs one entry and the n-th address or the rank of an address is a
+//!   binary search. The scan's set is the allowlist minus the blocklists.
+//! * [`blocklist`] parses list files and command-line targets, and holds the built-in
+//!   [`blocklist::RESERVED`] and [`blocklist::NEVER`] ranges.
+//! * [`TargetSpace`] numbers every (address, port) pair of the scan `0..len()`.
+//! * [`cyclic::Cyclic`] is a seeded permutation of those numbers from a multiplicative
+//!   cyclic group; its [`cyclic::Walk`]s split it among shards and sender threads so that
+//!   every target is visited exactly once, with no shared state and cheap resumption.
+
+pub mod blocklist;
+pub mod cyclic;
+pub mod ranges;
+
+pub use blocklist::{
+    never, parse_list, parse_target, read_list, reserved, EntryError, ListError, ListFileError,
+};
+pub use cyclic::{split_limit, Cyclic, SplitError, Walk};
+pub use ranges::AddrSet;
+
+/// Every (address, port) pair of a scan, numbered `0..len()` with
+/// `index = rank(address) · ports.len() + port_index`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetSpace {
+    addrs: AddrSet,
+    ports: Vec<u16>,
+    /// `(port, index in ports)` sorted by port, for [`TargetSpace::index_of`].
+    port_index: Vec<(u16, u32)>,
+}
+
+impl TargetSpace {
+    /// The targets `addrs × ports`. Duplicate ports are dropped, keeping the first-seen
+    /// order.
+    pub fn new(addrs: AddrSet, ports: Vec<u16>) -> Self {
+        let mut seen = vec![false; 1 << 16];
+        let ports: Vec<u16> = ports
+            .into_iter()
+            .filter(|&p| !std::mem::replace(&mut seen[usize::from(p)], true))
+            .collect();
+        // At most 2^16 distinct ports, so the index fits in u32.
+        let mut port_index: Vec<(u16, u32)> =
+            ports.iter().zip(0u32..).map(|(&p, i)| (p, i)).collect();
+        port_index.sort_unstable();
+        Self {
+            addrs,
+            ports,
+            port_index,
+        }
+    }
+
+    /// Number of targets: addresses × ports (at most 2^48).
+    pub fn len(&self) -> u64 {
+        self.addrs.len() * self.ports.len() as u64
+    }
+
+    /// Whether there is no target.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The target with number `index`, or `None` if `index >= len()`.
+    pub fn get(&self, index: u64) -> Option<(u32, u16)> {
+        let nports = self.ports.len() as u64;
+        if nports == 0 {
+            return None;
+        }
+        let addr = self.addrs.nth(index / nports)?;
+        let port = self.ports[(index % nports) as usize];
+        Some((addr, port))
+    }
+
+    /// The number of the target `(addr, port)`, or `None` if it is not in the space.
+    pub fn index_of(&self, addr: u32, port: u16) -> Option<u64> {
+        let slot = self
+            .port_index
+            .binary_search_by_key(&port, |&(p, _)| p)
+            .ok()?;
+        let port_index = u64::from(self.port_index[slot].1);
+        let rank = self.addrs.rank(addr)?;
+        Some(rank * self.ports.len() as u64 + port_index)
+    }
+
+    /// The addresses.
+    pub fn addrs(&self) -> &AddrSet {
+        &self.addrs
+    }
+
+    /// The ports, without duplicates, in first-seen order.
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_deduplicated_in_order() {
+        let space = TargetSpace::new(
+            AddrSet::from_ranges(vec![(1, 1)]),
+            vec![443, 80, 443, 22, 80],
+        );
+        assert_eq!(space.ports(), &[443, 80, 22]);
+        assert_eq!(space.len(), 3);
+    }
+
+    #[test]
+    fn get_and_index_of_round_trip() {
+        let addrs = AddrSet::from_ranges(vec![(10, 12), (100, 101), (u32::MAX, u32::MAX)]);
+        let space = TargetSpace::new(addrs, vec![80, 443, 22]);
+        assert_eq!(space.len(), 6 * 3);
+        assert_eq!(space.get(0), Some((10, 80)));
+        assert_eq!(space.get(1), Some((10, 443)));
+        assert_eq!(space.get(3), Some((11, 80)));
+        assert_eq!(space.get(9), Some((100, 80)));
+        assert_eq!(space.get(17), Some((u32::MAX, 22)));
+        assert_eq!(space.get(18), None);
+        for i in 0..space.len() {
+            let (addr, port) = space.get(i).unwrap();
+            assert_eq!(space.index_of(addr, port), Some(i));
+        }
+        assert_eq!(space.index_of(13, 80), None);
+        assert_eq!(space.index_of(10, 8080), None);
+    }
+
+    #[test]
+    fn whole_space_with_all_ports() {
+        let all = AddrSet::from_ranges(vec![(0, u32::MAX)]);
+        let space = TargetSpace::new(all, (0..=u16::MAX).rev().collect());
+        assert_eq!(space.len(), 1 << 48);
+        assert_eq!(space.get((1 << 48) - 1), Some((u32::MAX, 0)));
+        assert_eq!(space.index_of(u32::MAX, 0), Some((1 << 48) - 1));
+        assert_eq!(space.index_of(0, u16::MAX), Some(0));
+        assert_eq!(space.get(1 << 48), None);
+    }
+
+    #[test]
+    fn empty() {
+        let space = TargetSpace::new(AddrSet::from_ranges(vec![(1, 5)]), vec![]);
+        assert!(space.is_empty());
+        assert_eq!(space.get(0), None);
+        assert_eq!(space.index_of(1, 80), None);
+        assert!(TargetSpace::new(AddrSet::new(), vec![80]).is_empty());
+    }
+
+    #[test]
+    fn permutation_covers_the_space() {
+        let addrs = AddrSet::from_ranges(vec![(1000, 1099), (5000, 5049)]);
+        let space = TargetSpace::new(addrs, vec![80, 443]);
+        let cyclic = Cyclic::new(space.len(), 77);
+        let mut seen: Vec<(u32, u16)> = cyclic
+            .walk(0, 1, 0, 1)
+            .map(|i| space.get(i).unwrap())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len() as u64, space.len());
+    }
+}

@@ -1,0 +1,367 @@
+//! [`AddrSet`]: a set of IPv4 addresses stored as sorted, disjoint, merged inclusive ranges.
+//!
+//! Every range also records how many addresses precede it (a running count), so the n-th
+//! address of the set ([`AddrSet::nth`]) and the index of an address in the set
+//! ([`AddrSet::rank`]) are both a binary search over the ranges. Memory is proportional to
+//! the number of ranges, never to the number of addresses: `0.0.0.0/0` is one entry.
+
+use ipnet::Ipv4Net;
+
+/// A set of IPv4 addresses (as host-order `u32`), kept as sorted, disjoint inclusive ranges
+/// in which no two ranges overlap or touch (adjacent ranges are merged).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AddrSet {
+    /// Sorted, disjoint, non-adjacent inclusive ranges `(first, last)`.
+    ranges: Vec<(u32, u32)>,
+    /// `before[i]` is the number of addresses in `ranges[..i]`.
+    before: Vec<u64>,
+    /// Total number of addresses, `0..=2^32`.
+    total: u64,
+}
+
+/// Number of addresses in the inclusive range `(lo, hi)` (`lo <= hi`).
+fn range_len((lo, hi): (u32, u32)) -> u64 {
+    u64::from(hi) - u64::from(lo) + 1
+}
+
+impl AddrSet {
+    /// The empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds the set from ranges that are already sorted, disjoint and non-adjacent.
+    fn from_normalized(ranges: Vec<(u32, u32)>) -> Self {
+        debug_assert!(ranges.iter().all(|&(lo, hi)| lo <= hi));
+        debug_assert!(ranges
+            .windows(2)
+            .all(|w| u64::from(w[0].1) + 1 < u64::from(w[1].0)));
+        let mut before = Vec::with_capacity(ranges.len());
+        let mut total = 0u64;
+        for &r in &ranges {
+            before.push(total);
+            total += range_len(r);
+        }
+        Self {
+            ranges,
+            before,
+            total,
+        }
+    }
+
+    /// Builds the set from inclusive ranges `(first, last)` in any order; overlapping and
+    /// adjacent ranges are merged. A range with `first > last` is empty and ignored.
+    pub fn from_ranges(mut ranges: Vec<(u32, u32)>) -> Self {
+        ranges.retain(|&(lo, hi)| lo <= hi);
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                // Overlapping or touching the previous range: extend it (u64 avoids the
+                // overflow of `last + 1` at 255.255.255.255).
+                Some(last) if u64::from(lo) <= u64::from(last.1) + 1 => {
+                    last.1 = last.1.max(hi);
+                }
+                _ => merged.push((lo, hi)),
+            }
+        }
+        Self::from_normalized(merged)
+    }
+
+    /// Builds the set covered by the given networks (overlaps are fine).
+    pub fn from_nets<I: IntoIterator<Item = Ipv4Net>>(nets: I) -> Self {
+        Self::from_ranges(
+            nets.into_iter()
+                .map(|net| (u32::from(net.network()), u32::from(net.broadcast())))
+                .collect(),
+        )
+    }
+
+    /// Addresses in `self` or in `other`.
+    pub fn union(&self, other: &Self) -> Self {
+        let mut all = Vec::with_capacity(self.ranges.len() + other.ranges.len());
+        all.extend_from_slice(&self.ranges);
+        all.extend_from_slice(&other.ranges);
+        Self::from_ranges(all)
+    }
+
+    /// Addresses in `self` but not in `other`.
+    pub fn subtract(&self, other: &Self) -> Self {
+        let cut = &other.ranges;
+        let mut out = Vec::with_capacity(self.ranges.len());
+        // First range of `other` that may still overlap the current or a later range of
+        // `self` (ranges of `self` are visited in increasing order).
+        let mut first = 0;
+        for &(lo, hi) in &self.ranges {
+            while first < cut.len() && cut[first].1 < lo {
+                first += 1;
+            }
+            // Next address of (lo, hi) not yet known to be removed; u64 so that it can
+            // step past 255.255.255.255.
+            let mut next = u64::from(lo);
+            for &(clo, chi) in cut[first..].iter().take_while(|c| c.0 <= hi) {
+                if u64::from(clo) > next {
+                    // `next` < `clo` <= u32::MAX here, so it fits.
+                    out.push((next as u32, clo - 1));
+                }
+                next = next.max(u64::from(chi) + 1);
+            }
+            if next <= u64::from(hi) {
+                out.push((next as u32, hi));
+            }
+        }
+        Self::from_normalized(out)
+    }
+
+    /// Addresses in both `self` and `other`.
+    pub fn intersect(&self, other: &Self) -> Self {
+        let (a, b) = (&self.ranges, &other.ranges);
+        let mut out = Vec::new();
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            let lo = a[i].0.max(b[j].0);
+            let hi = a[i].1.min(b[j].1);
+            if lo <= hi {
+                out.push((lo, hi));
+            }
+            // Drop whichever range ends first: it cannot meet any later range of the other.
+            if a[i].1 < b[j].1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        Self::from_normalized(out)
+    }
+
+    /// Number of addresses, `0..=2^32`.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether the set has no address.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Index of the range containing `addr`, if any.
+    fn find(&self, addr: u32) -> Option<usize> {
+        // First range that does not end before `addr`.
+        let i = self.ranges.partition_point(|&(_, hi)| hi < addr);
+        match self.ranges.get(i) {
+            Some(&(lo, _)) if lo <= addr => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Whether `addr` is in the set.
+    pub fn contains(&self, addr: u32) -> bool {
+        self.find(addr).is_some()
+    }
+
+    /// The `index`-th address of the set in increasing order (0-based), or `None` if
+    /// `index >= len()`.
+    pub fn nth(&self, index: u64) -> Option<u32> {
+        if index >= self.total {
+            return None;
+        }
+        // Last range with fewer than `index + 1` addresses before it; there is one because
+        // `before[0] == 0 <= index`.
+        let i = self.before.partition_point(|&b| b <= index) - 1;
+        let offset = index - self.before[i];
+        // `offset` < the range's length, so the sum stays within the range.
+        Some(self.ranges[i].0 + offset as u32)
+    }
+
+    /// The index of `addr` in the set (so that `nth(rank(a)) == Some(a)`), or `None` if
+    /// `addr` is not in the set.
+    pub fn rank(&self, addr: u32) -> Option<u64> {
+        self.find(addr)
+            .map(|i| self.before[i] + u64::from(addr - self.ranges[i].0))
+    }
+
+    /// The sorted, disjoint, non-adjacent inclusive ranges of the set.
+    pub fn ranges(&self) -> &[(u32, u32)] {
+        &self.ranges
+    }
+
+    /// Whether every address of `self` is also in `other`.
+    pub fn is_subset(&self, other: &Self) -> bool {
+        self.subtract(other).is_empty()
+    }
+}
+
+impl FromIterator<Ipv4Net> for AddrSet {
+    fn from_iter<I: IntoIterator<Item = Ipv4Net>>(iter: I) -> Self {
+        Self::from_nets(iter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    fn ip(s: &str) -> u32 {
+        u32::from(s.parse::<std::net::Ipv4Addr>().unwrap())
+    }
+
+    /// The addresses of a small set, one by one.
+    fn model(set: &AddrSet) -> BTreeSet<u32> {
+        set.ranges().iter().flat_map(|&(lo, hi)| lo..=hi).collect()
+    }
+
+    fn check_invariants(set: &AddrSet) {
+        let r = set.ranges();
+        assert!(r.iter().all(|&(lo, hi)| lo <= hi), "{r:?}");
+        assert!(
+            r.windows(2)
+                .all(|w| u64::from(w[0].1) + 1 < u64::from(w[1].0)),
+            "not sorted, disjoint and merged: {r:?}"
+        );
+        assert_eq!(set.len(), r.iter().map(|&x| range_len(x)).sum::<u64>());
+    }
+
+    /// Small random range lists, placed near 0 or near 255.255.255.255 (to exercise the
+    /// overflow edge), with overlaps, adjacency and reversed (empty) ranges.
+    fn ranges_strategy() -> impl Strategy<Value = Vec<(u32, u32)>> {
+        (
+            prop_oneof![Just(0u32), Just(u32::MAX - 63)],
+            prop::collection::vec((0u32..64, 0u32..64), 0..8),
+        )
+            .prop_map(|(base, v)| v.into_iter().map(|(a, b)| (base + a, base + b)).collect())
+    }
+
+    fn naive(ranges: &[(u32, u32)]) -> BTreeSet<u32> {
+        ranges
+            .iter()
+            .filter(|&&(lo, hi)| lo <= hi)
+            .flat_map(|&(lo, hi)| lo..=hi)
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn set_operations_match_naive_model(a in ranges_strategy(), b in ranges_strategy()) {
+            let (sa, sb) = (AddrSet::from_ranges(a.clone()), AddrSet::from_ranges(b.clone()));
+            let (na, nb) = (naive(&a), naive(&b));
+            check_invariants(&sa);
+            prop_assert_eq!(model(&sa), na.clone());
+
+            let u = sa.union(&sb);
+            check_invariants(&u);
+            prop_assert_eq!(model(&u), na.union(&nb).copied().collect::<BTreeSet<_>>());
+
+            let d = sa.subtract(&sb);
+            check_invariants(&d);
+            prop_assert_eq!(model(&d), na.difference(&nb).copied().collect::<BTreeSet<_>>());
+
+            let i = sa.intersect(&sb);
+            check_invariants(&i);
+            prop_assert_eq!(model(&i), na.intersection(&nb).copied().collect::<BTreeSet<_>>());
+
+            for x in [0, 1, 31, 63, 64, u32::MAX - 64, u32::MAX - 63, u32::MAX - 1, u32::MAX] {
+                prop_assert_eq!(sa.contains(x), na.contains(&x));
+            }
+        }
+
+        #[test]
+        fn nth_and_rank_round_trip(a in ranges_strategy()) {
+            let set = AddrSet::from_ranges(a.clone());
+            let members: Vec<u32> = naive(&a).into_iter().collect();
+            prop_assert_eq!(set.len(), members.len() as u64);
+            for (k, &addr) in members.iter().enumerate() {
+                prop_assert_eq!(set.nth(k as u64), Some(addr));
+                prop_assert_eq!(set.rank(addr), Some(k as u64));
+            }
+            prop_assert_eq!(set.nth(members.len() as u64), None);
+            // Addresses just outside each range have no rank.
+            for &(lo, hi) in set.ranges() {
+                if let Some(x) = lo.checked_sub(1) {
+                    prop_assert_eq!(set.rank(x), None);
+                }
+                if let Some(x) = hi.checked_add(1) {
+                    prop_assert_eq!(set.rank(x), None);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn whole_space() {
+        let all = AddrSet::from_nets([net("0.0.0.0/0")]);
+        assert_eq!(all.len(), 1 << 32);
+        assert_eq!(all.ranges(), &[(0, u32::MAX)]);
+        assert_eq!(all.nth(0), Some(0));
+        assert_eq!(all.nth((1 << 32) - 1), Some(u32::MAX));
+        assert_eq!(all.nth(1 << 32), None);
+        assert_eq!(all.rank(u32::MAX), Some((1 << 32) - 1));
+        assert!(all.contains(ip("8.8.8.8")));
+        let none = all.subtract(&all);
+        assert!(none.is_empty());
+        assert_eq!(none, AddrSet::new());
+    }
+
+    #[test]
+    fn subtract_keeps_edges() {
+        let ten = AddrSet::from_nets([net("10.0.0.0/8")]);
+        let low_half = AddrSet::from_nets([net("10.0.0.0/9")]);
+        let rest = ten.subtract(&low_half);
+        assert_eq!(rest.ranges(), &[(ip("10.128.0.0"), ip("10.255.255.255"))]);
+        assert_eq!(rest.len(), 1 << 23);
+
+        // A hole in the middle leaves both edges exactly.
+        let hole = AddrSet::from_nets([net("10.1.2.0/24")]);
+        let holed = ten.subtract(&hole);
+        assert_eq!(
+            holed.ranges(),
+            &[
+                (ip("10.0.0.0"), ip("10.1.1.255")),
+                (ip("10.1.3.0"), ip("10.255.255.255"))
+            ]
+        );
+        assert_eq!(holed.len(), (1 << 24) - 256);
+        assert!(!holed.contains(ip("10.1.2.0")) && !holed.contains(ip("10.1.2.255")));
+        assert!(holed.contains(ip("10.1.1.255")) && holed.contains(ip("10.1.3.0")));
+        assert_eq!(
+            holed.rank(ip("10.1.3.0")),
+            Some(ip("10.1.2.0") as u64 - ip("10.0.0.0") as u64)
+        );
+
+        // Removing the top of the address space.
+        let all = AddrSet::from_nets([net("0.0.0.0/0")]);
+        let top = AddrSet::from_nets([net("255.255.255.255/32")]);
+        assert_eq!(all.subtract(&top).ranges(), &[(0, u32::MAX - 1)]);
+    }
+
+    #[test]
+    fn adjacent_ranges_merge() {
+        let set = AddrSet::from_nets([net("10.0.1.0/24"), net("10.0.0.0/24")]);
+        assert_eq!(set.ranges(), &[(ip("10.0.0.0"), ip("10.0.1.255"))]);
+        let top = AddrSet::from_ranges(vec![
+            (u32::MAX, u32::MAX),
+            (0, 5),
+            (6, 6),
+            (u32::MAX - 1, u32::MAX - 1),
+        ]);
+        assert_eq!(top.ranges(), &[(0, 6), (u32::MAX - 1, u32::MAX)]);
+        let u = AddrSet::from_ranges(vec![(0, 9)]).union(&AddrSet::from_ranges(vec![(10, 20)]));
+        assert_eq!(u.ranges(), &[(0, 20)]);
+        // Reversed ranges are empty.
+        assert!(AddrSet::from_ranges(vec![(5, 4)]).is_empty());
+    }
+
+    #[test]
+    fn subset() {
+        let a = AddrSet::from_nets([net("10.0.0.0/9")]);
+        let b = AddrSet::from_nets([net("10.0.0.0/8")]);
+        assert!(a.is_subset(&b));
+        assert!(!b.is_subset(&a));
+        assert!(AddrSet::new().is_subset(&a));
+    }
+}
