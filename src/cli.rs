@@ -64,7 +64,12 @@ pub struct Args {
     pub probes: String,
 
     /// Seconds to keep receiving after the last probe was sent.
-    #[arg(short = 'c', long = "cooldown-time", value_name = "SECS", default_value = "8")]
+    #[arg(
+        short = 'c',
+        long = "cooldown-time",
+        value_name = "SECS",
+        default_value = "8"
+    )]
     pub cooldown_time: String,
 
     /// Network interface to send on (default: from the route to the targets).
@@ -80,11 +85,21 @@ pub struct Args {
     pub gateway_mac: Option<String>,
 
     /// Source port or range of the probes.
-    #[arg(short = 's', long = "source-port", value_name = "PORT|FIRST-LAST", default_value = "32768-61000")]
+    #[arg(
+        short = 's',
+        long = "source-port",
+        value_name = "PORT|FIRST-LAST",
+        default_value = "32768-61000"
+    )]
     pub source_port: String,
 
     /// Number of sender threads.
-    #[arg(short = 'T', long = "sender-threads", value_name = "N", default_value = "1")]
+    #[arg(
+        short = 'T',
+        long = "sender-threads",
+        value_name = "N",
+        default_value = "1"
+    )]
     pub sender_threads: String,
 
     /// Stop after probing this many targets (a number, or a percentage such as 10%).

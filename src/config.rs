@@ -114,12 +114,17 @@ impl Config {
         };
         let seed = match &a.seed {
             Some(s) => parse_u64("-e/--seed", s)?,
-            None => random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?,
+            None => {
+                random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?
+            }
         };
         let shards = parse_u64_in("--shards", &a.shards, 1, 65_535)? as u32;
         let shard = parse_u64_in("--shard", &a.shard, 0, 65_534)? as u32;
         if shard >= shards {
-            return err(format!("--shard {shard} is out of range: with --shards {shards} it must be 0 to {}", shards - 1));
+            return err(format!(
+                "--shard {shard} is out of range: with --shards {shards} it must be 0 to {}",
+                shards - 1
+            ));
         }
         let probes = parse_u64_in("-P/--probes", &a.probes, 1, u64::from(MAX_PROBES))? as u16;
         let cooldown = parse_secs("-c/--cooldown-time", &a.cooldown_time, true)?;
@@ -130,32 +135,57 @@ impl Config {
                 "-s/--source-port range has {nsports} ports but -P/--probes is {probes}: each probe to a target needs its own source port"
             ));
         }
-        let sender_threads = parse_u64_in("-T/--sender-threads", &a.sender_threads, 1, u64::from(MAX_THREADS))? as u32;
-        let max_results = a.max_results.as_deref().map(|s| parse_u64_in("-N/--max-results", s, 1, u64::MAX)).transpose()?;
-        let max_runtime = a.max_runtime.as_deref().map(|s| parse_secs("-t/--max-runtime", s, false)).transpose()?;
+        let sender_threads = parse_u64_in(
+            "-T/--sender-threads",
+            &a.sender_threads,
+            1,
+            u64::from(MAX_THREADS),
+        )? as u32;
+        let max_results = a
+            .max_results
+            .as_deref()
+            .map(|s| parse_u64_in("-N/--max-results", s, 1, u64::MAX))
+            .transpose()?;
+        let max_runtime = a
+            .max_runtime
+            .as_deref()
+            .map(|s| parse_secs("-t/--max-runtime", s, false))
+            .transpose()?;
         let source_ip = a
             .source_ip
             .as_deref()
-            .map(|s| s.trim().parse::<Ipv4Addr>().or_else(|_| err(format!("-S/--source-ip: {s:?} is not an IPv4 address"))))
+            .map(|s| {
+                s.trim()
+                    .parse::<Ipv4Addr>()
+                    .or_else(|_| err(format!("-S/--source-ip: {s:?} is not an IPv4 address")))
+            })
             .transpose()?;
         let gateway_mac = a
             .gateway_mac
             .as_deref()
             .map(|s| {
-                crate::wire::ethernet::parse_mac(s.trim())
-                    .ok_or_else(|| ConfigError(format!("-G/--gateway-mac: {s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)")))
+                crate::wire::ethernet::parse_mac(s.trim()).ok_or_else(|| {
+                    ConfigError(format!(
+                        "-G/--gateway-mac: {s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"
+                    ))
+                })
             })
             .transpose()?;
         if let Some(i) = &a.interface {
             if i.is_empty() || i.len() > 15 || i.contains(['/', ' ']) {
-                return err(format!("-i/--interface: {i:?} is not a valid interface name"));
+                return err(format!(
+                    "-i/--interface: {i:?} is not a valid interface name"
+                ));
             }
         }
 
         // Targets: command-line CIDRs and the allowlist file.
         let mut nets: Vec<Ipv4Net> = Vec::new();
         for t in &a.targets {
-            nets.push(blocklist::parse_target(t).map_err(|e| ConfigError(format!("target {t:?}: {e}")))?);
+            nets.push(
+                blocklist::parse_target(t)
+                    .map_err(|e| ConfigError(format!("target {t:?}: {e}")))?,
+            );
         }
         if let Some(path) = &a.allowlist_file {
             nets.extend(read_list("-w/--allowlist-file", path)?);
@@ -176,23 +206,34 @@ impl Config {
         }
         let addrs = wanted.subtract(&block);
         if addrs.is_empty() {
-            let hint = if wanted.intersect(&blocklist::reserved()).len() > 0 && !a.no_default_blocklist {
+            let hint = if wanted.intersect(&blocklist::reserved()).len() > 0
+                && !a.no_default_blocklist
+            {
                 " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
             } else {
                 ""
             };
-            return err(format!("every target is excluded by the blocklists: nothing to scan{hint}"));
+            return err(format!(
+                "every target is excluded by the blocklists: nothing to scan{hint}"
+            ));
         }
         let space = TargetSpace::new(addrs, ports.clone());
 
-        let max_targets = a.max_targets.as_deref().map(|s| parse_max_targets(s, space.len())).transpose()?;
+        let max_targets = a
+            .max_targets
+            .as_deref()
+            .map(|s| parse_max_targets(s, space.len()))
+            .transpose()?;
 
         let output = match &a.output_file {
             None => OutputTarget::Stdout,
             Some(p) if p.as_os_str() == "-" => OutputTarget::Stdout,
             Some(p) => OutputTarget::File(p.clone()),
         };
-        for (flag, p) in [("-o/--output-file", a.output_file.as_ref()), ("-m/--metadata-file", a.metadata_file.as_ref())] {
+        for (flag, p) in [
+            ("-o/--output-file", a.output_file.as_ref()),
+            ("-m/--metadata-file", a.metadata_file.as_ref()),
+        ] {
             if let Some(p) = p {
                 if p.is_dir() {
                     return err(format!("{flag}: {} is a directory", p.display()));
@@ -235,7 +276,8 @@ impl Config {
     pub fn planned_targets(&self) -> u64 {
         let total = self.space.len();
         // This shard's share of the cycle.
-        let share = total / u64::from(self.shards) + u64::from(u64::from(self.shard) < total % u64::from(self.shards));
+        let share = total / u64::from(self.shards)
+            + u64::from(u64::from(self.shard) < total % u64::from(self.shards));
         match self.max_targets {
             Some(n) => {
                 let mine: u64 = (0..self.sender_threads)
@@ -267,7 +309,9 @@ fn random_u64() -> std::io::Result<u64> {
 fn parse_u64(flag: &str, s: &str) -> Result<u64, ConfigError> {
     let t = s.trim();
     if t.starts_with('-') {
-        return err(format!("{flag}: {s:?} is negative; give a whole number of 0 or more"));
+        return err(format!(
+            "{flag}: {s:?} is negative; give a whole number of 0 or more"
+        ));
     }
     t.replace('_', "")
         .parse::<u64>()
@@ -285,16 +329,23 @@ fn parse_u64_in(flag: &str, s: &str, lo: u64, hi: u64) -> Result<u64, ConfigErro
 fn parse_secs(flag: &str, s: &str, zero_ok: bool) -> Result<Duration, ConfigError> {
     let t = s.trim();
     let t = t.strip_suffix('s').unwrap_or(t);
-    let v: f64 = t.parse().or_else(|_| err(format!("{flag}: {s:?} is not a number of seconds")))?;
+    let v: f64 = t
+        .parse()
+        .or_else(|_| err(format!("{flag}: {s:?} is not a number of seconds")))?;
     if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) || v > 1e9 {
-        return err(format!("{flag}: {s:?} is out of range (a number of seconds{})", if zero_ok { ", 0 or more" } else { " above 0" }));
+        return err(format!(
+            "{flag}: {s:?} is out of range (a number of seconds{})",
+            if zero_ok { ", 0 or more" } else { " above 0" }
+        ));
     }
     Ok(Duration::from_secs_f64(v))
 }
 
 fn parse_port(flag: &str, s: &str) -> Result<u16, ConfigError> {
     let t = s.trim();
-    let v: u64 = t.parse().or_else(|_| err(format!("{flag}: {s:?} is not a port number")))?;
+    let v: u64 = t
+        .parse()
+        .or_else(|_| err(format!("{flag}: {s:?} is not a port number")))?;
     if v == 0 || v > 65_535 {
         return err(format!("{flag}: port {v} is out of range (1 to 65535)"));
     }
@@ -354,7 +405,10 @@ pub fn rate_from_bandwidth(s: &str) -> Result<u64, ConfigError> {
         }
         _ => (t, 1.0),
     };
-    let v: f64 = num.trim().parse().or_else(|_| err(format!("{FLAG}: {s:?} is not a bandwidth (e.g. 10M)")))?;
+    let v: f64 = num
+        .trim()
+        .parse()
+        .or_else(|_| err(format!("{FLAG}: {s:?} is not a bandwidth (e.g. 10M)")))?;
     let bits_per_packet = ((FRAME_LEN + 24) * 8) as f64;
     let pps = (v * mult / bits_per_packet).floor();
     if !pps.is_finite() || pps < 1.0 {
@@ -366,9 +420,14 @@ pub fn rate_from_bandwidth(s: &str) -> Result<u64, ConfigError> {
 fn parse_max_targets(s: &str, total: u64) -> Result<u64, ConfigError> {
     const FLAG: &str = "-n/--max-targets";
     if let Some(p) = s.trim().strip_suffix('%') {
-        let v: f64 = p.trim().parse().or_else(|_| err(format!("{FLAG}: {s:?} is not a percentage")))?;
+        let v: f64 = p
+            .trim()
+            .parse()
+            .or_else(|_| err(format!("{FLAG}: {s:?} is not a percentage")))?;
         if !(v > 0.0 && v <= 100.0) {
-            return err(format!("{FLAG}: {s:?} is out of range (above 0% up to 100%)"));
+            return err(format!(
+                "{FLAG}: {s:?} is out of range (above 0% up to 100%)"
+            ));
         }
         return Ok(((total as f64) * v / 100.0).ceil().max(1.0) as u64);
     }
@@ -390,7 +449,10 @@ mod test {
     fn ports() {
         assert_eq!(parse_ports("80").unwrap(), vec![80]);
         assert_eq!(parse_ports("443,80,443").unwrap(), vec![443, 80]);
-        assert_eq!(parse_ports("8000-8002,22").unwrap(), vec![8000, 8001, 8002, 22]);
+        assert_eq!(
+            parse_ports("8000-8002,22").unwrap(),
+            vec![8000, 8001, 8002, 22]
+        );
         assert_eq!(parse_ports("1-65535").unwrap().len(), 65_535);
         for bad in ["0", "65536", "80,", "a", "90-80", "-5", ""] {
             assert!(parse_ports(bad).is_err(), "{bad}");
@@ -408,14 +470,32 @@ mod test {
 
     #[test]
     fn builds_a_config() {
-        let c = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80,443", "-e", "7", "-r", "500"]).unwrap();
+        let c = cfg(&[
+            "--no-default-blocklist",
+            "198.18.0.0/20",
+            "-p",
+            "80,443",
+            "-e",
+            "7",
+            "-r",
+            "500",
+        ])
+        .unwrap();
         assert_eq!(c.space.len(), 4096 * 2);
         assert_eq!(c.rate, Some(500));
         assert_eq!(c.seed, 7);
         assert_eq!(c.cooldown, Duration::from_secs(8));
         assert_eq!(c.source_ports, (32768, 61000));
         assert_eq!(c.output, OutputTarget::Stdout);
-        let uncapped = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80", "-r", "0"]).unwrap();
+        let uncapped = cfg(&[
+            "--no-default-blocklist",
+            "198.18.0.0/20",
+            "-p",
+            "80",
+            "-r",
+            "0",
+        ])
+        .unwrap();
         assert_eq!(uncapped.rate, None);
         let default = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80"]).unwrap();
         assert_eq!(default.rate, Some(10_000));
@@ -426,7 +506,14 @@ mod test {
         let e = cfg(&["198.18.0.0/20", "-p", "80"]).unwrap_err();
         assert!(e.0.contains("built-in blocklist"), "{e}");
         // Multicast stays excluded even without the default blocklist.
-        let c = cfg(&["--no-default-blocklist", "223.255.255.0/24", "224.0.0.0/24", "-p", "80"]).unwrap();
+        let c = cfg(&[
+            "--no-default-blocklist",
+            "223.255.255.0/24",
+            "224.0.0.0/24",
+            "-p",
+            "80",
+        ])
+        .unwrap();
         assert_eq!(c.space.len(), 256);
     }
 
@@ -436,16 +523,40 @@ mod test {
             (&["198.18.0.0/33", "-p", "80"], "target"),
             (&["198.18.0.0/16"], "no ports"),
             (&["-p", "80"], "no targets"),
-            (&["198.18.0.0/16", "-p", "80", "--shards", "2", "--shard", "2"], "--shard 2"),
+            (
+                &["198.18.0.0/16", "-p", "80", "--shards", "2", "--shard", "2"],
+                "--shard 2",
+            ),
             (&["198.18.0.0/16", "-p", "80", "-P", "0"], "-P/--probes"),
-            (&["198.18.0.0/16", "-p", "80", "-T", "0"], "-T/--sender-threads"),
+            (
+                &["198.18.0.0/16", "-p", "80", "-T", "0"],
+                "-T/--sender-threads",
+            ),
             (&["198.18.0.0/16", "-p", "80", "-r", "-5"], "negative"),
-            (&["198.18.0.0/16", "-p", "80", "-s", "5000", "-P", "2"], "source port"),
-            (&["198.18.0.0/16", "-p", "80", "-G", "zz"], "-G/--gateway-mac"),
-            (&["198.18.0.0/16", "-p", "80", "-S", "::1"], "-S/--source-ip"),
-            (&["198.18.0.0/16", "-p", "80", "-n", "0"], "-n/--max-targets"),
-            (&["198.18.0.0/16", "-p", "80", "-t", "0"], "-t/--max-runtime"),
-            (&["198.18.0.0/16", "-p", "80", "-w", "/nonexistent/list"], "/nonexistent/list"),
+            (
+                &["198.18.0.0/16", "-p", "80", "-s", "5000", "-P", "2"],
+                "source port",
+            ),
+            (
+                &["198.18.0.0/16", "-p", "80", "-G", "zz"],
+                "-G/--gateway-mac",
+            ),
+            (
+                &["198.18.0.0/16", "-p", "80", "-S", "::1"],
+                "-S/--source-ip",
+            ),
+            (
+                &["198.18.0.0/16", "-p", "80", "-n", "0"],
+                "-n/--max-targets",
+            ),
+            (
+                &["198.18.0.0/16", "-p", "80", "-t", "0"],
+                "-t/--max-runtime",
+            ),
+            (
+                &["198.18.0.0/16", "-p", "80", "-w", "/nonexistent/list"],
+                "/nonexistent/list",
+            ),
         ];
         for (args, needle) in cases {
             let mut v = args.to_vec();

@@ -1,1 +1,55 @@
-fn main() {}
+//! The `synsurvey` command: parse, validate, run, and turn the outcome into an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use synsurvey::cli::Args;
+use synsurvey::config::Config;
+use synsurvey::output::JsonLines;
+
+/// Exit code for a usage error: bad flags, values or files, refused before anything is sent.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // clap's message, first line only: the usage hint that follows is noise here.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("synsurvey: {first} (see --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let config = match Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("synsurvey: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(&config) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("synsurvey: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    if config.dryrun {
+        let mut out = JsonLines::open(&config.output, false)
+            .map_err(|e| anyhow::anyhow!("cannot open the output: {e}"))?;
+        synsurvey::scan::dry_run(config, &mut out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    anyhow::bail!("live scanning is not available yet; use -d/--dryrun")
+}

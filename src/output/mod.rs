@@ -91,12 +91,18 @@ impl JsonLines {
                 Box::new(f)
             }
         };
-        Ok(JsonLines { out: BufWriter::with_capacity(1 << 16, w), lines: 0 })
+        Ok(JsonLines {
+            out: BufWriter::with_capacity(1 << 16, w),
+            lines: 0,
+        })
     }
 
     /// A writer to any sink (tests, in-memory).
     pub fn from_writer(w: Box<dyn Write + Send>) -> JsonLines {
-        JsonLines { out: BufWriter::with_capacity(1 << 16, w), lines: 0 }
+        JsonLines {
+            out: BufWriter::with_capacity(1 << 16, w),
+            lines: 0,
+        }
     }
 
     pub fn write<T: Serialize>(&mut self, record: &T) -> io::Result<WriteOutcome> {
@@ -162,7 +168,10 @@ mod test {
     #[test]
     fn timestamps() {
         assert_eq!(rfc3339_us(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339_us(1_795_256_389_123_456), "2026-11-21T10:19:49.123456Z");
+        assert_eq!(
+            rfc3339_us(1_795_256_389_123_456),
+            "2026-11-21T10:19:49.123456Z"
+        );
     }
 
     #[test]

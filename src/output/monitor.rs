@@ -81,12 +81,27 @@ impl Snapshot {
 }
 
 /// Formats the status line from two consecutive snapshots.
-pub fn status_line(prev: &Snapshot, now: &Snapshot, planned_targets: u64, cooldown_left: Option<Duration>) -> String {
-    let dt = (now.elapsed.saturating_sub(prev.elapsed)).as_secs_f64().max(1e-6);
+pub fn status_line(
+    prev: &Snapshot,
+    now: &Snapshot,
+    planned_targets: u64,
+    cooldown_left: Option<Duration>,
+) -> String {
+    let dt = (now.elapsed.saturating_sub(prev.elapsed))
+        .as_secs_f64()
+        .max(1e-6);
     let send_rate = (now.sent - prev.sent) as f64 / dt;
     let recv_rate = (now.received - prev.received) as f64 / dt;
-    let done = if planned_targets == 0 { 100.0 } else { 100.0 * now.targets_done as f64 / planned_targets as f64 };
-    let avg = if now.elapsed.as_secs_f64() > 0.0 { now.targets_done as f64 / now.elapsed.as_secs_f64() } else { 0.0 };
+    let done = if planned_targets == 0 {
+        100.0
+    } else {
+        100.0 * now.targets_done as f64 / planned_targets as f64
+    };
+    let avg = if now.elapsed.as_secs_f64() > 0.0 {
+        now.targets_done as f64 / now.elapsed.as_secs_f64()
+    } else {
+        0.0
+    };
     let left = match cooldown_left {
         Some(c) => format!("cooldown {:.0}s", c.as_secs_f64()),
         None if avg > 0.0 => {
@@ -95,7 +110,11 @@ pub fn status_line(prev: &Snapshot, now: &Snapshot, planned_targets: u64, cooldo
         }
         None => "? left".into(),
     };
-    let hit = if now.targets_done > 0 { 100.0 * now.successes as f64 / now.targets_done as f64 } else { 0.0 };
+    let hit = if now.targets_done > 0 {
+        100.0 * now.successes as f64 / now.targets_done as f64
+    } else {
+        0.0
+    };
     format!(
         "{} {:5.1}% ({}); send: {} ({}p/s); recv: {} ({}p/s); hits: {:.2}%; drops: {}",
         hms(now.elapsed.as_secs_f64()),
@@ -131,8 +150,22 @@ mod test {
 
     #[test]
     fn status_line_reports_rates() {
-        let a = Snapshot { elapsed: Duration::from_secs(1), sent: 1000, targets_done: 1000, received: 10, successes: 5, kernel_drops: 0 };
-        let b = Snapshot { elapsed: Duration::from_secs(2), sent: 3000, targets_done: 3000, received: 30, successes: 15, kernel_drops: 2 };
+        let a = Snapshot {
+            elapsed: Duration::from_secs(1),
+            sent: 1000,
+            targets_done: 1000,
+            received: 10,
+            successes: 5,
+            kernel_drops: 0,
+        };
+        let b = Snapshot {
+            elapsed: Duration::from_secs(2),
+            sent: 3000,
+            targets_done: 3000,
+            received: 30,
+            successes: 15,
+            kernel_drops: 2,
+        };
         let line = status_line(&a, &b, 6000, None);
         assert!(line.starts_with("0:00:02  50.0% (0:00:02 left)"), "{line}");
         assert!(line.contains("send: 3000 (2.00 Kp/s)"), "{line}");

@@ -20,8 +20,18 @@ pub struct DryRun<'a> {
 }
 
 impl<'a> DryRun<'a> {
-    pub fn new(capacity: usize, thread: u32, out: &'a mut JsonLines, closed: &'a AtomicBool) -> Self {
-        DryRun { frames: vec![[0u8; FRAME_LEN]; capacity.max(1)], thread, out, closed }
+    pub fn new(
+        capacity: usize,
+        thread: u32,
+        out: &'a mut JsonLines,
+        closed: &'a AtomicBool,
+    ) -> Self {
+        DryRun {
+            frames: vec![[0u8; FRAME_LEN]; capacity.max(1)],
+            thread,
+            out,
+            closed,
+        }
     }
 }
 
@@ -36,7 +46,8 @@ impl Transmit for DryRun<'_> {
 
     fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
         for (frame, &probe) in self.frames[..n].iter().zip(probes) {
-            let p = Reply::parse(frame).map_err(|e| io::Error::other(format!("crafted an unreadable frame: {e}")))?;
+            let p = Reply::parse(frame)
+                .map_err(|e| io::Error::other(format!("crafted an unreadable frame: {e}")))?;
             let rec = DryRunRecord {
                 saddr: p.saddr.to_string(),
                 daddr: p.daddr.to_string(),

@@ -112,7 +112,9 @@ impl Sender<'_> {
                             exhausted = true;
                             break;
                         };
-                        let Some((addr, port)) = self.space.get(idx) else { continue };
+                        let Some((addr, port)) = self.space.get(idx) else {
+                            continue;
+                        };
                         if view.contains(addr) {
                             skipped += 1;
                             continue;
@@ -122,7 +124,14 @@ impl Sender<'_> {
                     }
                 };
                 let sport = self.validator.sport(&tag, probe);
-                let f = ProbeFields { daddr, dport, sport, seq: tag.seq, ipid: tag.ipid, tsval };
+                let f = ProbeFields {
+                    daddr,
+                    dport,
+                    sport,
+                    seq: tag.seq,
+                    ipid: tag.ipid,
+                    tsval,
+                };
                 self.template.patch(tx.frame_mut(n), &f);
                 probe_nums[n] = probe;
                 n += 1;
@@ -146,6 +155,10 @@ impl Sender<'_> {
                 break SendEnd::Done;
             }
         };
-        Ok(SendReport { end, packets: pacer.total_sent(), position: walk.position() })
+        Ok(SendReport {
+            end,
+            packets: pacer.total_sent(),
+            position: Walk::position(walk),
+        })
     }
 }

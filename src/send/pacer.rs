@@ -27,7 +27,11 @@ impl Pacer {
             Some(r) if r > 0.0 => 1e9 / r,
             _ => 0.0,
         };
-        Pacer { start, interval_ns, sent: 0 }
+        Pacer {
+            start,
+            interval_ns,
+            sent: 0,
+        }
     }
 
     pub fn is_capped(&self) -> bool {

@@ -19,7 +19,10 @@ pub struct LiveBlocklist {
 
 impl LiveBlocklist {
     pub fn new(set: AddrSet) -> Self {
-        LiveBlocklist { current: RwLock::new(Arc::new(set)), generation: AtomicU64::new(0) }
+        LiveBlocklist {
+            current: RwLock::new(Arc::new(set)),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// Replaces the set; readers pick it up at their next refresh.
@@ -34,7 +37,10 @@ impl LiveBlocklist {
     }
 
     pub fn snapshot(&self) -> Arc<AddrSet> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -48,7 +54,11 @@ pub struct BlockView<'a> {
 impl<'a> BlockView<'a> {
     pub fn new(shared: &'a LiveBlocklist) -> Self {
         let generation = shared.generation();
-        BlockView { shared, generation, set: shared.snapshot() }
+        BlockView {
+            shared,
+            generation,
+            set: shared.snapshot(),
+        }
     }
 
     /// Picks up a replaced set, if any.

@@ -12,6 +12,7 @@
 
 pub mod blocklist;
 pub mod cyclic;
+pub mod live;
 pub mod ranges;
 
 pub use blocklist::{
