@@ -27,11 +27,17 @@ pub struct Args {
     pub target_ports: Option<String>,
 
     /// Send rate in packets per second; 0 means no cap.
-    #[arg(short = 'r', long, value_name = "PPS", conflicts_with = "bandwidth")]
+    #[arg(
+        allow_negative_numbers = true,
+        short = 'r',
+        long,
+        value_name = "PPS",
+        conflicts_with = "bandwidth"
+    )]
     pub rate: Option<String>,
 
     /// Send rate as bandwidth in bits per second, with a K, M or G suffix (e.g. 10M).
-    #[arg(short = 'B', long, value_name = "BPS")]
+    #[arg(allow_negative_numbers = true, short = 'B', long, value_name = "BPS")]
     pub bandwidth: Option<String>,
 
     /// Scan only addresses in this file (one address or CIDR per line, # comments).
@@ -48,23 +54,40 @@ pub struct Args {
     pub no_default_blocklist: bool,
 
     /// Seed for the target order (the same seed gives the same order and shards).
-    #[arg(short = 'e', long, value_name = "N")]
+    #[arg(allow_negative_numbers = true, short = 'e', long, value_name = "N")]
     pub seed: Option<String>,
 
     /// Split the scan into this many shards (run one per machine, same seed).
-    #[arg(long, value_name = "N", default_value = "1")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "N",
+        default_value = "1"
+    )]
     pub shards: String,
 
     /// Which shard this is, from 0 to shards-1.
-    #[arg(long, value_name = "I", default_value = "0")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "I",
+        default_value = "0"
+    )]
     pub shard: String,
 
     /// Probes to send to each target.
-    #[arg(short = 'P', long, value_name = "N", default_value = "1")]
+    #[arg(
+        allow_negative_numbers = true,
+        short = 'P',
+        long,
+        value_name = "N",
+        default_value = "1"
+    )]
     pub probes: String,
 
     /// Seconds to keep receiving after the last probe was sent.
     #[arg(
+        allow_negative_numbers = true,
         short = 'c',
         long = "cooldown-time",
         value_name = "SECS",
@@ -95,6 +118,7 @@ pub struct Args {
 
     /// Number of sender threads.
     #[arg(
+        allow_negative_numbers = true,
         short = 'T',
         long = "sender-threads",
         value_name = "N",
@@ -103,15 +127,30 @@ pub struct Args {
     pub sender_threads: String,
 
     /// Stop after probing this many targets (a number, or a percentage such as 10%).
-    #[arg(short = 'n', long = "max-targets", value_name = "N")]
+    #[arg(
+        allow_negative_numbers = true,
+        short = 'n',
+        long = "max-targets",
+        value_name = "N"
+    )]
     pub max_targets: Option<String>,
 
     /// Stop after this many results.
-    #[arg(short = 'N', long = "max-results", value_name = "N")]
+    #[arg(
+        allow_negative_numbers = true,
+        short = 'N',
+        long = "max-results",
+        value_name = "N"
+    )]
     pub max_results: Option<String>,
 
     /// Stop sending after this many seconds.
-    #[arg(short = 't', long = "max-runtime", value_name = "SECS")]
+    #[arg(
+        allow_negative_numbers = true,
+        short = 't',
+        long = "max-runtime",
+        value_name = "SECS"
+    )]
     pub max_runtime: Option<String>,
 
     /// Write JSON lines here instead of standard output.
