@@ -1,0 +1,412 @@
+//! Classic BPF program that keeps only replies to our probes.
+//!
+//! [`reply_filter`] builds a program for Ethernet frames read from an `AF_PACKET` socket. It
+//! accepts a frame only when every check below passes, and then returns `snaplen` (the
+//! kernel keeps at most that many bytes); anything else returns 0 and is never queued:
+//!
+//! 1. the frame was not sent by this host (packet type is not PACKET_OUTGOING);
+//! 2. EtherType is IPv4 and the IP version nibble is 4;
+//! 3. the IP protocol is TCP;
+//! 4. the packet is not a non-first fragment (fragment offset 0);
+//! 5. the IP destination is the scanner's address;
+//! 6. the IP header length is at least 20 bytes (IHL ≥ 5);
+//! 7. the TCP destination port (our probe's source port) is within `[dport_lo, dport_hi]`;
+//! 8. the TCP flags have SYN and ACK both set, or RST set.
+//!
+//! Loads beyond the end of the frame abort the program with "reject", so truncated frames
+//! are dropped by the kernel without extra length checks.
+
+use std::net::Ipv4Addr;
+
+use libc::sock_filter;
+
+// Instruction classes, sizes, modes and operations (linux/filter.h, linux/bpf_common.h).
+const BPF_LD: u16 = 0x00;
+const BPF_LDX: u16 = 0x01;
+const BPF_ALU: u16 = 0x04;
+const BPF_JMP: u16 = 0x05;
+const BPF_RET: u16 = 0x06;
+const BPF_MISC: u16 = 0x07;
+const BPF_W: u16 = 0x00;
+const BPF_H: u16 = 0x08;
+const BPF_B: u16 = 0x10;
+const BPF_ABS: u16 = 0x20;
+const BPF_IND: u16 = 0x40;
+const BPF_MSH: u16 = 0xa0;
+const BPF_AND: u16 = 0x50;
+const BPF_JEQ: u16 = 0x10;
+const BPF_JGT: u16 = 0x20;
+const BPF_JGE: u16 = 0x30;
+const BPF_JSET: u16 = 0x40;
+const BPF_K: u16 = 0x00;
+const BPF_TXA: u16 = 0x80;
+
+/// Offset of the ancillary "packet type" load (SKF_AD_OFF + SKF_AD_PKTTYPE).
+const SKF_AD_OFF: i32 = -0x1000;
+const SKF_AD_PKTTYPE: i32 = 4;
+const PKTTYPE_LOAD: u32 = (SKF_AD_OFF + SKF_AD_PKTTYPE) as u32;
+/// skb->pkt_type of frames this host transmits.
+const PACKET_OUTGOING: u32 = 4;
+
+// Frame layout: Ethernet II header (14 bytes), IPv4, then TCP at 14 + 4 * IHL.
+const ETH_HLEN: u32 = 14;
+const OFF_ETHERTYPE: u32 = 12;
+const OFF_IP_VHL: u32 = ETH_HLEN;
+const OFF_IP_FRAG: u32 = ETH_HLEN + 6;
+const OFF_IP_PROTO: u32 = ETH_HLEN + 9;
+const OFF_IP_DST: u32 = ETH_HLEN + 16;
+/// TCP fields, relative to X = IP header length (so ETH_HLEN is added here).
+const OFF_TCP_DPORT: u32 = ETH_HLEN + 2;
+const OFF_TCP_FLAGS: u32 = ETH_HLEN + 13;
+
+const ETHERTYPE_IPV4: u32 = 0x0800;
+const IPPROTO_TCP: u32 = 6;
+const FRAG_OFFSET_MASK: u32 = 0x1fff;
+const TCP_SYN: u32 = 0x02;
+const TCP_RST: u32 = 0x04;
+const TCP_ACK: u32 = 0x10;
+
+/// A jump target: the next instruction, or one of the two exits.
+#[derive(Clone, Copy)]
+enum Target {
+    Next,
+    Accept,
+    Reject,
+}
+
+/// Builds a program whose jumps name their targets; offsets are resolved in `finish`.
+struct Builder {
+    insns: Vec<(u16, Target, Target, u32)>,
+}
+
+impl Builder {
+    fn stmt(&mut self, code: u16, k: u32) {
+        self.insns.push((code, Target::Next, Target::Next, k));
+    }
+    fn jump(&mut self, op: u16, k: u32, if_true: Target, if_false: Target) {
+        self.insns
+            .push((BPF_JMP | op | BPF_K, if_true, if_false, k));
+    }
+    /// Appends `accept: ret #snaplen` and `reject: ret #0` and resolves every jump.
+    fn finish(self, snaplen: u32) -> Vec<sock_filter> {
+        let n = self.insns.len();
+        let (accept, reject) = (n, n + 1);
+        let offset = |pc: usize, t: Target| -> u8 {
+            let to = match t {
+                Target::Next => pc + 1,
+                Target::Accept => accept,
+                Target::Reject => reject,
+            };
+            // The program is a fixed ~25 instructions, so every offset fits in a u8.
+            (to - pc - 1) as u8
+        };
+        let mut out: Vec<sock_filter> = self
+            .insns
+            .iter()
+            .enumerate()
+            .map(|(pc, &(code, jt, jf, k))| sock_filter {
+                code,
+                jt: offset(pc, jt),
+                jf: offset(pc, jf),
+                k,
+            })
+            .collect();
+        out.push(sock_filter {
+            code: BPF_RET | BPF_K,
+            jt: 0,
+            jf: 0,
+            k: snaplen,
+        });
+        out.push(sock_filter {
+            code: BPF_RET | BPF_K,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        });
+        out
+    }
+}
+
+/// Classic BPF for Ethernet frames that accepts only TCP SYN-ACK or RST replies to `dst_ip`
+/// with TCP destination port in `[dport_lo, dport_hi]`, not sent by this host, returning at
+/// most `snaplen` bytes of each (see the module documentation for the exact checks).
+///
+/// If `dport_lo > dport_hi` the program accepts nothing.
+pub fn reply_filter(
+    dst_ip: Ipv4Addr,
+    dport_lo: u16,
+    dport_hi: u16,
+    snaplen: u32,
+) -> Vec<sock_filter> {
+    use Target::{Accept, Next, Reject};
+    let mut b = Builder {
+        insns: Vec::with_capacity(24),
+    };
+
+    // 1. Not our own transmissions: A = skb->pkt_type.
+    b.stmt(BPF_LD | BPF_W | BPF_ABS, PKTTYPE_LOAD);
+    b.jump(BPF_JEQ, PACKET_OUTGOING, Reject, Next);
+
+    // 2. IPv4: EtherType 0x0800 and version nibble 4.
+    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_ETHERTYPE);
+    b.jump(BPF_JEQ, ETHERTYPE_IPV4, Next, Reject);
+    b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP_VHL);
+    b.stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+    b.jump(BPF_JEQ, 0x40, Next, Reject);
+
+    // 3. TCP.
+    b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP_PROTO);
+    b.jump(BPF_JEQ, IPPROTO_TCP, Next, Reject);
+
+    // 4. First (or only) fragment: the 13-bit fragment offset is zero.
+    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_IP_FRAG);
+    b.jump(BPF_JSET, FRAG_OFFSET_MASK, Reject, Next);
+
+    // 5. Addressed to us.
+    b.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP_DST);
+    b.jump(BPF_JEQ, u32::from(dst_ip), Next, Reject);
+
+    // 6. X = 4 * IHL (the `ldxb 4*([14]&0xf)` idiom); a header shorter than 20 bytes is bogus.
+    b.stmt(BPF_LDX | BPF_B | BPF_MSH, OFF_IP_VHL);
+    b.stmt(BPF_MISC | BPF_TXA, 0);
+    b.jump(BPF_JGE, 20, Next, Reject);
+
+    // 7. dport_lo <= TCP destination port <= dport_hi.
+    b.stmt(BPF_LD | BPF_H | BPF_IND, OFF_TCP_DPORT);
+    b.jump(BPF_JGE, u32::from(dport_lo), Next, Reject);
+    b.jump(BPF_JGT, u32::from(dport_hi), Reject, Next);
+
+    // 8. Flags: keep SYN, RST and ACK; accept exactly SYN+ACK (without RST), or any RST.
+    b.stmt(BPF_LD | BPF_B | BPF_IND, OFF_TCP_FLAGS);
+    b.stmt(BPF_ALU | BPF_AND | BPF_K, TCP_SYN | TCP_RST | TCP_ACK);
+    b.jump(BPF_JEQ, TCP_SYN | TCP_ACK, Accept, Next);
+    b.jump(BPF_JSET, TCP_RST, Accept, Reject);
+
+    b.finish(snaplen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outcome of running a program: `Some(n)` = returned n, `None` = aborted (out of bounds).
+    fn run(prog: &[sock_filter], pkt: &[u8], pkttype: u32) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let load = |off: u32, size: usize| -> Option<u32> {
+            let off = off as usize;
+            let bytes = pkt.get(off..off.checked_add(size)?)?;
+            Some(bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
+        };
+        loop {
+            let ins = prog[pc];
+            pc += 1;
+            let code = ins.code;
+            let k = ins.k;
+            match code {
+                c if c == BPF_LD | BPF_W | BPF_ABS && k == PKTTYPE_LOAD => a = pkttype,
+                c if c == BPF_LD | BPF_W | BPF_ABS => match load(k, 4) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                c if c == BPF_LD | BPF_H | BPF_ABS => match load(k, 2) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                c if c == BPF_LD | BPF_B | BPF_ABS => match load(k, 1) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                c if c == BPF_LD | BPF_H | BPF_IND => match load(x.wrapping_add(k), 2) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                c if c == BPF_LD | BPF_B | BPF_IND => match load(x.wrapping_add(k), 1) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                c if c == BPF_LDX | BPF_B | BPF_MSH => match load(k, 1) {
+                    Some(v) => x = 4 * (v & 0xf),
+                    None => return 0,
+                },
+                c if c == BPF_ALU | BPF_AND | BPF_K => a &= k,
+                c if c == BPF_MISC | BPF_TXA => a = x,
+                c if c & 0x07 == BPF_JMP => {
+                    let cond = match c & 0xf0 {
+                        BPF_JEQ => a == k,
+                        BPF_JGT => a > k,
+                        BPF_JGE => a >= k,
+                        BPF_JSET => a & k != 0,
+                        other => panic!("unsupported jump {other:#x}"),
+                    };
+                    pc += usize::from(if cond { ins.jt } else { ins.jf });
+                }
+                c if c == BPF_RET | BPF_K => return k,
+                other => panic!("unsupported opcode {other:#x}"),
+            }
+        }
+    }
+
+    const DST: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);
+    const SYNACK: u8 = 0x12;
+
+    /// Ethernet + IPv4 (IHL `ihl`) + 20-byte TCP frame.
+    fn frame(
+        ethertype: u16,
+        ihl: u8,
+        proto: u8,
+        frag: u16,
+        dst: Ipv4Addr,
+        dport: u16,
+        flags: u8,
+    ) -> Vec<u8> {
+        let mut f = vec![0u8; 14];
+        f[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+        f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 2]);
+        f[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        let ip_len = usize::from(ihl) * 4;
+        let mut ip = vec![0u8; ip_len];
+        ip[0] = 0x40 | ihl;
+        ip[2..4].copy_from_slice(&((ip_len + 20) as u16).to_be_bytes());
+        ip[6..8].copy_from_slice(&frag.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = proto;
+        ip[12..16].copy_from_slice(&[198, 18, 7, 7]);
+        ip[16..20].copy_from_slice(&dst.octets());
+        for b in ip.iter_mut().skip(20) {
+            *b = 0x01; // NOP options
+        }
+        f.extend_from_slice(&ip);
+        let mut tcp = [0u8; 20];
+        tcp[0..2].copy_from_slice(&80u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = flags;
+        f.extend_from_slice(&tcp);
+        f
+    }
+
+    fn tcp(dport: u16, flags: u8) -> Vec<u8> {
+        frame(0x0800, 5, 6, 0, DST, dport, flags)
+    }
+
+    fn filter() -> Vec<sock_filter> {
+        reply_filter(DST, 40000, 40010, 96)
+    }
+
+    const HOST: u32 = 0; // PACKET_HOST
+    const OTHERHOST: u32 = 3;
+
+    #[test]
+    fn accepts_replies_in_range() {
+        let p = filter();
+        for port in [40000, 40005, 40010] {
+            assert_eq!(run(&p, &tcp(port, SYNACK), HOST), 96, "SYN-ACK to {port}");
+            assert_eq!(run(&p, &tcp(port, 0x04), HOST), 96, "RST to {port}");
+            assert_eq!(run(&p, &tcp(port, 0x14), HOST), 96, "RST+ACK to {port}");
+        }
+        // Extra flags (PSH, ECE) do not matter; neither does PACKET_OTHERHOST.
+        assert_eq!(run(&p, &tcp(40001, SYNACK | 0x08 | 0x40), HOST), 96);
+        assert_eq!(run(&p, &tcp(40001, SYNACK), OTHERHOST), 96);
+        // IP options: IHL 6 and 15.
+        assert_eq!(
+            run(&p, &frame(0x0800, 6, 6, 0, DST, 40003, SYNACK), HOST),
+            96
+        );
+        assert_eq!(
+            run(&p, &frame(0x0800, 15, 6, 0, DST, 40003, 0x04), HOST),
+            96
+        );
+        // Don't-fragment and more-fragments bits alone are fine (offset 0).
+        assert_eq!(
+            run(&p, &frame(0x0800, 5, 6, 0x4000, DST, 40003, SYNACK), HOST),
+            96
+        );
+        assert_eq!(
+            run(&p, &frame(0x0800, 5, 6, 0x2000, DST, 40003, SYNACK), HOST),
+            96
+        );
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        let p = filter();
+        let reject = |f: Vec<u8>, why: &str| assert_eq!(run(&p, &f, HOST), 0, "{why}");
+        reject(tcp(40005, 0x02), "plain SYN");
+        reject(tcp(40005, 0x10), "ACK only");
+        reject(tcp(40005, 0x18), "PSH+ACK");
+        reject(tcp(40005, 0x01), "FIN");
+        reject(tcp(39999, SYNACK), "port below range");
+        reject(tcp(40011, SYNACK), "port above range");
+        reject(tcp(39999, 0x04), "RST below range");
+        reject(
+            frame(
+                0x0800,
+                5,
+                6,
+                0,
+                Ipv4Addr::new(198, 18, 0, 11),
+                40005,
+                SYNACK,
+            ),
+            "wrong dst",
+        );
+        reject(frame(0x0800, 5, 17, 0, DST, 40005, SYNACK), "UDP");
+        reject(frame(0x86dd, 5, 6, 0, DST, 40005, SYNACK), "IPv6 ethertype");
+        reject(frame(0x0806, 5, 6, 0, DST, 40005, SYNACK), "ARP ethertype");
+        reject(
+            frame(0x0800, 5, 6, 0x0001, DST, 40005, SYNACK),
+            "non-first fragment",
+        );
+        reject(
+            frame(0x0800, 5, 6, 0x3fff, DST, 40005, SYNACK),
+            "MF + offset",
+        );
+        let mut v6 = tcp(40005, SYNACK);
+        v6[14] = 0x65;
+        reject(v6, "IP version 6 in an IPv4 ethertype");
+        let mut short_ihl = tcp(40005, SYNACK);
+        short_ihl[14] = 0x44;
+        reject(short_ihl, "IHL 4");
+        assert_eq!(run(&p, &tcp(40005, SYNACK), PACKET_OUTGOING), 0, "outgoing");
+        assert_eq!(
+            run(&p, &tcp(40005, 0x04), PACKET_OUTGOING),
+            0,
+            "outgoing RST"
+        );
+    }
+
+    #[test]
+    fn rejects_truncated_frames() {
+        let p = filter();
+        let full = tcp(40005, SYNACK);
+        // Every prefix that ends before the TCP flags byte must be rejected.
+        for cut in 0..(14 + 20 + 14) {
+            assert_eq!(run(&p, &full[..cut], HOST), 0, "cut at {cut}");
+        }
+        assert_eq!(run(&p, &full[..14 + 20 + 14], HOST), 96);
+        // With options, the flags move: a frame cut right after the fixed IP header fails.
+        let opt = frame(0x0800, 6, 6, 0, DST, 40005, SYNACK);
+        assert_eq!(run(&p, &opt[..14 + 24 + 13], HOST), 0);
+    }
+
+    #[test]
+    fn empty_port_range_accepts_nothing() {
+        let p = reply_filter(DST, 40010, 40000, 96);
+        for port in [40000, 40005, 40010] {
+            assert_eq!(run(&p, &tcp(port, SYNACK), HOST), 0);
+        }
+    }
+
+    #[test]
+    fn snaplen_is_returned_and_offsets_resolve() {
+        let p = reply_filter(DST, 1, 65535, 1500);
+        assert_eq!(run(&p, &tcp(443, SYNACK), HOST), 1500);
+        assert_eq!(p.len(), 25);
+        for (pc, ins) in p.iter().enumerate() {
+            if ins.code & 0x07 == BPF_JMP {
+                assert!(pc + 1 + usize::from(ins.jt) < p.len());
+                assert!(pc + 1 + usize::from(ins.jf) < p.len());
+            }
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Route, interface and neighbour discovery over rtnetlink, without running `ip`.
+//!
+//! * [`route_to`] asks the kernel which route it would use for a destination (RTM_GETROUTE
+//!   for that exact address, as `ip route get` does) and completes it with the interface's
+//!   name, MAC and address and the next hop's MAC from the neighbour table.
+//! * [`interface`] looks an interface up by name.
+//! * [`neighbour_mac`] reads one entry of the IPv4 neighbour (ARP) table;
+//!   [`resolve_neighbour`] asks the kernel to resolve a missing entry (RTM_NEWNEIGH with
+//!   NTF_USE, which makes the kernel send its own ARP request for that one address) and waits.
+//!
+//! Every call opens a fresh NETLINK_ROUTE socket in the calling thread's network namespace,
+//! so none of this is meant for the hot path. Malformed or unexpected kernel replies become
+//! `io::Error`s (kind `InvalidData`), never panics.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+/// How the scanner reaches a destination: the output interface and the next hop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Output interface name.
+    pub ifname: String,
+    /// Output interface index.
+    pub ifindex: u32,
+    /// Source address: the route's preferred source, else the interface's first IPv4 address.
+    pub src_ip: Ipv4Addr,
+    /// MAC address of the output interface.
+    pub src_mac: [u8; 6],
+    /// The gateway, if the destination is not on-link.
+    pub gateway: Option<Ipv4Addr>,
+    /// Where frames go at layer 2: the gateway, or the destination itself when on-link.
+    pub next_hop: Ipv4Addr,
+    /// MAC of `next_hop` if the neighbour table has a usable entry for it.
+    pub next_hop_mac: Option<[u8; 6]>,
+}
+
+/// A network interface of the calling thread's namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub index: u32,
+    /// Hardware address; all zeros for interfaces without one (loopback, tunnels).
+    pub mac: [u8; 6],
+    /// IPv4 addresses in the order the kernel lists them.
+    pub ipv4: Vec<Ipv4Addr>,
+}
+
+fn invalid_data(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+/// Sends one rtnetlink request and collects the replies.
+///
+/// Dump requests (`NLM_F_DUMP`) end at NLMSG_DONE; others are sent with NLM_F_ACK and end at
+/// the acknowledgement. A netlink error reply becomes the matching `io::Error`.
+fn request(payload: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<RouteNetlinkMessage>> {
+    let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+    let mut socket = Socket::new(NETLINK_ROUTE)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+
+    const SEQ: u32 = 1;
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | flags | if dump { 0 } else { NLM_F_ACK };
+    header.sequence_number = SEQ;
+    let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(payload));
+    msg.finalize();
+    let mut out = vec![0u8; msg.buffer_len()];
+    msg.serialize(&mut out);
+    socket.send(&out, 0)?;
+
+    let mut replies = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        buf.clear();
+        let n = socket.recv(&mut buf, 0)?;
+        let data = buf
+            .get(..n)
+            .ok_or_else(|| invalid_data("netlink reply truncated"))?;
+        let mut off = 0usize;
+        while off + 16 <= data.len() {
+            let len_bytes: [u8; 4] = data[off..off + 4]
+                .try_into()
+                .map_err(|_| invalid_data("netlink header"))?;
+            let len = u32::from_ne_bytes(len_bytes) as usize;
+            if len < 16 || off + len > data.len() {
+                return Err(invalid_data("bad netlink message length"));
+            }
+            let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[off..off + len])
+                .map_err(|e| invalid_data(format!("cannot parse netlink reply: {e}")))?;
+            off += (len + 3) & !3;
+            if parsed.header.sequence_number != SEQ {
+                continue;
+            }
+            match parsed.payload {
+                NetlinkPayload::InnerMessage(m) => {
+                    replies.push(m);
+                }
+                NetlinkPayload::Error(e) => {
+                    return match e.code {
+                        None => Ok(replies),
+                        Some(_) => Err(e.to_io()),
+                    };
+                }
+                NetlinkPayload::Done(d) => {
+                    return if d.code < 0 {
+                        Err(io::Error::from_raw_os_error(-d.code))
+                    } else {
+                        Ok(replies)
+                    };
+                }
+                NetlinkPayload::Overrun(_) => return Err(invalid_data("netlink overrun")),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn mac6(bytes: &[u8]) -> Option<[u8; 6]> {
+    bytes.try_into().ok()
+}
+
+/// All links of the namespace: (index, name, mac).
+fn links() -> io::Result<Vec<(u32, String, [u8; 6])>> {
+    let replies = request(
+        RouteNetlinkMessage::GetLink(LinkMessage::default()),
+        NLM_F_DUMP,
+    )?;
+    Ok(replies
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewLink(link) => Some(link),
+            _ => None,
+        })
+        .map(|link| {
+            let mut name = String::new();
+            let mut mac = [0u8; 6];
+            for attr in link.attributes {
+                match attr {
+                    LinkAttribute::IfName(n) => name = n,
+                    LinkAttribute::Address(a) => mac = mac6(&a).unwrap_or([0; 6]),
+                    _ => {}
+                }
+            }
+            (link.header.index, name, mac)
+        })
+        .collect())
+}
+
+/// IPv4 addresses of interface `index`, in kernel order.
+fn ipv4_addresses(index: u32) -> io::Result<Vec<Ipv4Addr>> {
+    let mut req = AddressMessage::default();
+    req.header.family = AddressFamily::Inet;
+    let replies = request(RouteNetlinkMessage::GetAddress(req), NLM_F_DUMP)?;
+    let mut out = Vec::new();
+    for m in replies {
+        let RouteNetlinkMessage::NewAddress(addr) = m else {
+            continue;
+        };
+        if addr.header.index != index || addr.header.family != AddressFamily::Inet {
+            continue;
+        }
+        // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point
+        // links and equal to IFA_LOCAL otherwise.
+        let mut local = None;
+        let mut address = None;
+        for attr in addr.attributes {
+            match attr {
+                AddressAttribute::Local(IpAddr::V4(ip)) => local = Some(ip),
+                AddressAttribute::Address(IpAddr::V4(ip)) => address = Some(ip),
+                _ => {}
+            }
+        }
+        if let Some(ip) = local.or(address) {
+            out.push(ip);
+        }
+    }
+    Ok(out)
+}
+
+fn interface_by(pred: impl Fn(u32, &str) -> bool, what: &str) -> io::Result<Interface> {
+    let (index, name, mac) = links()?
+        .into_iter()
+        .find(|(i, n, _)| pred(*i, n))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface {what}")))?;
+    let ipv4 = ipv4_addresses(index)?;
+    Ok(Interface {
+        name,
+        index,
+        mac,
+        ipv4,
+    })
+}
+
+/// Looks up interface `name`: index, MAC and IPv4 addresses. `ErrorKind::NotFound` (with the
+/// name in the message) if there is no such interface.
+pub fn interface(name: &str) -> io::Result<Interface> {
+    interface_by(|_, n| n == name, &format!("named {name:?}"))
+}
+
+/// Looks up an interface by index (`ErrorKind::NotFound` if missing).
+pub fn interface_by_index(index: u32) -> io::Result<Interface> {
+    interface_by(|i, _| i == index, &format!("with index {index}"))
+}
+
+/// True for neighbour states whose link-layer address can be used to send.
+fn usable(state: NeighbourState) -> bool {
+    matches!(
+        state,
+        NeighbourState::Reachable
+            | NeighbourState::Stale
+            | NeighbourState::Delay
+            | NeighbourState::Probe
+            | NeighbourState::Permanent
+            | NeighbourState::Noarp
+    )
+}
+
+/// The MAC of `ip` on interface `ifindex` from the neighbour table, if there is an entry in a
+/// usable state (REACHABLE, STALE, DELAY, PROBE, PERMANENT or NOARP).
+pub fn neighbour_mac(ifindex: u32, ip: Ipv4Addr) -> io::Result<Option<[u8; 6]>> {
+    let mut req = NeighbourMessage::default();
+    req.header.family = AddressFamily::Inet;
+    let replies = request(RouteNetlinkMessage::GetNeighbour(req), NLM_F_DUMP)?;
+    for m in replies {
+        let RouteNetlinkMessage::NewNeighbour(n) = m else {
+            continue;
+        };
+        if n.header.ifindex != ifindex || !usable(n.header.state) {
+            continue;
+        }
+        let mut dst = None;
+        let mut lladdr = None;
+        for attr in n.attributes {
+            match attr {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => dst = Some(a),
+                NeighbourAttribute::LinkLayerAddress(l) => lladdr = mac6(&l),
+                _ => {}
+            }
+        }
+        if dst == Some(ip) {
+            if let Some(mac) = lladdr {
+                return Ok(Some(mac));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Returns the MAC of `ip` on `ifindex`, asking the kernel to resolve it if unknown.
+///
+/// The request is RTM_NEWNEIGH with NTF_USE (what `ip neigh replace ... use` sends): it
+/// creates the entry if needed and kicks the kernel's normal resolution, which sends ARP
+/// requests for `ip` only. The neighbour table is then polled until `wait` has passed.
+/// Returns `Ok(None)` if `ip` did not answer in time.
+pub fn resolve_neighbour(
+    ifindex: u32,
+    ip: Ipv4Addr,
+    wait: Duration,
+) -> io::Result<Option<[u8; 6]>> {
+    if let Some(mac) = neighbour_mac(ifindex, ip)? {
+        return Ok(Some(mac));
+    }
+    let mut req = NeighbourMessage::default();
+    req.header.family = AddressFamily::Inet;
+    req.header.ifindex = ifindex;
+    req.header.state = NeighbourState::None;
+    req.header.flags = NeighbourFlags::Use;
+    req.attributes
+        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+    request(RouteNetlinkMessage::NewNeighbour(req), NLM_F_CREATE)?;
+
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(mac) = neighbour_mac(ifindex, ip)? {
+            return Ok(Some(mac));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// Finds how the kernel would route to `dst` (see [`Route`]).
+///
+/// Errors: the kernel's own (e.g. ENETUNREACH "Network is unreachable" when there is no
+/// route), or `InvalidData` if the route has no output interface or no IPv4 source.
+pub fn route_to(dst: Ipv4Addr) -> io::Result<Route> {
+    let mut req = RouteMessage::default();
+    req.header.address_family = AddressFamily::Inet;
+    req.header.destination_prefix_length = 32;
+    req.attributes
+        .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+    let replies = request(RouteNetlinkMessage::GetRoute(req), 0)?;
+    let route = replies
+        .into_iter()
+        .find_map(|m| match m {
+            RouteNetlinkMessage::NewRoute(r) => Some(r),
+            _ => None,
+        })
+        .ok_or_else(|| invalid_data(format!("kernel returned no route to {dst}")))?;
+
+    let mut oif = None;
+    let mut gateway = None;
+    let mut pref_src = None;
+    for attr in route.attributes {
+        match attr {
+            RouteAttribute::Oif(i) => oif = Some(i),
+            RouteAttribute::Gateway(RouteAddress::Inet(g)) => gateway = Some(g),
+            RouteAttribute::PrefSource(RouteAddress::Inet(s)) => pref_src = Some(s),
+            _ => {}
+        }
+    }
+    let ifindex =
+        oif.ok_or_else(|| invalid_data(format!("route to {dst} has no output interface")))?;
+    let iface = interface_by_index(ifindex)?;
+    let src_ip = match pref_src.or_else(|| iface.ipv4.first().copied()) {
+        Some(ip) => ip,
+        None => {
+            return Err(invalid_data(format!(
+                "interface {} has no IPv4 address to send from",
+                iface.name
+            )))
+        }
+    };
+    let next_hop = gateway.unwrap_or(dst);
+    let next_hop_mac = neighbour_mac(ifindex, next_hop)?;
+    Ok(Route {
+        ifname: iface.name,
+        ifindex,
+        src_ip,
+        src_mac: iface.mac,
+        gateway,
+        next_hop,
+        next_hop_mac,
+    })
+}
