@@ -316,11 +316,14 @@ table inet testbed {
 }
 EOF
     if [[ -n $loss_per10k ]]; then
+        local pick="numgen random mod 10000 < $loss_per10k"
+        ((loss_per10k < 10000)) || pick=""
+        ((loss_per10k > 0)) || pick="numgen random mod 10000 > 9999" # never
         nsx "$tgt" nft -f - <<EOF
 table netdev testbed_loss {
     chain egress {
         type filter hook egress device "veth1" priority filter; policy accept;
-        meta protocol ip ip protocol tcp numgen random mod 10000 < $loss_per10k counter drop comment "loss"
+        meta protocol ip ip protocol tcp $pick counter drop comment "loss"
     }
 }
 EOF
