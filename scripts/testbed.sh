@@ -1,0 +1,516 @@
+#!/usr/bin/env bash
+# synsurvey testbed: a realistic target network on one machine, built from
+# network namespaces, with the real Linux TCP stack as the responder.
+#
+# SAFETY: everything that sends packets runs inside namespaces created here,
+# toward addresses inside them only. Targets live in 198.18.0.0/16, the link
+# between the namespaces in 198.19.0.0/16. Nothing is created in, routed to or
+# sent from the root namespace: veth ends are created directly inside the
+# namespaces, and no namespace gets a default route.
+set -euo pipefail
+
+PROG=$(basename "$0")
+STATE_ROOT=/run/synsurvey-testbed
+SCAN_ADDR=198.19.0.1
+GW_ADDR=198.19.0.2
+LINK_PREFIX=30
+TARGET_NET=198.18.0.0/16
+
+usage() {
+    cat <<EOF
+Usage: $PROG COMMAND NAME [OPTIONS]
+
+Commands:
+  up NAME [--open LIST] [--silent LIST] [--ports P,P,...] [--loss PCT]
+          [--delay MS] [--rate-limit]
+      Create namespaces NAME-scan (scanner) and NAME-tgt (target).
+      veth0 in NAME-scan has $SCAN_ADDR/$LINK_PREFIX, veth1 in NAME-tgt has
+      $GW_ADDR/$LINK_PREFIX; NAME-scan routes $TARGET_NET via $GW_ADDR.
+      NAME-tgt owns every address of $TARGET_NET (AnyIP) and listens on
+      the given ports (default 80). Responses, per destination address:
+        in --open    SYN-ACK from the kernel's listener (real handshake)
+        in --silent  nothing (dropped)
+        otherwise    RST (listened port: nftables reject; other ports: kernel)
+      LIST is a file (one address or CIDR per line, '#' comments allowed)
+      or a comma-separated list of addresses/CIDRs inside $TARGET_NET.
+      --loss PCT    drop PCT% of the target's TCP replies (nftables egress)
+      --delay MS    delay the target's replies by MS ms (tc netem; needs a
+                    kernel with sch_netem)
+      --rate-limit [PPS]
+                    make the target answer at most PPS SYNs per second
+                    (default 1000, burst PPS/10) and drop the rest, like a
+                    rate-limiting host or firewall; without this flag it
+                    answers at any rate (tcp_syncookies=2)
+
+  sink NAME
+      Create namespaces NAME-scan and NAME-sink: a packet sink for
+      benchmarks. NAME-scan routes $TARGET_NET via $GW_ADDR (permanent
+      neighbour entry); NAME-sink counts and drops every frame arriving on
+      veth1 (nftables netdev ingress).
+
+  sink-count NAME     print the number of frames the sink has counted
+  down NAME           tear down everything of NAME (idempotent)
+  exec NAME scan|tgt|sink CMD...
+                      run CMD in one of the namespaces
+  status NAME         print addresses, routes and nftables counters
+  -h, --help          this text
+
+Must run as root; needs ip (iproute2), nft (nftables) and, for 'up', python3.
+EOF
+}
+
+die() {
+    echo "$PROG: error: $*" >&2
+    exit 1
+}
+
+need_root() {
+    [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces and nftables need it)"
+}
+
+need_cmd() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || die "required command '$c' not found (install it: iproute2 for ip/tc, nftables for nft, python3)"
+    done
+}
+
+check_name() {
+    [[ ${1:-} =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{0,31}$ ]] ||
+        die "invalid testbed name '${1:-}' (1-32 characters of [A-Za-z0-9_-])"
+}
+
+ns_exists() {
+    [[ -e /run/netns/$1 ]] || ip netns list 2>/dev/null | awk '{print $1}' | grep -qx -- "$1"
+}
+
+nsx() { # nsx NS CMD... : run CMD inside namespace NS
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# Validate one address or CIDR: must lie inside 198.18.0.0/16.
+check_target_cidr() {
+    local item=$1 addr len o1 o2 o3 o4
+    if [[ $item =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(/([0-9]{1,2}))?$ ]]; then
+        o1=${BASH_REMATCH[1]} o2=${BASH_REMATCH[2]} o3=${BASH_REMATCH[3]} o4=${BASH_REMATCH[4]}
+        len=${BASH_REMATCH[6]:-32}
+    else
+        die "not an IPv4 address or CIDR: '$item'"
+    fi
+    for addr in "$o1" "$o2" "$o3" "$o4"; do
+        ((10#$addr <= 255)) || die "bad octet in '$item'"
+    done
+    ((10#$len >= 16 && 10#$len <= 32)) && ((10#$o1 == 198 && 10#$o2 == 18)) ||
+        die "'$item' is not inside $TARGET_NET (the testbed only targets that range)"
+}
+
+# Expand a FILE|CIDR,... argument to a comma-separated nft element list.
+read_list() {
+    local arg=$1 line item out=()
+    local -a items=()
+    if [[ -f $arg ]]; then
+        while IFS= read -r line || [[ -n $line ]]; do
+            line=${line%%#*}
+            line=${line//[[:space:]]/}
+            [[ -n $line ]] && items+=("$line")
+        done <"$arg"
+    elif [[ -n $arg ]]; then
+        IFS=',' read -r -a items <<<"$arg"
+    fi
+    for item in "${items[@]+"${items[@]}"}"; do
+        item=${item//[[:space:]]/}
+        [[ -z $item ]] && continue
+        check_target_cidr "$item"
+        out+=("$item")
+    done
+    local IFS=,
+    echo "${out[*]+"${out[*]}"}"
+}
+
+# Create two namespaces joined by veth0 (in $1) <-> veth1 (in $2).
+make_pair() {
+    local a=$1 b=$2 ns
+    for ns in "$a" "$b"; do
+        ip netns add "$ns"
+        # No IPv6: no DAD/MLD/RS chatter on the link (it would also pollute
+        # the sink's counters).
+        nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+        ip -n "$ns" link set lo up
+    done
+    # Both ends are created directly inside the namespaces, never in the
+    # root namespace.
+    ip link add veth0 netns "$a" type veth peer name veth1 netns "$b"
+    ip -n "$a" addr add "$SCAN_ADDR/$LINK_PREFIX" dev veth0
+    ip -n "$b" addr add "$GW_ADDR/$LINK_PREFIX" dev veth1
+    ip -n "$a" link set veth0 up
+    ip -n "$b" link set veth1 up
+    ip -n "$a" route add "$TARGET_NET" via "$GW_ADDR" dev veth0
+}
+
+python_bin() {
+    local py
+    py=$(command -v python3)
+    # Resolve wrappers such as pyenv shims to the real interpreter, so the
+    # stored pid is the interpreter's and start-up is fast.
+    "$py" -c 'import sys; print(sys.executable)' 2>/dev/null || echo "$py"
+}
+
+LISTENER_PY='
+import os, selectors, socket, sys
+ready = sys.argv[1]
+sel = selectors.DefaultSelector()
+for p in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(p)))
+    s.listen(65535)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+with open(ready + ".tmp", "w") as f:
+    f.write(str(os.getpid()) + "\n")
+os.rename(ready + ".tmp", ready)
+while True:
+    for key, _ in sel.select():
+        try:
+            while True:
+                c, _ = key.fileobj.accept()
+                c.close()
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            pass
+'
+
+# Send one UDP datagram to the gateway so the scan namespace resolves it
+# (ARP), then wait until the neighbour entry is REACHABLE.
+warm_neighbour() {
+    local scan=$1 py=$2 i
+    for i in $(seq 1 40); do
+        if ((i % 10 == 1)); then
+            nsx "$scan" "$py" -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'warm', ('$GW_ADDR', 9))"
+        fi
+        if ip -n "$scan" neigh show "$GW_ADDR" dev veth0 | grep -q REACHABLE; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    die "scan namespace could not resolve the gateway $GW_ADDR (ARP)"
+}
+
+CREATING=""
+fail_cleanup() {
+    local rc=$?
+    if [[ $rc -ne 0 && -n $CREATING ]]; then
+        echo "$PROG: setup of '$CREATING' failed; tearing it down" >&2
+        do_down "$CREATING" >/dev/null 2>&1 || true
+    fi
+}
+
+cmd_up() {
+    local name=${1:-}
+    check_name "$name"
+    shift
+    local open_arg="" silent_arg="" ports_arg="80" loss="" delay="" ratelimit=""
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --open) open_arg=${2?--open needs an argument}; shift 2 ;;
+        --silent) silent_arg=${2?--silent needs an argument}; shift 2 ;;
+        --ports) ports_arg=${2?--ports needs an argument}; shift 2 ;;
+        --loss) loss=${2?--loss needs an argument}; shift 2 ;;
+        --delay) delay=${2?--delay needs an argument}; shift 2 ;;
+        --rate-limit)
+            if [[ ${2:-} =~ ^[0-9]+$ ]]; then
+                ratelimit=$2
+                shift 2
+            else
+                ratelimit=1000
+                shift
+            fi
+            ;;
+        -h | --help) usage; exit 0 ;;
+        *) die "up: unknown option '$1' (see -h)" ;;
+        esac
+    done
+    need_root
+    need_cmd ip nft python3
+    [[ -n $delay ]] && need_cmd tc
+
+    local open silent p
+    open=$(read_list "$open_arg")
+    silent=$(read_list "$silent_arg")
+    local -a ports=()
+    IFS=',' read -r -a ports <<<"$ports_arg"
+    ((${#ports[@]} > 0)) || die "--ports: empty list"
+    for p in "${ports[@]}"; do
+        [[ $p =~ ^[0-9]{1,5}$ ]] && ((10#$p >= 1 && 10#$p <= 65535)) || die "--ports: bad port '$p'"
+    done
+    local loss_per10k=""
+    if [[ -n $loss ]]; then
+        [[ $loss =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--loss: not a percentage: '$loss'"
+        loss_per10k=$(awk -v l="$loss" 'BEGIN { v = int(l * 100 + 0.5); if (v > 10000) v = 10000; print v }')
+    fi
+    if [[ -n $delay ]]; then
+        [[ $delay =~ ^[0-9]+$ ]] || die "--delay: not a whole number of ms: '$delay'"
+    fi
+
+    local scan=$name-scan tgt=$name-tgt state=$STATE_ROOT/$name
+    for p in "$scan" "$tgt" "$name-sink"; do
+        ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
+    done
+
+    CREATING=$name
+    trap fail_cleanup EXIT
+    mkdir -p "$state"
+    echo up >"$state/mode"
+
+    make_pair "$scan" "$tgt"
+
+    # Scan side: keep the gateway's neighbour entry reachable for a long time.
+    nsx "$scan" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
+        net.ipv4.neigh.veth0.gc_stale_time=3600
+
+    # Target side: own all of 198.18.0.0/16, answer any SYN rate.
+    ip -n "$tgt" route add local "$TARGET_NET" dev lo
+    nsx "$tgt" sysctl -qw net.ipv4.tcp_syncookies=2 net.core.somaxconn=65535 \
+        net.ipv4.tcp_max_syn_backlog=65535
+
+    [[ -z $ratelimit ]] || ((ratelimit > 0)) || die "--rate-limit: PPS must be > 0"
+    local rl_rule=""
+    local burst=$((${ratelimit:-0} / 10))
+    ((burst >= 1)) || burst=1
+    ((burst <= 1000)) || burst=1000
+    [[ -n $ratelimit ]] && rl_rule="ip daddr $TARGET_NET tcp flags & (syn | ack) == syn limit rate over $ratelimit/second burst $burst packets counter drop comment \"rate-limited\""
+    local open_el="" silent_el=""
+    [[ -n $open ]] && open_el="elements = { $open }"
+    [[ -n $silent ]] && silent_el="elements = { $silent }"
+    local ports_csv
+    ports_csv=$(IFS=,; echo "${ports[*]}")
+    nsx "$tgt" nft -f - <<EOF
+table inet testbed {
+    set open {
+        type ipv4_addr
+        flags interval
+        auto-merge
+        $open_el
+    }
+    set silent {
+        type ipv4_addr
+        flags interval
+        auto-merge
+        $silent_el
+    }
+    set ports {
+        type inet_service
+        elements = { $ports_csv }
+    }
+    chain input {
+        type filter hook input priority filter; policy accept;
+        ip daddr $TARGET_NET tcp flags & (syn | ack) == syn counter comment "syn-in"
+        ip daddr @silent counter drop comment "silent"
+        $rl_rule
+        ip daddr $TARGET_NET tcp dport @ports ip daddr != @open counter reject with tcp reset comment "closed"
+        ip daddr $TARGET_NET tcp dport @ports ip daddr @open counter accept comment "open"
+    }
+}
+EOF
+    if [[ -n $loss_per10k ]]; then
+        local pick="numgen random mod 10000 < $loss_per10k"
+        ((loss_per10k < 10000)) || pick=""
+        ((loss_per10k > 0)) || pick="numgen random mod 10000 > 9999" # never
+        nsx "$tgt" nft -f - <<EOF
+table netdev testbed_loss {
+    chain egress {
+        type filter hook egress device "veth1" priority filter; policy accept;
+        meta protocol ip ip protocol tcp $pick counter drop comment "loss"
+    }
+}
+EOF
+    fi
+    if [[ -n $delay ]]; then
+        ip netns exec "$tgt" tc qdisc add dev veth1 root netem delay "${delay}ms" 2>/dev/null ||
+            die "--delay: 'tc qdisc ... netem' failed (this kernel probably lacks sch_netem)"
+    fi
+
+    # Listener: accept-and-close loop on 0.0.0.0:PORT for every port.
+    local py
+    py=$(python_bin)
+    rm -f "$state/listener.ready"
+    ip netns exec "$tgt" "$py" -c "$LISTENER_PY" "$state/listener.ready" "${ports[@]}" \
+        </dev/null >"$state/listener.log" 2>&1 &
+    echo $! >"$state/listener.pid"
+    local i
+    for i in $(seq 1 100); do
+        [[ -e $state/listener.ready ]] && break
+        kill -0 "$(cat "$state/listener.pid")" 2>/dev/null ||
+            die "listener exited: $(tr '\n' ' ' <"$state/listener.log")"
+        sleep 0.05
+    done
+    [[ -e $state/listener.ready ]] || die "listener did not start within 5 s"
+    echo "$ports_csv" >"$state/ports"
+
+    warm_neighbour "$scan" "$py"
+
+    CREATING=""
+    trap - EXIT
+    echo "testbed $name up: $scan ($SCAN_ADDR) -> $tgt ($GW_ADDR), ports $ports_csv"
+}
+
+cmd_sink() {
+    local name=${1:-}
+    check_name "$name"
+    need_root
+    need_cmd ip nft
+    local scan=$name-scan sink=$name-sink state=$STATE_ROOT/$name p
+    for p in "$scan" "$name-tgt" "$sink"; do
+        ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
+    done
+    CREATING=$name
+    trap fail_cleanup EXIT
+    mkdir -p "$state"
+    echo sink >"$state/mode"
+
+    make_pair "$scan" "$sink"
+    local mac
+    mac=$(ip -n "$sink" -o link show veth1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+    [[ -n $mac ]] || die "could not read the MAC address of veth1 in $sink"
+    ip -n "$scan" neigh replace "$GW_ADDR" lladdr "$mac" dev veth0 nud permanent
+
+    nsx "$sink" nft -f - <<EOF
+table netdev sink {
+    counter frames {
+    }
+    chain ingress {
+        type filter hook ingress device "veth1" priority filter; policy drop;
+        counter name "frames" drop
+    }
+}
+EOF
+    # Frames must arrive one by one; veth does no GRO unless asked to, but
+    # turn the offloads off where ethtool is available.
+    if command -v ethtool >/dev/null 2>&1; then
+        nsx "$scan" ethtool -K veth0 gro off gso off tso off >/dev/null 2>&1 || true
+        nsx "$sink" ethtool -K veth1 gro off gso off tso off >/dev/null 2>&1 || true
+    fi
+    CREATING=""
+    trap - EXIT
+    echo "sink $name up: $scan ($SCAN_ADDR) -> $sink (counts and drops everything)"
+}
+
+cmd_sink_count() {
+    local name=${1:-}
+    check_name "$name"
+    need_root
+    need_cmd ip nft
+    ns_exists "$name-sink" || die "no sink named '$name' (namespace $name-sink missing)"
+    local n
+    n=$(nsx "$name-sink" nft list counter netdev sink frames | sed -n 's/.*packets \([0-9]*\).*/\1/p' | head -n1)
+    [[ -n $n ]] || die "could not read the sink counter of '$name'"
+    echo "$n"
+}
+
+kill_ns_procs() {
+    local ns=$1 pids i
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [[ -z $pids ]] && return 0
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
+    for i in $(seq 1 20); do
+        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        [[ -z $pids ]] && return 0
+        sleep 0.05
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+}
+
+do_down() {
+    local name=$1 state=$STATE_ROOT/$1 ns pid
+    if [[ -f $state/listener.pid ]]; then
+        pid=$(cat "$state/listener.pid" 2>/dev/null || true)
+        # Only if that pid still is our listener (inside our namespace).
+        if [[ -n $pid ]] && [[ $(ip netns identify "$pid" 2>/dev/null || true) == "$name-tgt" ]]; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    fi
+    for ns in "$name-scan" "$name-tgt" "$name-sink"; do
+        if ns_exists "$ns"; then
+            # Processes started inside the testbed's own namespaces
+            # (listener, captures, scanners) are ended by pid.
+            kill_ns_procs "$ns"
+            ip netns del "$ns" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$state"
+}
+
+cmd_down() {
+    local name=${1:-}
+    check_name "$name"
+    need_root
+    need_cmd ip
+    do_down "$name"
+}
+
+cmd_exec() {
+    local name=${1:-} role=${2:-}
+    check_name "$name"
+    [[ $# -ge 3 ]] || die "usage: $PROG exec NAME scan|tgt|sink CMD..."
+    case $role in
+    scan | tgt | sink) ;;
+    *) die "exec: role must be scan, tgt or sink, not '$role'" ;;
+    esac
+    shift 2
+    need_root
+    need_cmd ip
+    ns_exists "$name-$role" || die "namespace '$name-$role' does not exist"
+    exec ip netns exec "$name-$role" "$@"
+}
+
+cmd_status() {
+    local name=${1:-} ns
+    check_name "$name"
+    need_root
+    need_cmd ip nft
+    local state=$STATE_ROOT/$name found=0
+    echo "testbed $name (mode: $(cat "$state/mode" 2>/dev/null || echo unknown))"
+    if [[ -f $state/listener.pid ]]; then
+        local pid
+        pid=$(cat "$state/listener.pid")
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "listener: pid $pid, ports $(cat "$state/ports" 2>/dev/null || echo '?')"
+        else
+            echo "listener: pid $pid NOT RUNNING"
+        fi
+    fi
+    for ns in "$name-scan" "$name-tgt" "$name-sink"; do
+        ns_exists "$ns" || continue
+        found=1
+        echo "== $ns"
+        ip -n "$ns" -br addr show
+        ip -n "$ns" route show
+        ip -n "$ns" route show table local | grep -F "${TARGET_NET%/*}" || true
+        ip -n "$ns" neigh show
+        nsx "$ns" nft list ruleset
+    done
+    ((found)) || die "testbed '$name' does not exist"
+}
+
+main() {
+    local cmd=${1:-}
+    [[ $# -gt 0 ]] && shift
+    case $cmd in
+    up) cmd_up "$@" ;;
+    sink) cmd_sink "$@" ;;
+    sink-count) cmd_sink_count "$@" ;;
+    down) cmd_down "$@" ;;
+    exec) cmd_exec "$@" ;;
+    status) cmd_status "$@" ;;
+    -h | --help | help) usage ;;
+    "") usage >&2; exit 2 ;;
+    *) echo "$PROG: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,758 @@
+//! Shared helpers for synsurvey's integration tests.
+//!
+//! The centre piece is [`Testbed`], a wrapper around `scripts/testbed.sh`
+//! that builds a target network out of network namespaces (the real Linux
+//! TCP stack answers the scanner's SYNs) and tears it down on drop.
+//!
+//! Safety: every packet a test sends must be sent from inside a testbed's
+//! scan namespace (use [`Testbed::exec_scan`]), toward 198.18.0.0/16. Never
+//! run the scanner in the root namespace.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::marker::PhantomData;
+use std::net::Ipv4Addr;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Address of `veth0` in the scan namespace (the scanner's source address).
+pub const SCAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+/// Address of `veth1` on the other side: the scan namespace's gateway.
+pub const GATEWAY_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
+/// Every address of this network is a host of the target namespace.
+pub const TARGET_NET: &str = "198.18.0.0/16";
+/// Interface of the scan namespace.
+pub const SCAN_IFACE: &str = "veth0";
+/// Interface of the target (or sink) namespace.
+pub const TGT_IFACE: &str = "veth1";
+
+/// `scripts/testbed.sh` of this checkout.
+pub fn testbed_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/testbed.sh")
+}
+
+/// The synsurvey binary built for these tests.
+pub fn synsurvey() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_synsurvey"))
+}
+
+/// What the target network looks like.
+#[derive(Clone, Debug)]
+pub struct TestbedOpts {
+    /// Addresses/CIDRs (inside 198.18.0.0/16) that answer SYN-ACK on `ports`.
+    pub open: Vec<String>,
+    /// Addresses/CIDRs that never answer anything.
+    pub silent: Vec<String>,
+    /// Ports with a listener (default `[80]`). Every other port answers RST.
+    pub ports: Vec<u16>,
+    /// Drop this percentage of the target's TCP replies (nftables egress).
+    pub loss_pct: Option<f64>,
+    /// Delay the target's replies (tc netem: needs a kernel with sch_netem;
+    /// `up` panics where it is missing).
+    pub delay_ms: Option<u32>,
+    /// Answer at most this many SYNs per second, drop the rest.
+    pub rate_limit_pps: Option<u32>,
+}
+
+impl Default for TestbedOpts {
+    fn default() -> Self {
+        TestbedOpts {
+            open: Vec::new(),
+            silent: Vec::new(),
+            ports: vec![80],
+            loss_pct: None,
+            delay_ms: None,
+            rate_limit_pps: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Target,
+    Sink,
+}
+
+/// One testbed (a pair of namespaces), torn down on drop.
+#[derive(Debug)]
+pub struct Testbed {
+    pub name: String,
+    kind: Kind,
+}
+
+/// Result of a TCP connect attempt from the scan namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectOutcome {
+    /// Handshake completed (SYN-ACK received).
+    Open,
+    /// Connection refused (RST received).
+    Refused,
+    /// No answer within the timeout.
+    Timeout,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A short unique testbed name: `ss<pid><letters>`, e.g. `ss12345a`.
+fn unique_name() -> String {
+    let mut n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'a' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+        n -= 1;
+    }
+    letters.reverse();
+    format!(
+        "ss{}{}",
+        std::process::id(),
+        String::from_utf8(letters).unwrap()
+    )
+}
+
+/// Runs `testbed.sh ARGS`, panicking with its output if it fails.
+fn run_script<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
+    let out = Command::new("bash")
+        .arg(testbed_script())
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", testbed_script().display()));
+    if !out.status.success() {
+        panic!(
+            "testbed.sh {:?} failed ({}):\n--- stderr ---\n{}--- stdout ---\n{}",
+            args,
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    out
+}
+
+fn write_list(items: &[String]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new()
+        .prefix("synsurvey-testbed-")
+        .suffix(".txt")
+        .tempfile()
+        .expect("create temp file");
+    for item in items {
+        writeln!(f, "{item}").unwrap();
+    }
+    f.flush().unwrap();
+    f
+}
+
+impl Testbed {
+    /// Creates a scan namespace and a target namespace as described by
+    /// `opts`. Panics (with the script's stderr) if that fails, e.g. when not
+    /// running as root.
+    pub fn up(opts: TestbedOpts) -> Testbed {
+        let name = unique_name();
+        // A previous run that was SIGKILLed with the same pid may have left
+        // namespaces of this name behind.
+        let _ = Command::new("bash")
+            .arg(testbed_script())
+            .args(["down", &name])
+            .stdin(Stdio::null())
+            .output();
+        // From here on, Drop cleans up whatever the script leaves behind.
+        let tb = Testbed {
+            name,
+            kind: Kind::Target,
+        };
+
+        let mut args: Vec<String> = vec!["up".into(), tb.name.clone()];
+        let open_file = write_list(&opts.open);
+        let silent_file = write_list(&opts.silent);
+        if !opts.open.is_empty() {
+            args.push("--open".into());
+            args.push(open_file.path().to_str().unwrap().into());
+        }
+        if !opts.silent.is_empty() {
+            args.push("--silent".into());
+            args.push(silent_file.path().to_str().unwrap().into());
+        }
+        assert!(!opts.ports.is_empty(), "TestbedOpts.ports is empty");
+        args.push("--ports".into());
+        args.push(
+            opts.ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        if let Some(loss) = opts.loss_pct {
+            args.push("--loss".into());
+            args.push(format!("{loss}"));
+        }
+        if let Some(delay) = opts.delay_ms {
+            args.push("--delay".into());
+            args.push(delay.to_string());
+        }
+        if let Some(pps) = opts.rate_limit_pps {
+            args.push("--rate-limit".into());
+            args.push(pps.to_string());
+        }
+        run_script(&args);
+        tb
+    }
+
+    /// Creates a scan namespace whose gateway is a sink that counts and drops
+    /// every frame (see [`Testbed::sink_count`]).
+    pub fn sink() -> Testbed {
+        let name = unique_name();
+        let _ = Command::new("bash")
+            .arg(testbed_script())
+            .args(["down", &name])
+            .stdin(Stdio::null())
+            .output();
+        let tb = Testbed {
+            name,
+            kind: Kind::Sink,
+        };
+        run_script(["sink", tb.name.as_str()]);
+        tb
+    }
+
+    /// The scanner's namespace.
+    pub fn scan_ns(&self) -> String {
+        format!("{}-scan", self.name)
+    }
+
+    /// The other namespace: the target (or, for a sink, the sink).
+    pub fn tgt_ns(&self) -> String {
+        match self.kind {
+            Kind::Target => format!("{}-tgt", self.name),
+            Kind::Sink => format!("{}-sink", self.name),
+        }
+    }
+
+    /// Frames the sink has seen arrive on its interface so far.
+    pub fn sink_count(&self) -> u64 {
+        assert_eq!(self.kind, Kind::Sink, "sink_count on a non-sink testbed");
+        let out = run_script(["sink-count", self.name.as_str()]);
+        let s = String::from_utf8_lossy(&out.stdout);
+        s.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("sink-count printed {s:?}"))
+    }
+
+    /// A command that runs `args` inside the scan namespace
+    /// (`ip netns exec <scan ns> args...`). Add more with `.arg()`.
+    pub fn exec_scan<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        ns_command(&self.scan_ns(), args)
+    }
+
+    /// A command that runs `args` inside the target (or sink) namespace.
+    pub fn exec_tgt<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        ns_command(&self.tgt_ns(), args)
+    }
+
+    /// Output of `testbed.sh status` (addresses, routes, nft counters).
+    pub fn status(&self) -> String {
+        let out = run_script(["status", self.name.as_str()]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Packet count of the target's nftables rule with this comment:
+    /// `"syn-in"` (pure SYNs to 198.18.0.0/16), `"silent"`, `"rate-limited"`,
+    /// `"closed"` (answered by nft with RST), `"open"` (passed to the
+    /// listener; every packet, not only SYNs), or `"loss"` (replies dropped).
+    pub fn counter(&self, comment: &str) -> u64 {
+        assert_eq!(self.kind, Kind::Target, "counter on a sink testbed");
+        let out = self
+            .exec_tgt(["nft", "-j", "list", "ruleset"])
+            .output()
+            .expect("run nft");
+        assert!(
+            out.status.success(),
+            "nft -j list ruleset failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft json");
+        for item in v["nftables"].as_array().expect("nftables array") {
+            let rule = &item["rule"];
+            if rule["comment"].as_str() != Some(comment) {
+                continue;
+            }
+            for e in rule["expr"].as_array().into_iter().flatten() {
+                if let Some(p) = e["counter"]["packets"].as_u64() {
+                    return p;
+                }
+            }
+        }
+        panic!(
+            "no nft rule with comment {comment:?} and a counter in {}",
+            self.tgt_ns()
+        );
+    }
+
+    /// Tries a TCP connect from the scan namespace (1 s timeout).
+    pub fn connect(&self, addr: Ipv4Addr, port: u16) -> ConnectOutcome {
+        self.connect_timeout(addr, port, Duration::from_secs(1))
+    }
+
+    /// Tries a TCP connect from the scan namespace.
+    pub fn connect_timeout(&self, addr: Ipv4Addr, port: u16, timeout: Duration) -> ConnectOutcome {
+        assert_eq!(self.kind, Kind::Target, "connect on a sink testbed");
+        const PY: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(float(sys.argv[3]))
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+except (socket.timeout, TimeoutError):
+    print("timeout")
+"#;
+        let out = self
+            .exec_scan(["python3", "-c", PY])
+            .arg(addr.to_string())
+            .arg(port.to_string())
+            .arg(format!("{}", timeout.as_secs_f64()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run python3 in the scan namespace");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match stdout.trim() {
+            "open" => ConnectOutcome::Open,
+            "refused" => ConnectOutcome::Refused,
+            "timeout" => ConnectOutcome::Timeout,
+            other => panic!(
+                "connect {addr}:{port}: unexpected output {other:?}, stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+
+    /// Starts capturing pure SYNs arriving at the target side of the link
+    /// (`tcpdump` on veth1 in the target/sink namespace). Returns once
+    /// tcpdump is actually capturing.
+    pub fn capture_syns(&self) -> Capture<'_> {
+        let dir = tempfile::Builder::new()
+            .prefix("synsurvey-capture-")
+            .tempdir()
+            .expect("temp dir");
+        let path = dir.path().join("syns.pcap");
+        let mut child = self
+            .exec_tgt([
+                "tcpdump",
+                "-i",
+                TGT_IFACE,
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-B",
+                "65536",
+                "-Z",
+                "root",
+                "-s",
+                "128",
+                "-w",
+            ])
+            .arg(&path)
+            .arg("tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tcpdump (is it installed? apt-get install -y tcpdump)");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                    if line.contains("listening on") {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("tcpdump did not start capturing ({e:?}); stderr:\n{seen}");
+                }
+            }
+        }
+        Capture {
+            child: Some(child),
+            path,
+            _dir: dir,
+            reader: Some(reader),
+            _tb: PhantomData,
+        }
+    }
+
+    fn down(&self) -> Result<(), String> {
+        let out = Command::new("bash")
+            .arg(testbed_script())
+            .args(["down", &self.name])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        if let Err(e) = self.down() {
+            eprintln!("warning: testbed.sh down {} failed: {e}", self.name);
+        }
+    }
+}
+
+fn ns_command<I, S>(ns: &str, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns]).args(args);
+    c
+}
+
+/// A SYN seen on the wire by a [`Capture`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenSyn {
+    /// Capture timestamp, seconds since the epoch.
+    pub time: f64,
+    pub saddr: Ipv4Addr,
+    pub daddr: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+}
+
+/// A running tcpdump in a testbed's target namespace; see
+/// [`Testbed::capture_syns`].
+pub struct Capture<'a> {
+    child: Option<Child>,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+    reader: Option<JoinHandle<String>>,
+    _tb: PhantomData<&'a Testbed>,
+}
+
+impl Capture<'_> {
+    /// Stops the capture and returns the SYNs seen, in capture order.
+    /// Panics if tcpdump reports packets dropped by the kernel (the capture
+    /// would not be ground truth).
+    pub fn stop(mut self) -> Vec<SeenSyn> {
+        // Let frames still in flight on the veth pair arrive.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut child = self.child.take().unwrap();
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("wait tcpdump") {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("tcpdump did not exit within 10 s of SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let stderr = self.reader.take().unwrap().join().unwrap_or_default();
+        assert!(status.success(), "tcpdump failed ({status}):\n{stderr}");
+        for line in stderr.lines() {
+            if let Some(n) = line.strip_suffix(" packets dropped by kernel") {
+                let n: u64 = n.trim().parse().unwrap_or(u64::MAX);
+                assert_eq!(n, 0, "capture incomplete, tcpdump says:\n{stderr}");
+            }
+        }
+        let bytes = std::fs::read(&self.path)
+            .unwrap_or_else(|e| panic!("read {}: {e}\ntcpdump:\n{stderr}", self.path.display()));
+        parse_pcap(&bytes).into_iter().flatten().collect()
+    }
+}
+
+impl Drop for Capture<'_> {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn rd16(b: &[u8], be: bool) -> u16 {
+    let a = [b[0], b[1]];
+    if be {
+        u16::from_be_bytes(a)
+    } else {
+        u16::from_le_bytes(a)
+    }
+}
+
+fn rd32(b: &[u8], be: bool) -> u32 {
+    let a = [b[0], b[1], b[2], b[3]];
+    if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+/// Parses a classic pcap file (Ethernet link type, µs or ns timestamps, either
+/// byte order). One entry per record: `Some` for an IPv4 TCP segment with SYN
+/// set and ACK clear, `None` for anything else. Panics on a malformed file.
+pub fn parse_pcap(bytes: &[u8]) -> Vec<Option<SeenSyn>> {
+    assert!(
+        bytes.len() >= 24,
+        "pcap file too short ({} bytes)",
+        bytes.len()
+    );
+    let magic = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
+    let (be, nanos) = match magic {
+        0xa1b2_c3d4 => (false, false),
+        0xa1b2_3c4d => (false, true),
+        0xd4c3_b2a1 => (true, false),
+        0x4d3c_b2a1 => (true, true),
+        m => panic!("not a pcap file (magic {m:#x})"),
+    };
+    let linktype = rd32(&bytes[20..24], be) & 0x0fff_ffff;
+    assert_eq!(linktype, 1, "pcap link type {linktype} is not Ethernet");
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off < bytes.len() {
+        assert!(
+            off + 16 <= bytes.len(),
+            "truncated pcap record header at {off}"
+        );
+        let h = &bytes[off..off + 16];
+        let sec = rd32(&h[0..4], be) as f64;
+        let frac = rd32(&h[4..8], be) as f64;
+        let incl = rd32(&h[8..12], be) as usize;
+        off += 16;
+        assert!(off + incl <= bytes.len(), "truncated pcap record at {off}");
+        let time = sec + frac / if nanos { 1e9 } else { 1e6 };
+        out.push(parse_frame(&bytes[off..off + incl], time));
+        off += incl;
+    }
+    out
+}
+
+fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn> {
+    let mut p = 12;
+    let mut ethertype = u16::from_be_bytes(f.get(p..p + 2)?.try_into().ok()?);
+    p += 2;
+    while ethertype == 0x8100 || ethertype == 0x88a8 {
+        ethertype = u16::from_be_bytes(f.get(p + 2..p + 4)?.try_into().ok()?);
+        p += 4;
+    }
+    if ethertype != 0x0800 {
+        return None;
+    }
+    let ip = f.get(p..)?;
+    if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 6 {
+        return None;
+    }
+    let ihl = ((ip[0] & 0x0f) as usize) * 4;
+    let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
+    if ihl < 20 || frag_off != 0 {
+        return None;
+    }
+    let saddr = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let daddr = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    let tcp = ip.get(ihl..ihl + 14)?;
+    let flags = tcp[13];
+    if flags & 0x02 == 0 || flags & 0x10 != 0 {
+        return None;
+    }
+    Some(SeenSyn {
+        time,
+        saddr,
+        daddr,
+        sport: u16::from_be_bytes([tcp[0], tcp[1]]),
+        dport: u16::from_be_bytes([tcp[2], tcp[3]]),
+        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+    })
+}
+
+/// Held while a test needs the machine to itself (rate measurements).
+pub struct ExclusiveGuard {
+    // Field order matters: the file lock is released before the mutex.
+    _file: File,
+    _guard: MutexGuard<'static, ()>,
+}
+
+static EXCLUSIVE: Mutex<()> = Mutex::new(());
+
+/// Takes the process-wide and cross-process (flock on
+/// `/tmp/synsurvey-tests.lock`) test lock; blocks until it is free.
+pub fn exclusive() -> ExclusiveGuard {
+    let guard = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open("/tmp/synsurvey-tests.lock")
+        .expect("open /tmp/synsurvey-tests.lock");
+    loop {
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc == 0 {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            panic!("flock /tmp/synsurvey-tests.lock: {err}");
+        }
+    }
+    ExclusiveGuard {
+        _file: file,
+        _guard: guard,
+    }
+}
+
+/// SplitMix64: a tiny deterministic PRNG for test data.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        assert!(n > 0);
+        // Rejection sampling to avoid modulo bias.
+        let zone = u64::MAX - (u64::MAX % n);
+        loop {
+            let v = self.next_u64();
+            if v < zone {
+                return v % n;
+            }
+        }
+    }
+}
+
+/// Parses `a.b.c.d/len` (or a plain address, /32) into (network, len).
+pub fn parse_cidr(cidr: &str) -> (Ipv4Addr, u8) {
+    let (addr, len) = match cidr.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u8>().expect("CIDR prefix length")),
+        None => (cidr, 32),
+    };
+    assert!(len <= 32, "bad prefix length in {cidr}");
+    let addr: Ipv4Addr = addr
+        .parse()
+        .unwrap_or_else(|_| panic!("bad address in {cidr}"));
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    (Ipv4Addr::from(u32::from(addr) & mask), len)
+}
+
+/// `count` distinct addresses of `cidr`, chosen deterministically from
+/// `seed`, in ascending order.
+pub fn random_subset(cidr: &str, count: usize, seed: u64) -> Vec<Ipv4Addr> {
+    let (net, len) = parse_cidr(cidr);
+    let size: u64 = 1u64 << (32 - len);
+    assert!(
+        count as u64 <= size,
+        "cannot pick {count} addresses from {cidr} ({size} addresses)"
+    );
+    let base = u32::from(net) as u64;
+    let mut rng = SplitMix64(seed);
+    let mut offsets: Vec<u64> = if (count as u64) * 2 >= size {
+        // Dense: partial Fisher-Yates over all offsets (size <= 2 * count).
+        let mut all: Vec<u64> = (0..size).collect();
+        for i in 0..count {
+            let j = i as u64 + rng.below(size - i as u64);
+            all.swap(i, j as usize);
+        }
+        all.truncate(count);
+        all
+    } else {
+        let mut seen = HashSet::with_capacity(count);
+        let mut v = Vec::with_capacity(count);
+        while v.len() < count {
+            let o = rng.below(size);
+            if seen.insert(o) {
+                v.push(o);
+            }
+        }
+        v
+    };
+    offsets.sort_unstable();
+    offsets
+        .into_iter()
+        .map(|o| Ipv4Addr::from((base + o) as u32))
+        .collect()
+}
+
+/// Parses newline-delimited JSON; blank lines are skipped. Panics with the
+/// line number and text of the first line that is not valid JSON.
+pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match serde_json::from_slice(line) {
+            Ok(v) => out.push(v),
+            Err(e) => panic!(
+                "line {} is not valid JSON ({e}): {}",
+                i + 1,
+                String::from_utf8_lossy(line)
+            ),
+        }
+    }
+    out
+}

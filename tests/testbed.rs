@@ -1,0 +1,299 @@
+//! Tests of the testbed itself (scripts/testbed.sh and tests/common).
+//! These need root; they fail (they do not skip) where the testbed cannot
+//! be created.
+
+mod common;
+
+use common::*;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn netns_list() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+/// Sends `n` UDP datagrams to 198.18.0.9:9 from the scan namespace.
+fn send_udp(tb: &Testbed, n: usize) {
+    let out = tb
+        .exec_scan(["python3", "-c"])
+        .arg(format!(
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             for _ in range({n}): s.sendto(b'synsurvey', ('198.18.0.9', 9))"
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn responses_follow_open_silent_and_ports_and_down_cleans_up() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.0.1".into(), "198.18.0.16/30".into()],
+        silent: vec!["198.18.0.200".into(), "198.18.0.201".into()],
+        ports: vec![80, 443],
+        ..Default::default()
+    });
+    let short = Duration::from_millis(500);
+    assert_eq!(tb.connect(ip("198.18.0.1"), 80), ConnectOutcome::Open);
+    assert_eq!(tb.connect(ip("198.18.0.18"), 443), ConnectOutcome::Open);
+    assert_eq!(tb.connect(ip("198.18.0.2"), 80), ConnectOutcome::Refused);
+    assert_eq!(tb.connect(ip("198.18.0.20"), 443), ConnectOutcome::Refused);
+    assert_eq!(
+        tb.connect_timeout(ip("198.18.0.200"), 80, short),
+        ConnectOutcome::Timeout
+    );
+    assert_eq!(
+        tb.connect_timeout(ip("198.18.0.201"), 81, short),
+        ConnectOutcome::Timeout
+    );
+    // No listener on 81: the kernel itself answers RST, open or not.
+    assert_eq!(tb.connect(ip("198.18.0.1"), 81), ConnectOutcome::Refused);
+    assert_eq!(tb.connect(ip("198.18.0.3"), 81), ConnectOutcome::Refused);
+
+    assert_eq!(tb.counter("closed"), 2, "{}", tb.status());
+    assert!(tb.counter("silent") >= 2, "{}", tb.status());
+    assert!(tb.counter("syn-in") >= 8, "{}", tb.status());
+    assert!(tb.counter("open") >= 2, "{}", tb.status());
+
+    // The scan namespace has no default route: nothing leaves the testbed.
+    let routes = tb.exec_scan(["ip", "route", "show"]).output().unwrap();
+    let routes = String::from_utf8_lossy(&routes.stdout);
+    assert!(!routes.contains("default"), "scan ns routes:\n{routes}");
+
+    let (scan, tgt, name) = (tb.scan_ns(), tb.tgt_ns(), tb.name.clone());
+    let listed = netns_list();
+    assert!(
+        listed.contains(&scan) && listed.contains(&tgt),
+        "{listed:?}"
+    );
+    drop(tb);
+    let listed = netns_list();
+    assert!(
+        !listed.contains(&scan) && !listed.contains(&tgt),
+        "namespaces left after down: {listed:?}"
+    );
+    assert!(!Path::new("/run/synsurvey-testbed").join(&name).exists());
+}
+
+#[test]
+fn capture_sees_exactly_the_syns_sent() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.0.1".into()],
+        ports: vec![80, 443],
+        ..Default::default()
+    });
+    let cap = tb.capture_syns();
+    let attempts = [
+        (ip("198.18.0.1"), 80, ConnectOutcome::Open),
+        (ip("198.18.0.5"), 80, ConnectOutcome::Refused),
+        (ip("198.18.0.6"), 22, ConnectOutcome::Refused),
+        (ip("198.18.0.1"), 443, ConnectOutcome::Open),
+    ];
+    for &(a, p, want) in &attempts {
+        assert_eq!(tb.connect(a, p), want, "{a}:{p}");
+    }
+    let syns = cap.stop();
+    let mut seen: Vec<(Ipv4Addr, u16)> = syns.iter().map(|s| (s.daddr, s.dport)).collect();
+    let mut want: Vec<(Ipv4Addr, u16)> = attempts.iter().map(|&(a, p, _)| (a, p)).collect();
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "{syns:#?}");
+    for s in &syns {
+        assert_eq!(s.saddr, SCAN_ADDR);
+        assert!(s.sport >= 1024, "{s:?}");
+    }
+    assert!(syns.windows(2).all(|w| w[0].time <= w[1].time));
+    // Plausible wall-clock timestamps (after 2020).
+    assert!(syns[0].time > 1.5e9, "{:?}", syns[0]);
+}
+
+#[test]
+fn sinks_count_frames_and_do_not_interfere() {
+    let a = Testbed::sink();
+    let b = Testbed::sink();
+    assert_ne!(a.name, b.name);
+    assert_eq!(a.sink_count(), 0);
+    assert_eq!(b.sink_count(), 0);
+    send_udp(&a, 20);
+    send_udp(&b, 7);
+    let (na, nb) = (a.sink_count(), b.sink_count());
+    assert!((20..=22).contains(&na), "sink a counted {na}");
+    assert!((7..=9).contains(&nb), "sink b counted {nb}");
+    // The scan side resolves the gateway from a permanent entry.
+    let neigh = a.exec_scan(["ip", "neigh", "show"]).output().unwrap();
+    let neigh = String::from_utf8_lossy(&neigh.stdout);
+    assert!(neigh.contains("PERMANENT"), "{neigh}");
+}
+
+#[test]
+fn two_targets_at_once_do_not_interfere() {
+    let a = Testbed::up(TestbedOpts {
+        open: vec!["198.18.1.1".into()],
+        ..Default::default()
+    });
+    let b = Testbed::up(TestbedOpts {
+        open: vec!["198.18.1.2".into()],
+        ..Default::default()
+    });
+    assert_eq!(a.connect(ip("198.18.1.1"), 80), ConnectOutcome::Open);
+    assert_eq!(a.connect(ip("198.18.1.2"), 80), ConnectOutcome::Refused);
+    assert_eq!(b.connect(ip("198.18.1.2"), 80), ConnectOutcome::Open);
+    assert_eq!(b.connect(ip("198.18.1.1"), 80), ConnectOutcome::Refused);
+    assert_eq!(a.counter("closed"), 1);
+    assert_eq!(b.counter("closed"), 1);
+}
+
+#[test]
+fn total_loss_drops_replies() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.0.1".into()],
+        loss_pct: Some(100.0),
+        ..Default::default()
+    });
+    let t = Duration::from_millis(300);
+    assert_eq!(
+        tb.connect_timeout(ip("198.18.0.1"), 80, t),
+        ConnectOutcome::Timeout
+    );
+    assert_eq!(
+        tb.connect_timeout(ip("198.18.0.2"), 80, t),
+        ConnectOutcome::Timeout
+    );
+    assert!(tb.counter("loss") >= 2, "{}", tb.status());
+}
+
+#[test]
+fn script_refuses_targets_outside_the_test_range() {
+    let name = format!("ssbad{}", std::process::id());
+    let out = Command::new("bash")
+        .arg(testbed_script())
+        .args(["up", &name, "--open", "10.0.0.1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("198.18.0.0/16"), "{err}");
+    assert!(!netns_list().iter().any(|n| n.starts_with(&name)));
+    // down of something that does not exist succeeds (idempotent).
+    for _ in 0..2 {
+        let st = Command::new("bash")
+            .arg(testbed_script())
+            .args(["down", &name])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+#[test]
+fn random_subset_is_deterministic_distinct_and_inside() {
+    let a = random_subset("198.18.0.0/16", 1000, 7);
+    assert_eq!(a, random_subset("198.18.0.0/16", 1000, 7));
+    assert_ne!(a, random_subset("198.18.0.0/16", 1000, 8));
+    assert_eq!(a.len(), 1000);
+    assert!(a.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+    assert!(a
+        .iter()
+        .all(|x| x.octets()[0] == 198 && x.octets()[1] == 18));
+    // Dense case: the whole /28.
+    let all = random_subset("198.18.5.7/28", 16, 1);
+    assert_eq!(all.first(), Some(&ip("198.18.5.0")));
+    assert_eq!(all.last(), Some(&ip("198.18.5.15")));
+    assert_eq!(random_subset("198.18.0.3", 1, 99), vec![ip("198.18.0.3")]);
+}
+
+#[test]
+fn json_lines_parse_and_report_bad_lines() {
+    let v = read_json_lines(b"{\"a\":1}\n\n{\"b\":[2]}\n");
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[1]["b"][0], 2);
+    let r = std::panic::catch_unwind(|| read_json_lines(b"{}\nnot json\n"));
+    let msg = r.unwrap_err();
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("line 2") && msg.contains("not json"), "{msg}");
+}
+
+#[test]
+fn pcap_reader_parses_a_syn() {
+    fn file(magic: [u8; 4], frame: &[u8], sec: u32, frac: u32) -> Vec<u8> {
+        let mut f = magic.to_vec();
+        f.extend_from_slice(&2u16.to_le_bytes());
+        f.extend_from_slice(&4u16.to_le_bytes());
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&65535u32.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        f.extend_from_slice(&sec.to_le_bytes());
+        f.extend_from_slice(&frac.to_le_bytes());
+        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        f.extend_from_slice(frame);
+        f
+    }
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x08, 0x00]);
+    let mut ipv4 = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+    ipv4.extend_from_slice(&[198, 19, 0, 1, 198, 18, 3, 4]);
+    frame.extend_from_slice(&ipv4);
+    let mut tcp = vec![
+        0x9c, 0x40, 0, 80, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0x50, 0x02,
+    ];
+    tcp.extend_from_slice(&[0; 6]);
+    frame.extend_from_slice(&tcp);
+
+    let syns = parse_pcap(&file([0xd4, 0xc3, 0xb2, 0xa1], &frame, 10, 500_000));
+    let s = syns[0].clone().expect("a SYN");
+    assert_eq!(s.saddr, SCAN_ADDR);
+    assert_eq!(s.daddr, ip("198.18.3.4"));
+    assert_eq!((s.sport, s.dport, s.seq), (40000, 80, 0xdead_beef));
+    assert!((s.time - 10.5).abs() < 1e-9);
+    // Nanosecond variant, and a SYN-ACK is not a SYN.
+    let ns = parse_pcap(&file([0x4d, 0x3c, 0xb2, 0xa1], &frame, 1, 250_000_000));
+    assert!((ns[0].as_ref().unwrap().time - 1.25).abs() < 1e-9);
+    let mut synack = frame.clone();
+    synack[14 + 20 + 13] = 0x12;
+    assert_eq!(
+        parse_pcap(&file([0xd4, 0xc3, 0xb2, 0xa1], &synack, 0, 0)),
+        vec![None]
+    );
+}
+
+#[test]
+fn exclusive_guard_serialises() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let busy = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let busy = busy.clone();
+            std::thread::spawn(move || {
+                let _g = exclusive();
+                assert!(!busy.swap(true, Ordering::SeqCst), "two holders at once");
+                std::thread::sleep(Duration::from_millis(30));
+                busy.store(false, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
