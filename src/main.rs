@@ -7,6 +7,7 @@ use clap::Parser;
 use synsurvey::cli::Args;
 use synsurvey::config::Config;
 use synsurvey::output::JsonLines;
+use synsurvey::scan::End;
 
 /// Exit code for a usage error: bad flags, values or files, refused before anything is sent.
 const EXIT_USAGE: u8 = 2;
@@ -51,5 +52,9 @@ fn run(config: &Config) -> anyhow::Result<ExitCode> {
         synsurvey::scan::dry_run(config, &mut out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    anyhow::bail!("live scanning is not available yet; use -d/--dryrun")
+    let argv: Vec<String> = std::env::args().collect();
+    Ok(match synsurvey::scan::live(config, argv)? {
+        End::Interrupted(sig) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        End::Completed | End::MaxRuntime | End::MaxResults | End::OutputClosed => ExitCode::SUCCESS,
+    })
 }

@@ -28,22 +28,16 @@ pub fn walk_for(
     config: &Config,
     cyclic: &Cyclic,
     thread: u32,
+    threads: u32,
     position: u64,
 ) -> anyhow::Result<Walk> {
     let walk = cyclic
-        .try_walk_from(
-            config.shard,
-            config.shards,
-            thread,
-            config.sender_threads,
-            position,
-        )
+        .try_walk_from(config.shard, config.shards, thread, threads, position)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(match config.max_targets {
         Some(n) => {
-            let parts = u64::from(config.shards) * u64::from(config.sender_threads);
-            let index =
-                u64::from(config.shard) * u64::from(config.sender_threads) + u64::from(thread);
+            let parts = u64::from(config.shards) * u64::from(threads);
+            let index = u64::from(config.shard) * u64::from(threads) + u64::from(thread);
             walk.with_limit(split_limit(n, parts, index))
         }
         None => walk,
@@ -67,7 +61,7 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<()> {
     let stop = AtomicBool::new(false);
     let now = Instant::now();
     for thread in 0..config.sender_threads {
-        let mut walk = walk_for(config, &cyclic, thread, 0)?;
+        let mut walk = walk_for(config, &cyclic, thread, config.sender_threads, 0)?;
         let sender = Sender {
             thread,
             space: &config.space,
@@ -93,4 +87,514 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<()> {
         return Ok(());
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Live scanning
+// ---------------------------------------------------------------------------------------
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::net::{self, PacketRx, PacketTx, RxBatch, TxBatch};
+use crate::output::metadata::{drops_by_reason, Metadata, NetworkInfo, Replies, RttSummary};
+use crate::output::monitor::{status_line, Snapshot};
+use crate::output::{rfc3339_us, unix_us_now};
+use crate::probe::FRAME_LEN;
+use crate::recv::{Capture, Classifier, Control};
+use crate::send::{SendEnd, Transmit};
+use crate::wire::ethernet::format_mac;
+
+/// Bytes of each reply the kernel hands us: Ethernet, IPv4 and a full 60-byte TCP header.
+pub const SNAPLEN: u32 = 96;
+
+/// Where probes leave from and go to at layer 2.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub ifname: String,
+    pub ifindex: u32,
+    pub src_ip: Ipv4Addr,
+    pub src_mac: [u8; 6],
+    pub gateway: Option<Ipv4Addr>,
+    pub next_hop: Ipv4Addr,
+    pub dst_mac: [u8; 6],
+}
+
+impl Network {
+    fn info(&self) -> NetworkInfo {
+        NetworkInfo {
+            interface: self.ifname.clone(),
+            source_ip: self.src_ip.to_string(),
+            source_mac: format_mac(&self.src_mac),
+            gateway_ip: self.gateway.map(|g| g.to_string()),
+            gateway_mac: format_mac(&self.dst_mac),
+        }
+    }
+}
+
+/// Finds the interface, addresses and next-hop MAC for the scan, from the kernel's
+/// routing and neighbour tables, with `-i`, `-S` and `-G` taking precedence.
+pub fn discover(config: &Config) -> anyhow::Result<Network> {
+    let first = config
+        .space
+        .addrs()
+        .nth(0)
+        .map(Ipv4Addr::from)
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let route = net::route_to(first);
+    let (ifname, ifindex, if_mac, if_ip) = match (&config.interface, &route) {
+        (Some(name), _) => {
+            let i = net::interface(name).with_context(|| format!("interface {name}"))?;
+            let ip = i.ipv4.first().copied();
+            (i.name, i.index, i.mac, ip)
+        }
+        (None, Ok(r)) => (r.ifname.clone(), r.ifindex, r.src_mac, Some(r.src_ip)),
+        (None, Err(e)) => {
+            anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
+        }
+    };
+    let src_ip = match config.source_ip.or(if_ip) {
+        Some(ip) => ip,
+        None => anyhow::bail!("interface {ifname} has no IPv4 address; pass -S/--source-ip"),
+    };
+    let (gateway, next_hop) = match &route {
+        Ok(r) if r.ifindex == ifindex => (r.gateway, r.next_hop),
+        _ => (None, first),
+    };
+    let dst_mac = match config.gateway_mac {
+        Some(m) => m,
+        None => match net::resolve_neighbour(ifindex, next_hop, Duration::from_secs(2))
+            .with_context(|| format!("looking up the MAC address of {next_hop}"))?
+        {
+            Some(m) => m,
+            None => anyhow::bail!(
+                "the MAC address of the next hop {next_hop} on {ifname} is unknown (not in the neighbour table and it did not answer ARP); \
+                 check the route, or pass -G/--gateway-mac"
+            ),
+        },
+    };
+    Ok(Network {
+        ifname,
+        ifindex,
+        src_ip,
+        src_mac: if_mac,
+        gateway,
+        next_hop,
+        dst_mac,
+    })
+}
+
+/// The raw-socket transmit back end of one sender thread.
+pub struct SocketTx {
+    sock: PacketTx,
+    batch: TxBatch,
+}
+
+impl SocketTx {
+    pub fn open(ifindex: u32) -> std::io::Result<SocketTx> {
+        let sock = PacketTx::open(ifindex)?;
+        // Bypassing the qdisc saves a lock per packet; not every kernel allows it.
+        let _ = sock.set_qdisc_bypass(true);
+        let mut batch = TxBatch::new(ifindex, MAX_BATCH, FRAME_LEN)?;
+        batch.set_all_len(FRAME_LEN);
+        Ok(SocketTx { sock, batch })
+    }
+}
+
+impl Transmit for SocketTx {
+    fn capacity(&self) -> usize {
+        self.batch.capacity()
+    }
+
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        self.batch.frame_mut(i)
+    }
+
+    fn send(&mut self, n: usize, _probes: &[u16]) -> std::io::Result<()> {
+        self.sock.send(&mut self.batch, n).map(|_| ())
+    }
+}
+
+/// The raw-socket capture of the receiver.
+pub struct SocketCapture {
+    rx: PacketRx,
+    batch: RxBatch,
+}
+
+impl Capture for SocketCapture {
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        f: &mut dyn FnMut(&[u8], bool),
+    ) -> std::io::Result<usize> {
+        let n = self.rx.recv(&mut self.batch, timeout)?;
+        for i in 0..n {
+            f(self.batch.packet(i), self.batch.checksum_unverified(i));
+        }
+        Ok(n)
+    }
+
+    fn kernel_drops(&mut self) -> std::io::Result<u64> {
+        Ok(self.rx.stats()?.drops)
+    }
+}
+
+fn socket_error(what: &str, e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        anyhow::anyhow!(
+            "cannot open the {what}: {e}; raw sockets need CAP_NET_RAW: run as root, or grant the binary \
+             `setcap cap_net_raw,cap_net_admin=ep` (see README)"
+        )
+    } else {
+        anyhow::anyhow!("cannot open the {what}: {e}")
+    }
+}
+
+/// How a live scan ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Completed,
+    Interrupted(i32),
+    MaxRuntime,
+    MaxResults,
+    OutputClosed,
+}
+
+impl End {
+    fn as_str(self) -> &'static str {
+        match self {
+            End::Completed => "completed",
+            End::Interrupted(_) => "interrupted",
+            End::MaxRuntime => "max_runtime",
+            End::MaxResults => "max_results",
+            End::OutputClosed => "output_closed",
+        }
+    }
+}
+
+/// Per-thread packet rates that add up to the scan's rate exactly.
+pub fn thread_rates(rate: Option<u64>, threads: u32) -> Vec<Option<f64>> {
+    (0..threads)
+        .map(|t| {
+            rate.map(|r| {
+                (r / u64::from(threads) + u64::from(u64::from(t) < r % u64::from(threads))) as f64
+            })
+        })
+        .collect()
+}
+
+/// Runs a live scan. Everything that can fail for a reason the operator can fix (route,
+/// privileges, output file) fails before the first probe.
+pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
+    let start_us = unix_us_now();
+    let network = discover(config)?;
+    // Fewer threads than packets per second would leave a thread with no rate at all.
+    let threads = match config.rate {
+        Some(r) => config
+            .sender_threads
+            .min(r.min(u64::from(u32::MAX)) as u32)
+            .max(1),
+        None => config.sender_threads,
+    };
+    let filter = net::reply_filter(
+        network.src_ip,
+        config.source_ports.0,
+        config.source_ports.1,
+        SNAPLEN,
+    );
+    let rx =
+        PacketRx::open(network.ifindex, &filter).map_err(|e| socket_error("receive socket", e))?;
+    let capture = SocketCapture {
+        rx,
+        batch: RxBatch::new(64, 2048)?,
+    };
+    let mut txs = Vec::new();
+    for _ in 0..threads {
+        txs.push(SocketTx::open(network.ifindex).map_err(|e| socket_error("send socket", e))?);
+    }
+    let out = JsonLines::open(&config.output, false).map_err(|e| match &config.output {
+        crate::config::OutputTarget::File(p) => {
+            anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
+        }
+        _ => anyhow::anyhow!("cannot open standard output: {e}"),
+    })?;
+    let mut meta_file = match &config.metadata_file {
+        Some(p) => Some(File::create(p).map_err(|e| {
+            anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
+        })?),
+        None => None,
+    };
+    // The sockets are open: nothing later needs a capability.
+    let capabilities_dropped = net::drop_capabilities().is_ok();
+
+    // The first SIGINT or SIGTERM stops the scan cleanly (results flushed, metadata
+    // written); a second one ends the process at once.
+    let interrupted = Arc::new(AtomicUsize::new(0));
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, signalled.clone())
+            .and_then(|_| signal_hook::flag::register(sig, signalled.clone()))
+            .and_then(|_| signal_hook::flag::register_usize(sig, interrupted.clone(), sig as usize))
+            .context("installing signal handlers")?;
+    }
+
+    let key = Key::random().context("cannot draw a validation key")?;
+    let validator = Validator::new(&key, network.src_ip, config.source_ports, config.probes);
+    let template = ProbeTemplate::new(&TemplateParams::linux_like(
+        network.src_mac,
+        network.dst_mac,
+        network.src_ip,
+    ));
+    let cyclic = Cyclic::new(config.space.len(), config.seed);
+    let blocklist = LiveBlocklist::new(config.blocklist.clone());
+    let counters = Counters::default();
+    let stop_send = AtomicBool::new(false);
+    let stop_recv = AtomicBool::new(false);
+    let stop_scan = AtomicBool::new(false);
+    let cooldown_flag = AtomicBool::new(false);
+    let output_closed = AtomicBool::new(false);
+    let output_error: Mutex<Option<String>> = Mutex::new(None);
+    let senders_done = AtomicUsize::new(0);
+    let send_error: Mutex<Option<String>> = Mutex::new(None);
+    let epoch = Instant::now();
+    let deadline = config.max_runtime.map(|d| epoch + d);
+    let rates = thread_rates(config.rate, threads);
+    let planned = config.planned_targets();
+    let (chan_tx, chan_rx) = crossbeam_channel::bounded::<crate::output::Record>(1 << 16);
+    let mut send_ended_at = epoch;
+    let mut end = End::Completed;
+    let mut rtt = None;
+
+    let walks: Vec<Walk> = (0..threads)
+        .map(|t| walk_for(config, &cyclic, t, threads, 0))
+        .collect::<anyhow::Result<_>>()?;
+
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        // Output: the only writer of the results.
+        let writer = s.spawn(|| {
+            let mut out = out;
+            for rec in chan_rx.iter() {
+                match out.write(&rec) {
+                    Ok(WriteOutcome::Written) => {}
+                    Ok(WriteOutcome::Closed) => {
+                        output_closed.store(true, Relaxed);
+                        stop_scan.store(true, Relaxed);
+                        break;
+                    }
+                    Err(e) => {
+                        *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(format!("writing the output: {e}"));
+                        stop_scan.store(true, Relaxed);
+                        break;
+                    }
+                }
+                if chan_rx.is_empty() {
+                    // Nothing waiting: a good moment for readers of a pipe to see results.
+                    if let Err(e) = out.flush() {
+                        *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(format!("writing the output: {e}"));
+                        stop_scan.store(true, Relaxed);
+                        break;
+                    }
+                }
+            }
+            match out.flush() {
+                Ok(WriteOutcome::Closed) => output_closed.store(true, Relaxed),
+                Ok(WriteOutcome::Written) => {}
+                Err(e) => {
+                    let mut g = output_error.lock().unwrap_or_else(|p| p.into_inner());
+                    if g.is_none() {
+                        *g = Some(format!("writing the output: {e}"));
+                    }
+                }
+            }
+        });
+
+        let receiver = {
+            let cls = Classifier::new(
+                &validator,
+                &config.space,
+                &blocklist,
+                epoch,
+                config.all_responses,
+            );
+            let control = Control {
+                stop: &stop_recv,
+                cooldown: &cooldown_flag,
+                stop_scan: &stop_scan,
+                max_results: config.max_results,
+            };
+            let counters = &counters;
+            let chan_tx = chan_tx.clone();
+            s.spawn(move || {
+                let r = crate::recv::run(capture, cls, counters, &control, &chan_tx);
+                drop(chan_tx);
+                r.map(|cls| cls.rtt)
+            })
+        };
+        drop(chan_tx);
+
+        let mut senders = Vec::new();
+        for (t, (mut walk, mut tx)) in walks.into_iter().zip(txs).enumerate() {
+            let sender = Sender {
+                thread: t as u32,
+                space: &config.space,
+                template: &template,
+                validator: &validator,
+                probes: config.probes,
+                blocklist: &blocklist,
+                counters: &counters,
+                stop: &stop_send,
+                rate: rates[t],
+                start: epoch,
+                epoch,
+                deadline,
+                batch: crate::send::pacer::batch_size(rates[t], MAX_BATCH),
+            };
+            let done = &senders_done;
+            let err = &send_error;
+            senders.push(s.spawn(move || {
+                let r = sender.run(&mut walk, &mut tx);
+                if let Err(e) = &r {
+                    *err.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("sending: {e}"));
+                }
+                done.fetch_add(1, Relaxed);
+                r
+            }));
+        }
+
+        // Monitor: progress once a second; stop on signals; cooldown after the last probe.
+        let mut prev = Snapshot::take(&counters, Duration::ZERO);
+        let mut next_status = epoch + Duration::from_secs(1);
+        let mut cooldown_until: Option<Instant> = None;
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let sig = interrupted.load(Relaxed);
+            if sig != 0 && !matches!(end, End::Interrupted(_)) {
+                end = End::Interrupted(sig as i32);
+                stop_send.store(true, Relaxed);
+            }
+            if stop_scan.load(Relaxed) || send_error.lock().map(|g| g.is_some()).unwrap_or(true) {
+                stop_send.store(true, Relaxed);
+            }
+            let all_sent = senders_done.load(Relaxed) == threads as usize;
+            if all_sent && cooldown_until.is_none() {
+                send_ended_at = Instant::now();
+                cooldown_flag.store(true, Relaxed);
+                // Stopped early by a signal, the output or -N: no point waiting for replies.
+                let wait = if stop_send.load(Relaxed) {
+                    Duration::ZERO
+                } else {
+                    config.cooldown
+                };
+                cooldown_until = Some(send_ended_at + wait);
+            }
+            let now = Instant::now();
+            if !config.quiet && now >= next_status {
+                next_status += Duration::from_secs(1);
+                let snap = Snapshot::take(&counters, now - epoch);
+                let left = cooldown_until.map(|c| c.saturating_duration_since(now));
+                eprintln!("{}", status_line(&prev, &snap, planned, left));
+                prev = snap;
+            }
+            if let Some(c) = cooldown_until {
+                if now >= c || stop_scan.load(Relaxed) || interrupted.load(Relaxed) != 0 {
+                    break;
+                }
+            }
+        }
+        stop_recv.store(true, Relaxed);
+        for h in senders {
+            match h.join() {
+                Ok(Ok(r)) if r.end == SendEnd::Deadline && end == End::Completed => {
+                    end = End::MaxRuntime
+                }
+                Ok(_) => {}
+                Err(_) => anyhow::bail!("a sender thread panicked"),
+            }
+        }
+        match receiver.join() {
+            Ok(Ok(h)) => rtt = Some(h),
+            Ok(Err(e)) => anyhow::bail!("receiving: {e}"),
+            Err(_) => anyhow::bail!("the receiver thread panicked"),
+        }
+        if writer.join().is_err() {
+            anyhow::bail!("the output thread panicked");
+        }
+        Ok(())
+    })?;
+
+    if end == End::Completed {
+        if output_closed.load(Relaxed) {
+            end = End::OutputClosed;
+        } else if stop_scan.load(Relaxed) && config.max_results.is_some() {
+            end = End::MaxResults;
+        }
+    }
+    let error = send_error
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .or(output_error.into_inner().unwrap_or_else(|p| p.into_inner()));
+    let send_secs = (send_ended_at - epoch).as_secs_f64();
+    let end_us = unix_us_now();
+    let packets = counters.send.packets.load(Relaxed);
+    let meta = Metadata {
+        synsurvey_version: env!("CARGO_PKG_VERSION"),
+        command_line,
+        config: config.clone(),
+        network: Some(network.info()),
+        start_time: rfc3339_us(start_us),
+        end_time: rfc3339_us(end_us),
+        duration_s: (end_us - start_us) as f64 / 1e6,
+        send_duration_s: send_secs,
+        end_reason: if error.is_some() {
+            "error".into()
+        } else {
+            end.as_str().into()
+        },
+        error: error.clone(),
+        targets_planned: planned,
+        targets_scanned: counters.send.targets.load(Relaxed),
+        blocklisted_skips: counters.send.blocklisted.load(Relaxed),
+        packets_sent: packets,
+        send_errors: counters.send.errors.load(Relaxed),
+        send_rate_achieved_pps: if send_secs > 0.0 {
+            (packets as f64 / send_secs * 10.0).round() / 10.0
+        } else {
+            0.0
+        },
+        frames_received: counters.recv.packets.load(Relaxed),
+        replies: Replies::from_counters(&counters),
+        validation_failures: drops_by_reason(&counters),
+        kernel_drops: counters.recv.kernel_drops.load(Relaxed),
+        rtt_us: rtt.as_ref().and_then(RttSummary::from_histogram),
+        blocklist_reloads: counters.reloads.load(Relaxed),
+        blocklist_reload_failures: counters.reload_failures.load(Relaxed),
+        capabilities_dropped,
+    };
+    if let Some(f) = meta_file.as_mut() {
+        serde_json::to_writer_pretty(&mut *f, &meta)
+            .map_err(std::io::Error::from)
+            .and_then(|()| f.write_all(b"\n"))
+            .and_then(|()| f.flush())
+            .context("writing the metadata file")?;
+    }
+    if !config.quiet {
+        eprintln!(
+            "synsurvey: {}: sent {} probes to {} targets in {:.1}s ({:.0} pps); {} results",
+            meta.end_reason,
+            packets,
+            meta.targets_scanned,
+            send_secs,
+            meta.send_rate_achieved_pps,
+            meta.replies.results_written
+        );
+    }
+    if let Some(e) = error {
+        anyhow::bail!(e);
+    }
+    Ok(end)
 }

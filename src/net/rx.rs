@@ -55,6 +55,14 @@ impl PacketRx {
         // The kernel copies the program during setsockopt and never writes through `filter`.
         sockopt::setsockopt(raw, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, prog)?;
         sockopt::set_buffer_size(raw, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, RX_RCVBUF_BYTES)?;
+        // Ask for each frame's tpacket_auxdata: it says whether the checksum was left for
+        // hardware to fill in (veth and offloading NICs), see RxBatch::checksum_unverified.
+        sockopt::setsockopt(
+            raw,
+            libc::SOL_PACKET,
+            libc::PACKET_AUXDATA,
+            1 as libc::c_int,
+        )?;
         sockopt::bind_packet(&fd, ifindex, libc::ETH_P_IP as u16)?;
         Ok(Self {
             fd,
@@ -89,6 +97,7 @@ impl PacketRx {
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => return Ok(0),
             Err(e) => return Err(e),
         }
+        batch.reset_control();
         // SAFETY: `batch.msgs` holds `capacity` initialised mmsghdr whose single iovecs point at
         // disjoint `slot`-byte regions of `batch.buf`, all owned by `batch`, which `&mut` keeps
         // alive and unaliased; the kernel writes at most iov_len bytes per frame.
@@ -153,9 +162,14 @@ pub struct RxBatch {
     /// Owned only so the `msg_iov` pointers in `msgs` stay valid; never read directly.
     _iovs: HeapArray<libc::iovec>,
     msgs: HeapArray<libc::mmsghdr>,
+    /// Control-message space for each slot (PACKET_AUXDATA), `CONTROL_LEN` bytes each.
+    _ctl: HeapArray<u64>,
     slot: usize,
     count: usize,
 }
+
+/// Bytes of control-message space per frame: room for one tpacket_auxdata cmsg.
+const CONTROL_LEN: usize = 64;
 
 // SAFETY: the raw pointers inside `iovs`/`msgs` refer only to heap memory owned by this same
 // value, so moving the batch to another thread moves their owner too.
@@ -197,6 +211,8 @@ impl RxBatch {
                 })
                 .collect(),
         );
+        // u64 elements keep every control area aligned for cmsghdr.
+        let ctl = HeapArray::new(vec![0u64; capacity * CONTROL_LEN / 8]);
         let msgs = HeapArray::new(
             (0..capacity)
                 .map(|i| {
@@ -204,6 +220,8 @@ impl RxBatch {
                     let mut m: libc::mmsghdr = unsafe { mem::zeroed() };
                     m.msg_hdr.msg_iov = iovs.at(i);
                     m.msg_hdr.msg_iovlen = 1;
+                    m.msg_hdr.msg_control = ctl.at(i * CONTROL_LEN / 8).cast();
+                    m.msg_hdr.msg_controllen = CONTROL_LEN;
                     m
                 })
                 .collect(),
@@ -212,6 +230,7 @@ impl RxBatch {
             buf,
             _iovs: iovs,
             msgs,
+            _ctl: ctl,
             slot,
             count: 0,
         })
@@ -248,6 +267,47 @@ impl RxBatch {
         // SAFETY: as in `packet`.
         let flags = unsafe { (*self.msgs.at(i)).msg_hdr.msg_flags };
         flags & libc::MSG_TRUNC != 0
+    }
+
+    /// Restores every slot's control length, which recvmmsg overwrites.
+    fn reset_control(&mut self) {
+        for i in 0..self.capacity() {
+            // SAFETY: `i < capacity`; `&mut self` means no other reference to the table exists.
+            unsafe { (*self.msgs.at(i)).msg_hdr.msg_controllen = CONTROL_LEN };
+        }
+    }
+
+    /// The `tp_status` of frame `i` from its PACKET_AUXDATA, if the kernel sent one.
+    pub fn status(&self, i: usize) -> Option<u32> {
+        assert!(i < self.count, "packet index out of range");
+        // SAFETY: `msgs[i]` is a valid msghdr whose control buffer (owned by `self.ctl`) the
+        // kernel filled and whose msg_controllen it set; the CMSG_* macros stay inside it.
+        unsafe {
+            let hdr = &(*self.msgs.at(i)).msg_hdr;
+            let mut c = libc::CMSG_FIRSTHDR(hdr);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_PACKET
+                    && (*c).cmsg_type == libc::PACKET_AUXDATA
+                    && (*c).cmsg_len as usize
+                        >= libc::CMSG_LEN(mem::size_of::<libc::tpacket_auxdata>() as u32) as usize
+                {
+                    let aux = libc::CMSG_DATA(c)
+                        .cast::<libc::tpacket_auxdata>()
+                        .read_unaligned();
+                    return Some(aux.tp_status);
+                }
+                c = libc::CMSG_NXTHDR(hdr, c);
+            }
+        }
+        None
+    }
+
+    /// True if frame `i`'s transport checksum was never computed: it was sent by this host
+    /// (or a namespace of it) with checksum offload and the field holds only a partial sum.
+    /// Such a checksum cannot be verified; it is not evidence of corruption.
+    pub fn checksum_unverified(&self, i: usize) -> bool {
+        self.status(i)
+            .is_some_and(|s| s & libc::TP_STATUS_CSUMNOTREADY != 0)
     }
 
     /// Iterates over the received frames.

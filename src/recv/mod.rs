@@ -1,1 +1,238 @@
-//! The receiver: capture, parse, validate, deduplicate, classify. (Live scanning.)
+//! The receiver: capture, validate, deduplicate, classify, hand to the output.
+//!
+//! Replies arrive on an `AF_PACKET` socket whose classic BPF filter, run in the kernel,
+//! already keeps only TCP SYN-ACKs and RSTs to our address and source-port range. Each
+//! frame is then parsed with length checks (no input can make it panic), checked against
+//! the target set, the validation MAC and the live blocklist, and looked up in the
+//! duplicate bitmap. Every frame ends either as a [`Record`] or as a counted
+//! [`DropReason`]; the kernel's own drops (a full socket queue) are read from
+//! `PACKET_STATISTICS`.
+
+pub mod dedup;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender as Chan;
+use hdrhistogram::Histogram;
+
+use crate::output::monitor::Counters;
+use crate::output::{rfc3339_us, unix_us_now, Record};
+use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::targets::TargetSpace;
+use crate::validate::{Class, DropReason, Validator};
+use crate::wire::Reply;
+
+/// What the receiver decides about one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Reported: the record and whether it goes to the output.
+    Result {
+        record: Box<Record>,
+        report: bool,
+    },
+    Dropped(DropReason),
+}
+
+/// The stateless part of receiving: decides about one frame. Owned by the receiver thread.
+pub struct Classifier<'a> {
+    pub validator: &'a Validator,
+    pub space: &'a TargetSpace,
+    pub blocklist: BlockView<'a>,
+    pub seen: dedup::Seen,
+    /// The zero of our TCP timestamp values.
+    pub epoch: Instant,
+    pub all_responses: bool,
+    pub rtt: Histogram<u64>,
+}
+
+impl<'a> Classifier<'a> {
+    pub fn new(
+        validator: &'a Validator,
+        space: &'a TargetSpace,
+        blocklist: &'a LiveBlocklist,
+        epoch: Instant,
+        all_responses: bool,
+    ) -> Self {
+        Classifier {
+            validator,
+            space,
+            blocklist: BlockView::new(blocklist),
+            seen: dedup::Seen::new(),
+            epoch,
+            all_responses,
+            // 1 µs to 1 hour at 3 significant digits.
+            rtt: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).expect("histogram")),
+        }
+    }
+
+    /// Decides about one captured frame. `csum_unverifiable` says the kernel reported the
+    /// TCP checksum as never computed (offload on a local path), so it is not checked.
+    pub fn classify(&mut self, frame: &[u8], csum_unverifiable: bool, cooldown: bool) -> Outcome {
+        let mut r = match Reply::parse(frame) {
+            Ok(r) => r,
+            Err(_) => return Outcome::Dropped(DropReason::Malformed),
+        };
+        if csum_unverifiable {
+            r.tcp_checksum_ok = None;
+        }
+        let Some(index) = self.space.index_of(u32::from(r.saddr), r.sport) else {
+            return Outcome::Dropped(DropReason::NotATarget);
+        };
+        let accepted = match self.validator.check(&r) {
+            Ok(a) => a,
+            Err(why) => return Outcome::Dropped(why),
+        };
+        self.blocklist.refresh();
+        if self.blocklist.contains(u32::from(r.saddr)) {
+            return Outcome::Dropped(DropReason::Blocklisted);
+        }
+        let repeat = self.seen.check_and_set(index);
+        let success = accepted.class == Class::Synack;
+        let report = if self.all_responses {
+            true
+        } else {
+            success && !repeat
+        };
+        if !report && repeat {
+            return Outcome::Dropped(DropReason::Duplicate);
+        }
+        let now_us = unix_us_now();
+        let rtt_us = match (success, r.options.timestamp) {
+            (true, Some((_, tsecr))) => {
+                let now = self.epoch.elapsed().as_micros() as u32;
+                let rtt = u64::from(now.wrapping_sub(tsecr));
+                // An echo from the future or from more than an hour ago is not ours.
+                (rtt < 3_600_000_000).then_some(rtt)
+            }
+            _ => None,
+        };
+        if let (Some(rtt), false) = (rtt_us, repeat) {
+            let _ = self.rtt.record(rtt.max(1));
+        }
+        Outcome::Result {
+            record: Box::new(record(&r, accepted.class, repeat, cooldown, now_us, rtt_us)),
+            report,
+        }
+    }
+}
+
+fn record(
+    r: &Reply,
+    class: Class,
+    repeat: bool,
+    cooldown: bool,
+    now_us: u64,
+    rtt_us: Option<u64>,
+) -> Record {
+    let o = &r.options;
+    Record {
+        saddr: r.saddr.to_string(),
+        daddr: r.daddr.to_string(),
+        sport: r.sport,
+        dport: r.dport,
+        seqnum: r.seq,
+        acknum: r.ack,
+        window: r.window,
+        ttl: r.ttl,
+        ipid: r.ipid,
+        tcpopt_mss: o.mss,
+        tcpopt_wscale: o.wscale,
+        tcpopt_sack_perm: o.sack_permitted.then_some(true),
+        tcpopt_ts_val: o.timestamp.map(|t| t.0),
+        tcpopt_ts_ecr: o.timestamp.map(|t| t.1),
+        classification: class.as_str().to_string(),
+        success: class == Class::Synack,
+        repeat,
+        cooldown,
+        timestamp_str: rfc3339_us(now_us),
+        timestamp_us: now_us,
+        rtt_us,
+    }
+}
+
+/// A source of captured frames: the raw socket, or a test's list.
+pub trait Capture {
+    /// Waits up to `timeout` and calls `f` for every frame received, with whether its TCP
+    /// checksum is unverifiable (see [`Classifier::classify`]); returns how many.
+    fn poll(&mut self, timeout: Duration, f: &mut dyn FnMut(&[u8], bool))
+        -> std::io::Result<usize>;
+    /// Frames the kernel dropped so far (cumulative).
+    fn kernel_drops(&mut self) -> std::io::Result<u64>;
+}
+
+/// The receiver loop's shared flags.
+pub struct Control<'a> {
+    /// Stop receiving (set after the cooldown, or on a second signal).
+    pub stop: &'a AtomicBool,
+    /// The senders are done: replies from now on are counted as cooldown.
+    pub cooldown: &'a AtomicBool,
+    /// Stop the whole scan (max results reached); set by the receiver.
+    pub stop_scan: &'a AtomicBool,
+    pub max_results: Option<u64>,
+}
+
+/// Runs until `control.stop`, sending reported records to `out`. Returns the classifier
+/// (for its RTT histogram) when done.
+pub fn run<'a, C: Capture>(
+    mut cap: C,
+    mut cls: Classifier<'a>,
+    counters: &Counters,
+    control: &Control<'_>,
+    out: &Chan<Record>,
+) -> std::io::Result<Classifier<'a>> {
+    let results = AtomicU64::new(0);
+    let mut last_stats = Instant::now();
+    let mut output_gone = false;
+    while !control.stop.load(Relaxed) {
+        let cooldown = control.cooldown.load(Relaxed);
+        cap.poll(Duration::from_millis(50), &mut |frame, unverifiable| {
+            counters.recv.packets.fetch_add(1, Relaxed);
+            match cls.classify(frame, unverifiable, cooldown) {
+                Outcome::Dropped(why) => counters.drop(why),
+                Outcome::Result { record, report } => {
+                    let class = if record.success {
+                        &counters.recv.synack
+                    } else {
+                        &counters.recv.rst
+                    };
+                    class.fetch_add(1, Relaxed);
+                    if record.success && !record.repeat {
+                        counters.recv.unique_success.fetch_add(1, Relaxed);
+                    }
+                    if report && !output_gone {
+                        if out.send(*record).is_err() {
+                            output_gone = true;
+                        } else {
+                            counters.recv.written.fetch_add(1, Relaxed);
+                            let n = results.fetch_add(1, Relaxed) + 1;
+                            if control.max_results.is_some_and(|m| n >= m) {
+                                control.stop_scan.store(true, Relaxed);
+                            }
+                        }
+                    }
+                }
+            }
+        })?;
+        if last_stats.elapsed() >= Duration::from_millis(500) {
+            last_stats = Instant::now();
+            counters
+                .recv
+                .kernel_drops
+                .store(cap.kernel_drops()?, Relaxed);
+        }
+        if output_gone
+            || control
+                .max_results
+                .is_some_and(|m| results.load(Relaxed) >= m)
+        {
+            control.stop_scan.store(true, Relaxed);
+        }
+    }
+    counters
+        .recv
+        .kernel_drops
+        .store(cap.kernel_drops()?, Relaxed);
+    Ok(cls)
+}
