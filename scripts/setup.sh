@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building synsurvey and running its tests need on a fresh Debian/Ubuntu
+# machine: iproute2 (namespaces, veth), nftables (ground truth and sinks), tcpdump (captures
+# on the target side), python3 (the testbed's listener), iputils-ping, libcap2-bin (setcap
+# for the least-privilege test). Needs root. Safe to run again.
+set -euo pipefail
+need=()
+for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin; do
+    cmd=${pair%%:*} pkg=${pair##*:}
+    command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup.sh: missing ${need[*]}; run as root to install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup.sh: cargo not found: install Rust (rustup)" >&2; exit 1; }
