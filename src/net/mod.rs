@@ -36,7 +36,6 @@ macro_rules! syscall {
         }
     }};
 }
-pub(crate) use syscall;
 
 pub mod bpf;
 pub mod netns;
