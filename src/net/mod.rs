@@ -46,6 +46,9 @@ mod sockopt;
 pub mod tx;
 
 #[cfg(test)]
+mod kernel_tests;
+
+#[cfg(test)]
 pub(crate) mod testutil;
 
 pub use bpf::reply_filter;
