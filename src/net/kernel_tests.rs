@@ -14,6 +14,9 @@ const B: [u8; 4] = [198, 19, 0, 2];
 const SYN: u8 = 0x02;
 const SYN_ACK: u8 = 0x12;
 
+/// Receiver thread result: the captured frames and the final socket statistics.
+type Collector = std::thread::JoinHandle<(Vec<Vec<u8>>, RxStats)>;
+
 /// Opens a PacketRx on `va` in namespace `a`, reports readiness, then collects frames until
 /// `expect` arrived and a further quiet `linger` passed (to catch extras), or `limit` expired.
 fn spawn_receiver(
@@ -21,10 +24,7 @@ fn spawn_receiver(
     expect: usize,
     linger: Duration,
     limit: Duration,
-) -> (
-    mpsc::Receiver<()>,
-    std::thread::JoinHandle<(Vec<Vec<u8>>, RxStats)>,
-) {
+) -> (mpsc::Receiver<()>, Collector) {
     let (ready_tx, ready_rx) = mpsc::channel();
     let handle = pair.a.spawn(move || {
         let va = interface("va").expect("va");
