@@ -189,7 +189,9 @@ pub fn reply_filter(
 mod tests {
     use super::*;
 
-    /// Outcome of running a program: `Some(n)` = returned n, `None` = aborted (out of bounds).
+    /// Runs a classic BPF program on `pkt` the way the kernel would and returns how many bytes
+    /// it keeps (0: drop). A load past the end of the frame aborts with 0. `pkttype` is what
+    /// the ancillary SKF_AD_PKTTYPE load yields (skb->pkt_type).
     fn run(prog: &[sock_filter], pkt: &[u8], pkttype: u32) -> u32 {
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
         let load = |off: u32, size: usize| -> Option<u32> {

@@ -36,7 +36,6 @@ macro_rules! syscall {
         }
     }};
 }
-pub(crate) use syscall;
 
 pub mod bpf;
 pub mod netns;
@@ -45,6 +44,9 @@ pub mod route;
 pub mod rx;
 mod sockopt;
 pub mod tx;
+
+#[cfg(test)]
+mod kernel_tests;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -42,3 +42,39 @@ pub fn enter_netns_path(path: &str) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("setns into {path} failed: {e}")))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_names_and_missing_namespaces() {
+        for bad in ["", ".", "..", "a/b"] {
+            let e = enter_netns(bad).expect_err(bad);
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        }
+        let e = std::thread::spawn(|| enter_netns("ssv-does-not-exist-0"))
+            .join()
+            .expect("thread")
+            .expect_err("missing namespace");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn entering_changes_only_the_calling_thread() {
+        let ns = crate::net::testutil::Netns::new("ns");
+        let mine = std::fs::read_link("/proc/thread-self/ns/net").expect("own netns");
+        let name = ns.name.clone();
+        let theirs = std::thread::spawn(move || {
+            enter_netns(&name).expect("enter");
+            std::fs::read_link("/proc/thread-self/ns/net").expect("netns link")
+        })
+        .join()
+        .expect("thread");
+        assert_ne!(mine, theirs);
+        assert_eq!(
+            mine,
+            std::fs::read_link("/proc/thread-self/ns/net").expect("own netns")
+        );
+    }
+}

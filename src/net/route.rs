@@ -351,3 +351,98 @@ pub fn route_to(dst: Ipv4Addr) -> io::Result<Route> {
         next_hop_mac,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::testutil::{Netns, Pair, A_IP, B_IP};
+
+    const A: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
+    const FAR: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+
+    #[test]
+    fn route_via_gateway_then_resolve_next_hop() {
+        let pair = Pair::new("rt");
+        pair.a.ip(&["route", "add", "198.18.0.0/16", "via", B_IP]);
+        let vb = pair.b.run(|| interface("vb")).expect("interface vb");
+        assert_eq!(vb.ipv4, vec![B]);
+
+        let (va, before, resolved, after) = pair.a.run(|| {
+            let va = interface("va").expect("interface va");
+            let before = route_to(FAR).expect("route_to before");
+            let resolved =
+                resolve_neighbour(va.index, B, Duration::from_secs(3)).expect("resolve_neighbour");
+            let after = route_to(FAR).expect("route_to after");
+            (va, before, resolved, after)
+        });
+        assert_eq!(va.ipv4, vec![A]);
+        assert_eq!(
+            before,
+            Route {
+                ifname: "va".into(),
+                ifindex: va.index,
+                src_ip: A,
+                src_mac: va.mac,
+                gateway: Some(B),
+                next_hop: B,
+                next_hop_mac: None,
+            }
+        );
+        assert_eq!(resolved, Some(vb.mac));
+        assert_eq!(after.next_hop_mac, Some(vb.mac));
+        assert_ne!(va.mac, [0; 6]);
+    }
+
+    #[test]
+    fn on_link_route_and_static_neighbour() {
+        let pair = Pair::new("ol");
+        let mac = [0x02, 0x53, 0x53, 0x00, 0x00, 0x07];
+        // A permanent entry for B (no ARP needed), and an incomplete-state-free check for A.
+        pair.a.ip(&[
+            "neigh",
+            "add",
+            B_IP,
+            "lladdr",
+            "02:53:53:00:00:07",
+            "nud",
+            "permanent",
+            "dev",
+            "va",
+        ]);
+        let (route, other_if, unknown) = pair.a.run(|| {
+            let route = route_to(B).expect("route_to on-link");
+            let other_if = neighbour_mac(route.ifindex + 1000, B).expect("neighbour_mac");
+            let unknown =
+                neighbour_mac(route.ifindex, Ipv4Addr::new(198, 19, 0, 3)).expect("neighbour_mac");
+            (route, other_if, unknown)
+        });
+        assert_eq!(route.ifname, "va");
+        assert_eq!(route.gateway, None);
+        assert_eq!(route.next_hop, B);
+        assert_eq!(route.src_ip, A);
+        assert_eq!(route.next_hop_mac, Some(mac));
+        assert_eq!(other_if, None);
+        assert_eq!(unknown, None);
+        let _ = A_IP;
+    }
+
+    #[test]
+    fn missing_interface_and_route_are_errors() {
+        let ns = Netns::new("nr");
+        let (missing, no_route, lo) = ns.run(|| {
+            (
+                interface("ssv-nope0"),
+                route_to(FAR),
+                interface("lo").expect("lo exists"),
+            )
+        });
+        let err = missing.expect_err("no such interface");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("ssv-nope0"), "{err}");
+        let err = no_route.expect_err("no route in an empty namespace");
+        assert_eq!(err.raw_os_error(), Some(libc::ENETUNREACH), "{err}");
+        assert_eq!(lo.ipv4, vec![Ipv4Addr::LOCALHOST]);
+        assert_eq!(lo.mac, [0; 6]);
+    }
+}

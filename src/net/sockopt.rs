@@ -119,12 +119,12 @@ impl<T> HeapArray<T> {
         self.ptr.as_ptr()
     }
 
-    /// Pointer to element `i`; `i` must be `< len` (checked in debug builds).
+    /// Pointer to element `i`. Computing it is always safe; dereferencing it is valid only for
+    /// `i < len` (checked in debug builds), which every caller guarantees.
     #[inline]
     pub(crate) fn at(&self, i: usize) -> *mut T {
         debug_assert!(i < self.len);
-        // SAFETY: callers pass `i < len`, so the result stays inside the allocation.
-        unsafe { self.ptr.as_ptr().add(i) }
+        self.ptr.as_ptr().wrapping_add(i)
     }
 
     /// The elements `start..start + n` as a mutable slice (bounds are checked).
