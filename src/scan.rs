@@ -34,11 +34,16 @@ pub fn walk_for(
     let walk = cyclic
         .try_walk_from(config.shard, config.shards, thread, threads, position)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // -n is split among shards first, then each shard's share among its threads, so that
+    // shards with different thread counts still add up to the cap.
     Ok(match config.max_targets {
         Some(n) => {
-            let parts = u64::from(config.shards) * u64::from(threads);
-            let index = u64::from(config.shard) * u64::from(threads) + u64::from(thread);
-            walk.with_limit(split_limit(n, parts, index))
+            let shard_share = split_limit(n, u64::from(config.shards), u64::from(config.shard));
+            walk.with_limit(split_limit(
+                shard_share,
+                u64::from(threads),
+                u64::from(thread),
+            ))
         }
         None => walk,
     })

@@ -23,8 +23,9 @@
 //! factor `q` of `p-1`, and `g^((p-1)/q)` would be 1. Hence `g` is a primitive root if and
 //! only if `g^((p-1)/q) ≠ 1 (mod p)` for every prime `q` dividing `p-1`. We factor `p-1`
 //! once (trial division, stopping as soon as the remaining cofactor is 1 or prime) and test
-//! random candidates; primitive roots make up a fraction `φ(p-1)/(p-1)` of the group, which
-//! is rarely below 1/5 at these sizes, so a few draws suffice. The seed drives a small
+//! random candidates. Primitive roots make up a fraction `φ(p-1)/(p-1)` of the group, which
+//! for `p - 1 < 2^49` is never below 1/7 (the worst case is a product of the first primes),
+//! so on average at most seven draws are needed. The seed drives a small
 //! SplitMix64 generator that draws the candidates in `[2, p-1]` and then the start element
 //! in `[1, p-1]`, so the same `(n, seed)` always gives the same order and a different seed
 //! almost always a different one.
@@ -157,45 +158,48 @@ pub fn prime_factors(n: u64) -> Vec<u64> {
     factors
 }
 
-/// Modular multiplication for moduli below 2^50 without a 128-bit division: the quotient
-/// is estimated in floating point (off by at most one) and the remainder corrected.
+/// Multiplication modulo `m` by a fixed factor `w` (Shoup's method): with the precomputed
+/// `w' = ⌊w·2^64/m⌋`, the quotient of `a·w` by `m` is estimated with one high multiplication
+/// instead of a 128-bit division.
 #[derive(Clone, Copy, Debug)]
-struct FastMod {
+struct FixedMul {
+    factor: u64,
+    scaled: u64,
     m: u64,
-    inv: f64,
 }
 
-impl FastMod {
-    const LIMIT: u64 = 1 << 50;
+impl FixedMul {
+    /// Moduli must be below this bound.
+    const LIMIT: u64 = 1 << 63;
 
-    fn new(m: u64) -> Self {
-        debug_assert!(m > 0 && m < Self::LIMIT);
+    /// Multiplication by `factor` modulo `m`, for `factor < m < 2^63`.
+    fn new(factor: u64, m: u64) -> Self {
+        debug_assert!(factor < m && m < Self::LIMIT);
         Self {
+            factor,
+            // Below 2^64 because factor < m.
+            scaled: ((u128::from(factor) << 64) / u128::from(m)) as u64,
             m,
-            inv: 1.0 / m as f64,
         }
     }
 
-    /// `a·b mod m` for `a, b < m`.
+    /// `a·factor mod m`, for any `a`.
     ///
-    /// `a` and `b` are exact in an f64. The estimate `a·b·(1/m)` has a relative error below
-    /// 3·2^-53, so as `a·b/m < 2^50` its absolute error is below 3/8, and the truncated
-    /// quotient `q` is within one of `⌊a·b/m⌋`. Hence `a·b - q·m` lies in `[-m, 2m)`, which
-    /// the wrapping 64-bit arithmetic gives exactly (|value| < 2^51), and one correction
-    /// brings it into `[0, m)`.
+    /// Let `x = a·w`. From `w·2^64/m - 1 < w' <= w·2^64/m`, the estimate
+    /// `q = ⌊a·w'/2^64⌋` satisfies `x/m - 2 < q <= x/m`, so `q` is `⌊x/m⌋` or one less and
+    /// `x - q·m` lies in `[0, 2m)`. That is below 2^64 (as `m < 2^63`), so wrapping 64-bit
+    /// arithmetic computes it exactly, and one conditional subtraction finishes.
     #[inline]
-    fn mul(self, a: u64, b: u64) -> u64 {
-        let q = (a as f64 * b as f64 * self.inv) as u64;
-        let r = a.wrapping_mul(b).wrapping_sub(q.wrapping_mul(self.m)) as i64;
-        let m = self.m as i64;
-        let r = if r < 0 {
-            r + m
-        } else if r >= m {
-            r - m
+    fn mul(self, a: u64) -> u64 {
+        let q = ((u128::from(a) * u128::from(self.scaled)) >> 64) as u64;
+        let r = a
+            .wrapping_mul(self.factor)
+            .wrapping_sub(q.wrapping_mul(self.m));
+        if r >= self.m {
+            r - self.m
         } else {
             r
-        };
-        r as u64
+        }
     }
 }
 
@@ -399,9 +403,8 @@ impl Cyclic {
             0
         };
         Ok(Walk {
-            modulus: FastMod::new(self.prime),
             n: self.n,
-            step: pow_mod(self.generator, stride, self.prime),
+            step: FixedMul::new(pow_mod(self.generator, stride, self.prime), self.prime),
             current,
             consumed,
             total,
@@ -415,10 +418,9 @@ impl Cyclic {
 /// `0..n`.
 #[derive(Clone, Debug)]
 pub struct Walk {
-    modulus: FastMod,
     n: u64,
-    /// `g^stride mod p`.
-    step: u64,
+    /// Multiplication by `g^stride mod p`.
+    step: FixedMul,
     /// The element at the next position to consume (meaningless once exhausted).
     current: u64,
     /// Positions consumed so far, skipped ones included.
@@ -464,7 +466,7 @@ impl Iterator for Walk {
         while self.consumed < self.total {
             let element = self.current;
             self.consumed += 1;
-            self.current = self.modulus.mul(element, self.step);
+            self.current = self.step.mul(element);
             if element <= self.n {
                 self.yielded += 1;
                 return Some(element - 1);
@@ -600,9 +602,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn fast_mod_matches_u128(m in 1u64..FastMod::LIMIT, a in any::<u64>(), b in any::<u64>()) {
-            let (a, b) = (a % m, b % m);
-            prop_assert_eq!(FastMod::new(m).mul(a, b), mul_mod(a, b, m));
+        fn fixed_mul_matches_u128(m in 1u64..FixedMul::LIMIT, w in any::<u64>(), a in any::<u64>()) {
+            let w = w % m;
+            prop_assert_eq!(FixedMul::new(w, m).mul(a), mul_mod(a, w, m));
         }
 
         #[test]
@@ -616,12 +618,20 @@ mod tests {
     }
 
     #[test]
-    fn fast_mod_edges() {
-        for m in [1, 2, 3, FastMod::LIMIT - 1, 281_474_976_710_677, 16_777_259] {
-            let fm = FastMod::new(m);
-            for a in [0, 1, m / 2, m.saturating_sub(2), m - 1] {
-                for b in [0, 1, m / 3, m.saturating_sub(2), m - 1] {
-                    assert_eq!(fm.mul(a, b), mul_mod(a, b, m), "{a}·{b} mod {m}");
+    fn fixed_mul_edges() {
+        for m in [
+            1,
+            2,
+            3,
+            16_777_259,
+            281_474_976_710_677,
+            FixedMul::LIMIT - 1,
+        ] {
+            for w in [0, 1, m / 2, m.saturating_sub(2), m - 1] {
+                let w = w % m;
+                let fixed = FixedMul::new(w, m);
+                for a in [0, 1, m / 3, m.saturating_sub(2), m - 1, m, u64::MAX] {
+                    assert_eq!(fixed.mul(a), mul_mod(a, w, m), "{a}·{w} mod {m}");
                 }
             }
         }
