@@ -1,6 +1,3 @@
-<<<<<<< HEAD
-fn main() {}
-=======
 //! Benchmarks of the target stage: one step of a permutation walk, and address-set look-ups
 //! on a realistic blocklist.
 
@@ -99,4 +96,3 @@ fn addr_set(c: &mut Criterion) {
 
 criterion_group!(benches, walk_next, addr_set);
 criterion_main!(benches);
->>>>>>> targets
