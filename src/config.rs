@@ -279,18 +279,14 @@ impl Config {
         let share = total / u64::from(self.shards)
             + u64::from(u64::from(self.shard) < total % u64::from(self.shards));
         match self.max_targets {
-            Some(n) => {
-                let mine: u64 = (0..self.sender_threads)
-                    .map(|t| {
-                        crate::targets::cyclic::split_limit(
-                            n,
-                            u64::from(self.shards) * u64::from(self.sender_threads),
-                            u64::from(self.shard) * u64::from(self.sender_threads) + u64::from(t),
-                        )
-                    })
-                    .sum();
-                mine.min(share)
-            }
+            // The shard's share of the cap, which its threads split among themselves (see
+            // `scan::walk_for`).
+            Some(n) => crate::targets::cyclic::split_limit(
+                n,
+                u64::from(self.shards),
+                u64::from(self.shard),
+            )
+            .min(share),
             None => share,
         }
     }

@@ -41,10 +41,15 @@ pub fn walk_for(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(match config.max_targets {
         Some(n) => {
-            let parts = u64::from(config.shards) * u64::from(config.sender_threads);
-            let index =
-                u64::from(config.shard) * u64::from(config.sender_threads) + u64::from(thread);
-            walk.with_limit(split_limit(n, parts, index))
+            // The cap is split among the shards first, then each shard's share among its
+            // threads, so that the shares add up to -n even when the shards run with
+            // different numbers of threads.
+            let shard_share = split_limit(n, u64::from(config.shards), u64::from(config.shard));
+            walk.with_limit(split_limit(
+                shard_share,
+                u64::from(config.sender_threads),
+                u64::from(thread),
+            ))
         }
         None => walk,
     })
