@@ -40,7 +40,10 @@ pub fn walk_for(
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(match config.max_targets {
-        Some(n) => {
+        // A cap that covers the whole scan is no cap. It must not be split: a walk holds
+        // only about its share of the targets, and the ones it holds beyond its share of
+        // the cap would be dropped (-n 100% with -T 3 probed 4095 of 4096).
+        Some(n) if n < config.space.len() => {
             // The cap is split among the shards first, then each shard's share among its
             // threads, so that the shares add up to -n even when the shards run with
             // different numbers of threads.
@@ -51,7 +54,7 @@ pub fn walk_for(
                 u64::from(thread),
             ))
         }
-        None => walk,
+        _ => walk,
     })
 }
 
