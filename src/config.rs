@@ -194,6 +194,13 @@ impl Config {
             return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
         }
         let wanted = AddrSet::from_nets(nets);
+        if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
+            // Only an allowlist without entries gets here: a target is at least one address.
+            return err(format!(
+                "no targets: -w/--allowlist-file: {} has no addresses or CIDRs",
+                path.display()
+            ));
+        }
 
         // Blocklists: the addresses that are never unicast-routable always, the reserved
         // ranges unless turned off, and the operator's files.
