@@ -37,7 +37,7 @@ pub struct Args {
     pub rate: Option<String>,
 
     /// Send rate as bandwidth in bits per second, with a K, M or G suffix (e.g. 10M).
-    #[arg(allow_negative_numbers = true, short = 'B', long, value_name = "BPS")]
+    #[arg(allow_hyphen_values = true, short = 'B', long, value_name = "BPS")]
     pub bandwidth: Option<String>,
 
     /// Scan only addresses in this file (one address or CIDR per line, # comments).
@@ -87,7 +87,7 @@ pub struct Args {
 
     /// Seconds to keep receiving after the last probe was sent.
     #[arg(
-        allow_negative_numbers = true,
+        allow_hyphen_values = true,
         short = 'c',
         long = "cooldown-time",
         value_name = "SECS",
@@ -128,7 +128,7 @@ pub struct Args {
 
     /// Stop after probing this many targets (a number, or a percentage such as 10%).
     #[arg(
-        allow_negative_numbers = true,
+        allow_hyphen_values = true,
         short = 'n',
         long = "max-targets",
         value_name = "N"
@@ -146,7 +146,7 @@ pub struct Args {
 
     /// Stop sending after this many seconds.
     #[arg(
-        allow_negative_numbers = true,
+        allow_hyphen_values = true,
         short = 't',
         long = "max-runtime",
         value_name = "SECS"

@@ -194,6 +194,13 @@ impl Config {
             return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
         }
         let wanted = AddrSet::from_nets(nets);
+        if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
+            // Only an allowlist without entries gets here: a target is at least one address.
+            return err(format!(
+                "no targets: -w/--allowlist-file: {} has no addresses or CIDRs",
+                path.display()
+            ));
+        }
 
         // Blocklists: the addresses that are never unicast-routable always, the reserved
         // ranges unless turned off, and the operator's files.
@@ -279,6 +286,8 @@ impl Config {
         let share = total / u64::from(self.shards)
             + u64::from(u64::from(self.shard) < total % u64::from(self.shards));
         match self.max_targets {
+            // The shard's share of the cap, which its threads split among themselves (see
+            // `scan::walk_for`).
             Some(n) => crate::targets::cyclic::split_limit(
                 n,
                 u64::from(self.shards),

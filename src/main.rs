@@ -47,8 +47,18 @@ fn main() -> ExitCode {
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if config.dryrun {
-        let mut out = JsonLines::open(&config.output, false)
-            .map_err(|e| anyhow::anyhow!("cannot open the output: {e}"))?;
+        let mut out = match JsonLines::open(&config.output, false) {
+            Ok(out) => out,
+            // A bad -o path is a usage error like any other file named on the command line.
+            Err(e) => {
+                let path = match &config.output {
+                    synsurvey::config::OutputTarget::File(p) => p.display().to_string(),
+                    synsurvey::config::OutputTarget::Stdout => "standard output".into(),
+                };
+                eprintln!("synsurvey: -o/--output-file: {path}: cannot create: {e}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        };
         synsurvey::scan::dry_run(config, &mut out)?;
         return Ok(ExitCode::SUCCESS);
     }

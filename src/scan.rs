@@ -34,10 +34,14 @@ pub fn walk_for(
     let walk = cyclic
         .try_walk_from(config.shard, config.shards, thread, threads, position)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // -n is split among shards first, then each shard's share among its threads, so that
-    // shards with different thread counts still add up to the cap.
     Ok(match config.max_targets {
-        Some(n) => {
+        // A cap that covers the whole scan is no cap. It must not be split: a walk holds
+        // only about its share of the targets, and the ones it holds beyond its share of
+        // the cap would be dropped (-n 100% with -T 3 probed 4095 of 4096).
+        Some(n) if n < config.space.len() => {
+            // The cap is split among the shards first, then each shard's share among its
+            // threads, so that the shares add up to -n even when the shards run with
+            // different numbers of threads.
             let shard_share = split_limit(n, u64::from(config.shards), u64::from(config.shard));
             walk.with_limit(split_limit(
                 shard_share,
@@ -45,7 +49,7 @@ pub fn walk_for(
                 u64::from(thread),
             ))
         }
-        None => walk,
+        _ => walk,
     })
 }
 
