@@ -42,9 +42,10 @@ Commands:
                     rate-limiting host or firewall; without this flag it
                     answers at any rate (tcp_syncookies=2)
 
-  sink NAME
+  sink NAME [--queues Q]
       Create namespaces NAME-scan and NAME-sink: a packet sink for
-      benchmarks. NAME-scan routes $TARGET_NET via $GW_ADDR (permanent
+      benchmarks (--queues: Q transmit/receive queues per veth end, e.g.
+      one per AF_XDP sender thread; default 1). NAME-scan routes $TARGET_NET via $GW_ADDR (permanent
       neighbour entry); NAME-sink counts and drops every frame arriving on
       veth1 (nftables netdev ingress).
 
@@ -129,9 +130,10 @@ read_list() {
     echo "${out[*]+"${out[*]}"}"
 }
 
-# Create two namespaces joined by veth0 (in $1) <-> veth1 (in $2).
+# Create two namespaces joined by veth0 (in $1) <-> veth1 (in $2), each end
+# with $3 transmit and receive queues (default 1).
 make_pair() {
-    local a=$1 b=$2 ns
+    local a=$1 b=$2 q=${3:-1} ns
     for ns in "$a" "$b"; do
         ip netns add "$ns"
         # No IPv6: no DAD/MLD/RS chatter on the link (it would also pollute
@@ -141,7 +143,8 @@ make_pair() {
     done
     # Both ends are created directly inside the namespaces, never in the
     # root namespace.
-    ip link add veth0 netns "$a" type veth peer name veth1 netns "$b"
+    ip link add veth0 numtxqueues "$q" numrxqueues "$q" netns "$a" type veth \
+        peer name veth1 numtxqueues "$q" numrxqueues "$q" netns "$b"
     ip -n "$a" addr add "$SCAN_ADDR/$LINK_PREFIX" dev veth0
     ip -n "$b" addr add "$GW_ADDR/$LINK_PREFIX" dev veth1
     ip -n "$a" link set veth0 up
@@ -358,8 +361,16 @@ EOF
 }
 
 cmd_sink() {
-    local name=${1:-}
+    local name=${1:-} queues=1
     check_name "$name"
+    shift
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --queues) queues=${2?--queues needs an argument}; shift 2 ;;
+        *) die "sink: unknown option '$1' (see -h)" ;;
+        esac
+    done
+    [[ $queues =~ ^[0-9]{1,3}$ ]] && ((queues >= 1 && queues <= 64)) || die "--queues: 1 to 64"
     need_root
     need_cmd ip nft
     local scan=$name-scan sink=$name-sink state=$STATE_ROOT/$name p
@@ -371,7 +382,7 @@ cmd_sink() {
     mkdir -p "$state"
     echo sink >"$state/mode"
 
-    make_pair "$scan" "$sink"
+    make_pair "$scan" "$sink" "$queues"
     local mac
     mac=$(ip -n "$sink" -o link show veth1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
     [[ -n $mac ]] || die "could not read the MAC address of veth1 in $sink"

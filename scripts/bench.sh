@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# synsurvey send-rate benchmark: synsurvey, the kernel's sendmmsg ceiling and (where
+# installed) zmap and masscan, side by side on one packet sink.
+#
+#   scripts/bench.sh [sink] [--runs R] [--ports P] [-T THREADS] [--xdp] [--install-others]
+#   scripts/bench.sh recall [--runs R] [--open K] [-T THREADS]
+#
+# sink (default): every tool sends the same probes, 198.18.0.0/16 x ports 1-P
+# (65536*P packets; zmap 2.x takes one port, so it gets -P P probes per address), with
+# no rate cap, into a testbed sink; the packet count is read from the sink's nftables
+# counter, never from the tool. Tools run interleaved, R times each; each prints ONE JSON
+# line with the medians:
+#   {"tool","version","packets","seconds","pps","ratio_to_synsurvey","runs","pps_runs"}
+# "kernel-ceiling" is examples/txceiling.rs: prebuilt frames through the same sendmmsg
+# path, nothing crafted: what the kernel allows on this machine at this moment.
+# --xdp adds "synsurvey-xdp" (AF_XDP copy mode, one veth queue per thread).
+#
+# recall: a real-TCP-stack testbed (`testbed.sh up`) with K random open addresses on port
+# 80; synsurvey scans 198.18.0.0/16:80 at full speed; prints found/open and pps.
+#
+# SAFETY: every tool runs inside the testbed's scan namespace and sends only to
+# 198.18.0.0/16, whose gateway is the sink (or the AnyIP target); nothing is sent from the
+# root namespace. Needs root.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TESTBED="$ROOT/scripts/testbed.sh"
+BIN="$ROOT/target/release/synsurvey"
+CEIL="$ROOT/target/release/examples/txceiling"
+MODE=sink
+RUNS=3
+PORTS=76
+THREADS=2
+XDP=0
+INSTALL=0
+OPEN=3000
+NAME=bench$$
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+log() { echo "bench.sh: $*" >&2; }
+
+if [[ ${1:-} == sink || ${1:-} == recall ]]; then MODE=$1; shift; fi
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --runs) RUNS=$2; shift 2 ;;
+    --ports) PORTS=$2; shift 2 ;;
+    -T) THREADS=$2; shift 2 ;;
+    --xdp) XDP=1; shift ;;
+    --install-others) INSTALL=1; shift ;;
+    --open) OPEN=$2; shift 2 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (see -h)" ;;
+    esac
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ && $PORTS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9][0-9]*$ && $OPEN =~ ^[1-9][0-9]*$ ]] ||
+    die "--runs, --ports, -T and --open take positive whole numbers"
+((PORTS <= 1000)) || die "--ports: at most 1000"
+[[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
+
+if ((INSTALL)); then
+    command -v zmap >/dev/null && command -v masscan >/dev/null || {
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq zmap masscan >/dev/null
+    }
+fi
+
+log "building (release)"
+(cd "$ROOT" && cargo build --release --quiet --bin synsurvey --example txceiling)
+
+TMP=$(mktemp -d)
+cleanup() {
+    bash "$TESTBED" down "$NAME" >/dev/null 2>&1 || true
+    bash "$TESTBED" down "${NAME}q" >/dev/null 2>&1 || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+
+# run_one TESTBED TOOL : one run of TOOL in TESTBED's scan namespace; appends
+# "packets seconds" to $TMP/TOOL.
+run_one() {
+    local tb=$1 tool=$2 c0 c1 t0 t1 mac
+    mac=$(ip -n "$tb-sink" -o link show veth1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+    local x=(bash "$TESTBED" exec "$tb" scan)
+    local n=$((65536 * PORTS))
+    c0=$(bash "$TESTBED" sink-count "$tb")
+    t0=$(now)
+    case $tool in
+    synsurvey | synsurvey-xdp)
+        local extra=()
+        [[ $tool == synsurvey-xdp ]] && extra=(--xdp)
+        "${x[@]}" "$BIN" 198.18.0.0/16 -p "1-$PORTS" -n "$n" -r 0 -T "$THREADS" \
+            --no-default-blocklist -c 0 -q -o /dev/null "${extra[@]}" 2>"$TMP/$tool.err" ;;
+    kernel-ceiling)
+        "${x[@]}" "$CEIL" veth0 "$mac" "$THREADS" "$n" >/dev/null ;;
+    zmap)
+        "${x[@]}" zmap 198.18.0.0/16 -p 80 -P "$PORTS" -B 100G -T "$THREADS" -i veth0 \
+            -G "$mac" -S 198.19.0.1 -b "$TMP/blocklist" -w "$TMP/allowlist" -c 0 \
+            -o /dev/null -q --disable-syslog >/dev/null 2>"$TMP/zmap.err" ;;
+    masscan)
+        "${x[@]}" masscan 198.18.0.0/16 -p "1-$PORTS" --rate 100000000 --adapter veth0 \
+            --adapter-ip 198.19.0.1 --router-mac "$mac" --wait 0 \
+            --excludefile "$TMP/blocklist" >/dev/null 2>"$TMP/masscan.err" ;;
+    esac
+    t1=$(now)
+    c1=$(bash "$TESTBED" sink-count "$tb")
+    echo "$((c1 - c0)) $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" >>"$TMP/$tool"
+}
+
+version_of() {
+    case $1 in
+    synsurvey*) "$BIN" --version | awk '{print $2}' ;;
+    kernel-ceiling) uname -r ;;
+    zmap) zmap --version 2>&1 | head -n1 | awk '{print $NF}' ;;
+    masscan) masscan --version 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -n1 ;;
+    esac
+}
+
+machine() {
+    log "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+bench_sink() {
+    # A blocklist for zmap and masscan that blocks nothing in 198.18.0.0/16 (their
+    # defaults block the benchmarking range); an allowlist that pins zmap to it.
+    echo "192.0.2.0/24" >"$TMP/blocklist"
+    echo "198.18.0.0/16" >"$TMP/allowlist"
+    bash "$TESTBED" sink "$NAME" >/dev/null
+    local tools=(synsurvey kernel-ceiling)
+    command -v zmap >/dev/null && tools+=(zmap) || log "zmap not installed (--install-others)"
+    command -v masscan >/dev/null && tools+=(masscan) || log "masscan not installed (--install-others)"
+    if ((XDP)); then
+        bash "$TESTBED" sink "${NAME}q" --queues "$THREADS" >/dev/null
+    fi
+    machine
+    local r t
+    for r in $(seq 1 "$RUNS"); do
+        for t in "${tools[@]}"; do
+            run_one "$NAME" "$t"
+        done
+        ((XDP)) && run_one "${NAME}q" synsurvey-xdp
+        log "run $r/$RUNS done, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+    ((XDP)) && tools+=(synsurvey-xdp)
+    machine
+    local base
+    base=$(awk '{print $1/$2}' "$TMP/synsurvey" | median)
+    for t in "${tools[@]}"; do
+        local pkts secs pps runs
+        pkts=$(awk '{print $1}' "$TMP/$t" | median)
+        secs=$(awk '{print $2}' "$TMP/$t" | median)
+        pps=$(awk '{print $1/$2}' "$TMP/$t" | median)
+        runs=$(awk '{printf "%s%.0f", (NR>1?",":""), $1/$2}' "$TMP/$t")
+        awk -v t="$t" -v v="$(version_of "$t")" -v p="$pkts" -v s="$secs" -v pps="$pps" \
+            -v b="$base" -v n="$RUNS" -v all="$runs" 'BEGIN {
+            printf "{\"tool\":\"%s\",\"version\":\"%s\",\"packets\":%d,\"seconds\":%.3f,\"pps\":%.0f,\"ratio_to_synsurvey\":%.3f,\"runs\":%d,\"pps_runs\":[%s]}\n",
+                t, v, p, s, pps, pps / b, n, all }'
+    done
+    [[ -s $TMP/synsurvey-xdp.err ]] && log "synsurvey --xdp said: $(head -c 300 "$TMP/synsurvey-xdp.err")"
+    return 0
+}
+
+bench_recall() {
+    # K distinct random addresses of 198.18.0.0/16, open on port 80.
+    python3 - "$OPEN" >"$TMP/open" <<'EOF'
+import random, sys
+k = int(sys.argv[1])
+for i in random.sample(range(1, 65535), k):
+    print(f"198.18.{i >> 8}.{i & 255}")
+EOF
+    bash "$TESTBED" up "$NAME" --open "$TMP/open" --ports 80 >/dev/null
+    machine
+    local r
+    for r in $(seq 1 "$RUNS"); do
+        bash "$TESTBED" exec "$NAME" scan "$BIN" 198.18.0.0/16 -p 80 -r 0 -T "$THREADS" \
+            --no-default-blocklist -c 3 -q -o "$TMP/out.json" -m "$TMP/meta.json" 2>/dev/null || true
+        python3 - "$TMP/open" "$TMP/out.json" "$TMP/meta.json" <<'EOF'
+import json, sys
+open_ = set(l.strip() for l in open(sys.argv[1]) if l.strip())
+found = set()
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    if r.get("classification") == "synack" and r.get("success"):
+        found.add(r["saddr"])
+meta = json.load(open(sys.argv[3]))
+print(json.dumps({"mode": "recall", "found": len(found & open_), "open": len(open_),
+                  "recall": round(len(found & open_) / len(open_), 5),
+                  "false_positives": len(found - open_),
+                  "packets": meta.get("packets_sent"),
+                  "pps": meta.get("send_rate_achieved_pps")}))
+EOF
+    done
+}
+
+case $MODE in
+sink) bench_sink ;;
+recall) bench_recall ;;
+esac
