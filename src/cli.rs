@@ -172,4 +172,10 @@ pub struct Args {
     /// Send nothing: print one JSON line per probe a live scan would send, in send order.
     #[arg(short = 'd', long)]
     pub dryrun: bool,
+
+    /// Send over AF_XDP (one socket per sender thread, on queue = thread number; the
+    /// interface needs as many queues as threads). Falls back to AF_PACKET where AF_XDP
+    /// is unavailable.
+    #[arg(long)]
+    pub xdp: bool,
 }

@@ -73,6 +73,8 @@ pub struct Config {
     pub all_responses: bool,
     pub quiet: bool,
     pub dryrun: bool,
+    /// Send over AF_XDP where possible (`--xdp`).
+    pub xdp: bool,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -275,6 +277,7 @@ impl Config {
             all_responses: a.all_responses,
             quiet: a.quiet,
             dryrun: a.dryrun,
+            xdp: a.xdp,
         })
     }
 

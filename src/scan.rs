@@ -227,6 +227,26 @@ impl Transmit for SocketTx {
     }
 }
 
+/// UMEM chunks per AF_XDP sender: 8 batches in flight.
+const XDP_FRAMES: usize = 8 * MAX_BATCH;
+
+/// The back end of sender `thread`: AF_XDP on queue `thread` if asked for and available,
+/// else an AF_PACKET socket (with one line on stderr saying why).
+fn open_tx(xdp: bool, ifindex: u32, thread: u32) -> anyhow::Result<crate::send::Backend<SocketTx>> {
+    use crate::send::Backend;
+    if xdp {
+        match net::xdp::XdpTx::open(ifindex, thread, MAX_BATCH, XDP_FRAMES, FRAME_LEN) {
+            Ok(x) => return Ok(Backend::Xdp(x)),
+            Err(e) => eprintln!(
+                "synsurvey: AF_XDP unavailable for sender {thread} (queue {thread}): {e}; using AF_PACKET"
+            ),
+        }
+    }
+    Ok(Backend::Packet(
+        SocketTx::open(ifindex).map_err(|e| socket_error("send socket", e))?,
+    ))
+}
+
 /// The raw-socket capture of the receiver.
 pub struct SocketCapture {
     rx: PacketRx,
@@ -321,8 +341,8 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         batch: RxBatch::new(64, 2048)?,
     };
     let mut txs = Vec::new();
-    for _ in 0..threads {
-        txs.push(SocketTx::open(network.ifindex).map_err(|e| socket_error("send socket", e))?);
+    for t in 0..threads {
+        txs.push(open_tx(config.xdp, network.ifindex, t)?);
     }
     let out = JsonLines::open(&config.output, false).map_err(|e| match &config.output {
         crate::config::OutputTarget::File(p) => {

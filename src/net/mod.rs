@@ -44,6 +44,7 @@ pub mod route;
 pub mod rx;
 mod sockopt;
 pub mod tx;
+pub mod xdp;
 
 #[cfg(test)]
 mod kernel_tests;

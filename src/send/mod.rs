@@ -162,3 +162,62 @@ impl Sender<'_> {
         })
     }
 }
+
+impl Transmit for crate::net::xdp::XdpTx {
+    fn capacity(&self) -> usize {
+        crate::net::xdp::XdpTx::capacity(self)
+    }
+
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        crate::net::xdp::XdpTx::frame_mut(self, i)
+    }
+
+    /// Every UMEM chunk, not only the current slots: a chunk becomes a slot again after its
+    /// completion, and must already hold the template's constant part then.
+    fn prepare(&mut self, template: &ProbeTemplate) {
+        for k in 0..self.frames() {
+            template.init(self.chunk_mut(k));
+        }
+    }
+
+    fn send(&mut self, n: usize, _probes: &[u16]) -> io::Result<()> {
+        crate::net::xdp::XdpTx::send(self, n)
+    }
+}
+
+/// A sender's back end chosen at run time: a packet socket `P`, or AF_XDP.
+pub enum Backend<P> {
+    Packet(P),
+    Xdp(crate::net::xdp::XdpTx),
+}
+
+impl<P: Transmit> Transmit for Backend<P> {
+    fn capacity(&self) -> usize {
+        match self {
+            Backend::Packet(p) => p.capacity(),
+            Backend::Xdp(x) => Transmit::capacity(x),
+        }
+    }
+
+    #[inline]
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        match self {
+            Backend::Packet(p) => p.frame_mut(i),
+            Backend::Xdp(x) => Transmit::frame_mut(x, i),
+        }
+    }
+
+    fn prepare(&mut self, template: &ProbeTemplate) {
+        match self {
+            Backend::Packet(p) => p.prepare(template),
+            Backend::Xdp(x) => Transmit::prepare(x, template),
+        }
+    }
+
+    fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
+        match self {
+            Backend::Packet(p) => p.send(n, probes),
+            Backend::Xdp(x) => Transmit::send(x, n, probes),
+        }
+    }
+}
