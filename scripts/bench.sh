@@ -101,10 +101,13 @@ run_one() {
             -o /dev/null -q --disable-syslog >/dev/null 2>"$TMP/zmap.err" ;;
     masscan)
         "${x[@]}" masscan 198.18.0.0/16 -p "1-$PORTS" --rate 100000000 --adapter veth0 \
-            --adapter-ip 198.19.0.1 --router-mac "$mac" --wait 0 \
+            --adapter-ip 198.19.0.1 --router-mac "$mac" --wait 1 \
             --excludefile "$TMP/blocklist" >/dev/null 2>"$TMP/masscan.err" ;;
     esac
     t1=$(now)
+    # masscan waits for replies for --wait seconds after its last packet (0 makes it wait
+    # forever), so its second of waiting is not send time.
+    [[ $tool == masscan ]] && t1=$(awk -v t="$t1" 'BEGIN{printf "%.6f", t-1}')
     c1=$(bash "$TESTBED" sink-count "$tb")
     echo "$((c1 - c0)) $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" >>"$TMP/$tool"
 }
