@@ -221,6 +221,12 @@ impl Testbed {
     /// Creates a scan namespace whose gateway is a sink that counts and drops
     /// every frame (see [`Testbed::sink_count`]).
     pub fn sink() -> Testbed {
+        Self::sink_with_queues(1)
+    }
+
+    /// A sink whose veth ends have `queues` transmit and receive queues (AF_XDP binds one
+    /// socket per queue).
+    pub fn sink_with_queues(queues: u32) -> Testbed {
         let name = unique_name();
         let _ = Command::new("bash")
             .arg(testbed_script())
@@ -231,7 +237,7 @@ impl Testbed {
             name,
             kind: Kind::Sink,
         };
-        run_script(["sink", tb.name.as_str()]);
+        run_script(["sink", tb.name.as_str(), "--queues", &queues.to_string()]);
         tb
     }
 
