@@ -5,8 +5,8 @@
 //! the counters. For every target the loop checks the blocklist as it is now (so an
 //! opt-out that arrives mid-scan is honoured at the next batch), derives the sequence
 //! number and source port from the validation MAC, and patches the probe template into
-//! the back end's buffer. A batch is filled only once the pacer says its first packet is
-//! due, so the timestamp a batch carries is its send time.
+//! the back end's buffer. A batch is filled only once the pacer says it is due (its last
+//! packet is), so the timestamp a batch carries is its send time.
 
 pub mod dryrun;
 pub mod pacer;
@@ -87,7 +87,7 @@ impl Sender<'_> {
     pub fn run<T: Transmit>(&self, walk: &mut Walk, tx: &mut T) -> io::Result<SendReport> {
         let batch = self.batch.clamp(1, tx.capacity());
         tx.prepare(self.template);
-        let mut pacer = Pacer::new(self.rate, self.start);
+        let mut pacer = Pacer::with_batch(self.rate, self.start, batch);
         let mut view = BlockView::new(self.blocklist);
         let mut probe_nums = vec![0u16; batch];
         // A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).

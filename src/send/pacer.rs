@@ -2,10 +2,16 @@
 //!
 //! Packet `k` of a sender may leave no earlier than `start + k / rate`. The schedule is
 //! absolute, so rounding and oversleeping never accumulate: over any whole second the
-//! count is exact to within one batch, at 1 pps as at a million. A sender asks for a
-//! batch only once its first packet is due, so no window of any length holds more than
-//! `rate × window + batch` packets. Long waits sleep; the last stretch (where the
-//! scheduler's wake-up latency would make us late) yields the CPU in a loop.
+//! count is exact to within one batch, at 1 pps as at a million. A batch leaves once its
+//! *last* packet is due, so no packet ever leaves early.
+//!
+//! A sender that falls behind (descheduled on a busy machine, a slow send) catches up, but
+//! by at most one batch: when it is later than one batch's worth of time, the schedule
+//! moves forward (that time is lost, not made up with a burst). Together: no window of
+//! any length holds more than `rate × window + batch` packets.
+//!
+//! Long waits sleep; the last stretch (where the scheduler's wake-up latency would make us
+//! late) yields the CPU in a loop.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +24,10 @@ pub struct Pacer {
     /// Nanoseconds between packets; 0 when uncapped.
     interval_ns: f64,
     sent: u64,
+    /// Packets per batch: a batch is due when its last packet is.
+    batch: u64,
+    /// Time the schedule moved forward because the sender was too late.
+    skipped: Duration,
 }
 
 impl Pacer {
@@ -31,6 +41,16 @@ impl Pacer {
             start,
             interval_ns,
             sent: 0,
+            batch: 1,
+            skipped: Duration::ZERO,
+        }
+    }
+
+    /// The same, for batches of `batch` packets.
+    pub fn with_batch(rate: Option<f64>, start: Instant, batch: usize) -> Pacer {
+        Pacer {
+            batch: batch.max(1) as u64,
+            ..Pacer::new(rate, start)
         }
     }
 
@@ -38,18 +58,32 @@ impl Pacer {
         self.interval_ns > 0.0
     }
 
-    /// When the next packet is due.
+    /// When the next batch is due: when its last packet is.
     pub fn next_due(&self) -> Instant {
-        self.start + Duration::from_nanos((self.sent as f64 * self.interval_ns) as u64)
+        let k = self.sent + self.batch - 1;
+        self.start + Duration::from_nanos((k as f64 * self.interval_ns) as u64)
     }
 
-    /// Waits until the next packet is due, or until `deadline` if that comes first.
+    /// How much of the schedule was skipped because the sender was too late.
+    pub fn skipped(&self) -> Duration {
+        self.skipped
+    }
+
+    /// Waits until the next batch is due, or until `deadline` if that comes first.
     /// Returns false if it gave up at the deadline.
-    pub fn wait(&self, deadline: Option<Instant>) -> bool {
+    pub fn wait(&mut self, deadline: Option<Instant>) -> bool {
         if !self.is_capped() {
             return true;
         }
         let due = self.next_due();
+        let late = Instant::now().saturating_duration_since(due);
+        let slack = Duration::from_nanos((self.batch as f64 * self.interval_ns) as u64);
+        if late > slack {
+            // Too late to catch up without a burst: move the schedule, keep one batch of lag.
+            self.start += late - slack;
+            self.skipped += late - slack;
+            return true;
+        }
         loop {
             let now = Instant::now();
             if now >= due {
@@ -105,17 +139,40 @@ mod test {
 
     #[test]
     fn uncapped_never_waits() {
-        let p = Pacer::new(None, Instant::now() + Duration::from_secs(3600));
+        let mut p = Pacer::new(None, Instant::now() + Duration::from_secs(3600));
         assert!(!p.is_capped());
         assert!(p.wait(None));
     }
 
     #[test]
     fn gives_up_at_deadline() {
-        let t0 = Instant::now();
-        let mut p = Pacer::new(Some(1.0), t0);
-        p.sent(100); // next packet due in 100 s
+        let mut p = Pacer::new(Some(1.0), Instant::now() + Duration::from_secs(100));
         assert!(!p.wait(Some(Instant::now())));
+    }
+
+    #[test]
+    fn batch_due_at_its_last_packet() {
+        let t0 = Instant::now();
+        let mut p = Pacer::with_batch(Some(1000.0), t0, 10);
+        assert_eq!(p.next_due(), t0 + Duration::from_millis(9));
+        p.sent(10);
+        assert_eq!(p.next_due(), t0 + Duration::from_millis(19));
+    }
+
+    #[test]
+    fn lateness_beyond_one_batch_is_skipped_not_caught_up() {
+        // Started 1 s ago at 1000 pps with batches of 10: 990 ms late.
+        let t0 = Instant::now() - Duration::from_secs(1);
+        let mut p = Pacer::with_batch(Some(1000.0), t0, 10);
+        assert!(p.wait(None));
+        let behind = Instant::now().saturating_duration_since(p.next_due());
+        assert!(behind <= Duration::from_millis(11), "{behind:?}");
+        assert!(p.skipped() >= Duration::from_millis(975), "{:?}", p.skipped());
+        // A little lateness (less than a batch) is caught up, not skipped.
+        let t1 = Instant::now() - Duration::from_millis(12);
+        let mut q = Pacer::with_batch(Some(1000.0), t1, 10);
+        assert!(q.wait(None));
+        assert_eq!(q.skipped(), Duration::ZERO);
     }
 
     #[test]

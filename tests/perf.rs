@@ -1,0 +1,228 @@
+//! Performance properties that a researcher relies on: the packet-rate cap holds at every
+//! rate (accurate on average, no burst above it), AF_XDP sends every probe, and a dry run
+//! over the whole IPv4 space stays small in memory.
+//!
+//! Every test that sends runs synsurvey inside a sink testbed's scan namespace (see
+//! `common::Testbed::sink`), toward 198.18.0.0/16 only, with `--no-default-blocklist`
+//! because that range is reserved. Measurements hold `exclusive()` so that they do not run
+//! alongside each other.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+/// Samples the sink's received-frame counter (veth1's rx_packets, read from sysfs inside
+/// the sink namespace) every millisecond while `run` runs; returns (seconds, count) pairs.
+fn sample_sink<F: FnOnce()>(tb: &Testbed, run: F) -> Vec<(f64, u64)> {
+    const PY: &str = r#"
+import sys, time
+f = open("/sys/class/net/veth1/statistics/rx_packets")
+print("ready", flush=True)
+out = []
+t0 = time.monotonic()
+while True:
+    f.seek(0)
+    out.append((time.monotonic() - t0, int(f.read())))
+    if sys.stdin.closed:
+        break
+    time.sleep(0.001)
+    if len(out) % 64 == 0:
+        import select
+        if select.select([sys.stdin], [], [], 0)[0]:
+            break
+for t, c in out:
+    print(f"{t:.6f} {c}")
+"#;
+    let mut child = tb
+        .exec_tgt(["python3", "-c", PY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the sampler in the sink namespace");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    run();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(child.stdin.take()); // EOF: the sampler stops and prints
+    let samples: Vec<(f64, u64)> = lines
+        .map_while(Result::ok)
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+        })
+        .collect();
+    child.wait().expect("sampler exit");
+    samples
+}
+
+/// The batch a sender uses at a per-thread rate (`send::pacer::batch_size`).
+fn batch_for(rate: f64) -> u64 {
+    synsurvey::send::pacer::batch_size(Some(rate), 256) as u64
+}
+
+struct RateCheck {
+    achieved: f64,
+    worst_window: u64,
+    packets: u64,
+}
+
+/// Sends `rate * secs` probes at `-r rate` with `threads` senders and measures the sink.
+fn measure_rate(rate: u64, secs: f64, threads: u32) -> RateCheck {
+    let tb = Testbed::sink();
+    let n = (rate as f64 * secs) as u64;
+    let samples = sample_sink(&tb, || {
+        let out = tb
+            .exec_scan([synsurvey().as_os_str()])
+            .args(["198.18.0.0/16", "-p", "1-1000", "--no-default-blocklist", "-c", "0", "-q"])
+            .args(["-o", "/dev/null", "-T", &threads.to_string(), "-r", &rate.to_string(), "-n", &n.to_string()])
+            .output()
+            .expect("run synsurvey");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    });
+    let base = samples.first().map_or(0, |s| s.1);
+    let s: Vec<(f64, u64)> = samples.iter().map(|&(t, c)| (t, c - base)).collect();
+    let total = s.last().map_or(0, |x| x.1);
+    // From the first sample that saw a packet to the first that saw them all.
+    let first = s.iter().position(|x| x.1 > 0).expect("no packet arrived");
+    let last = s.iter().position(|x| x.1 == total).unwrap();
+    let (t0, c0) = s[first - 1];
+    let (t1, _) = s[last];
+    let achieved = (total - c0) as f64 / (t1 - t0);
+    // Every pair of samples at most 100 ms apart: a lower bound of each window's true count.
+    let mut worst = 0;
+    let mut j = 0;
+    for i in 0..s.len() {
+        while j < s.len() && s[j].0 - s[i].0 <= 0.1 {
+            j += 1;
+        }
+        worst = worst.max(s[j - 1].1 - s[i].1);
+    }
+    RateCheck {
+        achieved,
+        worst_window: worst,
+        packets: total,
+    }
+}
+
+fn check_rate(rate: u64, secs: f64, threads: u32) {
+    let _x = exclusive();
+    let r = measure_rate(rate, secs, threads);
+    let n = (rate as f64 * secs) as u64;
+    // Each sender may send its batch as soon as the batch's first packet is due.
+    let batch = threads as u64 * batch_for(rate as f64 / threads as f64);
+    let cap = rate / 10 + batch;
+    eprintln!(
+        "rate {rate}: achieved {:.1} pps ({:+.2}%), worst 100 ms window {} (cap {} + batch {})",
+        r.achieved,
+        (r.achieved / rate as f64 - 1.0) * 100.0,
+        r.worst_window,
+        rate / 10,
+        batch
+    );
+    assert_eq!(r.packets, n, "the sink saw {} of {n} probes", r.packets);
+    // One sample period (1 ms) of timing slack at each end.
+    let slack = rate as f64 * 0.002 / (rate as f64 * secs) + 0.01;
+    assert!(
+        (r.achieved / rate as f64 - 1.0).abs() <= slack,
+        "rate {rate}: achieved {:.1} pps",
+        r.achieved
+    );
+    assert!(r.worst_window <= cap, "rate {rate}: a 100 ms window held {} > {cap}", r.worst_window);
+}
+
+#[test]
+fn rate_100_pps() {
+    check_rate(100, 3.0, 1);
+}
+
+#[test]
+fn rate_10k_pps() {
+    check_rate(10_000, 3.0, 1);
+}
+
+#[test]
+fn rate_100k_pps() {
+    check_rate(100_000, 3.0, 1);
+}
+
+#[test]
+fn rate_500k_pps() {
+    check_rate(500_000, 3.0, 2);
+}
+
+/// AF_XDP on a two-queue sink: every probe arrives, and none twice.
+#[test]
+fn xdp_sends_every_probe() {
+    let _x = exclusive();
+    let tb = Testbed::sink_with_queues(2);
+    let before = tb.sink_count();
+    let out = tb
+        .exec_scan([synsurvey().as_os_str()])
+        .args(["198.18.0.0/16", "-p", "1-10", "--no-default-blocklist", "-c", "0", "-q"])
+        .args(["-o", "/dev/null", "-T", "2", "-r", "0", "-n", "300000", "--xdp"])
+        .output()
+        .expect("run synsurvey");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("AF_XDP unavailable"), "fell back: {stderr}");
+    assert_eq!(tb.sink_count() - before, 300_000);
+}
+
+/// `--xdp` where the interface has fewer queues than threads: the extra sender falls back
+/// to AF_PACKET with one line on stderr, and the scan still sends everything.
+#[test]
+fn xdp_falls_back() {
+    let _x = exclusive();
+    let tb = Testbed::sink();
+    let before = tb.sink_count();
+    let out = tb
+        .exec_scan([synsurvey().as_os_str()])
+        .args(["198.18.0.0/16", "-p", "1-10", "--no-default-blocklist", "-c", "0", "-q"])
+        .args(["-o", "/dev/null", "-T", "2", "-r", "0", "-n", "100000", "--xdp"])
+        .output()
+        .expect("run synsurvey");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("AF_XDP unavailable").count(), 1, "{stderr}");
+    assert_eq!(tb.sink_count() - before, 100_000);
+}
+
+/// A dry run over all of IPv4 (stopped by -n) stays under 64 MiB resident.
+#[test]
+fn dry_run_memory() {
+    let _x = exclusive();
+    let mut child = std::process::Command::new(synsurvey())
+        .args(["0.0.0.0/0", "-p", "80", "-d", "-n", "1000000", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run synsurvey -d");
+    let pid = child.id();
+    let mut hwm_kib = 0u64;
+    // VmHWM of the live process, read until it exits (the peak is only visible while it runs).
+    loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(v) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                hwm_kib = hwm_kib.max(v);
+            }
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+    eprintln!("dry run over 0.0.0.0/0: VmHWM {hwm_kib} KiB");
+    assert!(hwm_kib > 0, "never read VmHWM");
+    assert!(hwm_kib < 64 * 1024, "VmHWM {hwm_kib} KiB >= 64 MiB");
+}
