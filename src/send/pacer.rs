@@ -8,7 +8,9 @@
 //! A sender that falls behind (descheduled on a busy machine, a slow send) catches up, but
 //! by at most one batch: when it is later than one batch's worth of time, the schedule
 //! moves forward (that time is lost, not made up with a burst). Together: no window of
-//! any length holds more than `rate × window + batch` packets.
+//! any length holds more than `rate × window + 2 × batch` packets: one batch because a
+//! batch leaves at once, one for the lag allowed before the schedule moves. (Allowing no
+//! lag would lose every wake-up delay, and the average rate with it, on a busy machine.)
 //!
 //! Long waits sleep; the last stretch (where the scheduler's wake-up latency would make us
 //! late) yields the CPU in a loop.
