@@ -17,12 +17,19 @@ use synsurvey::wire::ethernet::parse_mac;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    anyhow::ensure!(args.len() == 5, "usage: txceiling IFNAME GATEWAY_MAC THREADS PACKETS");
+    anyhow::ensure!(
+        args.len() == 5,
+        "usage: txceiling IFNAME GATEWAY_MAC THREADS PACKETS"
+    );
     let iface = net::interface(&args[1])?;
     let mac = parse_mac(&args[2]).ok_or_else(|| anyhow::anyhow!("bad MAC {}", args[2]))?;
     let threads: u64 = args[3].parse()?;
     let packets: u64 = args[4].parse()?;
-    let src = iface.ipv4.first().copied().unwrap_or([198, 19, 0, 1].into());
+    let src = iface
+        .ipv4
+        .first()
+        .copied()
+        .unwrap_or([198, 19, 0, 1].into());
     let template = ProbeTemplate::new(&TemplateParams::linux_like(iface.mac, mac, src));
     let t0 = Instant::now();
     std::thread::scope(|s| -> anyhow::Result<()> {

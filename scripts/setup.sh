@@ -3,8 +3,16 @@
 # machine: iproute2 (namespaces, veth), nftables (ground truth and sinks), tcpdump (captures
 # on the target side), python3 (the testbed's listener), iputils-ping, libcap2-bin (setcap
 # for the least-privilege test). Needs root. Safe to run again.
+# --bench also installs what scripts/bench.sh compares against and profiles with: zmap,
+# masscan, ethtool, linux-perf.
 set -euo pipefail
 need=()
+if [[ ${1:-} == --bench ]]; then
+    for pair in zmap:zmap masscan:masscan ethtool:ethtool perf:linux-perf; do
+        cmd=${pair%%:*} pkg=${pair##*:}
+        command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+    done
+fi
 for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin; do
     cmd=${pair%%:*} pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")

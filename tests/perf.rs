@@ -82,11 +82,32 @@ fn measure_rate(rate: u64, secs: f64, threads: u32) -> RateCheck {
     let samples = sample_sink(&tb, || {
         let out = tb
             .exec_scan([synsurvey().as_os_str()])
-            .args(["198.18.0.0/16", "-p", "1-1000", "--no-default-blocklist", "-c", "0", "-q"])
-            .args(["-o", "/dev/null", "-T", &threads.to_string(), "-r", &rate.to_string(), "-n", &n.to_string()])
+            .args([
+                "198.18.0.0/16",
+                "-p",
+                "1-1000",
+                "--no-default-blocklist",
+                "-c",
+                "0",
+                "-q",
+            ])
+            .args([
+                "-o",
+                "/dev/null",
+                "-T",
+                &threads.to_string(),
+                "-r",
+                &rate.to_string(),
+                "-n",
+                &n.to_string(),
+            ])
             .output()
             .expect("run synsurvey");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
     let base = samples.first().map_or(0, |s| s.1);
     let s: Vec<(f64, u64)> = samples.iter().map(|&(t, c)| (t, c - base)).collect();
@@ -138,7 +159,11 @@ fn check_rate(rate: u64, secs: f64, threads: u32) {
         "rate {rate}: achieved {:.1} pps",
         r.achieved
     );
-    assert!(r.worst_window <= cap, "rate {rate}: a 100 ms window held {} > {cap}", r.worst_window);
+    assert!(
+        r.worst_window <= cap,
+        "rate {rate}: a 100 ms window held {} > {cap}",
+        r.worst_window
+    );
 }
 
 #[test]
@@ -169,13 +194,38 @@ fn xdp_sends_every_probe() {
     let before = tb.sink_count();
     let out = tb
         .exec_scan([synsurvey().as_os_str()])
-        .args(["198.18.0.0/16", "-p", "1-10", "--no-default-blocklist", "-c", "0", "-q"])
-        .args(["-o", "/dev/null", "-T", "2", "-r", "0", "-n", "300000", "--xdp"])
+        .args([
+            "198.18.0.0/16",
+            "-p",
+            "1-10",
+            "--no-default-blocklist",
+            "-c",
+            "0",
+            "-q",
+        ])
+        .args([
+            "-o",
+            "/dev/null",
+            "-T",
+            "2",
+            "-r",
+            "0",
+            "-n",
+            "300000",
+            "--xdp",
+        ])
         .output()
         .expect("run synsurvey");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("AF_XDP unavailable"), "fell back: {stderr}");
+    assert!(
+        !stderr.contains("AF_XDP unavailable"),
+        "fell back: {stderr}"
+    );
     assert_eq!(tb.sink_count() - before, 300_000);
 }
 
@@ -188,11 +238,33 @@ fn xdp_falls_back() {
     let before = tb.sink_count();
     let out = tb
         .exec_scan([synsurvey().as_os_str()])
-        .args(["198.18.0.0/16", "-p", "1-10", "--no-default-blocklist", "-c", "0", "-q"])
-        .args(["-o", "/dev/null", "-T", "2", "-r", "0", "-n", "100000", "--xdp"])
+        .args([
+            "198.18.0.0/16",
+            "-p",
+            "1-10",
+            "--no-default-blocklist",
+            "-c",
+            "0",
+            "-q",
+        ])
+        .args([
+            "-o",
+            "/dev/null",
+            "-T",
+            "2",
+            "-r",
+            "0",
+            "-n",
+            "100000",
+            "--xdp",
+        ])
         .output()
         .expect("run synsurvey");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("AF_XDP unavailable").count(), 1, "{stderr}");
     assert_eq!(tb.sink_count() - before, 100_000);

@@ -92,7 +92,13 @@ struct Ring {
 }
 
 impl Ring {
-    fn map(fd: libc::c_int, off: &libc::xdp_ring_offset, entries: u32, elem: usize, pgoff: u64) -> io::Result<Ring> {
+    fn map(
+        fd: libc::c_int,
+        off: &libc::xdp_ring_offset,
+        entries: u32,
+        elem: usize,
+        pgoff: u64,
+    ) -> io::Result<Ring> {
         let len = off.desc as usize + entries as usize * elem;
         let map = Mapping::new(len, fd, pgoff as libc::off_t, true)?;
         let base = map.ptr.as_ptr();
@@ -141,6 +147,8 @@ pub struct XdpTx {
     free: Vec<u64>,
     mode: XdpMode,
     frame_len: u32,
+    /// Set when [`XdpTx::init_chunks`] failed: sending would send stale frames.
+    broken: Option<io::ErrorKind>,
 }
 
 // SAFETY: the raw pointers point into mappings owned by this value; moving it to another
@@ -160,9 +168,18 @@ impl XdpTx {
     /// Opens an AF_XDP socket on (`ifindex`, `queue`) with `frames` UMEM chunks, of which
     /// `batch` at a time are the slots of the next batch; frames are `frame_len` bytes.
     /// Tries zero-copy first, then copy mode.
-    pub fn open(ifindex: u32, queue: u32, batch: usize, frames: usize, frame_len: usize) -> io::Result<XdpTx> {
+    pub fn open(
+        ifindex: u32,
+        queue: u32,
+        batch: usize,
+        frames: usize,
+        frame_len: usize,
+    ) -> io::Result<XdpTx> {
         if batch == 0 || frames < 2 * batch || frame_len > CHUNK || frames > RING as usize {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad AF_XDP sizes"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad AF_XDP sizes",
+            ));
         }
         match Self::open_mode(ifindex, queue, batch, frames, frame_len, XdpMode::ZeroCopy) {
             Ok(x) => Ok(x),
@@ -170,7 +187,14 @@ impl XdpTx {
         }
     }
 
-    fn open_mode(ifindex: u32, queue: u32, batch: usize, frames: usize, frame_len: usize, mode: XdpMode) -> io::Result<XdpTx> {
+    fn open_mode(
+        ifindex: u32,
+        queue: u32,
+        batch: usize,
+        frames: usize,
+        frame_len: usize,
+        mode: XdpMode,
+    ) -> io::Result<XdpTx> {
         // SAFETY: plain socket creation; owned at once below.
         let raw = syscall!(socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0))?;
         // SAFETY: `raw` was just returned by socket(2) and is owned by nobody else.
@@ -187,9 +211,22 @@ impl XdpTx {
         sockopt::setsockopt(raw, libc::SOL_XDP, libc::XDP_UMEM_COMPLETION_RING, RING)?;
         sockopt::setsockopt(raw, libc::SOL_XDP, libc::XDP_TX_RING, RING)?;
         let _ = sockopt::setsockopt(raw, libc::SOL_XDP, XDP_MAX_TX_SKB_BUDGET, RING);
-        let off: libc::xdp_mmap_offsets = sockopt::getsockopt(raw, libc::SOL_XDP, libc::XDP_MMAP_OFFSETS)?;
-        let tx = Ring::map(raw, &off.tx, RING, std::mem::size_of::<libc::xdp_desc>(), libc::XDP_PGOFF_TX_RING as u64)?;
-        let cq = Ring::map(raw, &off.cr, RING, std::mem::size_of::<u64>(), libc::XDP_UMEM_PGOFF_COMPLETION_RING)?;
+        let off: libc::xdp_mmap_offsets =
+            sockopt::getsockopt(raw, libc::SOL_XDP, libc::XDP_MMAP_OFFSETS)?;
+        let tx = Ring::map(
+            raw,
+            &off.tx,
+            RING,
+            std::mem::size_of::<libc::xdp_desc>(),
+            libc::XDP_PGOFF_TX_RING as u64,
+        )?;
+        let cq = Ring::map(
+            raw,
+            &off.cr,
+            RING,
+            std::mem::size_of::<u64>(),
+            libc::XDP_UMEM_PGOFF_COMPLETION_RING,
+        )?;
         // SAFETY: sockaddr_xdp is a C struct of integers; all-zero is valid.
         let mut sa: libc::sockaddr_xdp = unsafe { std::mem::zeroed() };
         sa.sxdp_family = libc::AF_XDP as u16;
@@ -219,6 +256,7 @@ impl XdpTx {
             free,
             mode,
             frame_len: frame_len as u32,
+            broken: None,
         })
     }
 
@@ -236,14 +274,33 @@ impl XdpTx {
         self.frames
     }
 
-    /// UMEM chunk `k` (any of them, slot or not): for writing the constant part once.
-    pub fn chunk_mut(&mut self, k: usize) -> &mut [u8] {
-        assert!(k < self.frames, "chunk index out of range");
-        // SAFETY: chunk `k` lies inside the UMEM mapping; `&mut self` excludes other borrows,
-        // and the kernel reads a chunk only between `send` queuing it and its completion,
-        // while it is in neither `slots` nor `free` (callers must not write it then: they
-        // only do so before the first send).
-        unsafe { std::slice::from_raw_parts_mut(self.umem.ptr.as_ptr().add(k * CHUNK), CHUNK) }
+    /// Calls `f` on every UMEM chunk (slot or not), to write the constant part of the frames
+    /// once. Fails if the kernel still holds a chunk (sent, not yet completed).
+    /// Waits up to a second for chunks in flight to complete first.
+    pub fn init_chunks(&mut self, mut f: impl FnMut(&mut [u8])) -> io::Result<()> {
+        let t = Instant::now();
+        loop {
+            self.reclaim();
+            if self.free.len() + self.slots.len() == self.frames {
+                break;
+            }
+            if t.elapsed() > STALL_LIMIT {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "AF_XDP frames still in flight");
+                self.broken = Some(e.kind());
+                return Err(e);
+            }
+            self.kick()?;
+            std::thread::yield_now();
+        }
+        for k in 0..self.frames {
+            // SAFETY: chunk `k` lies inside the UMEM mapping; `&mut self` excludes other
+            // borrows, and the kernel holds no chunk now (all are free or slots, checked
+            // above), so nothing reads them while `f` writes.
+            f(unsafe {
+                std::slice::from_raw_parts_mut(self.umem.ptr.as_ptr().add(k * CHUNK), CHUNK)
+            });
+        }
+        Ok(())
     }
 
     /// The chunk of batch slot `i`.
@@ -273,28 +330,52 @@ impl XdpTx {
 
     fn kick(&self) -> io::Result<()> {
         // SAFETY: sendto with no buffer and no address is the documented AF_XDP TX wake-up.
-        let r = unsafe { libc::sendto(self.fd.as_raw_fd(), ptr::null(), 0, libc::MSG_DONTWAIT, ptr::null(), 0) };
+        let r = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                ptr::null(),
+                0,
+                libc::MSG_DONTWAIT,
+                ptr::null(),
+                0,
+            )
+        };
         if r >= 0 {
             return Ok(());
         }
         let e = io::Error::last_os_error();
         match e.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::ENOBUFS) | Some(libc::EINTR) => Ok(()),
+            Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::ENOBUFS) | Some(libc::EINTR) => {
+                Ok(())
+            }
             _ => Err(e),
         }
     }
 
     /// Sends the frames of slots `0..n` and refills those slots with free chunks.
     pub fn send(&mut self, n: usize) -> io::Result<()> {
+        if let Some(kind) = self.broken {
+            return Err(io::Error::new(
+                kind,
+                "AF_XDP frames could not be initialised",
+            ));
+        }
         if n > self.slots.len() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "send count exceeds the batch"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "send count exceeds the batch",
+            ));
         }
         // The TX ring holds RING entries and we own at most `frames <= RING` chunks, so there
         // is always room for our slots.
         let prod = self.tx.producer().load(Ordering::Relaxed);
         for (k, &addr) in self.slots[..n].iter().enumerate() {
             let idx = (prod.wrapping_add(k as u32) & self.tx.mask) as usize;
-            let d = libc::xdp_desc { addr, len: self.frame_len, options: 0 };
+            let d = libc::xdp_desc {
+                addr,
+                len: self.frame_len,
+                options: 0,
+            };
             // SAFETY: `idx <= mask`, inside the TX ring's descriptor area; the kernel reads it
             // only after the Release store of the producer below.
             unsafe { ptr::write(self.tx.desc.cast::<libc::xdp_desc>().add(idx), d) };
@@ -314,7 +395,10 @@ impl XdpTx {
             }
             let t = *since.get_or_insert_with(Instant::now);
             if t.elapsed() > STALL_LIMIT {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "AF_XDP TX ring not drained"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "AF_XDP TX ring not drained",
+                ));
             }
         }
         // Refill the sent slots.
@@ -332,7 +416,10 @@ impl XdpTx {
                 }
                 let t = *since.get_or_insert_with(Instant::now);
                 if t.elapsed() > STALL_LIMIT {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "AF_XDP completions stalled"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "AF_XDP completions stalled",
+                    ));
                 }
                 std::thread::yield_now();
             }
@@ -345,7 +432,8 @@ impl Drop for XdpTx {
     fn drop(&mut self) {
         // Let queued frames leave before the socket closes (zero-copy sends asynchronously).
         let t = Instant::now();
-        while self.tx.consumer().load(Ordering::Acquire) != self.tx.producer().load(Ordering::Relaxed)
+        while self.tx.consumer().load(Ordering::Acquire)
+            != self.tx.producer().load(Ordering::Relaxed)
             && t.elapsed() < Duration::from_millis(100)
         {
             let _ = self.kick();

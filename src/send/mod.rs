@@ -175,9 +175,9 @@ impl Transmit for crate::net::xdp::XdpTx {
     /// Every UMEM chunk, not only the current slots: a chunk becomes a slot again after its
     /// completion, and must already hold the template's constant part then.
     fn prepare(&mut self, template: &ProbeTemplate) {
-        for k in 0..self.frames() {
-            template.init(self.chunk_mut(k));
-        }
+        // On failure (chunks the kernel never gave back) the socket refuses to send, and
+        // the sender reports that error at its first batch.
+        let _ = self.init_chunks(|c| template.init(c));
     }
 
     fn send(&mut self, n: usize, _probes: &[u16]) -> io::Result<()> {

@@ -169,7 +169,11 @@ mod test {
         assert!(p.wait(None));
         let behind = Instant::now().saturating_duration_since(p.next_due());
         assert!(behind <= Duration::from_millis(11), "{behind:?}");
-        assert!(p.skipped() >= Duration::from_millis(975), "{:?}", p.skipped());
+        assert!(
+            p.skipped() >= Duration::from_millis(975),
+            "{:?}",
+            p.skipped()
+        );
         // A little lateness (less than a batch) is caught up, not skipped.
         let t1 = Instant::now() - Duration::from_millis(12);
         let mut q = Pacer::with_batch(Some(1000.0), t1, 10);
