@@ -165,6 +165,16 @@ pub struct Args {
     #[arg(long = "all-responses")]
     pub all_responses: bool,
 
+    /// Who runs this scan and how to reach them (an e-mail or URL): recorded in the
+    /// metadata and shown on the notice page, so that a network operator can object.
+    #[arg(long, value_name = "TEXT")]
+    pub contact: Option<String>,
+
+    /// Why this scan runs (e.g. "measuring TLS adoption, Example University"): recorded
+    /// in the metadata and shown on the notice page.
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
+
     /// No progress on standard error.
     #[arg(short = 'q', long)]
     pub quiet: bool,

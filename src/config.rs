@@ -46,6 +46,12 @@ pub struct Config {
     /// they were read at start. Reloads replace the file part during the scan.
     #[serde(skip)]
     pub blocklist: AddrSet,
+    /// The built-in part of `blocklist` (never-routable and reserved ranges), which
+    /// reloads of the files keep.
+    #[serde(skip)]
+    pub builtin_blocklist: AddrSet,
+    /// Addresses to probe (after blocklists) and ports, for the record.
+    pub target_addresses: u64,
     pub ports: Vec<u16>,
     pub allowlist_file: Option<PathBuf>,
     pub blocklist_files: Vec<PathBuf>,
@@ -73,7 +79,14 @@ pub struct Config {
     pub all_responses: bool,
     pub quiet: bool,
     pub dryrun: bool,
+    pub contact: Option<String>,
+    pub purpose: Option<String>,
 }
+
+/// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
+pub const LARGE_SCAN: u64 = 1 << 24;
+/// Above this many addresses a scan without --contact and --purpose gets a warning.
+pub const CONTACT_ADVISED: u64 = 1 << 16;
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
@@ -208,6 +221,7 @@ impl Config {
         if !a.no_default_blocklist {
             block = block.union(&blocklist::reserved());
         }
+        let builtin_blocklist = block.clone();
         for path in &a.blocklist_file {
             block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
         }
@@ -224,6 +238,22 @@ impl Config {
                 "every target is excluded by the blocklists: nothing to scan{hint}"
             ));
         }
+        // Safety rail: a scan this large reaches networks whose operators will ask to be left
+        // out; the operator must have a place to put those requests before starting.
+        if addrs.len() > LARGE_SCAN && a.blocklist_file.is_empty() {
+            return err(format!(
+                "refusing to scan {} addresses (more than 2^24) without -b/--blocklist-file: a scan this large must honour opt-out requests; pass your opt-out list (an empty file states that there are none yet)",
+                addrs.len()
+            ));
+        }
+        for (flag, v) in [("--contact", &a.contact), ("--purpose", &a.purpose)] {
+            if let Some(v) = v {
+                if v.trim().is_empty() || v.len() > 512 || v.chars().any(char::is_control) {
+                    return err(format!("{flag}: give one line of text, at most 512 bytes"));
+                }
+            }
+        }
+        let target_addresses = addrs.len();
         let space = TargetSpace::new(addrs, ports.clone());
 
         let max_targets = a
@@ -252,6 +282,8 @@ impl Config {
             target_args: a.targets.clone(),
             space,
             blocklist: block,
+            builtin_blocklist,
+            target_addresses,
             ports,
             allowlist_file: a.allowlist_file.clone(),
             blocklist_files: a.blocklist_file.clone(),
@@ -275,6 +307,8 @@ impl Config {
             all_responses: a.all_responses,
             quiet: a.quiet,
             dryrun: a.dryrun,
+            contact: a.contact.clone(),
+            purpose: a.purpose.clone(),
         })
     }
 

@@ -18,6 +18,7 @@ use crate::send::dryrun::DryRun;
 use crate::send::Sender;
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::live::LiveBlocklist;
+use crate::targets::reload::Reloader;
 use crate::validate::{Key, Validator};
 
 /// The largest batch a sender hands to the kernel at once.
@@ -116,6 +117,25 @@ use crate::probe::FRAME_LEN;
 use crate::recv::{Capture, Classifier, Control};
 use crate::send::{SendEnd, Transmit};
 use crate::wire::ethernet::format_mac;
+
+/// How often the blocklist files are checked for changes. With a sender picking up a new
+/// list at its next batch, an opt-out takes effect well within a second.
+const RELOAD_POLL: Duration = Duration::from_millis(200);
+
+/// Warnings about a configuration that is allowed but deserves a second look.
+fn warn_about(config: &Config) {
+    if !config.default_blocklist {
+        eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
+    }
+    if config.target_addresses > crate::config::CONTACT_ADVISED
+        && (config.contact.is_none() || config.purpose.is_none())
+    {
+        eprintln!(
+            "synsurvey: warning: a scan of {} addresses without --contact and --purpose: network operators who see it cannot tell who you are or why",
+            config.target_addresses
+        );
+    }
+}
 
 /// Bytes of each reply the kernel hands us: Ethernet, IPv4 and a full 60-byte TCP header.
 pub const SNAPLEN: u32 = 96;
@@ -299,6 +319,7 @@ pub fn thread_rates(rate: Option<u64>, threads: u32) -> Vec<Option<f64>> {
 /// privileges, output file) fails before the first probe.
 pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let start_us = unix_us_now();
+    warn_about(config);
     let network = discover(config)?;
     // Fewer threads than packets per second would leave a thread with no rate at all.
     let threads = match config.rate {
@@ -349,6 +370,16 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
             .and_then(|_| signal_hook::flag::register_usize(sig, interrupted.clone(), sig as usize))
             .context("installing signal handlers")?;
     }
+
+    // SIGHUP: re-read the blocklist files now (they are also watched for changes).
+    let hangup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
+        .context("installing signal handlers")?;
+    let mut reloader = Reloader::new(
+        config.blocklist_files.clone(),
+        config.builtin_blocklist.clone(),
+        config.blocklist.clone(),
+    );
 
     let key = Key::random().context("cannot draw a validation key")?;
     let validator = Validator::new(&key, network.src_ip, config.source_ports, config.probes);
@@ -473,6 +504,33 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 done.fetch_add(1, Relaxed);
                 r
             }));
+        }
+
+        // Opt-outs: apply changed blocklist files within a fraction of a second.
+        if !reloader.is_empty() {
+            let (blocklist, counters, stop, hangup) = (&blocklist, &counters, &stop_recv, &hangup);
+            s.spawn(move || {
+                while !stop.load(Relaxed) {
+                    std::thread::sleep(RELOAD_POLL);
+                    match reloader.check(hangup.swap(false, Relaxed)) {
+                        None => {}
+                        Some(Ok(r)) => {
+                            blocklist.replace(r.set);
+                            counters.reloads.fetch_add(1, Relaxed);
+                            eprintln!(
+                                "synsurvey: blocklist reloaded: {} addresses blocked ({} added, {} removed; removed ones stay unscanned)",
+                                blocklist.snapshot().len(),
+                                r.added,
+                                r.removed
+                            );
+                        }
+                        Some(Err(why)) => {
+                            counters.reload_failures.fetch_add(1, Relaxed);
+                            eprintln!("synsurvey: blocklist reload refused, the previous list stays in force: {why}");
+                        }
+                    }
+                }
+            });
         }
 
         // Monitor: progress once a second; stop on signals; cooldown after the last probe.
