@@ -574,14 +574,22 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
             }
         }
         stop_recv.store(true, Relaxed);
+        let mut last_send = epoch;
         for h in senders {
             match h.join() {
-                Ok(Ok(r)) if r.end == SendEnd::Deadline && end == End::Completed => {
-                    end = End::MaxRuntime
+                Ok(Ok(r)) => {
+                    last_send = last_send.max(r.finished);
+                    if r.end == SendEnd::Deadline && end == End::Completed {
+                        end = End::MaxRuntime;
+                    }
                 }
-                Ok(_) => {}
+                Ok(Err(_)) => {}
                 Err(_) => anyhow::bail!("a sender thread panicked"),
             }
+        }
+        // The senders' own clocks, not the monitor's polling, bound the sending phase.
+        if last_send > epoch {
+            send_ended_at = last_send;
         }
         match receiver.join() {
             Ok(Ok(h)) => rtt = Some(h),

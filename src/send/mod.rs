@@ -81,6 +81,8 @@ pub struct SendReport {
     pub packets: u64,
     /// Positions of the walk consumed: where a resumed scan continues.
     pub position: u64,
+    /// When the last batch had been handed to the kernel.
+    pub finished: Instant,
 }
 
 impl Sender<'_> {
@@ -159,6 +161,7 @@ impl Sender<'_> {
             end,
             packets: pacer.total_sent(),
             position: Walk::position(walk),
+            finished: Instant::now(),
         })
     }
 }
