@@ -36,6 +36,7 @@ BUF = 1 << 18  # GSO/GRO frames may be up to 64 KiB (more with BIG TCP)
 SOCK_BUF = 32 << 20
 SO_RCVBUFFORCE = 33
 SO_SNDBUFFORCE = 32
+BATCH = range(256)  # frames taken from one socket before looking at the clock
 
 
 def open_sock(iface):
@@ -66,17 +67,19 @@ def main():
     fb_ = sb.fileno()
     buf = bytearray(BUF)
     mv = memoryview(buf)
-    queue = collections.deque()  # (due, frame) for b -> a, due ascending
+    # b -> a: (due, [frames]) batches, due ascending; one batch per drain of
+    # the socket (the frames of a batch arrived together).
+    queue = collections.deque()
+    queued = 0
     n_ab = n_ba = 0
     err_ab = err_ba = 0
     max_q = 0
     max_len = 0
     late_max = 0.0  # worst lateness of a delayed frame, seconds
     drops_a = drops_b = 0
-    stop = []
 
     def on_term(_sig, _frm):
-        stop.append(1)
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
@@ -95,7 +98,7 @@ def main():
             f"frames_a_to_b={n_ab}\nframes_b_to_a={n_ba}\n"
             f"socket_drops_a={drops_a}\nsocket_drops_b={drops_b}\n"
             f"send_errors_a_to_b={err_ab}\nsend_errors_b_to_a={err_ba}\n"
-            f"queued={len(queue)}\nmax_queued={max_q}\nmax_frame={max_len}\n"
+            f"queued={queued}\nmax_queued={max_q}\nmax_frame={max_len}\n"
             f"max_late_us={int(late_max * 1e6)}\ndelay_ms={delay_ms}\n"
         )
         tmp = stats_path + ".tmp"
@@ -120,71 +123,84 @@ def main():
     append = queue.append
     popleft = queue.popleft
 
-    while not stop:
-        now = mono()
-        # Release every frame that is due, oldest first.
-        while queue and queue[0][0] <= now:
-            due, frame = popleft()
-            if now - due > late_max:
-                late_max = now - due
-            try:
-                send_a(frame)
-            except OSError:
-                err_ba += 1
-        if now >= next_stats:
-            write_stats()
-            next_stats = now + 1.0
-        if queue:
-            timeout = max(0, int((queue[0][0] - now) * 1000) + 1)
-            timeout = min(timeout, 1000)
-        else:
-            timeout = 1000
-        try:
-            events = poller.poll(timeout)
-        except InterruptedError:
-            continue
-        for fd, _ev in events:
-            if fd == fa_:
-                # a -> b: forward at once, draining the socket.
-                while True:
+    try:
+        while True:
+            now = mono()
+            # Release every frame that is due, oldest first.
+            while queue and queue[0][0] <= now:
+                due, frames = popleft()
+                if now - due > late_max:
+                    late_max = now - due
+                queued -= len(frames)
+                for frame in frames:
                     try:
-                        r = recv_a(mv)
-                    except BlockingIOError:
-                        break
-                    if fa:
-                        n = r
-                    else:
-                        n, addr = r
-                        if addr[2] == PACKET_OUTGOING:
-                            continue
-                    if n > max_len:
-                        max_len = n
-                    try:
-                        send_b(mv[:n])
+                        send_a(frame)
                     except OSError:
-                        err_ab += 1
-                    n_ab += 1
+                        err_ba += 1
+            if now >= next_stats:
+                write_stats()
+                next_stats = now + 1.0
+            if queue:
+                timeout = max(0, int((queue[0][0] - now) * 1000) + 1)
+                timeout = min(timeout, 1000)
             else:
-                # b -> a: stamp with the time of arrival, send later.
-                t = mono() + delay
-                while True:
-                    try:
-                        r = recv_b(mv)
-                    except BlockingIOError:
-                        break
-                    if fb:
-                        n = r
-                    else:
-                        n, addr = r
-                        if addr[2] == PACKET_OUTGOING:
-                            continue
-                    if n > max_len:
-                        max_len = n
-                    append((t, bytes(mv[:n])))
-                    n_ba += 1
-                if len(queue) > max_q:
-                    max_q = len(queue)
-    write_stats()
+                timeout = 1000
+            try:
+                events = poller.poll(timeout)
+            except InterruptedError:
+                continue
+            for fd, _ev in events:
+                if fd == fa_:
+                    # a -> b: forward at once (a bounded batch, so that due
+                    # frames are never held up by a busy inbound direction).
+                    for _ in BATCH:
+                        try:
+                            r = recv_a(mv)
+                        except BlockingIOError:
+                            break
+                        if fa:
+                            n = r
+                        else:
+                            n, addr = r
+                            if addr[2] == PACKET_OUTGOING:
+                                continue
+                        if n > max_len:
+                            max_len = n
+                        try:
+                            send_b(mv[:n])
+                        except OSError:
+                            err_ab += 1
+                        n_ab += 1
+                else:
+                    # b -> a: stamp with the time of arrival, send later.
+                    t = mono() + delay
+                    frames = []
+                    keep = frames.append
+                    for _ in BATCH:
+                        try:
+                            r = recv_b(mv)
+                        except BlockingIOError:
+                            break
+                        if fb:
+                            n = r
+                        else:
+                            n, addr = r
+                            if addr[2] == PACKET_OUTGOING:
+                                continue
+                        if n > max_len:
+                            max_len = n
+                        keep(bytes(mv[:n]))
+                    if frames:
+                        append((t, frames))
+                        n_ba += len(frames)
+                        queued += len(frames)
+                        if queued > max_q:
+                            max_q = queued
+    finally:
+        try:
+            write_stats()
+        except OSError:
+            pass  # the state directory may be gone already
 
 
 if __name__ == "__main__":

@@ -487,6 +487,15 @@ do_down() {
         fi
     done
     rm -rf "$state"
+    local left=""
+    for ns in "$name-scan" "$name-tgt" "$name-sink" "$name-dly"; do
+        if ns_exists "$ns"; then
+            sleep 0.2
+            kill_ns_procs "$ns"
+            ip netns del "$ns" || left+=" $ns"
+        fi
+    done
+    [[ -z $left ]] || die "down $name: could not delete namespace(s)$left"
 }
 
 cmd_down() {
