@@ -56,8 +56,10 @@ pub struct TestbedOpts {
     pub ports: Vec<u16>,
     /// Drop this percentage of the target's TCP replies (nftables egress).
     pub loss_pct: Option<f64>,
-    /// Delay the target's replies (tc netem: needs a kernel with sch_netem;
-    /// `up` panics where it is missing).
+    /// Delay every frame the target sends toward the scanner (replies and
+    /// ARP) by this many ms. The testbed then has a third namespace,
+    /// `NAME-dly` (see [`Testbed::dly_ns`]), where a relay forwards frames
+    /// toward the target at once and frames from it after the delay.
     pub delay_ms: Option<u32>,
     /// Answer at most this many SYNs per second, drop the rest.
     pub rate_limit_pps: Option<u32>,
@@ -248,6 +250,11 @@ impl Testbed {
         }
     }
 
+    /// The delay relay's namespace (exists only with `delay_ms`).
+    pub fn dly_ns(&self) -> String {
+        format!("{}-dly", self.name)
+    }
+
     /// Frames the sink has seen arrive on its interface so far.
     pub fn sink_count(&self) -> u64 {
         assert_eq!(self.kind, Kind::Sink, "sink_count on a non-sink testbed");
@@ -323,18 +330,32 @@ impl Testbed {
 
     /// Tries a TCP connect from the scan namespace.
     pub fn connect_timeout(&self, addr: Ipv4Addr, port: u16, timeout: Duration) -> ConnectOutcome {
+        self.connect_timed(addr, port, timeout).0
+    }
+
+    /// Tries a TCP connect from the scan namespace; also returns how long
+    /// the `connect()` call itself took (measured in the scan namespace,
+    /// without the time to start the helper).
+    pub fn connect_timed(
+        &self,
+        addr: Ipv4Addr,
+        port: u16,
+        timeout: Duration,
+    ) -> (ConnectOutcome, Duration) {
         assert_eq!(self.kind, Kind::Target, "connect on a sink testbed");
         const PY: &str = r#"
-import socket, sys
+import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.settimeout(float(sys.argv[3]))
+t = time.monotonic()
 try:
     s.connect((sys.argv[1], int(sys.argv[2])))
-    print("open")
+    r = "open"
 except ConnectionRefusedError:
-    print("refused")
+    r = "refused"
 except (socket.timeout, TimeoutError):
-    print("timeout")
+    r = "timeout"
+print(r, time.monotonic() - t)
 "#;
         let out = self
             .exec_scan(["python3", "-c", PY])
@@ -345,15 +366,39 @@ except (socket.timeout, TimeoutError):
             .output()
             .expect("run python3 in the scan namespace");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        match stdout.trim() {
-            "open" => ConnectOutcome::Open,
-            "refused" => ConnectOutcome::Refused,
-            "timeout" => ConnectOutcome::Timeout,
-            other => panic!(
-                "connect {addr}:{port}: unexpected output {other:?}, stderr: {}",
+        let unexpected = || -> ! {
+            panic!(
+                "connect {addr}:{port}: unexpected output {:?}, stderr: {}",
+                stdout.trim(),
                 String::from_utf8_lossy(&out.stderr)
-            ),
-        }
+            )
+        };
+        let mut words = stdout.split_whitespace();
+        let outcome = match words.next() {
+            Some("open") => ConnectOutcome::Open,
+            Some("refused") => ConnectOutcome::Refused,
+            Some("timeout") => ConnectOutcome::Timeout,
+            _ => unexpected(),
+        };
+        let secs: f64 = match words.next().map(str::parse) {
+            Some(Ok(s)) => s,
+            _ => unexpected(),
+        };
+        (outcome, Duration::from_secs_f64(secs))
+    }
+
+    /// Counters of the delay relay (`frames_a_to_b`, `frames_b_to_a`,
+    /// `socket_drops_a`, ...), as it last wrote them (about once a second).
+    /// Empty without `delay_ms`.
+    pub fn relay_stats(&self) -> std::collections::HashMap<String, u64> {
+        let path = Path::new("/run/synsurvey-testbed")
+            .join(&self.name)
+            .join("relay.stats");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+            .collect()
     }
 
     /// Starts capturing pure SYNs arriving at the target side of the link
