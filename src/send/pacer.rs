@@ -4,8 +4,15 @@
 //! absolute, so rounding and oversleeping never accumulate: over any whole second the
 //! count is exact to within one batch, at 1 pps as at a million. A sender asks for a
 //! batch only once its first packet is due, so no window of any length holds more than
-//! `rate × window + batch` packets. Long waits sleep; the last stretch (where the
-//! scheduler's wake-up latency would make us late) yields the CPU in a loop.
+//! `rate × window + batch` packets.
+//!
+//! If the sender falls behind (the scheduler ran something else), it may catch up by at
+//! most one batch: the schedule then moves forward so that the lost time is not made up
+//! in a burst. The cap is a promise to the networks being scanned; a stall costs a little
+//! of the average rate (visible in the metadata's achieved rate), never a burst above it.
+//!
+//! Long waits sleep; the last stretch (where the scheduler's wake-up latency would make us
+//! late) yields the CPU in a loop.
 
 use std::time::{Duration, Instant};
 
@@ -70,9 +77,19 @@ impl Pacer {
         }
     }
 
-    /// Records that `n` packets were sent.
+    /// Records that `n` packets were sent as one batch. If the schedule is more than
+    /// one batch behind the clock, moves it forward so that no more than one batch of
+    /// credit remains.
     pub fn sent(&mut self, n: u64) {
         self.sent += n;
+        if self.is_capped() {
+            let now = Instant::now();
+            let due = self.next_due();
+            let credit = Duration::from_nanos((n as f64 * self.interval_ns) as u64);
+            if now > due + credit {
+                self.start += now - due - credit;
+            }
+        }
     }
 
     pub fn total_sent(&self) -> u64 {
@@ -95,12 +112,26 @@ mod test {
     #[test]
     fn schedule_is_absolute() {
         let t0 = Instant::now();
+        // A schedule that starts in the future is never behind the clock.
+        let t0 = t0 + Duration::from_secs(3600);
         let mut p = Pacer::new(Some(1000.0), t0);
         assert_eq!(p.next_due(), t0);
         p.sent(500);
         assert_eq!(p.next_due(), t0 + Duration::from_millis(500));
         p.sent(1500);
         assert_eq!(p.next_due(), t0 + Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_stall_is_not_made_up_in_a_burst() {
+        let t0 = Instant::now() - Duration::from_secs(10);
+        // 1000 pps, started 10 s ago, nothing sent: 10000 packets behind.
+        let mut p = Pacer::new(Some(1000.0), t0);
+        p.sent(5);
+        // At most one batch (5 ms) of credit is left: the next packet is due no earlier
+        // than 5 ms ago.
+        let lag = Instant::now().saturating_duration_since(p.next_due());
+        assert!(lag <= Duration::from_millis(6), "{lag:?}");
     }
 
     #[test]

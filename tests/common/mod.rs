@@ -89,6 +89,8 @@ enum Kind {
 pub struct Testbed {
     pub name: String,
     kind: Kind,
+    /// Released after `Drop::drop` has torn the namespaces down.
+    _lock: Option<SharedGuard>,
 }
 
 /// Result of a TCP connect attempt from the scan namespace.
@@ -182,6 +184,7 @@ impl Testbed {
         let tb = Testbed {
             name,
             kind: Kind::Target,
+            _lock: shared(),
         };
 
         let mut args: Vec<String> = vec!["up".into(), tb.name.clone()];
@@ -232,6 +235,7 @@ impl Testbed {
         let tb = Testbed {
             name,
             kind: Kind::Sink,
+            _lock: shared(),
         };
         run_script(["sink", tb.name.as_str()]);
         tb
@@ -668,40 +672,77 @@ fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn> {
     })
 }
 
-/// Held while a test needs the machine to itself (rate measurements).
+/// Held while a test needs the machine to itself (rate measurements): no testbed of
+/// another test exists meanwhile, in this process or another.
 pub struct ExclusiveGuard {
     // Field order matters: the file lock is released before the mutex.
     _file: File,
     _guard: MutexGuard<'static, ()>,
 }
 
+impl Drop for ExclusiveGuard {
+    fn drop(&mut self) {
+        HOLDS_EXCLUSIVE.with(|h| h.set(false));
+    }
+}
+
+/// Held by every [`Testbed`] of a test that is not exclusive: exclusive tests wait for
+/// all of them, and they wait for an exclusive test.
+#[derive(Debug)]
+pub struct SharedGuard {
+    _file: File,
+}
+
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
 
-/// Takes the process-wide and cross-process (flock on
-/// `/tmp/synsurvey-tests.lock`) test lock; blocks until it is free.
-pub fn exclusive() -> ExclusiveGuard {
-    let guard = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+thread_local! {
+    static HOLDS_EXCLUSIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+const LOCK_PATH: &str = "/tmp/synsurvey-tests.lock";
+
+fn lock_file(op: libc::c_int) -> File {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open("/tmp/synsurvey-tests.lock")
+        .open(LOCK_PATH)
         .expect("open /tmp/synsurvey-tests.lock");
     loop {
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        // SAFETY: flock on a file descriptor this function owns.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
         if rc == 0 {
-            break;
+            return file;
         }
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() != Some(libc::EINTR) {
-            panic!("flock /tmp/synsurvey-tests.lock: {err}");
+            panic!("flock {LOCK_PATH}: {err}");
         }
     }
+}
+
+/// Takes the test lock exclusively (flock on `/tmp/synsurvey-tests.lock`, also across
+/// processes); blocks until no other test holds a testbed. Take it before creating the
+/// test's own testbed.
+pub fn exclusive() -> ExclusiveGuard {
+    let guard = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let file = lock_file(libc::LOCK_EX);
+    HOLDS_EXCLUSIVE.with(|h| h.set(true));
     ExclusiveGuard {
         _file: file,
         _guard: guard,
     }
+}
+
+/// Takes the test lock shared, unless this thread holds it exclusively.
+pub fn shared() -> Option<SharedGuard> {
+    if HOLDS_EXCLUSIVE.with(|h| h.get()) {
+        return None;
+    }
+    Some(SharedGuard {
+        _file: lock_file(libc::LOCK_SH),
+    })
 }
 
 /// SplitMix64: a tiny deterministic PRNG for test data.
