@@ -23,7 +23,7 @@ usage() {
 Usage: $PROG COMMAND NAME [OPTIONS]
 
 Commands:
-  up NAME [--open LIST] [--silent LIST] [--ports P,P,...] [--loss PCT]
+  up NAME [--open LIST] [--silent LIST] [--ports P,P,...] [--loss PCT] [--scanners K]
           [--delay MS] [--rate-limit]
       Create namespaces NAME-scan (scanner) and NAME-tgt (target).
       veth0 in NAME-scan has $SCAN_ADDR/$LINK_PREFIX, veth1 in NAME-tgt has
@@ -36,6 +36,9 @@ Commands:
       LIST is a file (one address or CIDR per line, '#' comments allowed)
       or a comma-separated list of addresses/CIDRs inside $TARGET_NET.
       --loss PCT    drop PCT% of the target's TCP replies (nftables egress)
+      --scanners K  K scanner namespaces (1 to 4): NAME-scan, then NAME-scan2..K,
+                    each on its own link 198.19.(K-1).0/30 to NAME-tgt (veth0 <->
+                    vethK); for shards scanned from several hosts at once
       --delay MS    delay every frame the target sends toward the scanner
                     by MS ms (ARP included). Adds a third namespace NAME-dly
                     between the two: veth0 <-> a (NAME-dly) and b (NAME-dly)
@@ -168,6 +171,24 @@ make_pair() {
     ip -n "$a" route add "$TARGET_NET" via "$GW_ADDR" dev veth0
 }
 
+# Another scanner namespace NAME-scanK on its own link to the target namespace:
+# veth0 198.19.(K-1).1/30 in NAME-scanK <-> vethK 198.19.(K-1).2/30 in NAME-tgt.
+# The target answers it over the connected route (for shards run from several hosts).
+add_scanner() {
+    local name=$1 k=$2 ns=$1-scan$2 net=198.19.$(($2 - 1))
+    ip netns add "$ns"
+    nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+    ip -n "$ns" link set lo up
+    ip link add veth0 netns "$ns" type veth peer name "veth$k" netns "$name-tgt"
+    ip -n "$ns" addr add "$net.1/$LINK_PREFIX" dev veth0
+    ip -n "$name-tgt" addr add "$net.2/$LINK_PREFIX" dev "veth$k"
+    ip -n "$ns" link set veth0 up
+    ip -n "$name-tgt" link set "veth$k" up
+    ip -n "$ns" route add "$TARGET_NET" via "$net.2" dev veth0
+    nsx "$ns" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
+        net.ipv4.neigh.veth0.gc_stale_time=3600
+}
+
 python_bin() {
     local py
     py=$(command -v python3)
@@ -205,7 +226,7 @@ while True:
 # Send one UDP datagram to the gateway so the scan namespace resolves it
 # (ARP), then wait until the neighbour entry is REACHABLE.
 warm_neighbour() {
-    local scan=$1 py=$2 delay=${3:-0} i
+    local scan=$1 py=$2 delay=${3:-0} GW_ADDR=${4:-$GW_ADDR} i
     # Every 0.5 s (or every delay + 0.5 s) a new datagram, for 2 s plus
     # three delays: the ARP reply may come back delayed.
     local every=$(((delay + 500) / 50)) tries=$(((3 * delay + 2000) / 50))
@@ -247,9 +268,10 @@ cmd_up() {
     local name=${1:-}
     check_name "$name"
     shift
-    local open_arg="" silent_arg="" ports_arg="80" loss="" delay="" ratelimit=""
+    local open_arg="" silent_arg="" ports_arg="80" loss="" delay="" ratelimit="" scanners=1
     while [[ $# -gt 0 ]]; do
         case $1 in
+        --scanners) scanners=${2?--scanners needs an argument}; shift 2 ;;
         --open) open_arg=${2?--open needs an argument}; shift 2 ;;
         --silent) silent_arg=${2?--silent needs an argument}; shift 2 ;;
         --ports) ports_arg=${2?--ports needs an argument}; shift 2 ;;
@@ -292,6 +314,8 @@ cmd_up() {
         [[ -r $RELAY_PY ]] || die "--delay: relay program $RELAY_PY missing"
     fi
 
+    [[ $scanners =~ ^[1-4]$ ]] || die "--scanners: give 1 to 4, not '$scanners'"
+    [[ $scanners == 1 || -z $delay ]] || die "--scanners and --delay do not go together"
     local scan=$name-scan tgt=$name-tgt dly="" state=$STATE_ROOT/$name
     [[ -n $delay ]] && dly=$name-dly
     for p in "$scan" "$tgt" "$name-sink" "$name-dly"; do
@@ -304,6 +328,10 @@ cmd_up() {
     echo up >"$state/mode"
 
     make_pair "$scan" "$tgt" "$dly"
+    local k
+    for ((k = 2; k <= scanners; k++)); do
+        add_scanner "$name" "$k"
+    done
 
     # Scan side: keep the gateway's neighbour entry reachable for a long time.
     nsx "$scan" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
@@ -394,6 +422,9 @@ EOF
     echo "$ports_csv" >"$state/ports"
 
     warm_neighbour "$scan" "$py" "${delay:-0}"
+    for ((k = 2; k <= scanners; k++)); do
+        warm_neighbour "$name-scan$k" "$py" 0 "198.19.$((k - 1)).2"
+    done
 
     CREATING=""
     trap - EXIT
@@ -478,7 +509,7 @@ do_down() {
             kill -TERM "$pid" 2>/dev/null || true
         fi
     done
-    for ns in "$name-scan" "$name-tgt" "$name-sink" "$name-dly"; do
+    for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do
         if ns_exists "$ns"; then
             # Processes started inside the testbed's own namespaces
             # (listener, captures, scanners) are ended by pid.
@@ -488,7 +519,7 @@ do_down() {
     done
     rm -rf "$state"
     local left=""
-    for ns in "$name-scan" "$name-tgt" "$name-sink" "$name-dly"; do
+    for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do
         if ns_exists "$ns"; then
             sleep 0.2
             kill_ns_procs "$ns"
@@ -511,8 +542,8 @@ cmd_exec() {
     check_name "$name"
     [[ $# -ge 3 ]] || die "usage: $PROG exec NAME scan|tgt|sink|dly CMD..."
     case $role in
-    scan | tgt | sink | dly) ;;
-    *) die "exec: role must be scan, tgt, sink or dly, not '$role'" ;;
+    scan | scan2 | scan3 | scan4 | tgt | sink | dly) ;;
+    *) die "exec: role must be scan, scan2..scan4, tgt, sink or dly, not '$role'" ;;
     esac
     shift 2
     need_root
@@ -547,7 +578,7 @@ cmd_status() {
         fi
         [[ -f $state/relay.stats ]] && sed 's/^/  /' "$state/relay.stats"
     fi
-    for ns in "$name-scan" "$name-tgt" "$name-sink" "$name-dly"; do
+    for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do
         ns_exists "$ns" || continue
         found=1
         echo "== $ns"

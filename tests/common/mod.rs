@@ -63,6 +63,9 @@ pub struct TestbedOpts {
     pub delay_ms: Option<u32>,
     /// Answer at most this many SYNs per second, drop the rest.
     pub rate_limit_pps: Option<u32>,
+    /// Scanner namespaces (1 to 4), each on its own link to the target; see
+    /// [`Testbed::exec_scanner`].
+    pub scanners: u8,
 }
 
 impl Default for TestbedOpts {
@@ -74,6 +77,7 @@ impl Default for TestbedOpts {
             loss_pct: None,
             delay_ms: None,
             rate_limit_pps: None,
+            scanners: 1,
         }
     }
 }
@@ -215,6 +219,10 @@ impl Testbed {
             args.push("--delay".into());
             args.push(delay.to_string());
         }
+        if opts.scanners > 1 {
+            args.push("--scanners".into());
+            args.push(opts.scanners.to_string());
+        }
         if let Some(pps) = opts.rate_limit_pps {
             args.push("--rate-limit".into());
             args.push(pps.to_string());
@@ -277,6 +285,19 @@ impl Testbed {
         S: AsRef<OsStr>,
     {
         ns_command(&self.scan_ns(), args)
+    }
+
+    /// A command that runs `args` inside scanner namespace `k` (1 is [`Testbed::scan_ns`]).
+    /// Scanner `k` has the address 198.19.(k-1).1.
+    pub fn exec_scanner<I, S>(&self, k: u8, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        if k <= 1 {
+            return self.exec_scan(args);
+        }
+        ns_command(&format!("{}-scan{k}", self.name), args)
     }
 
     /// A command that runs `args` inside the target (or sink) namespace.
@@ -409,6 +430,12 @@ print(r, time.monotonic() - t)
     /// (`tcpdump` on veth1 in the target/sink namespace). Returns once
     /// tcpdump is actually capturing.
     pub fn capture_syns(&self) -> Capture<'_> {
+        self.capture_syns_on(TGT_IFACE)
+    }
+
+    /// Like [`Testbed::capture_syns`], on another interface of the target namespace
+    /// (`vethK` faces scanner `K`).
+    pub fn capture_syns_on(&self, iface: &str) -> Capture<'_> {
         let dir = tempfile::Builder::new()
             .prefix("synsurvey-capture-")
             .tempdir()
@@ -418,7 +445,7 @@ print(r, time.monotonic() - t)
             .exec_tgt([
                 "tcpdump",
                 "-i",
-                TGT_IFACE,
+                iface,
                 "-n",
                 "-U",
                 "--immediate-mode",
