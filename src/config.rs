@@ -227,7 +227,7 @@ impl Config {
         }
         let addrs = wanted.subtract(&block);
         if addrs.is_empty() {
-            let hint = if wanted.intersect(&blocklist::reserved()).len() > 0
+            let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
                 && !a.no_default_blocklist
             {
                 " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
