@@ -208,7 +208,7 @@ pub fn run<'a, C: Capture>(
                         if out.send(*record).is_err() {
                             output_gone = true;
                         } else {
-                            counters.recv.written.fetch_add(1, Relaxed);
+                            // Counted as written by the output stage, once on disk.
                             let n = results.fetch_add(1, Relaxed) + 1;
                             if control.max_results.is_some_and(|m| n >= m) {
                                 control.stop_scan.store(true, Relaxed);
