@@ -138,3 +138,125 @@ pub fn refill_ip_checksum(frame: &mut [u8]) {
     }
     Ipv4Packet::new_unchecked(&mut frame[at::IP..at::IP + ihl]).fill_checksum();
 }
+
+// ---------------------------------------------------------------------------------------
+// Injecting frames from inside a testbed namespace
+// ---------------------------------------------------------------------------------------
+
+use std::time::Duration;
+
+use synsurvey::net::{self, PacketRx, PacketTx, RxBatch, TxBatch};
+
+/// Runs `f` on a new thread that first moves into the network namespace `ns` (network
+/// namespaces are per thread): sockets it opens belong to that namespace only.
+pub fn in_netns<T, F>(ns: &str, f: F) -> std::thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        net::enter_netns(&ns).unwrap_or_else(|e| panic!("enter {ns}: {e}"));
+        f()
+    })
+}
+
+/// A probe seen on the wire by a [`Wire`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syn {
+    pub src_mac: [u8; 6],
+    pub saddr: Ipv4Addr,
+    pub daddr: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+}
+
+/// Raw send and sniff on one interface of the calling thread's namespace.
+pub struct Wire {
+    pub tx: PacketTx,
+    pub batch: TxBatch,
+    rx: Option<(PacketRx, RxBatch)>,
+}
+
+/// Frame slot size of a [`Wire`]'s send batch.
+pub const WIRE_FRAME_CAP: usize = 128;
+
+impl Wire {
+    /// Opens the sockets on `ifname`, in the namespace of the calling thread; `sniff` opens
+    /// a capture socket too (it sees every frame, in and out: leave it off for floods).
+    pub fn open(ifname: &str, batch: usize, sniff: bool) -> Wire {
+        let ifindex = net::interface(ifname)
+            .unwrap_or_else(|e| panic!("interface {ifname}: {e}"))
+            .index;
+        // ret #65535: keep every IPv4 frame.
+        let all = [net::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0xffff,
+        }];
+        Wire {
+            tx: PacketTx::open(ifindex).expect("send socket"),
+            batch: TxBatch::new(ifindex, batch, WIRE_FRAME_CAP).expect("send batch"),
+            rx: sniff.then(|| {
+                (
+                    PacketRx::open(ifindex, &all).expect("sniff socket"),
+                    RxBatch::new(64, 2048).expect("receive batch"),
+                )
+            }),
+        }
+    }
+
+    /// Sends every frame (each at most [`WIRE_FRAME_CAP`] bytes); returns how many.
+    pub fn send(&mut self, frames: &[Vec<u8>]) -> usize {
+        let mut sent = 0;
+        for chunk in frames.chunks(self.batch.capacity()) {
+            for (i, f) in chunk.iter().enumerate() {
+                self.batch.frame_mut(i)[..f.len()].copy_from_slice(f);
+                self.batch.set_len(i, f.len());
+            }
+            sent += self.tx.send(&mut self.batch, chunk.len()).expect("inject");
+        }
+        sent
+    }
+
+    /// Waits up to `timeout` for frames and returns the pure SYNs among them.
+    pub fn syns(&mut self, timeout: Duration) -> Vec<Syn> {
+        let (rx, batch) = self.rx.as_mut().expect("Wire opened without sniffing");
+        let n = rx.recv(batch, timeout).expect("sniff");
+        (0..n).filter_map(|i| parse_syn(batch.packet(i))).collect()
+    }
+}
+
+fn parse_syn(f: &[u8]) -> Option<Syn> {
+    let r = synsurvey::wire::Reply::parse(f).ok()?;
+    if r.flags & (flags::SYN | flags::ACK | flags::RST) != flags::SYN {
+        return None;
+    }
+    let mut src_mac = [0u8; 6];
+    src_mac.copy_from_slice(&f[6..12]);
+    Some(Syn {
+        src_mac,
+        saddr: r.saddr,
+        daddr: r.daddr,
+        sport: r.sport,
+        dport: r.dport,
+        seq: r.seq,
+    })
+}
+
+/// The MAC address of `ifname` in namespace `ns`, from `ip -n NS link show IFNAME`.
+pub fn mac_of(ns: &str, ifname: &str) -> [u8; 6] {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns, "-o", "link", "show", ifname])
+        .output()
+        .expect("run ip link");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mac = text
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MAC in {text:?}"));
+    synsurvey::wire::ethernet::parse_mac(mac).unwrap_or_else(|| panic!("bad MAC {mac}"))
+}
