@@ -416,9 +416,12 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         // Output: the only writer of the results.
         let writer = s.spawn(|| {
             let mut out = out;
+            // Lines count as written once a flush has succeeded: /dev/full or a full disk
+            // accept lines into the buffer and fail only when it is flushed.
+            let mut pending = 0u64;
             for rec in chan_rx.iter() {
                 match out.write(&rec) {
-                    Ok(WriteOutcome::Written) => {}
+                    Ok(WriteOutcome::Written) => pending += 1,
                     Ok(WriteOutcome::Closed) => {
                         output_closed.store(true, Relaxed);
                         stop_scan.store(true, Relaxed);
@@ -433,17 +436,28 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 }
                 if chan_rx.is_empty() {
                     // Nothing waiting: a good moment for readers of a pipe to see results.
-                    if let Err(e) = out.flush() {
-                        *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(format!("writing the output: {e}"));
-                        stop_scan.store(true, Relaxed);
-                        break;
+                    match out.flush() {
+                        Ok(WriteOutcome::Written) => {
+                            counters
+                                .recv
+                                .written
+                                .fetch_add(std::mem::take(&mut pending), Relaxed);
+                        }
+                        Ok(WriteOutcome::Closed) => {}
+                        Err(e) => {
+                            *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(format!("writing the output: {e}"));
+                            stop_scan.store(true, Relaxed);
+                            break;
+                        }
                     }
                 }
             }
             match out.flush() {
                 Ok(WriteOutcome::Closed) => output_closed.store(true, Relaxed),
-                Ok(WriteOutcome::Written) => {}
+                Ok(WriteOutcome::Written) => {
+                    counters.recv.written.fetch_add(pending, Relaxed);
+                }
                 Err(e) => {
                     let mut g = output_error.lock().unwrap_or_else(|p| p.into_inner());
                     if g.is_none() {
