@@ -275,7 +275,7 @@ fn socket_error(what: &str, e: std::io::Error) -> anyhow::Error {
     if e.kind() == std::io::ErrorKind::PermissionDenied {
         anyhow::anyhow!(
             "cannot open the {what}: {e}; raw sockets need CAP_NET_RAW: run as root, or grant the binary \
-             `setcap cap_net_raw,cap_net_admin=ep` (see README)"
+             `setcap cap_net_raw,cap_net_admin=ep` (see docs/privileges.md)"
         )
     } else {
         anyhow::anyhow!("cannot open the {what}: {e}")
