@@ -79,8 +79,21 @@ pub struct Config {
     pub all_responses: bool,
     pub quiet: bool,
     pub dryrun: bool,
+    /// Who runs the scan and how to reach them (`--contact`).
     pub contact: Option<String>,
+    /// Why the scan runs (`--purpose`).
     pub purpose: Option<String>,
+    /// Where progress is saved: `--checkpoint`, or else the `--resume` file.
+    pub checkpoint_file: Option<PathBuf>,
+    pub resume_file: Option<PathBuf>,
+    /// The checkpoint this scan continues (`--resume`), checked against this configuration.
+    #[serde(skip)]
+    pub resume: Option<Box<crate::checkpoint::Checkpoint>>,
+    /// Address of the notice page (`--notice-http`).
+    pub notice_http: Option<std::net::SocketAddr>,
+    /// Test hook: stop a dry run after this many probes.
+    #[serde(skip)]
+    pub debug_stop_after: Option<u64>,
 }
 
 /// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
@@ -125,9 +138,16 @@ impl Config {
             (None, Some(b)) => Some(rate_from_bandwidth(b)?),
             (None, None) => Some(10_000),
         };
-        let seed = match &a.seed {
-            Some(s) => parse_u64("-e/--seed", s)?,
-            None => {
+        let resume = a
+            .resume
+            .as_deref()
+            .map(crate::checkpoint::Checkpoint::load)
+            .transpose()?;
+        let seed = match (&a.seed, &resume) {
+            (Some(s), _) => parse_u64("-e/--seed", s)?,
+            // A resumed scan keeps its seed unless -e says otherwise (then it is refused).
+            (None, Some(c)) => c.seed,
+            (None, None) => {
                 random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?
             }
         };
@@ -246,13 +266,6 @@ impl Config {
                 addrs.len()
             ));
         }
-        for (flag, v) in [("--contact", &a.contact), ("--purpose", &a.purpose)] {
-            if let Some(v) = v {
-                if v.trim().is_empty() || v.len() > 512 || v.chars().any(char::is_control) {
-                    return err(format!("{flag}: give one line of text, at most 512 bytes"));
-                }
-            }
-        }
         let target_addresses = addrs.len();
         let space = TargetSpace::new(addrs, ports.clone());
 
@@ -278,7 +291,37 @@ impl Config {
             }
         }
 
-        Ok(Config {
+        let contact = a
+            .contact
+            .as_deref()
+            .map(|s| operator_text("--contact", s))
+            .transpose()?;
+        let purpose = a
+            .purpose
+            .as_deref()
+            .map(|s| operator_text("--purpose", s))
+            .transpose()?;
+        let notice_http = a
+            .notice_http
+            .as_deref()
+            .map(|s| {
+                s.trim().parse::<std::net::SocketAddr>().or_else(|_| {
+                    err(format!(
+                        "--notice-http: {s:?} is not ADDR:PORT (e.g. 0.0.0.0:80)"
+                    ))
+                })
+            })
+            .transpose()?;
+        if notice_http.is_some() && contact.is_none() {
+            return err("--notice-http needs --contact: the page tells people how to reach you");
+        }
+        let debug_stop_after = a
+            .debug_stop_after
+            .as_deref()
+            .map(|s| parse_u64_in("--debug-stop-after", s, 1, u64::MAX))
+            .transpose()?;
+
+        let config = Config {
             target_args: a.targets.clone(),
             space,
             blocklist: block,
@@ -307,9 +350,16 @@ impl Config {
             all_responses: a.all_responses,
             quiet: a.quiet,
             dryrun: a.dryrun,
-            contact: a.contact.clone(),
-            purpose: a.purpose.clone(),
-        })
+            contact,
+            purpose,
+            checkpoint_file: a.checkpoint.clone().or_else(|| a.resume.clone()),
+            resume_file: a.resume.clone(),
+            resume: resume.map(Box::new),
+            notice_http,
+            debug_stop_after,
+        };
+        crate::checkpoint::check_config(&config)?;
+        Ok(config)
     }
 
     /// Number of probes this shard sends (targets times probes, after -n), before any
@@ -331,6 +381,23 @@ impl Config {
             None => share,
         }
     }
+}
+
+/// Text the operator gives about themselves: one line, printable, not too long.
+fn operator_text(flag: &str, s: &str) -> Result<String, ConfigError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return err(format!("{flag}: is empty"));
+    }
+    if t.chars().count() > 500 {
+        return err(format!("{flag}: is longer than 500 characters"));
+    }
+    if t.chars().any(char::is_control) {
+        return err(format!(
+            "{flag}: contains control characters (give one line)"
+        ));
+    }
+    Ok(t.to_string())
 }
 
 fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {

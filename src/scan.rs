@@ -19,7 +19,7 @@ use crate::send::Sender;
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::live::LiveBlocklist;
 use crate::targets::reload::Reloader;
-use crate::validate::{Key, Validator};
+use crate::validate::Validator;
 
 /// The largest batch a sender hands to the kernel at once.
 pub const MAX_BATCH: usize = 256;
@@ -35,7 +35,15 @@ pub fn walk_for(
     let walk = cyclic
         .try_walk_from(config.shard, config.shards, thread, threads, position)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(match config.max_targets {
+    Ok(match thread_cap(config, thread, threads) {
+        Some(cap) => walk.with_limit(cap),
+        None => walk,
+    })
+}
+
+/// Sender `thread`'s share of `-n`, if the scan has a cap.
+pub fn thread_cap(config: &Config, thread: u32, threads: u32) -> Option<u64> {
+    match config.max_targets {
         // A cap that covers the whole scan is no cap. It must not be split: a walk holds
         // only about its share of the targets, and the ones it holds beyond its share of
         // the cap would be dropped (-n 100% with -T 3 probed 4095 of 4096).
@@ -44,34 +52,46 @@ pub fn walk_for(
             // threads, so that the shares add up to -n even when the shards run with
             // different numbers of threads.
             let shard_share = split_limit(n, u64::from(config.shards), u64::from(config.shard));
-            walk.with_limit(split_limit(
+            Some(split_limit(
                 shard_share,
                 u64::from(threads),
                 u64::from(thread),
             ))
         }
-        _ => walk,
-    })
+        _ => None,
+    }
 }
 
 /// Prints, one JSON line each, the probes a live scan with this configuration would send,
 /// in each sender's order (thread 0's first). Opens no socket and needs no privileges.
-pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<()> {
+/// With `--checkpoint` it saves its progress like a live scan, and stops cleanly on
+/// SIGINT/SIGTERM; with `--resume` it prints only what is left.
+pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
     let src_ip = config.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let template = ProbeTemplate::new(&TemplateParams::linux_like(
         [0; 6],
         config.gateway_mac.unwrap_or([0; 6]),
         src_ip,
     ));
-    let key = Key::random().context("cannot draw a validation key")?;
+    let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
     let validator = Validator::new(&key, src_ip, config.source_ports, config.probes);
     let cyclic = Cyclic::new(config.space.len(), config.seed);
     let blocklist = LiveBlocklist::new(config.blocklist.clone());
     let counters = Counters::default();
     let stop = AtomicBool::new(false);
     let now = Instant::now();
+    let session = crate::checkpoint::Session::new(config, config.sender_threads, &key);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if session.is_some() {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, interrupted.clone())
+                .and_then(|_| signal_hook::flag::register(sig, interrupted.clone()))
+                .context("installing signal handlers")?;
+        }
+    }
+    let mut all_done = true;
     for thread in 0..config.sender_threads {
-        let mut walk = walk_for(config, &cyclic, thread, config.sender_threads, 0)?;
+        let mut walk = crate::checkpoint::walk(config, &cyclic, thread, config.sender_threads)?;
         let sender = Sender {
             thread,
             space: &config.space,
@@ -86,17 +106,35 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<()> {
             epoch: now,
             deadline: None,
             batch: MAX_BATCH,
+            progress: session.as_ref().and_then(|s| s.progress(thread)),
         };
-        let mut tx = DryRun::new(MAX_BATCH, thread, out, &stop);
-        sender.run(&mut walk, &mut tx).context("dry run")?;
+        let mut tx = crate::checkpoint::DryRunWatch {
+            inner: DryRun::new(MAX_BATCH, thread, out, &stop),
+            stop: &stop,
+            interrupted: &interrupted,
+            stop_after: config.debug_stop_after,
+            sent: 0,
+            session: session.as_ref(),
+            counters: &counters,
+        };
+        let report = sender.run(&mut walk, &mut tx).context("dry run")?;
+        all_done &= report.end == SendEnd::Done;
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            all_done = false;
             break;
         }
     }
-    if out.flush()? == WriteOutcome::Closed {
-        return Ok(());
+    let flushed = out.flush()?;
+    if let Some(s) = &session {
+        s.finish(&counters, all_done)?;
     }
-    Ok(())
+    if interrupted.load(Relaxed) || config.debug_stop_after.is_some() && !all_done {
+        return Ok(End::Interrupted(signal_hook::consts::SIGINT));
+    }
+    if flushed == WriteOutcome::Closed {
+        return Ok(End::OutputClosed);
+    }
+    Ok(End::Completed)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -322,13 +360,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     warn_about(config);
     let network = discover(config)?;
     // Fewer threads than packets per second would leave a thread with no rate at all.
-    let threads = match config.rate {
-        Some(r) => config
-            .sender_threads
-            .min(r.min(u64::from(u32::MAX)) as u32)
-            .max(1),
-        None => config.sender_threads,
-    };
+    let threads = crate::checkpoint::thread_count(config);
     let filter = net::reply_filter(
         network.src_ip,
         config.source_ports.0,
@@ -345,16 +377,30 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     for _ in 0..threads {
         txs.push(SocketTx::open(network.ifindex).map_err(|e| socket_error("send socket", e))?);
     }
-    let out = JsonLines::open(&config.output, false).map_err(|e| match &config.output {
-        crate::config::OutputTarget::File(p) => {
-            anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
-        }
-        _ => anyhow::anyhow!("cannot open standard output: {e}"),
-    })?;
+    let out =
+        JsonLines::open(&config.output, config.resume.is_some()).map_err(|e| {
+            match &config.output {
+                crate::config::OutputTarget::File(p) => {
+                    anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
+                }
+                _ => anyhow::anyhow!("cannot open standard output: {e}"),
+            }
+        })?;
     let mut meta_file = match &config.metadata_file {
         Some(p) => Some(File::create(p).map_err(|e| {
             anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
         })?),
+        None => None,
+    };
+    // Binding a port below 1024 needs CAP_NET_BIND_SERVICE: before the capabilities go.
+    let notice = match config.notice_http {
+        Some(addr) => Some(
+            crate::notice::NoticeServer::start(
+                addr,
+                crate::notice::Notice::of(config, network.src_ip, start_us),
+            )
+            .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))?,
+        ),
         None => None,
     };
     // The sockets are open: nothing later needs a capability.
@@ -381,7 +427,8 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         config.blocklist.clone(),
     );
 
-    let key = Key::random().context("cannot draw a validation key")?;
+    let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
+    let checkpoint = crate::checkpoint::Session::new(config, threads, &key);
     let validator = Validator::new(&key, network.src_ip, config.source_ports, config.probes);
     let template = ProbeTemplate::new(&TemplateParams::linux_like(
         network.src_mac,
@@ -407,9 +454,10 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let mut send_ended_at = epoch;
     let mut end = End::Completed;
     let mut rtt = None;
+    let mut all_walks_done = true;
 
     let walks: Vec<Walk> = (0..threads)
-        .map(|t| walk_for(config, &cyclic, t, threads, 0))
+        .map(|t| crate::checkpoint::walk(config, &cyclic, t, threads))
         .collect::<anyhow::Result<_>>()?;
 
     std::thread::scope(|s| -> anyhow::Result<()> {
@@ -507,6 +555,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 epoch,
                 deadline,
                 batch: crate::send::pacer::batch_size(rates[t], MAX_BATCH),
+                progress: checkpoint.as_ref().and_then(|c| c.progress(t as u32)),
             };
             let done = &senders_done;
             let err = &send_error;
@@ -581,6 +630,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 eprintln!("{}", status_line(&prev, &snap, planned, left));
                 prev = snap;
             }
+            if let Some(c) = &checkpoint {
+                c.tick(&counters);
+            }
             if let Some(c) = cooldown_until {
                 if now >= c || stop_scan.load(Relaxed) || interrupted.load(Relaxed) != 0 {
                     break;
@@ -596,8 +648,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                     if r.end == SendEnd::Deadline && end == End::Completed {
                         end = End::MaxRuntime;
                     }
+                    all_walks_done &= r.end == SendEnd::Done;
                 }
-                Ok(Err(_)) => {}
+                Ok(Err(_)) => all_walks_done = false,
                 Err(_) => anyhow::bail!("a sender thread panicked"),
             }
         }
@@ -616,6 +669,11 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         Ok(())
     })?;
 
+    drop(notice);
+    // A failed final save is reported after the metadata has been written.
+    let checkpoint_error = checkpoint
+        .as_ref()
+        .and_then(|c| c.finish(&counters, all_walks_done).err());
     if end == End::Completed {
         if output_closed.load(Relaxed) {
             end = End::OutputClosed;
@@ -684,6 +742,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     }
     if let Some(e) = error {
         anyhow::bail!(e);
+    }
+    if let Some(e) = checkpoint_error {
+        return Err(e);
     }
     Ok(end)
 }
