@@ -226,6 +226,7 @@ fn sender_loop(c: &mut Criterion) {
                 epoch: now,
                 deadline: None,
                 batch: FRAMES,
+                progress: None,
             };
             let mut walk = cyclic.walk(shard, shards, 0, 1);
             shard = (shard + 1) % shards;

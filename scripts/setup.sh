@@ -2,7 +2,7 @@
 # Installs what building synsurvey and running its tests need on a fresh Debian/Ubuntu
 # machine: iproute2 (namespaces, veth), nftables (ground truth and sinks), tcpdump (captures
 # on the target side), python3 (the testbed's listener), iputils-ping, libcap2-bin (setcap
-# for the least-privilege test). Needs root. Safe to run again.
+# and util-linux setpriv for the least-privilege tests). Needs root. Safe to run again.
 # --bench also installs what scripts/bench.sh compares against and profiles with: zmap,
 # masscan, ethtool, linux-perf.
 set -euo pipefail
@@ -13,7 +13,7 @@ if [[ ${1:-} == --bench ]]; then
         command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
     done
 fi
-for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin; do
+for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin setpriv:util-linux; do
     cmd=${pair%%:*} pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

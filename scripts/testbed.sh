@@ -10,6 +10,8 @@
 set -euo pipefail
 
 PROG=$(basename "$0")
+SCRIPT_DIR=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+RELAY_PY=$SCRIPT_DIR/testbed-relay.py
 STATE_ROOT=/run/synsurvey-testbed
 SCAN_ADDR=198.19.0.1
 GW_ADDR=198.19.0.2
@@ -21,7 +23,7 @@ usage() {
 Usage: $PROG COMMAND NAME [OPTIONS]
 
 Commands:
-  up NAME [--open LIST] [--silent LIST] [--ports P,P,...] [--loss PCT]
+  up NAME [--open LIST] [--silent LIST] [--ports P,P,...] [--loss PCT] [--scanners K]
           [--delay MS] [--rate-limit]
       Create namespaces NAME-scan (scanner) and NAME-tgt (target).
       veth0 in NAME-scan has $SCAN_ADDR/$LINK_PREFIX, veth1 in NAME-tgt has
@@ -34,8 +36,15 @@ Commands:
       LIST is a file (one address or CIDR per line, '#' comments allowed)
       or a comma-separated list of addresses/CIDRs inside $TARGET_NET.
       --loss PCT    drop PCT% of the target's TCP replies (nftables egress)
-      --delay MS    delay the target's replies by MS ms (tc netem; needs a
-                    kernel with sch_netem)
+      --scanners K  K scanner namespaces (1 to 4): NAME-scan, then NAME-scan2..K,
+                    each on its own link 198.19.(K-1).0/30 to NAME-tgt (veth0 <->
+                    vethK); for shards scanned from several hosts at once
+      --delay MS    delay every frame the target sends toward the scanner
+                    by MS ms (ARP included). Adds a third namespace NAME-dly
+                    between the two: veth0 <-> a (NAME-dly) and b (NAME-dly)
+                    <-> veth1, bridged by a delaying L2 relay
+                    (scripts/testbed-relay.py; no netem needed). Frames
+                    toward the target pass at once.
       --rate-limit [PPS]
                     make the target answer at most PPS SYNs per second
                     (default 1000, burst PPS/10) and drop the rest, like a
@@ -51,7 +60,7 @@ Commands:
 
   sink-count NAME     print the number of frames the sink has counted
   down NAME           tear down everything of NAME (idempotent)
-  exec NAME scan|tgt|sink CMD...
+  exec NAME scan|tgt|sink|dly CMD...
                       run CMD in one of the namespaces
   status NAME         print addresses, routes and nftables counters
   -h, --help          this text
@@ -130,11 +139,13 @@ read_list() {
     echo "${out[*]+"${out[*]}"}"
 }
 
-# Create two namespaces joined by veth0 (in $1) <-> veth1 (in $2), each end
-# with $3 transmit and receive queues (default 1).
+# Create two namespaces joined by veth0 (in $1) <-> veth1 (in $2). With a
+# third namespace $3, veth0 <-> a (in $3) and b (in $3) <-> veth1 instead,
+# with no address in $3: the delay relay bridges a and b. $4: transmit and
+# receive queues of veth0 and veth1 (default 1; AF_XDP binds one socket per queue).
 make_pair() {
-    local a=$1 b=$2 q=${3:-1} ns
-    for ns in "$a" "$b"; do
+    local a=$1 b=$2 mid=${3:-} q=${4:-1} ns
+    for ns in "$a" "$b" ${mid:+"$mid"}; do
         ip netns add "$ns"
         # No IPv6: no DAD/MLD/RS chatter on the link (it would also pollute
         # the sink's counters).
@@ -143,13 +154,42 @@ make_pair() {
     done
     # Both ends are created directly inside the namespaces, never in the
     # root namespace.
-    ip link add veth0 numtxqueues "$q" numrxqueues "$q" netns "$a" type veth \
-        peer name veth1 numtxqueues "$q" numrxqueues "$q" netns "$b"
+    if [[ -z $mid ]]; then
+        ip link add veth0 numtxqueues "$q" numrxqueues "$q" netns "$a" type veth \
+            peer name veth1 numtxqueues "$q" numrxqueues "$q" netns "$b"
+    else
+        ip link add veth0 netns "$a" type veth peer name a netns "$mid"
+        ip link add name b netns "$mid" type veth peer name veth1 netns "$b"
+        # Promiscuous: the relay's sockets see every frame, whatever its
+        # destination MAC (they would see OTHERHOST frames anyway).
+        ip -n "$mid" link set dev a promisc on
+        ip -n "$mid" link set dev b promisc on
+        ip -n "$mid" link set dev a up
+        ip -n "$mid" link set dev b up
+    fi
     ip -n "$a" addr add "$SCAN_ADDR/$LINK_PREFIX" dev veth0
     ip -n "$b" addr add "$GW_ADDR/$LINK_PREFIX" dev veth1
     ip -n "$a" link set veth0 up
     ip -n "$b" link set veth1 up
     ip -n "$a" route add "$TARGET_NET" via "$GW_ADDR" dev veth0
+}
+
+# Another scanner namespace NAME-scanK on its own link to the target namespace:
+# veth0 198.19.(K-1).1/30 in NAME-scanK <-> vethK 198.19.(K-1).2/30 in NAME-tgt.
+# The target answers it over the connected route (for shards run from several hosts).
+add_scanner() {
+    local name=$1 k=$2 ns=$1-scan$2 net=198.19.$(($2 - 1))
+    ip netns add "$ns"
+    nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+    ip -n "$ns" link set lo up
+    ip link add veth0 netns "$ns" type veth peer name "veth$k" netns "$name-tgt"
+    ip -n "$ns" addr add "$net.1/$LINK_PREFIX" dev veth0
+    ip -n "$name-tgt" addr add "$net.2/$LINK_PREFIX" dev "veth$k"
+    ip -n "$ns" link set veth0 up
+    ip -n "$name-tgt" link set "veth$k" up
+    ip -n "$ns" route add "$TARGET_NET" via "$net.2" dev veth0
+    nsx "$ns" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
+        net.ipv4.neigh.veth0.gc_stale_time=3600
 }
 
 python_bin() {
@@ -189,9 +229,12 @@ while True:
 # Send one UDP datagram to the gateway so the scan namespace resolves it
 # (ARP), then wait until the neighbour entry is REACHABLE.
 warm_neighbour() {
-    local scan=$1 py=$2 i
-    for i in $(seq 1 40); do
-        if ((i % 10 == 1)); then
+    local scan=$1 py=$2 delay=${3:-0} GW_ADDR=${4:-$GW_ADDR} i
+    # Every 0.5 s (or every delay + 0.5 s) a new datagram, for 2 s plus
+    # three delays: the ARP reply may come back delayed.
+    local every=$(((delay + 500) / 50)) tries=$(((3 * delay + 2000) / 50))
+    for i in $(seq 1 "$tries"); do
+        if ((i % every == 1)); then
             nsx "$scan" "$py" -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'warm', ('$GW_ADDR', 9))"
         fi
         if ip -n "$scan" neigh show "$GW_ADDR" dev veth0 | grep -q REACHABLE; then
@@ -200,6 +243,19 @@ warm_neighbour() {
         sleep 0.05
     done
     die "scan namespace could not resolve the gateway $GW_ADDR (ARP)"
+}
+
+# wait_ready WHAT: wait until the background program WHAT (listener, relay)
+# started by cmd_up has written $state/WHAT.ready.
+wait_ready() {
+    local what=$1 i
+    for i in $(seq 1 100); do
+        [[ -e $state/$what.ready ]] && return 0
+        kill -0 "$(cat "$state/$what.pid")" 2>/dev/null ||
+            die "$what exited: $(tr '\n' ' ' <"$state/$what.log")"
+        sleep 0.05
+    done
+    die "$what did not start within 5 s"
 }
 
 CREATING=""
@@ -215,9 +271,10 @@ cmd_up() {
     local name=${1:-}
     check_name "$name"
     shift
-    local open_arg="" silent_arg="" ports_arg="80" loss="" delay="" ratelimit=""
+    local open_arg="" silent_arg="" ports_arg="80" loss="" delay="" ratelimit="" scanners=1
     while [[ $# -gt 0 ]]; do
         case $1 in
+        --scanners) scanners=${2?--scanners needs an argument}; shift 2 ;;
         --open) open_arg=${2?--open needs an argument}; shift 2 ;;
         --silent) silent_arg=${2?--silent needs an argument}; shift 2 ;;
         --ports) ports_arg=${2?--ports needs an argument}; shift 2 ;;
@@ -238,7 +295,6 @@ cmd_up() {
     done
     need_root
     need_cmd ip nft python3
-    [[ -n $delay ]] && need_cmd tc
 
     local open silent p
     open=$(read_list "$open_arg")
@@ -255,11 +311,17 @@ cmd_up() {
         loss_per10k=$(awk -v l="$loss" 'BEGIN { v = int(l * 100 + 0.5); if (v > 10000) v = 10000; print v }')
     fi
     if [[ -n $delay ]]; then
-        [[ $delay =~ ^[0-9]+$ ]] || die "--delay: not a whole number of ms: '$delay'"
+        [[ $delay =~ ^[0-9]+$ ]] && ((10#$delay <= 60000)) ||
+            die "--delay: not a whole number of ms in 0..60000: '$delay'"
+        delay=$((10#$delay))
+        [[ -r $RELAY_PY ]] || die "--delay: relay program $RELAY_PY missing"
     fi
 
-    local scan=$name-scan tgt=$name-tgt state=$STATE_ROOT/$name
-    for p in "$scan" "$tgt" "$name-sink"; do
+    [[ $scanners =~ ^[1-4]$ ]] || die "--scanners: give 1 to 4, not '$scanners'"
+    [[ $scanners == 1 || -z $delay ]] || die "--scanners and --delay do not go together"
+    local scan=$name-scan tgt=$name-tgt dly="" state=$STATE_ROOT/$name
+    [[ -n $delay ]] && dly=$name-dly
+    for p in "$scan" "$tgt" "$name-sink" "$name-dly"; do
         ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
     done
 
@@ -268,11 +330,22 @@ cmd_up() {
     mkdir -p "$state"
     echo up >"$state/mode"
 
-    make_pair "$scan" "$tgt"
+    make_pair "$scan" "$tgt" "$dly"
+    local k
+    for ((k = 2; k <= scanners; k++)); do
+        add_scanner "$name" "$k"
+    done
 
     # Scan side: keep the gateway's neighbour entry reachable for a long time.
     nsx "$scan" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
         net.ipv4.neigh.veth0.gc_stale_time=3600
+    if [[ -n $delay ]]; then
+        # ARP answers come back delayed too: let neighbour probes wait for
+        # them rather than declare the peer unreachable.
+        local rt=$((2 * delay + 1000))
+        nsx "$scan" sysctl -qw net.ipv4.neigh.veth0.retrans_time_ms=$rt
+        nsx "$tgt" sysctl -qw net.ipv4.neigh.veth1.retrans_time_ms=$rt
+    fi
 
     # Target side: own all of 198.18.0.0/16, answer any SYN rate.
     ip -n "$tgt" route add local "$TARGET_NET" dev lo
@@ -331,33 +404,34 @@ table netdev testbed_loss {
 }
 EOF
     fi
+    local py
+    py=$(python_bin)
     if [[ -n $delay ]]; then
-        ip netns exec "$tgt" tc qdisc add dev veth1 root netem delay "${delay}ms" 2>/dev/null ||
-            die "--delay: 'tc qdisc ... netem' failed (this kernel probably lacks sch_netem)"
+        # The delay relay: a -> b at once, b -> a after $delay ms.
+        rm -f "$state/relay.ready"
+        ip netns exec "$dly" "$py" "$RELAY_PY" "$state/relay.ready" "$state/relay.stats" \
+            a b "$delay" </dev/null >"$state/relay.log" 2>&1 &
+        echo $! >"$state/relay.pid"
+        wait_ready relay
+        echo "$delay" >"$state/delay"
     fi
 
     # Listener: accept-and-close loop on 0.0.0.0:PORT for every port.
-    local py
-    py=$(python_bin)
     rm -f "$state/listener.ready"
     ip netns exec "$tgt" "$py" -c "$LISTENER_PY" "$state/listener.ready" "${ports[@]}" \
         </dev/null >"$state/listener.log" 2>&1 &
     echo $! >"$state/listener.pid"
-    local i
-    for i in $(seq 1 100); do
-        [[ -e $state/listener.ready ]] && break
-        kill -0 "$(cat "$state/listener.pid")" 2>/dev/null ||
-            die "listener exited: $(tr '\n' ' ' <"$state/listener.log")"
-        sleep 0.05
-    done
-    [[ -e $state/listener.ready ]] || die "listener did not start within 5 s"
+    wait_ready listener
     echo "$ports_csv" >"$state/ports"
 
-    warm_neighbour "$scan" "$py"
+    warm_neighbour "$scan" "$py" "${delay:-0}"
+    for ((k = 2; k <= scanners; k++)); do
+        warm_neighbour "$name-scan$k" "$py" 0 "198.19.$((k - 1)).2"
+    done
 
     CREATING=""
     trap - EXIT
-    echo "testbed $name up: $scan ($SCAN_ADDR) -> $tgt ($GW_ADDR), ports $ports_csv"
+    echo "testbed $name up: $scan ($SCAN_ADDR) -> $tgt ($GW_ADDR), ports $ports_csv${delay:+, replies delayed ${delay} ms via $dly}"
 }
 
 cmd_sink() {
@@ -374,7 +448,7 @@ cmd_sink() {
     need_root
     need_cmd ip nft
     local scan=$name-scan sink=$name-sink state=$STATE_ROOT/$name p
-    for p in "$scan" "$name-tgt" "$sink"; do
+    for p in "$scan" "$name-tgt" "$sink" "$name-dly"; do
         ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
     done
     CREATING=$name
@@ -382,7 +456,7 @@ cmd_sink() {
     mkdir -p "$state"
     echo sink >"$state/mode"
 
-    make_pair "$scan" "$sink" "$queues"
+    make_pair "$scan" "$sink" "" "$queues"
     local mac
     mac=$(ip -n "$sink" -o link show veth1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
     [[ -n $mac ]] || die "could not read the MAC address of veth1 in $sink"
@@ -437,15 +511,16 @@ kill_ns_procs() {
 }
 
 do_down() {
-    local name=$1 state=$STATE_ROOT/$1 ns pid
-    if [[ -f $state/listener.pid ]]; then
-        pid=$(cat "$state/listener.pid" 2>/dev/null || true)
-        # Only if that pid still is our listener (inside our namespace).
-        if [[ -n $pid ]] && [[ $(ip netns identify "$pid" 2>/dev/null || true) == "$name-tgt" ]]; then
+    local name=$1 state=$STATE_ROOT/$1 ns pid what
+    for what in listener:tgt relay:dly; do
+        [[ -f $state/${what%%:*}.pid ]] || continue
+        pid=$(cat "$state/${what%%:*}.pid" 2>/dev/null || true)
+        # Only if that pid still is ours (inside our namespace).
+        if [[ -n $pid ]] && [[ $(ip netns identify "$pid" 2>/dev/null || true) == "$name-${what##*:}" ]]; then
             kill -TERM "$pid" 2>/dev/null || true
         fi
-    fi
-    for ns in "$name-scan" "$name-tgt" "$name-sink"; do
+    done
+    for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do
         if ns_exists "$ns"; then
             # Processes started inside the testbed's own namespaces
             # (listener, captures, scanners) are ended by pid.
@@ -454,6 +529,15 @@ do_down() {
         fi
     done
     rm -rf "$state"
+    local left=""
+    for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do
+        if ns_exists "$ns"; then
+            sleep 0.2
+            kill_ns_procs "$ns"
+            ip netns del "$ns" || left+=" $ns"
+        fi
+    done
+    [[ -z $left ]] || die "down $name: could not delete namespace(s)$left"
 }
 
 cmd_down() {
@@ -467,10 +551,10 @@ cmd_down() {
 cmd_exec() {
     local name=${1:-} role=${2:-}
     check_name "$name"
-    [[ $# -ge 3 ]] || die "usage: $PROG exec NAME scan|tgt|sink CMD..."
+    [[ $# -ge 3 ]] || die "usage: $PROG exec NAME scan|tgt|sink|dly CMD..."
     case $role in
-    scan | tgt | sink) ;;
-    *) die "exec: role must be scan, tgt or sink, not '$role'" ;;
+    scan | scan2 | scan3 | scan4 | tgt | sink | dly) ;;
+    *) die "exec: role must be scan, scan2..scan4, tgt, sink or dly, not '$role'" ;;
     esac
     shift 2
     need_root
@@ -495,7 +579,17 @@ cmd_status() {
             echo "listener: pid $pid NOT RUNNING"
         fi
     fi
-    for ns in "$name-scan" "$name-tgt" "$name-sink"; do
+    if [[ -f $state/relay.pid ]]; then
+        local rpid
+        rpid=$(cat "$state/relay.pid")
+        if kill -0 "$rpid" 2>/dev/null; then
+            echo "relay: pid $rpid, delay $(cat "$state/delay" 2>/dev/null || echo '?') ms"
+        else
+            echo "relay: pid $rpid NOT RUNNING"
+        fi
+        [[ -f $state/relay.stats ]] && sed 's/^/  /' "$state/relay.stats"
+    fi
+    for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do
         ns_exists "$ns" || continue
         found=1
         echo "== $ns"

@@ -173,6 +173,35 @@ pub struct Args {
     #[arg(short = 'd', long)]
     pub dryrun: bool,
 
+    /// Save the scan's progress to FILE (mode 0600: it holds the validation key) every
+    /// second and when the scan stops, so that --resume FILE can continue it.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Continue the scan saved in FILE: same targets, ports, shard, probes, source ports,
+    /// threads, -n and seed (rate and cooldown may differ). Appends to -o, and keeps
+    /// saving to FILE unless --checkpoint names another.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+
+    /// Who runs this scan and how to reach them (an e-mail address or URL), for the
+    /// notice page and the metadata.
+    #[arg(long, value_name = "TEXT")]
+    pub contact: Option<String>,
+
+    /// Why this scan runs, in a sentence, for the notice page and the metadata.
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
+
+    /// While the scan runs, serve a page on ADDR:PORT that says who scans, why, and how
+    /// to opt out (HTML at /, JSON at /.well-known/scan.json). Needs --contact.
+    #[arg(long = "notice-http", value_name = "ADDR:PORT")]
+    pub notice_http: Option<String>,
+
+    /// Test hook: a dry run stops as if interrupted once it has printed this many probes.
+    #[arg(long = "debug-stop-after", value_name = "PROBES", hide = true)]
+    pub debug_stop_after: Option<String>,
+
     /// Send over AF_XDP (one socket per sender thread, on queue = thread number; the
     /// interface needs as many queues as threads). Falls back to AF_PACKET where AF_XDP
     /// is unavailable.

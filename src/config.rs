@@ -46,6 +46,12 @@ pub struct Config {
     /// they were read at start. Reloads replace the file part during the scan.
     #[serde(skip)]
     pub blocklist: AddrSet,
+    /// The built-in part of `blocklist` (never-routable and reserved ranges), which
+    /// reloads of the files keep.
+    #[serde(skip)]
+    pub builtin_blocklist: AddrSet,
+    /// Addresses to probe (after blocklists) and ports, for the record.
+    pub target_addresses: u64,
     pub ports: Vec<u16>,
     pub allowlist_file: Option<PathBuf>,
     pub blocklist_files: Vec<PathBuf>,
@@ -73,9 +79,29 @@ pub struct Config {
     pub all_responses: bool,
     pub quiet: bool,
     pub dryrun: bool,
+    /// Who runs the scan and how to reach them (`--contact`).
+    pub contact: Option<String>,
+    /// Why the scan runs (`--purpose`).
+    pub purpose: Option<String>,
+    /// Where progress is saved: `--checkpoint`, or else the `--resume` file.
+    pub checkpoint_file: Option<PathBuf>,
+    pub resume_file: Option<PathBuf>,
+    /// The checkpoint this scan continues (`--resume`), checked against this configuration.
+    #[serde(skip)]
+    pub resume: Option<Box<crate::checkpoint::Checkpoint>>,
+    /// Address of the notice page (`--notice-http`).
+    pub notice_http: Option<std::net::SocketAddr>,
+    /// Test hook: stop a dry run after this many probes.
+    #[serde(skip)]
+    pub debug_stop_after: Option<u64>,
     /// Send over AF_XDP where possible (`--xdp`).
     pub xdp: bool,
 }
+
+/// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
+pub const LARGE_SCAN: u64 = 1 << 24;
+/// Above this many addresses a scan without --contact and --purpose gets a warning.
+pub const CONTACT_ADVISED: u64 = 1 << 16;
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
@@ -114,9 +140,16 @@ impl Config {
             (None, Some(b)) => Some(rate_from_bandwidth(b)?),
             (None, None) => Some(10_000),
         };
-        let seed = match &a.seed {
-            Some(s) => parse_u64("-e/--seed", s)?,
-            None => {
+        let resume = a
+            .resume
+            .as_deref()
+            .map(crate::checkpoint::Checkpoint::load)
+            .transpose()?;
+        let seed = match (&a.seed, &resume) {
+            (Some(s), _) => parse_u64("-e/--seed", s)?,
+            // A resumed scan keeps its seed unless -e says otherwise (then it is refused).
+            (None, Some(c)) => c.seed,
+            (None, None) => {
                 random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?
             }
         };
@@ -210,12 +243,13 @@ impl Config {
         if !a.no_default_blocklist {
             block = block.union(&blocklist::reserved());
         }
+        let builtin_blocklist = block.clone();
         for path in &a.blocklist_file {
             block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
         }
         let addrs = wanted.subtract(&block);
         if addrs.is_empty() {
-            let hint = if wanted.intersect(&blocklist::reserved()).len() > 0
+            let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
                 && !a.no_default_blocklist
             {
                 " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
@@ -226,6 +260,15 @@ impl Config {
                 "every target is excluded by the blocklists: nothing to scan{hint}"
             ));
         }
+        // Safety rail: a scan this large reaches networks whose operators will ask to be left
+        // out; the operator must have a place to put those requests before starting.
+        if addrs.len() > LARGE_SCAN && a.blocklist_file.is_empty() {
+            return err(format!(
+                "refusing to scan {} addresses (more than 2^24) without -b/--blocklist-file: a scan this large must honour opt-out requests; pass your opt-out list (an empty file states that there are none yet)",
+                addrs.len()
+            ));
+        }
+        let target_addresses = addrs.len();
         let space = TargetSpace::new(addrs, ports.clone());
 
         let max_targets = a
@@ -250,10 +293,42 @@ impl Config {
             }
         }
 
-        Ok(Config {
+        let contact = a
+            .contact
+            .as_deref()
+            .map(|s| operator_text("--contact", s))
+            .transpose()?;
+        let purpose = a
+            .purpose
+            .as_deref()
+            .map(|s| operator_text("--purpose", s))
+            .transpose()?;
+        let notice_http = a
+            .notice_http
+            .as_deref()
+            .map(|s| {
+                s.trim().parse::<std::net::SocketAddr>().or_else(|_| {
+                    err(format!(
+                        "--notice-http: {s:?} is not ADDR:PORT (e.g. 0.0.0.0:80)"
+                    ))
+                })
+            })
+            .transpose()?;
+        if notice_http.is_some() && contact.is_none() {
+            return err("--notice-http needs --contact: the page tells people how to reach you");
+        }
+        let debug_stop_after = a
+            .debug_stop_after
+            .as_deref()
+            .map(|s| parse_u64_in("--debug-stop-after", s, 1, u64::MAX))
+            .transpose()?;
+
+        let config = Config {
             target_args: a.targets.clone(),
             space,
             blocklist: block,
+            builtin_blocklist,
+            target_addresses,
             ports,
             allowlist_file: a.allowlist_file.clone(),
             blocklist_files: a.blocklist_file.clone(),
@@ -277,8 +352,17 @@ impl Config {
             all_responses: a.all_responses,
             quiet: a.quiet,
             dryrun: a.dryrun,
+            contact,
+            purpose,
+            checkpoint_file: a.checkpoint.clone().or_else(|| a.resume.clone()),
+            resume_file: a.resume.clone(),
+            resume: resume.map(Box::new),
+            notice_http,
+            debug_stop_after,
             xdp: a.xdp,
-        })
+        };
+        crate::checkpoint::check_config(&config)?;
+        Ok(config)
     }
 
     /// Number of probes this shard sends (targets times probes, after -n), before any
@@ -300,6 +384,23 @@ impl Config {
             None => share,
         }
     }
+}
+
+/// Text the operator gives about themselves: one line, printable, not too long.
+fn operator_text(flag: &str, s: &str) -> Result<String, ConfigError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return err(format!("{flag}: is empty"));
+    }
+    if t.chars().count() > 500 {
+        return err(format!("{flag}: is longer than 500 characters"));
+    }
+    if t.chars().any(char::is_control) {
+        return err(format!(
+            "{flag}: contains control characters (give one line)"
+        ));
+    }
+    Ok(t.to_string())
 }
 
 fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {

@@ -17,11 +17,15 @@
 //! * [`send`]: sender threads, the packet-rate pacer and the transmit back ends.
 //! * [`recv`]: the receiver thread, duplicate suppression and reply classification.
 //! * [`output`]: JSON-lines records, progress on stderr and the metadata summary.
+//! * [`checkpoint`]: saving progress (`--checkpoint`) and resuming (`--resume`).
+//! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, BPF, netlink, capabilities.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod net;
+pub mod notice;
 pub mod output;
 pub mod probe;
 pub mod recv;

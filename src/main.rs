@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if config.dryrun {
-        let mut out = match JsonLines::open(&config.output, false) {
+        let mut out = match JsonLines::open(&config.output, config.resume.is_some()) {
             Ok(out) => out,
             // A bad -o path is a usage error like any other file named on the command line.
             Err(e) => {
@@ -59,12 +59,15 @@ fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(EXIT_USAGE));
             }
         };
-        synsurvey::scan::dry_run(config, &mut out)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit_code(synsurvey::scan::dry_run(config, &mut out)?));
     }
     let argv: Vec<String> = std::env::args().collect();
-    Ok(match synsurvey::scan::live(config, argv)? {
+    Ok(exit_code(synsurvey::scan::live(config, argv)?))
+}
+
+fn exit_code(end: End) -> ExitCode {
+    match end {
         End::Interrupted(sig) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
         End::Completed | End::MaxRuntime | End::MaxResults | End::OutputClosed => ExitCode::SUCCESS,
-    })
+    }
 }

@@ -18,7 +18,8 @@ use crate::send::dryrun::DryRun;
 use crate::send::Sender;
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::live::LiveBlocklist;
-use crate::validate::{Key, Validator};
+use crate::targets::reload::Reloader;
+use crate::validate::Validator;
 
 /// The largest batch a sender hands to the kernel at once.
 pub const MAX_BATCH: usize = 256;
@@ -34,7 +35,15 @@ pub fn walk_for(
     let walk = cyclic
         .try_walk_from(config.shard, config.shards, thread, threads, position)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(match config.max_targets {
+    Ok(match thread_cap(config, thread, threads) {
+        Some(cap) => walk.with_limit(cap),
+        None => walk,
+    })
+}
+
+/// Sender `thread`'s share of `-n`, if the scan has a cap.
+pub fn thread_cap(config: &Config, thread: u32, threads: u32) -> Option<u64> {
+    match config.max_targets {
         // A cap that covers the whole scan is no cap. It must not be split: a walk holds
         // only about its share of the targets, and the ones it holds beyond its share of
         // the cap would be dropped (-n 100% with -T 3 probed 4095 of 4096).
@@ -43,34 +52,46 @@ pub fn walk_for(
             // threads, so that the shares add up to -n even when the shards run with
             // different numbers of threads.
             let shard_share = split_limit(n, u64::from(config.shards), u64::from(config.shard));
-            walk.with_limit(split_limit(
+            Some(split_limit(
                 shard_share,
                 u64::from(threads),
                 u64::from(thread),
             ))
         }
-        _ => walk,
-    })
+        _ => None,
+    }
 }
 
 /// Prints, one JSON line each, the probes a live scan with this configuration would send,
 /// in each sender's order (thread 0's first). Opens no socket and needs no privileges.
-pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<()> {
+/// With `--checkpoint` it saves its progress like a live scan, and stops cleanly on
+/// SIGINT/SIGTERM; with `--resume` it prints only what is left.
+pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
     let src_ip = config.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let template = ProbeTemplate::new(&TemplateParams::linux_like(
         [0; 6],
         config.gateway_mac.unwrap_or([0; 6]),
         src_ip,
     ));
-    let key = Key::random().context("cannot draw a validation key")?;
+    let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
     let validator = Validator::new(&key, src_ip, config.source_ports, config.probes);
     let cyclic = Cyclic::new(config.space.len(), config.seed);
     let blocklist = LiveBlocklist::new(config.blocklist.clone());
     let counters = Counters::default();
     let stop = AtomicBool::new(false);
     let now = Instant::now();
+    let session = crate::checkpoint::Session::new(config, config.sender_threads, &key);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if session.is_some() {
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, interrupted.clone())
+                .and_then(|_| signal_hook::flag::register(sig, interrupted.clone()))
+                .context("installing signal handlers")?;
+        }
+    }
+    let mut all_done = true;
     for thread in 0..config.sender_threads {
-        let mut walk = walk_for(config, &cyclic, thread, config.sender_threads, 0)?;
+        let mut walk = crate::checkpoint::walk(config, &cyclic, thread, config.sender_threads)?;
         let sender = Sender {
             thread,
             space: &config.space,
@@ -85,17 +106,35 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<()> {
             epoch: now,
             deadline: None,
             batch: MAX_BATCH,
+            progress: session.as_ref().and_then(|s| s.progress(thread)),
         };
-        let mut tx = DryRun::new(MAX_BATCH, thread, out, &stop);
-        sender.run(&mut walk, &mut tx).context("dry run")?;
+        let mut tx = crate::checkpoint::DryRunWatch {
+            inner: DryRun::new(MAX_BATCH, thread, out, &stop),
+            stop: &stop,
+            interrupted: &interrupted,
+            stop_after: config.debug_stop_after,
+            sent: 0,
+            session: session.as_ref(),
+            counters: &counters,
+        };
+        let report = sender.run(&mut walk, &mut tx).context("dry run")?;
+        all_done &= report.end == SendEnd::Done;
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            all_done = false;
             break;
         }
     }
-    if out.flush()? == WriteOutcome::Closed {
-        return Ok(());
+    let flushed = out.flush()?;
+    if let Some(s) = &session {
+        s.finish(&counters, all_done)?;
     }
-    Ok(())
+    if interrupted.load(Relaxed) || config.debug_stop_after.is_some() && !all_done {
+        return Ok(End::Interrupted(signal_hook::consts::SIGINT));
+    }
+    if flushed == WriteOutcome::Closed {
+        return Ok(End::OutputClosed);
+    }
+    Ok(End::Completed)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -116,6 +155,25 @@ use crate::probe::FRAME_LEN;
 use crate::recv::{Capture, Classifier, Control};
 use crate::send::{SendEnd, Transmit};
 use crate::wire::ethernet::format_mac;
+
+/// How often the blocklist files are checked for changes. With a sender picking up a new
+/// list at its next batch, an opt-out takes effect well within a second.
+const RELOAD_POLL: Duration = Duration::from_millis(200);
+
+/// Warnings about a configuration that is allowed but deserves a second look.
+fn warn_about(config: &Config) {
+    if !config.default_blocklist {
+        eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
+    }
+    if config.target_addresses > crate::config::CONTACT_ADVISED
+        && (config.contact.is_none() || config.purpose.is_none())
+    {
+        eprintln!(
+            "synsurvey: warning: a scan of {} addresses without --contact and --purpose: network operators who see it cannot tell who you are or why",
+            config.target_addresses
+        );
+    }
+}
 
 /// Bytes of each reply the kernel hands us: Ethernet, IPv4 and a full 60-byte TCP header.
 pub const SNAPLEN: u32 = 96;
@@ -275,7 +333,7 @@ fn socket_error(what: &str, e: std::io::Error) -> anyhow::Error {
     if e.kind() == std::io::ErrorKind::PermissionDenied {
         anyhow::anyhow!(
             "cannot open the {what}: {e}; raw sockets need CAP_NET_RAW: run as root, or grant the binary \
-             `setcap cap_net_raw,cap_net_admin=ep` (see README)"
+             `setcap cap_net_raw,cap_net_admin=ep` (see docs/privileges.md)"
         )
     } else {
         anyhow::anyhow!("cannot open the {what}: {e}")
@@ -319,15 +377,10 @@ pub fn thread_rates(rate: Option<u64>, threads: u32) -> Vec<Option<f64>> {
 /// privileges, output file) fails before the first probe.
 pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let start_us = unix_us_now();
+    warn_about(config);
     let network = discover(config)?;
     // Fewer threads than packets per second would leave a thread with no rate at all.
-    let threads = match config.rate {
-        Some(r) => config
-            .sender_threads
-            .min(r.min(u64::from(u32::MAX)) as u32)
-            .max(1),
-        None => config.sender_threads,
-    };
+    let threads = crate::checkpoint::thread_count(config);
     let filter = net::reply_filter(
         network.src_ip,
         config.source_ports.0,
@@ -344,16 +397,30 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     for t in 0..threads {
         txs.push(open_tx(config.xdp, network.ifindex, t)?);
     }
-    let out = JsonLines::open(&config.output, false).map_err(|e| match &config.output {
-        crate::config::OutputTarget::File(p) => {
-            anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
-        }
-        _ => anyhow::anyhow!("cannot open standard output: {e}"),
-    })?;
+    let out =
+        JsonLines::open(&config.output, config.resume.is_some()).map_err(|e| {
+            match &config.output {
+                crate::config::OutputTarget::File(p) => {
+                    anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
+                }
+                _ => anyhow::anyhow!("cannot open standard output: {e}"),
+            }
+        })?;
     let mut meta_file = match &config.metadata_file {
         Some(p) => Some(File::create(p).map_err(|e| {
             anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
         })?),
+        None => None,
+    };
+    // Binding a port below 1024 needs CAP_NET_BIND_SERVICE: before the capabilities go.
+    let notice = match config.notice_http {
+        Some(addr) => Some(
+            crate::notice::NoticeServer::start(
+                addr,
+                crate::notice::Notice::of(config, network.src_ip, start_us),
+            )
+            .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))?,
+        ),
         None => None,
     };
     // The sockets are open: nothing later needs a capability.
@@ -370,7 +437,18 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
             .context("installing signal handlers")?;
     }
 
-    let key = Key::random().context("cannot draw a validation key")?;
+    // SIGHUP: re-read the blocklist files now (they are also watched for changes).
+    let hangup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
+        .context("installing signal handlers")?;
+    let mut reloader = Reloader::new(
+        config.blocklist_files.clone(),
+        config.builtin_blocklist.clone(),
+        config.blocklist.clone(),
+    );
+
+    let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
+    let checkpoint = crate::checkpoint::Session::new(config, threads, &key);
     let validator = Validator::new(&key, network.src_ip, config.source_ports, config.probes);
     let template = ProbeTemplate::new(&TemplateParams::linux_like(
         network.src_mac,
@@ -396,18 +474,22 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let mut send_ended_at = epoch;
     let mut end = End::Completed;
     let mut rtt = None;
+    let mut all_walks_done = true;
 
     let walks: Vec<Walk> = (0..threads)
-        .map(|t| walk_for(config, &cyclic, t, threads, 0))
+        .map(|t| crate::checkpoint::walk(config, &cyclic, t, threads))
         .collect::<anyhow::Result<_>>()?;
 
     std::thread::scope(|s| -> anyhow::Result<()> {
         // Output: the only writer of the results.
         let writer = s.spawn(|| {
             let mut out = out;
+            // Lines count as written once a flush has succeeded: /dev/full or a full disk
+            // accept lines into the buffer and fail only when it is flushed.
+            let mut pending = 0u64;
             for rec in chan_rx.iter() {
                 match out.write(&rec) {
-                    Ok(WriteOutcome::Written) => {}
+                    Ok(WriteOutcome::Written) => pending += 1,
                     Ok(WriteOutcome::Closed) => {
                         output_closed.store(true, Relaxed);
                         stop_scan.store(true, Relaxed);
@@ -422,17 +504,28 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 }
                 if chan_rx.is_empty() {
                     // Nothing waiting: a good moment for readers of a pipe to see results.
-                    if let Err(e) = out.flush() {
-                        *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(format!("writing the output: {e}"));
-                        stop_scan.store(true, Relaxed);
-                        break;
+                    match out.flush() {
+                        Ok(WriteOutcome::Written) => {
+                            counters
+                                .recv
+                                .written
+                                .fetch_add(std::mem::take(&mut pending), Relaxed);
+                        }
+                        Ok(WriteOutcome::Closed) => {}
+                        Err(e) => {
+                            *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(format!("writing the output: {e}"));
+                            stop_scan.store(true, Relaxed);
+                            break;
+                        }
                     }
                 }
             }
             match out.flush() {
                 Ok(WriteOutcome::Closed) => output_closed.store(true, Relaxed),
-                Ok(WriteOutcome::Written) => {}
+                Ok(WriteOutcome::Written) => {
+                    counters.recv.written.fetch_add(pending, Relaxed);
+                }
                 Err(e) => {
                     let mut g = output_error.lock().unwrap_or_else(|p| p.into_inner());
                     if g.is_none() {
@@ -482,6 +575,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 epoch,
                 deadline,
                 batch: crate::send::pacer::batch_size(rates[t], MAX_BATCH),
+                progress: checkpoint.as_ref().and_then(|c| c.progress(t as u32)),
             };
             let done = &senders_done;
             let err = &send_error;
@@ -493,6 +587,33 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 done.fetch_add(1, Relaxed);
                 r
             }));
+        }
+
+        // Opt-outs: apply changed blocklist files within a fraction of a second.
+        if !reloader.is_empty() {
+            let (blocklist, counters, stop, hangup) = (&blocklist, &counters, &stop_recv, &hangup);
+            s.spawn(move || {
+                while !stop.load(Relaxed) {
+                    std::thread::sleep(RELOAD_POLL);
+                    match reloader.check(hangup.swap(false, Relaxed)) {
+                        None => {}
+                        Some(Ok(r)) => {
+                            blocklist.replace(r.set);
+                            counters.reloads.fetch_add(1, Relaxed);
+                            eprintln!(
+                                "synsurvey: blocklist reloaded: {} addresses blocked ({} added, {} removed; removed ones stay unscanned)",
+                                blocklist.snapshot().len(),
+                                r.added,
+                                r.removed
+                            );
+                        }
+                        Some(Err(why)) => {
+                            counters.reload_failures.fetch_add(1, Relaxed);
+                            eprintln!("synsurvey: blocklist reload refused, the previous list stays in force: {why}");
+                        }
+                    }
+                }
+            });
         }
 
         // Monitor: progress once a second; stop on signals; cooldown after the last probe.
@@ -529,6 +650,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 eprintln!("{}", status_line(&prev, &snap, planned, left));
                 prev = snap;
             }
+            if let Some(c) = &checkpoint {
+                c.tick(&counters);
+            }
             if let Some(c) = cooldown_until {
                 if now >= c || stop_scan.load(Relaxed) || interrupted.load(Relaxed) != 0 {
                     break;
@@ -536,14 +660,23 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
             }
         }
         stop_recv.store(true, Relaxed);
+        let mut last_send = epoch;
         for h in senders {
             match h.join() {
-                Ok(Ok(r)) if r.end == SendEnd::Deadline && end == End::Completed => {
-                    end = End::MaxRuntime
+                Ok(Ok(r)) => {
+                    last_send = last_send.max(r.finished);
+                    if r.end == SendEnd::Deadline && end == End::Completed {
+                        end = End::MaxRuntime;
+                    }
+                    all_walks_done &= r.end == SendEnd::Done;
                 }
-                Ok(_) => {}
+                Ok(Err(_)) => all_walks_done = false,
                 Err(_) => anyhow::bail!("a sender thread panicked"),
             }
+        }
+        // The senders' own clocks, not the monitor's polling, bound the sending phase.
+        if last_send > epoch {
+            send_ended_at = last_send;
         }
         match receiver.join() {
             Ok(Ok(h)) => rtt = Some(h),
@@ -556,6 +689,11 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         Ok(())
     })?;
 
+    drop(notice);
+    // A failed final save is reported after the metadata has been written.
+    let checkpoint_error = checkpoint
+        .as_ref()
+        .and_then(|c| c.finish(&counters, all_walks_done).err());
     if end == End::Completed {
         if output_closed.load(Relaxed) {
             end = End::OutputClosed;
@@ -624,6 +762,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     }
     if let Some(e) = error {
         anyhow::bail!(e);
+    }
+    if let Some(e) = checkpoint_error {
+        return Err(e);
     }
     Ok(end)
 }

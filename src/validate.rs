@@ -125,7 +125,8 @@ pub enum DropReason {
     PortMismatch,
     /// The acknowledgement number does not answer our sequence number.
     AckMismatch,
-    /// From an address on the blocklist as it is now (after a reload).
+    /// From an address on the blocklist as it is now (the initial list, or a reload);
+    /// checked before anything else about a parsed reply.
     Blocklisted,
     /// A second reply from a target already reported.
     Duplicate,

@@ -297,3 +297,145 @@ fn exclusive_guard_serialises() {
         t.join().unwrap();
     }
 }
+
+/// Addresses of the namespace's interfaces (`ip -br addr`).
+fn brief_addrs(ns: &str) -> String {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-br", "addr", "show"])
+        .output()
+        .expect("ip -br addr");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn delay_holds_back_the_targets_frames_and_down_removes_all_three_namespaces() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.0.1".into()],
+        delay_ms: Some(500),
+        ..Default::default()
+    });
+    let t = Duration::from_secs(3);
+    for _ in 0..2 {
+        let (o, d) = tb.connect_timed(ip("198.18.0.1"), 80, t);
+        assert_eq!(o, ConnectOutcome::Open, "{}", tb.status());
+        assert!(
+            d >= Duration::from_millis(500) && d < Duration::from_millis(1500),
+            "open connect took {d:?}"
+        );
+        let (o, d) = tb.connect_timed(ip("198.18.0.2"), 80, t);
+        assert_eq!(o, ConnectOutcome::Refused, "{}", tb.status());
+        assert!(
+            d >= Duration::from_millis(500) && d < Duration::from_millis(1500),
+            "refused connect took {d:?}"
+        );
+    }
+    // The relay's namespace is a bare L2 hop: no address of its own.
+    let dly_addrs = brief_addrs(&tb.dly_ns());
+    assert!(
+        dly_addrs
+            .lines()
+            .filter(|l| !l.starts_with("lo "))
+            .all(|l| l.split_whitespace().count() == 2),
+        "{dly_addrs}"
+    );
+    assert!(tb.status().contains("relay: pid"), "{}", tb.status());
+
+    let (scan, tgt, dly, name) = (tb.scan_ns(), tb.tgt_ns(), tb.dly_ns(), tb.name.clone());
+    let listed = netns_list();
+    for ns in [&scan, &tgt, &dly] {
+        assert!(listed.contains(ns), "{ns} missing: {listed:?}");
+    }
+    drop(tb);
+    let listed = netns_list();
+    for ns in [&scan, &tgt, &dly] {
+        assert!(!listed.contains(ns), "{ns} left after down: {listed:?}");
+    }
+    assert!(!Path::new("/run/synsurvey-testbed").join(&name).exists());
+}
+
+#[test]
+fn without_delay_connects_are_immediate_and_there_is_no_relay() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.0.1".into()],
+        ..Default::default()
+    });
+    for (a, want) in [
+        ("198.18.0.1", ConnectOutcome::Open),
+        ("198.18.0.2", ConnectOutcome::Refused),
+    ] {
+        let (o, d) = tb.connect_timed(ip(a), 80, Duration::from_secs(1));
+        assert_eq!(o, want, "{a}");
+        assert!(d < Duration::from_millis(100), "connect to {a} took {d:?}");
+    }
+    assert!(!netns_list().contains(&tb.dly_ns()));
+    assert!(tb.relay_stats().is_empty());
+}
+
+#[test]
+fn delay_relay_loses_nothing_in_a_burst() {
+    // 2048 non-blocking connects as fast as Python makes them (tens of
+    // thousands of SYNs per second): every one must get its answer, after
+    // the delay, and the relay must not have dropped a frame.
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.16.0/24".into()],
+        delay_ms: Some(300),
+        ..Default::default()
+    });
+    const PY: &str = r#"
+import errno, resource, select, socket, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+socks = {}
+t0 = time.monotonic()
+for i in range(2048):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+    s.connect_ex(("198.18.%d.%d" % (16 + i // 256, i % 256), 80))
+    socks[s.fileno()] = s
+sent = time.monotonic() - t0
+p = select.poll()
+for fd in socks:
+    p.register(fd, select.POLLOUT)
+res = {}
+first = None
+deadline = t0 + 10
+while len(res) < len(socks) and time.monotonic() < deadline:
+    for fd, _ in p.poll(100):
+        if first is None:
+            first = time.monotonic() - t0
+        e = socks[fd].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        res[fd] = "open" if e == 0 else ("refused" if e == errno.ECONNREFUSED else str(e))
+        p.unregister(fd)
+vals = list(res.values())
+print(vals.count("open"), vals.count("refused"), len(socks) - len(res), sent, first)
+"#;
+    let out = tb
+        .exec_scan(["python3", "-c", PY])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(f.len(), 5, "{line}");
+    let (open, refused, missing) = (f[0], f[1], f[2]);
+    let first: f64 = f[4].parse().unwrap();
+    // Wait for the relay's next stats (about once a second).
+    std::thread::sleep(Duration::from_millis(1300));
+    let stats = tb.relay_stats();
+    assert_eq!(
+        (open, refused, missing),
+        ("256", "1792", "0"),
+        "{line}\n{stats:?}"
+    );
+    assert!(first >= 0.3, "first answer after {first} s");
+    assert_eq!(stats["socket_drops_a"], 0, "{stats:?}");
+    assert_eq!(stats["socket_drops_b"], 0, "{stats:?}");
+    assert_eq!(stats["send_errors_a_to_b"], 0, "{stats:?}");
+    assert_eq!(stats["send_errors_b_to_a"], 0, "{stats:?}");
+    assert!(stats["frames_a_to_b"] >= 2048, "{stats:?}");
+    assert!(stats["frames_b_to_a"] >= 2048, "{stats:?}");
+}

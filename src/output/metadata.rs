@@ -37,7 +37,7 @@ pub struct RttSummary {
 
 impl RttSummary {
     pub fn from_histogram(h: &Histogram<u64>) -> Option<RttSummary> {
-        (h.len() > 0).then(|| RttSummary {
+        (!h.is_empty()).then(|| RttSummary {
             count: h.len(),
             min: h.min(),
             p50: h.value_at_quantile(0.5),

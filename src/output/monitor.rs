@@ -32,6 +32,7 @@ pub struct RecvCounters {
     pub rst: AtomicU64,
     /// First SYN-ACK from a target: the results a default scan reports.
     pub unique_success: AtomicU64,
+    /// Result lines the output stage has flushed successfully (set by the writer).
     pub written: AtomicU64,
     pub kernel_drops: AtomicU64,
     pub dropped: [AtomicU64; DropReason::ALL.len()],

@@ -3,7 +3,7 @@
 //! Replies arrive on an `AF_PACKET` socket whose classic BPF filter, run in the kernel,
 //! already keeps only TCP SYN-ACKs and RSTs to our address and source-port range. Each
 //! frame is then parsed with length checks (no input can make it panic), checked against
-//! the target set, the validation MAC and the live blocklist, and looked up in the
+//! the live blocklist, the target set and the validation MAC, and looked up in the
 //! duplicate bitmap. Every frame ends either as a [`Record`] or as a counted
 //! [`DropReason`]; the kernel's own drops (a full socket queue) are read from
 //! `PACKET_STATISTICS`.
@@ -77,6 +77,13 @@ impl<'a> Classifier<'a> {
         if csum_unverifiable {
             r.tcp_checksum_ok = None;
         }
+        // The blocklist first: the initial one is subtracted from the target space, so a
+        // frame from an opted-out address would otherwise count as "not a target", and
+        // nothing from such an address is looked at further.
+        self.blocklist.refresh();
+        if self.blocklist.contains(u32::from(r.saddr)) {
+            return Outcome::Dropped(DropReason::Blocklisted);
+        }
         let Some(index) = self.space.index_of(u32::from(r.saddr), r.sport) else {
             return Outcome::Dropped(DropReason::NotATarget);
         };
@@ -84,10 +91,6 @@ impl<'a> Classifier<'a> {
             Ok(a) => a,
             Err(why) => return Outcome::Dropped(why),
         };
-        self.blocklist.refresh();
-        if self.blocklist.contains(u32::from(r.saddr)) {
-            return Outcome::Dropped(DropReason::Blocklisted);
-        }
         let repeat = self.seen.check_and_set(index);
         let success = accepted.class == Class::Synack;
         let report = if self.all_responses {
@@ -205,7 +208,7 @@ pub fn run<'a, C: Capture>(
                         if out.send(*record).is_err() {
                             output_gone = true;
                         } else {
-                            counters.recv.written.fetch_add(1, Relaxed);
+                            // Counted as written by the output stage, once on disk.
                             let n = results.fetch_add(1, Relaxed) + 1;
                             if control.max_results.is_some_and(|m| n >= m) {
                                 control.stop_scan.store(true, Relaxed);

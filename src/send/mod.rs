@@ -62,6 +62,8 @@ pub struct Sender<'a> {
     pub deadline: Option<Instant>,
     /// Frames per batch, at most the back end's capacity.
     pub batch: usize,
+    /// Where the walk's position is published after each batch (`--checkpoint`).
+    pub progress: Option<&'a crate::checkpoint::ThreadProgress>,
 }
 
 /// How a sender's walk ended.
@@ -79,8 +81,11 @@ pub enum SendEnd {
 pub struct SendReport {
     pub end: SendEnd,
     pub packets: u64,
-    /// Positions of the walk consumed: where a resumed scan continues.
+    /// Positions of the walk consumed: where a resumed scan continues. A target whose
+    /// probes were not all sent is not consumed.
     pub position: u64,
+    /// When the last batch had been handed to the kernel.
+    pub finished: Instant,
 }
 
 impl Sender<'_> {
@@ -93,6 +98,10 @@ impl Sender<'_> {
         // A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).
         let mut pending: Option<(Ipv4Addr, u16, Tag, u16)> = None;
         let src_probes = self.probes.max(1);
+        // Indices this run's walk yielded, and (position, yielded) just before the target
+        // being probed was drawn: the resume point while its probes are split over batches.
+        let mut yielded = 0u64;
+        let mut target_from = (Walk::position(walk), 0u64);
         let end = loop {
             if self.stop.load(Relaxed) {
                 break SendEnd::Stopped;
@@ -108,10 +117,12 @@ impl Sender<'_> {
                 let (daddr, dport, tag, probe) = match pending.take() {
                     Some(p) => p,
                     None => {
+                        target_from = (Walk::position(walk), yielded);
                         let Some(idx) = walk.next() else {
                             exhausted = true;
                             break;
                         };
+                        yielded += 1;
                         let Some((addr, port)) = self.space.get(idx) else {
                             continue;
                         };
@@ -151,6 +162,15 @@ impl Sender<'_> {
             }
             self.counters.send.targets.fetch_add(targets, Relaxed);
             self.counters.send.blocklisted.fetch_add(skipped, Relaxed);
+            if let Some(p) = self.progress {
+                // Only now, with the batch sent: a checkpoint never skips a probe.
+                let (pos, y) = if pending.is_some() {
+                    target_from
+                } else {
+                    (Walk::position(walk), yielded)
+                };
+                p.publish(pos, y);
+            }
             if exhausted {
                 break SendEnd::Done;
             }
@@ -158,7 +178,12 @@ impl Sender<'_> {
         Ok(SendReport {
             end,
             packets: pacer.total_sent(),
-            position: Walk::position(walk),
+            position: if pending.is_some() {
+                target_from.0
+            } else {
+                Walk::position(walk)
+            },
+            finished: Instant::now(),
         })
     }
 }

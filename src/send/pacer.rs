@@ -140,6 +140,17 @@ mod test {
     }
 
     #[test]
+    fn a_stall_is_not_made_up_in_a_burst() {
+        let t0 = Instant::now() - Duration::from_secs(10);
+        // 1000 pps in batches of 5, started 10 s ago, nothing sent: 10000 packets behind.
+        let mut p = Pacer::with_batch(Some(1000.0), t0, 5);
+        assert!(p.wait(None));
+        // At most one batch (5 ms) of lag is left.
+        let lag = Instant::now().saturating_duration_since(p.next_due());
+        assert!(lag <= Duration::from_millis(6), "{lag:?}");
+    }
+
+    #[test]
     fn uncapped_never_waits() {
         let mut p = Pacer::new(None, Instant::now() + Duration::from_secs(3600));
         assert!(!p.is_capped());

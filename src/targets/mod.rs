@@ -14,6 +14,7 @@ pub mod blocklist;
 pub mod cyclic;
 pub mod live;
 pub mod ranges;
+pub mod reload;
 
 pub use blocklist::{
     never, parse_list, parse_target, read_list, reserved, EntryError, ListError, ListFileError,

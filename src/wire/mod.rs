@@ -74,6 +74,11 @@ impl Reply {
         }
         let segment = ip.payload();
         let tcp = TcpPacket::new_checked(segment)?;
+        // The segment's length is known from the IP header even when the capture is cut
+        // short: a TCP header longer than the segment is not a segment (Linux drops it).
+        if tcp.header_len() > usize::from(ip.total_len()) - ip.header_len() {
+            return Err(Error::Malformed);
+        }
         let complete = ip.total_len() as usize <= eth.payload().len();
         let tcp_checksum_ok = complete.then(|| tcp.verify_checksum(ip.src_addr(), ip.dst_addr()));
         Ok(Reply {

@@ -56,11 +56,16 @@ pub struct TestbedOpts {
     pub ports: Vec<u16>,
     /// Drop this percentage of the target's TCP replies (nftables egress).
     pub loss_pct: Option<f64>,
-    /// Delay the target's replies (tc netem: needs a kernel with sch_netem;
-    /// `up` panics where it is missing).
+    /// Delay every frame the target sends toward the scanner (replies and
+    /// ARP) by this many ms. The testbed then has a third namespace,
+    /// `NAME-dly` (see [`Testbed::dly_ns`]), where a relay forwards frames
+    /// toward the target at once and frames from it after the delay.
     pub delay_ms: Option<u32>,
     /// Answer at most this many SYNs per second, drop the rest.
     pub rate_limit_pps: Option<u32>,
+    /// Scanner namespaces (1 to 4), each on its own link to the target; see
+    /// [`Testbed::exec_scanner`].
+    pub scanners: u8,
 }
 
 impl Default for TestbedOpts {
@@ -72,6 +77,7 @@ impl Default for TestbedOpts {
             loss_pct: None,
             delay_ms: None,
             rate_limit_pps: None,
+            scanners: 1,
         }
     }
 }
@@ -87,6 +93,8 @@ enum Kind {
 pub struct Testbed {
     pub name: String,
     kind: Kind,
+    /// Released after `Drop::drop` has torn the namespaces down.
+    _lock: Option<SharedGuard>,
 }
 
 /// Result of a TCP connect attempt from the scan namespace.
@@ -180,6 +188,7 @@ impl Testbed {
         let tb = Testbed {
             name,
             kind: Kind::Target,
+            _lock: shared(),
         };
 
         let mut args: Vec<String> = vec!["up".into(), tb.name.clone()];
@@ -210,6 +219,10 @@ impl Testbed {
             args.push("--delay".into());
             args.push(delay.to_string());
         }
+        if opts.scanners > 1 {
+            args.push("--scanners".into());
+            args.push(opts.scanners.to_string());
+        }
         if let Some(pps) = opts.rate_limit_pps {
             args.push("--rate-limit".into());
             args.push(pps.to_string());
@@ -236,6 +249,7 @@ impl Testbed {
         let tb = Testbed {
             name,
             kind: Kind::Sink,
+            _lock: shared(),
         };
         run_script(["sink", tb.name.as_str(), "--queues", &queues.to_string()]);
         tb
@@ -252,6 +266,11 @@ impl Testbed {
             Kind::Target => format!("{}-tgt", self.name),
             Kind::Sink => format!("{}-sink", self.name),
         }
+    }
+
+    /// The delay relay's namespace (exists only with `delay_ms`).
+    pub fn dly_ns(&self) -> String {
+        format!("{}-dly", self.name)
     }
 
     /// Frames the sink has seen arrive on its interface so far.
@@ -272,6 +291,19 @@ impl Testbed {
         S: AsRef<OsStr>,
     {
         ns_command(&self.scan_ns(), args)
+    }
+
+    /// A command that runs `args` inside scanner namespace `k` (1 is [`Testbed::scan_ns`]).
+    /// Scanner `k` has the address 198.19.(k-1).1.
+    pub fn exec_scanner<I, S>(&self, k: u8, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        if k <= 1 {
+            return self.exec_scan(args);
+        }
+        ns_command(&format!("{}-scan{k}", self.name), args)
     }
 
     /// A command that runs `args` inside the target (or sink) namespace.
@@ -329,18 +361,32 @@ impl Testbed {
 
     /// Tries a TCP connect from the scan namespace.
     pub fn connect_timeout(&self, addr: Ipv4Addr, port: u16, timeout: Duration) -> ConnectOutcome {
+        self.connect_timed(addr, port, timeout).0
+    }
+
+    /// Tries a TCP connect from the scan namespace; also returns how long
+    /// the `connect()` call itself took (measured in the scan namespace,
+    /// without the time to start the helper).
+    pub fn connect_timed(
+        &self,
+        addr: Ipv4Addr,
+        port: u16,
+        timeout: Duration,
+    ) -> (ConnectOutcome, Duration) {
         assert_eq!(self.kind, Kind::Target, "connect on a sink testbed");
         const PY: &str = r#"
-import socket, sys
+import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.settimeout(float(sys.argv[3]))
+t = time.monotonic()
 try:
     s.connect((sys.argv[1], int(sys.argv[2])))
-    print("open")
+    r = "open"
 except ConnectionRefusedError:
-    print("refused")
+    r = "refused"
 except (socket.timeout, TimeoutError):
-    print("timeout")
+    r = "timeout"
+print(r, time.monotonic() - t)
 "#;
         let out = self
             .exec_scan(["python3", "-c", PY])
@@ -351,21 +397,51 @@ except (socket.timeout, TimeoutError):
             .output()
             .expect("run python3 in the scan namespace");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        match stdout.trim() {
-            "open" => ConnectOutcome::Open,
-            "refused" => ConnectOutcome::Refused,
-            "timeout" => ConnectOutcome::Timeout,
-            other => panic!(
-                "connect {addr}:{port}: unexpected output {other:?}, stderr: {}",
+        let unexpected = || -> ! {
+            panic!(
+                "connect {addr}:{port}: unexpected output {:?}, stderr: {}",
+                stdout.trim(),
                 String::from_utf8_lossy(&out.stderr)
-            ),
-        }
+            )
+        };
+        let mut words = stdout.split_whitespace();
+        let outcome = match words.next() {
+            Some("open") => ConnectOutcome::Open,
+            Some("refused") => ConnectOutcome::Refused,
+            Some("timeout") => ConnectOutcome::Timeout,
+            _ => unexpected(),
+        };
+        let secs: f64 = match words.next().map(str::parse) {
+            Some(Ok(s)) => s,
+            _ => unexpected(),
+        };
+        (outcome, Duration::from_secs_f64(secs))
+    }
+
+    /// Counters of the delay relay (`frames_a_to_b`, `frames_b_to_a`,
+    /// `socket_drops_a`, ...), as it last wrote them (about once a second).
+    /// Empty without `delay_ms`.
+    pub fn relay_stats(&self) -> std::collections::HashMap<String, u64> {
+        let path = Path::new("/run/synsurvey-testbed")
+            .join(&self.name)
+            .join("relay.stats");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+            .collect()
     }
 
     /// Starts capturing pure SYNs arriving at the target side of the link
     /// (`tcpdump` on veth1 in the target/sink namespace). Returns once
     /// tcpdump is actually capturing.
     pub fn capture_syns(&self) -> Capture<'_> {
+        self.capture_syns_on(TGT_IFACE)
+    }
+
+    /// Like [`Testbed::capture_syns`], on another interface of the target namespace
+    /// (`vethK` faces scanner `K`).
+    pub fn capture_syns_on(&self, iface: &str) -> Capture<'_> {
         let dir = tempfile::Builder::new()
             .prefix("synsurvey-capture-")
             .tempdir()
@@ -375,7 +451,7 @@ except (socket.timeout, TimeoutError):
             .exec_tgt([
                 "tcpdump",
                 "-i",
-                TGT_IFACE,
+                iface,
                 "-n",
                 "-U",
                 "--immediate-mode",
@@ -629,40 +705,77 @@ fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn> {
     })
 }
 
-/// Held while a test needs the machine to itself (rate measurements).
+/// Held while a test needs the machine to itself (rate measurements): no testbed of
+/// another test exists meanwhile, in this process or another.
 pub struct ExclusiveGuard {
     // Field order matters: the file lock is released before the mutex.
     _file: File,
     _guard: MutexGuard<'static, ()>,
 }
 
+impl Drop for ExclusiveGuard {
+    fn drop(&mut self) {
+        HOLDS_EXCLUSIVE.with(|h| h.set(false));
+    }
+}
+
+/// Held by every [`Testbed`] of a test that is not exclusive: exclusive tests wait for
+/// all of them, and they wait for an exclusive test.
+#[derive(Debug)]
+pub struct SharedGuard {
+    _file: File,
+}
+
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
 
-/// Takes the process-wide and cross-process (flock on
-/// `/tmp/synsurvey-tests.lock`) test lock; blocks until it is free.
-pub fn exclusive() -> ExclusiveGuard {
-    let guard = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+thread_local! {
+    static HOLDS_EXCLUSIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+const LOCK_PATH: &str = "/tmp/synsurvey-tests.lock";
+
+fn lock_file(op: libc::c_int) -> File {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .open("/tmp/synsurvey-tests.lock")
+        .open(LOCK_PATH)
         .expect("open /tmp/synsurvey-tests.lock");
     loop {
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        // SAFETY: flock on a file descriptor this function owns.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
         if rc == 0 {
-            break;
+            return file;
         }
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() != Some(libc::EINTR) {
-            panic!("flock /tmp/synsurvey-tests.lock: {err}");
+            panic!("flock {LOCK_PATH}: {err}");
         }
     }
+}
+
+/// Takes the test lock exclusively (flock on `/tmp/synsurvey-tests.lock`, also across
+/// processes); blocks until no other test holds a testbed. Take it before creating the
+/// test's own testbed.
+pub fn exclusive() -> ExclusiveGuard {
+    let guard = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let file = lock_file(libc::LOCK_EX);
+    HOLDS_EXCLUSIVE.with(|h| h.set(true));
     ExclusiveGuard {
         _file: file,
         _guard: guard,
     }
+}
+
+/// Takes the test lock shared, unless this thread holds it exclusively.
+pub fn shared() -> Option<SharedGuard> {
+    if HOLDS_EXCLUSIVE.with(|h| h.get()) {
+        return None;
+    }
+    Some(SharedGuard {
+        _file: lock_file(libc::LOCK_SH),
+    })
 }
 
 /// SplitMix64: a tiny deterministic PRNG for test data.

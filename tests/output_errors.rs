@@ -1,0 +1,143 @@
+//! Results are not lost silently: an output that cannot be opened stops the scanner before
+//! the first probe, and an output that fails during the scan stops it with an error and a
+//! metadata file that says how far it got. Scans run in testbed namespaces only.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// The lines of standard error other than warnings (the tests run with
+/// --no-default-blocklist, which is always warned about).
+fn stderr_lines(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| !l.starts_with("synsurvey: warning:"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn unwritable_output_fails_before_any_probe() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.1.0/28".into()],
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta.json");
+    let cases: [(&str, String, &str); 2] = [
+        (
+            "-o",
+            "/nonexistent/dir/x.json".into(),
+            "cannot create the output file /nonexistent/dir/x.json",
+        ),
+        (
+            "-m",
+            "/nonexistent/dir/meta.json".into(),
+            "cannot create the metadata file /nonexistent/dir/meta.json",
+        ),
+    ];
+    for (flag, path, want) in cases {
+        let cap = tb.capture_syns();
+        let mut cmd = tb.exec_scan([
+            synsurvey().to_str().unwrap(),
+            "--no-default-blocklist",
+            "198.18.1.0/24",
+            "-p",
+            "80",
+            "-r",
+            "1000",
+            "-c",
+            "0",
+        ]);
+        if flag == "-o" {
+            cmd.args(["-m", meta.to_str().unwrap()]);
+        }
+        let out = cmd
+            .args([flag, &path])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let seen = cap.stop();
+        let lines = stderr_lines(&out);
+        assert!(!out.status.success(), "{flag} {path}: exit {}", out.status);
+        assert_eq!(lines.len(), 1, "one line of error: {lines:?}");
+        assert!(
+            lines[0].starts_with("synsurvey: ") && lines[0].contains(want),
+            "{:?}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("No such file or directory"),
+            "{:?}",
+            lines[0]
+        );
+        assert!(out.stdout.is_empty());
+        assert_eq!(seen.len(), 0, "{flag} {path}: probes sent before failing");
+    }
+}
+
+#[test]
+fn output_failing_mid_scan_stops_with_an_error_and_metadata() {
+    // /dev/full accepts the open and fails every write with ENOSPC: the first flush of
+    // results fails while the scan is running.
+    let tb = Testbed::up(TestbedOpts {
+        open: random_subset("198.18.0.0/16", 3000, 21)
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta.json");
+    let start = Instant::now();
+    let out = tb
+        .exec_scan([
+            synsurvey().to_str().unwrap(),
+            "--no-default-blocklist",
+            "198.18.0.0/16",
+            "-p",
+            "80",
+            "-r",
+            "5000",
+            "-q",
+            "-o",
+            "/dev/full",
+            "-m",
+            meta.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let lines = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(1), "{lines:?}");
+    assert_eq!(lines.len(), 1, "one line of error: {lines:?}");
+    assert!(
+        lines[0].starts_with("synsurvey: ") && lines[0].contains("No space left on device"),
+        "{:?}",
+        lines[0]
+    );
+    // 65536 probes at 5000 pps take 13 s: it stopped soon after the first results.
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(m["end_reason"], "error", "{m:#}");
+    eprintln!(
+        "metadata after the failure: sent {} replies {} error {}",
+        m["packets_sent"], m["replies"], m["error"]
+    );
+    let error = m["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("writing the output") && error.contains("No space left on device"),
+        "{error:?}"
+    );
+    let sent = m["packets_sent"].as_u64().unwrap();
+    assert!(sent > 0 && sent < 65536, "packets_sent {sent}");
+    assert_eq!(m["targets_scanned"].as_u64().unwrap(), sent);
+    assert!(m["replies"]["unique_success"].as_u64().unwrap() > 0);
+    // Nothing reached /dev/full, and the metadata does not claim otherwise.
+    assert_eq!(m["replies"]["results_written"], 0, "{m:#}");
+}

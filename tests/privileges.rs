@@ -1,0 +1,219 @@
+//! Least privilege: a running scanner holds no capability in any thread, and an unprivileged
+//! user can scan with a binary that has file capabilities (and cannot without them). Scans
+//! run inside testbed namespaces only.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn field<'a>(status: &'a str, key: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {key} in\n{status}"))
+}
+
+#[test]
+fn running_scanner_has_no_capabilities_in_any_thread() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.2.0/28".into()],
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta.json");
+    // 4096 probes at 1000 pps: four seconds of scanning with sender threads running.
+    let mut child = tb
+        .exec_scan([
+            synsurvey().to_str().unwrap(),
+            "--no-default-blocklist",
+            "198.18.0.0/20",
+            "-p",
+            "80",
+            "-r",
+            "1000",
+            "-T",
+            "2",
+            "-c",
+            "0",
+            "-q",
+            "-o",
+            "/dev/null",
+            "-m",
+            meta.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // `ip netns exec` execs the scanner, so the child's pid is the scanner's.
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut threads = Vec::new();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        // main, writer, receiver and two senders.
+        if comm.trim() == "synsurvey" && threads.len() >= 5 {
+            break;
+        }
+    }
+    assert!(threads.len() >= 5, "scanner threads: {threads:?}");
+    let mut checked = 0;
+    for status_path in std::iter::once(PathBuf::from(format!("/proc/{pid}")))
+        .chain(threads)
+        .map(|p| p.join("status"))
+    {
+        let status = std::fs::read_to_string(&status_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", status_path.display()));
+        for key in ["CapEff:", "CapPrm:", "CapAmb:", "CapInh:"] {
+            assert_eq!(
+                field(&status, key),
+                "0000000000000000",
+                "{} {key}",
+                status_path.display()
+            );
+        }
+        assert_eq!(
+            field(&status, "NoNewPrivs:"),
+            "1",
+            "{}",
+            status_path.display()
+        );
+        checked += 1;
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(checked >= 6);
+    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(m["capabilities_dropped"], true);
+}
+
+/// A world-readable copy of the scanner in a fresh directory that `nobody` can reach,
+/// on a filesystem with extended attributes (for file capabilities) and without nosuid.
+fn unprivileged_copy() -> (tempfile::TempDir, PathBuf) {
+    // target/ is under the checkout, which may be below a directory nobody cannot enter
+    // (/root): /tmp is world-traversable.
+    let dir = tempfile::Builder::new()
+        .prefix("synsurvey-privs-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = dir.path().join("synsurvey");
+    std::fs::copy(synsurvey(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, bin)
+}
+
+/// Runs `bin args` as nobody:nogroup, no supplementary groups, in the scan namespace.
+fn as_nobody(tb: &Testbed, bin: &Path, args: &[&str]) -> std::process::Output {
+    tb.exec_scan([
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--",
+    ])
+    .arg(bin)
+    .arg("--no-default-blocklist")
+    .args(args)
+    .current_dir("/")
+    .stdin(Stdio::null())
+    .output()
+    .expect("run setpriv (util-linux)")
+}
+
+fn setcap(caps: &str, bin: &Path) {
+    let out = Command::new("setcap")
+        .arg(caps)
+        .arg(bin)
+        .output()
+        .expect("run setcap (apt-get install libcap2-bin)");
+    assert!(
+        out.status.success(),
+        "setcap {caps} {}: {}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn nobody_scans_with_file_capabilities() {
+    let open = random_subset("198.18.3.0/24", 25, 31);
+    let tb = Testbed::up(TestbedOpts {
+        open: open.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    });
+    let (dir, bin) = unprivileged_copy();
+    setcap("cap_net_raw,cap_net_admin=ep", &bin);
+    let meta = dir.path().join("meta.json");
+    let out = as_nobody(
+        &tb,
+        &bin,
+        &[
+            "198.18.3.0/24",
+            "-p",
+            "80",
+            "-r",
+            "5000",
+            "-c",
+            "1",
+            "-q",
+            "-m",
+            meta.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: std::collections::BTreeSet<String> = read_json_lines(&out.stdout)
+        .iter()
+        .map(|l| l["saddr"].as_str().unwrap().to_string())
+        .collect();
+    let want: std::collections::BTreeSet<String> = open.iter().map(|a| a.to_string()).collect();
+    assert_eq!(found, want);
+    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(m["capabilities_dropped"], true);
+    // The metadata file was created by nobody, so the process really ran unprivileged.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&meta).unwrap().uid(), 65534);
+}
+
+#[test]
+fn nobody_without_capabilities_fails_before_sending() {
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.4.0/28".into()],
+        ..Default::default()
+    });
+    let (_dir, bin) = unprivileged_copy();
+    let cap = tb.capture_syns();
+    let out = as_nobody(
+        &tb,
+        &bin,
+        &["198.18.4.0/24", "-p", "80", "-r", "5000", "-c", "0"],
+    );
+    let seen = cap.stop();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Warnings aside (--no-default-blocklist is always warned about), one line of error.
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("synsurvey: warning:"))
+        .collect();
+    assert!(!out.status.success(), "{}", out.status);
+    assert_eq!(lines.len(), 1, "one line of error: {lines:?}");
+    assert!(lines[0].contains("CAP_NET_RAW"), "{:?}", lines[0]);
+    assert!(lines[0].contains("setcap"), "{:?}", lines[0]);
+    assert!(out.stdout.is_empty());
+    assert_eq!(seen.len(), 0, "probes sent without privileges");
+}

@@ -1,0 +1,429 @@
+//! Checkpoints, resumption and the notice page, end to end.
+//!
+//! The dry-run tests send nothing. The live tests run the scanner only inside testbed
+//! namespaces they create, toward 198.18.0.0/16 (see /work/shared/TESTBED.md).
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
+/// `scan::MAX_BATCH`: the most probes a sender hands to the kernel at once.
+const MAX_BATCH: usize = 256;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--no-default-blocklist")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run synsurvey")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    read_json_lines(&std::fs::read(path).unwrap())
+}
+
+fn checkpoint(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A dry run stopped part-way, then resumed, prints what an uninterrupted run prints:
+/// same probes (same key, so same sequence numbers), every one at least once, and at most
+/// one batch per thread twice.
+fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("scan.ckpt");
+    let out = dir.path().join("out.json");
+    let (ck_s, out_s) = (ck.to_str().unwrap(), out.to_str().unwrap());
+
+    let mut full_args = vec!["-d"];
+    full_args.extend_from_slice(scan);
+    let mut seeded = full_args.clone();
+    seeded.extend_from_slice(&["-e", "4242"]);
+    let o = run(&seeded);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let full = read_json_lines(&o.stdout);
+
+    let mut first = full_args.clone();
+    first.extend_from_slice(&[
+        "-e",
+        "4242",
+        "--checkpoint",
+        ck_s,
+        "--debug-stop-after",
+        stop_after,
+        "-o",
+        out_s,
+    ]);
+    let o = run(&first);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let part1 = lines(&out);
+    assert!(!part1.is_empty() && part1.len() < full.len());
+    let c = checkpoint(&ck);
+    assert_eq!(
+        std::fs::metadata(&ck).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the checkpoint holds the key"
+    );
+    assert_eq!(c["version"], 1);
+    assert_eq!(c["seed"], 4242);
+    assert_eq!(c["complete"], false);
+    assert_eq!(c["validation_key"].as_str().unwrap().len(), 32);
+    assert_eq!(c["threads"].as_array().unwrap().len(), threads);
+    assert_eq!(c["totals"]["packets_sent"], part1.len() as u64);
+
+    // Resume: no -e (the seed comes from the checkpoint), output appended.
+    let mut second = full_args.clone();
+    second.extend_from_slice(&["--resume", ck_s, "-o", out_s]);
+    let o = run(&second);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let both = lines(&out);
+    assert!(both.len() > part1.len());
+    assert_eq!(&both[..part1.len()], &part1[..], "the first part is kept");
+
+    // A run without a checkpoint draws its own key, so compare what is probed, not the
+    // sequence numbers; within the interrupted scan the key is the same in both parts.
+    let probe = |v: &Value| {
+        (
+            v["daddr"].as_str().unwrap().to_string(),
+            v["dport"].as_u64().unwrap(),
+            v["probe"].as_u64().unwrap(),
+            v["thread"].as_u64().unwrap(),
+        )
+    };
+    let want: BTreeSet<_> = full.iter().map(probe).collect();
+    let got: BTreeSet<_> = both.iter().map(probe).collect();
+    let missing: Vec<_> = want.difference(&got).take(5).collect();
+    let extra: Vec<_> = got.difference(&want).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "resumed scan differs from an uninterrupted one: missing {missing:?}, extra {extra:?}"
+    );
+    let mut seen: HashMap<_, (u64, u64)> = HashMap::new();
+    for v in &both {
+        let fields = (v["seqnum"].as_u64().unwrap(), v["sport"].as_u64().unwrap());
+        let before = seen.insert(probe(v), fields);
+        assert!(
+            before.is_none_or(|b| b == fields),
+            "a repeated probe with another key: {v}"
+        );
+    }
+    let repeated = both.len() - full.len();
+    assert!(
+        repeated <= MAX_BATCH * threads,
+        "{repeated} probes sent twice"
+    );
+    let c = checkpoint(&ck);
+    assert_eq!(c["complete"], true);
+    assert_eq!(c["runs"], 2);
+    assert_eq!(c["totals"]["packets_sent"], both.len() as u64);
+}
+
+#[test]
+fn dry_run_resumes_where_it_stopped() {
+    interrupted_dry_run(&["198.18.0.0/20", "-p", "80,443"], "3000", 1);
+}
+
+#[test]
+fn dry_run_resumes_threads_probes_split_over_batches() {
+    // -P 3 puts a target's probes in two batches (256 is not a multiple of 3), and thread
+    // 0 stops mid-walk while threads 1 and 2 have not started.
+    interrupted_dry_run(
+        &["198.18.0.0/21", "-p", "80", "-P", "3", "-T", "3"],
+        "1000",
+        3,
+    );
+}
+
+#[test]
+fn dry_run_resume_keeps_the_max_targets_share() {
+    interrupted_dry_run(
+        &["198.18.0.0/20", "-p", "80", "-n", "3000", "-T", "2"],
+        "700",
+        2,
+    );
+}
+
+#[test]
+fn resume_refuses_another_scan_and_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("scan.ckpt");
+    let ck_s = ck.to_str().unwrap();
+    let o = run(&[
+        "-d",
+        "198.18.0.0/22",
+        "-p",
+        "80",
+        "--checkpoint",
+        ck_s,
+        "--debug-stop-after",
+        "10",
+    ]);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-d", "198.18.0.0/22", "-p", "443", "--resume", ck_s],
+            "the checkpoint was made by a different scan configuration: ports 443 (checkpoint: 80)",
+        ),
+        (
+            &["-d", "198.18.0.0/23", "-p", "80", "--resume", ck_s],
+            "different scan configuration: targets 512 addresses",
+        ),
+        (
+            &[
+                "-d",
+                "198.18.0.0/22",
+                "-p",
+                "80",
+                "-e",
+                "1",
+                "--resume",
+                ck_s,
+            ],
+            "different scan configuration: seed 1",
+        ),
+        (
+            &["-d", "198.18.0.0/22", "-p", "80", "--checkpoint", ck_s],
+            "already exists",
+        ),
+        (
+            &[
+                "-d",
+                "198.18.0.0/22",
+                "-p",
+                "80",
+                "--resume",
+                "/nonexistent/ck",
+            ],
+            "--resume: /nonexistent/ck: cannot read",
+        ),
+        (
+            &["-d", "198.18.0.0/22", "-p", "80", "--resume", "/dev/null"],
+            "not a valid synsurvey checkpoint",
+        ),
+        (
+            &["198.18.0.0/22", "-p", "80", "--notice-http", "0.0.0.0:80"],
+            "--notice-http needs --contact",
+        ),
+        (
+            &[
+                "198.18.0.0/22",
+                "-p",
+                "80",
+                "--notice-http",
+                "nowhere",
+                "--contact",
+                "x",
+            ],
+            "--notice-http: \"nowhere\" is not ADDR:PORT",
+        ),
+        (
+            &["198.18.0.0/22", "-p", "80", "--contact", "a\nb"],
+            "--contact: contains control characters",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = run(args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+        assert!(o.stdout.is_empty(), "{args:?}: nothing is printed");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Live, in the testbed
+// ---------------------------------------------------------------------------------------
+
+fn synacks(lines: &[Value]) -> BTreeSet<Ipv4Addr> {
+    lines
+        .iter()
+        .filter(|v| v["classification"] == "synack")
+        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn scan_cmd(tb: &Testbed, args: &[&str]) -> Command {
+    let mut c = tb.exec_scan([BIN, "--no-default-blocklist", "-q"]);
+    c.args(args).stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn live_scan_interrupted_then_resumed_probes_everything_once() {
+    let open = random_subset("198.18.0.0/20", 200, 31);
+    let tb = Testbed::up(TestbedOpts {
+        open: open.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    });
+    let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("scan.ckpt");
+    let out = dir.path().join("out.json");
+    let (ck_s, out_s) = (ck.to_str().unwrap(), out.to_str().unwrap());
+    let scan = [
+        "198.18.0.0/20",
+        "-p",
+        "80",
+        "-T",
+        "2",
+        "-e",
+        "77",
+        "-c",
+        "1",
+    ];
+
+    // Uninterrupted, for comparison.
+    let o = scan_cmd(&tb, &scan).args(["-r", "8000"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(synacks(&read_json_lines(&o.stdout)), want);
+
+    // Interrupted after ~1.5 s at 1000 pps (of ~4.1 s), then resumed at another rate.
+    let cap = tb.capture_syns();
+    let mut child = scan_cmd(&tb, &scan)
+        .args(["-r", "1000", "--checkpoint", ck_s, "-o", out_s])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let part1 = lines(&out);
+    let c = checkpoint(&ck);
+    let sent1 = c["totals"]["packets_sent"].as_u64().unwrap();
+    assert!(sent1 > 500 && sent1 < 4096, "sent {sent1} before SIGINT");
+    assert!(!part1.is_empty(), "results of the first part are written");
+
+    // A different configuration is refused before anything is sent.
+    let before = Instant::now();
+    let o = scan_cmd(&tb, &["198.18.0.0/20", "-p", "443", "-T", "2", "-c", "1"])
+        .args(["--resume", ck_s, "-o", out_s])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("different scan configuration"));
+    assert!(before.elapsed() < Duration::from_secs(2));
+    assert_eq!(lines(&out).len(), part1.len(), "the output is untouched");
+
+    let o = scan_cmd(&tb, &["198.18.0.0/20", "-p", "80", "-T", "2", "-c", "1"])
+        .args(["-r", "3000", "--resume", ck_s, "-o", out_s])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let syns = cap.stop();
+
+    let both = lines(&out);
+    assert!(both.len() > part1.len(), "the second part is appended");
+    assert_eq!(&both[..part1.len()], &part1[..]);
+    assert_eq!(
+        synacks(&both),
+        want,
+        "same open set as the uninterrupted scan"
+    );
+
+    // Ground truth from the wire: every target probed, at most a batch per thread twice.
+    let mut per_target: HashMap<Ipv4Addr, u32> = HashMap::new();
+    for s in &syns {
+        assert_eq!(s.dport, 80);
+        *per_target.entry(s.daddr).or_default() += 1;
+    }
+    assert_eq!(per_target.len(), 4096, "every target probed");
+    assert!(per_target
+        .keys()
+        .all(|a| u32::from(*a) >> 12 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 12));
+    let twice: u32 = per_target.values().map(|n| n - 1).sum();
+    // At 500 pps per thread the pacer sends batches of one (rate / 1000, at least 1).
+    let batch = 1;
+    assert!(twice as usize <= 2 * batch, "{twice} targets probed twice");
+    let c = checkpoint(&ck);
+    assert_eq!(c["complete"], true);
+    assert_eq!(c["totals"]["targets_scanned"], 4096 + u64::from(twice));
+}
+
+/// Fetches `url` from the target namespace with python3's urllib; `Err` on any failure.
+fn fetch_from_target(tb: &Testbed, url: &str) -> Result<String, String> {
+    const PY: &str = r#"
+import sys, urllib.request
+try:
+    sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())
+except Exception as e:
+    sys.stdout.write("ERROR %s: %s" % (type(e).__name__, e))
+    sys.exit(3)
+"#;
+    let o = tb
+        .exec_tgt(["python3", "-c", PY, url])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    if o.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn notice_page_is_served_during_the_scan_only() {
+    let tb = Testbed::up(TestbedOpts::default());
+    let contact = "scan-team@example.org";
+    let purpose = "Measuring <TCP> reachability & churn";
+    // Cannot bind (not an address of the scanner): refused before any probe.
+    let cap = tb.capture_syns();
+    let o = scan_cmd(&tb, &["198.18.0.0/24", "-p", "80", "--contact", contact])
+        .args(["--notice-http", "198.19.99.99:8080"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--notice-http: cannot serve on 198.19.99.99:8080"));
+    assert!(cap.stop().is_empty(), "nothing sent");
+
+    let mut child = scan_cmd(&tb, &["198.18.0.0/21", "-p", "80", "-r", "700", "-c", "0"])
+        .args(["--contact", contact, "--purpose", purpose])
+        .args(["--notice-http", "198.19.0.1:8080"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{SCAN_ADDR}:8080/");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let page = loop {
+        match fetch_from_target(&tb, &url) {
+            Ok(p) => break p,
+            Err(e) if Instant::now() > deadline => panic!("no notice page: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert!(page.contains(contact), "{page}");
+    assert!(
+        page.contains("Measuring &lt;TCP&gt; reachability &amp; churn"),
+        "{page}"
+    );
+    assert!(page.contains("700 packets per second"), "{page}");
+    assert!(page.contains("2048 addresses"), "{page}");
+    let json = fetch_from_target(&tb, &format!("{url}.well-known/scan.json")).unwrap();
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["contact"], contact);
+    assert_eq!(v["purpose"], purpose);
+    assert_eq!(v["rate_pps"], 700);
+    assert_eq!(v["source_ip"], SCAN_ADDR.to_string());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let gone = fetch_from_target(&tb, &url);
+    assert!(gone.is_err(), "the page outlives the scan: {gone:?}");
+}
