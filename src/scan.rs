@@ -472,6 +472,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let planned = config.planned_targets();
     let (chan_tx, chan_rx) = crossbeam_channel::bounded::<crate::output::Record>(1 << 16);
     let mut send_ended_at = epoch;
+    let mut achieved: Option<f64> = None;
     let mut end = End::Completed;
     let mut rtt = None;
     let mut all_walks_done = true;
@@ -661,10 +662,12 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         }
         stop_recv.store(true, Relaxed);
         let mut last_send = epoch;
+        let mut rates = Some(0.0);
         for h in senders {
             match h.join() {
                 Ok(Ok(r)) => {
                     last_send = last_send.max(r.finished);
+                    rates = rates.zip(r.achieved_rate()).map(|(a, b)| a + b);
                     if r.end == SendEnd::Deadline && end == End::Completed {
                         end = End::MaxRuntime;
                     }
@@ -678,6 +681,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         if last_send > epoch {
             send_ended_at = last_send;
         }
+        achieved = rates;
         match receiver.join() {
             Ok(Ok(h)) => rtt = Some(h),
             Ok(Err(e)) => anyhow::bail!("receiving: {e}"),
@@ -728,7 +732,11 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         blocklisted_skips: counters.send.blocklisted.load(Relaxed),
         packets_sent: packets,
         send_errors: counters.send.errors.load(Relaxed),
-        send_rate_achieved_pps: if send_secs > 0.0 {
+        // Summed over the senders' own sending windows where each sent several batches;
+        // else packets over the sending phase.
+        send_rate_achieved_pps: if let Some(r) = achieved {
+            (r * 10.0).round() / 10.0
+        } else if send_secs > 0.0 {
             (packets as f64 / send_secs * 10.0).round() / 10.0
         } else {
             0.0

@@ -303,7 +303,11 @@ fn dry_run_memory() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     eprintln!("dry run over 0.0.0.0/0: VmHWM {hwm_kib} KiB");
     assert!(hwm_kib > 0, "never read VmHWM");
     assert!(hwm_kib < 64 * 1024, "VmHWM {hwm_kib} KiB >= 64 MiB");

@@ -86,6 +86,20 @@ pub struct SendReport {
     pub position: u64,
     /// When the last batch had been handed to the kernel.
     pub finished: Instant,
+    /// When the first batch was, and how many packets it held: the rate over the
+    /// sending window is `(packets - first_batch) / (finished - started)`, since a batch
+    /// leaves when its last packet is due.
+    pub started: Option<(Instant, u64)>,
+}
+
+impl SendReport {
+    /// Packets per second this sender achieved between its first and last batch, if it
+    /// sent more than one.
+    pub fn achieved_rate(&self) -> Option<f64> {
+        let (t0, first) = self.started?;
+        let secs = self.finished.saturating_duration_since(t0).as_secs_f64();
+        (self.packets > first && secs > 0.0).then(|| (self.packets - first) as f64 / secs)
+    }
 }
 
 impl Sender<'_> {
@@ -102,6 +116,8 @@ impl Sender<'_> {
         // being probed was drawn: the resume point while its probes are split over batches.
         let mut yielded = 0u64;
         let mut target_from = (Walk::position(walk), 0u64);
+        let mut started = None;
+        let mut finished = Instant::now();
         let end = loop {
             if self.stop.load(Relaxed) {
                 break SendEnd::Stopped;
@@ -157,6 +173,8 @@ impl Sender<'_> {
                     self.counters.send.errors.fetch_add(1, Relaxed);
                     return Err(e);
                 }
+                finished = Instant::now();
+                started.get_or_insert((finished, n as u64));
                 pacer.sent(n as u64);
                 self.counters.send.packets.fetch_add(n as u64, Relaxed);
             }
@@ -183,7 +201,8 @@ impl Sender<'_> {
             } else {
                 Walk::position(walk)
             },
-            finished: Instant::now(),
+            finished,
+            started,
         })
     }
 }
