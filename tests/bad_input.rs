@@ -24,7 +24,7 @@ fn make_files(dir: &Path) {
     w("binary.txt", b"198.18.0.0/24\n\x00\x01\x02\xff\xfe junk\n");
     w("latin1.txt", b"198.18.0.0/24\n# M\xfcller\n");
     let mut long = b"198.18.0.0/24\n".to_vec();
-    long.extend(std::iter::repeat(b'1').take(5000));
+    long.extend(std::iter::repeat_n(b'1', 5000));
     long.push(b'\n');
     w("long-line.txt", &long);
     w("empty.txt", b"");

@@ -1,160 +1,29 @@
-//! Running a scan: wiring the stages together.
-//!
-//! `run` takes a validated [`Config`] and either prints the probes (dry run) or opens the
-//! sockets, starts the receiver, the senders and the monitor, waits for the senders and
-//! the cooldown, and writes the metadata.
+//! A live scan, from opening the sockets to writing the metadata.
 
-use std::net::Ipv4Addr;
-use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::fs::File;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::output::monitor::Counters;
-use crate::output::{JsonLines, WriteOutcome};
+use crate::net;
+use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary};
+use crate::output::monitor::{status_line, Counters, Snapshot};
+use crate::output::{rfc3339_us, unix_us_now, JsonLines, WriteOutcome};
 use crate::probe::{ProbeTemplate, TemplateParams};
-use crate::send::dryrun::DryRun;
-use crate::send::Sender;
-use crate::targets::cyclic::{split_limit, Cyclic, Walk};
+use crate::recv::{Classifier, Control};
+use crate::send::{SendEnd, Sender};
+use crate::targets::cyclic::{Cyclic, Walk};
 use crate::targets::live::LiveBlocklist;
 use crate::targets::reload::Reloader;
 use crate::validate::Validator;
 
-/// The largest batch a sender hands to the kernel at once.
-pub const MAX_BATCH: usize = 256;
-
-/// The walk of sender `thread` of this shard, limited by its share of `-n`.
-pub fn walk_for(
-    config: &Config,
-    cyclic: &Cyclic,
-    thread: u32,
-    threads: u32,
-    position: u64,
-) -> anyhow::Result<Walk> {
-    let walk = cyclic
-        .try_walk_from(config.shard, config.shards, thread, threads, position)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(match thread_cap(config, thread, threads) {
-        Some(cap) => walk.with_limit(cap),
-        None => walk,
-    })
-}
-
-/// Sender `thread`'s share of `-n`, if the scan has a cap.
-pub fn thread_cap(config: &Config, thread: u32, threads: u32) -> Option<u64> {
-    match config.max_targets {
-        // A cap that covers the whole scan is no cap. It must not be split: a walk holds
-        // only about its share of the targets, and the ones it holds beyond its share of
-        // the cap would be dropped (-n 100% with -T 3 probed 4095 of 4096).
-        Some(n) if n < config.space.len() => {
-            // The cap is split among the shards first, then each shard's share among its
-            // threads, so that the shares add up to -n even when the shards run with
-            // different numbers of threads.
-            let shard_share = split_limit(n, u64::from(config.shards), u64::from(config.shard));
-            Some(split_limit(
-                shard_share,
-                u64::from(threads),
-                u64::from(thread),
-            ))
-        }
-        _ => None,
-    }
-}
-
-/// Prints, one JSON line each, the probes a live scan with this configuration would send,
-/// in each sender's order (thread 0's first). Opens no socket and needs no privileges.
-/// With `--checkpoint` it saves its progress like a live scan, and stops cleanly on
-/// SIGINT/SIGTERM; with `--resume` it prints only what is left.
-pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
-    let src_ip = config.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let template = ProbeTemplate::new(&TemplateParams::linux_like(
-        [0; 6],
-        config.gateway_mac.unwrap_or([0; 6]),
-        src_ip,
-    ));
-    let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
-    let validator = Validator::new(&key, src_ip, config.source_ports, config.probes);
-    let cyclic = Cyclic::new(config.space.len(), config.seed);
-    let blocklist = LiveBlocklist::new(config.blocklist.clone());
-    let counters = Counters::default();
-    let stop = AtomicBool::new(false);
-    let now = Instant::now();
-    let session = crate::checkpoint::Session::new(config, config.sender_threads, &key);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    if session.is_some() {
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, interrupted.clone())
-                .and_then(|_| signal_hook::flag::register(sig, interrupted.clone()))
-                .context("installing signal handlers")?;
-        }
-    }
-    let mut all_done = true;
-    for thread in 0..config.sender_threads {
-        let mut walk = crate::checkpoint::walk(config, &cyclic, thread, config.sender_threads)?;
-        let sender = Sender {
-            thread,
-            space: &config.space,
-            template: &template,
-            validator: &validator,
-            probes: config.probes,
-            blocklist: &blocklist,
-            counters: &counters,
-            stop: &stop,
-            rate: None,
-            start: now,
-            epoch: now,
-            deadline: None,
-            batch: MAX_BATCH,
-            progress: session.as_ref().and_then(|s| s.progress(thread)),
-        };
-        let mut tx = crate::checkpoint::DryRunWatch {
-            inner: DryRun::new(MAX_BATCH, thread, out, &stop),
-            stop: &stop,
-            interrupted: &interrupted,
-            stop_after: config.debug_stop_after,
-            sent: 0,
-            session: session.as_ref(),
-            counters: &counters,
-        };
-        let report = sender.run(&mut walk, &mut tx).context("dry run")?;
-        all_done &= report.end == SendEnd::Done;
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            all_done = false;
-            break;
-        }
-    }
-    let flushed = out.flush()?;
-    if let Some(s) = &session {
-        s.finish(&counters, all_done)?;
-    }
-    if interrupted.load(Relaxed) || config.debug_stop_after.is_some() && !all_done {
-        return Ok(End::Interrupted(signal_hook::consts::SIGINT));
-    }
-    if flushed == WriteOutcome::Closed {
-        return Ok(End::OutputClosed);
-    }
-    Ok(End::Completed)
-}
-
-// ---------------------------------------------------------------------------------------
-// Live scanning
-// ---------------------------------------------------------------------------------------
-
-use std::fs::File;
-use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use crate::net::{self, PacketRx, PacketTx, RxBatch, TxBatch};
-use crate::output::metadata::{drops_by_reason, Metadata, NetworkInfo, Replies, RttSummary};
-use crate::output::monitor::{status_line, Snapshot};
-use crate::output::{rfc3339_us, unix_us_now};
-use crate::probe::FRAME_LEN;
-use crate::recv::{Capture, Classifier, Control};
-use crate::send::{SendEnd, Transmit};
-use crate::wire::ethernet::format_mac;
+use super::network::discover;
+use super::sockets::{open_tx, SocketCapture, SNAPLEN};
+use super::{thread_rates, End, MAX_BATCH};
 
 /// How often the blocklist files are checked for changes. With a sender picking up a new
 /// list at its next batch, an opt-out takes effect well within a second.
@@ -175,204 +44,6 @@ fn warn_about(config: &Config) {
     }
 }
 
-/// Bytes of each reply the kernel hands us: Ethernet, IPv4 and a full 60-byte TCP header.
-pub const SNAPLEN: u32 = 96;
-
-/// Where probes leave from and go to at layer 2.
-#[derive(Debug, Clone)]
-pub struct Network {
-    pub ifname: String,
-    pub ifindex: u32,
-    pub src_ip: Ipv4Addr,
-    pub src_mac: [u8; 6],
-    pub gateway: Option<Ipv4Addr>,
-    pub next_hop: Ipv4Addr,
-    pub dst_mac: [u8; 6],
-}
-
-impl Network {
-    fn info(&self) -> NetworkInfo {
-        NetworkInfo {
-            interface: self.ifname.clone(),
-            source_ip: self.src_ip.to_string(),
-            source_mac: format_mac(&self.src_mac),
-            gateway_ip: self.gateway.map(|g| g.to_string()),
-            gateway_mac: format_mac(&self.dst_mac),
-        }
-    }
-}
-
-/// Finds the interface, addresses and next-hop MAC for the scan, from the kernel's
-/// routing and neighbour tables, with `-i`, `-S` and `-G` taking precedence.
-pub fn discover(config: &Config) -> anyhow::Result<Network> {
-    let first = config
-        .space
-        .addrs()
-        .nth(0)
-        .map(Ipv4Addr::from)
-        .unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let route = net::route_to(first);
-    let (ifname, ifindex, if_mac, if_ip) = match (&config.interface, &route) {
-        (Some(name), _) => {
-            let i = net::interface(name).with_context(|| format!("interface {name}"))?;
-            let ip = i.ipv4.first().copied();
-            (i.name, i.index, i.mac, ip)
-        }
-        (None, Ok(r)) => (r.ifname.clone(), r.ifindex, r.src_mac, Some(r.src_ip)),
-        (None, Err(e)) => {
-            anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
-        }
-    };
-    let src_ip = match config.source_ip.or(if_ip) {
-        Some(ip) => ip,
-        None => anyhow::bail!("interface {ifname} has no IPv4 address; pass -S/--source-ip"),
-    };
-    let (gateway, next_hop) = match &route {
-        Ok(r) if r.ifindex == ifindex => (r.gateway, r.next_hop),
-        _ => (None, first),
-    };
-    let dst_mac = match config.gateway_mac {
-        Some(m) => m,
-        None => match net::resolve_neighbour(ifindex, next_hop, Duration::from_secs(2))
-            .with_context(|| format!("looking up the MAC address of {next_hop}"))?
-        {
-            Some(m) => m,
-            None => anyhow::bail!(
-                "the MAC address of the next hop {next_hop} on {ifname} is unknown (not in the neighbour table and it did not answer ARP); \
-                 check the route, or pass -G/--gateway-mac"
-            ),
-        },
-    };
-    Ok(Network {
-        ifname,
-        ifindex,
-        src_ip,
-        src_mac: if_mac,
-        gateway,
-        next_hop,
-        dst_mac,
-    })
-}
-
-/// The raw-socket transmit back end of one sender thread.
-pub struct SocketTx {
-    sock: PacketTx,
-    batch: TxBatch,
-}
-
-impl SocketTx {
-    pub fn open(ifindex: u32) -> std::io::Result<SocketTx> {
-        let sock = PacketTx::open(ifindex)?;
-        // Bypassing the qdisc saves a lock per packet; not every kernel allows it.
-        let _ = sock.set_qdisc_bypass(true);
-        let mut batch = TxBatch::new(ifindex, MAX_BATCH, FRAME_LEN)?;
-        batch.set_all_len(FRAME_LEN);
-        Ok(SocketTx { sock, batch })
-    }
-}
-
-impl Transmit for SocketTx {
-    fn capacity(&self) -> usize {
-        self.batch.capacity()
-    }
-
-    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
-        self.batch.frame_mut(i)
-    }
-
-    fn send(&mut self, n: usize, _probes: &[u16]) -> std::io::Result<()> {
-        self.sock.send(&mut self.batch, n).map(|_| ())
-    }
-}
-
-/// UMEM chunks per AF_XDP sender: 8 batches in flight.
-const XDP_FRAMES: usize = 8 * MAX_BATCH;
-
-/// The back end of sender `thread`: AF_XDP on queue `thread` if asked for and available,
-/// else an AF_PACKET socket (with one line on stderr saying why).
-fn open_tx(xdp: bool, ifindex: u32, thread: u32) -> anyhow::Result<crate::send::Backend<SocketTx>> {
-    use crate::send::Backend;
-    if xdp {
-        match net::xdp::XdpTx::open(ifindex, thread, MAX_BATCH, XDP_FRAMES, FRAME_LEN) {
-            Ok(x) => return Ok(Backend::Xdp(x)),
-            Err(e) => eprintln!(
-                "synsurvey: AF_XDP unavailable for sender {thread} (queue {thread}): {e}; using AF_PACKET"
-            ),
-        }
-    }
-    Ok(Backend::Packet(
-        SocketTx::open(ifindex).map_err(|e| socket_error("send socket", e))?,
-    ))
-}
-
-/// The raw-socket capture of the receiver.
-pub struct SocketCapture {
-    rx: PacketRx,
-    batch: RxBatch,
-}
-
-impl Capture for SocketCapture {
-    fn poll(
-        &mut self,
-        timeout: Duration,
-        f: &mut dyn FnMut(&[u8], bool),
-    ) -> std::io::Result<usize> {
-        let n = self.rx.recv(&mut self.batch, timeout)?;
-        for i in 0..n {
-            f(self.batch.packet(i), self.batch.checksum_unverified(i));
-        }
-        Ok(n)
-    }
-
-    fn kernel_drops(&mut self) -> std::io::Result<u64> {
-        Ok(self.rx.stats()?.drops)
-    }
-}
-
-fn socket_error(what: &str, e: std::io::Error) -> anyhow::Error {
-    if e.kind() == std::io::ErrorKind::PermissionDenied {
-        anyhow::anyhow!(
-            "cannot open the {what}: {e}; raw sockets need CAP_NET_RAW: run as root, or grant the binary \
-             `setcap cap_net_raw,cap_net_admin=ep` (see docs/privileges.md)"
-        )
-    } else {
-        anyhow::anyhow!("cannot open the {what}: {e}")
-    }
-}
-
-/// How a live scan ended, for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    Completed,
-    Interrupted(i32),
-    MaxRuntime,
-    MaxResults,
-    OutputClosed,
-}
-
-impl End {
-    fn as_str(self) -> &'static str {
-        match self {
-            End::Completed => "completed",
-            End::Interrupted(_) => "interrupted",
-            End::MaxRuntime => "max_runtime",
-            End::MaxResults => "max_results",
-            End::OutputClosed => "output_closed",
-        }
-    }
-}
-
-/// Per-thread packet rates that add up to the scan's rate exactly.
-pub fn thread_rates(rate: Option<u64>, threads: u32) -> Vec<Option<f64>> {
-    (0..threads)
-        .map(|t| {
-            rate.map(|r| {
-                (r / u64::from(threads) + u64::from(u64::from(t) < r % u64::from(threads))) as f64
-            })
-        })
-        .collect()
-}
-
 /// Runs a live scan. Everything that can fail for a reason the operator can fix (route,
 /// privileges, output file) fails before the first probe.
 pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
@@ -387,12 +58,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         config.source_ports.1,
         SNAPLEN,
     );
-    let rx =
-        PacketRx::open(network.ifindex, &filter).map_err(|e| socket_error("receive socket", e))?;
-    let capture = SocketCapture {
-        rx,
-        batch: RxBatch::new(64, 2048)?,
-    };
+    let capture = SocketCapture::open(network.ifindex, &filter)?;
     let mut txs = Vec::new();
     for t in 0..threads {
         txs.push(open_tx(config.xdp, network.ifindex, t)?);

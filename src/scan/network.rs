@@ -1,0 +1,87 @@
+//! Where probes leave from: interface, source address and next-hop MAC.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::net;
+use crate::output::metadata::NetworkInfo;
+use crate::wire::ethernet::format_mac;
+
+/// Where probes leave from and go to at layer 2.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub ifname: String,
+    pub ifindex: u32,
+    pub src_ip: Ipv4Addr,
+    pub src_mac: [u8; 6],
+    pub gateway: Option<Ipv4Addr>,
+    pub next_hop: Ipv4Addr,
+    pub dst_mac: [u8; 6],
+}
+
+impl Network {
+    pub(super) fn info(&self) -> NetworkInfo {
+        NetworkInfo {
+            interface: self.ifname.clone(),
+            source_ip: self.src_ip.to_string(),
+            source_mac: format_mac(&self.src_mac),
+            gateway_ip: self.gateway.map(|g| g.to_string()),
+            gateway_mac: format_mac(&self.dst_mac),
+        }
+    }
+}
+
+/// Finds the interface, addresses and next-hop MAC for the scan, from the kernel's
+/// routing and neighbour tables, with `-i`, `-S` and `-G` taking precedence.
+pub fn discover(config: &Config) -> anyhow::Result<Network> {
+    let first = config
+        .space
+        .addrs()
+        .nth(0)
+        .map(Ipv4Addr::from)
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let route = net::route_to(first);
+    let (ifname, ifindex, if_mac, if_ip) = match (&config.interface, &route) {
+        (Some(name), _) => {
+            let i = net::interface(name).with_context(|| format!("interface {name}"))?;
+            let ip = i.ipv4.first().copied();
+            (i.name, i.index, i.mac, ip)
+        }
+        (None, Ok(r)) => (r.ifname.clone(), r.ifindex, r.src_mac, Some(r.src_ip)),
+        (None, Err(e)) => {
+            anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
+        }
+    };
+    let src_ip = match config.source_ip.or(if_ip) {
+        Some(ip) => ip,
+        None => anyhow::bail!("interface {ifname} has no IPv4 address; pass -S/--source-ip"),
+    };
+    let (gateway, next_hop) = match &route {
+        Ok(r) if r.ifindex == ifindex => (r.gateway, r.next_hop),
+        _ => (None, first),
+    };
+    let dst_mac = match config.gateway_mac {
+        Some(m) => m,
+        None => match net::resolve_neighbour(ifindex, next_hop, Duration::from_secs(2))
+            .with_context(|| format!("looking up the MAC address of {next_hop}"))?
+        {
+            Some(m) => m,
+            None => anyhow::bail!(
+                "the MAC address of the next hop {next_hop} on {ifname} is unknown (not in the neighbour table and it did not answer ARP); \
+                 check the route, or pass -G/--gateway-mac"
+            ),
+        },
+    };
+    Ok(Network {
+        ifname,
+        ifindex,
+        src_ip,
+        src_mac: if_mac,
+        gateway,
+        next_hop,
+        dst_mac,
+    })
+}
