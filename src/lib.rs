@@ -19,7 +19,10 @@
 //! * [`output`]: JSON-lines records, progress on stderr and the metadata summary.
 //! * [`checkpoint`]: saving progress (`--checkpoint`) and resuming (`--resume`).
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
-//! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, BPF, netlink, capabilities.
+//! * [`scan`]: wires the stages together for a dry run or a live scan (threads, signals,
+//!   monitor, cooldown, metadata).
+//! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
+//!   capabilities.
 
 pub mod checkpoint;
 pub mod cli;
