@@ -2,17 +2,18 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use crossbeam_channel::Receiver;
 
 use crate::config::Config;
 use crate::net;
 use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary};
 use crate::output::monitor::{status_line, Counters, Snapshot};
-use crate::output::{rfc3339_us, unix_us_now, JsonLines, WriteOutcome};
+use crate::output::{rfc3339_us, unix_us_now, JsonLines, Record, WriteOutcome};
 use crate::probe::{ProbeTemplate, TemplateParams};
 use crate::recv::{Classifier, Control};
 use crate::send::{SendEnd, Sender};
@@ -42,6 +43,44 @@ fn warn_about(config: &Config) {
             config.target_addresses
         );
     }
+}
+
+/// Writes the results the receiver hands over until it closes the channel, the reader of
+/// the output goes away, or a write fails; in the last two cases it also stops the scan.
+/// Lines count as `written` once a flush has succeeded: /dev/full or a full disk accept
+/// lines into the buffer and fail only when it is flushed.
+fn write_results(
+    mut out: JsonLines,
+    results: Receiver<Record>,
+    written: &AtomicU64,
+    stop_scan: &AtomicBool,
+) -> std::io::Result<WriteOutcome> {
+    let mut pending = 0u64;
+    let mut run = || {
+        for rec in results.iter() {
+            if out.write(&rec)? == WriteOutcome::Closed {
+                return Ok(WriteOutcome::Closed);
+            }
+            pending += 1;
+            // Nothing waiting: a good moment for readers of a pipe to see results.
+            if results.is_empty() {
+                if out.flush()? == WriteOutcome::Closed {
+                    return Ok(WriteOutcome::Closed);
+                }
+                written.fetch_add(std::mem::take(&mut pending), Relaxed);
+            }
+        }
+        let last = out.flush()?;
+        if last == WriteOutcome::Written {
+            written.fetch_add(pending, Relaxed);
+        }
+        Ok(last)
+    };
+    let outcome = run();
+    if !matches!(outcome, Ok(WriteOutcome::Written)) {
+        stop_scan.store(true, Relaxed);
+    }
+    outcome
 }
 
 /// Runs a live scan. Everything that can fail for a reason the operator can fix (route,
@@ -128,8 +167,8 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let stop_recv = AtomicBool::new(false);
     let stop_scan = AtomicBool::new(false);
     let cooldown_flag = AtomicBool::new(false);
-    let output_closed = AtomicBool::new(false);
-    let output_error: Mutex<Option<String>> = Mutex::new(None);
+    let mut output_closed = false;
+    let mut output_error: Option<String> = None;
     let senders_done = AtomicUsize::new(0);
     let send_error: Mutex<Option<String>> = Mutex::new(None);
     let epoch = Instant::now();
@@ -149,58 +188,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
 
     std::thread::scope(|s| -> anyhow::Result<()> {
         // Output: the only writer of the results.
-        let writer = s.spawn(|| {
-            let mut out = out;
-            // Lines count as written once a flush has succeeded: /dev/full or a full disk
-            // accept lines into the buffer and fail only when it is flushed.
-            let mut pending = 0u64;
-            for rec in chan_rx.iter() {
-                match out.write(&rec) {
-                    Ok(WriteOutcome::Written) => pending += 1,
-                    Ok(WriteOutcome::Closed) => {
-                        output_closed.store(true, Relaxed);
-                        stop_scan.store(true, Relaxed);
-                        break;
-                    }
-                    Err(e) => {
-                        *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(format!("writing the output: {e}"));
-                        stop_scan.store(true, Relaxed);
-                        break;
-                    }
-                }
-                if chan_rx.is_empty() {
-                    // Nothing waiting: a good moment for readers of a pipe to see results.
-                    match out.flush() {
-                        Ok(WriteOutcome::Written) => {
-                            counters
-                                .recv
-                                .written
-                                .fetch_add(std::mem::take(&mut pending), Relaxed);
-                        }
-                        Ok(WriteOutcome::Closed) => {}
-                        Err(e) => {
-                            *output_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                                Some(format!("writing the output: {e}"));
-                            stop_scan.store(true, Relaxed);
-                            break;
-                        }
-                    }
-                }
-            }
-            match out.flush() {
-                Ok(WriteOutcome::Closed) => output_closed.store(true, Relaxed),
-                Ok(WriteOutcome::Written) => {
-                    counters.recv.written.fetch_add(pending, Relaxed);
-                }
-                Err(e) => {
-                    let mut g = output_error.lock().unwrap_or_else(|p| p.into_inner());
-                    if g.is_none() {
-                        *g = Some(format!("writing the output: {e}"));
-                    }
-                }
-            }
-        });
+        let writer = s.spawn(|| write_results(out, chan_rx, &counters.recv.written, &stop_scan));
 
         let receiver = {
             let cls = Classifier::new(
@@ -353,8 +341,11 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
             Ok(Err(e)) => anyhow::bail!("receiving: {e}"),
             Err(_) => anyhow::bail!("the receiver thread panicked"),
         }
-        if writer.join().is_err() {
-            anyhow::bail!("the output thread panicked");
+        match writer.join() {
+            Ok(Ok(WriteOutcome::Written)) => {}
+            Ok(Ok(WriteOutcome::Closed)) => output_closed = true,
+            Ok(Err(e)) => output_error = Some(format!("writing the output: {e}")),
+            Err(_) => anyhow::bail!("the output thread panicked"),
         }
         Ok(())
     })?;
@@ -365,7 +356,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         .as_ref()
         .and_then(|c| c.finish(&counters, all_walks_done).err());
     if end == End::Completed {
-        if output_closed.load(Relaxed) {
+        if output_closed {
             end = End::OutputClosed;
         } else if stop_scan.load(Relaxed) && config.max_results.is_some() {
             end = End::MaxResults;
@@ -374,7 +365,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let error = send_error
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
-        .or(output_error.into_inner().unwrap_or_else(|p| p.into_inner()));
+        .or(output_error);
     let send_secs = (send_ended_at - epoch).as_secs_f64();
     let end_us = unix_us_now();
     let packets = counters.send.packets.load(Relaxed);
