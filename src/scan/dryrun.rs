@@ -1,8 +1,7 @@
 //! The dry run: the sender loop with a back end that prints instead of sending.
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -17,7 +16,7 @@ use crate::targets::cyclic::Cyclic;
 use crate::targets::live::LiveBlocklist;
 use crate::validate::Validator;
 
-use super::{End, MAX_BATCH};
+use super::{End, StopSignals, MAX_BATCH};
 
 /// Prints, one JSON line each, the probes a live scan with this configuration would send,
 /// in each sender's order (thread 0's first). Opens no socket and needs no privileges.
@@ -38,14 +37,11 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
     let stop = AtomicBool::new(false);
     let now = Instant::now();
     let session = crate::checkpoint::Session::new(config, config.sender_threads, &key);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    if session.is_some() {
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, interrupted.clone())
-                .and_then(|_| signal_hook::flag::register(sig, interrupted.clone()))
-                .context("installing signal handlers")?;
-        }
-    }
+    // Only a dry run that saves checkpoints has anything to do on a signal.
+    let signals = match session {
+        Some(_) => StopSignals::install()?,
+        None => StopSignals::default(),
+    };
     let mut all_done = true;
     for thread in 0..config.sender_threads {
         let mut walk = crate::checkpoint::walk(config, &cyclic, thread, config.sender_threads)?;
@@ -68,7 +64,7 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
         let mut tx = crate::checkpoint::DryRunWatch {
             inner: DryRun::new(MAX_BATCH, thread, out, &stop),
             stop: &stop,
-            interrupted: &interrupted,
+            interrupted: &signals.flag,
             stop_after: config.debug_stop_after,
             sent: 0,
             session: session.as_ref(),
@@ -85,7 +81,10 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
     if let Some(s) = &session {
         s.finish(&counters, all_done)?;
     }
-    if interrupted.load(Relaxed) || config.debug_stop_after.is_some() && !all_done {
+    if let Some(sig) = signals.received() {
+        return Ok(End::Interrupted(sig));
+    }
+    if config.debug_stop_after.is_some() && !all_done {
         return Ok(End::Interrupted(signal_hook::consts::SIGINT));
     }
     if flushed == WriteOutcome::Closed {

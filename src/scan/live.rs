@@ -24,7 +24,7 @@ use crate::validate::Validator;
 
 use super::network::discover;
 use super::sockets::{open_tx, SocketCapture, SNAPLEN};
-use super::{thread_rates, End, MAX_BATCH};
+use super::{thread_rates, End, StopSignals, MAX_BATCH};
 
 /// How often the blocklist files are checked for changes. With a sender picking up a new
 /// list at its next batch, an opt-out takes effect well within a second.
@@ -131,16 +131,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     // The sockets are open: nothing later needs a capability.
     let capabilities_dropped = net::drop_capabilities().is_ok();
 
-    // The first SIGINT or SIGTERM stops the scan cleanly (results flushed, metadata
-    // written); a second one ends the process at once.
-    let interrupted = Arc::new(AtomicUsize::new(0));
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, signalled.clone())
-            .and_then(|_| signal_hook::flag::register(sig, signalled.clone()))
-            .and_then(|_| signal_hook::flag::register_usize(sig, interrupted.clone(), sig as usize))
-            .context("installing signal handlers")?;
-    }
+    let signals = StopSignals::install()?;
 
     // SIGHUP: re-read the blocklist files now (they are also watched for changes).
     let hangup = Arc::new(AtomicBool::new(false));
@@ -277,10 +268,11 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         let mut cooldown_until: Option<Instant> = None;
         loop {
             std::thread::sleep(Duration::from_millis(20));
-            let sig = interrupted.load(Relaxed);
-            if sig != 0 && !matches!(end, End::Interrupted(_)) {
-                end = End::Interrupted(sig as i32);
-                stop_send.store(true, Relaxed);
+            if let Some(sig) = signals.received() {
+                if !matches!(end, End::Interrupted(_)) {
+                    end = End::Interrupted(sig);
+                    stop_send.store(true, Relaxed);
+                }
             }
             if stop_scan.load(Relaxed) || send_error.lock().map(|g| g.is_some()).unwrap_or(true) {
                 stop_send.store(true, Relaxed);
@@ -309,7 +301,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 c.tick(&counters);
             }
             if let Some(c) = cooldown_until {
-                if now >= c || stop_scan.load(Relaxed) || interrupted.load(Relaxed) != 0 {
+                if now >= c || stop_scan.load(Relaxed) || signals.received().is_some() {
                     break;
                 }
             }

@@ -16,6 +16,11 @@ pub use dryrun::dry_run;
 pub use live::live;
 pub use network::{discover, Network};
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use anyhow::Context;
+
 use crate::config::Config;
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 
@@ -57,6 +62,35 @@ pub fn thread_cap(config: &Config, thread: u32, threads: u32) -> Option<u64> {
             ))
         }
         _ => None,
+    }
+}
+
+/// SIGINT and SIGTERM: the first one sets `flag` so that the scan stops cleanly (results
+/// flushed, checkpoint and metadata written); a second one ends the process at once.
+#[derive(Default)]
+pub struct StopSignals {
+    pub flag: Arc<AtomicBool>,
+    which: Arc<AtomicUsize>,
+}
+
+impl StopSignals {
+    pub fn install() -> anyhow::Result<StopSignals> {
+        let s = StopSignals::default();
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, s.flag.clone())
+                .and_then(|_| signal_hook::flag::register(sig, s.flag.clone()))
+                .and_then(|_| signal_hook::flag::register_usize(sig, s.which.clone(), sig as usize))
+                .context("installing signal handlers")?;
+        }
+        Ok(s)
+    }
+
+    /// The signal received, if any.
+    pub fn received(&self) -> Option<i32> {
+        match self.which.load(Relaxed) {
+            0 => None,
+            sig => Some(sig as i32),
+        }
     }
 }
 
