@@ -186,12 +186,11 @@ fn rate_500k_pps() {
     check_rate(500_000, 3.0, 2);
 }
 
-/// AF_XDP on a two-queue sink: every probe arrives, and none twice.
-#[test]
-fn xdp_sends_every_probe() {
-    let _x = exclusive();
-    let tb = Testbed::sink_with_queues(2);
+/// Scans `n` probes over 198.18.0.0/16 × ports 1-10 with `--xdp -T 2`, uncapped, into
+/// the sink; returns stderr and the number of frames the sink counted.
+fn xdp_scan(tb: &Testbed, n: u64) -> (String, u64) {
     let before = tb.sink_count();
+    let n = n.to_string();
     let out = tb
         .exec_scan([synsurvey().as_os_str()])
         .args([
@@ -203,30 +202,25 @@ fn xdp_sends_every_probe() {
             "0",
             "-q",
         ])
-        .args([
-            "-o",
-            "/dev/null",
-            "-T",
-            "2",
-            "-r",
-            "0",
-            "-n",
-            "300000",
-            "--xdp",
-        ])
+        .args(["-o", "/dev/null", "-T", "2", "-r", "0", "-n", &n, "--xdp"])
         .output()
         .expect("run synsurvey");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    (stderr, tb.sink_count() - before)
+}
+
+/// AF_XDP on a two-queue sink: every probe arrives, and none twice.
+#[test]
+fn xdp_sends_every_probe() {
+    let _x = exclusive();
+    let tb = Testbed::sink_with_queues(2);
+    let (stderr, frames) = xdp_scan(&tb, 300_000);
     assert!(
         !stderr.contains("AF_XDP unavailable"),
         "fell back: {stderr}"
     );
-    assert_eq!(tb.sink_count() - before, 300_000);
+    assert_eq!(frames, 300_000);
 }
 
 /// `--xdp` where the interface has fewer queues than threads: the extra sender falls back
@@ -235,39 +229,9 @@ fn xdp_sends_every_probe() {
 fn xdp_falls_back() {
     let _x = exclusive();
     let tb = Testbed::sink();
-    let before = tb.sink_count();
-    let out = tb
-        .exec_scan([synsurvey().as_os_str()])
-        .args([
-            "198.18.0.0/16",
-            "-p",
-            "1-10",
-            "--no-default-blocklist",
-            "-c",
-            "0",
-            "-q",
-        ])
-        .args([
-            "-o",
-            "/dev/null",
-            "-T",
-            "2",
-            "-r",
-            "0",
-            "-n",
-            "100000",
-            "--xdp",
-        ])
-        .output()
-        .expect("run synsurvey");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stderr, frames) = xdp_scan(&tb, 100_000);
     assert_eq!(stderr.matches("AF_XDP unavailable").count(), 1, "{stderr}");
-    assert_eq!(tb.sink_count() - before, 100_000);
+    assert_eq!(frames, 100_000);
 }
 
 /// A dry run over all of IPv4 (stopped by -n) stays under 64 MiB resident.
