@@ -202,6 +202,62 @@ pub struct Args {
     #[arg(long = "debug-stop-after", value_name = "PROBES", hide = true)]
     pub debug_stop_after: Option<String>,
 
+    /// Output module: json (JSON lines, the default) or csv (as ZMap's).
+    #[arg(short = 'O', long = "output-module", value_name = "NAME")]
+    pub output_module: Option<String>,
+
+    /// Fields to write, in order, separated by commas, or * for all (see
+    /// --list-output-fields). With -O csv the default is ZMap's: saddr (saddr,sport with
+    /// several ports).
+    #[arg(short = 'f', long = "output-fields", value_name = "FIELDS")]
+    pub output_fields: Option<String>,
+
+    /// Which responses to write, in ZMap's filter language (e.g. "success = 1 && repeat =
+    /// 0", the default); "" writes every response.
+    #[arg(
+        long = "output-filter",
+        value_name = "FILTER",
+        allow_hyphen_values = true
+    )]
+    pub output_filter: Option<String>,
+
+    /// List the output fields with their types and meanings, and exit.
+    #[arg(long = "list-output-fields")]
+    pub list_output_fields: bool,
+
+    /// List the output modules and exit.
+    #[arg(long = "list-output-modules")]
+    pub list_output_modules: bool,
+
+    /// List the probe modules and exit.
+    #[arg(long = "list-probe-modules")]
+    pub list_probe_modules: bool,
+
+    /// CSV without the header row of field names.
+    #[arg(long = "no-header-row")]
+    pub no_header_row: bool,
+
+    /// Probe module; synsurvey has tcp_synscan only (accepted for ZMap's command lines).
+    #[arg(short = 'M', long = "probe-module", value_name = "NAME")]
+    pub probe_module: Option<String>,
+
+    /// Scan the addresses in this file (one per line, # comments, - for standard input),
+    /// in random order, instead of TARGETs; for long lists of single addresses.
+    #[arg(short = 'I', long = "list-of-ips-file", value_name = "FILE")]
+    pub list_of_ips_file: Option<PathBuf>,
+
+    /// Write the progress as CSV to FILE once a second (ZMap's columns).
+    #[arg(short = 'u', long = "status-updates-file", value_name = "FILE")]
+    pub status_updates_file: Option<PathBuf>,
+
+    /// Free text recorded in the metadata.
+    #[arg(long, value_name = "TEXT")]
+    pub notes: Option<String>,
+
+    /// A JSON value recorded in the metadata.
+    #[arg(long = "user-metadata", value_name = "JSON")]
+    pub user_metadata: Option<String>,
+
     /// Send over AF_XDP (one socket per sender thread, on queue = thread number; the
     /// interface needs as many queues as threads). Falls back to AF_PACKET where AF_XDP
     /// is unavailable.

@@ -96,6 +96,8 @@ pub struct Config {
     pub debug_stop_after: Option<u64>,
     /// Send over AF_XDP where possible (`--xdp`).
     pub xdp: bool,
+    /// Output module, fields, filter and ZMap's record-keeping options.
+    pub output_spec: crate::output::spec::OutputSpec,
 }
 
 /// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
@@ -317,6 +319,7 @@ impl Config {
         if notice_http.is_some() && contact.is_none() {
             return err("--notice-http needs --contact: the page tells people how to reach you");
         }
+        let output_spec = crate::output::spec::OutputSpec::from_args(a, ports.len())?;
         let debug_stop_after = a
             .debug_stop_after
             .as_deref()
@@ -360,6 +363,7 @@ impl Config {
             notice_http,
             debug_stop_after,
             xdp: a.xdp,
+            output_spec,
         };
         crate::checkpoint::check_config(&config)?;
         Ok(config)

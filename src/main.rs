@@ -29,6 +29,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Some(text) = synsurvey::output::spec::listing(&args) {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {

@@ -4,8 +4,12 @@
 //! scripts keep working. A closed pipe (`synsurvey ... | head`) is not an error: the
 //! writer reports it as [`WriteOutcome::Closed`] and the scan stops cleanly.
 
+pub mod fields;
+pub mod filter;
 pub mod metadata;
 pub mod monitor;
+pub mod spec;
+pub mod status;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -42,9 +46,15 @@ pub struct Record {
     pub repeat: bool,
     pub cooldown: bool,
     pub timestamp_str: String,
+    /// Microseconds since the epoch. Written as ZMap's `timestamp_ts` (seconds) and
+    /// `timestamp_us` (the microsecond part), and in full as `timestamp_unix_us`.
+    #[serde(rename = "timestamp_unix_us")]
     pub timestamp_us: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub rtt_us: Option<u64>,
+    /// Set for an ICMP destination unreachable that quotes one of our probes.
+    #[serde(skip)]
+    pub icmp: Option<fields::IcmpInfo>,
 }
 
 /// One line of a dry run: a probe that a live scan would send.
@@ -109,6 +119,13 @@ impl JsonLines {
         let r = serde_json::to_writer(&mut self.out, record)
             .map_err(io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"));
+        self.lines += 1;
+        closed_or(r)
+    }
+
+    /// Writes bytes already formatted (one or more whole lines, see [`spec::OutputSpec`]).
+    pub fn write_bytes(&mut self, line: &[u8]) -> io::Result<WriteOutcome> {
+        let r = self.out.write_all(line);
         self.lines += 1;
         closed_or(r)
     }

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender as Chan;
 use hdrhistogram::Histogram;
 
+use crate::output::fields::zmap_time_str;
+use crate::output::filter::Filter;
 use crate::output::monitor::Counters;
-use crate::output::{rfc3339_us, unix_us_now, Record};
+use crate::output::{unix_us_now, Record};
 use crate::targets::live::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Class, DropReason, Validator};
@@ -44,6 +46,8 @@ pub struct Classifier<'a> {
     pub epoch: Instant,
     pub all_responses: bool,
     pub rtt: Histogram<u64>,
+    /// Which results go to the output (`--output-filter`; by default first SYN-ACKs).
+    pub filter: Filter,
 }
 
 impl<'a> Classifier<'a> {
@@ -64,7 +68,18 @@ impl<'a> Classifier<'a> {
             // 1 µs to 1 hour at 3 significant digits.
             rtt: Histogram::new_with_bounds(1, 3_600_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).expect("histogram")),
+            filter: if all_responses {
+                Filter::All
+            } else {
+                Filter::zmap_default()
+            },
         }
+    }
+
+    /// Reports the results that pass `filter` (compiled once, from `--output-filter`).
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// Decides about one captured frame. `csum_unverifiable` says the kernel reported the
@@ -91,16 +106,14 @@ impl<'a> Classifier<'a> {
             Ok(a) => a,
             Err(why) => return Outcome::Dropped(why),
         };
-        let repeat = self.seen.check_and_set(index);
         let success = accepted.class == Class::Synack;
-        let report = if self.all_responses {
-            true
+        // As in ZMap, `repeat` means "a SYN-ACK from this target was already seen": only a
+        // success marks the target, so a second RST is not a repeat.
+        let repeat = if success {
+            self.seen.check_and_set(index)
         } else {
-            success && !repeat
+            self.seen.contains(index)
         };
-        if !report && repeat {
-            return Outcome::Dropped(DropReason::Duplicate);
-        }
         let now_us = unix_us_now();
         let rtt_us = match (success, r.options.timestamp) {
             (true, Some((_, tsecr))) => {
@@ -114,8 +127,13 @@ impl<'a> Classifier<'a> {
         if let (Some(rtt), false) = (rtt_us, repeat) {
             let _ = self.rtt.record(rtt.max(1));
         }
+        let record = record(&r, accepted.class, repeat, cooldown, now_us, rtt_us);
+        let report = self.filter.matches(&record);
+        if !report && repeat {
+            return Outcome::Dropped(DropReason::Duplicate);
+        }
         Outcome::Result {
-            record: Box::new(record(&r, accepted.class, repeat, cooldown, now_us, rtt_us)),
+            record: Box::new(record),
             report,
         }
     }
@@ -149,9 +167,10 @@ fn record(
         success: class == Class::Synack,
         repeat,
         cooldown,
-        timestamp_str: rfc3339_us(now_us),
+        timestamp_str: zmap_time_str(now_us),
         timestamp_us: now_us,
         rtt_us,
+        icmp: None,
     }
 }
 

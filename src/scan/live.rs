@@ -13,6 +13,8 @@ use crate::config::Config;
 use crate::net;
 use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary};
 use crate::output::monitor::{status_line, Counters, Snapshot};
+use crate::output::spec::OutputSpec;
+use crate::output::status::StatusFile;
 use crate::output::{rfc3339_us, unix_us_now, JsonLines, Record, WriteOutcome};
 use crate::probe::{ProbeTemplate, TemplateParams};
 use crate::recv::{Classifier, Control};
@@ -54,11 +56,15 @@ fn write_results(
     results: Receiver<Record>,
     written: &AtomicU64,
     stop_scan: &AtomicBool,
+    spec: &OutputSpec,
 ) -> std::io::Result<WriteOutcome> {
     let mut pending = 0u64;
+    let mut line = Vec::with_capacity(512);
     let mut run = || {
         for rec in results.iter() {
-            if out.write(&rec)? == WriteOutcome::Closed {
+            line.clear();
+            spec.format(&rec, &mut line);
+            if out.write_bytes(&line)? == WriteOutcome::Closed {
                 return Ok(WriteOutcome::Closed);
             }
             pending += 1;
@@ -102,15 +108,18 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     for t in 0..threads {
         txs.push(open_tx(config.xdp, network.ifindex, t)?);
     }
-    let out =
-        JsonLines::open(&config.output, config.resume.is_some()).map_err(|e| {
-            match &config.output {
-                crate::config::OutputTarget::File(p) => {
-                    anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
-                }
-                _ => anyhow::anyhow!("cannot open standard output: {e}"),
-            }
-        })?;
+    let out = crate::output::spec::open_output(config).map_err(|e| match &config.output {
+        crate::config::OutputTarget::File(p) => {
+            anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
+        }
+        _ => anyhow::anyhow!("cannot open standard output: {e}"),
+    })?;
+    let mut status_file = match &config.output_spec.status_updates_file {
+        Some(p) => Some(StatusFile::create(p).map_err(|e| {
+            anyhow::anyhow!("cannot create the status updates file {}: {e}", p.display())
+        })?),
+        None => None,
+    };
     let mut meta_file = match &config.metadata_file {
         Some(p) => Some(File::create(p).map_err(|e| {
             anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
@@ -179,7 +188,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
 
     std::thread::scope(|s| -> anyhow::Result<()> {
         // Output: the only writer of the results.
-        let writer = s.spawn(|| write_results(out, chan_rx, &counters.recv.written, &stop_scan));
+        let spec = &config.output_spec;
+        let writer =
+            s.spawn(|| write_results(out, chan_rx, &counters.recv.written, &stop_scan, spec));
 
         let receiver = {
             let cls = Classifier::new(
@@ -188,7 +199,8 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 &blocklist,
                 epoch,
                 config.all_responses,
-            );
+            )
+            .with_filter(config.output_spec.filter.clone());
             let control = Control {
                 stop: &stop_recv,
                 cooldown: &cooldown_flag,
@@ -290,11 +302,18 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 cooldown_until = Some(send_ended_at + wait);
             }
             let now = Instant::now();
-            if !config.quiet && now >= next_status {
+            if now >= next_status {
                 next_status += Duration::from_secs(1);
                 let snap = Snapshot::take(&counters, now - epoch);
                 let left = cooldown_until.map(|c| c.saturating_duration_since(now));
-                eprintln!("{}", status_line(&prev, &snap, planned, left));
+                if let Some(f) = status_file.as_mut() {
+                    let active = threads as usize - senders_done.load(Relaxed);
+                    // A failed status row does not stop the scan: the results matter more.
+                    let _ = f.row(&counters, now - epoch, planned, active, left);
+                }
+                if !config.quiet {
+                    eprintln!("{}", status_line(&prev, &snap, planned, left));
+                }
                 prev = snap;
             }
             if let Some(c) = &checkpoint {

@@ -1,0 +1,406 @@
+//! What the output looks like: module (JSON lines or CSV), columns, filter, header row,
+//! and the ZMap options that only go into the record of a scan (`--notes`,
+//! `--user-metadata`, `-M`, `-u`).
+//!
+//! [`OutputSpec::from_args`] validates them with the rest of the command line (exit code 2
+//! before anything is sent); [`OutputSpec::format`] turns one record into one line. The
+//! defaults follow ZMap when the user asks for a ZMap mode: `-O csv` without `-f` writes
+//! ZMap's `saddr` (`saddr,sport` with several ports), and without `--output-filter` only
+//! first SYN-ACKs are kept (`success = 1 && repeat = 0`). With neither `-O` nor `-f` the
+//! output is synsurvey's own JSON lines.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::fields::{self, Field, Value, DEFAULT_JSON, FIELDS};
+use super::filter::Filter;
+use super::Record;
+use crate::cli::Args;
+use crate::config::ConfigError;
+
+/// The output modules synsurvey implements (ZMap's names).
+pub const OUTPUT_MODULES: &[&str] = &["json", "csv"];
+/// The probe modules synsurvey implements (ZMap's names).
+pub const PROBE_MODULES: &[&str] = &["tcp_synscan"];
+
+/// `-O`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Module {
+    Json,
+    Csv,
+}
+
+/// One output column: the field and the name it is written under (as the user spelled it,
+/// so that ZMap 2.x's `saddr-raw` stays `saddr-raw` in a header or a JSON key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    #[serde(skip)]
+    pub field: Field,
+    pub name: String,
+}
+
+/// The validated output settings of a scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputSpec {
+    pub module: Module,
+    /// `None`: synsurvey's own JSON record (absent values left out).
+    pub fields: Option<Vec<Column>>,
+    /// The filter as given (`None`: the default, first SYN-ACKs only).
+    pub filter_text: Option<String>,
+    #[serde(skip)]
+    pub filter: Filter,
+    pub header_row: bool,
+    pub probe_module: &'static str,
+    /// `-u`: the status line as CSV, once a second.
+    pub status_updates_file: Option<PathBuf>,
+    /// `--notes`.
+    pub notes: Option<String>,
+    /// `--user-metadata`: any JSON value.
+    pub user_metadata: Option<serde_json::Value>,
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+impl OutputSpec {
+    /// Validates the output flags; `ports` is the number of probed ports (for ZMap's CSV
+    /// default).
+    pub fn from_args(a: &Args, ports: usize) -> Result<OutputSpec, ConfigError> {
+        let module = match a.output_module.as_deref().map(str::trim) {
+            None | Some("json") => Module::Json,
+            // ZMap's "default" module is CSV.
+            Some("csv") | Some("default") => Module::Csv,
+            Some(m) => {
+                return err(format!(
+                    "-O/--output-module: unknown module {m:?} (synsurvey has: {})",
+                    OUTPUT_MODULES.join(", ")
+                ))
+            }
+        };
+        let probe_module = match a.probe_module.as_deref().map(str::trim) {
+            None | Some("tcp_synscan") => PROBE_MODULES[0],
+            Some(m) => {
+                return err(format!(
+                    "-M/--probe-module: unknown module {m:?} (synsurvey has: {})",
+                    PROBE_MODULES.join(", ")
+                ))
+            }
+        };
+        let fields = match (&a.output_fields, module) {
+            (Some(list), _) => Some(parse_fields(list)?),
+            (None, Module::Csv) if ports > 1 => Some(columns(&[Field::Saddr, Field::Sport])),
+            (None, Module::Csv) => Some(columns(&[Field::Saddr])),
+            (None, Module::Json) => None,
+        };
+        let filter = match (&a.output_filter, a.all_responses) {
+            (Some(_), true) => {
+                return err("--all-responses is --output-filter=\"\": give one or the other")
+            }
+            (Some(f), false) => {
+                Filter::parse(f).map_err(|e| ConfigError(format!("--output-filter: {e}: {f:?}")))?
+            }
+            (None, true) => Filter::All,
+            (None, false) => Filter::zmap_default(),
+        };
+        let header_row = module == Module::Csv
+            && fields.as_ref().is_some_and(|f| f.len() > 1)
+            && !a.no_header_row;
+        let user_metadata = a
+            .user_metadata
+            .as_deref()
+            .map(|s| {
+                serde_json::from_str::<serde_json::Value>(s)
+                    .map_err(|e| ConfigError(format!("--user-metadata: not valid JSON ({e})")))
+            })
+            .transpose()?;
+        if let Some(p) = &a.status_updates_file {
+            if p.is_dir() {
+                return err(format!(
+                    "-u/--status-updates-file: {} is a directory",
+                    p.display()
+                ));
+            }
+        }
+        Ok(OutputSpec {
+            module,
+            fields,
+            filter_text: a.output_filter.clone(),
+            filter,
+            header_row,
+            probe_module,
+            status_updates_file: a.status_updates_file.clone(),
+            notes: a.notes.clone(),
+            user_metadata,
+        })
+    }
+
+    /// The header row (with its newline), if the output has one.
+    pub fn header(&self) -> Option<String> {
+        let cols = self.fields.as_ref().filter(|_| self.header_row)?;
+        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        Some(format!("{}\n", names.join(",")))
+    }
+
+    /// Appends the line for `r` (with its newline) to `buf`.
+    pub fn format(&self, r: &Record, buf: &mut Vec<u8>) {
+        match (self.module, &self.fields) {
+            (Module::Csv, Some(cols)) => csv_line(r, cols, buf),
+            (Module::Csv, None) => csv_line(r, &columns(&[Field::Saddr]), buf),
+            (Module::Json, Some(cols)) => {
+                let it = cols.iter().filter(|c| c.field != Field::Blank);
+                json_line(r, it.map(|c| (c.name.as_str(), c.field)), false, buf)
+            }
+            (Module::Json, None) => {
+                let it = DEFAULT_JSON.iter().map(|&f| (fields::def_of(f).name, f));
+                json_line(r, it, true, buf)
+            }
+        }
+    }
+}
+
+fn columns(fs: &[Field]) -> Vec<Column> {
+    fs.iter()
+        .map(|&field| Column {
+            field,
+            name: fields::def_of(field).name.to_string(),
+        })
+        .collect()
+}
+
+/// `-f`: names separated by commas (spaces allowed), or `*` for every field.
+fn parse_fields(list: &str) -> Result<Vec<Column>, ConfigError> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        match name {
+            "" => return err(format!("-f/--output-fields: empty entry in {list:?}")),
+            "*" => out.extend(FIELDS.iter().map(|d| Column {
+                field: d.field,
+                name: d.name.to_string(),
+            })),
+            _ => match fields::lookup(name) {
+                Some(d) => out.push(Column {
+                    field: d.field,
+                    name: name.to_string(),
+                }),
+                None => {
+                    return err(format!(
+                        "-f/--output-fields: unknown field {name:?} (see --list-output-fields)"
+                    ))
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+fn csv_line(r: &Record, cols: &[Column], buf: &mut Vec<u8>) {
+    for (i, c) in cols.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        // Writes to a Vec cannot fail.
+        let _ = match fields::value(r, c.field) {
+            Value::Int(v) => write!(buf, "{v}"),
+            Value::Bool(b) => write!(buf, "{}", u8::from(b)),
+            Value::Addr(a) => write!(buf, "{a}"),
+            // As ZMap: a string with a comma is quoted, any other as it is.
+            Value::Str(s) if s.contains(',') => write!(buf, "\"{s}\""),
+            Value::Str(s) => write!(buf, "{s}"),
+            Value::Null => Ok(()),
+        };
+    }
+    buf.push(b'\n');
+}
+
+fn json_line<'a>(
+    r: &Record,
+    cols: impl Iterator<Item = (&'a str, Field)>,
+    skip_null: bool,
+    buf: &mut Vec<u8>,
+) {
+    buf.push(b'{');
+    let mut first = true;
+    for (name, f) in cols {
+        let v = fields::value(r, f);
+        if skip_null && v == Value::Null {
+            continue;
+        }
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        let _ = serde_json::to_writer(&mut *buf, name);
+        buf.push(b':');
+        let _ = match v {
+            Value::Int(v) => write!(buf, "{v}"),
+            Value::Bool(b) => write!(buf, "{b}"),
+            Value::Addr(a) => write!(buf, "\"{a}\""),
+            Value::Str(s) => serde_json::to_writer(&mut *buf, s).map_err(std::io::Error::from),
+            Value::Null => buf.write_all(b"null"),
+        };
+    }
+    buf.extend_from_slice(b"}\n");
+}
+
+/// Opens `-o` (appending when resuming) and writes the CSV header row to a new output.
+pub fn open_output(config: &crate::config::Config) -> std::io::Result<super::JsonLines> {
+    let append = config.resume.is_some();
+    let mut out = super::JsonLines::open(&config.output, append)?;
+    if let (Some(h), false) = (config.output_spec.header(), append) {
+        out.write_bytes(h.as_bytes())?;
+    }
+    Ok(out)
+}
+
+/// `--list-output-fields` and `--list-output-modules`/`--list-probe-modules`: the text to
+/// print, if one was asked for.
+pub fn listing(a: &Args) -> Option<String> {
+    if a.list_output_fields {
+        return Some(fields::list());
+    }
+    if a.list_output_modules {
+        return Some(format!("{}\n", OUTPUT_MODULES.join("\n")));
+    }
+    if a.list_probe_modules {
+        return Some(format!("{}\n", PROBE_MODULES.join("\n")));
+    }
+    None
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use clap::Parser;
+
+    fn spec(args: &[&str], ports: usize) -> Result<OutputSpec, ConfigError> {
+        let mut v = vec!["synsurvey"];
+        v.extend_from_slice(args);
+        OutputSpec::from_args(&Args::try_parse_from(v).unwrap(), ports)
+    }
+
+    fn rec() -> Record {
+        Record {
+            saddr: "198.18.0.83".into(),
+            daddr: "198.19.0.1".into(),
+            sport: 80,
+            dport: 40625,
+            seqnum: 7,
+            acknum: 8,
+            window: 64240,
+            ttl: 64,
+            ipid: 0,
+            tcpopt_mss: Some(1460),
+            tcpopt_wscale: None,
+            tcpopt_sack_perm: Some(true),
+            tcpopt_ts_val: None,
+            tcpopt_ts_ecr: None,
+            classification: "synack".into(),
+            success: true,
+            repeat: false,
+            cooldown: true,
+            timestamp_str: "2026-11-22T00:04:55.979+0000".into(),
+            timestamp_us: 1_795_305_895_979_464,
+            rtt_us: Some(120),
+            icmp: None,
+        }
+    }
+
+    fn line(s: &OutputSpec, r: &Record) -> String {
+        let mut b = Vec::new();
+        s.format(r, &mut b);
+        String::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn csv_defaults_are_zmaps() {
+        let one = spec(&["-O", "csv"], 1).unwrap();
+        assert_eq!(one.header(), None);
+        assert_eq!(line(&one, &rec()), "198.18.0.83\n");
+        assert_eq!(one.filter, Filter::zmap_default());
+        let two = spec(&["-O", "csv"], 2).unwrap();
+        assert_eq!(line(&two, &rec()), "198.18.0.83,80\n");
+        assert_eq!(two.header().as_deref(), Some("saddr,sport\n"));
+        let no = spec(&["-O", "csv", "--no-header-row"], 2).unwrap();
+        assert_eq!(no.header(), None);
+    }
+
+    #[test]
+    fn csv_values_as_zmap_prints_them() {
+        let s = spec(
+            &[
+                "-O",
+                "csv",
+                "-f",
+                "saddr,saddr-raw,blank,success,repeat,timestamp_ts,timestamp-us,icmp_type",
+            ],
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            s.header().unwrap(),
+            "saddr,saddr-raw,blank,success,repeat,timestamp_ts,timestamp-us,icmp_type\n"
+        );
+        assert_eq!(
+            line(&s, &rec()),
+            "198.18.0.83,1392513734,,1,0,1795305895,979464,\n"
+        );
+        // ZGrab2's input: ip, domain, tag, port.
+        let z = spec(&["-O", "csv", "-f", "saddr,blank,blank,sport"], 1).unwrap();
+        assert_eq!(line(&z, &rec()), "198.18.0.83,,,80\n");
+    }
+
+    #[test]
+    fn json_lines() {
+        let lzr = spec(
+            &[
+                "-O",
+                "json",
+                "-f",
+                "saddr,daddr,sport,dport,seqnum,acknum,window,tcpopt_wscale,blank",
+            ],
+            1,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line(&lzr, &rec())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"saddr": "198.18.0.83", "daddr": "198.19.0.1", "sport": 80,
+                "dport": 40625, "seqnum": 7, "acknum": 8, "window": 64240, "tcpopt_wscale": null})
+        );
+        let ours = spec(&[], 1).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line(&ours, &rec())).unwrap();
+        assert_eq!(v["success"], true);
+        assert_eq!(v["timestamp_us"], 979_464);
+        assert_eq!(v["timestamp_ts"], 1_795_305_895u64);
+        assert_eq!(v["timestamp_unix_us"], 1_795_305_895_979_464u64);
+        assert!(v.get("tcpopt_wscale").is_none() && v.get("icmp_type").is_none());
+        let star = spec(&["-f", "*"], 1).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line(&star, &rec())).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), FIELDS.len());
+    }
+
+    #[test]
+    fn refuses_bad_flags() {
+        for (args, needle) in [
+            (&["-O", "redis"][..], "json, csv"),
+            (&["-M", "udp"][..], "tcp_synscan"),
+            (&["-f", "saddr,nope"][..], "\"nope\""),
+            (&["-f", "saddr,,sport"][..], "empty entry"),
+            (&["--output-filter", "success = "][..], "column 11"),
+            (
+                &["--output-filter", "", "--all-responses"][..],
+                "one or the other",
+            ),
+            (&["--user-metadata", "{nope"][..], "not valid JSON"),
+        ] {
+            let e = spec(args, 1).unwrap_err().0;
+            assert!(e.contains(needle), "{args:?}: {e}");
+        }
+        assert_eq!(spec(&["--all-responses"], 1).unwrap().filter, Filter::All);
+        assert_eq!(spec(&["--output-filter="], 1).unwrap().filter, Filter::All);
+    }
+}
