@@ -2,18 +2,19 @@
 # Installs what building synsurvey and running its tests need on a fresh Debian/Ubuntu
 # machine: iproute2 (namespaces, veth), nftables (ground truth and sinks), tcpdump (captures
 # on the target side), python3 (the testbed's listener), iputils-ping, libcap2-bin (setcap
-# and util-linux setpriv for the least-privilege tests). Needs root. Safe to run again.
-# --bench also installs what scripts/bench.sh compares against and profiles with: zmap,
+# and util-linux setpriv for the least-privilege tests), zmap (the oracle of
+# tests/zmap_oracle.rs). Needs root. Safe to run again.
+# --bench also installs what scripts/bench.sh compares against and profiles with:
 # masscan, ethtool, linux-perf.
 set -euo pipefail
 need=()
 if [[ ${1:-} == --bench ]]; then
-    for pair in zmap:zmap masscan:masscan ethtool:ethtool perf:linux-perf; do
+    for pair in masscan:masscan ethtool:ethtool perf:linux-perf; do
         cmd=${pair%%:*} pkg=${pair##*:}
         command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
     done
 fi
-for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin setpriv:util-linux; do
+for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin setpriv:util-linux zmap:zmap; do
     cmd=${pair%%:*} pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -223,7 +223,11 @@ pub fn run<'a, C: Capture>(
                     if record.success && !record.repeat {
                         counters.recv.unique_success.fetch_add(1, Relaxed);
                     }
-                    if report && !output_gone {
+                    // -N caps the results written, as in ZMap: none beyond the cap.
+                    let capped = control
+                        .max_results
+                        .is_some_and(|m| results.load(Relaxed) >= m);
+                    if report && !output_gone && !capped {
                         if out.send(*record).is_err() {
                             output_gone = true;
                         } else {
