@@ -130,10 +130,18 @@ pub enum DropReason {
     Blocklisted,
     /// A second reply from a target already reported.
     Duplicate,
+    /// An ICMP destination unreachable whose quoted packet is no probe of this scan
+    /// (another source, protocol or port range, or not a target).
+    IcmpUnrelated,
+    /// An ICMP destination unreachable quoting what looks like our probe, but whose
+    /// sequence number or source port fails the MAC: forged or corrupted.
+    IcmpForged,
+    /// An ICMP message with a wrong checksum.
+    BadIcmpChecksum,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 13] = [
         DropReason::Malformed,
         DropReason::BadIpChecksum,
         DropReason::BadTcpChecksum,
@@ -144,6 +152,9 @@ impl DropReason {
         DropReason::AckMismatch,
         DropReason::Blocklisted,
         DropReason::Duplicate,
+        DropReason::IcmpUnrelated,
+        DropReason::IcmpForged,
+        DropReason::BadIcmpChecksum,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +169,9 @@ impl DropReason {
             DropReason::AckMismatch => "ack_mismatch",
             DropReason::Blocklisted => "blocklisted",
             DropReason::Duplicate => "duplicate",
+            DropReason::IcmpUnrelated => "icmp_unrelated",
+            DropReason::IcmpForged => "icmp_forged",
+            DropReason::BadIcmpChecksum => "bad_icmp_checksum",
         }
     }
 
@@ -248,6 +262,28 @@ impl Validator {
             class,
             probe: probe as u16,
         })
+    }
+}
+
+impl Validator {
+    /// Checks the probe an ICMP destination unreachable quotes: sent by us, TCP, from one
+    /// of the `-P` source ports derived for its target, with the sequence number of the
+    /// target's MAC. Returns which probe it was. The receiver checks beforehand that the
+    /// quoted destination is a target of the scan.
+    pub fn check_quoted(&self, q: &crate::wire::icmp::Quoted) -> Result<u16, DropReason> {
+        if q.saddr != self.src_ip || q.protocol != crate::wire::ipv4::PROTOCOL_TCP {
+            return Err(DropReason::IcmpUnrelated);
+        }
+        let off = u32::from(q.sport.wrapping_sub(self.sport_first));
+        if off >= self.sport_count {
+            return Err(DropReason::IcmpUnrelated);
+        }
+        let tag = self.tag(q.daddr, q.dport);
+        let probe = (off + self.sport_count - u32::from(tag.sport_offset)) % self.sport_count;
+        if probe >= u32::from(self.probes) || q.seq != tag.seq {
+            return Err(DropReason::IcmpForged);
+        }
+        Ok(probe as u16)
     }
 }
 
@@ -450,6 +486,64 @@ mod test {
             .map(|i| v.tag(Ipv4Addr::from(0xc612_0000 + i), 80).seq)
             .collect();
         assert!(seqs.len() > 9_990);
+    }
+
+    #[test]
+    fn quoted_probes() {
+        use crate::wire::icmp::Quoted;
+        let v = validator(2);
+        let d = Ipv4Addr::new(198, 18, 0, 9);
+        let tag = v.tag(d, 443);
+        let ours = Quoted {
+            saddr: SRC,
+            daddr: d,
+            protocol: 6,
+            sport: v.sport(&tag, 1),
+            dport: 443,
+            seq: tag.seq,
+        };
+        assert_eq!(v.check_quoted(&ours), Ok(1));
+        let cases = [
+            (
+                Quoted {
+                    seq: tag.seq ^ 1,
+                    ..ours
+                },
+                DropReason::IcmpForged,
+            ),
+            (Quoted { dport: 80, ..ours }, DropReason::IcmpForged),
+            (
+                Quoted {
+                    sport: v.sport(&tag, 2),
+                    ..ours
+                },
+                DropReason::IcmpForged,
+            ),
+            (
+                Quoted {
+                    saddr: Ipv4Addr::new(198, 19, 0, 2),
+                    ..ours
+                },
+                DropReason::IcmpUnrelated,
+            ),
+            (
+                Quoted {
+                    protocol: 17,
+                    ..ours
+                },
+                DropReason::IcmpUnrelated,
+            ),
+            (
+                Quoted {
+                    sport: 1000,
+                    ..ours
+                },
+                DropReason::IcmpUnrelated,
+            ),
+        ];
+        for (q, why) in cases {
+            assert_eq!(v.check_quoted(&q), Err(why), "{q:?}");
+        }
     }
 
     #[test]

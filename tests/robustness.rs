@@ -16,10 +16,12 @@ use synsurvey::recv::{Classifier, Outcome};
 use synsurvey::targets::live::LiveBlocklist;
 use synsurvey::targets::{AddrSet, TargetSpace};
 use synsurvey::validate::{DropReason, Key, Validator};
+use synsurvey::wire::icmp::build_unreachable;
 use synsurvey::wire::tcp::flags;
 use synsurvey::wire::Reply;
 
 const SRC: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+const GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
 const SPORTS: (u16, u16) = (40000, 40099);
 const PORT: u16 = 80;
 /// Scanned: 198.18.50.0/24 port 80, minus the blocklisted address below.
@@ -406,6 +408,87 @@ fn corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
             frame[..at::TCP_OPTIONS + 6].to_vec(),
             false,
             Accepted,
+        ),
+    ]
+    .into_iter()
+    .chain(icmp_corpus(s))
+    .collect()
+}
+
+/// ICMP destination unreachables quoting our probe to `TARGET` or variations of it.
+fn icmp_corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
+    let tag = s.validator.tag(TARGET, PORT);
+    let probe = |src: Ipv4Addr, dst: Ipv4Addr, proto: u8, sport: u16, seq: u32| {
+        let mut p = vec![0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, proto, 0, 0];
+        p.extend_from_slice(&src.octets());
+        p.extend_from_slice(&dst.octets());
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&PORT.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p
+    };
+    let ours = s.validator.sport(&tag, 0);
+    let unreach = |q: Vec<u8>| build_unreachable(([2; 6], [4; 6]), TARGET, SRC, 1, &q);
+    let good = unreach(probe(SRC, TARGET, 6, ours, tag.seq));
+    let mut bad_sum = good.clone();
+    let last = bad_sum.len() - 1;
+    bad_sum[last] ^= 0x40;
+    let other = Ipv4Addr::new(198, 18, 50, 10);
+    vec![
+        ("icmp unreachable", good.clone(), false, Accepted),
+        (
+            "icmp truncated quote",
+            good[..good.len() - 1].to_vec(),
+            false,
+            Dropped(Malformed),
+        ),
+        (
+            "icmp bad checksum",
+            bad_sum,
+            false,
+            Dropped(BadIcmpChecksum),
+        ),
+        (
+            "icmp wrong seq",
+            unreach(probe(SRC, TARGET, 6, ours, !tag.seq)),
+            false,
+            Dropped(IcmpForged),
+        ),
+        (
+            "icmp other target's seq",
+            unreach(probe(SRC, other, 6, ours, tag.seq)),
+            false,
+            Dropped(IcmpForged),
+        ),
+        (
+            "icmp another source",
+            unreach(probe(GATEWAY, TARGET, 6, ours, tag.seq)),
+            false,
+            Dropped(IcmpUnrelated),
+        ),
+        (
+            "icmp quoting udp",
+            unreach(probe(SRC, TARGET, 17, ours, tag.seq)),
+            false,
+            Dropped(IcmpUnrelated),
+        ),
+        (
+            "icmp port outside range",
+            unreach(probe(SRC, TARGET, 6, 1000, tag.seq)),
+            false,
+            Dropped(IcmpUnrelated),
+        ),
+        (
+            "icmp not a target",
+            unreach(probe(SRC, Ipv4Addr::new(198, 18, 51, 1), 6, ours, tag.seq)),
+            false,
+            Dropped(IcmpUnrelated),
+        ),
+        (
+            "icmp blocklisted target",
+            unreach(probe(SRC, BLOCKED, 6, ours, tag.seq)),
+            false,
+            Dropped(Blocklisted),
         ),
     ]
 }

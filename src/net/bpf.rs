@@ -6,12 +6,16 @@
 //!
 //! 1. the frame was not sent by this host (packet type is not PACKET_OUTGOING);
 //! 2. EtherType is IPv4 and the IP version nibble is 4;
-//! 3. the IP protocol is TCP;
+//! 3. the IP protocol is TCP (or ICMP: see below);
 //! 4. the packet is not a non-first fragment (fragment offset 0);
 //! 5. the IP destination is the scanner's address;
 //! 6. the IP header length is at least 20 bytes (IHL ≥ 5);
 //! 7. the TCP destination port (our probe's source port) is within `[dport_lo, dport_hi]`;
 //! 8. the TCP flags have SYN and ACK both set, or RST set.
+//!
+//! An ICMP packet passes checks 1, 2, 4, 5 and 6 and must be a destination unreachable
+//! (type 3); whether it quotes one of our probes is checked in user space, where the
+//! failures are counted.
 //!
 //! Loads beyond the end of the frame abort the program with "reject", so truncated frames
 //! are dropped by the kernel without extra length checks.
@@ -61,6 +65,10 @@ const OFF_TCP_FLAGS: u32 = ETH_HLEN + 13;
 
 const ETHERTYPE_IPV4: u32 = 0x0800;
 const IPPROTO_TCP: u32 = 6;
+const IPPROTO_ICMP: u32 = 1;
+/// ICMP type field, relative to X = IP header length.
+const OFF_ICMP_TYPE: u32 = ETH_HLEN;
+const ICMP_DEST_UNREACH: u32 = 3;
 const FRAG_OFFSET_MASK: u32 = 0x1fff;
 const TCP_SYN: u32 = 0x02;
 const TCP_RST: u32 = 0x04;
@@ -72,14 +80,21 @@ enum Target {
     Next,
     Accept,
     Reject,
+    /// The start of the ICMP checks (see [`Builder::icmp_here`]).
+    Icmp,
 }
 
 /// Builds a program whose jumps name their targets; offsets are resolved in `finish`.
 struct Builder {
     insns: Vec<(u16, Target, Target, u32)>,
+    icmp: usize,
 }
 
 impl Builder {
+    /// Marks the next instruction as the target of [`Target::Icmp`].
+    fn icmp_here(&mut self) {
+        self.icmp = self.insns.len();
+    }
     fn stmt(&mut self, code: u16, k: u32) {
         self.insns.push((code, Target::Next, Target::Next, k));
     }
@@ -96,8 +111,9 @@ impl Builder {
                 Target::Next => pc + 1,
                 Target::Accept => accept,
                 Target::Reject => reject,
+                Target::Icmp => self.icmp,
             };
-            // The program is a fixed ~25 instructions, so every offset fits in a u8.
+            // The program is a fixed ~35 instructions, so every offset fits in a u8.
             (to - pc - 1) as u8
         };
         let mut out: Vec<sock_filter> = self
@@ -138,9 +154,10 @@ pub fn reply_filter(
     dport_hi: u16,
     snaplen: u32,
 ) -> Vec<sock_filter> {
-    use Target::{Accept, Next, Reject};
+    use Target::{Accept, Icmp, Next, Reject};
     let mut b = Builder {
-        insns: Vec::with_capacity(24),
+        insns: Vec::with_capacity(32),
+        icmp: 0,
     };
 
     // 1. Not our own transmissions: A = skb->pkt_type.
@@ -154,9 +171,9 @@ pub fn reply_filter(
     b.stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0);
     b.jump(BPF_JEQ, 0x40, Next, Reject);
 
-    // 3. TCP.
+    // 3. TCP, or else the ICMP checks at the end.
     b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP_PROTO);
-    b.jump(BPF_JEQ, IPPROTO_TCP, Next, Reject);
+    b.jump(BPF_JEQ, IPPROTO_TCP, Next, Icmp);
 
     // 4. First (or only) fragment: the 13-bit fragment offset is zero.
     b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_IP_FRAG);
@@ -181,6 +198,19 @@ pub fn reply_filter(
     b.stmt(BPF_ALU | BPF_AND | BPF_K, TCP_SYN | TCP_RST | TCP_ACK);
     b.jump(BPF_JEQ, TCP_SYN | TCP_ACK, Accept, Next);
     b.jump(BPF_JSET, TCP_RST, Accept, Reject);
+
+    // ICMP (A still holds the protocol): not a later fragment, to us, IHL >= 5, type 3.
+    b.icmp_here();
+    b.jump(BPF_JEQ, IPPROTO_ICMP, Next, Reject);
+    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_IP_FRAG);
+    b.jump(BPF_JSET, FRAG_OFFSET_MASK, Reject, Next);
+    b.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP_DST);
+    b.jump(BPF_JEQ, u32::from(dst_ip), Next, Reject);
+    b.stmt(BPF_LDX | BPF_B | BPF_MSH, OFF_IP_VHL);
+    b.stmt(BPF_MISC | BPF_TXA, 0);
+    b.jump(BPF_JGE, 20, Next, Reject);
+    b.stmt(BPF_LD | BPF_B | BPF_IND, OFF_ICMP_TYPE);
+    b.jump(BPF_JEQ, ICMP_DEST_UNREACH, Accept, Reject);
 
     b.finish(snaplen)
 }
@@ -378,6 +408,32 @@ mod tests {
     }
 
     #[test]
+    fn accepts_icmp_unreachables_to_us() {
+        let p = filter();
+        let icmp = |ihl: u8, frag: u16, dst: Ipv4Addr, ty: u8| {
+            let mut f = frame(0x0800, ihl, 1, frag, dst, 0, 0);
+            f[14 + usize::from(ihl) * 4] = ty;
+            f
+        };
+        assert!(run(&p, &icmp(5, 0, DST, 3), HOST) > 0, "unreachable");
+        assert!(
+            run(&p, &icmp(6, 0x4000, DST, 3), HOST) > 0,
+            "with options, DF"
+        );
+        let reject = |f: Vec<u8>, why: &str| assert_eq!(run(&p, &f, HOST), 0, "{why}");
+        reject(icmp(5, 0, DST, 0), "echo reply");
+        reject(icmp(5, 0, DST, 11), "time exceeded");
+        reject(icmp(5, 0, Ipv4Addr::new(198, 18, 0, 11), 3), "wrong dst");
+        reject(icmp(5, 0x0001, DST, 3), "non-first fragment");
+        let mut short = icmp(5, 0, DST, 3);
+        short[14] = 0x44;
+        reject(short, "IHL 4");
+        let out = icmp(5, 0, DST, 3);
+        assert_eq!(run(&p, &out, PACKET_OUTGOING), 0, "outgoing");
+        reject(out[..34].to_vec(), "truncated before the type");
+    }
+
+    #[test]
     fn rejects_truncated_frames() {
         let p = filter();
         let full = tcp(40005, SYNACK);
@@ -403,7 +459,7 @@ mod tests {
     fn snaplen_is_returned_and_offsets_resolve() {
         let p = reply_filter(DST, 1, 65535, 1500);
         assert_eq!(run(&p, &tcp(443, SYNACK), HOST), 1500);
-        assert_eq!(p.len(), 25);
+        assert_eq!(p.len(), 35);
         for (pc, ins) in p.iter().enumerate() {
             if ins.code & 0x07 == BPF_JMP {
                 assert!(pc + 1 + usize::from(ins.jt) < p.len());

@@ -53,6 +53,7 @@ impl RttSummary {
 pub struct Replies {
     pub synack: u64,
     pub rst: u64,
+    pub icmp_unreach: u64,
     pub unique_success: u64,
     pub results_written: u64,
 }
@@ -93,6 +94,7 @@ impl Replies {
         Replies {
             synack: c.recv.synack.load(Relaxed),
             rst: c.recv.rst.load(Relaxed),
+            icmp_unreach: c.recv.icmp_unreach.load(Relaxed),
             unique_success: c.recv.unique_success.load(Relaxed),
             results_written: c.recv.written.load(Relaxed),
         }

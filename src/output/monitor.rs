@@ -30,6 +30,8 @@ pub struct RecvCounters {
     pub packets: AtomicU64,
     pub synack: AtomicU64,
     pub rst: AtomicU64,
+    /// Validated ICMP destination unreachables.
+    pub icmp_unreach: AtomicU64,
     /// First SYN-ACK from a target: the results a default scan reports.
     pub unique_success: AtomicU64,
     /// Result lines the output stage has flushed successfully (set by the writer).

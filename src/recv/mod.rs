@@ -1,7 +1,8 @@
 //! The receiver: capture, validate, deduplicate, classify, hand to the output.
 //!
 //! Replies arrive on an `AF_PACKET` socket whose classic BPF filter, run in the kernel,
-//! already keeps only TCP SYN-ACKs and RSTs to our address and source-port range. Each
+//! already keeps only TCP SYN-ACKs and RSTs to our address and source-port range, and
+//! ICMP destination unreachables to our address (validated by [`icmp`]). Each
 //! frame is then parsed with length checks (no input can make it panic), checked against
 //! the live blocklist, the target set and the validation MAC, and looked up in the
 //! duplicate bitmap. Every frame ends either as a [`Record`] or as a counted
@@ -9,6 +10,7 @@
 //! `PACKET_STATISTICS`.
 
 pub mod dedup;
+mod icmp;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -87,6 +89,9 @@ impl<'a> Classifier<'a> {
     pub fn classify(&mut self, frame: &[u8], csum_unverifiable: bool, cooldown: bool) -> Outcome {
         let mut r = match Reply::parse(frame) {
             Ok(r) => r,
+            Err(crate::wire::Error::Protocol) if crate::wire::icmp::is_icmp(frame) => {
+                return self.classify_icmp(frame, csum_unverifiable, cooldown);
+            }
             Err(_) => return Outcome::Dropped(DropReason::Malformed),
         };
         if csum_unverifiable {
@@ -216,6 +221,8 @@ pub fn run<'a, C: Capture>(
                 Outcome::Result { record, report } => {
                     let class = if record.success {
                         &counters.recv.synack
+                    } else if record.icmp.is_some() {
+                        &counters.recv.icmp_unreach
                     } else {
                         &counters.recv.rst
                     };

@@ -1,0 +1,234 @@
+//! ICMP destination unreachables on the namespace testbed: the target's nftables answers a
+//! set of addresses with `reject with icmp type host-unreachable` (the kernel's ICMP rate
+//! limits lifted), and forged or unrelated unreachables are injected from the target's
+//! side. Every packet stays inside the testbed's namespaces, toward 198.18.0.0/16.
+
+mod common;
+mod forge;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use forge::{in_netns, mac_of, Wire};
+use serde_json::Value;
+use synsurvey::wire::icmp::build_unreachable;
+
+const NET: &str = "198.18.0.0/24";
+const UNREACH: &str = "198.18.0.64/27";
+
+fn in_unreach(a: Ipv4Addr) -> bool {
+    (64..96).contains(&a.octets()[3])
+}
+
+/// A testbed whose target answers `UNREACH` with ICMP host unreachable.
+fn testbed(open: &[Ipv4Addr]) -> Testbed {
+    let tb = Testbed::up(TestbedOpts {
+        open: open.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    });
+    let sh = |args: &[&str]| {
+        let out = tb.exec_tgt(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Without this the kernel sends a handful of unreachables and drops the rest.
+    sh(&[
+        "sysctl",
+        "-qw",
+        "net.ipv4.icmp_ratelimit=0",
+        "net.ipv4.icmp_msgs_per_sec=1000000",
+        "net.ipv4.icmp_msgs_burst=1000000",
+    ]);
+    let rule = format!(
+        "insert rule inet testbed input ip daddr {UNREACH} counter reject with icmp type host-unreachable comment \"unreach\""
+    );
+    sh(&["nft", &rule]);
+    tb
+}
+
+fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Value>, Value) {
+    let (out, meta) = scan_raw(tb, args);
+    (read_json_lines(out.as_bytes()), meta)
+}
+
+/// Runs synsurvey in the scan namespace; returns its standard output and metadata.
+fn scan_raw(tb: &Testbed, args: &[&str]) -> (String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta.json");
+    let mut argv = vec![
+        synsurvey().to_str().unwrap().to_string(),
+        "--no-default-blocklist".into(),
+        "-q".into(),
+        "-m".into(),
+        meta.to_str().unwrap().into(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let out = tb.exec_scan(&argv).stdin(Stdio::null()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    (String::from_utf8(out.stdout).unwrap(), meta)
+}
+
+#[test]
+fn unreachables_are_reported_as_zmap_does() {
+    let open = random_subset("198.18.0.0/26", 20, 3);
+    let tb = testbed(&open);
+    let (lines, meta) = scan(
+        &tb,
+        &[
+            NET,
+            "-p",
+            "80",
+            "-c",
+            "2",
+            "-O",
+            "json",
+            "-f",
+            "*",
+            "--output-filter=",
+        ],
+    );
+    let icmp: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["classification"] == "icmp")
+        .collect();
+    let addrs: BTreeSet<Ipv4Addr> = icmp
+        .iter()
+        .map(|l| l["saddr"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let want: BTreeSet<Ipv4Addr> = (64..96).map(|i| Ipv4Addr::new(198, 18, 0, i)).collect();
+    assert_eq!(addrs, want, "one unreachable per address of {UNREACH}");
+    assert_eq!(icmp.len(), 32);
+    for l in &icmp {
+        assert_eq!(l["success"], false, "{l}");
+        assert_eq!(l["repeat"], false, "{l}");
+        assert_eq!(l["icmp_type"], 3, "{l}");
+        assert_eq!(l["icmp_code"], 1, "{l}");
+        assert_eq!(l["icmp_unreach_str"], "host unreachable", "{l}");
+        // The target's own kernel rejects, so the responder is the target.
+        assert_eq!(l["icmp_responder"], l["saddr"], "{l}");
+        assert_eq!(l["daddr"], SCAN_ADDR.to_string(), "{l}");
+        for k in ["sport", "dport", "seqnum", "acknum", "window"] {
+            assert!(
+                l[k].is_null(),
+                "{k} of an ICMP record is null (ZMap 4): {l}"
+            );
+        }
+    }
+    // TCP replies carry no ICMP fields.
+    for l in lines.iter().filter(|l| l["classification"] != "icmp") {
+        assert!(
+            l["icmp_type"].is_null() && l["icmp_responder"].is_null(),
+            "{l}"
+        );
+        let a: Ipv4Addr = l["saddr"].as_str().unwrap().parse().unwrap();
+        assert!(!in_unreach(a), "{l}");
+    }
+    assert_eq!(meta["replies"]["icmp_unreach"], 32, "{meta}");
+    assert_eq!(meta["replies"]["rst"], 256 - 32 - 20);
+    assert_eq!(meta["validation_failures"]["icmp_forged"], 0);
+    assert_eq!(meta["validation_failures"]["icmp_unrelated"], 0);
+
+    // ZMap's default keeps successes only, and filters can pick unreachables.
+    let (lines, meta) = scan(&tb, &[NET, "-p", "80", "-c", "1"]);
+    assert_eq!(lines.len(), 20);
+    assert!(lines.iter().all(|l| l["classification"] == "synack"));
+    assert_eq!(meta["replies"]["icmp_unreach"], 32);
+    let (csv, _) = scan_raw(
+        &tb,
+        &[
+            NET,
+            "-p",
+            "80",
+            "-c",
+            "1",
+            "-O",
+            "csv",
+            "-f",
+            "saddr,icmp_code",
+            "--output-filter",
+            "classification = icmp && icmp_unreach_str = \"host unreachable\"",
+        ],
+    );
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("saddr,icmp_code"));
+    let rows: BTreeMap<Ipv4Addr, &str> = rows
+        .map(|r| {
+            let (a, c) = r.split_once(',').unwrap();
+            (a.parse().unwrap(), c)
+        })
+        .collect();
+    assert_eq!(rows.keys().copied().collect::<BTreeSet<_>>(), want);
+    assert!(rows.values().all(|c| *c == "1"));
+}
+
+#[test]
+fn forged_and_unrelated_unreachables_are_counted_not_reported() {
+    let tb = testbed(&[]);
+    let scan_mac = mac_of(&tb.scan_ns(), SCAN_IFACE);
+    let tgt_mac = mac_of(&tb.tgt_ns(), TGT_IFACE);
+    let ns = tb.tgt_ns();
+    // While the scan runs (100 pps over a /24 takes 2.5 s), the target's side sends
+    // unreachables that quote a SYN from us with a wrong sequence number (forged), and
+    // ones that quote a SYN from another host (unrelated).
+    let injector = in_netns(&ns, move || {
+        std::thread::sleep(Duration::from_millis(800));
+        let quote = |src: Ipv4Addr, seq: u32| {
+            let mut p = vec![0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0];
+            p.extend_from_slice(&src.octets());
+            p.extend_from_slice(&[198, 18, 0, 5]);
+            p.extend_from_slice(&40000u16.to_be_bytes());
+            p.extend_from_slice(&80u16.to_be_bytes());
+            p.extend_from_slice(&seq.to_be_bytes());
+            p
+        };
+        let from = Ipv4Addr::new(198, 18, 0, 5);
+        let mut frames = Vec::new();
+        for i in 0..10u32 {
+            let forged = quote(SCAN_ADDR, 0x1234_5678 ^ i);
+            frames.push(build_unreachable(
+                (scan_mac, tgt_mac),
+                from,
+                SCAN_ADDR,
+                1,
+                &forged,
+            ));
+            let other = quote(GATEWAY_ADDR, i);
+            frames.push(build_unreachable(
+                (scan_mac, tgt_mac),
+                from,
+                SCAN_ADDR,
+                1,
+                &other,
+            ));
+        }
+        Wire::open(TGT_IFACE, 32, false).send(&frames)
+    });
+    let (lines, meta) = scan(
+        &tb,
+        &[NET, "-p", "80", "-r", "100", "-c", "1", "--output-filter="],
+    );
+    assert_eq!(injector.join().unwrap(), 20);
+    let failures = &meta["validation_failures"];
+    assert_eq!(failures["icmp_forged"], 10, "{meta}");
+    assert_eq!(failures["icmp_unrelated"], 10, "{meta}");
+    // Only the real ones are reported.
+    assert_eq!(meta["replies"]["icmp_unreach"], 32);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["classification"] == "icmp")
+            .count(),
+        32
+    );
+}
