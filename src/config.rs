@@ -227,11 +227,13 @@ impl Config {
         if let Some(path) = &a.allowlist_file {
             nets.extend(read_list("-w/--allowlist-file", path)?);
         }
-        if a.targets.is_empty() && a.allowlist_file.is_none() {
+        if a.targets.is_empty() && a.allowlist_file.is_none() && a.list_of_ips_file.is_none() {
             return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
         }
         let wanted = AddrSet::from_nets(nets);
-        if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
+        if let (true, Some(path), None) =
+            (wanted.is_empty(), &a.allowlist_file, &a.list_of_ips_file)
+        {
             // Only an allowlist without entries gets here: a target is at least one address.
             return err(format!(
                 "no targets: -w/--allowlist-file: {} has no addresses or CIDRs",
@@ -249,6 +251,22 @@ impl Config {
         for path in &a.blocklist_file {
             block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
         }
+        // -I: the list, less what the blocklists exclude (dropped while reading), within
+        // the allowlist if there is one.
+        let wanted = match &a.list_of_ips_file {
+            None => wanted,
+            Some(path) => {
+                if !a.targets.is_empty() {
+                    return err("-I/--list-of-ips-file: give the targets in the file or on the command line, not both");
+                }
+                let allow = a.allowlist_file.is_some().then_some(&wanted);
+                crate::targets::iplist::load(path, |ip| {
+                    !block.contains(ip) && allow.is_none_or(|w| w.contains(ip))
+                })
+                .map_err(|e| ConfigError(format!("-I/--list-of-ips-file: {e}")))?
+                .set
+            }
+        };
         let addrs = wanted.subtract(&block);
         if addrs.is_empty() {
             let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()

@@ -5,6 +5,7 @@
 //!   binary search. The scan's set is the allowlist minus the blocklists.
 //! * [`blocklist`] parses list files and command-line targets, and holds the built-in
 //!   [`blocklist::RESERVED`] and [`blocklist::NEVER`] ranges.
+//! * [`iplist`] loads `-I` lists of single addresses fast and compactly.
 //! * [`TargetSpace`] numbers every (address, port) pair of the scan `0..len()`.
 //! * [`cyclic::Cyclic`] is a seeded permutation of those numbers from a multiplicative
 //!   cyclic group; its [`cyclic::Walk`]s split it among shards and sender threads so that
@@ -12,6 +13,7 @@
 
 pub mod blocklist;
 pub mod cyclic;
+pub mod iplist;
 pub mod live;
 pub mod ranges;
 pub mod reload;

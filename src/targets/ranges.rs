@@ -4,12 +4,20 @@
 //! address of the set ([`AddrSet::nth`]) and the index of an address in the set
 //! ([`AddrSet::rank`]) are both a binary search over the ranges. Memory is proportional to
 //! the number of ranges, never to the number of addresses: `0.0.0.0/0` is one entry.
+//!
+//! A set of scattered single addresses (`-I`, millions of lines) would cost 16 bytes an
+//! address that way; [`AddrSet::from_sorted_addrs`] keeps such a set as a sorted list
+//! instead, 4 bytes an address, shared between clones, with the same queries (binary
+//! searches over the list). Its ranges are built only if something asks for them.
+
+use std::sync::{Arc, OnceLock};
 
 use ipnet::Ipv4Net;
 
 /// A set of IPv4 addresses (as host-order `u32`), kept as sorted, disjoint inclusive ranges
-/// in which no two ranges overlap or touch (adjacent ranges are merged).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+/// in which no two ranges overlap or touch (adjacent ranges are merged), or as a sorted
+/// list of single addresses.
+#[derive(Clone, Debug, Default)]
 pub struct AddrSet {
     /// Sorted, disjoint, non-adjacent inclusive ranges `(first, last)`.
     ranges: Vec<(u32, u32)>,
@@ -17,7 +25,19 @@ pub struct AddrSet {
     before: Vec<u64>,
     /// Total number of addresses, `0..=2^32`.
     total: u64,
+    /// The list form: sorted, distinct addresses (`ranges` and `before` are then empty).
+    list: Option<Arc<Vec<u32>>>,
+    /// The ranges of the list form, built on first use of [`AddrSet::ranges`].
+    list_ranges: OnceLock<Vec<(u32, u32)>>,
 }
+
+impl PartialEq for AddrSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.total == other.total && self.ranges() == other.ranges()
+    }
+}
+
+impl Eq for AddrSet {}
 
 /// Number of addresses in the inclusive range `(lo, hi)` (`lo <= hi`).
 fn range_len((lo, hi): (u32, u32)) -> u64 {
@@ -46,7 +66,27 @@ impl AddrSet {
             ranges,
             before,
             total,
+            ..Self::default()
         }
+    }
+
+    /// The set of `addrs`, which must be sorted and distinct, in the list form.
+    pub fn from_sorted_addrs(addrs: Vec<u32>) -> Self {
+        debug_assert!(addrs.windows(2).all(|w| w[0] < w[1]));
+        Self {
+            total: addrs.len() as u64,
+            list: Some(Arc::new(addrs)),
+            ..Self::default()
+        }
+    }
+
+    /// The list form's addresses that `keep` accepts; the same list (shared) if it keeps
+    /// them all, so that filtering a long list by a blocklist it avoids costs nothing.
+    fn filter_list(&self, list: &[u32], keep: impl Fn(u32) -> bool) -> Self {
+        if list.iter().all(|&a| keep(a)) {
+            return self.clone();
+        }
+        Self::from_sorted_addrs(list.iter().copied().filter(|&a| keep(a)).collect())
     }
 
     /// Builds the set from inclusive ranges `(first, last)` in any order; overlapping and
@@ -79,15 +119,19 @@ impl AddrSet {
 
     /// Addresses in `self` or in `other`.
     pub fn union(&self, other: &Self) -> Self {
-        let mut all = Vec::with_capacity(self.ranges.len() + other.ranges.len());
-        all.extend_from_slice(&self.ranges);
-        all.extend_from_slice(&other.ranges);
+        let (a, b) = (self.ranges(), other.ranges());
+        let mut all = Vec::with_capacity(a.len() + b.len());
+        all.extend_from_slice(a);
+        all.extend_from_slice(b);
         Self::from_ranges(all)
     }
 
     /// Addresses in `self` but not in `other`.
     pub fn subtract(&self, other: &Self) -> Self {
-        let cut = &other.ranges;
+        if let Some(list) = &self.list {
+            return self.filter_list(list, |a| !other.contains(a));
+        }
+        let cut = other.ranges();
         let mut out = Vec::with_capacity(self.ranges.len());
         // First range of `other` that may still overlap the current or a later range of
         // `self` (ranges of `self` are visited in increasing order).
@@ -115,6 +159,12 @@ impl AddrSet {
 
     /// Addresses in both `self` and `other`.
     pub fn intersect(&self, other: &Self) -> Self {
+        if let Some(list) = &self.list {
+            return self.filter_list(list, |a| other.contains(a));
+        }
+        if other.list.is_some() {
+            return other.intersect(self);
+        }
         let (a, b) = (&self.ranges, &other.ranges);
         let mut out = Vec::new();
         let (mut i, mut j) = (0, 0);
@@ -156,7 +206,10 @@ impl AddrSet {
 
     /// Whether `addr` is in the set.
     pub fn contains(&self, addr: u32) -> bool {
-        self.find(addr).is_some()
+        match &self.list {
+            Some(l) => l.binary_search(&addr).is_ok(),
+            None => self.find(addr).is_some(),
+        }
     }
 
     /// The `index`-th address of the set in increasing order (0-based), or `None` if
@@ -164,6 +217,9 @@ impl AddrSet {
     pub fn nth(&self, index: u64) -> Option<u32> {
         if index >= self.total {
             return None;
+        }
+        if let Some(l) = &self.list {
+            return l.get(index as usize).copied();
         }
         // Last range with fewer than `index + 1` addresses before it; there is one because
         // `before[0] == 0 <= index`.
@@ -176,13 +232,28 @@ impl AddrSet {
     /// The index of `addr` in the set (so that `nth(rank(a)) == Some(a)`), or `None` if
     /// `addr` is not in the set.
     pub fn rank(&self, addr: u32) -> Option<u64> {
+        if let Some(l) = &self.list {
+            return l.binary_search(&addr).ok().map(|i| i as u64);
+        }
         self.find(addr)
             .map(|i| self.before[i] + u64::from(addr - self.ranges[i].0))
     }
 
     /// The sorted, disjoint, non-adjacent inclusive ranges of the set.
     pub fn ranges(&self) -> &[(u32, u32)] {
-        &self.ranges
+        match &self.list {
+            Some(l) => self.list_ranges.get_or_init(|| {
+                let mut r: Vec<(u32, u32)> = Vec::new();
+                for &a in l.iter() {
+                    match r.last_mut() {
+                        Some(last) if u64::from(last.1) + 1 == u64::from(a) => last.1 = a,
+                        _ => r.push((a, a)),
+                    }
+                }
+                r
+            }),
+            None => &self.ranges,
+        }
     }
 
     /// Whether every address of `self` is also in `other`.
