@@ -260,6 +260,17 @@ impl Filter {
         )
     }
 
+    /// Whether the filter keeps first answers only (a top-level `repeat = 0`), so that the
+    /// receiver can drop a repeat before it builds a record.
+    pub fn first_only(&self) -> bool {
+        match self {
+            Filter::And(a, b) => a.first_only() || b.first_only(),
+            Filter::Bool(Field::Repeat, Op::Eq, false)
+            | Filter::Bool(Field::Repeat, Op::Ne, true) => true,
+            _ => false,
+        }
+    }
+
     /// Whether `r` passes.
     pub fn matches(&self, r: &Record) -> bool {
         match self {
@@ -352,6 +363,14 @@ mod test {
         // Absent values equal nothing.
         assert!(!keeps("tcpopt_mss = 1460", &rst) && keeps("tcpopt_mss != 1460", &rst));
         assert!(!keeps("icmp_type = 3", &syn));
+        assert!(Filter::zmap_default().first_only());
+        assert!(Filter::parse("(success = 1 || sport = 80) && repeat != 1")
+            .unwrap()
+            .first_only());
+        assert!(!Filter::parse("success = 1 || repeat = 0")
+            .unwrap()
+            .first_only());
+        assert!(!Filter::All.first_only());
         for all in ["", "   "] {
             assert_eq!(Filter::parse(all).unwrap(), Filter::All);
         }

@@ -119,6 +119,10 @@ impl<'a> Classifier<'a> {
         } else {
             self.seen.contains(index)
         };
+        if repeat && self.filter.first_only() {
+            // Cheap: a flood of repeats costs no record.
+            return Outcome::Dropped(DropReason::Duplicate);
+        }
         let now_us = unix_us_now();
         let rtt_us = match (success, r.options.timestamp) {
             (true, Some((_, tsecr))) => {
