@@ -27,6 +27,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+mod hooks;
 pub mod net;
 pub mod notice;
 pub mod output;

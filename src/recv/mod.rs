@@ -189,6 +189,7 @@ pub fn run<'a, C: Capture>(
     let mut last_stats = Instant::now();
     let mut output_gone = false;
     while !control.stop.load(Relaxed) {
+        crate::hooks::fault(crate::hooks::Point::Recv)?;
         let cooldown = control.cooldown.load(Relaxed);
         cap.poll(Duration::from_millis(50), &mut |frame, unverifiable| {
             counters.recv.packets.fetch_add(1, Relaxed);

@@ -58,6 +58,7 @@ fn write_results(
     let mut pending = 0u64;
     let mut run = || {
         for rec in results.iter() {
+            crate::hooks::fault(crate::hooks::Point::Write)?;
             if out.write(&rec)? == WriteOutcome::Closed {
                 return Ok(WriteOutcome::Closed);
             }

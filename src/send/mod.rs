@@ -169,7 +169,9 @@ impl Sender<'_> {
                 }
             }
             if n > 0 {
-                if let Err(e) = tx.send(n, &probe_nums[..n]) {
+                let sent = crate::hooks::fault(crate::hooks::Point::Send)
+                    .and_then(|()| tx.send(n, &probe_nums[..n]));
+                if let Err(e) = sent {
                     self.counters.send.errors.fetch_add(1, Relaxed);
                     return Err(e);
                 }
