@@ -35,20 +35,17 @@ pub enum OutputTarget {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The original target arguments, for the record.
     pub target_args: Vec<String>,
     /// Every (address, port) to probe: targets minus the initial blocklist.
-    #[serde(skip)]
     pub space: TargetSpace,
     /// Addresses the scan must never probe: the built-in lists and the blocklist files as
     /// they were read at start. Reloads replace the file part during the scan.
-    #[serde(skip)]
     pub blocklist: AddrSet,
     /// The built-in part of `blocklist` (never-routable and reserved ranges), which
     /// reloads of the files keep.
-    #[serde(skip)]
     pub builtin_blocklist: AddrSet,
     /// Addresses to probe (after blocklists) and ports, for the record.
     pub target_addresses: u64,
@@ -62,17 +59,14 @@ pub struct Config {
     pub shards: u32,
     pub shard: u32,
     pub probes: u16,
-    #[serde(serialize_with = "secs")]
     pub cooldown: Duration,
     pub interface: Option<String>,
     pub source_ip: Option<Ipv4Addr>,
-    #[serde(serialize_with = "mac_opt")]
     pub gateway_mac: Option<[u8; 6]>,
     pub source_ports: (u16, u16),
     pub sender_threads: u32,
     pub max_targets: Option<u64>,
     pub max_results: Option<u64>,
-    #[serde(serialize_with = "secs_opt")]
     pub max_runtime: Option<Duration>,
     pub output: OutputTarget,
     pub metadata_file: Option<PathBuf>,
@@ -87,12 +81,10 @@ pub struct Config {
     pub checkpoint_file: Option<PathBuf>,
     pub resume_file: Option<PathBuf>,
     /// The checkpoint this scan continues (`--resume`), checked against this configuration.
-    #[serde(skip)]
     pub resume: Option<Box<crate::checkpoint::Checkpoint>>,
     /// Address of the notice page (`--notice-http`).
     pub notice_http: Option<std::net::SocketAddr>,
     /// Test hook: stop a dry run after this many probes.
-    #[serde(skip)]
     pub debug_stop_after: Option<u64>,
     /// Send over AF_XDP where possible (`--xdp`).
     pub xdp: bool,
@@ -103,28 +95,9 @@ pub const LARGE_SCAN: u64 = 1 << 24;
 /// Above this many addresses a scan without --contact and --purpose gets a warning.
 pub const CONTACT_ADVISED: u64 = 1 << 16;
 
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-fn secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_f64(d.as_secs_f64()),
-        None => s.serialize_none(),
-    }
-}
-
-fn mac_opt<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
-    match m {
-        Some(m) => s.serialize_str(&crate::wire::ethernet::format_mac(m)),
-        None => s.serialize_none(),
-    }
-}
-
 /// The most probes per target: more is never useful and would hide a typo.
 pub const MAX_PROBES: u16 = 255;
-/// The most sender threads.
-pub const MAX_THREADS: u32 = 64;
+pub use crate::targets::cyclic::MAX_THREADS;
 
 impl Config {
     pub fn from_args(a: &Args) -> Result<Config, ConfigError> {
@@ -144,7 +117,8 @@ impl Config {
             .resume
             .as_deref()
             .map(crate::checkpoint::Checkpoint::load)
-            .transpose()?;
+            .transpose()
+            .map_err(ConfigError)?;
         let seed = match (&a.seed, &resume) {
             (Some(s), _) => parse_u64("-e/--seed", s)?,
             // A resumed scan keeps its seed unless -e says otherwise (then it is refused).
@@ -361,28 +335,7 @@ impl Config {
             debug_stop_after,
             xdp: a.xdp,
         };
-        crate::checkpoint::check_config(&config)?;
         Ok(config)
-    }
-
-    /// Number of probes this shard sends (targets times probes, after -n), before any
-    /// blocklist reload.
-    pub fn planned_targets(&self) -> u64 {
-        let total = self.space.len();
-        // This shard's share of the cycle.
-        let share = total / u64::from(self.shards)
-            + u64::from(u64::from(self.shard) < total % u64::from(self.shards));
-        match self.max_targets {
-            // The shard's share of the cap, which its threads split among themselves (see
-            // `scan::walk_for`).
-            Some(n) => crate::targets::cyclic::split_limit(
-                n,
-                u64::from(self.shards),
-                u64::from(self.shard),
-            )
-            .min(share),
-            None => share,
-        }
     }
 }
 

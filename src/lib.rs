@@ -27,14 +27,17 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod counters;
 mod hooks;
 pub mod net;
 pub mod notice;
 pub mod output;
+pub mod plan;
 pub mod probe;
 pub mod recv;
 pub mod scan;
 pub mod send;
+pub mod stop;
 pub mod targets;
 pub mod validate;
 pub mod wire;

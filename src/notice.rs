@@ -136,20 +136,7 @@ impl Notice {
 fn port_list(ports: &[u16]) -> String {
     let mut sorted = ports.to_vec();
     sorted.sort_unstable();
-    let mut runs: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i;
-        while j + 1 < sorted.len() && u32::from(sorted[j + 1]) == u32::from(sorted[j]) + 1 {
-            j += 1;
-        }
-        runs.push(if i == j {
-            sorted[i].to_string()
-        } else {
-            format!("{}-{}", sorted[i], sorted[j])
-        });
-        i = j + 1;
-    }
+    let mut runs = crate::targets::port_runs(&sorted);
     if runs.len() > 50 {
         runs.truncate(50);
         runs.push("…".into());

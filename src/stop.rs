@@ -80,7 +80,7 @@ impl Reason {
     }
 }
 
-const SENDING: u8 = 0;
+// The phases: 0 is sending.
 const COOLDOWN: u8 = 1;
 const CLOSED: u8 = 2;
 
@@ -115,6 +115,12 @@ impl Stop {
             stage,
             cause: cause.to_string(),
         });
+    }
+
+    /// Whether the scan should end without waiting for more replies: a reason other than
+    /// the senders' own deadline is recorded.
+    pub fn ends_now(&self) -> bool {
+        self.requested() && self.reason().is_some_and(|r| !r.waits_for_replies())
     }
 
     /// Whether any reason is recorded: the senders' check, once per batch.

@@ -61,3 +61,15 @@ pub use tx::{PacketTx, TxBatch};
 
 /// Re-exported so callers can hold a filter program without naming `libc` themselves.
 pub use libc::sock_filter;
+
+/// The error for a socket that could not be opened, with the remedy when it is privileges.
+pub fn open_error(what: &str, e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        anyhow::anyhow!(
+            "cannot open the {what}: {e}; raw sockets need CAP_NET_RAW: run as root, or grant the binary \
+             `setcap cap_net_raw,cap_net_admin=ep` (see docs/privileges.md)"
+        )
+    } else {
+        anyhow::anyhow!("cannot open the {what}: {e}")
+    }
+}

@@ -5,7 +5,6 @@
 //! writer reports it as [`WriteOutcome::Closed`] and the scan stops cleanly.
 
 pub mod metadata;
-pub mod monitor;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -120,6 +119,18 @@ impl JsonLines {
     pub fn lines(&self) -> u64 {
         self.lines
     }
+}
+
+/// Opens the output of a scan (appending when resuming), with a one-line error that names
+/// the file and the flag.
+pub fn open(target: &OutputTarget, append: bool) -> anyhow::Result<JsonLines> {
+    JsonLines::open(target, append).map_err(|e| match target {
+        OutputTarget::File(p) => anyhow::anyhow!(
+            "cannot create the output file {} (-o/--output-file): {e}",
+            p.display()
+        ),
+        OutputTarget::Stdout => anyhow::anyhow!("cannot open standard output: {e}"),
+    })
 }
 
 fn closed_or(r: io::Result<()>) -> io::Result<WriteOutcome> {

@@ -1,34 +1,66 @@
-//! A live scan, from opening the sockets to writing the metadata.
+//! A live scan, in four phases that read in order:
+//!
+//! 1. [`Resources::open`]: the route, the sockets, the output files and the notice page;
+//!    then the capabilities are dropped and the signal handlers installed. Everything the
+//!    operator can fix fails here, before the first probe.
+//! 2. [`Pipeline::spawn`]: the writer, the receiver, the senders and the blocklist watcher.
+//!    Each stage runs under [`stage`], which turns its error or panic into a stop reason.
+//! 3. [`Monitor::run`](super::monitor::Monitor::run): status, checkpoints, signals, cooldown.
+//! 4. [`Pipeline::join`] and [`end`]: the threads are joined, and the checkpoint, the
+//!    metadata and the summary line are written, whatever stopped the scan.
 
 use std::fs::File;
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::io::{self, Write};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossbeam_channel::Receiver;
+use hdrhistogram::Histogram;
 
+use super::checkpointing::Session;
 use crate::config::Config;
+use crate::counters::Counters;
 use crate::net;
-use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary};
-use crate::output::monitor::{status_line, Counters, Snapshot};
+use crate::notice::NoticeServer;
+use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary, ScanConfig};
 use crate::output::{rfc3339_us, unix_us_now, JsonLines, Record, WriteOutcome};
 use crate::probe::{ProbeTemplate, TemplateParams};
+use crate::recv::capture::{SocketCapture, SNAPLEN};
 use crate::recv::{Classifier, Control};
-use crate::send::{SendEnd, Sender};
+use crate::send::backend::{open_tx, SocketTx};
+use crate::send::{Backend, SendEnd, SendReport, SendShared, Sender};
+use crate::stop::{Reason, Stage, Stop};
 use crate::targets::cyclic::{Cyclic, Walk};
 use crate::targets::live::LiveBlocklist;
 use crate::targets::reload::Reloader;
 use crate::validate::Validator;
 
-use super::network::discover;
-use super::sockets::{open_tx, SocketCapture, SNAPLEN};
-use super::{thread_rates, End, StopSignals, MAX_BATCH};
+use super::monitor::Monitor;
+use super::network::{discover, Network};
+use super::{End, StopSignals, MAX_BATCH};
 
 /// How often the blocklist files are checked for changes. With a sender picking up a new
 /// list at its next batch, an opt-out takes effect well within a second.
 const RELOAD_POLL: Duration = Duration::from_millis(200);
+
+/// Runs a live scan. Everything that can fail for a reason the operator can fix (route,
+/// privileges, output file) fails before the first probe; a stage that fails later stops
+/// the scan, which still writes its checkpoint and metadata and then returns the error.
+pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
+    warn_about(config);
+    let (res, io) = Resources::open(config, unix_us_now())?;
+    let (scan, walks) = Shared::new(config, &res)?;
+    let joined = std::thread::scope(|s| {
+        let pipeline = Pipeline::spawn(s, config, &scan, &res, io, walks);
+        let sending_ended = scan.monitor(config, &res.signals).run();
+        pipeline.join(&scan, sending_ended)
+    });
+    end(config, res, &scan, joined, command_line)
+}
 
 /// Warnings about a configuration that is allowed but deserves a second look.
 fn warn_about(config: &Config) {
@@ -45,364 +77,394 @@ fn warn_about(config: &Config) {
     }
 }
 
-/// Writes the results the receiver hands over until it closes the channel, the reader of
-/// the output goes away, or a write fails; in the last two cases it also stops the scan.
-/// Lines count as `written` once a flush has succeeded: /dev/full or a full disk accept
-/// lines into the buffer and fail only when it is flushed.
-fn write_results(
-    mut out: JsonLines,
-    results: Receiver<Record>,
-    written: &AtomicU64,
-    stop_scan: &AtomicBool,
-) -> std::io::Result<WriteOutcome> {
-    let mut pending = 0u64;
-    let mut run = || {
-        for rec in results.iter() {
-            crate::hooks::fault(crate::hooks::Point::Write)?;
-            if out.write(&rec)? == WriteOutcome::Closed {
-                return Ok(WriteOutcome::Closed);
-            }
-            pending += 1;
-            // Nothing waiting: a good moment for readers of a pipe to see results.
-            if results.is_empty() {
-                if out.flush()? == WriteOutcome::Closed {
-                    return Ok(WriteOutcome::Closed);
-                }
-                written.fetch_add(std::mem::take(&mut pending), Relaxed);
-            }
-        }
-        let last = out.flush()?;
-        if last == WriteOutcome::Written {
-            written.fetch_add(pending, Relaxed);
-        }
-        Ok(last)
-    };
-    let outcome = run();
-    if !matches!(outcome, Ok(WriteOutcome::Written)) {
-        stop_scan.store(true, Relaxed);
-    }
-    outcome
+/// Phase 1: what the scan opens while it still has its privileges.
+struct Resources {
+    start_us: u64,
+    network: Network,
+    threads: u32,
+    /// The transmit back end each sender got.
+    transmit: Vec<&'static str>,
+    meta_file: Option<File>,
+    notice: Option<NoticeServer>,
+    capabilities_dropped: bool,
+    signals: StopSignals,
+    /// SIGHUP: re-read the blocklist files now (they are also watched for changes).
+    hangup: Arc<AtomicBool>,
 }
 
-/// Runs a live scan. Everything that can fail for a reason the operator can fix (route,
-/// privileges, output file) fails before the first probe.
-pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
-    let start_us = unix_us_now();
-    warn_about(config);
-    let network = discover(config)?;
-    // Fewer threads than packets per second would leave a thread with no rate at all.
-    let threads = crate::checkpoint::thread_count(config);
-    let filter = net::reply_filter(
-        network.src_ip,
-        config.source_ports.0,
-        config.source_ports.1,
-        SNAPLEN,
-    );
-    let capture = SocketCapture::open(network.ifindex, &filter)?;
-    let mut txs = Vec::new();
-    for t in 0..threads {
-        txs.push(open_tx(config.xdp, network.ifindex, t)?);
+/// The parts of phase 1 that move into the pipeline's threads.
+struct Io {
+    capture: SocketCapture,
+    txs: Vec<Backend<SocketTx>>,
+    out: JsonLines,
+}
+
+impl Resources {
+    fn open(config: &Config, start_us: u64) -> anyhow::Result<(Resources, Io)> {
+        let network = discover(config)?;
+        let threads = crate::plan::thread_count(config);
+        let filter = net::reply_filter(
+            network.src_ip,
+            config.source_ports.0,
+            config.source_ports.1,
+            SNAPLEN,
+        );
+        let capture = SocketCapture::open(network.ifindex, &filter)?;
+        let txs: Vec<_> = (0..threads)
+            .map(|t| open_tx(config.xdp, network.ifindex, t))
+            .collect::<anyhow::Result<_>>()?;
+        let transmit = txs.iter().map(Backend::name).collect();
+        let out = crate::output::open(&config.output, config.resume.is_some())?;
+        let meta_file = config
+            .metadata_file
+            .as_ref()
+            .map(|p| {
+                File::create(p).map_err(|e| {
+                    anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
+                })
+            })
+            .transpose()?;
+        // Binding a port below 1024 needs CAP_NET_BIND_SERVICE: before the capabilities go.
+        let notice = config
+            .notice_http
+            .map(|addr| {
+                let page = crate::notice::Notice::of(config, network.src_ip, start_us);
+                NoticeServer::start(addr, page)
+                    .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))
+            })
+            .transpose()?;
+        // The sockets are open: nothing later needs a capability.
+        let capabilities_dropped = net::drop_capabilities().is_ok();
+        let signals = StopSignals::install()?;
+        let hangup = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
+            .context("installing signal handlers")?;
+        let res = Resources {
+            start_us,
+            network,
+            threads,
+            transmit,
+            meta_file,
+            notice,
+            capabilities_dropped,
+            signals,
+            hangup,
+        };
+        Ok((res, Io { capture, txs, out }))
     }
-    let out =
-        JsonLines::open(&config.output, config.resume.is_some()).map_err(|e| {
-            match &config.output {
-                crate::config::OutputTarget::File(p) => {
-                    anyhow::anyhow!("cannot create the output file {}: {e}", p.display())
-                }
-                _ => anyhow::anyhow!("cannot open standard output: {e}"),
+}
+
+/// What the pipeline's threads share, built once the resources are open.
+struct Shared {
+    validator: Validator,
+    template: ProbeTemplate,
+    blocklist: LiveBlocklist,
+    counters: Counters,
+    stop: Stop,
+    checkpoint: Option<Session>,
+    senders: usize,
+    /// Senders that have returned, whatever the way.
+    senders_done: AtomicUsize,
+    /// The scan's zero: pacing starts here, and TCP timestamp values count from it.
+    epoch: Instant,
+    planned: u64,
+}
+
+impl Shared {
+    fn new(config: &Config, res: &Resources) -> anyhow::Result<(Shared, Vec<Walk>)> {
+        let key = crate::plan::key(config).context("cannot draw a validation key")?;
+        let net = &res.network;
+        let cyclic = Cyclic::new(config.space.len(), config.seed);
+        let walks: Vec<Walk> = (0..res.threads)
+            .map(|t| crate::plan::walk(config, &cyclic, t, res.threads))
+            .collect::<anyhow::Result<_>>()?;
+        let shared = Shared {
+            validator: Validator::new(&key, net.src_ip, config.source_ports, config.probes),
+            template: ProbeTemplate::new(&TemplateParams::linux_like(
+                net.src_mac,
+                net.dst_mac,
+                net.src_ip,
+            )),
+            blocklist: LiveBlocklist::new(config.blocklist.clone()),
+            counters: Counters::default(),
+            stop: Stop::default(),
+            checkpoint: Session::new(config, res.threads, &key),
+            senders: walks.len(),
+            senders_done: AtomicUsize::new(0),
+            epoch: Instant::now(),
+            planned: crate::plan::planned_targets(config),
+        };
+        Ok((shared, walks))
+    }
+
+    fn monitor<'a>(&'a self, config: &Config, signals: &'a StopSignals) -> Monitor<'a> {
+        Monitor {
+            stop: &self.stop,
+            signals,
+            counters: &self.counters,
+            checkpoint: self.checkpoint.as_ref(),
+            senders_done: &self.senders_done,
+            senders: self.senders,
+            cooldown: config.cooldown,
+            quiet: config.quiet,
+            planned: self.planned,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// Runs the body of `stage`. An error or a panic stops the scan with the stage's name and
+/// the cause (the panic is caught, so the scan can still write its checkpoint and metadata).
+fn stage<T>(stop: &Stop, stage: Stage, body: impl FnOnce() -> io::Result<T>) -> Option<T> {
+    match std::panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            stop.fail(stage, e);
+            None
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            stop.fail(stage, format!("the thread panicked: {what}"));
+            None
+        }
+    }
+}
+
+/// Phase 2: the running threads.
+struct Pipeline<'scope> {
+    writer: ScopedJoinHandle<'scope, ()>,
+    receiver: ScopedJoinHandle<'scope, Option<Histogram<u64>>>,
+    senders: Vec<ScopedJoinHandle<'scope, Option<SendReport>>>,
+}
+
+/// What the threads left behind, for the metadata.
+struct Joined {
+    /// When the sending phase ended: by the senders' own clocks where they sent.
+    send_ended_at: Instant,
+    /// The senders' summed rates, if each sent several batches.
+    achieved: Option<f64>,
+    /// The senders' summed pacer schedule time skipped.
+    skipped: Duration,
+    all_walks_done: bool,
+    rtt: Option<Histogram<u64>>,
+}
+
+impl<'scope> Pipeline<'scope> {
+    fn spawn<'env>(
+        s: &'scope Scope<'scope, 'env>,
+        config: &'env Config,
+        scan: &'env Shared,
+        res: &'env Resources,
+        io: Io,
+        walks: Vec<Walk>,
+    ) -> Pipeline<'scope> {
+        let (chan_tx, chan_rx) = crossbeam_channel::bounded::<Record>(1 << 16);
+        let (stop, counters) = (&scan.stop, &scan.counters);
+        // Output: the only writer of the results.
+        let out = io.out;
+        let writer = s.spawn(move || {
+            let written = &counters.recv.written;
+            let outcome = stage(stop, Stage::Writer, || write_results(out, chan_rx, written));
+            if outcome == Some(WriteOutcome::Closed) {
+                stop.request(Reason::OutputClosed);
             }
-        })?;
-    let mut meta_file = match &config.metadata_file {
-        Some(p) => Some(File::create(p).map_err(|e| {
-            anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
-        })?),
-        None => None,
-    };
-    // Binding a port below 1024 needs CAP_NET_BIND_SERVICE: before the capabilities go.
-    let notice = match config.notice_http {
-        Some(addr) => Some(
-            crate::notice::NoticeServer::start(
-                addr,
-                crate::notice::Notice::of(config, network.src_ip, start_us),
-            )
-            .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))?,
-        ),
-        None => None,
-    };
-    // The sockets are open: nothing later needs a capability.
-    let capabilities_dropped = net::drop_capabilities().is_ok();
+        });
+        let cls = Classifier::new(
+            &scan.validator,
+            &config.space,
+            &scan.blocklist,
+            scan.epoch,
+            config.all_responses,
+        );
+        let control = Control {
+            stop,
+            max_results: config.max_results,
+        };
+        let capture = io.capture;
+        let receiver = s.spawn(move || {
+            let run = || crate::recv::run(capture, cls, counters, &control, &chan_tx);
+            stage(stop, Stage::Receiver, run).map(|cls| cls.rtt)
+        });
+        let senders = spawn_senders(s, config, scan, walks, io.txs);
+        spawn_reloader(s, config, scan, &res.hangup);
+        Pipeline {
+            writer,
+            receiver,
+            senders,
+        }
+    }
 
-    let signals = StopSignals::install()?;
+    /// Phase 4, first half: stops the receiver and joins every thread.
+    fn join(self, scan: &Shared, monitor_saw_end: Instant) -> Joined {
+        scan.stop.close();
+        let mut last_send = scan.epoch;
+        let mut achieved = Some(0.0);
+        let mut all_walks_done = true;
+        let mut skipped = Duration::ZERO;
+        for h in self.senders {
+            // A panic was caught by `stage`; a failed join can only mean the same.
+            let Ok(Some(r)) = h.join() else {
+                all_walks_done = false;
+                continue;
+            };
+            last_send = last_send.max(r.finished);
+            achieved = achieved.zip(r.achieved_rate()).map(|(a, b)| a + b);
+            all_walks_done &= r.end == SendEnd::Done;
+            skipped += r.skipped;
+        }
+        let rtt = self.receiver.join().ok().flatten();
+        let _ = self.writer.join();
+        Joined {
+            // The senders' own clocks, not the monitor's polling, bound the sending phase.
+            send_ended_at: if last_send > scan.epoch {
+                last_send
+            } else {
+                monitor_saw_end
+            },
+            achieved,
+            skipped,
+            all_walks_done,
+            rtt,
+        }
+    }
+}
 
-    // SIGHUP: re-read the blocklist files now (they are also watched for changes).
-    let hangup = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
-        .context("installing signal handlers")?;
+fn spawn_senders<'scope, 'env>(
+    s: &'scope Scope<'scope, 'env>,
+    config: &'env Config,
+    scan: &'env Shared,
+    walks: Vec<Walk>,
+    txs: Vec<Backend<SocketTx>>,
+) -> Vec<ScopedJoinHandle<'scope, Option<SendReport>>> {
+    let shared = SendShared {
+        space: &config.space,
+        template: &scan.template,
+        validator: &scan.validator,
+        probes: config.probes,
+        blocklist: &scan.blocklist,
+        counters: &scan.counters,
+        stop: &scan.stop,
+        epoch: scan.epoch,
+        deadline: config.max_runtime.map(|d| scan.epoch + d),
+    };
+    let rates = crate::plan::thread_rates(config.rate, txs.len() as u32);
+    let mut handles = Vec::new();
+    for (t, (mut walk, mut tx)) in walks.into_iter().zip(txs).enumerate() {
+        let sender = Sender {
+            shared,
+            thread: t as u32,
+            rate: rates[t],
+            batch: crate::send::pacer::batch_size(rates[t], MAX_BATCH),
+            progress: scan.checkpoint.as_ref().and_then(|c| c.progress(t as u32)),
+        };
+        let (stop, done) = (&scan.stop, &scan.senders_done);
+        handles.push(s.spawn(move || {
+            let r = stage(stop, Stage::Sender, || sender.run(&mut walk, &mut tx));
+            if r.is_some_and(|r| r.end == SendEnd::Deadline) {
+                stop.request(Reason::MaxRuntime);
+            }
+            done.fetch_add(1, Relaxed);
+            r
+        }));
+    }
+    handles
+}
+
+/// Opt-outs: applies changed blocklist files within a fraction of a second.
+fn spawn_reloader<'scope, 'env>(
+    s: &'scope Scope<'scope, 'env>,
+    config: &'env Config,
+    scan: &'env Shared,
+    hangup: &'env AtomicBool,
+) {
     let mut reloader = Reloader::new(
         config.blocklist_files.clone(),
         config.builtin_blocklist.clone(),
         config.blocklist.clone(),
     );
-
-    let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
-    let checkpoint = crate::checkpoint::Session::new(config, threads, &key);
-    let validator = Validator::new(&key, network.src_ip, config.source_ports, config.probes);
-    let template = ProbeTemplate::new(&TemplateParams::linux_like(
-        network.src_mac,
-        network.dst_mac,
-        network.src_ip,
-    ));
-    let cyclic = Cyclic::new(config.space.len(), config.seed);
-    let blocklist = LiveBlocklist::new(config.blocklist.clone());
-    let counters = Counters::default();
-    let stop_send = AtomicBool::new(false);
-    let stop_recv = AtomicBool::new(false);
-    let stop_scan = AtomicBool::new(false);
-    let cooldown_flag = AtomicBool::new(false);
-    let mut output_closed = false;
-    let mut output_error: Option<String> = None;
-    let senders_done = AtomicUsize::new(0);
-    let send_error: Mutex<Option<String>> = Mutex::new(None);
-    let epoch = Instant::now();
-    let deadline = config.max_runtime.map(|d| epoch + d);
-    let rates = thread_rates(config.rate, threads);
-    let planned = config.planned_targets();
-    let (chan_tx, chan_rx) = crossbeam_channel::bounded::<crate::output::Record>(1 << 16);
-    let mut send_ended_at = epoch;
-    let mut achieved: Option<f64> = None;
-    let mut end = End::Completed;
-    let mut rtt = None;
-    let mut all_walks_done = true;
-
-    let walks: Vec<Walk> = (0..threads)
-        .map(|t| crate::checkpoint::walk(config, &cyclic, t, threads))
-        .collect::<anyhow::Result<_>>()?;
-
-    std::thread::scope(|s| -> anyhow::Result<()> {
-        // Output: the only writer of the results.
-        let writer = s.spawn(|| write_results(out, chan_rx, &counters.recv.written, &stop_scan));
-
-        let receiver = {
-            let cls = Classifier::new(
-                &validator,
-                &config.space,
-                &blocklist,
-                epoch,
-                config.all_responses,
-            );
-            let control = Control {
-                stop: &stop_recv,
-                cooldown: &cooldown_flag,
-                stop_scan: &stop_scan,
-                max_results: config.max_results,
-            };
-            let counters = &counters;
-            let chan_tx = chan_tx.clone();
-            s.spawn(move || {
-                let r = crate::recv::run(capture, cls, counters, &control, &chan_tx);
-                drop(chan_tx);
-                r.map(|cls| cls.rtt)
-            })
-        };
-        drop(chan_tx);
-
-        let mut senders = Vec::new();
-        for (t, (mut walk, mut tx)) in walks.into_iter().zip(txs).enumerate() {
-            let sender = Sender {
-                thread: t as u32,
-                space: &config.space,
-                template: &template,
-                validator: &validator,
-                probes: config.probes,
-                blocklist: &blocklist,
-                counters: &counters,
-                stop: &stop_send,
-                rate: rates[t],
-                start: epoch,
-                epoch,
-                deadline,
-                batch: crate::send::pacer::batch_size(rates[t], MAX_BATCH),
-                progress: checkpoint.as_ref().and_then(|c| c.progress(t as u32)),
-            };
-            let done = &senders_done;
-            let err = &send_error;
-            senders.push(s.spawn(move || {
-                let r = sender.run(&mut walk, &mut tx);
-                if let Err(e) = &r {
-                    *err.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("sending: {e}"));
+    if reloader.is_empty() {
+        return;
+    }
+    let (blocklist, counters, stop) = (&scan.blocklist, &scan.counters, &scan.stop);
+    s.spawn(move || {
+        while !stop.closed() {
+            std::thread::sleep(RELOAD_POLL);
+            match reloader.check(hangup.swap(false, Relaxed)) {
+                None => {}
+                Some(Ok(r)) => {
+                    blocklist.replace(r.set);
+                    counters.reloads.fetch_add(1, Relaxed);
+                    eprintln!(
+                        "synsurvey: blocklist reloaded: {} addresses blocked ({} added, {} removed; removed ones stay unscanned)",
+                        blocklist.snapshot().len(),
+                        r.added,
+                        r.removed
+                    );
                 }
-                done.fetch_add(1, Relaxed);
-                r
-            }));
-        }
-
-        // Opt-outs: apply changed blocklist files within a fraction of a second.
-        if !reloader.is_empty() {
-            let (blocklist, counters, stop, hangup) = (&blocklist, &counters, &stop_recv, &hangup);
-            s.spawn(move || {
-                while !stop.load(Relaxed) {
-                    std::thread::sleep(RELOAD_POLL);
-                    match reloader.check(hangup.swap(false, Relaxed)) {
-                        None => {}
-                        Some(Ok(r)) => {
-                            blocklist.replace(r.set);
-                            counters.reloads.fetch_add(1, Relaxed);
-                            eprintln!(
-                                "synsurvey: blocklist reloaded: {} addresses blocked ({} added, {} removed; removed ones stay unscanned)",
-                                blocklist.snapshot().len(),
-                                r.added,
-                                r.removed
-                            );
-                        }
-                        Some(Err(why)) => {
-                            counters.reload_failures.fetch_add(1, Relaxed);
-                            eprintln!("synsurvey: blocklist reload refused, the previous list stays in force: {why}");
-                        }
-                    }
-                }
-            });
-        }
-
-        // Monitor: progress once a second; stop on signals; cooldown after the last probe.
-        let mut prev = Snapshot::take(&counters, Duration::ZERO);
-        let mut next_status = epoch + Duration::from_secs(1);
-        let mut cooldown_until: Option<Instant> = None;
-        loop {
-            std::thread::sleep(Duration::from_millis(20));
-            if let Some(sig) = signals.received() {
-                if !matches!(end, End::Interrupted(_)) {
-                    end = End::Interrupted(sig);
-                    stop_send.store(true, Relaxed);
-                }
-            }
-            if stop_scan.load(Relaxed) || send_error.lock().map(|g| g.is_some()).unwrap_or(true) {
-                stop_send.store(true, Relaxed);
-            }
-            let all_sent = senders_done.load(Relaxed) == threads as usize;
-            if all_sent && cooldown_until.is_none() {
-                send_ended_at = Instant::now();
-                cooldown_flag.store(true, Relaxed);
-                // Stopped early by a signal, the output or -N: no point waiting for replies.
-                let wait = if stop_send.load(Relaxed) {
-                    Duration::ZERO
-                } else {
-                    config.cooldown
-                };
-                cooldown_until = Some(send_ended_at + wait);
-            }
-            let now = Instant::now();
-            if !config.quiet && now >= next_status {
-                next_status += Duration::from_secs(1);
-                let snap = Snapshot::take(&counters, now - epoch);
-                let left = cooldown_until.map(|c| c.saturating_duration_since(now));
-                eprintln!("{}", status_line(&prev, &snap, planned, left));
-                prev = snap;
-            }
-            if let Some(c) = &checkpoint {
-                c.tick(&counters);
-            }
-            if let Some(c) = cooldown_until {
-                if now >= c || stop_scan.load(Relaxed) || signals.received().is_some() {
-                    break;
+                Some(Err(why)) => {
+                    counters.reload_failures.fetch_add(1, Relaxed);
+                    eprintln!("synsurvey: blocklist reload refused, the previous list stays in force: {why}");
                 }
             }
         }
-        stop_recv.store(true, Relaxed);
-        let mut last_send = epoch;
-        let mut rates = Some(0.0);
-        for h in senders {
-            match h.join() {
-                Ok(Ok(r)) => {
-                    last_send = last_send.max(r.finished);
-                    rates = rates.zip(r.achieved_rate()).map(|(a, b)| a + b);
-                    if r.end == SendEnd::Deadline && end == End::Completed {
-                        end = End::MaxRuntime;
-                    }
-                    all_walks_done &= r.end == SendEnd::Done;
-                }
-                Ok(Err(_)) => all_walks_done = false,
-                Err(_) => anyhow::bail!("a sender thread panicked"),
-            }
-        }
-        // The senders' own clocks, not the monitor's polling, bound the sending phase.
-        if last_send > epoch {
-            send_ended_at = last_send;
-        }
-        achieved = rates;
-        match receiver.join() {
-            Ok(Ok(h)) => rtt = Some(h),
-            Ok(Err(e)) => anyhow::bail!("receiving: {e}"),
-            Err(_) => anyhow::bail!("the receiver thread panicked"),
-        }
-        match writer.join() {
-            Ok(Ok(WriteOutcome::Written)) => {}
-            Ok(Ok(WriteOutcome::Closed)) => output_closed = true,
-            Ok(Err(e)) => output_error = Some(format!("writing the output: {e}")),
-            Err(_) => anyhow::bail!("the output thread panicked"),
-        }
-        Ok(())
-    })?;
+    });
+}
 
-    drop(notice);
-    // A failed final save is reported after the metadata has been written.
-    let checkpoint_error = checkpoint
-        .as_ref()
-        .and_then(|c| c.finish(&counters, all_walks_done).err());
-    if end == End::Completed {
-        if output_closed {
-            end = End::OutputClosed;
-        } else if stop_scan.load(Relaxed) && config.max_results.is_some() {
-            end = End::MaxResults;
+/// Writes the results the receiver hands over until it closes the channel, the reader of
+/// the output goes away, or a write fails. Lines count as `written` once a flush has
+/// succeeded: /dev/full or a full disk accept lines into the buffer and fail only when it
+/// is flushed.
+fn write_results(
+    mut out: JsonLines,
+    results: Receiver<Record>,
+    written: &std::sync::atomic::AtomicU64,
+) -> io::Result<WriteOutcome> {
+    let mut pending = 0u64;
+    for rec in results.iter() {
+        crate::hooks::fault(crate::hooks::Point::Write)?;
+        if out.write(&rec)? == WriteOutcome::Closed {
+            return Ok(WriteOutcome::Closed);
+        }
+        pending += 1;
+        // Nothing waiting: a good moment for readers of a pipe to see results.
+        if results.is_empty() {
+            if out.flush()? == WriteOutcome::Closed {
+                return Ok(WriteOutcome::Closed);
+            }
+            written.fetch_add(std::mem::take(&mut pending), Relaxed);
         }
     }
-    let error = send_error
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .or(output_error);
-    let send_secs = (send_ended_at - epoch).as_secs_f64();
-    let end_us = unix_us_now();
-    let packets = counters.send.packets.load(Relaxed);
-    let meta = Metadata {
-        synsurvey_version: env!("CARGO_PKG_VERSION"),
-        command_line,
-        config: config.clone(),
-        network: Some(network.info()),
-        start_time: rfc3339_us(start_us),
-        end_time: rfc3339_us(end_us),
-        duration_s: (end_us - start_us) as f64 / 1e6,
-        send_duration_s: send_secs,
-        end_reason: if error.is_some() {
-            "error".into()
-        } else {
-            end.as_str().into()
-        },
-        error: error.clone(),
-        targets_planned: planned,
-        targets_scanned: counters.send.targets.load(Relaxed),
-        blocklisted_skips: counters.send.blocklisted.load(Relaxed),
-        packets_sent: packets,
-        send_errors: counters.send.errors.load(Relaxed),
-        // Summed over the senders' own sending windows where each sent several batches;
-        // else packets over the sending phase.
-        send_rate_achieved_pps: if let Some(r) = achieved {
-            (r * 10.0).round() / 10.0
-        } else if send_secs > 0.0 {
-            (packets as f64 / send_secs * 10.0).round() / 10.0
-        } else {
-            0.0
-        },
-        frames_received: counters.recv.packets.load(Relaxed),
-        replies: Replies::from_counters(&counters),
-        validation_failures: drops_by_reason(&counters),
-        kernel_drops: counters.recv.kernel_drops.load(Relaxed),
-        rtt_us: rtt.as_ref().and_then(RttSummary::from_histogram),
-        blocklist_reloads: counters.reloads.load(Relaxed),
-        blocklist_reload_failures: counters.reload_failures.load(Relaxed),
-        capabilities_dropped,
-    };
-    if let Some(f) = meta_file.as_mut() {
-        serde_json::to_writer_pretty(&mut *f, &meta)
-            .map_err(std::io::Error::from)
+    let last = out.flush()?;
+    if last == WriteOutcome::Written {
+        written.fetch_add(pending, Relaxed);
+    }
+    Ok(last)
+}
+
+/// Phase 4, second half: the checkpoint, the metadata and the summary, whatever stopped the
+/// scan; then the stage's error, if one failed.
+fn end(
+    config: &Config,
+    mut res: Resources,
+    scan: &Shared,
+    joined: Joined,
+    command_line: Vec<String>,
+) -> anyhow::Result<End> {
+    drop(res.notice.take());
+    // A failed final save is reported after the metadata has been written.
+    let checkpoint_error = scan
+        .checkpoint
+        .as_ref()
+        .and_then(|c| c.finish(&scan.counters, joined.all_walks_done).err());
+    let reason = scan.stop.reason();
+    let meta = metadata(config, &res, scan, &joined, reason.as_ref(), command_line);
+    if let Some(mut f) = res.meta_file.take() {
+        serde_json::to_writer_pretty(&mut f, &meta)
+            .map_err(io::Error::from)
             .and_then(|()| f.write_all(b"\n"))
             .and_then(|()| f.flush())
             .context("writing the metadata file")?;
@@ -411,18 +473,71 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         eprintln!(
             "synsurvey: {}: sent {} probes to {} targets in {:.1}s ({:.0} pps); {} results",
             meta.end_reason,
-            packets,
+            meta.packets_sent,
             meta.targets_scanned,
-            send_secs,
+            meta.send_duration_s,
             meta.send_rate_achieved_pps,
             meta.replies.results_written
         );
     }
-    if let Some(e) = error {
+    if let Some(e) = reason.as_ref().and_then(Reason::error) {
         anyhow::bail!(e);
     }
     if let Some(e) = checkpoint_error {
         return Err(e);
     }
-    Ok(end)
+    Ok(End::from(reason))
+}
+
+/// The metadata of a live scan, from what the phases left behind.
+fn metadata(
+    config: &Config,
+    res: &Resources,
+    scan: &Shared,
+    joined: &Joined,
+    reason: Option<&Reason>,
+    command_line: Vec<String>,
+) -> Metadata {
+    let c = &scan.counters;
+    let send_secs = (joined.send_ended_at - scan.epoch).as_secs_f64();
+    let end_us = unix_us_now();
+    let packets = c.send.packets.load(Relaxed);
+    Metadata {
+        synsurvey_version: env!("CARGO_PKG_VERSION"),
+        command_line,
+        config: ScanConfig::of(config),
+        network: Some(res.network.info()),
+        start_time: rfc3339_us(res.start_us),
+        end_time: rfc3339_us(end_us),
+        duration_s: end_us.saturating_sub(res.start_us) as f64 / 1e6,
+        send_duration_s: send_secs,
+        end_reason: reason.map_or("completed", Reason::as_str).into(),
+        error: reason.and_then(Reason::error),
+        error_stage: match reason {
+            Some(Reason::Failed { stage, .. }) => Some(stage.as_str()),
+            _ => None,
+        },
+        targets_planned: scan.planned,
+        targets_scanned: c.send.targets.load(Relaxed),
+        blocklisted_skips: c.send.blocklisted.load(Relaxed),
+        packets_sent: packets,
+        send_errors: c.send.errors.load(Relaxed),
+        // Summed over the senders' own sending windows where each sent several batches;
+        // else packets over the sending phase.
+        send_rate_achieved_pps: match joined.achieved {
+            Some(r) => (r * 10.0).round() / 10.0,
+            None if send_secs > 0.0 => (packets as f64 / send_secs * 10.0).round() / 10.0,
+            None => 0.0,
+        },
+        send_schedule_skipped_s: joined.skipped.as_secs_f64(),
+        transmit: res.transmit.clone(),
+        frames_received: c.recv.packets.load(Relaxed),
+        replies: Replies::from_counters(c),
+        validation_failures: drops_by_reason(c),
+        kernel_drops: c.recv.kernel_drops.load(Relaxed),
+        rtt_us: joined.rtt.as_ref().and_then(RttSummary::from_histogram),
+        blocklist_reloads: c.reloads.load(Relaxed),
+        blocklist_reload_failures: c.reload_failures.load(Relaxed),
+        capabilities_dropped: res.capabilities_dropped,
+    }
 }
