@@ -47,8 +47,8 @@ fn main() -> ExitCode {
 }
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    if config.dryrun {
-        let mut out = match synsurvey::output::open(&config.output, config.resume.is_some()) {
+    if config.dryrun() {
+        let mut out = match synsurvey::output::open(config.output_target(), config.resuming()) {
             Ok(out) => out,
             // A bad -o path is a usage error like any other file named on the command line.
             Err(e) => {

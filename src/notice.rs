@@ -57,7 +57,7 @@ pub struct Notice {
 
 impl Notice {
     pub fn of(config: &Config, source_ip: Ipv4Addr, start_unix_us: u64) -> Notice {
-        let opt_out = match &config.contact {
+        let opt_out = match &config.operator.contact {
             Some(c) => format!(
                 "Write to {c} with the addresses or prefixes to exclude; they are added to the \
                  blocklist, which this scan re-reads while it runs, and to every later scan."
@@ -67,18 +67,18 @@ impl Notice {
         Notice {
             scanner: "synsurvey",
             version: env!("CARGO_PKG_VERSION"),
-            contact: config.contact.clone(),
-            purpose: config.purpose.clone(),
+            contact: config.operator.contact.clone(),
+            purpose: config.operator.purpose.clone(),
             opt_out,
             source_ip: source_ip.to_string(),
             start_time: rfc3339_us(start_unix_us),
-            rate_pps: config.rate,
-            addresses: config.space.addrs().len(),
-            ports: config.space.ports().to_vec(),
-            probes_per_target: config.probes,
-            targets: config.space.len(),
-            shard: config.shard,
-            shards: config.shards,
+            rate_pps: config.pacing.rate,
+            addresses: config.targets.space.addrs().len(),
+            ports: config.targets.space.ports().to_vec(),
+            probes_per_target: config.pacing.probes,
+            targets: config.targets.space.len(),
+            shard: config.targets.shard,
+            shards: config.targets.shards,
             method: "one TCP SYN per address and port (per probe); replies are answered with \
                      RST by the operating system; no connection is completed and no data is sent",
         }

@@ -22,12 +22,13 @@ use crate::validate::Key;
 /// threads than packets per second (a thread with no rate would send nothing), a dry run
 /// always `-T`.
 pub fn thread_count(config: &Config) -> u32 {
-    match (config.dryrun, config.rate) {
+    match (config.output.dryrun, config.pacing.rate) {
         (false, Some(r)) => config
+            .pacing
             .sender_threads
             .min(r.min(u64::from(u32::MAX)) as u32)
             .max(1),
-        _ => config.sender_threads,
+        _ => config.pacing.sender_threads,
     }
 }
 
@@ -43,11 +44,11 @@ pub fn thread_rates(rate: Option<u64>, threads: u32) -> Vec<Option<f64>> {
 /// and the ones it holds beyond its share of the cap would be dropped (-n 100% with -T 3
 /// probed 4095 of 4096).
 fn shard_cap(config: &Config) -> Option<u64> {
-    match config.max_targets {
-        Some(n) if n < config.space.len() => Some(split_limit(
+    match config.targets.max_targets {
+        Some(n) if n < config.targets.space.len() => Some(split_limit(
             n,
-            u64::from(config.shards),
-            u64::from(config.shard),
+            u64::from(config.targets.shards),
+            u64::from(config.targets.shard),
         )),
         _ => None,
     }
@@ -61,9 +62,9 @@ pub fn thread_cap(config: &Config, thread: u32, threads: u32) -> Option<u64> {
 /// Number of targets this shard probes (after `-n`), before any blocklist reload.
 pub fn planned_targets(config: &Config) -> u64 {
     let share = split_limit(
-        config.space.len(),
-        u64::from(config.shards),
-        u64::from(config.shard),
+        config.targets.space.len(),
+        u64::from(config.targets.shards),
+        u64::from(config.targets.shard),
     );
     shard_cap(config).map_or(share, |cap| cap.min(share))
 }
@@ -73,7 +74,13 @@ pub fn planned_targets(config: &Config) -> u64 {
 pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyhow::Result<Walk> {
     let saved = start_state(config, thread);
     let walk = cyclic
-        .try_walk_from(config.shard, config.shards, thread, threads, saved.position)
+        .try_walk_from(
+            config.targets.shard,
+            config.targets.shards,
+            thread,
+            threads,
+            saved.position,
+        )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(match thread_cap(config, thread, threads) {
         Some(cap) => walk.with_limit(cap.saturating_sub(saved.yielded)),
@@ -85,6 +92,7 @@ pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyh
 pub fn start_state(config: &Config, thread: u32) -> ThreadState {
     config
         .resume
+        .checkpoint
         .as_ref()
         .and_then(|c| c.threads.get(thread as usize).copied())
         .unwrap_or_default()
@@ -92,7 +100,7 @@ pub fn start_state(config: &Config, thread: u32) -> ThreadState {
 
 /// The validation key: the checkpoint's when resuming, a fresh one otherwise.
 pub fn key(config: &Config) -> io::Result<Key> {
-    match &config.resume {
+    match &config.resume.checkpoint {
         Some(c) => Ok(c.validation_key),
         None => Key::random(),
     }
@@ -100,19 +108,22 @@ pub fn key(config: &Config) -> io::Result<Key> {
 
 /// Everything in this configuration that decides which probes the scan sends.
 pub fn identity(config: &Config) -> ScanIdentity {
-    let ranges = config.space.addrs().ranges();
+    let ranges = config.targets.space.addrs().ranges();
     ScanIdentity {
-        addresses: config.space.addrs().len(),
+        addresses: config.targets.space.addrs().len(),
         address_ranges: ranges.len() as u64,
         addresses_hash: addresses_hash(ranges),
-        ports: port_runs(config.space.ports()).join(","),
-        shards: config.shards,
-        shard: config.shard,
-        probes: config.probes,
-        source_ports: format!("{}-{}", config.source_ports.0, config.source_ports.1),
-        sender_threads: config.sender_threads,
-        max_targets: config.max_targets,
-        seed: config.seed,
+        ports: port_runs(config.targets.space.ports()).join(","),
+        shards: config.targets.shards,
+        shard: config.targets.shard,
+        probes: config.pacing.probes,
+        source_ports: format!(
+            "{}-{}",
+            config.network.source_ports.0, config.network.source_ports.1
+        ),
+        sender_threads: config.pacing.sender_threads,
+        max_targets: config.targets.max_targets,
+        seed: config.targets.seed,
     }
 }
 
@@ -120,7 +131,7 @@ pub fn identity(config: &Config) -> ScanIdentity {
 /// checkpoint of another scan, and refuses to overwrite an existing checkpoint file unless
 /// resuming from it.
 pub fn check_resume(config: &Config) -> Result<(), ConfigError> {
-    if let Some(c) = &config.resume {
+    if let Some(c) = &config.resume.checkpoint {
         let now = identity(config);
         if now.hash() != c.config_hash {
             let diff = c.scan.differences(&now);
@@ -142,8 +153,8 @@ pub fn check_resume(config: &Config) -> Result<(), ConfigError> {
             )));
         }
     }
-    if let Some(p) = &config.checkpoint_file {
-        let resuming_here = config.resume_file.as_deref() == Some(p.as_path());
+    if let Some(p) = &config.resume.checkpoint_file {
+        let resuming_here = config.resume.resume_file.as_deref() == Some(p.as_path());
         if p.is_dir() {
             return Err(ConfigError(format!(
                 "--checkpoint: {} is a directory",

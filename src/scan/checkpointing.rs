@@ -33,17 +33,22 @@ pub struct Session {
 impl Session {
     /// `None` without `--checkpoint` (or `--resume`, which keeps saving to its file).
     pub fn new(config: &Config, threads: u32, key: &Key) -> Option<Session> {
-        let path = config.checkpoint_file.clone()?;
+        let path = config.resume.checkpoint_file.clone()?;
         let progress = (0..threads)
             .map(|t| ThreadProgress::new(plan::start_state(config, t)))
             .collect();
         Some(Session {
             path,
-            seed: config.seed,
+            seed: config.targets.seed,
             key: *key,
             scan: plan::identity(config),
-            base: config.resume.as_ref().map(|c| c.totals).unwrap_or_default(),
-            runs: config.resume.as_ref().map_or(0, |c| c.runs) + 1,
+            base: config
+                .resume
+                .checkpoint
+                .as_ref()
+                .map(|c| c.totals)
+                .unwrap_or_default(),
+            runs: config.resume.checkpoint.as_ref().map_or(0, |c| c.runs) + 1,
             progress,
             timer: Mutex::new((Instant::now() + INTERVAL, false)),
         })
@@ -126,17 +131,10 @@ mod test {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ck.json");
-        let config = cfg(&["198.18.0.0/20", "-p", "80", "-e", "9", "-T", "2"]);
+        let mut config = cfg(&["198.18.0.0/20", "-p", "80", "-e", "9", "-T", "2"]);
+        config.resume.checkpoint_file = Some(path.clone());
         let key = Key([7; 16]);
-        let s = Session::new(
-            &Config {
-                checkpoint_file: Some(path.clone()),
-                ..config
-            },
-            2,
-            &key,
-        )
-        .unwrap();
+        let s = Session::new(&config, 2, &key).unwrap();
         s.progress(1).unwrap().publish(40, 30);
         s.finish(&Counters::default(), false).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;

@@ -25,29 +25,34 @@ use super::{End, StopSignals, MAX_BATCH};
 /// With `--checkpoint` it saves its progress like a live scan, and stops cleanly on
 /// SIGINT/SIGTERM; with `--resume` it prints only what is left.
 pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
-    let src_ip = config.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let src_ip = config.network.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let template = ProbeTemplate::new(&TemplateParams::linux_like(
         [0; 6],
-        config.gateway_mac.unwrap_or([0; 6]),
+        config.network.gateway_mac.unwrap_or([0; 6]),
         src_ip,
     ));
     let key = crate::plan::key(config).context("cannot draw a validation key")?;
-    let validator = Validator::new(&key, src_ip, config.source_ports, config.probes);
-    let cyclic = Cyclic::new(config.space.len(), config.seed);
-    let blocklist = LiveBlocklist::new(config.blocklist.clone());
+    let validator = Validator::new(
+        &key,
+        src_ip,
+        config.network.source_ports,
+        config.pacing.probes,
+    );
+    let cyclic = Cyclic::new(config.targets.space.len(), config.targets.seed);
+    let blocklist = LiveBlocklist::new(config.targets.blocklist.clone());
     let counters = Counters::default();
     let stop = Stop::default();
-    let session = Session::new(config, config.sender_threads, &key);
+    let session = Session::new(config, config.pacing.sender_threads, &key);
     // Only a dry run that saves checkpoints has anything to do on a signal.
     let signals = match session {
         Some(_) => StopSignals::install()?,
         None => StopSignals::default(),
     };
     let shared = SendShared {
-        space: &config.space,
+        space: &config.targets.space,
         template: &template,
         validator: &validator,
-        probes: config.probes,
+        probes: config.pacing.probes,
         blocklist: &blocklist,
         counters: &counters,
         stop: &stop,
@@ -55,8 +60,8 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
         deadline: None,
     };
     let mut all_done = true;
-    for thread in 0..config.sender_threads {
-        let mut walk = crate::plan::walk(config, &cyclic, thread, config.sender_threads)?;
+    for thread in 0..config.pacing.sender_threads {
+        let mut walk = crate::plan::walk(config, &cyclic, thread, config.pacing.sender_threads)?;
         let sender = Sender {
             shared,
             thread,

@@ -64,15 +64,15 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
 
 /// Warnings about a configuration that is allowed but deserves a second look.
 fn warn_about(config: &Config) {
-    if !config.default_blocklist {
+    if !config.targets.default_blocklist {
         eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
     }
-    if config.target_addresses > crate::config::CONTACT_ADVISED
-        && (config.contact.is_none() || config.purpose.is_none())
+    if config.targets.target_addresses > crate::config::CONTACT_ADVISED
+        && (config.operator.contact.is_none() || config.operator.purpose.is_none())
     {
         eprintln!(
             "synsurvey: warning: a scan of {} addresses without --contact and --purpose: network operators who see it cannot tell who you are or why",
-            config.target_addresses
+            config.targets.target_addresses
         );
     }
 }
@@ -105,17 +105,18 @@ impl Resources {
         let threads = crate::plan::thread_count(config);
         let filter = net::reply_filter(
             network.src_ip,
-            config.source_ports.0,
-            config.source_ports.1,
+            config.network.source_ports.0,
+            config.network.source_ports.1,
             SNAPLEN,
         );
         let capture = SocketCapture::open(network.ifindex, &filter)?;
         let txs: Vec<_> = (0..threads)
-            .map(|t| open_tx(config.xdp, network.ifindex, t))
+            .map(|t| open_tx(config.network.xdp, network.ifindex, t))
             .collect::<anyhow::Result<_>>()?;
         let transmit = txs.iter().map(Backend::name).collect();
-        let out = crate::output::open(&config.output, config.resume.is_some())?;
+        let out = crate::output::open(&config.output.target, config.resume.checkpoint.is_some())?;
         let meta_file = config
+            .output
             .metadata_file
             .as_ref()
             .map(|p| {
@@ -126,6 +127,7 @@ impl Resources {
             .transpose()?;
         // Binding a port below 1024 needs CAP_NET_BIND_SERVICE: before the capabilities go.
         let notice = config
+            .operator
             .notice_http
             .map(|addr| {
                 let page = crate::notice::Notice::of(config, network.src_ip, start_us);
@@ -174,18 +176,23 @@ impl Shared {
     fn new(config: &Config, res: &Resources) -> anyhow::Result<(Shared, Vec<Walk>)> {
         let key = crate::plan::key(config).context("cannot draw a validation key")?;
         let net = &res.network;
-        let cyclic = Cyclic::new(config.space.len(), config.seed);
+        let cyclic = Cyclic::new(config.targets.space.len(), config.targets.seed);
         let walks: Vec<Walk> = (0..res.threads)
             .map(|t| crate::plan::walk(config, &cyclic, t, res.threads))
             .collect::<anyhow::Result<_>>()?;
         let shared = Shared {
-            validator: Validator::new(&key, net.src_ip, config.source_ports, config.probes),
+            validator: Validator::new(
+                &key,
+                net.src_ip,
+                config.network.source_ports,
+                config.pacing.probes,
+            ),
             template: ProbeTemplate::new(&TemplateParams::linux_like(
                 net.src_mac,
                 net.dst_mac,
                 net.src_ip,
             )),
-            blocklist: LiveBlocklist::new(config.blocklist.clone()),
+            blocklist: LiveBlocklist::new(config.targets.blocklist.clone()),
             counters: Counters::default(),
             stop: Stop::default(),
             checkpoint: Session::new(config, res.threads, &key),
@@ -205,8 +212,8 @@ impl Shared {
             checkpoint: self.checkpoint.as_ref(),
             senders_done: &self.senders_done,
             senders: self.senders,
-            cooldown: config.cooldown,
-            quiet: config.quiet,
+            cooldown: config.pacing.cooldown,
+            quiet: config.output.quiet,
             planned: self.planned,
             epoch: self.epoch,
         }
@@ -275,14 +282,14 @@ impl<'scope> Pipeline<'scope> {
         });
         let cls = Classifier::new(
             &scan.validator,
-            &config.space,
+            &config.targets.space,
             &scan.blocklist,
             scan.epoch,
-            config.all_responses,
+            config.output.all_responses,
         );
         let control = Control {
             stop,
-            max_results: config.max_results,
+            max_results: config.pacing.max_results,
         };
         let capture = io.capture;
         let receiver = s.spawn(move || {
@@ -341,17 +348,17 @@ fn spawn_senders<'scope, 'env>(
     txs: Vec<Backend<SocketTx>>,
 ) -> Vec<ScopedJoinHandle<'scope, Option<SendReport>>> {
     let shared = SendShared {
-        space: &config.space,
+        space: &config.targets.space,
         template: &scan.template,
         validator: &scan.validator,
-        probes: config.probes,
+        probes: config.pacing.probes,
         blocklist: &scan.blocklist,
         counters: &scan.counters,
         stop: &scan.stop,
         epoch: scan.epoch,
-        deadline: config.max_runtime.map(|d| scan.epoch + d),
+        deadline: config.pacing.max_runtime.map(|d| scan.epoch + d),
     };
-    let rates = crate::plan::thread_rates(config.rate, txs.len() as u32);
+    let rates = crate::plan::thread_rates(config.pacing.rate, txs.len() as u32);
     let mut handles = Vec::new();
     for (t, (mut walk, mut tx)) in walks.into_iter().zip(txs).enumerate() {
         let sender = Sender {
@@ -382,9 +389,9 @@ fn spawn_reloader<'scope, 'env>(
     hangup: &'env AtomicBool,
 ) {
     let mut reloader = Reloader::new(
-        config.blocklist_files.clone(),
-        config.builtin_blocklist.clone(),
-        config.blocklist.clone(),
+        config.targets.blocklist_files.clone(),
+        config.targets.builtin_blocklist.clone(),
+        config.targets.blocklist.clone(),
     );
     if reloader.is_empty() {
         return;
@@ -469,7 +476,7 @@ fn end(
             .and_then(|()| f.flush())
             .context("writing the metadata file")?;
     }
-    if !config.quiet {
+    if !config.output.quiet {
         eprintln!(
             "synsurvey: {}: sent {} probes to {} targets in {:.1}s ({:.0} pps); {} results",
             meta.end_reason,
