@@ -73,7 +73,6 @@ pub enum WriteOutcome {
 /// A buffered JSON-lines writer to standard output or a file.
 pub struct JsonLines {
     out: BufWriter<Box<dyn Write + Send>>,
-    lines: u64,
 }
 
 impl JsonLines {
@@ -92,7 +91,6 @@ impl JsonLines {
         };
         Ok(JsonLines {
             out: BufWriter::with_capacity(1 << 16, w),
-            lines: 0,
         })
     }
 
@@ -100,7 +98,6 @@ impl JsonLines {
     pub fn from_writer(w: Box<dyn Write + Send>) -> JsonLines {
         JsonLines {
             out: BufWriter::with_capacity(1 << 16, w),
-            lines: 0,
         }
     }
 
@@ -108,7 +105,6 @@ impl JsonLines {
         let r = serde_json::to_writer(&mut self.out, record)
             .map_err(io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"));
-        self.lines += 1;
         closed_or(r)
     }
 
@@ -116,9 +112,6 @@ impl JsonLines {
         closed_or(self.out.flush())
     }
 
-    pub fn lines(&self) -> u64 {
-        self.lines
-    }
 }
 
 /// Opens the output of a scan (appending when resuming), with a one-line error that names
