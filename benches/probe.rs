@@ -27,7 +27,7 @@ use synsurvey::probe::{ProbeFields, ProbeTemplate, TemplateParams, FRAME_LEN};
 use synsurvey::send::{SendShared, Sender, Transmit};
 use synsurvey::stop::Stop;
 use synsurvey::targets::cyclic::Cyclic;
-use synsurvey::targets::live::{BlockView, LiveBlocklist};
+use synsurvey::targets::live_blocklist::{BlockView, LiveBlocklist};
 use synsurvey::targets::{reserved, AddrSet, TargetSpace};
 use synsurvey::validate::{Key, Validator};
 

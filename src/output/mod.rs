@@ -111,7 +111,6 @@ impl JsonLines {
     pub fn flush(&mut self) -> io::Result<WriteOutcome> {
         closed_or(self.out.flush())
     }
-
 }
 
 /// Opens the output of a scan (appending when resuming), with a one-line error that names

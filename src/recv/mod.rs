@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use crate::counters::Counters;
 use crate::output::{rfc3339_us, unix_us_now, Record};
 use crate::stop::{Reason, Stop};
-use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Class, DropReason, Validator};
 use crate::wire::Reply;

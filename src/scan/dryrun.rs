@@ -15,7 +15,7 @@ use crate::send::backend::DryRun;
 use crate::send::{SendEnd, SendShared, Sender, Transmit};
 use crate::stop::{Reason, Stop};
 use crate::targets::cyclic::Cyclic;
-use crate::targets::live::LiveBlocklist;
+use crate::targets::live_blocklist::LiveBlocklist;
 use crate::validate::Validator;
 
 use super::{End, StopSignals, MAX_BATCH};

@@ -1,21 +1,20 @@
 //! Running a scan: wiring the stages together.
 //!
+//! * [`live`] runs a live scan in four phases (`live_scan`): open the resources, spawn the
+//!   pipeline, monitor it, end it (checkpoint, metadata, summary), whatever stopped it.
+//! * `monitor`: the once-a-second loop (status line, checkpoint saves, signals, cooldown).
+//! * `checkpointing`: the senders' published progress and the periodic saves.
 //! * [`dry_run`] prints the probes a live scan would send, from the same sender loop.
 //! * [`network::discover`] finds the interface, addresses and next-hop MAC.
-//! * [`sockets`] holds the raw-socket back ends of the sender and the receiver.
-//! * [`live`] opens the sockets, drops privileges, starts the receiver, the senders, the
-//!   output writer, the blocklist watcher and the monitor, waits for the senders and the
-//!   cooldown, and writes the metadata.
 
 mod checkpointing;
 mod dryrun;
-mod live;
+mod live_scan;
 mod monitor;
-pub mod network;
+mod network;
 
 pub use dryrun::dry_run;
-pub use live::live;
-pub use network::{discover, Network};
+pub use live_scan::live;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -24,12 +23,12 @@ use anyhow::Context;
 
 use crate::stop::Reason;
 
-pub use crate::send::MAX_BATCH;
+use crate::send::MAX_BATCH;
 
 /// SIGINT and SIGTERM: the first one sets `flag` so that the scan stops cleanly (results
 /// flushed, checkpoint and metadata written); a second one ends the process at once.
 #[derive(Default)]
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     pub flag: Arc<AtomicBool>,
     which: Arc<AtomicUsize>,
 }

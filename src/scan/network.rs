@@ -18,7 +18,6 @@ pub struct Network {
     pub src_ip: Ipv4Addr,
     pub src_mac: [u8; 6],
     pub gateway: Option<Ipv4Addr>,
-    pub next_hop: Ipv4Addr,
     pub dst_mac: [u8; 6],
 }
 
@@ -82,7 +81,6 @@ pub fn discover(config: &Config) -> anyhow::Result<Network> {
         src_ip,
         src_mac: if_mac,
         gateway,
-        next_hop,
         dst_mac,
     })
 }

@@ -22,7 +22,7 @@ use crate::counters::Counters;
 use crate::probe::{ProbeFields, ProbeTemplate};
 use crate::stop::Stop;
 use crate::targets::cyclic::Walk;
-use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Tag, Validator};
 

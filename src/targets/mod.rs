@@ -12,7 +12,7 @@
 
 pub mod blocklist;
 pub mod cyclic;
-pub mod live;
+pub mod live_blocklist;
 pub mod ranges;
 pub mod reload;
 

@@ -6,7 +6,7 @@
 //! parses is not applied: the previous list stays in force, and the caller reports why.
 //!
 //! The new list replaces the live blocklist that senders consult before every batch and the
-//! receiver before every result (see [`super::live`]). The target permutation itself is
+//! receiver before every result (see [`super::live_blocklist`]). The target permutation itself is
 //! not rebuilt, so an address removed from a blocklist during a scan stays unscanned:
 //! reloads only ever make a scan more conservative.
 

@@ -35,7 +35,7 @@ use crate::send::backend::{open_tx, SocketTx};
 use crate::send::{Backend, SendEnd, SendReport, SendShared, Sender};
 use crate::stop::{Reason, Stage, Stop};
 use crate::targets::cyclic::{Cyclic, Walk};
-use crate::targets::live::LiveBlocklist;
+use crate::targets::live_blocklist::LiveBlocklist;
 use crate::targets::reload::Reloader;
 use crate::validate::Validator;
 
