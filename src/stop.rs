@@ -5,7 +5,8 @@
 //! failed) and the phase of the scan's end: senders stop as soon as any reason is recorded;
 //! the receiver marks replies as late once the cooldown has begun, and leaves when the
 //! pipeline closes. An error outranks the ordinary reasons (a failure must never be reported
-//! as a clean stop), and the first error wins over later ones, which are usually its echoes.
+//! as a clean stop), and the first error wins over later ones, which are usually its echoes;
+//! `-t` yields to any reason that comes during the cooldown it leaves.
 //! The hot paths read one relaxed atomic; the lock is taken only when a reason is recorded.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
@@ -101,7 +102,9 @@ impl Stop {
             (None, _) => true,
             (Some(Reason::Failed { .. }), _) => false,
             (Some(_), Reason::Failed { .. }) => true,
-            (Some(_), _) => false,
+            // `-t` only ends the sending: a signal, `-N` or a closed output in the cooldown
+            // that follows ends the scan, and is its reason.
+            (Some(old), _) => old.waits_for_replies(),
         };
         if replace {
             *r = Some(why);
@@ -175,6 +178,16 @@ mod test {
         assert_eq!(r.error().as_deref(), Some("writing the output: disk full"));
         s.request(Reason::OutputClosed);
         assert_eq!(s.reason(), Some(r));
+    }
+
+    #[test]
+    fn a_signal_in_the_cooldown_after_max_runtime_ends_the_scan() {
+        let s = Stop::default();
+        s.request(Reason::MaxRuntime);
+        assert!(s.requested() && !s.ends_now());
+        s.request(Reason::Signal(15));
+        assert!(s.ends_now());
+        assert_eq!(s.reason(), Some(Reason::Signal(15)));
     }
 
     #[test]
