@@ -597,6 +597,15 @@ fn parse_max_targets(s: &str, total: u64) -> Result<u64, ConfigError> {
     parse_u64_in(FLAG, s, 1, u64::MAX)
 }
 
+/// The configuration of `synsurvey --no-default-blocklist ARGS`, for the unit tests.
+#[cfg(test)]
+pub(crate) fn for_test(args: &[&str]) -> Config {
+    use clap::Parser;
+    let mut v = vec!["synsurvey", "--no-default-blocklist"];
+    v.extend_from_slice(args);
+    Config::from_args(&Args::try_parse_from(v).unwrap()).unwrap()
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

@@ -174,13 +174,7 @@ pub fn check_resume(config: &Config) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod test {
     use super::*;
-    use clap::Parser;
-
-    fn cfg(args: &[&str]) -> Config {
-        let mut v = vec!["synsurvey", "--no-default-blocklist"];
-        v.extend_from_slice(args);
-        Config::from_args(&crate::cli::Args::try_parse_from(v).unwrap()).unwrap()
-    }
+    use crate::config::for_test as cfg;
 
     #[test]
     fn identity_ignores_rate_and_paths_but_not_ports() {

@@ -218,7 +218,6 @@ pub fn drops_by_reason(c: &Counters) -> BTreeMap<&'static str, u64> {
 #[cfg(test)]
 mod test {
     use super::*;
-    use clap::Parser;
 
     /// Every key of a JSON value, as paths (`config.rate`), objects only.
     fn keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
@@ -235,15 +234,7 @@ mod test {
     /// rename it in the file. Adding a field means adding it here, on purpose.
     #[test]
     fn schema_is_pinned() {
-        let args = crate::cli::Args::try_parse_from([
-            "synsurvey",
-            "--no-default-blocklist",
-            "198.18.0.0/20",
-            "-p",
-            "80",
-        ])
-        .unwrap();
-        let config = Config::from_args(&args).unwrap();
+        let config = crate::config::for_test(&["198.18.0.0/20", "-p", "80"]);
         let meta = Metadata {
             synsurvey_version: "0",
             command_line: vec![],

@@ -117,14 +117,8 @@ impl Session {
 mod test {
     use super::*;
     use crate::checkpoint::ThreadState;
-    use clap::Parser;
+    use crate::config::for_test as cfg;
     use std::fs;
-
-    fn cfg(args: &[&str]) -> Config {
-        let mut v = vec!["synsurvey", "--no-default-blocklist"];
-        v.extend_from_slice(args);
-        Config::from_args(&crate::cli::Args::try_parse_from(v).unwrap()).unwrap()
-    }
 
     #[test]
     fn save_is_private_atomic_and_loads_back() {
