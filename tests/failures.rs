@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use common::*;
 use serde_json::Value;
 
@@ -33,38 +31,28 @@ fn stops_on(fault: &str, stage: &str) {
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
     let ck = dir.path().join("ck.json");
     let cap = tb.capture_syns();
-    let out = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "198.18.0.0/16",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-T",
-            "2",
-            "-c",
-            "3",
-            "-q",
-            "-o",
-            "/dev/null",
-            "-m",
-            meta.to_str().unwrap(),
-            "--checkpoint",
-            ck.to_str().unwrap(),
-        ])
-        .env("SYNSURVEY_TEST_FAULT", format!("{fault}@1500"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let r = Scan::new(&[
+        "198.18.0.0/16",
+        "-p",
+        "80",
+        "-r",
+        "5000",
+        "-T",
+        "2",
+        "-c",
+        "3",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+    ])
+    .env("SYNSURVEY_TEST_FAULT", &format!("{fault}@1500"))
+    .may_fail()
+    .run(&tb);
     let seen = cap.stop();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{fault}: {stderr}");
-    let failed_at = fault_time(&stderr);
+    let stderr = &r.stderr;
+    assert_eq!(r.output.status.code(), Some(1), "{fault}: {stderr}");
+    let failed_at = fault_time(stderr);
     let last = seen.iter().map(|s| s.time).fold(0.0, f64::max);
     assert!(
         last <= failed_at + 1.0,
@@ -73,9 +61,8 @@ fn stops_on(fault: &str, stage: &str) {
     );
     assert!(seen.len() < 65_536, "{fault}: the whole scan was sent");
 
-    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap())
-        .unwrap_or_else(|e| panic!("{fault}: no metadata ({e}):\n{stderr}"));
-    assert_eq!(m["end_reason"], "error", "{fault}: {m:#}");
+    let m = &r.meta;
+    assert_eq!(m["end_reason"], "error", "{fault}: {m:#}\n{stderr}");
     assert_eq!(m["error_stage"], stage, "{fault}: {m:#}");
     let error = m["error"].as_str().unwrap_or_default();
     assert!(error.contains("injected"), "{fault}: {error:?}");

@@ -875,3 +875,85 @@ pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
     }
     out
 }
+
+/// One run of synsurvey in a testbed's scan namespace, as most tests want it:
+/// `synsurvey --no-default-blocklist -q -m META ARGS...` with the results on standard
+/// output. [`Scan::run`] waits for it and returns the lines, the metadata and stderr.
+pub struct Scan {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    must_succeed: bool,
+}
+
+/// What a [`Scan`] left: its result lines, its metadata (`Null` if it wrote none) and
+/// its standard error.
+pub struct Scanned {
+    pub lines: Vec<serde_json::Value>,
+    pub meta: serde_json::Value,
+    pub stderr: String,
+    pub output: Output,
+}
+
+impl Scan {
+    pub fn new(args: &[&str]) -> Scan {
+        Scan {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            must_succeed: true,
+        }
+    }
+
+    /// Sets an environment variable for the scanner (the test hooks read theirs).
+    pub fn env(mut self, key: &str, value: &str) -> Scan {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Lets the scan exit with an error status (by default, [`Scan::run`] panics then).
+    pub fn may_fail(mut self) -> Scan {
+        self.must_succeed = false;
+        self
+    }
+
+    pub fn run(self, tb: &Testbed) -> Scanned {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("meta.json");
+        let mut cmd = tb.exec_scan([
+            synsurvey().to_str().unwrap(),
+            "--no-default-blocklist",
+            "-q",
+            "-m",
+            meta.to_str().unwrap(),
+        ]);
+        cmd.args(&self.args).stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success() || !self.must_succeed,
+            "synsurvey failed: {}\n{stderr}",
+            output.status
+        );
+        let meta = match std::fs::read(&meta) {
+            Ok(b) if !b.is_empty() => serde_json::from_slice(&b).unwrap(),
+            _ => serde_json::Value::Null,
+        };
+        Scanned {
+            lines: read_json_lines(&output.stdout),
+            meta,
+            stderr,
+            output,
+        }
+    }
+}
+
+/// The source addresses of the result lines of `class` (`synack`, `rst`).
+pub fn addrs_of(lines: &[serde_json::Value], class: &str) -> std::collections::BTreeSet<Ipv4Addr> {
+    lines
+        .iter()
+        .filter(|v| v["classification"] == class)
+        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
