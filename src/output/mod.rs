@@ -4,7 +4,7 @@
 //! scripts keep working. A closed pipe (`synsurvey ... | head`) is not an error: the
 //! writer reports it as [`WriteOutcome::Closed`] and the scan stops cleanly.
 
-pub mod metadata;
+pub(crate) mod metadata;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

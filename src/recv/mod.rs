@@ -8,7 +8,7 @@
 //! [`DropReason`]; the kernel's own drops (a full socket queue) are read from
 //! `PACKET_STATISTICS`.
 
-pub mod capture;
+pub(crate) mod capture;
 pub mod dedup;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -8,10 +8,10 @@
 //! the back end's buffer. A batch is filled only once the pacer says it is due (its last
 //! packet is), so the timestamp a batch carries is its send time.
 
-pub mod backend;
+pub(crate) mod backend;
 pub mod pacer;
 
-pub use backend::Backend;
+pub(crate) use backend::Backend;
 
 use std::io;
 use std::net::Ipv4Addr;

@@ -14,7 +14,7 @@ pub mod blocklist;
 pub mod cyclic;
 pub mod live_blocklist;
 pub mod ranges;
-pub mod reload;
+pub(crate) mod reload;
 
 pub use blocklist::{
     never, parse_list, parse_target, read_list, reserved, EntryError, ListError, ListFileError,
