@@ -131,6 +131,12 @@ impl Sender<'_> {
             let mut exhausted = false;
             while n < batch {
                 let (daddr, dport, tag, probe) = match pending.take() {
+                    // The rest of a target's -P probes obey the list as it is now: an
+                    // opt-out that arrived between two of its probes stops the rest.
+                    Some(p) if view.contains(u32::from(p.0)) => {
+                        targets += 1;
+                        continue;
+                    }
                     Some(p) => p,
                     None => {
                         target_from = (Walk::position(walk), yielded);
