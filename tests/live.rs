@@ -452,10 +452,10 @@ fn synack_after_rst_from_the_same_target_is_reported() {
     let tb = Testbed::up(opts(&open));
     // The target resets the first SYN to each address, then lets the listener answer.
     let nft = "table ip first_rst { \
-        set reset_once { type ipv4_addr; flags dynamic; size 65536; } \
+        set reset_once { type ipv4_addr; flags dynamic; size 65536; }; \
         chain input { type filter hook input priority -10; policy accept; \
         tcp dport 80 tcp flags syn ip daddr != @reset_once \
-        add @reset_once { ip daddr } reject with tcp reset; } }";
+        add @reset_once { ip daddr } reject with tcp reset; }; }";
     let o = tb.exec_tgt(["nft", nft]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (lines, meta, _) = scan(

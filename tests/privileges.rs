@@ -252,16 +252,17 @@ fn notice_page_threads_have_no_capabilities() {
         .unwrap();
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(3);
-    let (mut checked, mut names) = (0, Vec::new());
+    let (mut checked, mut names, mut clients) = (0, Vec::new(), Vec::new());
     while Instant::now() < deadline && !names.iter().any(|n| n == "notice-client") {
         std::thread::sleep(Duration::from_millis(100));
         // A client that connects and says nothing: its thread waits two seconds for a request.
-        let _client = tb
-            .exec_scan(["bash", "-c", "exec 3<>/dev/tcp/198.19.0.1/8080; sleep 1"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        clients.push(
+            tb.exec_scan(["bash", "-c", "exec 3<>/dev/tcp/198.19.0.1/8080; sleep 1"])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         std::thread::sleep(Duration::from_millis(300));
         (checked, names) = (0, Vec::new());
         let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -290,6 +291,9 @@ fn notice_page_threads_have_no_capabilities() {
         names.iter().any(|n| n == "notice-http") && names.iter().any(|n| n == "notice-client"),
         "threads checked ({checked}): {names:?}"
     );
+    for mut c in clients {
+        let _ = c.wait();
+    }
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();

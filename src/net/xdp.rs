@@ -147,9 +147,7 @@ pub struct XdpTx {
     free: Vec<u64>,
     /// Per chunk: handed to the kernel on the TX ring and not yet completed. A completion
     /// is accepted only for such a chunk.
-    in_flight: Vec<bool>,
-    /// Completion-ring entries refused by [`completed_chunk`].
-    bad_completions: u64,
+    in_flight: Box<[bool]>,
     mode: XdpMode,
     frame_len: u32,
     /// Set when [`XdpTx::init_chunks`] failed: sending would send stale frames.
@@ -259,8 +257,7 @@ impl XdpTx {
             frames,
             slots,
             free,
-            in_flight: vec![false; frames],
-            bad_completions: 0,
+            in_flight: vec![false; frames].into_boxed_slice(),
             mode,
             frame_len: frame_len as u32,
             broken: None,
@@ -330,12 +327,10 @@ impl XdpTx {
             // kernel wrote it before publishing `prod` (Acquire above).
             let addr = unsafe { ptr::read_volatile(self.cq.desc.cast::<u64>().add(idx)) };
             // The address indexes our memory later (`frame_mut`): never trust it unchecked.
-            match completed_chunk(addr, &self.in_flight) {
-                Some(k) => {
-                    self.in_flight[k] = false;
-                    self.free.push((k * CHUNK) as u64);
-                }
-                None => self.bad_completions += 1,
+            // A refused one is left out (its chunk, if any, stays with the kernel).
+            if let Some(k) = completed_chunk(addr, &self.in_flight) {
+                self.in_flight[k] = false;
+                self.free.push((k * CHUNK) as u64);
             }
         }
         self.cq.consumer().store(prod, Ordering::Release);
