@@ -8,8 +8,9 @@
 //!   and still accepts late replies to probes sent before the interruption (the key is a
 //!   secret: the file is created with mode 0600);
 //! * a [`ScanIdentity`] of everything that defines *which* probes the scan sends (targets
-//!   after the blocklists, ports, shard, probes, source ports, threads, `-n`, seed) and its
-//!   hash. Rate, cooldown and output paths may change between runs; anything else is
+//!   after the built-in blocklist, ports, shard, probes, source ports, threads, `-n`, seed)
+//!   and its hash. The `-b` files are not part of it: they filter probes, they do not number
+//!   targets, so a resumed scan may use an updated opt-out list. Rate, cooldown and output paths may change between runs; anything else is
 //!   refused, because the saved walk positions would mean something else;
 //! * per sender thread, the walk position ([`crate::targets::Walk::position`]) and the
 //!   number of indices the walk yielded (for the remaining share of `-n`);
@@ -54,7 +55,7 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanIdentity {
-    /// Number of target addresses after the blocklists.
+    /// Number of target addresses after the built-in blocklist.
     pub addresses: u64,
     /// Number of address ranges they form.
     pub address_ranges: u64,
@@ -69,16 +70,6 @@ pub struct ScanIdentity {
     pub sender_threads: u32,
     pub max_targets: Option<u64>,
     pub seed: u64,
-}
-
-/// The `addresses_hash` of a set of address ranges: SipHash-1-3 with a zero key, hex.
-pub fn addresses_hash(ranges: &[(u32, u32)]) -> String {
-    let mut h = SipHasher13::new_with_keys(0, 0);
-    for &(a, b) in ranges {
-        h.write_u32(a);
-        h.write_u32(b);
-    }
-    format!("{:016x}", h.finish())
 }
 
 impl ScanIdentity {

@@ -45,7 +45,7 @@ pub struct Config {
     pub(crate) output: Output,
     pub(crate) operator: Operator,
     pub(crate) resume: Resume,
-    /// Test hook: stop a dry run after this many probes.
+    /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
     pub(crate) debug_stop_after: Option<u64>,
 }
 
@@ -54,7 +54,8 @@ pub struct Config {
 pub(crate) struct Targets {
     /// The original target arguments, for the record.
     pub(crate) target_args: Vec<String>,
-    /// Every (address, port) to probe: targets minus the initial blocklist.
+    /// Every (address, port) in the walk: targets minus the built-in blocklist. The
+    /// operator's files are applied when probing (see `blocklist`).
     pub(crate) space: TargetSpace,
     /// Addresses the scan must never probe: the built-in lists and the blocklist files as
     /// they were read at start. Reloads replace the file part during the scan.
@@ -152,11 +153,7 @@ impl Config {
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
         let output = Output::from_args(a)?;
         let operator = Operator::from_args(a)?;
-        let debug_stop_after = a
-            .debug_stop_after
-            .as_deref()
-            .map(|s| parse_u64_in("--debug-stop-after", s, 1, u64::MAX))
-            .transpose()?;
+        let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;
         Ok(Config {
             targets,
             pacing,
@@ -302,8 +299,13 @@ impl Targets {
         }
         let wanted = wanted_addresses(a)?;
         let (blocklist, builtin_blocklist) = blocklists(a)?;
-        let addrs = wanted.subtract(&blocklist);
-        check_scannable(a, &wanted, &addrs)?;
+        // Targets are numbered over the built-in blocklist only: the operator's files are a
+        // live filter (as their reloads are), so shards started with different versions
+        // of an opt-out list still split the same permutation, and a resume accepts a list
+        // that changed.
+        let addrs = wanted.subtract(&builtin_blocklist);
+        let unblocked = wanted.subtract(&blocklist);
+        check_scannable(a, &wanted, &unblocked, &addrs)?;
         let space = TargetSpace::new(addrs, ports.clone());
         let max_targets = a
             .max_targets
@@ -312,7 +314,7 @@ impl Targets {
             .transpose()?;
         Ok(Targets {
             target_args: a.targets.clone(),
-            target_addresses: space.addrs().len(),
+            target_addresses: unblocked.len(),
             space,
             blocklist,
             builtin_blocklist,
@@ -367,9 +369,15 @@ fn blocklists(a: &Args) -> Result<(AddrSet, AddrSet), ConfigError> {
     Ok((block, builtin))
 }
 
-/// Refuses a scan with nothing left to probe, and a large scan without an opt-out list.
-fn check_scannable(a: &Args, wanted: &AddrSet, addrs: &AddrSet) -> Result<(), ConfigError> {
-    if addrs.is_empty() {
+/// Refuses a scan with nothing left to probe (`unblocked`), and a large scan (`addrs`, the
+/// targets numbered) without an opt-out list.
+fn check_scannable(
+    a: &Args,
+    wanted: &AddrSet,
+    unblocked: &AddrSet,
+    addrs: &AddrSet,
+) -> Result<(), ConfigError> {
+    if unblocked.is_empty() {
         let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
             && !a.no_default_blocklist
         {

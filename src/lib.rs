@@ -31,11 +31,14 @@
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
+// `unsafe` lives in `net` only, where every block states why it is sound.
+#![deny(unsafe_code)]
+
 pub(crate) mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod counters;
-mod hooks;
+#[allow(unsafe_code)]
 pub mod net;
 pub mod notice;
 pub mod output;
@@ -46,5 +49,6 @@ pub mod scan;
 pub mod send;
 pub mod stop;
 pub mod targets;
+pub(crate) mod test_hooks;
 pub mod validate;
 pub mod wire;

@@ -12,7 +12,7 @@
 
 use std::io;
 
-use crate::checkpoint::{addresses_hash, ScanIdentity, ThreadState};
+use crate::checkpoint::{ScanIdentity, ThreadState};
 use crate::config::{Config, ConfigError};
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::port_runs;
@@ -108,11 +108,11 @@ pub fn key(config: &Config) -> io::Result<Key> {
 
 /// Everything in this configuration that decides which probes the scan sends.
 pub fn identity(config: &Config) -> ScanIdentity {
-    let ranges = config.targets.space.addrs().ranges();
+    let addrs = config.targets.space.addrs();
     ScanIdentity {
-        addresses: config.targets.space.addrs().len(),
-        address_ranges: ranges.len() as u64,
-        addresses_hash: addresses_hash(ranges),
+        addresses: addrs.len(),
+        address_ranges: addrs.ranges().len() as u64,
+        addresses_hash: addrs.hash_hex(),
         ports: port_runs(config.targets.space.ports()).join(","),
         shards: config.targets.shards,
         shard: config.targets.shard,

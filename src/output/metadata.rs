@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::config::{Config, OutputTarget};
 use crate::counters::Counters;
+use crate::targets::reload::ListVersion;
 use crate::validate::DropReason;
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,6 +194,9 @@ pub struct Metadata {
     pub rtt_us: Option<RttSummary>,
     pub blocklist_reloads: u64,
     pub blocklist_reload_failures: u64,
+    /// Every distinct version of the -b files seen during the run, in order (hash and
+    /// size); all of them applied, since opt-outs only accumulate within a scan.
+    pub blocklist_versions: Vec<ListVersion>,
     pub capabilities_dropped: bool,
 }
 
@@ -268,6 +272,7 @@ mod test {
             rtt_us: Some(RttSummary::default()),
             blocklist_reloads: 0,
             blocklist_reload_failures: 0,
+            blocklist_versions: vec![],
             capabilities_dropped: true,
         };
         let mut got = Vec::new();
@@ -300,6 +305,7 @@ mod test {
             "rtt_us",
             "blocklist_reloads",
             "blocklist_reload_failures",
+            "blocklist_versions",
             "capabilities_dropped",
             // config
             "config.target_args",

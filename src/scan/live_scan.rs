@@ -25,7 +25,7 @@ use super::checkpointing::Session;
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::net;
-use crate::notice::NoticeServer;
+use crate::notice::{BoundNotice, NoticeServer};
 use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary, ScanConfig};
 use crate::output::{rfc3339_us, unix_us_now, JsonLines, Record, WriteOutcome};
 use crate::probe::{ProbeTemplate, TemplateParams};
@@ -36,7 +36,7 @@ use crate::send::{Backend, SendEnd, SendReport, SendShared, Sender};
 use crate::stop::{Reason, Stage, Stop};
 use crate::targets::cyclic::{Cyclic, Walk};
 use crate::targets::live_blocklist::LiveBlocklist;
-use crate::targets::reload::Reloader;
+use crate::targets::reload::{ListVersion, Reloader};
 use crate::validate::Validator;
 
 use super::monitor::Monitor;
@@ -52,14 +52,32 @@ const RELOAD_POLL: Duration = Duration::from_millis(200);
 /// the scan, which still writes its checkpoint and metadata and then returns the error.
 pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     warn_about(config);
-    let (res, io) = Resources::open(config, unix_us_now())?;
-    let (scan, walks) = Shared::new(config, &res)?;
+    // Watch the opt-out files from the start (its first check re-reads them), not after
+    // discovery: an edit made in between would otherwise never be applied.
+    let mut reloader = Reloader::new(
+        config.targets.blocklist_files.clone(),
+        config.targets.builtin_blocklist.clone(),
+        config.targets.blocklist.clone(),
+    );
+    let (mut res, io) = Resources::open(config, unix_us_now())?;
+    let (scan, walks) = Shared::new(config, &res, &mut reloader)?;
     let joined = std::thread::scope(|s| {
-        let pipeline = Pipeline::spawn(s, config, &scan, &res, io, walks);
+        let pipeline = Pipeline::spawn(s, config, &scan, &res, io, walks, &mut reloader);
+        // Every thread is running: what the kernel says about each is what the metadata says.
+        let caps = net::privs::no_task_has_capabilities();
         let sending_ended = scan.monitor(config, &res.signals).run();
-        pipeline.join(&scan, sending_ended)
+        (pipeline.join(&scan, sending_ended), caps)
     });
-    end(config, res, &scan, joined, command_line)
+    let (joined, caps) = joined;
+    res.capabilities_dropped = caps && net::privs::no_task_has_capabilities();
+    end(
+        config,
+        res,
+        &scan,
+        joined?,
+        reloader.versions(),
+        command_line,
+    )
 }
 
 /// Warnings about a configuration that is allowed but deserves a second look.
@@ -131,12 +149,16 @@ impl Resources {
             .notice_http
             .map(|addr| {
                 let page = crate::notice::Notice::of(config, network.src_ip, start_us);
-                NoticeServer::start(addr, page)
+                BoundNotice::bind(addr, page)
                     .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))
             })
             .transpose()?;
-        // The sockets are open: nothing later needs a capability.
-        let capabilities_dropped = net::drop_capabilities().is_ok();
+        // The sockets are open: nothing later needs a capability. Every thread is spawned
+        // after this point, so each starts with nothing (credentials are per thread).
+        net::drop_capabilities().context("dropping capabilities")?;
+        let notice = notice
+            .map(|n| n.serve().context("--notice-http: starting the server"))
+            .transpose()?;
         let signals = StopSignals::install()?;
         let hangup = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
@@ -148,7 +170,8 @@ impl Resources {
             transmit,
             meta_file,
             notice,
-            capabilities_dropped,
+            // Read from every task once the pipeline runs (see `live`).
+            capabilities_dropped: false,
             signals,
             hangup,
         };
@@ -173,7 +196,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(config: &Config, res: &Resources) -> anyhow::Result<(Shared, Vec<Walk>)> {
+    fn new(
+        config: &Config,
+        res: &Resources,
+        reloader: &mut Reloader,
+    ) -> anyhow::Result<(Shared, Vec<Walk>)> {
         let key = crate::plan::key(config).context("cannot draw a validation key")?;
         let net = &res.network;
         let cyclic = Cyclic::new(config.targets.space.len(), config.targets.seed);
@@ -201,6 +228,9 @@ impl Shared {
             epoch: Instant::now(),
             planned: crate::plan::planned_targets(config),
         };
+        crate::test_hooks::pause_before_send();
+        // Once more just before the first probe: the list as it reads now.
+        crate::targets::reload::apply(reloader, true, &shared.blocklist, &shared.counters);
         Ok((shared, walks))
     }
 
@@ -246,6 +276,7 @@ struct Pipeline<'scope> {
     writer: ScopedJoinHandle<'scope, ()>,
     receiver: ScopedJoinHandle<'scope, Option<Histogram<u64>>>,
     senders: Vec<ScopedJoinHandle<'scope, Option<SendReport>>>,
+    watcher: Option<ScopedJoinHandle<'scope, ()>>,
 }
 
 /// What the threads left behind, for the metadata.
@@ -268,6 +299,7 @@ impl<'scope> Pipeline<'scope> {
         res: &'env Resources,
         io: Io,
         walks: Vec<Walk>,
+        reloader: &'env mut Reloader,
     ) -> Pipeline<'scope> {
         let (chan_tx, chan_rx) = crossbeam_channel::bounded::<Record>(1 << 16);
         let (stop, counters) = (&scan.stop, &scan.counters);
@@ -297,16 +329,17 @@ impl<'scope> Pipeline<'scope> {
             stage(stop, Stage::Receiver, run).map(|cls| cls.rtt)
         });
         let senders = spawn_senders(s, config, scan, walks, io.txs);
-        spawn_reloader(s, config, scan, &res.hangup);
+        let watcher = spawn_reloader(s, scan, &res.hangup, reloader);
         Pipeline {
             writer,
             receiver,
             senders,
+            watcher,
         }
     }
 
     /// Phase 4, first half: stops the receiver and joins every thread.
-    fn join(self, scan: &Shared, monitor_saw_end: Instant) -> Joined {
+    fn join(self, scan: &Shared, monitor_saw_end: Instant) -> anyhow::Result<Joined> {
         scan.stop.close();
         let mut last_send = scan.epoch;
         let mut achieved = Some(0.0);
@@ -323,9 +356,12 @@ impl<'scope> Pipeline<'scope> {
             all_walks_done &= r.end == SendEnd::Done;
             skipped += r.skipped;
         }
+        if self.watcher.is_some_and(|w| w.join().is_err()) {
+            anyhow::bail!("the blocklist watcher panicked");
+        }
         let rtt = self.receiver.join().ok().flatten();
         let _ = self.writer.join();
-        Joined {
+        Ok(Joined {
             // The senders' own clocks, not the monitor's polling, bound the sending phase.
             send_ended_at: if last_send > scan.epoch {
                 last_send
@@ -336,7 +372,7 @@ impl<'scope> Pipeline<'scope> {
             skipped,
             all_walks_done,
             rtt,
-        }
+        })
     }
 }
 
@@ -384,41 +420,21 @@ fn spawn_senders<'scope, 'env>(
 /// Opt-outs: applies changed blocklist files within a fraction of a second.
 fn spawn_reloader<'scope, 'env>(
     s: &'scope Scope<'scope, 'env>,
-    config: &'env Config,
     scan: &'env Shared,
     hangup: &'env AtomicBool,
-) {
-    let mut reloader = Reloader::new(
-        config.targets.blocklist_files.clone(),
-        config.targets.builtin_blocklist.clone(),
-        config.targets.blocklist.clone(),
-    );
+    reloader: &'env mut Reloader,
+) -> Option<ScopedJoinHandle<'scope, ()>> {
     if reloader.is_empty() {
-        return;
+        return None;
     }
     let (blocklist, counters, stop) = (&scan.blocklist, &scan.counters, &scan.stop);
-    s.spawn(move || {
+    Some(s.spawn(move || {
         while !stop.closed() {
             std::thread::sleep(RELOAD_POLL);
-            match reloader.check(hangup.swap(false, Relaxed)) {
-                None => {}
-                Some(Ok(r)) => {
-                    blocklist.replace(r.set);
-                    counters.reloads.fetch_add(1, Relaxed);
-                    eprintln!(
-                        "synsurvey: blocklist reloaded: {} addresses blocked ({} added, {} removed; removed ones stay unscanned)",
-                        blocklist.snapshot().len(),
-                        r.added,
-                        r.removed
-                    );
-                }
-                Some(Err(why)) => {
-                    counters.reload_failures.fetch_add(1, Relaxed);
-                    eprintln!("synsurvey: blocklist reload refused, the previous list stays in force: {why}");
-                }
-            }
+            let force = hangup.swap(false, Relaxed);
+            crate::targets::reload::apply(reloader, force, blocklist, counters);
         }
-    });
+    }))
 }
 
 /// Writes the results the receiver hands over until it closes the channel, the reader of
@@ -432,7 +448,7 @@ fn write_results(
 ) -> io::Result<WriteOutcome> {
     let mut pending = 0u64;
     for rec in results.iter() {
-        crate::hooks::fault(crate::hooks::Point::Write)?;
+        crate::test_hooks::fault(crate::test_hooks::Point::Write)?;
         if out.write(&rec)? == WriteOutcome::Closed {
             return Ok(WriteOutcome::Closed);
         }
@@ -459,6 +475,7 @@ fn end(
     mut res: Resources,
     scan: &Shared,
     joined: Joined,
+    versions: &[ListVersion],
     command_line: Vec<String>,
 ) -> anyhow::Result<End> {
     drop(res.notice.take());
@@ -468,7 +485,15 @@ fn end(
         .as_ref()
         .and_then(|c| c.finish(&scan.counters, joined.all_walks_done).err());
     let reason = scan.stop.reason();
-    let meta = metadata(config, &res, scan, &joined, reason.as_ref(), command_line);
+    let meta = metadata(
+        config,
+        &res,
+        scan,
+        &joined,
+        reason.as_ref(),
+        versions,
+        command_line,
+    );
     if let Some(mut f) = res.meta_file.take() {
         serde_json::to_writer_pretty(&mut f, &meta)
             .map_err(io::Error::from)
@@ -503,6 +528,7 @@ fn metadata(
     scan: &Shared,
     joined: &Joined,
     reason: Option<&Reason>,
+    versions: &[ListVersion],
     command_line: Vec<String>,
 ) -> Metadata {
     let c = &scan.counters;
@@ -545,6 +571,7 @@ fn metadata(
         rtt_us: joined.rtt.as_ref().and_then(RttSummary::from_histogram),
         blocklist_reloads: c.reloads.load(Relaxed),
         blocklist_reload_failures: c.reload_failures.load(Relaxed),
+        blocklist_versions: versions.to_vec(),
         capabilities_dropped: res.capabilities_dropped,
     }
 }

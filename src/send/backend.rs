@@ -86,6 +86,8 @@ impl Transmit for crate::net::xdp::XdpTx {
 }
 
 /// A sender's back end chosen at run time: a packet socket `P`, or AF_XDP.
+// One per sender thread, built once and never moved on the hot path: its size is moot.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend<P> {
     Packet(P),
     Xdp(crate::net::xdp::XdpTx),

@@ -172,7 +172,7 @@ impl Sender<'_> {
             let tsval = sh.epoch.elapsed().as_micros() as u32;
             let b = self.fill(&mut cur, walk, &view, tx, &mut probe_nums, tsval);
             if b.frames > 0 {
-                let sent = crate::hooks::fault(crate::hooks::Point::Send)
+                let sent = crate::test_hooks::fault(crate::test_hooks::Point::Send)
                     .and_then(|()| tx.send(b.frames, &probe_nums[..b.frames]));
                 if let Err(e) = sent {
                     sh.counters.send.errors.fetch_add(1, Relaxed);
@@ -223,6 +223,12 @@ impl Sender<'_> {
         };
         while b.frames < probe_nums.len() {
             let (daddr, dport, tag, probe) = match cur.pending.take() {
+                // The rest of a target's -P probes obey the list as it is now: an opt-out
+                // that arrived between two of its probes stops the rest.
+                Some(p) if view.contains(u32::from(p.0)) => {
+                    b.targets += 1;
+                    continue;
+                }
                 Some(p) => p,
                 None => {
                     cur.target_from = (Walk::position(walk), cur.yielded);
