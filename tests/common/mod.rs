@@ -172,24 +172,28 @@ fn write_list(items: &[String]) -> tempfile::NamedTempFile {
 }
 
 impl Testbed {
-    /// Creates a scan namespace and a target namespace as described by
-    /// `opts`. Panics (with the script's stderr) if that fails, e.g. when not
-    /// running as root.
-    pub fn up(opts: TestbedOpts) -> Testbed {
+    /// A testbed of a new name, not set up yet. A previous run that was SIGKILLed with the
+    /// same pid may have left namespaces of this name behind: they are removed first. From
+    /// here on, Drop cleans up whatever the script leaves behind.
+    fn fresh(kind: Kind) -> Testbed {
         let name = unique_name();
-        // A previous run that was SIGKILLed with the same pid may have left
-        // namespaces of this name behind.
         let _ = Command::new("bash")
             .arg(testbed_script())
             .args(["down", &name])
             .stdin(Stdio::null())
             .output();
-        // From here on, Drop cleans up whatever the script leaves behind.
-        let tb = Testbed {
+        Testbed {
             name,
-            kind: Kind::Target,
+            kind,
             _lock: shared(),
-        };
+        }
+    }
+
+    /// Creates a scan namespace and a target namespace as described by
+    /// `opts`. Panics (with the script's stderr) if that fails, e.g. when not
+    /// running as root.
+    pub fn up(opts: TestbedOpts) -> Testbed {
+        let tb = Testbed::fresh(Kind::Target);
 
         let mut args: Vec<String> = vec!["up".into(), tb.name.clone()];
         let open_file = write_list(&opts.open);
@@ -240,17 +244,7 @@ impl Testbed {
     /// A sink whose veth ends have `queues` transmit and receive queues (AF_XDP binds one
     /// socket per queue).
     pub fn sink_with_queues(queues: u32) -> Testbed {
-        let name = unique_name();
-        let _ = Command::new("bash")
-            .arg(testbed_script())
-            .args(["down", &name])
-            .stdin(Stdio::null())
-            .output();
-        let tb = Testbed {
-            name,
-            kind: Kind::Sink,
-            _lock: shared(),
-        };
+        let tb = Testbed::fresh(Kind::Sink);
         run_script(["sink", tb.name.as_str(), "--queues", &queues.to_string()]);
         tb
     }
