@@ -10,6 +10,9 @@
 //! * `SYNSURVEY_TEST_PAUSE_BEFORE_SEND=PATH`: a live scan, with everything open and the
 //!   senders about to start, creates PATH and waits (up to 60 s) until the test removes it.
 //!   This makes the window between start-up and the first probe observable.
+//! * `SYNSURVEY_TEST_NO_INOTIFY` (any value): the blocklist files are watched by their
+//!   stamps only, as when inotify cannot start, so that a test can make a change that only
+//!   SIGHUP reveals.
 
 /// `SYNSURVEY_TEST_STOP_AFTER`, if set. Err: not a positive integer.
 pub fn stop_after() -> Result<Option<u64>, String> {
@@ -38,4 +41,13 @@ pub fn pause_before_send() {
             }
         }
     }
+}
+
+/// True if `SYNSURVEY_TEST_NO_INOTIFY` is set: watch the blocklist files by their stamps only.
+pub fn no_inotify() -> bool {
+    #[cfg(feature = "test-hooks")]
+    if std::env::var_os("SYNSURVEY_TEST_NO_INOTIFY").is_some() {
+        return true;
+    }
+    false
 }

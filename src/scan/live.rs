@@ -26,8 +26,8 @@ use super::network::discover;
 use super::sockets::{open_tx, SocketCapture, SNAPLEN};
 use super::{thread_rates, End, StopSignals, MAX_BATCH};
 
-/// How often the blocklist files are checked for changes. With a sender picking up a new
-/// list at its next batch, an opt-out takes effect well within a second.
+/// The longest the blocklist watcher waits: a change wakes it at once (inotify), and the
+/// stamps, SIGHUP and the stop flag are checked at least this often.
 const RELOAD_POLL: Duration = Duration::from_millis(200);
 
 /// Warnings about a configuration that is allowed but deserves a second look.
@@ -96,6 +96,8 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         config.blocklist.clone(),
     );
     let network = discover(config)?;
+    // Discovery can wait seconds for a neighbour: read what changed meanwhile.
+    reloader.catch_up();
     // Fewer threads than packets per second would leave a thread with no rate at all.
     let threads = crate::checkpoint::thread_count(config);
     let filter = net::reply_filter(
@@ -252,7 +254,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
             let reloader = &mut reloader;
             s.spawn(move || {
                 while !stop.load(Relaxed) {
-                    std::thread::sleep(RELOAD_POLL);
+                    reloader.wait(RELOAD_POLL);
                     let force = hangup.swap(false, Relaxed);
                     crate::targets::reload::apply(reloader, force, blocklist, counters);
                 }
