@@ -320,7 +320,7 @@ fn large_scans_need_a_blocklist_file() {
 }
 
 /// Opt-outs are monotone within a scan. Once the scan probes, a rewriter truncates the list
-/// and writes it again every 100 ms (so the file is empty for 20 ms each time); every
+/// and writes it again every 100 ms (so the file is empty half the time); every
 /// 400 ms the version changes, and each lists one /24 only, so the previous one disappears
 /// from the file. No address is probed more than 1 s after the first version that blocked
 /// it was written. (A watcher that polled every 200 ms fell into step with the rewriter and
@@ -358,13 +358,13 @@ fn a_truncating_rewriter_never_unblocks_an_address() {
             use std::io::Write;
             // `cat > optout.txt`: truncate first, write a little later.
             let mut f = std::fs::File::create(&list).unwrap();
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(50));
             writeln!(f, "# version {i}\n198.18.{}.0/24", 16 + i).unwrap();
             drop(f);
             if k == 0 {
                 blocked_at.push(now());
             }
-            std::thread::sleep(Duration::from_millis(80));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
     let (meta, stderr) = finish(child, dir.path());

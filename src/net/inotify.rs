@@ -74,16 +74,14 @@ impl Inotify {
         }
         let mut events = Vec::new();
         loop {
-            // Aligned for inotify_event, and room for at least one event with the longest name.
-            let mut buf = [0u64; 1024];
+            // Room for many events, and at least one with the longest name.
+            let mut buf = [0u8; 8192];
             // SAFETY: `buf` is a writable buffer of exactly the length passed, owned here.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    std::mem::size_of_val(&buf),
-                )
-            };
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 0 {
+                // Not expected from inotify; in any case nothing more to read.
+                return Ok(events);
+            }
             if n < 0 {
                 let e = io::Error::last_os_error();
                 return match e.raw_os_error() {
@@ -91,10 +89,7 @@ impl Inotify {
                     _ => Err(e),
                 };
             }
-            // SAFETY: the first `n` bytes of `buf` were written by the kernel; u8 has no
-            // invalid values and `buf` outlives the slice.
-            let bytes =
-                unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+            let bytes = buf.get(..n as usize).unwrap_or_default();
             parse(bytes, &mut events);
         }
     }
