@@ -13,6 +13,9 @@
 //! * `SYNSURVEY_TEST_FAULT=STAGE:KIND@MS`: the first check of `STAGE` (`recv`, `send` or
 //!   `write`) at least `MS` milliseconds after the first check of any stage fails with
 //!   `KIND` (`error` or `panic`), once: the tests of a failing stage (tests/failures.rs).
+//! * `SYNSURVEY_TEST_NO_INOTIFY` (any value): the blocklist files are watched by their
+//!   stamps only, as when inotify cannot start, so that a test can make a change that only
+//!   SIGHUP reveals.
 
 /// `SYNSURVEY_TEST_STOP_AFTER`, if set. Err: not a positive integer.
 pub fn stop_after() -> Result<Option<u64>, String> {
@@ -41,6 +44,15 @@ pub fn pause_before_send() {
             }
         }
     }
+}
+
+/// True if `SYNSURVEY_TEST_NO_INOTIFY` is set: watch the blocklist files by their stamps only.
+pub fn no_inotify() -> bool {
+    #[cfg(feature = "test-hooks")]
+    if std::env::var_os("SYNSURVEY_TEST_NO_INOTIFY").is_some() {
+        return true;
+    }
+    false
 }
 
 use std::io;

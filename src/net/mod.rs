@@ -12,6 +12,7 @@
 //! * [`route`]: route, interface and neighbour discovery over rtnetlink (no shelling out).
 //! * [`privs`]: reading and dropping capabilities.
 //! * [`netns`]: moving the calling thread into a named network namespace.
+//! * [`inotify`]: being told when a file changes (the opt-out lists).
 //!
 //! Conventions (after socket2): the [`syscall!`] macro turns a `-1` return into
 //! [`std::io::Error::last_os_error`], every `unsafe` block carries a `// SAFETY:` comment, and
@@ -38,6 +39,7 @@ macro_rules! syscall {
 }
 
 pub mod bpf;
+pub mod inotify;
 pub mod netns;
 pub mod privs;
 pub mod route;

@@ -43,8 +43,8 @@ use super::monitor::Monitor;
 use super::network::{discover, Network};
 use super::{End, StopSignals, MAX_BATCH};
 
-/// How often the blocklist files are checked for changes. With a sender picking up a new
-/// list at its next batch, an opt-out takes effect well within a second.
+/// The longest the blocklist watcher waits: a change wakes it at once (inotify), and the
+/// stamps, SIGHUP and the stop flag are checked at least this often.
 const RELOAD_POLL: Duration = Duration::from_millis(200);
 
 /// Runs a live scan. Everything that can fail for a reason the operator can fix (route,
@@ -59,7 +59,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         config.targets.builtin_blocklist.clone(),
         config.targets.blocklist.clone(),
     );
-    let (mut res, io) = Resources::open(config, unix_us_now())?;
+    let (mut res, io) = Resources::open(config, unix_us_now(), &mut reloader)?;
     let (scan, walks) = Shared::new(config, &res, &mut reloader)?;
     let joined = std::thread::scope(|s| {
         let pipeline = Pipeline::spawn(s, config, &scan, &res, io, walks, &mut reloader);
@@ -118,8 +118,14 @@ struct Io {
 }
 
 impl Resources {
-    fn open(config: &Config, start_us: u64) -> anyhow::Result<(Resources, Io)> {
+    fn open(
+        config: &Config,
+        start_us: u64,
+        reloader: &mut Reloader,
+    ) -> anyhow::Result<(Resources, Io)> {
         let network = discover(config)?;
+        // Discovery can wait seconds for a neighbour: read what changed meanwhile.
+        reloader.catch_up();
         let threads = crate::plan::thread_count(config);
         let filter = net::reply_filter(
             network.src_ip,
@@ -430,7 +436,7 @@ fn spawn_reloader<'scope, 'env>(
     let (blocklist, counters, stop) = (&scan.blocklist, &scan.counters, &scan.stop);
     Some(s.spawn(move || {
         while !stop.closed() {
-            std::thread::sleep(RELOAD_POLL);
+            reloader.wait(RELOAD_POLL);
             let force = hangup.swap(false, Relaxed);
             crate::targets::reload::apply(reloader, force, blocklist, counters);
         }

@@ -560,6 +560,16 @@ pub struct Capture<'a> {
 }
 
 impl Capture<'_> {
+    /// Waits until the capture holds a first probe (tcpdump writes each packet at once).
+    pub fn wait_for_first(&self, timeout: Duration) {
+        let t = std::time::Instant::now();
+        // A pcap file starts with a 24-byte header; anything more is a packet.
+        while std::fs::metadata(&self.path).map_or(0, |m| m.len()) <= 24 {
+            assert!(t.elapsed() < timeout, "no probe reached the target");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Stops the capture and returns the SYNs seen, in capture order.
     /// Panics if tcpdump reports packets dropped by the kernel (the capture
     /// would not be ground truth).
