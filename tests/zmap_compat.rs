@@ -289,11 +289,11 @@ fn status_updates_and_user_metadata() {
     assert_eq!(last[col("recv-success-total")], open.len().to_string());
     assert_eq!(last[col("active-send-threads")], "0");
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    let spec = &m["config"]["output_spec"];
-    assert_eq!(spec["notes"], "re-scan of last week's hits");
+    // ZMap's keys.
+    assert_eq!(m["notes"], "re-scan of last week's hits");
     assert_eq!(
-        spec["user_metadata"],
+        m["user-metadata"],
         serde_json::json!({"project": "tls", "run": 3})
     );
-    assert_eq!(spec["probe_module"], "tcp_synscan");
+    assert_eq!(m["config"]["probe_module"], "tcp_synscan");
 }

@@ -6,8 +6,7 @@
 
 pub mod fields;
 pub mod filter;
-pub mod metadata;
-pub mod monitor;
+pub(crate) mod metadata;
 pub mod spec;
 pub mod status;
 
@@ -84,7 +83,6 @@ pub enum WriteOutcome {
 /// A buffered JSON-lines writer to standard output or a file.
 pub struct JsonLines {
     out: BufWriter<Box<dyn Write + Send>>,
-    lines: u64,
 }
 
 impl JsonLines {
@@ -103,7 +101,6 @@ impl JsonLines {
         };
         Ok(JsonLines {
             out: BufWriter::with_capacity(1 << 16, w),
-            lines: 0,
         })
     }
 
@@ -111,7 +108,6 @@ impl JsonLines {
     pub fn from_writer(w: Box<dyn Write + Send>) -> JsonLines {
         JsonLines {
             out: BufWriter::with_capacity(1 << 16, w),
-            lines: 0,
         }
     }
 
@@ -119,24 +115,29 @@ impl JsonLines {
         let r = serde_json::to_writer(&mut self.out, record)
             .map_err(io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"));
-        self.lines += 1;
         closed_or(r)
     }
 
     /// Writes bytes already formatted (one or more whole lines, see [`spec::OutputSpec`]).
     pub fn write_bytes(&mut self, line: &[u8]) -> io::Result<WriteOutcome> {
-        let r = self.out.write_all(line);
-        self.lines += 1;
-        closed_or(r)
+        closed_or(self.out.write_all(line))
     }
 
     pub fn flush(&mut self) -> io::Result<WriteOutcome> {
         closed_or(self.out.flush())
     }
+}
 
-    pub fn lines(&self) -> u64 {
-        self.lines
-    }
+/// Opens the output of a scan (appending when resuming), with a one-line error that names
+/// the file and the flag.
+pub fn open(target: &OutputTarget, append: bool) -> anyhow::Result<JsonLines> {
+    JsonLines::open(target, append).map_err(|e| match target {
+        OutputTarget::File(p) => anyhow::anyhow!(
+            "cannot create the output file {} (-o/--output-file): {e}",
+            p.display()
+        ),
+        OutputTarget::Stdout => anyhow::anyhow!("cannot open standard output: {e}"),
+    })
 }
 
 fn closed_or(r: io::Result<()>) -> io::Result<WriteOutcome> {

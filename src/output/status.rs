@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use super::monitor::Counters;
+use crate::counters::Counters;
 
 /// ZMap's columns.
 pub const COLUMNS: &[&str] = &[

@@ -9,20 +9,22 @@
 //! [`DropReason`]; the kernel's own drops (a full socket queue) are read from
 //! `PACKET_STATISTICS`.
 
+pub(crate) mod capture;
 pub mod dedup;
 mod icmp;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender as Chan;
 use hdrhistogram::Histogram;
 
+use crate::counters::Counters;
 use crate::output::fields::zmap_time_str;
 use crate::output::filter::Filter;
-use crate::output::monitor::Counters;
 use crate::output::{unix_us_now, Record};
-use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::stop::{Reason, Stop};
+use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Class, DropReason, Validator};
 use crate::wire::Reply;
@@ -97,9 +99,10 @@ impl<'a> Classifier<'a> {
         if csum_unverifiable {
             r.tcp_checksum_ok = None;
         }
-        // The blocklist first: the initial one is subtracted from the target space, so a
-        // frame from an opted-out address would otherwise count as "not a target", and
-        // nothing from such an address is looked at further.
+        // The blocklist first: the built-in part is subtracted from the target space, so a
+        // frame from such an address would otherwise count as "not a target"; the -b
+        // files are not, so this is where their opt-outs hold. Nothing from a blocked
+        // address is looked at further.
         self.blocklist.refresh();
         if self.blocklist.contains(u32::from(r.saddr)) {
             return Outcome::Dropped(DropReason::Blocklisted);
@@ -112,8 +115,8 @@ impl<'a> Classifier<'a> {
             Err(why) => return Outcome::Dropped(why),
         };
         let success = accepted.class == Class::Synack;
-        // As in ZMap, `repeat` means "a SYN-ACK from this target was already seen": only a
-        // success marks the target, so a second RST is not a repeat.
+        // Only a success marks the target, as ZMap's bitmap does: with -P 2 a target may
+        // reset the first probe and accept the second, and that SYN-ACK is the result.
         let repeat = if success {
             self.seen.check_and_set(index)
         } else {
@@ -195,12 +198,9 @@ pub trait Capture {
 
 /// The receiver loop's shared flags.
 pub struct Control<'a> {
-    /// Stop receiving (set after the cooldown, or on a second signal).
-    pub stop: &'a AtomicBool,
-    /// The senders are done: replies from now on are counted as cooldown.
-    pub cooldown: &'a AtomicBool,
-    /// Stop the whole scan (max results reached); set by the receiver.
-    pub stop_scan: &'a AtomicBool,
+    /// The receiver runs until the scan closes; it marks replies as late in the cooldown.
+    pub stop: &'a Stop,
+    /// `-N`: stop the scan once this many results were handed to the writer.
     pub max_results: Option<u64>,
 }
 
@@ -216,8 +216,9 @@ pub fn run<'a, C: Capture>(
     let results = AtomicU64::new(0);
     let mut last_stats = Instant::now();
     let mut output_gone = false;
-    while !control.stop.load(Relaxed) {
-        let cooldown = control.cooldown.load(Relaxed);
+    while !control.stop.closed() {
+        crate::test_hooks::fault(crate::test_hooks::Point::Recv)?;
+        let cooldown = control.stop.in_cooldown();
         cap.poll(Duration::from_millis(50), &mut |frame, unverifiable| {
             counters.recv.packets.fetch_add(1, Relaxed);
             match cls.classify(frame, unverifiable, cooldown) {
@@ -239,13 +240,14 @@ pub fn run<'a, C: Capture>(
                         .max_results
                         .is_some_and(|m| results.load(Relaxed) >= m);
                     if report && !output_gone && !capped {
+                        // The writer is gone only after recording why the scan stops.
                         if out.send(*record).is_err() {
                             output_gone = true;
                         } else {
                             // Counted as written by the output stage, once on disk.
                             let n = results.fetch_add(1, Relaxed) + 1;
                             if control.max_results.is_some_and(|m| n >= m) {
-                                control.stop_scan.store(true, Relaxed);
+                                control.stop.request(Reason::MaxResults);
                             }
                         }
                     }
@@ -258,13 +260,6 @@ pub fn run<'a, C: Capture>(
                 .recv
                 .kernel_drops
                 .store(cap.kernel_drops()?, Relaxed);
-        }
-        if output_gone
-            || control
-                .max_results
-                .is_some_and(|m| results.load(Relaxed) >= m)
-        {
-            control.stop_scan.store(true, Relaxed);
         }
     }
     counters
