@@ -21,12 +21,16 @@
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
 //! * [`scan`]: wires the stages together for a dry run or a live scan (threads, signals,
 //!   monitor, cooldown, metadata).
+//! * [`survey`]: what makes shards one survey, recorded in each shard's metadata.
+//! * [`merge`]: `synsurvey merge`, which checks that the shards cover the survey and
+//!   merges their results.
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod merge;
 pub mod net;
 pub mod notice;
 pub mod output;
@@ -34,6 +38,7 @@ pub mod probe;
 pub mod recv;
 pub mod scan;
 pub mod send;
+pub mod survey;
 pub mod targets;
 pub mod validate;
 pub mod wire;

@@ -86,6 +86,9 @@ pub struct Metadata {
     pub blocklist_reloads: u64,
     pub blocklist_reload_failures: u64,
     pub capabilities_dropped: bool,
+    /// Which survey and shard this is, and the totals over every run of the shard (read
+    /// by `synsurvey merge`).
+    pub survey: crate::survey::Survey,
 }
 
 impl Replies {

@@ -398,6 +398,17 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         blocklist_reloads: counters.reloads.load(Relaxed),
         blocklist_reload_failures: counters.reload_failures.load(Relaxed),
         capabilities_dropped,
+        survey: crate::survey::Survey::of(
+            config,
+            all_walks_done,
+            crate::survey::SurveyTotals {
+                targets_planned: planned,
+                targets_scanned: counters.send.targets.load(Relaxed),
+                blocklisted_skips: counters.send.blocklisted.load(Relaxed),
+                packets_sent: packets,
+                results_written: counters.recv.written.load(Relaxed),
+            },
+        ),
     };
     if let Some(f) = meta_file.as_mut() {
         serde_json::to_writer_pretty(&mut *f, &meta)
