@@ -141,11 +141,16 @@ pub fn command(argv: Vec<OsString>) -> ExitCode {
 /// printed one per line on standard error.
 pub fn run(args: &MergeArgs) -> Result<Summary, MergeError> {
     check_paths(args)?;
-    let runs = args
-        .metadata
-        .iter()
-        .map(|p| ShardRun::load(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut runs = Vec::new();
+    for path in &args.metadata {
+        match ShardRun::load(path)? {
+            Some(run) => runs.push(run),
+            None => eprintln!(
+                "synsurvey merge: note: {} is empty (a run killed before it wrote its metadata): ignored",
+                path.display()
+            ),
+        }
+    }
     let coverage = shards::check(&runs);
     let mut summary = Summary {
         complete: false,

@@ -38,10 +38,15 @@ pub struct ShardRun {
 
 impl ShardRun {
     /// Reads a metadata file. A file that is not one (or predates the survey section) is
-    /// an input error: the merge cannot tell which shard it belongs to.
-    pub fn load(path: &Path) -> Result<ShardRun, MergeError> {
+    /// an input error: the merge cannot tell which shard it belongs to. An empty file is
+    /// `None`: a scan creates its metadata file at start and fills it at the end, so a run
+    /// killed outright leaves it empty, and a later run of that shard may cover it.
+    pub fn load(path: &Path) -> Result<Option<ShardRun>, MergeError> {
         let e = |msg: String| MergeError::Input(format!("--metadata: {}: {msg}", path.display()));
         let text = std::fs::read(path).map_err(|err| e(format!("cannot read: {err}")))?;
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
         let m: MetaFile = serde_json::from_slice(&text).map_err(|err| {
             e(format!(
                 "not a synsurvey metadata file ({err}); is it a results file? End the --metadata list with -- or another option"
@@ -50,11 +55,11 @@ impl ShardRun {
         let survey = m.survey.ok_or_else(|| {
             e("has no survey section: it was written by an older synsurvey; re-run that shard with this version".into())
         })?;
-        Ok(ShardRun {
+        Ok(Some(ShardRun {
             path: path.to_path_buf(),
             end_reason: m.end_reason,
             survey,
-        })
+        }))
     }
 }
 
