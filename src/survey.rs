@@ -36,6 +36,9 @@ pub struct SurveyIdentity {
     pub addresses_hash: String,
     /// The ports, as ranges in the scan's order: `80,443,8000-8100`.
     pub ports: String,
+    /// (address, port) pairs the permutation walks: addresses times ports. The shards'
+    /// walks split exactly these among themselves.
+    pub targets: u64,
     pub probes: u16,
     /// `-n`, as a number of targets for the whole survey.
     pub max_targets: Option<u64>,
@@ -53,6 +56,7 @@ impl SurveyIdentity {
             address_ranges: s.address_ranges,
             addresses_hash: s.addresses_hash,
             ports: s.ports,
+            targets: config.space.len(),
             probes: s.probes,
             max_targets: s.max_targets,
             shards: s.shards,
@@ -100,7 +104,10 @@ impl SurveyIdentity {
 /// Counts over every run of one shard.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SurveyTotals {
-    /// Targets this shard is to probe (as `targets_planned`).
+    /// Targets this shard is to probe (as `targets_planned`): its even share of the
+    /// targets. The walk of a shard may hold a few more or fewer (the permutation's
+    /// positions are split evenly, and not every position is a target), so coverage is
+    /// judged by `complete` and by the sum over all shards, not by this.
     pub targets_planned: u64,
     pub targets_scanned: u64,
     pub blocklisted_skips: u64,

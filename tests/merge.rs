@@ -440,3 +440,80 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
         stderr(&o)
     );
 }
+
+#[test]
+fn merge_refuses_bad_input_in_one_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| -> PathBuf { dir.path().join(name) };
+    let results = p("results-0.json");
+    std::fs::write(
+        &results,
+        "{\"saddr\":\"198.18.0.1\",\"sport\":80,\"success\":true}\n",
+    )
+    .unwrap();
+    let (meta, empty) = (p("meta-0.json"), p("meta-1.json"));
+    std::fs::write(&meta, "{\"end_reason\":\"completed\"}\n").unwrap();
+    std::fs::write(&empty, "").unwrap();
+    let d = dir.path();
+    let cases: Vec<(Vec<&Path>, String)> = vec![
+        (
+            vec![],
+            "the following required arguments were not provided: --metadata".into(),
+        ),
+        (
+            vec![Path::new("--metadata"), &meta, &results],
+            "the following required arguments were not provided: <RESULTS>...".into(),
+        ),
+        (
+            vec![Path::new("--metadata"), &results, Path::new("--"), &results],
+            format!(
+                "--metadata: {}: not a synsurvey metadata file",
+                results.display()
+            ),
+        ),
+        (
+            vec![Path::new("--metadata"), &meta, Path::new("--"), &results],
+            format!("--metadata: {}: has no survey section", meta.display()),
+        ),
+        (
+            vec![
+                Path::new("--metadata"),
+                &meta,
+                Path::new("-o"),
+                &results,
+                &results,
+            ],
+            format!(
+                "-o/--output-file: {} is also an input file",
+                results.display()
+            ),
+        ),
+        (
+            vec![Path::new("--metadata"), &meta, Path::new("-m"), d, &results],
+            format!("-m/--summary-file: {} is a directory", d.display()),
+        ),
+        (
+            vec![
+                Path::new("--metadata"),
+                &p("none.json"),
+                Path::new("--"),
+                &results,
+            ],
+            format!("--metadata: {}: cannot read", p("none.json").display()),
+        ),
+    ];
+    for (args, want) in cases {
+        let o = merge(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("synsurvey merge: {want}")),
+            "{args:?}: {err}"
+        );
+    }
+    // Only empty metadata files: nothing to go on, so every shard is unknown; exit 1.
+    let o = merge(&[Path::new("--metadata"), &empty, Path::new("--"), &results]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is empty"), "{}", stderr(&o));
+}

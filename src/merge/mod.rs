@@ -214,11 +214,11 @@ fn check_paths(args: &MergeArgs) -> Result<(), MergeError> {
 /// A results set with fewer records than the shards reported writing.
 fn short_results(stats: &Stats, coverage: &Coverage) -> Problem {
     Problem {
-        shard: 0,
+        shard: None,
         kind: shards::ProblemKind::Missing,
         files: Vec::new(),
         detail: format!(
-            "the results files hold {} records but the shards wrote {}: a results file is missing or cut short (any shard)",
+            "the results files hold {} records but the shards wrote {}: a results file is missing or cut short",
             stats.records_read, coverage.sums.results_written
         ),
     }
@@ -345,9 +345,13 @@ fn summary_line(s: &Summary) -> String {
             r.duplicates_removed,
             if s.output_closed { "; output closed early" } else { "" }
         ),
-        _ => format!(
-            "not complete: {} problem(s) in scan {id} ({n} shards); nothing written",
-            s.problems.len()
+        (results, _) => format!(
+            "not complete: {} problem(s) in scan {id} ({n} shards); {}",
+            s.problems.len(),
+            match (results, &s.output) {
+                (Some(_), None) => "the results on standard output are not a complete survey",
+                _ => "nothing written",
+            }
         ),
     }
 }
