@@ -451,7 +451,7 @@ fn merge_refuses_bad_input_in_one_line_with_exit_2() {
         "{\"saddr\":\"198.18.0.1\",\"sport\":80,\"success\":true}\n",
     )
     .unwrap();
-    let (meta, empty) = (p("meta-0.json"), p("meta-1.json"));
+    let (meta, empty, none) = (p("meta-0.json"), p("meta-1.json"), p("none.json"));
     std::fs::write(&meta, "{\"end_reason\":\"completed\"}\n").unwrap();
     std::fs::write(&empty, "").unwrap();
     let d = dir.path();
@@ -493,13 +493,8 @@ fn merge_refuses_bad_input_in_one_line_with_exit_2() {
             format!("-m/--summary-file: {} is a directory", d.display()),
         ),
         (
-            vec![
-                Path::new("--metadata"),
-                &p("none.json"),
-                Path::new("--"),
-                &results,
-            ],
-            format!("--metadata: {}: cannot read", p("none.json").display()),
+            vec![Path::new("--metadata"), &none, Path::new("--"), &results],
+            format!("--metadata: {}: cannot read", none.display()),
         ),
     ];
     for (args, want) in cases {
