@@ -8,8 +8,9 @@
 //!   and still accepts late replies to probes sent before the interruption (the key is a
 //!   secret: the file is created with mode 0600);
 //! * a [`ScanIdentity`] of everything that defines *which* probes the scan sends (targets
-//!   after the blocklists, ports, shard, probes, source ports, threads, `-n`, seed) and its
-//!   hash. Rate, cooldown and output paths may change between runs; anything else is
+//!   after the built-in blocklist, ports, shard, probes, source ports, threads, `-n`, seed)
+//!   and its hash. The `-b` files are not part of it: they filter probes, they do not number
+//!   targets, so a resumed scan may use an updated opt-out list. Rate, cooldown and output paths may change between runs; anything else is
 //!   refused, because the saved walk positions would mean something else;
 //! * per sender thread, the walk position ([`crate::targets::Walk::position`]) and the
 //!   number of indices the walk yielded (for the remaining share of `-n`);
@@ -59,7 +60,7 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanIdentity {
-    /// Number of target addresses after the blocklists.
+    /// Number of target addresses after the built-in blocklist.
     pub addresses: u64,
     /// Number of address ranges they form.
     pub address_ranges: u64,
@@ -513,7 +514,7 @@ impl Session {
 }
 
 /// The dry run's transmit wrapper: stops the walk on SIGINT/SIGTERM or after the hidden
-/// test hook's number of probes (`--debug-stop-after`), and saves periodically.
+/// test hook's number of probes (`crate::test_hooks::stop_after`), and saves periodically.
 pub struct DryRunWatch<'a, T: Transmit> {
     pub inner: T,
     pub stop: &'a AtomicBool,

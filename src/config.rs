@@ -39,7 +39,8 @@ pub enum OutputTarget {
 pub struct Config {
     /// The original target arguments, for the record.
     pub target_args: Vec<String>,
-    /// Every (address, port) to probe: targets minus the initial blocklist.
+    /// Every (address, port) in the walk: targets minus the built-in blocklist. The
+    /// operator's files are applied when probing (see `blocklist`).
     #[serde(skip)]
     pub space: TargetSpace,
     /// Addresses the scan must never probe: the built-in lists and the blocklist files as
@@ -91,7 +92,7 @@ pub struct Config {
     pub resume: Option<Box<crate::checkpoint::Checkpoint>>,
     /// Address of the notice page (`--notice-http`).
     pub notice_http: Option<std::net::SocketAddr>,
-    /// Test hook: stop a dry run after this many probes.
+    /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
     #[serde(skip)]
     pub debug_stop_after: Option<u64>,
     /// Send over AF_XDP where possible (`--xdp`).
@@ -247,8 +248,12 @@ impl Config {
         for path in &a.blocklist_file {
             block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
         }
-        let addrs = wanted.subtract(&block);
-        if addrs.is_empty() {
+        // Targets are numbered over the built-in blocklist only: the operator's files are a
+        // live filter (as their reloads are), so shards started with different versions
+        // of an opt-out list still split the same permutation, and a resume accepts a list
+        // that changed.
+        let addrs = wanted.subtract(&builtin_blocklist);
+        if wanted.subtract(&block).is_empty() {
             let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
                 && !a.no_default_blocklist
             {
@@ -268,7 +273,7 @@ impl Config {
                 addrs.len()
             ));
         }
-        let target_addresses = addrs.len();
+        let target_addresses = wanted.subtract(&block).len();
         let space = TargetSpace::new(addrs, ports.clone());
 
         let max_targets = a
@@ -317,11 +322,7 @@ impl Config {
         if notice_http.is_some() && contact.is_none() {
             return err("--notice-http needs --contact: the page tells people how to reach you");
         }
-        let debug_stop_after = a
-            .debug_stop_after
-            .as_deref()
-            .map(|s| parse_u64_in("--debug-stop-after", s, 1, u64::MAX))
-            .transpose()?;
+        let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;
 
         let config = Config {
             target_args: a.targets.clone(),

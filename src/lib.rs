@@ -27,10 +27,14 @@
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
+// `unsafe` lives in `net` only, where every block states why it is sound.
+#![deny(unsafe_code)]
+
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod merge;
+#[allow(unsafe_code)]
 pub mod net;
 pub mod notice;
 pub mod output;
@@ -40,5 +44,6 @@ pub mod scan;
 pub mod send;
 pub mod survey;
 pub mod targets;
+pub mod test_hooks;
 pub mod validate;
 pub mod wire;

@@ -28,7 +28,8 @@ use crate::config::Config;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SurveyIdentity {
     pub seed: u64,
-    /// Number of target addresses the permutation walks (after the blocklists read at start).
+    /// Number of target addresses the permutation walks (after the built-in blocklist;
+    /// the `-b` files filter probes, they do not number targets).
     pub addresses: u64,
     /// Number of address ranges they form.
     pub address_ranges: u64,

@@ -425,6 +425,7 @@ fn sigint_leaves_valid_output_and_metadata() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
+    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "exit code after SIGINT");
@@ -441,4 +442,50 @@ fn sigint_leaves_valid_output_and_metadata() {
         m["replies"]["results_written"].as_u64().unwrap(),
         lines.len() as u64
     );
+}
+
+/// Deduplication marks only successes: with -P 2, a target that resets the first probe
+/// and accepts the second is reported (its SYN-ACK is not a duplicate of the RST).
+#[test]
+fn synack_after_rst_from_the_same_target_is_reported() {
+    let open = random_subset("198.18.7.0/24", 40, 97);
+    let tb = Testbed::up(opts(&open));
+    // The target resets the first SYN to each address, then lets the listener answer.
+    let nft = "table ip first_rst { \
+        set reset_once { type ipv4_addr; flags dynamic; size 65536; }; \
+        chain input { type filter hook input priority -10; policy accept; \
+        tcp dport 80 tcp flags syn ip daddr != @reset_once \
+        add @reset_once { ip daddr } reject with tcp reset; }; }";
+    let o = tb.exec_tgt(["nft", nft]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (lines, meta, _) = scan(
+        &tb,
+        &[
+            "198.18.7.0/24",
+            "-p",
+            "80",
+            "-P",
+            "2",
+            "-r",
+            "2000",
+            "-c",
+            "1",
+        ],
+    );
+    // Every address was reset once (ground truth: the target's own set).
+    let o = tb
+        .exec_tgt(["nft", "list", "set", "ip", "first_rst", "reset_once"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        listed.contains("198.18.7.0") && listed.contains("198.18.7.255"),
+        "{listed}"
+    );
+    assert_eq!(
+        addrs_of(&lines, "synack"),
+        set(&open),
+        "each open target accepted probe 2"
+    );
+    assert!(meta["replies"]["rst"].as_u64().unwrap() >= 256, "{meta}");
 }

@@ -156,6 +156,7 @@ fn sighup_rereads_an_unchanged_looking_file() {
     // The watcher alone would not notice: give it time to (wrongly) do so.
     std::thread::sleep(Duration::from_millis(600));
     let changed_at = now();
+    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     let (meta, stderr) = finish(child, dir.path());
     let seen = cap.stop();
@@ -258,4 +259,154 @@ fn large_scans_need_a_blocklist_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Opt-outs are monotone within a scan. A rewriter truncates the list and writes it again
+/// every 100 ms (so the file is empty for a moment each time); every 400 ms the version
+/// changes, and each lists one /24 only, so the previous one disappears from the file.
+/// No address is probed more than 1 s after the first version that blocked it was
+/// written. (Each version stays on disk longer than the watcher's 200 ms poll: a version
+/// that lives shorter than one poll may never be read.)
+#[test]
+#[ignore = "fails: in runs on a loaded machine the watcher read none of the versions written in the first ~1.5 s of the scan (see the branch report); not root-caused yet"]
+fn a_truncating_rewriter_never_unblocks_an_address() {
+    let tb = Testbed::up(TestbedOpts::default());
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("optout.txt");
+    std::fs::write(&list, "# no opt-outs yet\n").unwrap();
+    let cap = tb.capture_syns();
+    // 16384 targets at 4000 pps: about 4.1 s of sending.
+    let child = start_scan(
+        &tb,
+        &[
+            "198.18.0.0/18",
+            "-p",
+            "80",
+            "-r",
+            "4000",
+            "-T",
+            "2",
+            "-c",
+            "0.5",
+            "-b",
+            list.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // blocked_at[i]: when the version listing 198.18.(16 + i).0/24 was first complete.
+    let mut blocked_at = Vec::new();
+    for i in 0..8u8 {
+        for k in 0..4 {
+            use std::io::Write;
+            // `cat > optout.txt`: truncate first, write a little later.
+            let mut f = std::fs::File::create(&list).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            writeln!(f, "# version {i}\n198.18.{}.0/24", 16 + i).unwrap();
+            drop(f);
+            if k == 0 {
+                blocked_at.push(now());
+            }
+            std::thread::sleep(Duration::from_millis(80));
+        }
+    }
+    let (meta, stderr) = finish(child, dir.path());
+    let seen = cap.stop();
+    let block_of = |a: Ipv4Addr| {
+        let o = a.octets();
+        (16..24).contains(&o[2]).then(|| usize::from(o[2] - 16))
+    };
+    let before = seen
+        .iter()
+        .filter(|s| block_of(s.daddr).is_some_and(|i| s.time < blocked_at[i]))
+        .count();
+    assert!(
+        before > 0,
+        "some blocks were probed before their opt-out: the test is meaningful"
+    );
+    let late: Vec<_> = seen
+        .iter()
+        .filter(|s| block_of(s.daddr).is_some_and(|i| s.time > blocked_at[i] + 1.0))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "{} probes to addresses blocked earlier, e.g. {} at +{:.3}s, last {} at +{:.3}s\n{stderr}",
+        late.len(),
+        late[0].daddr,
+        late[0].time - blocked_at[block_of(late[0].daddr).unwrap()],
+        late[late.len() - 1].daddr,
+        late[late.len() - 1].time - blocked_at[block_of(late[late.len() - 1].daddr).unwrap()]
+    );
+    assert!(
+        meta["blocklist_versions"].as_array().unwrap().len() >= 2,
+        "{meta}"
+    );
+}
+
+/// An edit made after start-up and before the first probe (here while the test hook holds
+/// the scanner there, with sockets open and discovery done) is in force from the first
+/// probe on, even when the file's size and modification time look unchanged.
+#[test]
+fn an_edit_before_the_first_probe_is_in_force_from_the_first_probe() {
+    let tb = Testbed::up(TestbedOpts::default());
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("optout.txt");
+    std::fs::write(&list, "198.18.63.255\n").unwrap();
+    let stamp = std::fs::metadata(&list).unwrap().modified().unwrap();
+    let paused = dir.path().join("paused");
+    let cap = tb.capture_syns();
+    let mut argv: Vec<String> = [
+        synsurvey().to_str().unwrap(),
+        "--no-default-blocklist",
+        "-q",
+        "198.18.0.0/18",
+        "-p",
+        "80",
+        "-r",
+        "5000",
+        "-c",
+        "0.5",
+        "-o",
+        "/dev/null",
+        "-b",
+        list.to_str().unwrap(),
+        "-m",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    argv.push(dir.path().join("meta.json").to_str().unwrap().into());
+    let child = tb
+        .exec_scan(argv)
+        .env("SYNSURVEY_TEST_PAUSE_BEFORE_SEND", &paused)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !paused.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the scanner never reached its first probe"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Same length, modification time put back: only a read at the last moment sees it.
+    std::fs::write(&list, "198.18.16.0/20").unwrap();
+    let f = std::fs::File::options().write(true).open(&list).unwrap();
+    f.set_modified(stamp).unwrap();
+    drop(f);
+    std::fs::remove_file(&paused).unwrap();
+    let (meta, _) = finish(child, dir.path());
+    let seen = cap.stop();
+    assert!(seen.len() > 10_000, "{} probes", seen.len());
+    let to_20: Vec<_> = seen.iter().filter(|s| in_20(s.daddr)).collect();
+    assert!(
+        to_20.is_empty(),
+        "{} probes to the /20, e.g. {}",
+        to_20.len(),
+        to_20[0].daddr
+    );
+    // The /20 and the address the first version listed, which stays blocked.
+    assert_eq!(meta["blocklisted_skips"], 4097, "{meta}");
 }

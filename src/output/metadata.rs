@@ -85,6 +85,9 @@ pub struct Metadata {
     pub rtt_us: Option<RttSummary>,
     pub blocklist_reloads: u64,
     pub blocklist_reload_failures: u64,
+    /// Every distinct version of the -b files seen during the run, in order (hash and
+    /// size); all of them applied, since opt-outs only accumulate within a scan.
+    pub blocklist_versions: Vec<crate::targets::reload::ListVersion>,
     pub capabilities_dropped: bool,
     /// Which survey and shard this is, and the totals over every run of the shard (read
     /// by `synsurvey merge`).

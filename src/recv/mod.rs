@@ -77,9 +77,10 @@ impl<'a> Classifier<'a> {
         if csum_unverifiable {
             r.tcp_checksum_ok = None;
         }
-        // The blocklist first: the initial one is subtracted from the target space, so a
-        // frame from an opted-out address would otherwise count as "not a target", and
-        // nothing from such an address is looked at further.
+        // The blocklist first: the built-in part is subtracted from the target space, so a
+        // frame from such an address would otherwise count as "not a target"; the -b
+        // files are not, so this is where their opt-outs hold. Nothing from a blocked
+        // address is looked at further.
         self.blocklist.refresh();
         if self.blocklist.contains(u32::from(r.saddr)) {
             return Outcome::Dropped(DropReason::Blocklisted);
@@ -91,8 +92,14 @@ impl<'a> Classifier<'a> {
             Ok(a) => a,
             Err(why) => return Outcome::Dropped(why),
         };
-        let repeat = self.seen.check_and_set(index);
         let success = accepted.class == Class::Synack;
+        // Only a success marks the target, as ZMap's bitmap does: with -P 2 a target may
+        // reset the first probe and accept the second, and that SYN-ACK is the result.
+        let repeat = if success {
+            self.seen.check_and_set(index)
+        } else {
+            self.seen.contains(index)
+        };
         let report = if self.all_responses {
             true
         } else {

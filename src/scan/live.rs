@@ -88,6 +88,13 @@ fn write_results(
 pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let start_us = unix_us_now();
     warn_about(config);
+    // Watch the opt-out files from the start (its first check re-reads them), not after
+    // discovery: an edit made in between would otherwise never be applied.
+    let mut reloader = Reloader::new(
+        config.blocklist_files.clone(),
+        config.builtin_blocklist.clone(),
+        config.blocklist.clone(),
+    );
     let network = discover(config)?;
     // Fewer threads than packets per second would leave a thread with no rate at all.
     let threads = crate::checkpoint::thread_count(config);
@@ -120,7 +127,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     // Binding a port below 1024 needs CAP_NET_BIND_SERVICE: before the capabilities go.
     let notice = match config.notice_http {
         Some(addr) => Some(
-            crate::notice::NoticeServer::start(
+            crate::notice::BoundNotice::bind(
                 addr,
                 crate::notice::Notice::of(config, network.src_ip, start_us),
             )
@@ -128,8 +135,14 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         ),
         None => None,
     };
-    // The sockets are open: nothing later needs a capability.
-    let capabilities_dropped = net::drop_capabilities().is_ok();
+    // The sockets are open: nothing later needs a capability. Every thread is spawned
+    // after this point, so each starts with nothing (credentials are per thread).
+    net::drop_capabilities().context("dropping capabilities")?;
+    let notice = match notice {
+        Some(n) => Some(n.serve().context("--notice-http: starting the server")?),
+        None => None,
+    };
+    let mut capabilities_dropped = false;
 
     let signals = StopSignals::install()?;
 
@@ -137,11 +150,6 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let hangup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
         .context("installing signal handlers")?;
-    let mut reloader = Reloader::new(
-        config.blocklist_files.clone(),
-        config.builtin_blocklist.clone(),
-        config.blocklist.clone(),
-    );
 
     let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
     let checkpoint = crate::checkpoint::Session::new(config, threads, &key);
@@ -173,6 +181,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     let mut rtt = None;
     let mut all_walks_done = true;
 
+    crate::test_hooks::pause_before_send();
+    // Once more just before the first probe: the list as it reads now.
+    crate::targets::reload::apply(&mut reloader, true, &blocklist, &counters);
     let walks: Vec<Walk> = (0..threads)
         .map(|t| crate::checkpoint::walk(config, &cyclic, t, threads))
         .collect::<anyhow::Result<_>>()?;
@@ -236,31 +247,20 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         }
 
         // Opt-outs: apply changed blocklist files within a fraction of a second.
-        if !reloader.is_empty() {
+        let watcher = (!reloader.is_empty()).then(|| {
             let (blocklist, counters, stop, hangup) = (&blocklist, &counters, &stop_recv, &hangup);
+            let reloader = &mut reloader;
             s.spawn(move || {
                 while !stop.load(Relaxed) {
                     std::thread::sleep(RELOAD_POLL);
-                    match reloader.check(hangup.swap(false, Relaxed)) {
-                        None => {}
-                        Some(Ok(r)) => {
-                            blocklist.replace(r.set);
-                            counters.reloads.fetch_add(1, Relaxed);
-                            eprintln!(
-                                "synsurvey: blocklist reloaded: {} addresses blocked ({} added, {} removed; removed ones stay unscanned)",
-                                blocklist.snapshot().len(),
-                                r.added,
-                                r.removed
-                            );
-                        }
-                        Some(Err(why)) => {
-                            counters.reload_failures.fetch_add(1, Relaxed);
-                            eprintln!("synsurvey: blocklist reload refused, the previous list stays in force: {why}");
-                        }
-                    }
+                    let force = hangup.swap(false, Relaxed);
+                    crate::targets::reload::apply(reloader, force, blocklist, counters);
                 }
-            });
-        }
+            })
+        });
+
+        // Every thread is running: what the kernel says about each is what the metadata says.
+        capabilities_dropped = net::privs::no_task_has_capabilities();
 
         // Monitor: progress once a second; stop on signals; cooldown after the last probe.
         let mut prev = Snapshot::take(&counters, Duration::ZERO);
@@ -328,6 +328,9 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
             send_ended_at = last_send;
         }
         achieved = rates;
+        if watcher.is_some_and(|w| w.join().is_err()) {
+            anyhow::bail!("the blocklist watcher panicked");
+        }
         match receiver.join() {
             Ok(Ok(h)) => rtt = Some(h),
             Ok(Err(e)) => anyhow::bail!("receiving: {e}"),
@@ -342,6 +345,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         Ok(())
     })?;
 
+    capabilities_dropped &= net::privs::no_task_has_capabilities();
     drop(notice);
     // A failed final save is reported after the metadata has been written.
     let checkpoint_error = checkpoint
@@ -397,6 +401,7 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
         rtt_us: rtt.as_ref().and_then(RttSummary::from_histogram),
         blocklist_reloads: counters.reloads.load(Relaxed),
         blocklist_reload_failures: counters.reload_failures.load(Relaxed),
+        blocklist_versions: reloader.versions().to_vec(),
         capabilities_dropped,
         survey: crate::survey::Survey::of(
             config,

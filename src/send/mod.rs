@@ -131,6 +131,12 @@ impl Sender<'_> {
             let mut exhausted = false;
             while n < batch {
                 let (daddr, dport, tag, probe) = match pending.take() {
+                    // The rest of a target's -P probes obey the list as it is now: an
+                    // opt-out that arrived between two of its probes stops the rest.
+                    Some(p) if view.contains(u32::from(p.0)) => {
+                        targets += 1;
+                        continue;
+                    }
                     Some(p) => p,
                     None => {
                         target_from = (Walk::position(walk), yielded);
@@ -230,6 +236,8 @@ impl Transmit for crate::net::xdp::XdpTx {
 }
 
 /// A sender's back end chosen at run time: a packet socket `P`, or AF_XDP.
+// One per sender thread, built once and never moved on the hot path: its size is moot.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend<P> {
     Packet(P),
     Xdp(crate::net::xdp::XdpTx),

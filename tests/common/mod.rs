@@ -573,6 +573,7 @@ impl Capture<'_> {
         // Let frames still in flight on the veth pair arrive.
         std::thread::sleep(Duration::from_millis(200));
         let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
         unsafe {
             libc::kill(child.id() as libc::pid_t, libc::SIGINT);
         }
