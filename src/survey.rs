@@ -194,6 +194,12 @@ mod test {
         ]);
         assert_eq!(a, b);
         assert_eq!(a.id(), b.id());
+        // An opt-out list filters probes without renumbering targets: shards started with
+        // different versions of it are parts of one survey.
+        let optout = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(optout.path(), "198.18.1.0/24\n").unwrap();
+        let c = with(&["-e", "5", "-b", optout.path().to_str().unwrap()]);
+        assert_eq!(a.id(), c.id());
         for (extra, what) in [
             (&["-e", "6"][..], "seed 6 (others: 5)"),
             (&["-e", "5", "-P", "2"][..], "probes 2 (others: 1)"),
