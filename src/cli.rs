@@ -51,7 +51,8 @@ pub struct Args {
     pub allowlist_file: Option<PathBuf>,
 
     /// Never scan addresses in this file (one address or CIDR per line); may be repeated.
-    /// Re-read on SIGHUP and when it changes. Within a scan opt-outs only accumulate: an
+    /// Re-read on SIGHUP and on every change (inotify): each version that stays on disk for
+    /// the time of one read is applied. Within a scan opt-outs only accumulate: an
     /// address any version of the file blocked stays blocked until the scan ends, even if
     /// it is removed from the file (or the file is read while half-written).
     #[arg(short = 'b', long = "blocklist-file", value_name = "FILE")]

@@ -58,7 +58,7 @@ pub struct Notice {
 
 impl Notice {
     pub fn of(config: &Config, source_ip: Ipv4Addr, start_unix_us: u64) -> Notice {
-        let opt_out = match &config.contact {
+        let opt_out = match &config.operator.contact {
             Some(c) => format!(
                 "Write to {c} with the addresses or prefixes to exclude; they are added to the \
                  blocklist, which this scan re-reads while it runs, and to every later scan."
@@ -68,18 +68,18 @@ impl Notice {
         Notice {
             scanner: "synsurvey",
             version: env!("CARGO_PKG_VERSION"),
-            contact: config.contact.clone(),
-            purpose: config.purpose.clone(),
+            contact: config.operator.contact.clone(),
+            purpose: config.operator.purpose.clone(),
             opt_out,
             source_ip: source_ip.to_string(),
             start_time: rfc3339_us(start_unix_us),
-            rate_pps: config.rate,
-            addresses: config.space.addrs().len(),
-            ports: config.space.ports().to_vec(),
-            probes_per_target: config.probes,
-            targets: config.space.len(),
-            shard: config.shard,
-            shards: config.shards,
+            rate_pps: config.pacing.rate,
+            addresses: config.targets.space.addrs().len(),
+            ports: config.targets.space.ports().to_vec(),
+            probes_per_target: config.pacing.probes,
+            targets: config.targets.space.len(),
+            shard: config.targets.shard,
+            shards: config.targets.shards,
             method: "one TCP SYN per address and port (per probe); replies are answered with \
                      RST by the operating system; no connection is completed and no data is sent",
         }
@@ -137,20 +137,7 @@ impl Notice {
 fn port_list(ports: &[u16]) -> String {
     let mut sorted = ports.to_vec();
     sorted.sort_unstable();
-    let mut runs: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i;
-        while j + 1 < sorted.len() && u32::from(sorted[j + 1]) == u32::from(sorted[j]) + 1 {
-            j += 1;
-        }
-        runs.push(if i == j {
-            sorted[i].to_string()
-        } else {
-            format!("{}-{}", sorted[i], sorted[j])
-        });
-        i = j + 1;
-    }
+    let mut runs = crate::targets::port_runs(&sorted);
     if runs.len() > 50 {
         runs.truncate(50);
         runs.push("…".into());

@@ -21,7 +21,6 @@ use std::hash::Hasher;
 use serde::{Deserialize, Serialize};
 use siphasher::sip::SipHasher13;
 
-use crate::checkpoint::ScanIdentity;
 use crate::config::Config;
 
 /// Everything that decides which (address, port) pairs the shards of a survey probe.
@@ -50,14 +49,14 @@ impl SurveyIdentity {
     pub fn of(config: &Config) -> SurveyIdentity {
         // The checkpoint's identity already says which walk a shard takes; the survey's is
         // the part of it that every shard shares.
-        let s = ScanIdentity::of(config);
+        let s = crate::plan::identity(config);
         SurveyIdentity {
             seed: s.seed,
             addresses: s.addresses,
             address_ranges: s.address_ranges,
             addresses_hash: s.addresses_hash,
             ports: s.ports,
-            targets: config.space.len(),
+            targets: config.targets.space.len(),
             probes: s.probes,
             max_targets: s.max_targets,
             shards: s.shards,
@@ -136,18 +135,19 @@ impl Survey {
     /// The section for a run of `config` that counted `this_run` (its own counts only).
     pub fn of(config: &Config, complete: bool, this_run: SurveyTotals) -> Survey {
         let identity = SurveyIdentity::of(config);
-        let before = config.resume.as_ref().map(|c| c.totals);
+        let resumed = config.resume.checkpoint.as_deref();
+        let before = resumed.map(|c| c.totals);
         let add = |mine: u64, f: fn(&crate::checkpoint::Totals) -> u64| {
             mine + before.as_ref().map_or(0, f)
         };
         Survey {
             id: identity.id(),
             identity,
-            shard: config.shard,
-            run: config.resume.as_ref().map_or(0, |c| c.runs) + 1,
+            shard: config.targets.shard,
+            run: resumed.map_or(0, |c| c.runs) + 1,
             complete,
             totals: SurveyTotals {
-                targets_planned: config.planned_targets(),
+                targets_planned: crate::plan::planned_targets(config),
                 targets_scanned: add(this_run.targets_scanned, |t| t.targets_scanned),
                 blocklisted_skips: add(this_run.blocklisted_skips, |t| t.blocklisted_skips),
                 packets_sent: add(this_run.packets_sent, |t| t.packets_sent),
@@ -160,12 +160,9 @@ impl Survey {
 #[cfg(test)]
 mod test {
     use super::*;
-    use clap::Parser;
 
     fn cfg(args: &[&str]) -> Config {
-        let mut v = vec!["synsurvey", "--no-default-blocklist"];
-        v.extend_from_slice(args);
-        Config::from_args(&crate::cli::Args::try_parse_from(v).unwrap()).unwrap()
+        crate::config::for_test(args)
     }
 
     #[test]

@@ -10,6 +10,12 @@
 //! * `SYNSURVEY_TEST_PAUSE_BEFORE_SEND=PATH`: a live scan, with everything open and the
 //!   senders about to start, creates PATH and waits (up to 60 s) until the test removes it.
 //!   This makes the window between start-up and the first probe observable.
+//! * `SYNSURVEY_TEST_FAULT=STAGE:KIND@MS`: the first check of `STAGE` (`recv`, `send` or
+//!   `write`) at least `MS` milliseconds after the first check of any stage fails with
+//!   `KIND` (`error` or `panic`), once: the tests of a failing stage (tests/failures.rs).
+//! * `SYNSURVEY_TEST_NO_INOTIFY` (any value): the blocklist files are watched by their
+//!   stamps only, as when inotify cannot start, so that a test can make a change that only
+//!   SIGHUP reveals.
 
 /// `SYNSURVEY_TEST_STOP_AFTER`, if set. Err: not a positive integer.
 pub fn stop_after() -> Result<Option<u64>, String> {
@@ -37,5 +43,93 @@ pub fn pause_before_send() {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
+    }
+}
+
+/// True if `SYNSURVEY_TEST_NO_INOTIFY` is set: watch the blocklist files by their stamps only.
+pub fn no_inotify() -> bool {
+    #[cfg(feature = "test-hooks")]
+    if std::env::var_os("SYNSURVEY_TEST_NO_INOTIFY").is_some() {
+        return true;
+    }
+    false
+}
+
+use std::io;
+
+/// A stage of the pipeline that a fault can be injected into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    Recv,
+    Send,
+    Write,
+}
+
+/// Fails here if the test asked for it: returns an error, or panics.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn fault(_at: Point) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(feature = "test-hooks")]
+pub fn fault(at: Point) -> io::Result<()> {
+    armed::fault(at)
+}
+
+#[cfg(feature = "test-hooks")]
+mod armed {
+    use super::Point;
+    use std::io;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    struct Plan {
+        at: Point,
+        panic: bool,
+        after: Duration,
+        start: Instant,
+        fired: AtomicBool,
+    }
+
+    fn plan() -> Option<&'static Plan> {
+        static PLAN: OnceLock<Option<Plan>> = OnceLock::new();
+        PLAN.get_or_init(|| {
+            let spec = std::env::var("SYNSURVEY_TEST_FAULT").ok()?;
+            let (what, ms) = spec.split_once('@')?;
+            let (stage, kind) = what.split_once(':')?;
+            let at = match stage {
+                "recv" => Point::Recv,
+                "send" => Point::Send,
+                "write" => Point::Write,
+                _ => return None,
+            };
+            Some(Plan {
+                at,
+                panic: kind == "panic",
+                after: Duration::from_millis(ms.parse().ok()?),
+                start: Instant::now(),
+                fired: AtomicBool::new(false),
+            })
+        })
+        .as_ref()
+    }
+
+    pub(super) fn fault(at: Point) -> io::Result<()> {
+        let Some(p) = plan() else { return Ok(()) };
+        if p.at != at || p.start.elapsed() < p.after || p.fired.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        // The test compares this time with the capture of the probes sent after it.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0);
+        eprintln!("synsurvey: test hook: injected fault at {now} us");
+        if p.panic {
+            panic!("injected panic in {at:?}");
+        }
+        Err(io::Error::other(format!("injected error in {at:?}")))
     }
 }

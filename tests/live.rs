@@ -15,41 +15,8 @@ use serde_json::Value;
 /// Runs synsurvey in the testbed's scanner namespace with `args`, on the /16 testbed
 /// network (hence `--no-default-blocklist`: 198.18.0.0/15 is reserved).
 fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Value>, Value, Output) {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
-    let out = tb
-        .exec_scan(
-            [
-                synsurvey().to_str().unwrap(),
-                "--no-default-blocklist",
-                "-q",
-                "-m",
-                meta.to_str().unwrap(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(args.iter().map(|s| s.to_string())),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "synsurvey failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = read_json_lines(&out.stdout);
-    let meta: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    (lines, meta, out)
-}
-
-fn addrs_of(lines: &[Value], class: &str) -> BTreeSet<Ipv4Addr> {
-    lines
-        .iter()
-        .filter(|v| v["classification"] == class)
-        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
-        .collect()
+    let r = Scan::new(args).run(tb);
+    (r.lines, r.meta, r.output)
 }
 
 fn set(v: &[Ipv4Addr]) -> BTreeSet<Ipv4Addr> {

@@ -83,7 +83,8 @@ impl Drop for Mapping {
 
 /// A single-producer/single-consumer ring shared with the kernel.
 struct Ring {
-    map: Mapping,
+    /// Owned for its `Drop`: the pointers below point into it until it is unmapped.
+    _map: Mapping,
     producer: *const AtomicU32,
     consumer: *const AtomicU32,
     flags: *const AtomicU32,
@@ -111,7 +112,7 @@ impl Ring {
                 flags: base.add(off.flags as usize).cast(),
                 desc: base.add(off.desc as usize),
                 mask: entries - 1,
-                map,
+                _map: map,
             })
         }
     }
@@ -458,7 +459,6 @@ impl Drop for XdpTx {
             let _ = self.kick();
             std::thread::yield_now();
         }
-        let _ = &self.tx.map;
     }
 }
 

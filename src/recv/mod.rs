@@ -8,17 +8,19 @@
 //! [`DropReason`]; the kernel's own drops (a full socket queue) are read from
 //! `PACKET_STATISTICS`.
 
+pub(crate) mod capture;
 pub mod dedup;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender as Chan;
 use hdrhistogram::Histogram;
 
-use crate::output::monitor::Counters;
+use crate::counters::Counters;
 use crate::output::{rfc3339_us, unix_us_now, Record};
-use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::stop::{Reason, Stop};
+use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Class, DropReason, Validator};
 use crate::wire::Reply;
@@ -174,12 +176,9 @@ pub trait Capture {
 
 /// The receiver loop's shared flags.
 pub struct Control<'a> {
-    /// Stop receiving (set after the cooldown, or on a second signal).
-    pub stop: &'a AtomicBool,
-    /// The senders are done: replies from now on are counted as cooldown.
-    pub cooldown: &'a AtomicBool,
-    /// Stop the whole scan (max results reached); set by the receiver.
-    pub stop_scan: &'a AtomicBool,
+    /// The receiver runs until the scan closes; it marks replies as late in the cooldown.
+    pub stop: &'a Stop,
+    /// `-N`: stop the scan once this many results were handed to the writer.
     pub max_results: Option<u64>,
 }
 
@@ -195,8 +194,9 @@ pub fn run<'a, C: Capture>(
     let results = AtomicU64::new(0);
     let mut last_stats = Instant::now();
     let mut output_gone = false;
-    while !control.stop.load(Relaxed) {
-        let cooldown = control.cooldown.load(Relaxed);
+    while !control.stop.closed() {
+        crate::test_hooks::fault(crate::test_hooks::Point::Recv)?;
+        let cooldown = control.stop.in_cooldown();
         cap.poll(Duration::from_millis(50), &mut |frame, unverifiable| {
             counters.recv.packets.fetch_add(1, Relaxed);
             match cls.classify(frame, unverifiable, cooldown) {
@@ -212,13 +212,14 @@ pub fn run<'a, C: Capture>(
                         counters.recv.unique_success.fetch_add(1, Relaxed);
                     }
                     if report && !output_gone {
+                        // The writer is gone only after recording why the scan stops.
                         if out.send(*record).is_err() {
                             output_gone = true;
                         } else {
                             // Counted as written by the output stage, once on disk.
                             let n = results.fetch_add(1, Relaxed) + 1;
                             if control.max_results.is_some_and(|m| n >= m) {
-                                control.stop_scan.store(true, Relaxed);
+                                control.stop.request(Reason::MaxResults);
                             }
                         }
                     }
@@ -231,13 +232,6 @@ pub fn run<'a, C: Capture>(
                 .recv
                 .kernel_drops
                 .store(cap.kernel_drops()?, Relaxed);
-        }
-        if output_gone
-            || control
-                .max_results
-                .is_some_and(|m| results.load(Relaxed) >= m)
-        {
-            control.stop_scan.store(true, Relaxed);
         }
     }
     counters

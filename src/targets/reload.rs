@@ -1,38 +1,51 @@
 //! Re-reading the operator's blocklist files during a scan.
 //!
 //! Opt-out requests arrive while long scans run; they must take effect at once, not at the
-//! next scan. A [`Reloader`] watches the blocklist files (size, modification time, inode)
-//! and re-reads them when one changes or when asked to (SIGHUP). A file that no longer
-//! parses is not applied: the previous list stays in force, and the caller reports why.
+//! next scan. A [`Reloader`] watches the blocklist files with inotify and re-reads them on
+//! every change; as a fallback it also compares their stamps (size, modification time,
+//! inode) at each [`Reloader::wait`] timeout, and SIGHUP forces a read. A file that no
+//! longer parses is not applied: the previous list stays in force, and the caller reports why.
 //!
 //! **Opt-outs are monotone within a scan.** The list in force is the union of every
 //! version read since the scan started: once any version blocks an address, it stays
 //! blocked until the scan ends, even if a later version no longer lists it. A file read
 //! half-written (`cat > list`, an editor that truncates first) parses as a valid, shorter
-//! list; it must not unblock anything, and it cannot.
+//! list; it must not unblock anything, and it cannot. Reading a partial version is
+//! therefore harmless, and what matters is reading every complete one.
 //!
-//! **No edit is missed.** A watcher takes its stamps *before* reading, so an edit made at
-//! any time after a read shows as a changed stamp. [`Reloader::new`] reads nothing itself:
-//! its first [`Reloader::check`] always reads, so creating it and checking it at once is
-//! "read the list and start watching it" in one step.
+//! **Every version that stays on disk for the time of one read is applied.** The watches
+//! (the file itself for writes, truncations, its deletion or replacement; its directory for
+//! a file created or renamed over it) are in place before the first read, and each event
+//! is followed by a read that starts after it. A version becomes complete with a write, a
+//! close or a rename, each of which queues an event; events that arrive during a read
+//! cause another read. So a version is missed only if it is replaced before the read that
+//! follows its last event has finished: the reloader's wake-up (a poll(2) return) plus one
+//! read, normally well under a millisecond. Without inotify (it failed to start), the
+//! stamps are compared every wait timeout: a version that lives shorter than that, or a
+//! same-size rewrite within one tick of the file system clock, can then be missed.
+//!
+//! **The list is read and watched in one step.** [`Reloader::new`] starts the watches and
+//! reads nothing itself; its first [`Reloader::check`] always reads, so an edit made at any
+//! time after `new` is either seen by that read or queued as an event.
 //!
 //! The result is added to the live blocklist that senders consult before every batch and
-//! the receiver before every result (see [`super::live`]). Every distinct version of the
+//! the receiver before every result (see [`super::live_blocklist`]). Every distinct version of the
 //! files is recorded ([`ListVersion`]) for the metadata.
 
-use std::hash::Hasher;
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
-use siphasher::sip::SipHasher13;
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::live::LiveBlocklist;
+use super::live_blocklist::LiveBlocklist;
 use super::ranges::AddrSet;
 use super::read_list;
-use crate::output::monitor::Counters;
+use crate::counters::Counters;
+use crate::net::inotify::{self, Inotify};
 
 /// What identifies a version of a file on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,13 +76,8 @@ pub struct ListVersion {
 
 impl ListVersion {
     pub fn of(set: &AddrSet) -> ListVersion {
-        let mut h = SipHasher13::new_with_keys(0, 0);
-        for &(a, b) in set.ranges() {
-            h.write_u32(a);
-            h.write_u32(b);
-        }
         ListVersion {
-            hash: format!("{:016x}", h.finish()),
+            hash: set.hash_hex(),
             addresses: set.len(),
         }
     }
@@ -80,6 +88,8 @@ impl ListVersion {
 pub struct Reloaded {
     /// Everything blocked now: the built-in list and every version read so far.
     pub set: AddrSet,
+    /// The version just read.
+    pub version: ListVersion,
     /// Addresses blocked now that were not before.
     pub added: u64,
     /// Addresses the files no longer list. They stay blocked (see the module doc).
@@ -95,23 +105,138 @@ pub struct Reloader {
     /// Stamps of the last read; `None` before the first.
     stamps: Option<Vec<Option<Stamp>>>,
     versions: Vec<ListVersion>,
+    /// `None` if inotify could not be started: the stamps are then the only trigger.
+    watch: Option<Watch>,
+    /// An event since the last read: the next check reads.
+    changed: bool,
+    /// What was last reported: a file read again unchanged (several events for one edit,
+    /// or a rewriter that keeps writing the same text) is not reported again.
+    reported: Option<Result<ListVersion, String>>,
+}
+
+/// What a file watch reports: its content changed, or the inode left the path.
+const FILE_EVENTS: u32 =
+    inotify::IN_MODIFY | inotify::IN_CLOSE_WRITE | inotify::IN_DELETE_SELF | inotify::IN_MOVE_SELF;
+/// What a directory watch reports: a file created under, or renamed to, a watched name.
+const DIR_EVENTS: u32 = inotify::IN_CREATE | inotify::IN_MOVED_TO;
+
+/// inotify watches on the list files and on the directories that hold them.
+struct Watch {
+    inotify: Inotify,
+    files: Vec<PathBuf>,
+    /// Directory watch descriptors and the entry names that matter in each.
+    dirs: Vec<(i32, OsString)>,
+}
+
+impl Watch {
+    fn new(files: &[PathBuf]) -> std::io::Result<Watch> {
+        let inotify = Inotify::new()?;
+        let mut dirs = Vec::new();
+        for path in files {
+            // The path as given and, through a symbolic link, the file it names: either
+            // directory may see the list replaced.
+            let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            for p in [path, &real] {
+                let (Some(name), Some(dir)) = (p.file_name(), p.parent()) else {
+                    continue;
+                };
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                dirs.push((inotify.add(dir, DIR_EVENTS)?, name.to_os_string()));
+            }
+            inotify.add(path, FILE_EVENTS)?;
+        }
+        Ok(Watch {
+            inotify,
+            files: files.to_vec(),
+            dirs,
+        })
+    }
+
+    /// Waits up to `timeout`; true if a list file may have changed.
+    fn wait(&self, timeout: Duration) -> std::io::Result<bool> {
+        let events = self.inotify.wait(timeout)?;
+        let relevant = events.iter().any(|e| {
+            e.mask & inotify::IN_Q_OVERFLOW != 0
+                || match self.dirs.iter().find(|(wd, _)| *wd == e.wd) {
+                    Some(_) => self.dirs.iter().any(|(wd, n)| *wd == e.wd && *n == e.name),
+                    // A file watch (the current inode's, or an old one's last events).
+                    None => e.mask & inotify::IN_IGNORED == 0,
+                }
+        });
+        if relevant {
+            // The path may name a new inode now (renamed over, or deleted and created):
+            // watch it before the read, so that a change after the read is an event. A file
+            // missing for the moment will show up as a directory event.
+            for path in &self.files {
+                let _ = self.inotify.add(path, FILE_EVENTS);
+            }
+        }
+        Ok(relevant)
+    }
 }
 
 impl Reloader {
     /// `base` is the built-in part; `current` the full list in force now (the files as
-    /// read at start-up). The first [`Reloader::check`] re-reads the files.
+    /// read at start-up). Starts watching the files; the first [`Reloader::check`] re-reads
+    /// them. If inotify cannot start, says so on stderr and relies on the stamps.
     pub fn new(files: Vec<PathBuf>, base: AddrSet, current: AddrSet) -> Self {
         let versions = if files.is_empty() {
             Vec::new()
         } else {
             vec![ListVersion::of(&current.subtract(&base))]
         };
+        let watch = if files.is_empty() || crate::test_hooks::no_inotify() {
+            None
+        } else {
+            Watch::new(&files)
+                .map_err(|e| eprintln!("synsurvey: cannot watch the blocklist files ({e}); checking them every 200 ms instead"))
+                .ok()
+        };
         Reloader {
             files,
             base,
             current,
             stamps: None,
+            reported: versions.last().cloned().map(Ok),
             versions,
+            watch,
+            changed: false,
+        }
+    }
+
+    /// True if `outcome` differs from the last one reported (and records it).
+    fn is_news(&mut self, outcome: Result<&ListVersion, &str>) -> bool {
+        let outcome = outcome.cloned().map_err(str::to_string);
+        let news = self.reported.as_ref() != Some(&outcome);
+        self.reported = Some(outcome);
+        news
+    }
+
+    /// During start-up, before the live list exists: reads the files if they changed and
+    /// keeps what they block for the next [`apply`], which reports it.
+    pub fn catch_up(&mut self) {
+        self.wait(Duration::ZERO);
+        let _ = self.check(false);
+    }
+
+    /// Waits up to `timeout` for a change to a file (returns at once on one). Without
+    /// inotify, just sleeps: the next check compares the stamps.
+    pub fn wait(&mut self, timeout: Duration) {
+        let Some(watch) = &self.watch else {
+            std::thread::sleep(timeout);
+            return;
+        };
+        match watch.wait(timeout) {
+            Ok(changed) => self.changed |= changed,
+            Err(e) => {
+                eprintln!("synsurvey: watching the blocklist files failed ({e}); checking them every 200 ms instead");
+                self.watch = None;
+                self.changed = true;
+            }
         }
     }
 
@@ -124,15 +249,17 @@ impl Reloader {
         &self.versions
     }
 
-    /// Re-reads the files if one changed on disk, if `force`, or on the first call.
-    /// `None`: nothing to do. `Some(Err(why))`: a file could not be read or parsed; the
-    /// old list stays in force.
+    /// Re-reads the files if an event or their stamps say one changed, if `force`, or on
+    /// the first call. `None`: nothing to do. `Some(Err(why))`: a file could not be read or
+    /// parsed; the old list stays in force.
     pub fn check(&mut self, force: bool) -> Option<Result<Reloaded, String>> {
-        // Stamps first, then the read: an edit after this point changes a stamp.
+        // Stamps first, then the read: an edit after this point changes a stamp (and
+        // queues an event, which the next wait picks up).
         let stamps: Vec<Option<Stamp>> = self.files.iter().map(stamp).collect();
-        if !force && self.stamps.as_ref() == Some(&stamps) {
+        if !force && !self.changed && self.stamps.as_ref() == Some(&stamps) {
             return None;
         }
+        self.changed = false;
         self.stamps = Some(stamps);
         let mut listed = AddrSet::default();
         for path in &self.files {
@@ -143,13 +270,14 @@ impl Reloader {
         }
         let version = ListVersion::of(&listed.subtract(&self.base));
         if self.versions.last() != Some(&version) {
-            self.versions.push(version);
+            self.versions.push(version.clone());
         }
         let fresh = self.base.union(&listed);
         let added = fresh.subtract(&self.current).len();
         let unlisted = self.current.subtract(&fresh).len();
         self.current = self.current.union(&fresh);
         Some(Ok(Reloaded {
+            version,
             set: self.current.clone(),
             added,
             unlisted,
@@ -158,14 +286,14 @@ impl Reloader {
 }
 
 /// Checks the files (re-reads if changed or `force`) and adds what they block to the live
-/// list, counting and reporting the outcome on stderr.
+/// list, counting and reporting on stderr each outcome that differs from the last.
 pub fn apply(reloader: &mut Reloader, force: bool, live: &LiveBlocklist, counters: &Counters) {
     match reloader.check(force) {
         None => {}
         Some(Ok(r)) => {
             let before = live.generation();
             live.add(&r.set);
-            if live.generation() != before || r.unlisted > 0 {
+            if reloader.is_news(Ok(&r.version)) || live.generation() != before {
                 counters.reloads.fetch_add(1, Relaxed);
                 eprintln!(
                     "synsurvey: blocklist reloaded: {} addresses blocked ({} added; {} no longer listed stay blocked until the scan ends)",
@@ -175,12 +303,13 @@ pub fn apply(reloader: &mut Reloader, force: bool, live: &LiveBlocklist, counter
                 );
             }
         }
-        Some(Err(why)) => {
+        Some(Err(why)) if reloader.is_news(Err(&why)) => {
             counters.reload_failures.fetch_add(1, Relaxed);
             eprintln!(
                 "synsurvey: blocklist reload refused, the previous list stays in force: {why}"
             );
         }
+        Some(Err(_)) => {}
     }
 }
 
