@@ -16,7 +16,13 @@ use clap::Parser;
 /// packet rate, and writes one JSON line per reply. Responsible-scanning defaults: a
 /// built-in blocklist of reserved ranges, a conservative rate, SYN only.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "synsurvey", version, about, max_term_width = 100)]
+#[command(
+    name = "synsurvey",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "Other commands:\n  synsurvey merge   check that a sharded scan is complete and merge its results"
+)]
 pub struct Args {
     /// Target addresses and CIDR ranges (e.g. 198.18.0.0/16 192.0.2.7).
     #[arg(value_name = "TARGET")]

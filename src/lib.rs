@@ -28,6 +28,9 @@
 //! * [`checkpoint`]: the checkpoint file format (`--checkpoint`, `--resume`).
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
 //! * [`scan`]: a live scan in phases (open, spawn, monitor, end) and the dry run.
+//! * [`survey`]: what makes shards one survey, recorded in each shard's metadata.
+//! * [`merge`]: `synsurvey merge`, which checks that the shards cover the survey and
+//!   merges their results.
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
@@ -38,6 +41,7 @@ pub(crate) mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod counters;
+pub mod merge;
 #[allow(unsafe_code)]
 pub mod net;
 pub mod notice;
@@ -48,6 +52,7 @@ pub mod recv;
 pub mod scan;
 pub mod send;
 pub mod stop;
+pub mod survey;
 pub mod targets;
 pub(crate) mod test_hooks;
 pub mod validate;

@@ -220,6 +220,9 @@ pub struct Metadata {
     /// size); all of them applied, since opt-outs only accumulate within a scan.
     pub blocklist_versions: Vec<ListVersion>,
     pub capabilities_dropped: bool,
+    /// Which survey and shard this is, and the totals over every run of the shard (read
+    /// by `synsurvey merge`).
+    pub survey: crate::survey::Survey,
 }
 
 impl Replies {
@@ -299,6 +302,7 @@ mod test {
             blocklist_reload_failures: 0,
             blocklist_versions: vec![],
             capabilities_dropped: true,
+            survey: crate::survey::Survey::of(&config, true, Default::default()),
         };
         let mut got = Vec::new();
         keys(&serde_json::to_value(&meta).unwrap(), "", &mut got);
@@ -391,6 +395,28 @@ mod test {
             "rtt_us.p99",
             "rtt_us.max",
             "rtt_us.mean",
+            // survey (read by synsurvey merge)
+            "survey",
+            "survey.id",
+            "survey.identity",
+            "survey.identity.seed",
+            "survey.identity.addresses",
+            "survey.identity.address_ranges",
+            "survey.identity.addresses_hash",
+            "survey.identity.ports",
+            "survey.identity.targets",
+            "survey.identity.probes",
+            "survey.identity.max_targets",
+            "survey.identity.shards",
+            "survey.shard",
+            "survey.run",
+            "survey.complete",
+            "survey.totals",
+            "survey.totals.targets_planned",
+            "survey.totals.targets_scanned",
+            "survey.totals.blocklisted_skips",
+            "survey.totals.packets_sent",
+            "survey.totals.results_written",
         ];
         let mut want: Vec<String> = want.iter().map(|k| k.to_string()).collect();
         want.extend(

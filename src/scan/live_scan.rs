@@ -611,5 +611,16 @@ fn metadata(
         blocklist_reload_failures: c.reload_failures.load(Relaxed),
         blocklist_versions: versions.to_vec(),
         capabilities_dropped: res.capabilities_dropped,
+        survey: crate::survey::Survey::of(
+            config,
+            joined.all_walks_done,
+            crate::survey::SurveyTotals {
+                targets_planned: scan.planned,
+                targets_scanned: c.send.targets.load(Relaxed),
+                blocklisted_skips: c.send.blocklisted.load(Relaxed),
+                packets_sent: packets,
+                results_written: c.recv.written.load(Relaxed),
+            },
+        ),
     }
 }

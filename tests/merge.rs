@@ -1,0 +1,514 @@
+//! `synsurvey merge` on the output of real shards.
+//!
+//! Three scanner namespaces scan shards 0, 1 and 2 of one scan toward the testbed's
+//! targets (198.18.0.0/18, see /work/shared/TESTBED.md). Shard 1 is stopped by `-t`,
+//! resumed and killed with SIGKILL (so its third run repeats what the second sent after
+//! its last checkpoint save), then resumed to the end. The merge must refuse the set
+//! while shard 1 is unfinished, missing, or replaced by a shard of another seed, and
+//! accept it once complete, with the testbed's open set once each.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
+const SEED: &str = "515151";
+
+/// The scan every shard runs, in scanner namespace `shard + 1`.
+fn shard_cmd(tb: &Testbed, shard: u8, blocklist: &Path, extra: &[&str]) -> Command {
+    let shard_s = shard.to_string();
+    let mut c = tb.exec_scanner(
+        shard + 1,
+        [
+            BIN,
+            "--no-default-blocklist",
+            "198.18.0.0/18",
+            "-p",
+            "80",
+            "--shards",
+            "3",
+            "--shard",
+            &shard_s,
+            "-c",
+            "1",
+            "-q",
+            "-b",
+            blocklist.to_str().unwrap(),
+        ],
+    );
+    c.args(extra).stdin(Stdio::null());
+    c
+}
+
+fn merge(args: &[&Path]) -> Output {
+    Command::new(BIN)
+        .arg("merge")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run synsurvey merge")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// (saddr, sport) of every success in these JSON-lines files, with repeats.
+fn success_keys(files: &[&Path]) -> Vec<(Ipv4Addr, u16)> {
+    files
+        .iter()
+        .flat_map(|f| read_json_lines(&std::fs::read(f).unwrap()))
+        .filter(|l| l["success"] == true)
+        .map(|l| {
+            (
+                l["saddr"].as_str().unwrap().parse().unwrap(),
+                l["sport"].as_u64().unwrap() as u16,
+            )
+        })
+        .collect()
+}
+
+/// A JSON-lines results file as CSV, with synsurvey's field order, as `-O csv` writes it.
+fn to_csv(src: &Path, dst: &Path, header: bool) {
+    const FIELDS: [&str; 8] = [
+        "saddr",
+        "daddr",
+        "sport",
+        "dport",
+        "seqnum",
+        "classification",
+        "success",
+        "timestamp_us",
+    ];
+    let mut text = String::new();
+    if header {
+        text += &(FIELDS.join(",") + "\n");
+    }
+    for l in read_json_lines(&std::fs::read(src).unwrap()) {
+        let row: Vec<String> = FIELDS
+            .iter()
+            .map(|f| match &l[*f] {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+            .collect();
+        text += &(row.join(",") + "\n");
+    }
+    std::fs::write(dst, text).unwrap();
+}
+
+/// Waits until the checkpoint at `path` records run `runs` with more than `sent` packets.
+fn wait_for_save(path: &Path, runs: u64, sent: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(bytes) = std::fs::read(path) {
+            if let Ok(c) = serde_json::from_slice::<Value>(&bytes) {
+                if c["runs"] == runs && c["totals"]["packets_sent"].as_u64() > Some(sent) {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "no checkpoint of run {runs} past {sent} packets in {}",
+        path.display()
+    );
+}
+
+#[test]
+fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
+    let open = random_subset("198.18.0.0/18", 1500, 21);
+    let tb = Testbed::up(TestbedOpts {
+        open: open.iter().map(|a| a.to_string()).collect(),
+        scanners: 3,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| -> PathBuf { dir.path().join(name) };
+    let blocklist = p("optout.txt");
+    std::fs::write(&blocklist, "198.18.63.0/24\n").unwrap();
+    let (ck1, r1) = (p("ck1.json"), p("r1.json"));
+    let r1s = r1.to_str().unwrap();
+
+    // Shards 0 and 2 run to the end while shard 1 is stopped by -t after a second.
+    let whole: Vec<_> = [0u8, 2]
+        .iter()
+        .map(|&s| {
+            let (o, m) = (p(&format!("r{s}.json")), p(&format!("m{s}.json")));
+            let args = ["-e", SEED, "-r", "2000", "-o", o.to_str().unwrap(), "-m"];
+            shard_cmd(&tb, s, &blocklist, &args)
+                .arg(&m)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let args = ["-e", SEED, "-r", "1500", "-t", "1", "--checkpoint"];
+    let first = shard_cmd(&tb, 1, &blocklist, &args)
+        .arg(&ck1)
+        .args(["-o", r1s, "-m"])
+        .arg(p("m1a.json"))
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    for c in whole {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (m0, m1a, m2) = (p("m0.json"), p("m1a.json"), p("m2.json"));
+    let (r0, r2) = (p("r0.json"), p("r2.json"));
+    assert_eq!(json(&m1a)["end_reason"], "max_runtime");
+    assert_eq!(json(&m1a)["survey"]["complete"], false);
+
+    // Shard 1 unfinished, then left out: refused, naming it, and nothing written.
+    let out = p("merged.json");
+    let o = merge(&[
+        Path::new("--metadata"),
+        &m0,
+        &m1a,
+        &m2,
+        Path::new("-o"),
+        &out,
+        &r0,
+        &r1,
+        &r2,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "shard 1 ({}): incomplete: its last run (run 1) ended max_runtime",
+            m1a.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "an incomplete merge writes nothing");
+    let o = merge(&[Path::new("--metadata"), &m0, &m2, Path::new("--"), &r0, &r2]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("shard 1: missing: no metadata file"));
+    assert!(o.stdout.is_empty());
+
+    // Run 2 is killed outright; run 3 repeats what run 2 sent after its last save.
+    let sent_a = json(&m1a)["packets_sent"].as_u64().unwrap();
+    let mut second = shard_cmd(&tb, 1, &blocklist, &["--resume"])
+        .arg(&ck1)
+        .args(["-o", r1s, "-m"])
+        .arg(p("m1b.json"))
+        .spawn()
+        .unwrap();
+    wait_for_save(&ck1, 2, sent_a);
+    std::thread::sleep(Duration::from_millis(300));
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let m1b = p("m1b.json");
+    assert!(
+        std::fs::read(&m1b).unwrap().is_empty(),
+        "a killed run leaves its metadata file empty"
+    );
+    let m1c = p("m1c.json");
+    let third = shard_cmd(&tb, 1, &blocklist, &["--resume"])
+        .arg(&ck1)
+        .args(["-o", r1s, "-m"])
+        .arg(&m1c)
+        .output()
+        .unwrap();
+    assert!(third.status.success(), "{}", stderr(&third));
+    let last = json(&m1c);
+    assert_eq!(last["survey"]["run"], 3);
+    assert_eq!(last["survey"]["complete"], true);
+    let ck = json(&ck1);
+    assert_eq!(
+        last["survey"]["totals"]["packets_sent"],
+        ck["totals"]["packets_sent"]
+    );
+    assert!(
+        last["survey"]["totals"]["targets_scanned"]
+            .as_u64()
+            .unwrap()
+            > sent_a + last["targets_scanned"].as_u64().unwrap(),
+        "run 2's saved progress is counted"
+    );
+
+    // Complete: the metadata of runs 1 and 2 may stay in the list; the last run decides.
+    let summary = p("summary.json");
+    let o = merge(&[
+        Path::new("--metadata"),
+        &m0,
+        &m1a,
+        &m1b,
+        &m1c,
+        &m2,
+        Path::new("-o"),
+        &out,
+        Path::new("-m"),
+        &summary,
+        &r0,
+        &r1,
+        &r2,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err.lines().last().unwrap();
+    assert!(err.starts_with(&format!(
+        "synsurvey merge: note: {} is empty",
+        m1b.display()
+    )));
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        line.starts_with("synsurvey merge: complete: 3 of 3 shards of scan "),
+        "{line}"
+    );
+
+    let expected: BTreeSet<Ipv4Addr> = open
+        .iter()
+        .filter(|a| a.octets()[2] != 63)
+        .copied()
+        .collect();
+    let merged = success_keys(&[&out]);
+    let unique: BTreeSet<_> = merged.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        merged.len(),
+        "the merge keeps one record per key"
+    );
+    let found: BTreeSet<Ipv4Addr> = unique.iter().map(|k| k.0).collect();
+    assert_eq!(found, expected, "the merged open set is the testbed's");
+
+    let inputs = success_keys(&[&r0, &r1, &r2]);
+    let input_lines: usize = [&r0, &r1, &r2]
+        .iter()
+        .map(|f| read_json_lines(&std::fs::read(f).unwrap()).len())
+        .sum();
+    let s = json(&summary);
+    assert_eq!(s["complete"], true);
+    assert_eq!(s["problems"], serde_json::json!([]));
+    assert_eq!(s["results"]["records_read"], input_lines);
+    assert_eq!(
+        s["results"]["duplicates_removed"],
+        inputs.len() - unique.len()
+    );
+    assert_eq!(s["results"]["records_written"], merged.len());
+    let metas = [json(&m0), last, json(&m2)];
+    let sum = |f: &str| -> u64 {
+        metas
+            .iter()
+            .map(|m| m["survey"]["totals"][f].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(s["shards"]["targets_planned"], 16384);
+    for f in [
+        "targets_planned",
+        "targets_scanned",
+        "blocklisted_skips",
+        "packets_sent",
+        "results_written",
+    ] {
+        assert_eq!(s["shards"][f], sum(f), "{f}");
+    }
+    assert_eq!(s["shards"]["runs"], 5);
+    assert_eq!(s["survey_id"], metas[0]["survey"]["id"]);
+    assert!(s["shards"]["targets_scanned"].as_u64().unwrap() >= 16384 - 256);
+
+    // First record wins: a file given twice changes nothing in the output.
+    let again = p("again.json");
+    let o = merge(&[
+        Path::new("--metadata"),
+        &m0,
+        &m1c,
+        &m2,
+        Path::new("-o"),
+        &again,
+        &r0,
+        &r1,
+        &r0,
+        &r2,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&out).unwrap(),
+        "every record of the second copy is a duplicate"
+    );
+
+    // CSV, with and without a header row: the same records survive.
+    let (c0, c1, c2) = (p("r0.csv"), p("r1.csv"), p("r2.csv"));
+    to_csv(&r0, &c0, true);
+    to_csv(&r1, &c1, true);
+    to_csv(&r2, &c2, true);
+    let merged_csv = p("merged.csv");
+    let o = merge(&[
+        Path::new("--metadata"),
+        &m0,
+        &m1c,
+        &m2,
+        Path::new("-o"),
+        &merged_csv,
+        &c0,
+        &c1,
+        &c2,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&merged_csv).unwrap();
+    assert!(csv.starts_with("saddr,daddr,sport,"));
+    assert_eq!(csv.lines().count(), merged.len() + 1, "one header row");
+    let csv_keys: BTreeSet<(Ipv4Addr, u16)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(csv_keys, unique);
+    to_csv(&r1, &c1, false);
+    let o = merge(&[
+        Path::new("--metadata"),
+        &m0,
+        &m1c,
+        &m2,
+        Path::new("--"),
+        &c0,
+        &c1,
+        &c2,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("header row differs"), "{}", stderr(&o));
+
+    // A results file left out: fewer records than the shards wrote.
+    let o = merge(&[
+        Path::new("--metadata"),
+        &m0,
+        &m1c,
+        &m2,
+        Path::new("--"),
+        &r0,
+        &r2,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a results file is missing or cut short"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Shard 2 again with another seed: mismatched, named, and shard 2 is then missing.
+    let (m2x, r2x) = (p("m2x.json"), p("r2x.json"));
+    let o = shard_cmd(&tb, 2, &blocklist, &["-e", "7", "-r", "6000", "-o"])
+        .arg(&r2x)
+        .arg("-m")
+        .arg(&m2x)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = merge(&[
+        Path::new("--metadata"),
+        &m0,
+        &m1c,
+        &m2x,
+        Path::new("--"),
+        &r0,
+        &r1,
+        &r2x,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let problems: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("synsurvey merge: shard "))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            format!(
+                "2 ({}): mismatched: another scan: seed 7 (others: {SEED})",
+                m2x.display()
+            ),
+            "2: missing: no metadata file".to_string(),
+        ],
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn merge_refuses_bad_input_in_one_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| -> PathBuf { dir.path().join(name) };
+    let results = p("results-0.json");
+    std::fs::write(
+        &results,
+        "{\"saddr\":\"198.18.0.1\",\"sport\":80,\"success\":true}\n",
+    )
+    .unwrap();
+    let (meta, empty, none) = (p("meta-0.json"), p("meta-1.json"), p("none.json"));
+    std::fs::write(&meta, "{\"end_reason\":\"completed\"}\n").unwrap();
+    std::fs::write(&empty, "").unwrap();
+    let d = dir.path();
+    let cases: Vec<(Vec<&Path>, String)> = vec![
+        (
+            vec![],
+            "the following required arguments were not provided: --metadata".into(),
+        ),
+        (
+            vec![Path::new("--metadata"), &meta, &results],
+            "the following required arguments were not provided: <RESULTS>...".into(),
+        ),
+        (
+            vec![Path::new("--metadata"), &results, Path::new("--"), &results],
+            format!(
+                "--metadata: {}: not a synsurvey metadata file",
+                results.display()
+            ),
+        ),
+        (
+            vec![Path::new("--metadata"), &meta, Path::new("--"), &results],
+            format!("--metadata: {}: has no survey section", meta.display()),
+        ),
+        (
+            vec![
+                Path::new("--metadata"),
+                &meta,
+                Path::new("-o"),
+                &results,
+                &results,
+            ],
+            format!(
+                "-o/--output-file: {} is also an input file",
+                results.display()
+            ),
+        ),
+        (
+            vec![Path::new("--metadata"), &meta, Path::new("-m"), d, &results],
+            format!("-m/--summary-file: {} is a directory", d.display()),
+        ),
+        (
+            vec![Path::new("--metadata"), &none, Path::new("--"), &results],
+            format!("--metadata: {}: cannot read", none.display()),
+        ),
+    ];
+    for (args, want) in cases {
+        let o = merge(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("synsurvey merge: {want}")),
+            "{args:?}: {err}"
+        );
+    }
+    // Only empty metadata files: nothing to go on, so every shard is unknown; exit 1.
+    let o = merge(&[Path::new("--metadata"), &empty, Path::new("--"), &results]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is empty"), "{}", stderr(&o));
+}
