@@ -60,6 +60,7 @@ fn in_20(a: Ipv4Addr) -> bool {
 
 #[test]
 fn opt_out_added_mid_scan_is_honoured_within_a_second() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
@@ -124,6 +125,7 @@ fn opt_out_added_mid_scan_is_honoured_within_a_second() {
 
 #[test]
 fn sighup_rereads_an_unchanged_looking_file() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
@@ -177,6 +179,7 @@ fn sighup_rereads_an_unchanged_looking_file() {
 
 #[test]
 fn malformed_reload_keeps_the_previous_list() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
