@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::cli::Args;
 use crate::probe::FRAME_LEN;
+use crate::send::threads::ThreadsSource;
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
 use crate::targets::TargetSpace;
@@ -70,6 +71,8 @@ pub struct Config {
     pub gateway_mac: Option<[u8; 6]>,
     pub source_ports: (u16, u16),
     pub sender_threads: u32,
+    /// Whether `sender_threads` came from `-T`, the CPUs available, or the checkpoint.
+    pub sender_threads_source: ThreadsSource,
     pub max_targets: Option<u64>,
     pub max_results: Option<u64>,
     #[serde(serialize_with = "secs_opt")]
@@ -170,12 +173,7 @@ impl Config {
                 "-s/--source-port range has {nsports} ports but -P/--probes is {probes}: each probe to a target needs its own source port"
             ));
         }
-        let sender_threads = parse_u64_in(
-            "-T/--sender-threads",
-            &a.sender_threads,
-            1,
-            u64::from(MAX_THREADS),
-        )? as u32;
+        let (sender_threads, sender_threads_source) = sender_threads(a, resume.as_ref())?;
         let max_results = a
             .max_results
             .as_deref()
@@ -344,6 +342,7 @@ impl Config {
             gateway_mac,
             source_ports,
             sender_threads,
+            sender_threads_source,
             max_targets,
             max_results,
             max_runtime,
@@ -384,6 +383,25 @@ impl Config {
             None => share,
         }
     }
+}
+
+/// `-T`, or else the resumed scan's thread count (a checkpoint is only valid with the
+/// threads that wrote it), or else the default for the CPUs this process may use.
+fn sender_threads(
+    a: &Args,
+    resume: Option<&crate::checkpoint::Checkpoint>,
+) -> Result<(u32, ThreadsSource), ConfigError> {
+    Ok(match (&a.sender_threads, resume) {
+        (Some(t), _) => {
+            let t = parse_u64_in("-T/--sender-threads", t, 1, u64::from(MAX_THREADS))?;
+            (t as u32, ThreadsSource::Flag)
+        }
+        (None, Some(c)) => (c.scan.sender_threads, ThreadsSource::Checkpoint),
+        (None, None) => (
+            crate::send::threads::default_sender_threads(),
+            ThreadsSource::Default,
+        ),
+    })
 }
 
 /// Text the operator gives about themselves: one line, printable, not too long.

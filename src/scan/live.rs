@@ -294,7 +294,11 @@ pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
                 next_status += Duration::from_secs(1);
                 let snap = Snapshot::take(&counters, now - epoch);
                 let left = cooldown_until.map(|c| c.saturating_duration_since(now));
-                eprintln!("{}", status_line(&prev, &snap, planned, left));
+                // The thread count rides along, so that the default chosen for this machine shows.
+                eprintln!(
+                    "{}; senders: {threads}",
+                    status_line(&prev, &snap, planned, left)
+                );
                 prev = snap;
             }
             if let Some(c) = &checkpoint {

@@ -10,6 +10,7 @@
 
 pub mod dryrun;
 pub mod pacer;
+pub mod threads;
 
 use std::io;
 use std::net::Ipv4Addr;
