@@ -21,6 +21,8 @@
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
 //! * [`scan`]: wires the stages together for a dry run or a live scan (threads, signals,
 //!   monitor, cooldown, metadata).
+//! * [`report`]: `synsurvey report`, one HTML page that shows a finished scan.
+//! * [`subcommand`]: the subcommands beside the scan (`report`, `completions`, `man`).
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
@@ -32,8 +34,10 @@ pub mod notice;
 pub mod output;
 pub mod probe;
 pub mod recv;
+pub mod report;
 pub mod scan;
 pub mod send;
+pub mod subcommand;
 pub mod targets;
 pub mod validate;
 pub mod wire;

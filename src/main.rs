@@ -13,6 +13,10 @@ use synsurvey::scan::End;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    // `synsurvey report ...`, `completions`, `man`: a leading word; anything else is a scan.
+    if let Some(code) = synsurvey::subcommand::dispatch(std::env::args_os().collect()) {
+        return code;
+    }
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
