@@ -134,7 +134,7 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize) {
 
 #[test]
 fn dry_run_resumes_where_it_stopped() {
-    interrupted_dry_run(&["198.18.0.0/20", "-p", "80,443"], "3000", 1);
+    interrupted_dry_run(&["198.18.0.0/20", "-p", "80,443", "-T", "1"], "3000", 1);
 }
 
 #[test]

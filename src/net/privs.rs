@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn drop_in_a_thread_clears_everything() {
-        require_privileges!("drops CAP_NET_RAW, which only a privileged process has");
+        require_privileges!("drop CAP_NET_RAW, which only a privileged process holds");
         // Credentials are per thread: drop in a spawned thread so the harness keeps its own.
         let (before, after, status) = std::thread::spawn(|| {
             let before = capabilities().expect("capget before");
