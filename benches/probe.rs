@@ -16,17 +16,18 @@
 use std::hint::black_box;
 use std::io;
 use std::net::Ipv4Addr;
-use std::sync::atomic::AtomicBool;
+
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ipnet::Ipv4Net;
 
-use synsurvey::output::monitor::Counters;
+use synsurvey::counters::Counters;
 use synsurvey::probe::{ProbeFields, ProbeTemplate, TemplateParams, FRAME_LEN};
-use synsurvey::send::{Sender, Transmit};
+use synsurvey::send::{SendShared, Sender, Transmit};
+use synsurvey::stop::Stop;
 use synsurvey::targets::cyclic::Cyclic;
-use synsurvey::targets::live::{BlockView, LiveBlocklist};
+use synsurvey::targets::live_blocklist::{BlockView, LiveBlocklist};
 use synsurvey::targets::{reserved, AddrSet, TargetSpace};
 use synsurvey::validate::{Key, Validator};
 
@@ -200,7 +201,7 @@ fn sender_loop(c: &mut Criterion) {
     let t = template();
     let v = validator();
     let counters = Counters::default();
-    let stop = AtomicBool::new(false);
+    let stop = Stop::default();
     let mut tx = Null {
         frames: vec![[0u8; FRAME_LEN]; FRAMES],
     };
@@ -213,18 +214,19 @@ fn sender_loop(c: &mut Criterion) {
         b.iter(|| {
             let now = Instant::now();
             let sender = Sender {
+                shared: SendShared {
+                    space: &space,
+                    template: &t,
+                    validator: &v,
+                    probes: 1,
+                    blocklist: &live,
+                    counters: &counters,
+                    stop: &stop,
+                    epoch: now,
+                    deadline: None,
+                },
                 thread: 0,
-                space: &space,
-                template: &t,
-                validator: &v,
-                probes: 1,
-                blocklist: &live,
-                counters: &counters,
-                stop: &stop,
                 rate: None,
-                start: now,
-                epoch: now,
-                deadline: None,
                 batch: FRAMES,
                 progress: None,
             };

@@ -45,7 +45,10 @@ pub struct Args {
     pub allowlist_file: Option<PathBuf>,
 
     /// Never scan addresses in this file (one address or CIDR per line); may be repeated.
-    /// Re-read on SIGHUP and when it changes.
+    /// Re-read on SIGHUP and on every change (inotify): each version that stays on disk for
+    /// the time of one read is applied. Within a scan opt-outs only accumulate: an
+    /// address any version of the file blocked stays blocked until the scan ends, even if
+    /// it is removed from the file (or the file is read while half-written).
     #[arg(short = 'b', long = "blocklist-file", value_name = "FILE")]
     pub blocklist_file: Vec<PathBuf>,
 
@@ -197,10 +200,6 @@ pub struct Args {
     /// to opt out (HTML at /, JSON at /.well-known/scan.json). Needs --contact.
     #[arg(long = "notice-http", value_name = "ADDR:PORT")]
     pub notice_http: Option<String>,
-
-    /// Test hook: a dry run stops as if interrupted once it has printed this many probes.
-    #[arg(long = "debug-stop-after", value_name = "PROBES", hide = true)]
-    pub debug_stop_after: Option<String>,
 
     /// Send over AF_XDP (one socket per sender thread, on queue = thread number; the
     /// interface needs as many queues as threads). Falls back to AF_PACKET where AF_XDP

@@ -36,69 +36,100 @@ pub enum OutputTarget {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The validated configuration of one scan, grouped by concern. The fields are the
+/// crate's; the metadata has its own schema type (`output::metadata::ScanConfig`).
+#[derive(Debug, Clone)]
 pub struct Config {
+    pub(crate) targets: Targets,
+    pub(crate) pacing: Pacing,
+    pub(crate) network: NetworkOverrides,
+    pub(crate) output: Output,
+    pub(crate) operator: Operator,
+    pub(crate) resume: Resume,
+    /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
+    pub(crate) debug_stop_after: Option<u64>,
+}
+
+/// What to probe, and how the permutation of it is walked and shared.
+#[derive(Debug, Clone)]
+pub(crate) struct Targets {
     /// The original target arguments, for the record.
-    pub target_args: Vec<String>,
-    /// Every (address, port) to probe: targets minus the initial blocklist.
-    #[serde(skip)]
-    pub space: TargetSpace,
+    pub(crate) target_args: Vec<String>,
+    /// Every (address, port) in the walk: targets minus the built-in blocklist. The
+    /// operator's files are applied when probing (see `blocklist`).
+    pub(crate) space: TargetSpace,
     /// Addresses the scan must never probe: the built-in lists and the blocklist files as
     /// they were read at start. Reloads replace the file part during the scan.
-    #[serde(skip)]
-    pub blocklist: AddrSet,
+    pub(crate) blocklist: AddrSet,
     /// The built-in part of `blocklist` (never-routable and reserved ranges), which
     /// reloads of the files keep.
-    #[serde(skip)]
-    pub builtin_blocklist: AddrSet,
+    pub(crate) builtin_blocklist: AddrSet,
     /// Addresses to probe (after blocklists) and ports, for the record.
-    pub target_addresses: u64,
-    pub ports: Vec<u16>,
-    pub allowlist_file: Option<PathBuf>,
-    pub blocklist_files: Vec<PathBuf>,
-    pub default_blocklist: bool,
+    pub(crate) target_addresses: u64,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) allowlist_file: Option<PathBuf>,
+    pub(crate) blocklist_files: Vec<PathBuf>,
+    pub(crate) default_blocklist: bool,
+    pub(crate) seed: u64,
+    pub(crate) shards: u32,
+    pub(crate) shard: u32,
+    pub(crate) max_targets: Option<u64>,
+}
+
+/// How fast and how long: rate, probes per target, threads, cooldown and the limits.
+#[derive(Debug, Clone)]
+pub(crate) struct Pacing {
     /// Packets per second for the whole scan; `None` sends as fast as possible.
-    pub rate: Option<u64>,
-    pub seed: u64,
-    pub shards: u32,
-    pub shard: u32,
-    pub probes: u16,
-    #[serde(serialize_with = "secs")]
-    pub cooldown: Duration,
-    pub interface: Option<String>,
-    pub source_ip: Option<Ipv4Addr>,
-    #[serde(serialize_with = "mac_opt")]
-    pub gateway_mac: Option<[u8; 6]>,
-    pub source_ports: (u16, u16),
-    pub sender_threads: u32,
+    pub(crate) rate: Option<u64>,
+    pub(crate) probes: u16,
+    pub(crate) cooldown: Duration,
+    pub(crate) sender_threads: u32,
     /// Whether `sender_threads` came from `-T`, the CPUs available, or the checkpoint.
-    pub sender_threads_source: ThreadsSource,
-    pub max_targets: Option<u64>,
-    pub max_results: Option<u64>,
-    #[serde(serialize_with = "secs_opt")]
-    pub max_runtime: Option<Duration>,
-    pub output: OutputTarget,
-    pub metadata_file: Option<PathBuf>,
-    pub all_responses: bool,
-    pub quiet: bool,
-    pub dryrun: bool,
-    /// Who runs the scan and how to reach them (`--contact`).
-    pub contact: Option<String>,
-    /// Why the scan runs (`--purpose`).
-    pub purpose: Option<String>,
-    /// Where progress is saved: `--checkpoint`, or else the `--resume` file.
-    pub checkpoint_file: Option<PathBuf>,
-    pub resume_file: Option<PathBuf>,
-    /// The checkpoint this scan continues (`--resume`), checked against this configuration.
-    #[serde(skip)]
-    pub resume: Option<Box<crate::checkpoint::Checkpoint>>,
-    /// Address of the notice page (`--notice-http`).
-    pub notice_http: Option<std::net::SocketAddr>,
-    /// Test hook: stop a dry run after this many probes.
-    #[serde(skip)]
-    pub debug_stop_after: Option<u64>,
+    pub(crate) sender_threads_source: ThreadsSource,
+    pub(crate) max_results: Option<u64>,
+    pub(crate) max_runtime: Option<Duration>,
+}
+
+/// What the operator sets instead of discovering it (`-i`, `-S`, `-G`), and the sockets.
+#[derive(Debug, Clone)]
+pub(crate) struct NetworkOverrides {
+    pub(crate) interface: Option<String>,
+    pub(crate) source_ip: Option<Ipv4Addr>,
+    pub(crate) gateway_mac: Option<[u8; 6]>,
+    pub(crate) source_ports: (u16, u16),
     /// Send over AF_XDP where possible (`--xdp`).
-    pub xdp: bool,
+    pub(crate) xdp: bool,
+}
+
+/// Where results, metadata and progress go.
+#[derive(Debug, Clone)]
+pub(crate) struct Output {
+    pub(crate) target: OutputTarget,
+    pub(crate) metadata_file: Option<PathBuf>,
+    pub(crate) all_responses: bool,
+    pub(crate) quiet: bool,
+    pub(crate) dryrun: bool,
+}
+
+/// Who scans and why, for the metadata and the notice page.
+#[derive(Debug, Clone)]
+pub(crate) struct Operator {
+    /// Who runs the scan and how to reach them (`--contact`).
+    pub(crate) contact: Option<String>,
+    /// Why the scan runs (`--purpose`).
+    pub(crate) purpose: Option<String>,
+    /// Address of the notice page (`--notice-http`).
+    pub(crate) notice_http: Option<std::net::SocketAddr>,
+}
+
+/// Checkpoints: where progress is saved, and the one this scan continues.
+#[derive(Debug, Clone)]
+pub(crate) struct Resume {
+    /// Where progress is saved: `--checkpoint`, or else the `--resume` file.
+    pub(crate) checkpoint_file: Option<PathBuf>,
+    pub(crate) resume_file: Option<PathBuf>,
+    /// The checkpoint this scan continues (`--resume`), checked by `plan::check_resume`.
+    pub(crate) checkpoint: Option<Box<crate::checkpoint::Checkpoint>>,
 }
 
 /// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
@@ -106,35 +137,58 @@ pub const LARGE_SCAN: u64 = 1 << 24;
 /// Above this many addresses a scan without --contact and --purpose gets a warning.
 pub const CONTACT_ADVISED: u64 = 1 << 16;
 
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-fn secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_f64(d.as_secs_f64()),
-        None => s.serialize_none(),
-    }
-}
-
-fn mac_opt<S: serde::Serializer>(m: &Option<[u8; 6]>, s: S) -> Result<S::Ok, S::Error> {
-    match m {
-        Some(m) => s.serialize_str(&crate::wire::ethernet::format_mac(m)),
-        None => s.serialize_none(),
-    }
-}
-
 /// The most probes per target: more is never useful and would hide a typo.
 pub const MAX_PROBES: u16 = 255;
-/// The most sender threads.
-pub const MAX_THREADS: u32 = 64;
+pub use crate::targets::cyclic::MAX_THREADS;
 
 impl Config {
+    /// Checks every flag and combination, reads the list files and the checkpoint to
+    /// resume, and builds the target space. The `--resume` check against this configuration
+    /// is a separate step: `plan::check_resume`.
     pub fn from_args(a: &Args) -> Result<Config, ConfigError> {
         let ports = match &a.target_ports {
             Some(p) => parse_ports(p)?,
             None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
         };
+        let resume = Resume::from_args(a)?;
+        let pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
+        let network = NetworkOverrides::from_args(a, pacing.probes)?;
+        let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
+        let output = Output::from_args(a)?;
+        let operator = Operator::from_args(a)?;
+        let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;
+        Ok(Config {
+            targets,
+            pacing,
+            network,
+            output,
+            operator,
+            resume,
+            debug_stop_after,
+        })
+    }
+
+    /// `-d/--dryrun`: print the probes instead of sending them.
+    pub fn dryrun(&self) -> bool {
+        self.output.dryrun
+    }
+
+    /// Where the results go.
+    pub fn output_target(&self) -> &OutputTarget {
+        &self.output.target
+    }
+
+    /// Whether this scan continues a checkpoint (its output file is appended to).
+    pub fn resuming(&self) -> bool {
+        self.resume.checkpoint.is_some()
+    }
+}
+
+impl Pacing {
+    fn from_args(
+        a: &Args,
+        resume: Option<&crate::checkpoint::Checkpoint>,
+    ) -> Result<Pacing, ConfigError> {
         let rate = match (&a.rate, &a.bandwidth) {
             (Some(r), _) => {
                 let r = parse_u64("-r/--rate", r)?;
@@ -143,29 +197,65 @@ impl Config {
             (None, Some(b)) => Some(rate_from_bandwidth(b)?),
             (None, None) => Some(10_000),
         };
-        let resume = a
+        let probes = parse_u64_in("-P/--probes", &a.probes, 1, u64::from(MAX_PROBES))? as u16;
+        let (sender_threads, sender_threads_source) = sender_threads(a, resume)?;
+        Ok(Pacing {
+            rate,
+            probes,
+            cooldown: parse_secs("-c/--cooldown-time", &a.cooldown_time, true)?,
+            sender_threads,
+            sender_threads_source,
+            max_results: a
+                .max_results
+                .as_deref()
+                .map(|s| parse_u64_in("-N/--max-results", s, 1, u64::MAX))
+                .transpose()?,
+            max_runtime: a
+                .max_runtime
+                .as_deref()
+                .map(|s| parse_secs("-t/--max-runtime", s, false))
+                .transpose()?,
+        })
+    }
+}
+
+/// `-T`, or else the resumed scan's thread count (a checkpoint is only valid with the
+/// threads that wrote it), or else the default for the CPUs this process may use.
+fn sender_threads(
+    a: &Args,
+    resume: Option<&crate::checkpoint::Checkpoint>,
+) -> Result<(u32, ThreadsSource), ConfigError> {
+    Ok(match (&a.sender_threads, resume) {
+        (Some(t), _) => {
+            let t = parse_u64_in("-T/--sender-threads", t, 1, u64::from(MAX_THREADS))?;
+            (t as u32, ThreadsSource::Flag)
+        }
+        (None, Some(c)) => (c.scan.sender_threads, ThreadsSource::Checkpoint),
+        (None, None) => (
+            crate::send::threads::default_sender_threads(),
+            ThreadsSource::Default,
+        ),
+    })
+}
+
+impl Resume {
+    fn from_args(a: &Args) -> Result<Resume, ConfigError> {
+        let checkpoint = a
             .resume
             .as_deref()
             .map(crate::checkpoint::Checkpoint::load)
-            .transpose()?;
-        let seed = match (&a.seed, &resume) {
-            (Some(s), _) => parse_u64("-e/--seed", s)?,
-            // A resumed scan keeps its seed unless -e says otherwise (then it is refused).
-            (None, Some(c)) => c.seed,
-            (None, None) => {
-                random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?
-            }
-        };
-        let shards = parse_u64_in("--shards", &a.shards, 1, 65_535)? as u32;
-        let shard = parse_u64_in("--shard", &a.shard, 0, 65_534)? as u32;
-        if shard >= shards {
-            return err(format!(
-                "--shard {shard} is out of range: with --shards {shards} it must be 0 to {}",
-                shards - 1
-            ));
-        }
-        let probes = parse_u64_in("-P/--probes", &a.probes, 1, u64::from(MAX_PROBES))? as u16;
-        let cooldown = parse_secs("-c/--cooldown-time", &a.cooldown_time, true)?;
+            .transpose()
+            .map_err(ConfigError)?;
+        Ok(Resume {
+            checkpoint_file: a.checkpoint.clone().or_else(|| a.resume.clone()),
+            resume_file: a.resume.clone(),
+            checkpoint: checkpoint.map(Box::new),
+        })
+    }
+}
+
+impl NetworkOverrides {
+    fn from_args(a: &Args, probes: u16) -> Result<NetworkOverrides, ConfigError> {
         let source_ports = parse_port_range("-s/--source-port", &a.source_port)?;
         let nsports = u32::from(source_ports.1 - source_ports.0) + 1;
         if nsports < u32::from(probes) {
@@ -173,17 +263,6 @@ impl Config {
                 "-s/--source-port range has {nsports} ports but -P/--probes is {probes}: each probe to a target needs its own source port"
             ));
         }
-        let (sender_threads, sender_threads_source) = sender_threads(a, resume.as_ref())?;
-        let max_results = a
-            .max_results
-            .as_deref()
-            .map(|s| parse_u64_in("-N/--max-results", s, 1, u64::MAX))
-            .transpose()?;
-        let max_runtime = a
-            .max_runtime
-            .as_deref()
-            .map(|s| parse_secs("-t/--max-runtime", s, false))
-            .transpose()?;
         let source_ip = a
             .source_ip
             .as_deref()
@@ -211,96 +290,169 @@ impl Config {
                 ));
             }
         }
+        Ok(NetworkOverrides {
+            interface: a.interface.clone(),
+            source_ip,
+            gateway_mac,
+            source_ports,
+            xdp: a.xdp,
+        })
+    }
+}
 
-        // Targets: command-line CIDRs and the allowlist file.
-        let mut nets: Vec<Ipv4Net> = Vec::new();
-        for t in &a.targets {
-            nets.push(
-                blocklist::parse_target(t)
-                    .map_err(|e| ConfigError(format!("target {t:?}: {e}")))?,
-            );
-        }
-        if let Some(path) = &a.allowlist_file {
-            nets.extend(read_list("-w/--allowlist-file", path)?);
-        }
-        if a.targets.is_empty() && a.allowlist_file.is_none() {
-            return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
-        }
-        let wanted = AddrSet::from_nets(nets);
-        if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
-            // Only an allowlist without entries gets here: a target is at least one address.
+impl Targets {
+    fn from_args(
+        a: &Args,
+        ports: Vec<u16>,
+        resume: Option<&crate::checkpoint::Checkpoint>,
+    ) -> Result<Targets, ConfigError> {
+        let seed = match (&a.seed, resume) {
+            (Some(s), _) => parse_u64("-e/--seed", s)?,
+            // A resumed scan keeps its seed unless -e says otherwise (then it is refused).
+            (None, Some(c)) => c.seed,
+            (None, None) => {
+                random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?
+            }
+        };
+        let shards = parse_u64_in("--shards", &a.shards, 1, 65_535)? as u32;
+        let shard = parse_u64_in("--shard", &a.shard, 0, 65_534)? as u32;
+        if shard >= shards {
             return err(format!(
-                "no targets: -w/--allowlist-file: {} has no addresses or CIDRs",
-                path.display()
+                "--shard {shard} is out of range: with --shards {shards} it must be 0 to {}",
+                shards - 1
             ));
         }
-
-        // Blocklists: the addresses that are never unicast-routable always, the reserved
-        // ranges unless turned off, and the operator's files.
-        let mut block = blocklist::never();
-        if !a.no_default_blocklist {
-            block = block.union(&blocklist::reserved());
-        }
-        let builtin_blocklist = block.clone();
-        for path in &a.blocklist_file {
-            block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
-        }
-        let addrs = wanted.subtract(&block);
-        if addrs.is_empty() {
-            let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
-                && !a.no_default_blocklist
-            {
-                " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
-            } else {
-                ""
-            };
-            return err(format!(
-                "every target is excluded by the blocklists: nothing to scan{hint}"
-            ));
-        }
-        // Safety rail: a scan this large reaches networks whose operators will ask to be left
-        // out; the operator must have a place to put those requests before starting.
-        if addrs.len() > LARGE_SCAN && a.blocklist_file.is_empty() {
-            return err(format!(
-                "refusing to scan {} addresses (more than 2^24) without -b/--blocklist-file: a scan this large must honour opt-out requests; pass your opt-out list (an empty file states that there are none yet)",
-                addrs.len()
-            ));
-        }
-        let target_addresses = addrs.len();
+        let wanted = wanted_addresses(a)?;
+        let (blocklist, builtin_blocklist) = blocklists(a)?;
+        // Targets are numbered over the built-in blocklist only: the operator's files are a
+        // live filter (as their reloads are), so shards started with different versions
+        // of an opt-out list still split the same permutation, and a resume accepts a list
+        // that changed.
+        let addrs = wanted.subtract(&builtin_blocklist);
+        let unblocked = wanted.subtract(&blocklist);
+        check_scannable(a, &wanted, &unblocked, &addrs)?;
         let space = TargetSpace::new(addrs, ports.clone());
-
         let max_targets = a
             .max_targets
             .as_deref()
             .map(|s| parse_max_targets(s, space.len()))
             .transpose()?;
+        Ok(Targets {
+            target_args: a.targets.clone(),
+            target_addresses: unblocked.len(),
+            space,
+            blocklist,
+            builtin_blocklist,
+            ports,
+            allowlist_file: a.allowlist_file.clone(),
+            blocklist_files: a.blocklist_file.clone(),
+            default_blocklist: !a.no_default_blocklist,
+            seed,
+            shards,
+            shard,
+            max_targets,
+        })
+    }
+}
 
-        let output = match &a.output_file {
-            None => OutputTarget::Stdout,
-            Some(p) if p.as_os_str() == "-" => OutputTarget::Stdout,
-            Some(p) => OutputTarget::File(p.clone()),
+/// The targets asked for: command-line CIDRs and the allowlist file.
+fn wanted_addresses(a: &Args) -> Result<AddrSet, ConfigError> {
+    let mut nets: Vec<Ipv4Net> = Vec::new();
+    for t in &a.targets {
+        nets.push(
+            blocklist::parse_target(t).map_err(|e| ConfigError(format!("target {t:?}: {e}")))?,
+        );
+    }
+    if let Some(path) = &a.allowlist_file {
+        nets.extend(read_list("-w/--allowlist-file", path)?);
+    }
+    if a.targets.is_empty() && a.allowlist_file.is_none() {
+        return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
+    }
+    let wanted = AddrSet::from_nets(nets);
+    if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
+        // Only an allowlist without entries gets here: a target is at least one address.
+        return err(format!(
+            "no targets: -w/--allowlist-file: {} has no addresses or CIDRs",
+            path.display()
+        ));
+    }
+    Ok(wanted)
+}
+
+/// The blocklist and its built-in part: the addresses that are never unicast-routable
+/// always, the reserved ranges unless turned off, and the operator's files.
+fn blocklists(a: &Args) -> Result<(AddrSet, AddrSet), ConfigError> {
+    let mut block = blocklist::never();
+    if !a.no_default_blocklist {
+        block = block.union(&blocklist::reserved());
+    }
+    let builtin = block.clone();
+    for path in &a.blocklist_file {
+        block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
+    }
+    Ok((block, builtin))
+}
+
+/// Refuses a scan with nothing left to probe (`unblocked`), and a large scan (`addrs`, the
+/// targets numbered) without an opt-out list.
+fn check_scannable(
+    a: &Args,
+    wanted: &AddrSet,
+    unblocked: &AddrSet,
+    addrs: &AddrSet,
+) -> Result<(), ConfigError> {
+    if unblocked.is_empty() {
+        let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
+            && !a.no_default_blocklist
+        {
+            " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
+        } else {
+            ""
         };
+        return err(format!(
+            "every target is excluded by the blocklists: nothing to scan{hint}"
+        ));
+    }
+    // Safety rail: a scan this large reaches networks whose operators will ask to be left
+    // out; the operator must have a place to put those requests before starting.
+    if addrs.len() > LARGE_SCAN && a.blocklist_file.is_empty() {
+        return err(format!(
+            "refusing to scan {} addresses (more than 2^24) without -b/--blocklist-file: a scan this large must honour opt-out requests; pass your opt-out list (an empty file states that there are none yet)",
+            addrs.len()
+        ));
+    }
+    Ok(())
+}
+
+impl Output {
+    fn from_args(a: &Args) -> Result<Output, ConfigError> {
         for (flag, p) in [
             ("-o/--output-file", a.output_file.as_ref()),
             ("-m/--metadata-file", a.metadata_file.as_ref()),
         ] {
-            if let Some(p) = p {
-                if p.is_dir() {
-                    return err(format!("{flag}: {} is a directory", p.display()));
-                }
+            if let Some(p) = p.filter(|p| p.is_dir()) {
+                return err(format!("{flag}: {} is a directory", p.display()));
             }
         }
+        Ok(Output {
+            target: match &a.output_file {
+                Some(p) if p.as_os_str() != "-" => OutputTarget::File(p.clone()),
+                _ => OutputTarget::Stdout,
+            },
+            metadata_file: a.metadata_file.clone(),
+            all_responses: a.all_responses,
+            quiet: a.quiet,
+            dryrun: a.dryrun,
+        })
+    }
+}
 
-        let contact = a
-            .contact
-            .as_deref()
-            .map(|s| operator_text("--contact", s))
-            .transpose()?;
-        let purpose = a
-            .purpose
-            .as_deref()
-            .map(|s| operator_text("--purpose", s))
-            .transpose()?;
+impl Operator {
+    fn from_args(a: &Args) -> Result<Operator, ConfigError> {
+        let text = |flag, v: &Option<String>| v.as_deref().map(|s| operator_text(flag, s));
+        let contact = text("--contact", &a.contact).transpose()?;
+        let purpose = text("--purpose", &a.purpose).transpose()?;
         let notice_http = a
             .notice_http
             .as_deref()
@@ -315,93 +467,12 @@ impl Config {
         if notice_http.is_some() && contact.is_none() {
             return err("--notice-http needs --contact: the page tells people how to reach you");
         }
-        let debug_stop_after = a
-            .debug_stop_after
-            .as_deref()
-            .map(|s| parse_u64_in("--debug-stop-after", s, 1, u64::MAX))
-            .transpose()?;
-
-        let config = Config {
-            target_args: a.targets.clone(),
-            space,
-            blocklist: block,
-            builtin_blocklist,
-            target_addresses,
-            ports,
-            allowlist_file: a.allowlist_file.clone(),
-            blocklist_files: a.blocklist_file.clone(),
-            default_blocklist: !a.no_default_blocklist,
-            rate,
-            seed,
-            shards,
-            shard,
-            probes,
-            cooldown,
-            interface: a.interface.clone(),
-            source_ip,
-            gateway_mac,
-            source_ports,
-            sender_threads,
-            sender_threads_source,
-            max_targets,
-            max_results,
-            max_runtime,
-            output,
-            metadata_file: a.metadata_file.clone(),
-            all_responses: a.all_responses,
-            quiet: a.quiet,
-            dryrun: a.dryrun,
+        Ok(Operator {
             contact,
             purpose,
-            checkpoint_file: a.checkpoint.clone().or_else(|| a.resume.clone()),
-            resume_file: a.resume.clone(),
-            resume: resume.map(Box::new),
             notice_http,
-            debug_stop_after,
-            xdp: a.xdp,
-        };
-        crate::checkpoint::check_config(&config)?;
-        Ok(config)
+        })
     }
-
-    /// Number of probes this shard sends (targets times probes, after -n), before any
-    /// blocklist reload.
-    pub fn planned_targets(&self) -> u64 {
-        let total = self.space.len();
-        // This shard's share of the cycle.
-        let share = total / u64::from(self.shards)
-            + u64::from(u64::from(self.shard) < total % u64::from(self.shards));
-        match self.max_targets {
-            // The shard's share of the cap, which its threads split among themselves (see
-            // `scan::walk_for`).
-            Some(n) => crate::targets::cyclic::split_limit(
-                n,
-                u64::from(self.shards),
-                u64::from(self.shard),
-            )
-            .min(share),
-            None => share,
-        }
-    }
-}
-
-/// `-T`, or else the resumed scan's thread count (a checkpoint is only valid with the
-/// threads that wrote it), or else the default for the CPUs this process may use.
-fn sender_threads(
-    a: &Args,
-    resume: Option<&crate::checkpoint::Checkpoint>,
-) -> Result<(u32, ThreadsSource), ConfigError> {
-    Ok(match (&a.sender_threads, resume) {
-        (Some(t), _) => {
-            let t = parse_u64_in("-T/--sender-threads", t, 1, u64::from(MAX_THREADS))?;
-            (t as u32, ThreadsSource::Flag)
-        }
-        (None, Some(c)) => (c.scan.sender_threads, ThreadsSource::Checkpoint),
-        (None, None) => (
-            crate::send::threads::default_sender_threads(),
-            ThreadsSource::Default,
-        ),
-    })
 }
 
 /// Text the operator gives about themselves: one line, printable, not too long.
@@ -559,6 +630,15 @@ fn parse_max_targets(s: &str, total: u64) -> Result<u64, ConfigError> {
     parse_u64_in(FLAG, s, 1, u64::MAX)
 }
 
+/// The configuration of `synsurvey --no-default-blocklist ARGS`, for the unit tests.
+#[cfg(test)]
+pub(crate) fn for_test(args: &[&str]) -> Config {
+    use clap::Parser;
+    let mut v = vec!["synsurvey", "--no-default-blocklist"];
+    v.extend_from_slice(args);
+    Config::from_args(&Args::try_parse_from(v).unwrap()).unwrap()
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -606,12 +686,12 @@ mod test {
             "500",
         ])
         .unwrap();
-        assert_eq!(c.space.len(), 4096 * 2);
-        assert_eq!(c.rate, Some(500));
-        assert_eq!(c.seed, 7);
-        assert_eq!(c.cooldown, Duration::from_secs(8));
-        assert_eq!(c.source_ports, (32768, 61000));
-        assert_eq!(c.output, OutputTarget::Stdout);
+        assert_eq!(c.targets.space.len(), 4096 * 2);
+        assert_eq!(c.pacing.rate, Some(500));
+        assert_eq!(c.targets.seed, 7);
+        assert_eq!(c.pacing.cooldown, Duration::from_secs(8));
+        assert_eq!(c.network.source_ports, (32768, 61000));
+        assert_eq!(c.output.target, OutputTarget::Stdout);
         let uncapped = cfg(&[
             "--no-default-blocklist",
             "198.18.0.0/20",
@@ -621,9 +701,9 @@ mod test {
             "0",
         ])
         .unwrap();
-        assert_eq!(uncapped.rate, None);
+        assert_eq!(uncapped.pacing.rate, None);
         let default = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80"]).unwrap();
-        assert_eq!(default.rate, Some(10_000));
+        assert_eq!(default.pacing.rate, Some(10_000));
     }
 
     #[test]
@@ -639,7 +719,7 @@ mod test {
             "80",
         ])
         .unwrap();
-        assert_eq!(c.space.len(), 256);
+        assert_eq!(c.targets.space.len(), 256);
     }
 
     #[test]

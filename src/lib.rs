@@ -3,41 +3,56 @@
 //! The crate is laid out as the pipeline a probe and its reply travel through:
 //!
 //! ```text
-//!  cli ──> config ──> targets ──> probe ──> send ──> (network) ──> recv ──> validate ──> output
-//!                      (what)     (frame)   (pace,                (capture,  (MAC,       (JSON lines,
-//!                                            blocklist)            dedup)     reasons)    metadata)
+//!  cli ──> config ──> plan ──> targets ──> probe ──> send ──> (network) ──> recv ──> validate ──> output
+//!           (flags)   (threads, (what)     (frame)   (pace,                (capture,  (MAC,       (JSON lines,
+//!                      walks,                         blocklist)            dedup)     reasons)    metadata)
+//!                      -n split)                        │                     │
+//!                         │                             ▼                     ▼
+//!                         └──────────────────>  checkpoint (positions)   counters ──> scan::monitor
+//!                                                                        (atomics)    (status, stop)
 //! ```
 //!
+//! * [`config`]: the validated configuration, grouped by concern.
+//! * [`plan`]: thread counts, each thread's walk, the split of `-n`, the resume check.
 //! * [`targets`]: the target set (allowlist minus blocklists), the cyclic-group permutation
-//!   and its split into shards and sender threads.
+//!   and its split into shards and sender threads; the live blocklist and its reloads.
 //! * [`wire`]: zero-copy views of Ethernet, IPv4 and TCP, with checksums.
 //! * [`probe`]: the SYN frame template and its per-target patching.
 //! * [`validate`]: the keyed MAC that makes a probe's sequence number and source port
 //!   self-authenticating, and the checks a reply must pass.
 //! * [`send`]: sender threads, the packet-rate pacer and the transmit back ends.
-//! * [`recv`]: the receiver thread, duplicate suppression and reply classification.
-//! * [`output`]: JSON-lines records, progress on stderr and the metadata summary.
-//! * [`checkpoint`]: saving progress (`--checkpoint`) and resuming (`--resume`).
+//! * [`recv`]: the receiver thread, its capture, duplicate suppression and classification.
+//! * [`output`]: JSON-lines records and the metadata schema.
+//! * [`counters`]: the shared atomic counters every stage writes and the monitor reads.
+//! * [`stop`]: the one cell that records why a scan stops (first reason wins).
+//! * [`checkpoint`]: the checkpoint file format (`--checkpoint`, `--resume`).
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
-//! * [`scan`]: wires the stages together for a dry run or a live scan (threads, signals,
-//!   monitor, cooldown, metadata).
+//! * [`scan`]: a live scan in phases (open, spawn, monitor, end) and the dry run.
 //! * [`report`]: `synsurvey report`, one HTML page that shows a finished scan.
 //! * [`subcommand`]: the subcommands beside the scan (`report`, `completions`, `man`).
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
-pub mod checkpoint;
+// `unsafe` lives in `net` only, where every block states why it is sound.
+#![deny(unsafe_code)]
+
+pub(crate) mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod counters;
+#[allow(unsafe_code)]
 pub mod net;
 pub mod notice;
 pub mod output;
+pub mod plan;
 pub mod probe;
 pub mod recv;
 pub mod report;
 pub mod scan;
 pub mod send;
+pub mod stop;
 pub mod subcommand;
 pub mod targets;
+pub(crate) mod test_hooks;
 pub mod validate;
 pub mod wire;

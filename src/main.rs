@@ -6,7 +6,7 @@ use clap::Parser;
 
 use synsurvey::cli::Args;
 use synsurvey::config::Config;
-use synsurvey::output::JsonLines;
+use synsurvey::plan;
 use synsurvey::scan::End;
 
 /// Exit code for a usage error: bad flags, values or files, refused before anything is sent.
@@ -33,7 +33,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let config = match Config::from_args(&args) {
+    // The configuration, then the check that a checkpoint to resume belongs to it.
+    let config = match Config::from_args(&args).and_then(|c| plan::check_resume(&c).map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("synsurvey: {e}");
@@ -50,16 +51,12 @@ fn main() -> ExitCode {
 }
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    if config.dryrun {
-        let mut out = match JsonLines::open(&config.output, config.resume.is_some()) {
+    if config.dryrun() {
+        let mut out = match synsurvey::output::open(config.output_target(), config.resuming()) {
             Ok(out) => out,
             // A bad -o path is a usage error like any other file named on the command line.
             Err(e) => {
-                let path = match &config.output {
-                    synsurvey::config::OutputTarget::File(p) => p.display().to_string(),
-                    synsurvey::config::OutputTarget::Stdout => "standard output".into(),
-                };
-                eprintln!("synsurvey: -o/--output-file: {path}: cannot create: {e}");
+                eprintln!("synsurvey: {e}");
                 return Ok(ExitCode::from(EXIT_USAGE));
             }
         };
@@ -72,6 +69,7 @@ fn run(config: &Config) -> anyhow::Result<ExitCode> {
 fn exit_code(end: End) -> ExitCode {
     match end {
         End::Interrupted(sig) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        End::Failed => ExitCode::FAILURE,
         End::Completed | End::MaxRuntime | End::MaxResults | End::OutputClosed => ExitCode::SUCCESS,
     }
 }

@@ -5,8 +5,9 @@
 //! the scanning host for the duration of the scan: HTML at `/` and the same facts as JSON
 //! at `/.well-known/scan.json`. The listener is bound before the scanner drops its
 //! capabilities (port 80 needs CAP_NET_BIND_SERVICE) and before the first probe, so an
-//! address that cannot be bound stops the scan before it starts; it is closed when the scan
-//! ends.
+//! address that cannot be bound stops the scan before it starts; the serving threads are
+//! started only after the drop ([`BoundNotice`]), so they never hold a capability. The
+//! listener is closed when the scan ends.
 //!
 //! The responder is deliberately tiny and defensive: HTTP/1.0, `GET` and `HEAD` only, the
 //! request head limited to [`MAX_REQUEST`] bytes, two-second read and write timeouts, at
@@ -57,7 +58,7 @@ pub struct Notice {
 
 impl Notice {
     pub fn of(config: &Config, source_ip: Ipv4Addr, start_unix_us: u64) -> Notice {
-        let opt_out = match &config.contact {
+        let opt_out = match &config.operator.contact {
             Some(c) => format!(
                 "Write to {c} with the addresses or prefixes to exclude; they are added to the \
                  blocklist, which this scan re-reads while it runs, and to every later scan."
@@ -67,18 +68,18 @@ impl Notice {
         Notice {
             scanner: "synsurvey",
             version: env!("CARGO_PKG_VERSION"),
-            contact: config.contact.clone(),
-            purpose: config.purpose.clone(),
+            contact: config.operator.contact.clone(),
+            purpose: config.operator.purpose.clone(),
             opt_out,
             source_ip: source_ip.to_string(),
             start_time: rfc3339_us(start_unix_us),
-            rate_pps: config.rate,
-            addresses: config.space.addrs().len(),
-            ports: config.space.ports().to_vec(),
-            probes_per_target: config.probes,
-            targets: config.space.len(),
-            shard: config.shard,
-            shards: config.shards,
+            rate_pps: config.pacing.rate,
+            addresses: config.targets.space.addrs().len(),
+            ports: config.targets.space.ports().to_vec(),
+            probes_per_target: config.pacing.probes,
+            targets: config.targets.space.len(),
+            shard: config.targets.shard,
+            shards: config.targets.shards,
             method: "one TCP SYN per address and port (per probe); replies are answered with \
                      RST by the operating system; no connection is completed and no data is sent",
         }
@@ -136,20 +137,7 @@ impl Notice {
 fn port_list(ports: &[u16]) -> String {
     let mut sorted = ports.to_vec();
     sorted.sort_unstable();
-    let mut runs: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i;
-        while j + 1 < sorted.len() && u32::from(sorted[j + 1]) == u32::from(sorted[j]) + 1 {
-            j += 1;
-        }
-        runs.push(if i == j {
-            sorted[i].to_string()
-        } else {
-            format!("{}-{}", sorted[i], sorted[j])
-        });
-        i = j + 1;
-    }
+    let mut runs = crate::targets::port_runs(&sorted);
     if runs.len() > 50 {
         runs.truncate(50);
         runs.push("…".into());
@@ -270,54 +258,80 @@ pub struct NoticeServer {
     thread: Option<JoinHandle<()>>,
 }
 
-impl NoticeServer {
-    /// Binds `addr` and serves `notice` on it from a thread of its own.
-    pub fn start(addr: SocketAddr, notice: Notice) -> io::Result<NoticeServer> {
+/// A bound listener whose page is not served yet. Binding needs a capability for ports
+/// below 1024, serving must not have any: the scanner binds, drops every capability, and
+/// only then calls [`BoundNotice::serve`], so the thread that reads HTTP from the Internet,
+/// and every client thread it spawns, starts with none.
+pub struct BoundNotice {
+    listener: TcpListener,
+    notice: Notice,
+}
+
+impl BoundNotice {
+    /// Binds `addr`; nothing is accepted until [`BoundNotice::serve`].
+    pub fn bind(addr: SocketAddr, notice: Notice) -> io::Result<BoundNotice> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
+        Ok(BoundNotice { listener, notice })
+    }
+
+    /// Serves the page from a thread of its own (spawned by the calling thread, whose
+    /// credentials it inherits).
+    pub fn serve(self) -> io::Result<NoticeServer> {
+        let BoundNotice { listener, notice } = self;
         let addr = listener.local_addr()?;
         let html: Arc<[u8]> = notice.html().into_bytes().into();
         let mut json = serde_json::to_vec_pretty(&notice).map_err(io::Error::from)?;
         json.push(b'\n');
         let json: Arc<[u8]> = json.into();
         let stop = Arc::new(AtomicBool::new(false));
-        let active = Arc::new(AtomicUsize::new(0));
         let thread = {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("notice-http".into())
-                .spawn(move || {
-                    while !stop.load(Relaxed) {
-                        match listener.accept() {
-                            Ok((s, _)) => {
-                                if active.load(Relaxed) >= MAX_CLIENTS {
-                                    continue; // dropped: closed at once
-                                }
-                                active.fetch_add(1, Relaxed);
-                                let (html, json, mine) =
-                                    (html.clone(), json.clone(), active.clone());
-                                let spawned = std::thread::Builder::new()
-                                    .name("notice-client".into())
-                                    .spawn(move || {
-                                        let _ = serve(s, &html, &json);
-                                        mine.fetch_sub(1, Relaxed);
-                                    });
-                                if spawned.is_err() {
-                                    active.fetch_sub(1, Relaxed);
-                                }
-                            }
-                            // Nothing waiting, or a transient error (a client that reset
-                            // before we accepted, out of descriptors): look again shortly.
-                            Err(_) => std::thread::sleep(POLL),
-                        }
-                    }
-                })?
+                .spawn(move || accept_loop(&listener, &stop, &html, &json))?
         };
         Ok(NoticeServer {
             addr,
             stop,
             thread: Some(thread),
         })
+    }
+}
+
+/// Accepts until `stop`, one short-lived thread per client, at most [`MAX_CLIENTS`].
+fn accept_loop(listener: &TcpListener, stop: &AtomicBool, html: &Arc<[u8]>, json: &Arc<[u8]>) {
+    let active = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Relaxed) {
+        match listener.accept() {
+            Ok((s, _)) => {
+                if active.load(Relaxed) >= MAX_CLIENTS {
+                    continue; // dropped: closed at once
+                }
+                active.fetch_add(1, Relaxed);
+                let (html, json, mine) = (html.clone(), json.clone(), active.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("notice-client".into())
+                    .spawn(move || {
+                        let _ = serve(s, &html, &json);
+                        mine.fetch_sub(1, Relaxed);
+                    });
+                if spawned.is_err() {
+                    active.fetch_sub(1, Relaxed);
+                }
+            }
+            // Nothing waiting, or a transient error (a client that reset before we
+            // accepted, out of descriptors): look again shortly.
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+impl NoticeServer {
+    /// Binds `addr` and serves `notice` on it at once (see [`BoundNotice`] for the order a
+    /// privileged caller needs).
+    pub fn start(addr: SocketAddr, notice: Notice) -> io::Result<NoticeServer> {
+        BoundNotice::bind(addr, notice)?.serve()
     }
 
     /// The address actually bound (port 0 picks one).

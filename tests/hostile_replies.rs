@@ -10,7 +10,7 @@ mod forge;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,9 +29,6 @@ fn scan_while<T: Send + 'static>(
     args: &[&str],
     inject: impl FnOnce(Arc<AtomicBool>) -> T + Send + 'static,
 ) -> (Vec<Value>, Value, Output, T) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.json");
-    let meta = dir.path().join("meta.json");
     let stop = Arc::new(AtomicBool::new(false));
     let injector = {
         let stop = stop.clone();
@@ -39,36 +36,16 @@ fn scan_while<T: Send + 'static>(
     };
     // Give the injector time to open its sockets before the first probe.
     std::thread::sleep(Duration::from_millis(200));
-    let mut cmd = tb.exec_scan([
-        synsurvey().to_str().unwrap(),
-        "--no-default-blocklist",
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        "-m",
-        meta.to_str().unwrap(),
-    ]);
-    cmd.args(args).stdin(Stdio::null());
-    let output = cmd.output().unwrap();
+    let r = Scan::new(args).may_fail().run(tb);
     stop.store(true, Ordering::Relaxed);
     let injected = injector.join().expect("injector thread");
     assert!(
-        output.status.success(),
+        r.output.status.success(),
         "synsurvey failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+        r.output.status,
+        r.stderr
     );
-    let lines = read_json_lines(&std::fs::read(&out).unwrap());
-    let meta: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    (lines, meta, output, injected)
-}
-
-fn addrs_of(lines: &[Value], class: &str) -> BTreeSet<Ipv4Addr> {
-    lines
-        .iter()
-        .filter(|v| v["classification"] == class)
-        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
-        .collect()
+    (r.lines, r.meta, r.output, injected)
 }
 
 fn failures(meta: &Value, reason: &str) -> u64 {

@@ -15,41 +15,8 @@ use serde_json::Value;
 /// Runs synsurvey in the testbed's scanner namespace with `args`, on the /16 testbed
 /// network (hence `--no-default-blocklist`: 198.18.0.0/15 is reserved).
 fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Value>, Value, Output) {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
-    let out = tb
-        .exec_scan(
-            [
-                synsurvey().to_str().unwrap(),
-                "--no-default-blocklist",
-                "-q",
-                "-m",
-                meta.to_str().unwrap(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(args.iter().map(|s| s.to_string())),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "synsurvey failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = read_json_lines(&out.stdout);
-    let meta: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    (lines, meta, out)
-}
-
-fn addrs_of(lines: &[Value], class: &str) -> BTreeSet<Ipv4Addr> {
-    lines
-        .iter()
-        .filter(|v| v["classification"] == class)
-        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
-        .collect()
+    let r = Scan::new(args).run(tb);
+    (r.lines, r.meta, r.output)
 }
 
 fn set(v: &[Ipv4Addr]) -> BTreeSet<Ipv4Addr> {
@@ -435,6 +402,7 @@ fn sigint_leaves_valid_output_and_metadata() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
+    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "exit code after SIGINT");
@@ -451,4 +419,51 @@ fn sigint_leaves_valid_output_and_metadata() {
         m["replies"]["results_written"].as_u64().unwrap(),
         lines.len() as u64
     );
+}
+
+/// Deduplication marks only successes: with -P 2, a target that resets the first probe
+/// and accepts the second is reported (its SYN-ACK is not a duplicate of the RST).
+#[test]
+fn synack_after_rst_from_the_same_target_is_reported() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset("198.18.7.0/24", 40, 97);
+    let tb = Testbed::up(opts(&open));
+    // The target resets the first SYN to each address, then lets the listener answer.
+    let nft = "table ip first_rst { \
+        set reset_once { type ipv4_addr; flags dynamic; size 65536; }; \
+        chain input { type filter hook input priority -10; policy accept; \
+        tcp dport 80 tcp flags syn ip daddr != @reset_once \
+        add @reset_once { ip daddr } reject with tcp reset; }; }";
+    let o = tb.exec_tgt(["nft", nft]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (lines, meta, _) = scan(
+        &tb,
+        &[
+            "198.18.7.0/24",
+            "-p",
+            "80",
+            "-P",
+            "2",
+            "-r",
+            "2000",
+            "-c",
+            "1",
+        ],
+    );
+    // Every address was reset once (ground truth: the target's own set).
+    let o = tb
+        .exec_tgt(["nft", "list", "set", "ip", "first_rst", "reset_once"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        listed.contains("198.18.7.0") && listed.contains("198.18.7.255"),
+        "{listed}"
+    );
+    assert_eq!(
+        addrs_of(&lines, "synack"),
+        set(&open),
+        "each open target accepted probe 2"
+    );
+    assert!(meta["replies"]["rst"].as_u64().unwrap() >= 256, "{meta}");
 }

@@ -220,3 +220,86 @@ fn nobody_without_capabilities_fails_before_sending() {
     assert!(out.stdout.is_empty());
     assert_eq!(seen.len(), 0, "probes sent without privileges");
 }
+
+/// The notice page reads HTTP from the Internet: its thread, and the thread of a client
+/// connected right now, hold no capability either, and the metadata's
+/// `capabilities_dropped` is what the kernel says about every thread.
+#[test]
+fn notice_page_threads_have_no_capabilities() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts::default());
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta.json");
+    let mut child = tb
+        .exec_scan([
+            synsurvey().to_str().unwrap(),
+            "--no-default-blocklist",
+            "198.18.0.0/20",
+            "-p",
+            "80",
+            "-r",
+            "1000",
+            "-c",
+            "0",
+            "-q",
+            "-o",
+            "/dev/null",
+            "-m",
+            meta.to_str().unwrap(),
+            "--contact",
+            "scans@example.org",
+            "--notice-http",
+            "198.19.0.1:8080",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let (mut checked, mut names, mut clients) = (0, Vec::new(), Vec::new());
+    while Instant::now() < deadline && !names.iter().any(|n| n == "notice-client") {
+        std::thread::sleep(Duration::from_millis(100));
+        // A client that connects and says nothing: its thread waits two seconds for a request.
+        clients.push(
+            tb.exec_scan(["bash", "-c", "exec 3<>/dev/tcp/198.19.0.1/8080; sleep 1"])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        (checked, names) = (0, Vec::new());
+        let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        for task in tasks {
+            let (Ok(status), Ok(comm)) = (
+                std::fs::read_to_string(task.join("status")),
+                std::fs::read_to_string(task.join("comm")),
+            ) else {
+                continue; // the thread ended meanwhile
+            };
+            for key in ["CapEff:", "CapPrm:", "CapAmb:"] {
+                assert_eq!(
+                    field(&status, key),
+                    "0000000000000000",
+                    "{} {key}",
+                    comm.trim()
+                );
+            }
+            names.push(comm.trim().to_string());
+            checked += 1;
+        }
+    }
+    assert!(
+        names.iter().any(|n| n == "notice-http") && names.iter().any(|n| n == "notice-client"),
+        "threads checked ({checked}): {names:?}"
+    );
+    for mut c in clients {
+        let _ = c.wait();
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(m["capabilities_dropped"], true);
+}

@@ -19,14 +19,29 @@ const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 /// `scan::MAX_BATCH`: the most probes a sender hands to the kernel at once.
 const MAX_BATCH: usize = 256;
 
+/// Runs the scanner. `STOP_AFTER, N` among the arguments becomes the test hook that stops
+/// a dry run after N probes (an environment variable of the test build, not a flag).
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--no-default-blocklist")
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        match (a, it.clone().next()) {
+            (STOP_AFTER, Some(n)) => {
+                cmd.env("SYNSURVEY_TEST_STOP_AFTER", n);
+                it.next();
+            }
+            _ => rest.push(a),
+        }
+    }
+    cmd.arg("--no-default-blocklist")
+        .args(rest)
         .stdin(Stdio::null())
         .output()
         .expect("cannot run synsurvey")
 }
+
+const STOP_AFTER: &str = "<stop after>";
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -63,7 +78,7 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize) {
         "4242",
         "--checkpoint",
         ck_s,
-        "--debug-stop-after",
+        STOP_AFTER,
         stop_after,
         "-o",
         out_s,
@@ -169,7 +184,7 @@ fn resume_refuses_another_scan_and_bad_files() {
         "80",
         "--checkpoint",
         ck_s,
-        "--debug-stop-after",
+        STOP_AFTER,
         "10",
     ]);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
@@ -301,6 +316,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
@@ -428,4 +444,62 @@ fn notice_page_is_served_during_the_scan_only() {
     assert!(status.success());
     let gone = fetch_from_target(&tb, &url);
     assert!(gone.is_err(), "the page outlives the scan: {gone:?}");
+}
+
+/// An opt-out list that changed while a scan was interrupted is accepted on resume (the
+/// list filters probes, it does not number targets): the resumed part honours the new
+/// list, and together the two parts probe every target neither list blocks.
+#[test]
+fn resume_accepts_an_updated_opt_out_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ck, out) = (dir.path().join("scan.ckpt"), dir.path().join("out.json"));
+    let (ck_s, out_s) = (ck.to_str().unwrap(), out.to_str().unwrap());
+    let list = dir.path().join("optout.txt");
+    let list_s = list.to_str().unwrap();
+    std::fs::write(&list, "198.18.0.0/24\n").unwrap();
+    let scan = ["-d", "198.18.0.0/22", "-p", "80", "-b", list_s];
+    let mut first = scan.to_vec();
+    first.extend_from_slice(&[
+        "-e",
+        "9",
+        "--checkpoint",
+        ck_s,
+        STOP_AFTER,
+        "300",
+        "-o",
+        out_s,
+    ]);
+    let o = run(&first);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let part1 = lines(&out).len();
+
+    std::fs::write(&list, "198.18.0.0/24\n198.18.3.0/24\n").unwrap();
+    let mut second = scan.to_vec();
+    second.extend_from_slice(&["--resume", ck_s, "-o", out_s]);
+    let o = run(&second);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let all = lines(&out);
+    let daddr = |v: &Value| {
+        v["daddr"]
+            .as_str()
+            .unwrap()
+            .parse::<std::net::Ipv4Addr>()
+            .unwrap()
+    };
+    assert!(
+        all[part1..].iter().all(|v| daddr(v).octets()[2] != 3),
+        "the resumed part honours the new list"
+    );
+    let got: BTreeSet<_> = all.iter().map(daddr).collect();
+    let want: BTreeSet<_> = (256..768u32)
+        .map(|i| std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)) + i))
+        .collect();
+    assert!(
+        want.is_subset(&got),
+        "every target neither list blocks is probed"
+    );
+    assert!(
+        got.iter().all(|a| a.octets()[2] != 0),
+        "the first list held throughout"
+    );
 }

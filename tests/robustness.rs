@@ -13,7 +13,7 @@ use std::time::Instant;
 use forge::{at, refill_ip_checksum, Forge};
 use proptest::prelude::*;
 use synsurvey::recv::{Classifier, Outcome};
-use synsurvey::targets::live::LiveBlocklist;
+use synsurvey::targets::live_blocklist::LiveBlocklist;
 use synsurvey::targets::{AddrSet, TargetSpace};
 use synsurvey::validate::{DropReason, Key, Validator};
 use synsurvey::wire::tcp::flags;

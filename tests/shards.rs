@@ -122,3 +122,96 @@ fn three_hosts_three_shards_cover_everything_once() {
         "opt-out honoured on every host"
     );
 }
+
+/// The shards number targets without the opt-out files, so three hosts started with three
+/// different versions of the list (a list that changed between their starts) still split
+/// one permutation: every target no version blocks is probed exactly once, and no host
+/// probes what its own version blocks.
+#[test]
+fn shards_with_different_opt_out_versions_still_cover_everything_once() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts {
+        open: vec!["198.18.1.0/24".into()],
+        scanners: 3,
+        ..Default::default()
+    });
+    let caps: Vec<_> = (1..=3)
+        .map(|k| tb.capture_syns_on(&format!("veth{k}")))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    // Three versions: the list grew, then an entry was withdrawn and another came in.
+    let versions = [
+        "198.18.63.0/24\n",
+        "198.18.63.0/24\n198.18.10.0/23\n198.18.33.7\n",
+        "198.18.10.0/23\n198.18.20.0/22\n",
+    ];
+    let blocked_by = |v: usize, a: Ipv4Addr| {
+        let o = a.octets();
+        match v {
+            0 => o[2] == 63,
+            1 => o[2] == 63 || o[2] == 10 || o[2] == 11 || (o[2], o[3]) == (33, 7),
+            _ => o[2] == 10 || o[2] == 11 || (20..24).contains(&o[2]),
+        }
+    };
+    let children: Vec<_> = (0..3u8)
+        .map(|shard| {
+            let list = dir.path().join(format!("optout{shard}.txt"));
+            std::fs::write(&list, versions[usize::from(shard)]).unwrap();
+            tb.exec_scanner(
+                shard + 1,
+                [
+                    synsurvey().to_str().unwrap(),
+                    "--no-default-blocklist",
+                    "198.18.0.0/18",
+                    "-p",
+                    "80",
+                    "-e",
+                    "77",
+                    "--shards",
+                    "3",
+                    "--shard",
+                    &shard.to_string(),
+                    "-r",
+                    "8000",
+                    "-c",
+                    "0.5",
+                    "-q",
+                    "-o",
+                    "/dev/null",
+                    "-b",
+                    list.to_str().unwrap(),
+                ],
+            )
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "shard {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let seen: Vec<_> = caps.into_iter().map(|c| c.stop()).collect();
+    let mut probed = BTreeSet::new();
+    for (k, syns) in seen.iter().enumerate() {
+        for s in syns {
+            assert!(
+                !blocked_by(k, s.daddr),
+                "host {k} probed {} that its list blocks",
+                s.daddr
+            );
+            assert!(probed.insert(s.daddr), "{} probed twice", s.daddr);
+        }
+    }
+    let blocked_by_none: BTreeSet<Ipv4Addr> = (0..16384u32)
+        .map(|i| Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + i))
+        .filter(|&a| (0..3).all(|v| !blocked_by(v, a)))
+        .collect();
+    let missing: Vec<_> = blocked_by_none.difference(&probed).take(5).collect();
+    assert!(missing.is_empty(), "never probed: {missing:?} ...");
+}

@@ -111,7 +111,8 @@ fn a_resumed_scan_keeps_the_threads_of_its_checkpoint() {
         .args(["-c", &two])
         .arg(synsurvey())
         .args(DRY)
-        .args(["--checkpoint", ck, "--debug-stop-after", "40"])
+        .args(["--checkpoint", ck])
+        .env("SYNSURVEY_TEST_STOP_AFTER", "40")
         .output()
         .unwrap();
     assert!(

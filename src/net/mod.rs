@@ -12,6 +12,7 @@
 //! * [`route`]: route, interface and neighbour discovery over rtnetlink (no shelling out).
 //! * [`privs`]: reading and dropping capabilities.
 //! * [`netns`]: moving the calling thread into a named network namespace.
+//! * [`inotify`]: being told when a file changes (the opt-out lists).
 //!
 //! Conventions (after socket2): the [`syscall!`] macro turns a `-1` return into
 //! [`std::io::Error::last_os_error`], every `unsafe` block carries a `// SAFETY:` comment, and
@@ -49,6 +50,7 @@ macro_rules! require_privileges {
 }
 
 pub mod bpf;
+pub mod inotify;
 pub mod netns;
 pub mod privs;
 pub mod route;
@@ -72,3 +74,15 @@ pub use tx::{PacketTx, TxBatch};
 
 /// Re-exported so callers can hold a filter program without naming `libc` themselves.
 pub use libc::sock_filter;
+
+/// The error for a socket that could not be opened, with the remedy when it is privileges.
+pub fn open_error(what: &str, e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        anyhow::anyhow!(
+            "cannot open the {what}: {e}; raw sockets need CAP_NET_RAW: run as root, or grant the binary \
+             `setcap cap_net_raw,cap_net_admin=ep` (see docs/privileges.md)"
+        )
+    } else {
+        anyhow::anyhow!("cannot open the {what}: {e}")
+    }
+}

@@ -153,6 +153,38 @@ pub fn drop_capabilities() -> io::Result<()> {
     Ok(())
 }
 
+/// True if every thread of this process holds no capability: `CapEff`, `CapPrm` and
+/// `CapAmb` are zero in `/proc/self/task/*/status` for each task. This is what the metadata
+/// reports, read from the kernel rather than remembered from a call that was believed to
+/// succeed: a thread spawned before the drop keeps its own set, and would show here.
+pub fn no_task_has_capabilities() -> bool {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return false;
+    };
+    let mut seen = 0;
+    for task in tasks {
+        let Ok(task) = task else { return false };
+        // A thread that ended since the listing has no status left: it holds nothing.
+        let status = match std::fs::read_to_string(task.path().join("status")) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(_) => return false,
+        };
+        let clear = ["CapEff:", "CapPrm:", "CapAmb:"].iter().all(|key| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                == Some(0)
+        });
+        if !clear {
+            return false;
+        }
+        seen += 1;
+    }
+    seen > 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +239,8 @@ mod tests {
             Some("0000000000000000")
         );
         assert_eq!(status_field(&status, "NoNewPrivs:").as_deref(), Some("1"));
-        // The harness thread is untouched.
+        // The harness thread is untouched, and the process-wide check sees it.
         assert!(has_net_raw());
+        assert!(!no_task_has_capabilities());
     }
 }

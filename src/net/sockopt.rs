@@ -23,9 +23,29 @@ pub(crate) fn setsockopt<T: Copy>(fd: RawFd, level: i32, name: i32, value: T) ->
     .map(drop)
 }
 
-/// Reads a socket option whose value is a plain-old-data `T` (all-zero bytes must be valid).
-pub(crate) fn getsockopt<T: Copy>(fd: RawFd, level: i32, name: i32) -> io::Result<T> {
-    // SAFETY: callers only use this with C structs/integers for which all-zero is valid.
+/// Types a socket option may be read into: C structs and integers for which every bit
+/// pattern, all-zero included, is a valid value. Sealed: only the types listed here, each
+/// checked by hand, can be read with [`getsockopt`].
+pub(crate) trait PlainData: Copy + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! plain_data {
+    ($($t:ty),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl PlainData for $t {}
+    )*};
+}
+
+// Integers, and kernel structs made only of integers (no pointers, enums or bools).
+plain_data!(i32, u32, u64, libc::tpacket_stats, libc::xdp_mmap_offsets,);
+
+/// Reads a socket option whose value is a plain-data `T`.
+pub(crate) fn getsockopt<T: PlainData>(fd: RawFd, level: i32, name: i32) -> io::Result<T> {
+    // SAFETY: `T: PlainData` is sealed to integer types and C structs of integers, for
+    // which all-zero bytes are a valid value.
     let mut value: T = unsafe { mem::zeroed() };
     let mut len = mem::size_of::<T>() as libc::socklen_t;
     // SAFETY: `value` and `len` are valid for writes; `len` tells the kernel the buffer size.

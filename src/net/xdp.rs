@@ -83,7 +83,8 @@ impl Drop for Mapping {
 
 /// A single-producer/single-consumer ring shared with the kernel.
 struct Ring {
-    map: Mapping,
+    /// Owned for its `Drop`: the pointers below point into it until it is unmapped.
+    _map: Mapping,
     producer: *const AtomicU32,
     consumer: *const AtomicU32,
     flags: *const AtomicU32,
@@ -111,7 +112,7 @@ impl Ring {
                 flags: base.add(off.flags as usize).cast(),
                 desc: base.add(off.desc as usize),
                 mask: entries - 1,
-                map,
+                _map: map,
             })
         }
     }
@@ -145,6 +146,9 @@ pub struct XdpTx {
     slots: Vec<u64>,
     /// Chunks that are neither a slot nor in the kernel's hands.
     free: Vec<u64>,
+    /// Per chunk: handed to the kernel on the TX ring and not yet completed. A completion
+    /// is accepted only for such a chunk.
+    in_flight: Box<[bool]>,
     mode: XdpMode,
     frame_len: u32,
     /// Set when [`XdpTx::init_chunks`] failed: sending would send stale frames.
@@ -254,6 +258,7 @@ impl XdpTx {
             frames,
             slots,
             free,
+            in_flight: vec![false; frames].into_boxed_slice(),
             mode,
             frame_len: frame_len as u32,
             broken: None,
@@ -322,7 +327,12 @@ impl XdpTx {
             // SAFETY: `idx <= mask`, inside the ring's descriptor area of u64 addresses; the
             // kernel wrote it before publishing `prod` (Acquire above).
             let addr = unsafe { ptr::read_volatile(self.cq.desc.cast::<u64>().add(idx)) };
-            self.free.push(addr - addr % CHUNK as u64);
+            // The address indexes our memory later (`frame_mut`): never trust it unchecked.
+            // A refused one is left out (its chunk, if any, stays with the kernel).
+            if let Some(k) = completed_chunk(addr, &self.in_flight) {
+                self.in_flight[k] = false;
+                self.free.push((k * CHUNK) as u64);
+            }
         }
         self.cq.consumer().store(prod, Ordering::Release);
         n as usize
@@ -379,6 +389,7 @@ impl XdpTx {
             // SAFETY: `idx <= mask`, inside the TX ring's descriptor area; the kernel reads it
             // only after the Release store of the producer below.
             unsafe { ptr::write(self.tx.desc.cast::<libc::xdp_desc>().add(idx), d) };
+            self.in_flight[addr as usize / CHUNK] = true;
         }
         let end = prod.wrapping_add(n as u32);
         self.tx.producer().store(end, Ordering::Release);
@@ -428,6 +439,15 @@ impl XdpTx {
     }
 }
 
+/// The chunk number a completion-ring address refers to, if it is the start of (or inside)
+/// a chunk of this UMEM that was handed to the kernel and not yet completed. Anything else
+/// (outside the UMEM, or a chunk we own) is refused: using it would alias our own buffers
+/// or point outside the mapping.
+fn completed_chunk(addr: u64, in_flight: &[bool]) -> Option<usize> {
+    let k = usize::try_from(addr / CHUNK as u64).ok()?;
+    in_flight.get(k).copied().unwrap_or(false).then_some(k)
+}
+
 impl Drop for XdpTx {
     fn drop(&mut self) {
         // Let queued frames leave before the socket closes (zero-copy sends asynchronously).
@@ -439,6 +459,26 @@ impl Drop for XdpTx {
             let _ = self.kick();
             std::thread::yield_now();
         }
-        let _ = &self.tx.map;
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn completions_are_checked_against_the_umem() {
+        let mut in_flight = vec![false; 4];
+        in_flight[1] = true;
+        in_flight[3] = true;
+        let c = CHUNK as u64;
+        assert_eq!(completed_chunk(c, &in_flight), Some(1));
+        // An offset inside a chunk (headroom) still names that chunk.
+        assert_eq!(completed_chunk(3 * c + 64, &in_flight), Some(3));
+        // A chunk we own, one past the UMEM, and an absurd address are all refused.
+        assert_eq!(completed_chunk(0, &in_flight), None);
+        assert_eq!(completed_chunk(2 * c + 5, &in_flight), None);
+        assert_eq!(completed_chunk(4 * c, &in_flight), None);
+        assert_eq!(completed_chunk(u64::MAX, &in_flight), None);
     }
 }

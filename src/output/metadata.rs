@@ -11,8 +11,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::output::monitor::Counters;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{Config, OutputTarget};
+use crate::counters::Counters;
+use crate::targets::reload::ListVersion;
 use crate::validate::DropReason;
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,11 +62,109 @@ pub struct Replies {
     pub results_written: u64,
 }
 
+/// The `config` section of the metadata: what the scan was asked to do, as the operator
+/// gave it. Its own type, so that a change inside [`Config`] never renames a field that
+/// users' scripts read (`schema_is_pinned` below holds every name).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanConfig {
+    pub target_args: Vec<String>,
+    /// Addresses to probe (after the blocklists).
+    pub target_addresses: u64,
+    pub ports: Vec<u16>,
+    pub allowlist_file: Option<PathBuf>,
+    pub blocklist_files: Vec<PathBuf>,
+    pub default_blocklist: bool,
+    /// Packets per second for the whole scan; `null` for no cap.
+    pub rate: Option<u64>,
+    pub seed: u64,
+    pub shards: u32,
+    pub shard: u32,
+    pub probes: u16,
+    #[serde(serialize_with = "secs")]
+    pub cooldown: Duration,
+    pub interface: Option<String>,
+    pub source_ip: Option<Ipv4Addr>,
+    pub gateway_mac: Option<String>,
+    pub source_ports: (u16, u16),
+    pub sender_threads: u32,
+    /// `default` (from the CPUs available), `flag` (`-T`) or `checkpoint` (`--resume`).
+    pub sender_threads_source: crate::send::threads::ThreadsSource,
+    pub max_targets: Option<u64>,
+    pub max_results: Option<u64>,
+    #[serde(serialize_with = "secs_opt")]
+    pub max_runtime: Option<Duration>,
+    pub output: OutputTarget,
+    pub metadata_file: Option<PathBuf>,
+    pub all_responses: bool,
+    pub quiet: bool,
+    pub dryrun: bool,
+    pub contact: Option<String>,
+    pub purpose: Option<String>,
+    pub checkpoint_file: Option<PathBuf>,
+    pub resume_file: Option<PathBuf>,
+    pub notice_http: Option<SocketAddr>,
+    pub xdp: bool,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+impl ScanConfig {
+    pub fn of(c: &Config) -> ScanConfig {
+        ScanConfig {
+            target_args: c.targets.target_args.clone(),
+            target_addresses: c.targets.target_addresses,
+            ports: c.targets.ports.clone(),
+            allowlist_file: c.targets.allowlist_file.clone(),
+            blocklist_files: c.targets.blocklist_files.clone(),
+            default_blocklist: c.targets.default_blocklist,
+            rate: c.pacing.rate,
+            seed: c.targets.seed,
+            shards: c.targets.shards,
+            shard: c.targets.shard,
+            probes: c.pacing.probes,
+            cooldown: c.pacing.cooldown,
+            interface: c.network.interface.clone(),
+            source_ip: c.network.source_ip,
+            gateway_mac: c
+                .network
+                .gateway_mac
+                .map(|m| crate::wire::ethernet::format_mac(&m)),
+            source_ports: c.network.source_ports,
+            sender_threads: c.pacing.sender_threads,
+            sender_threads_source: c.pacing.sender_threads_source,
+            max_targets: c.targets.max_targets,
+            max_results: c.pacing.max_results,
+            max_runtime: c.pacing.max_runtime,
+            output: c.output.target.clone(),
+            metadata_file: c.output.metadata_file.clone(),
+            all_responses: c.output.all_responses,
+            quiet: c.output.quiet,
+            dryrun: c.output.dryrun,
+            contact: c.operator.contact.clone(),
+            purpose: c.operator.purpose.clone(),
+            checkpoint_file: c.resume.checkpoint_file.clone(),
+            resume_file: c.resume.resume_file.clone(),
+            notice_http: c.operator.notice_http,
+            xdp: c.network.xdp,
+        }
+    }
+}
+
+/// The metadata file: a full account of one scan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Metadata {
     pub synsurvey_version: &'static str,
     pub command_line: Vec<String>,
-    pub config: Config,
+    pub config: ScanConfig,
     pub network: Option<NetworkInfo>,
     pub start_time: String,
     pub end_time: String,
@@ -71,6 +174,8 @@ pub struct Metadata {
     /// output_closed or error.
     pub end_reason: String,
     pub error: Option<String>,
+    /// The stage that failed (`sender`, `receiver` or `writer`), when `end_reason` is `error`.
+    pub error_stage: Option<&'static str>,
     pub targets_planned: u64,
     pub targets_scanned: u64,
     pub blocklisted_skips: u64,
@@ -78,6 +183,13 @@ pub struct Metadata {
     pub send_errors: u64,
     /// Packets per second over the sending phase.
     pub send_rate_achieved_pps: f64,
+    /// Time the senders' pacers skipped because a sender fell behind its schedule, summed
+    /// over the senders: the evidence behind an exact rate (zero when every batch left on
+    /// time).
+    pub send_schedule_skipped_s: f64,
+    /// The transmit back end of each sender thread: `af_packet`, `af_xdp_zerocopy` or
+    /// `af_xdp_copy` (what ran, not what was asked for: AF_XDP falls back to AF_PACKET).
+    pub transmit: Vec<&'static str>,
     pub frames_received: u64,
     pub replies: Replies,
     pub validation_failures: BTreeMap<&'static str, u64>,
@@ -85,6 +197,9 @@ pub struct Metadata {
     pub rtt_us: Option<RttSummary>,
     pub blocklist_reloads: u64,
     pub blocklist_reload_failures: u64,
+    /// Every distinct version of the -b files seen during the run, in order (hash and
+    /// size); all of them applied, since opt-outs only accumulate within a scan.
+    pub blocklist_versions: Vec<ListVersion>,
     pub capabilities_dropped: bool,
 }
 
@@ -105,4 +220,156 @@ pub fn drops_by_reason(c: &Counters) -> BTreeMap<&'static str, u64> {
         .iter()
         .map(|&d| (d.as_str(), c.dropped(d)))
         .collect()
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// Every key of a JSON value, as paths (`config.rate`), objects only.
+    fn keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        if let serde_json::Value::Object(m) = v {
+            for (k, v) in m {
+                let path = format!("{prefix}{k}");
+                keys(v, &format!("{path}."), out);
+                out.push(path);
+            }
+        }
+    }
+
+    /// The metadata is what users' scripts read: a field renamed in the code must not
+    /// rename it in the file. Adding a field means adding it here, on purpose.
+    #[test]
+    fn schema_is_pinned() {
+        let config = crate::config::for_test(&["198.18.0.0/20", "-p", "80"]);
+        let meta = Metadata {
+            synsurvey_version: "0",
+            command_line: vec![],
+            config: ScanConfig::of(&config),
+            network: Some(NetworkInfo {
+                interface: String::new(),
+                source_ip: String::new(),
+                source_mac: String::new(),
+                gateway_ip: None,
+                gateway_mac: String::new(),
+            }),
+            start_time: String::new(),
+            end_time: String::new(),
+            duration_s: 0.0,
+            send_duration_s: 0.0,
+            end_reason: String::new(),
+            error: None,
+            error_stage: None,
+            targets_planned: 0,
+            targets_scanned: 0,
+            blocklisted_skips: 0,
+            packets_sent: 0,
+            send_errors: 0,
+            send_rate_achieved_pps: 0.0,
+            send_schedule_skipped_s: 0.0,
+            transmit: vec![],
+            frames_received: 0,
+            replies: Replies::from_counters(&Counters::default()),
+            validation_failures: drops_by_reason(&Counters::default()),
+            kernel_drops: 0,
+            rtt_us: Some(RttSummary::default()),
+            blocklist_reloads: 0,
+            blocklist_reload_failures: 0,
+            blocklist_versions: vec![],
+            capabilities_dropped: true,
+        };
+        let mut got = Vec::new();
+        keys(&serde_json::to_value(&meta).unwrap(), "", &mut got);
+        got.sort();
+        let want = [
+            "synsurvey_version",
+            "command_line",
+            "config",
+            "network",
+            "start_time",
+            "end_time",
+            "duration_s",
+            "send_duration_s",
+            "end_reason",
+            "error",
+            "error_stage",
+            "targets_planned",
+            "targets_scanned",
+            "blocklisted_skips",
+            "packets_sent",
+            "send_errors",
+            "send_rate_achieved_pps",
+            "send_schedule_skipped_s",
+            "transmit",
+            "frames_received",
+            "replies",
+            "validation_failures",
+            "kernel_drops",
+            "rtt_us",
+            "blocklist_reloads",
+            "blocklist_reload_failures",
+            "blocklist_versions",
+            "capabilities_dropped",
+            // config
+            "config.target_args",
+            "config.target_addresses",
+            "config.ports",
+            "config.allowlist_file",
+            "config.blocklist_files",
+            "config.default_blocklist",
+            "config.rate",
+            "config.seed",
+            "config.shards",
+            "config.shard",
+            "config.probes",
+            "config.cooldown",
+            "config.interface",
+            "config.source_ip",
+            "config.gateway_mac",
+            "config.source_ports",
+            "config.sender_threads",
+            "config.sender_threads_source",
+            "config.max_targets",
+            "config.max_results",
+            "config.max_runtime",
+            "config.output",
+            "config.metadata_file",
+            "config.all_responses",
+            "config.quiet",
+            "config.dryrun",
+            "config.contact",
+            "config.purpose",
+            "config.checkpoint_file",
+            "config.resume_file",
+            "config.notice_http",
+            "config.xdp",
+            // network
+            "network.interface",
+            "network.source_ip",
+            "network.source_mac",
+            "network.gateway_ip",
+            "network.gateway_mac",
+            // replies
+            "replies.synack",
+            "replies.rst",
+            "replies.unique_success",
+            "replies.results_written",
+            // rtt_us
+            "rtt_us.count",
+            "rtt_us.min",
+            "rtt_us.p50",
+            "rtt_us.p90",
+            "rtt_us.p99",
+            "rtt_us.max",
+            "rtt_us.mean",
+        ];
+        let mut want: Vec<String> = want.iter().map(|k| k.to_string()).collect();
+        want.extend(
+            DropReason::ALL
+                .iter()
+                .map(|d| format!("validation_failures.{}", d.as_str())),
+        );
+        want.sort();
+        assert_eq!(got, want);
+    }
 }

@@ -4,8 +4,7 @@
 //! scripts keep working. A closed pipe (`synsurvey ... | head`) is not an error: the
 //! writer reports it as [`WriteOutcome::Closed`] and the scan stops cleanly.
 
-pub mod metadata;
-pub mod monitor;
+pub(crate) mod metadata;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -74,7 +73,6 @@ pub enum WriteOutcome {
 /// A buffered JSON-lines writer to standard output or a file.
 pub struct JsonLines {
     out: BufWriter<Box<dyn Write + Send>>,
-    lines: u64,
 }
 
 impl JsonLines {
@@ -93,7 +91,6 @@ impl JsonLines {
         };
         Ok(JsonLines {
             out: BufWriter::with_capacity(1 << 16, w),
-            lines: 0,
         })
     }
 
@@ -101,7 +98,6 @@ impl JsonLines {
     pub fn from_writer(w: Box<dyn Write + Send>) -> JsonLines {
         JsonLines {
             out: BufWriter::with_capacity(1 << 16, w),
-            lines: 0,
         }
     }
 
@@ -109,17 +105,24 @@ impl JsonLines {
         let r = serde_json::to_writer(&mut self.out, record)
             .map_err(io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"));
-        self.lines += 1;
         closed_or(r)
     }
 
     pub fn flush(&mut self) -> io::Result<WriteOutcome> {
         closed_or(self.out.flush())
     }
+}
 
-    pub fn lines(&self) -> u64 {
-        self.lines
-    }
+/// Opens the output of a scan (appending when resuming), with a one-line error that names
+/// the file and the flag.
+pub fn open(target: &OutputTarget, append: bool) -> anyhow::Result<JsonLines> {
+    JsonLines::open(target, append).map_err(|e| match target {
+        OutputTarget::File(p) => anyhow::anyhow!(
+            "cannot create the output file {} (-o/--output-file): {e}",
+            p.display()
+        ),
+        OutputTarget::Stdout => anyhow::anyhow!("cannot open standard output: {e}"),
+    })
 }
 
 fn closed_or(r: io::Result<()>) -> io::Result<WriteOutcome> {

@@ -8,17 +8,19 @@
 //! [`DropReason`]; the kernel's own drops (a full socket queue) are read from
 //! `PACKET_STATISTICS`.
 
+pub(crate) mod capture;
 pub mod dedup;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender as Chan;
 use hdrhistogram::Histogram;
 
-use crate::output::monitor::Counters;
+use crate::counters::Counters;
 use crate::output::{rfc3339_us, unix_us_now, Record};
-use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::stop::{Reason, Stop};
+use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Class, DropReason, Validator};
 use crate::wire::Reply;
@@ -77,9 +79,10 @@ impl<'a> Classifier<'a> {
         if csum_unverifiable {
             r.tcp_checksum_ok = None;
         }
-        // The blocklist first: the initial one is subtracted from the target space, so a
-        // frame from an opted-out address would otherwise count as "not a target", and
-        // nothing from such an address is looked at further.
+        // The blocklist first: the built-in part is subtracted from the target space, so a
+        // frame from such an address would otherwise count as "not a target"; the -b
+        // files are not, so this is where their opt-outs hold. Nothing from a blocked
+        // address is looked at further.
         self.blocklist.refresh();
         if self.blocklist.contains(u32::from(r.saddr)) {
             return Outcome::Dropped(DropReason::Blocklisted);
@@ -91,8 +94,14 @@ impl<'a> Classifier<'a> {
             Ok(a) => a,
             Err(why) => return Outcome::Dropped(why),
         };
-        let repeat = self.seen.check_and_set(index);
         let success = accepted.class == Class::Synack;
+        // Only a success marks the target, as ZMap's bitmap does: with -P 2 a target may
+        // reset the first probe and accept the second, and that SYN-ACK is the result.
+        let repeat = if success {
+            self.seen.check_and_set(index)
+        } else {
+            self.seen.contains(index)
+        };
         let report = if self.all_responses {
             true
         } else {
@@ -167,12 +176,9 @@ pub trait Capture {
 
 /// The receiver loop's shared flags.
 pub struct Control<'a> {
-    /// Stop receiving (set after the cooldown, or on a second signal).
-    pub stop: &'a AtomicBool,
-    /// The senders are done: replies from now on are counted as cooldown.
-    pub cooldown: &'a AtomicBool,
-    /// Stop the whole scan (max results reached); set by the receiver.
-    pub stop_scan: &'a AtomicBool,
+    /// The receiver runs until the scan closes; it marks replies as late in the cooldown.
+    pub stop: &'a Stop,
+    /// `-N`: stop the scan once this many results were handed to the writer.
     pub max_results: Option<u64>,
 }
 
@@ -188,8 +194,9 @@ pub fn run<'a, C: Capture>(
     let results = AtomicU64::new(0);
     let mut last_stats = Instant::now();
     let mut output_gone = false;
-    while !control.stop.load(Relaxed) {
-        let cooldown = control.cooldown.load(Relaxed);
+    while !control.stop.closed() {
+        crate::test_hooks::fault(crate::test_hooks::Point::Recv)?;
+        let cooldown = control.stop.in_cooldown();
         cap.poll(Duration::from_millis(50), &mut |frame, unverifiable| {
             counters.recv.packets.fetch_add(1, Relaxed);
             match cls.classify(frame, unverifiable, cooldown) {
@@ -205,13 +212,14 @@ pub fn run<'a, C: Capture>(
                         counters.recv.unique_success.fetch_add(1, Relaxed);
                     }
                     if report && !output_gone {
+                        // The writer is gone only after recording why the scan stops.
                         if out.send(*record).is_err() {
                             output_gone = true;
                         } else {
                             // Counted as written by the output stage, once on disk.
                             let n = results.fetch_add(1, Relaxed) + 1;
                             if control.max_results.is_some_and(|m| n >= m) {
-                                control.stop_scan.store(true, Relaxed);
+                                control.stop.request(Reason::MaxResults);
                             }
                         }
                     }
@@ -224,13 +232,6 @@ pub fn run<'a, C: Capture>(
                 .recv
                 .kernel_drops
                 .store(cap.kernel_drops()?, Relaxed);
-        }
-        if output_gone
-            || control
-                .max_results
-                .is_some_and(|m| results.load(Relaxed) >= m)
-        {
-            control.stop_scan.store(true, Relaxed);
         }
     }
     counters

@@ -1,19 +1,21 @@
 //! The dry run: the sender loop with a back end that prints instead of sending.
 
+use std::io;
 use std::net::Ipv4Addr;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::Context;
 
+use super::checkpointing::Session;
 use crate::config::Config;
-use crate::output::monitor::Counters;
+use crate::counters::Counters;
 use crate::output::{JsonLines, WriteOutcome};
 use crate::probe::{ProbeTemplate, TemplateParams};
-use crate::send::dryrun::DryRun;
-use crate::send::{SendEnd, Sender};
+use crate::send::backend::DryRun;
+use crate::send::{SendEnd, SendShared, Sender, Transmit};
+use crate::stop::{Reason, Stop};
 use crate::targets::cyclic::Cyclic;
-use crate::targets::live::LiveBlocklist;
+use crate::targets::live_blocklist::LiveBlocklist;
 use crate::validate::Validator;
 
 use super::{End, StopSignals, MAX_BATCH};
@@ -23,72 +25,113 @@ use super::{End, StopSignals, MAX_BATCH};
 /// With `--checkpoint` it saves its progress like a live scan, and stops cleanly on
 /// SIGINT/SIGTERM; with `--resume` it prints only what is left.
 pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
-    let src_ip = config.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let src_ip = config.network.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let template = ProbeTemplate::new(&TemplateParams::linux_like(
         [0; 6],
-        config.gateway_mac.unwrap_or([0; 6]),
+        config.network.gateway_mac.unwrap_or([0; 6]),
         src_ip,
     ));
-    let key = crate::checkpoint::key(config).context("cannot draw a validation key")?;
-    let validator = Validator::new(&key, src_ip, config.source_ports, config.probes);
-    let cyclic = Cyclic::new(config.space.len(), config.seed);
-    let blocklist = LiveBlocklist::new(config.blocklist.clone());
+    let key = crate::plan::key(config).context("cannot draw a validation key")?;
+    let validator = Validator::new(
+        &key,
+        src_ip,
+        config.network.source_ports,
+        config.pacing.probes,
+    );
+    let cyclic = Cyclic::new(config.targets.space.len(), config.targets.seed);
+    let blocklist = LiveBlocklist::new(config.targets.blocklist.clone());
     let counters = Counters::default();
-    let stop = AtomicBool::new(false);
-    let now = Instant::now();
-    let session = crate::checkpoint::Session::new(config, config.sender_threads, &key);
+    let stop = Stop::default();
+    let session = Session::new(config, config.pacing.sender_threads, &key);
     // Only a dry run that saves checkpoints has anything to do on a signal.
     let signals = match session {
         Some(_) => StopSignals::install()?,
         None => StopSignals::default(),
     };
+    let shared = SendShared {
+        space: &config.targets.space,
+        template: &template,
+        validator: &validator,
+        probes: config.pacing.probes,
+        blocklist: &blocklist,
+        counters: &counters,
+        stop: &stop,
+        epoch: Instant::now(),
+        deadline: None,
+    };
     let mut all_done = true;
-    for thread in 0..config.sender_threads {
-        let mut walk = crate::checkpoint::walk(config, &cyclic, thread, config.sender_threads)?;
+    for thread in 0..config.pacing.sender_threads {
+        let mut walk = crate::plan::walk(config, &cyclic, thread, config.pacing.sender_threads)?;
         let sender = Sender {
+            shared,
             thread,
-            space: &config.space,
-            template: &template,
-            validator: &validator,
-            probes: config.probes,
-            blocklist: &blocklist,
-            counters: &counters,
-            stop: &stop,
             rate: None,
-            start: now,
-            epoch: now,
-            deadline: None,
             batch: MAX_BATCH,
             progress: session.as_ref().and_then(|s| s.progress(thread)),
         };
-        let mut tx = crate::checkpoint::DryRunWatch {
+        let mut tx = Watch {
             inner: DryRun::new(MAX_BATCH, thread, out, &stop),
-            stop: &stop,
-            interrupted: &signals.flag,
+            shared: &shared,
+            signals: &signals,
             stop_after: config.debug_stop_after,
             sent: 0,
             session: session.as_ref(),
-            counters: &counters,
         };
         let report = sender.run(&mut walk, &mut tx).context("dry run")?;
-        all_done &= report.end == SendEnd::Done;
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            all_done = false;
+        all_done &= report.end == SendEnd::Done && !stop.requested();
+        if stop.requested() {
             break;
         }
     }
-    let flushed = out.flush()?;
+    if out.flush()? == WriteOutcome::Closed {
+        stop.request(Reason::OutputClosed);
+    }
     if let Some(s) = &session {
         s.finish(&counters, all_done)?;
     }
-    if let Some(sig) = signals.received() {
-        return Ok(End::Interrupted(sig));
+    Ok(End::from(stop.reason()))
+}
+
+/// The dry run's transmit wrapper: stops the walk on SIGINT/SIGTERM or after the hidden
+/// test hook's number of probes (`--debug-stop-after`, taken as a SIGINT), and saves
+/// periodically.
+struct Watch<'a, T: Transmit> {
+    inner: T,
+    shared: &'a SendShared<'a>,
+    signals: &'a StopSignals,
+    stop_after: Option<u64>,
+    sent: u64,
+    session: Option<&'a Session>,
+}
+
+impl<T: Transmit> Transmit for Watch<'_, T> {
+    fn capacity(&self) -> usize {
+        self.inner.capacity()
     }
-    if config.debug_stop_after.is_some() && !all_done {
-        return Ok(End::Interrupted(signal_hook::consts::SIGINT));
+
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        self.inner.frame_mut(i)
     }
-    if flushed == WriteOutcome::Closed {
-        return Ok(End::OutputClosed);
+
+    fn prepare(&mut self, template: &ProbeTemplate) {
+        self.inner.prepare(template)
     }
-    Ok(End::Completed)
+
+    fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
+        if let Some(s) = self.session {
+            // Publishes the previous batches: this one is published after it returns.
+            s.tick(self.shared.counters);
+        }
+        self.inner.send(n, probes)?;
+        self.sent += n as u64;
+        if let Some(sig) = self.signals.received() {
+            self.shared.stop.request(Reason::Signal(sig));
+        }
+        if self.stop_after.is_some_and(|m| self.sent >= m) {
+            self.shared
+                .stop
+                .request(Reason::Signal(signal_hook::consts::SIGINT));
+        }
+        Ok(())
+    }
 }

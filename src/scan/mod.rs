@@ -1,74 +1,34 @@
 //! Running a scan: wiring the stages together.
 //!
+//! * [`live`] runs a live scan in four phases (`live_scan`): open the resources, spawn the
+//!   pipeline, monitor it, end it (checkpoint, metadata, summary), whatever stopped it.
+//! * `monitor`: the once-a-second loop (status line, checkpoint saves, signals, cooldown).
+//! * `checkpointing`: the senders' published progress and the periodic saves.
 //! * [`dry_run`] prints the probes a live scan would send, from the same sender loop.
 //! * [`network::discover`] finds the interface, addresses and next-hop MAC.
-//! * [`sockets`] holds the raw-socket back ends of the sender and the receiver.
-//! * [`live`] opens the sockets, drops privileges, starts the receiver, the senders, the
-//!   output writer, the blocklist watcher and the monitor, waits for the senders and the
-//!   cooldown, and writes the metadata.
 
+mod checkpointing;
 mod dryrun;
-mod live;
-pub mod network;
-pub mod sockets;
+mod live_scan;
+mod monitor;
+mod network;
 
 pub use dryrun::dry_run;
-pub use live::live;
-pub use network::{discover, Network};
+pub use live_scan::live;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::Config;
-use crate::targets::cyclic::{split_limit, Cyclic, Walk};
+use crate::stop::Reason;
 
-/// The largest batch a sender hands to the kernel at once.
-pub const MAX_BATCH: usize = 256;
-
-/// The walk of sender `thread` of this shard, limited by its share of `-n`.
-pub fn walk_for(
-    config: &Config,
-    cyclic: &Cyclic,
-    thread: u32,
-    threads: u32,
-    position: u64,
-) -> anyhow::Result<Walk> {
-    let walk = cyclic
-        .try_walk_from(config.shard, config.shards, thread, threads, position)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(match thread_cap(config, thread, threads) {
-        Some(cap) => walk.with_limit(cap),
-        None => walk,
-    })
-}
-
-/// Sender `thread`'s share of `-n`, if the scan has a cap.
-pub fn thread_cap(config: &Config, thread: u32, threads: u32) -> Option<u64> {
-    match config.max_targets {
-        // A cap that covers the whole scan is no cap. It must not be split: a walk holds
-        // only about its share of the targets, and the ones it holds beyond its share of
-        // the cap would be dropped (-n 100% with -T 3 probed 4095 of 4096).
-        Some(n) if n < config.space.len() => {
-            // The cap is split among the shards first, then each shard's share among its
-            // threads, so that the shares add up to -n even when the shards run with
-            // different numbers of threads.
-            let shard_share = split_limit(n, u64::from(config.shards), u64::from(config.shard));
-            Some(split_limit(
-                shard_share,
-                u64::from(threads),
-                u64::from(thread),
-            ))
-        }
-        _ => None,
-    }
-}
+use crate::send::MAX_BATCH;
 
 /// SIGINT and SIGTERM: the first one sets `flag` so that the scan stops cleanly (results
 /// flushed, checkpoint and metadata written); a second one ends the process at once.
 #[derive(Default)]
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     pub flag: Arc<AtomicBool>,
     which: Arc<AtomicUsize>,
 }
@@ -94,7 +54,7 @@ impl StopSignals {
     }
 }
 
-/// How a live scan ended, for the exit code.
+/// How a scan ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
     Completed,
@@ -102,27 +62,20 @@ pub enum End {
     MaxRuntime,
     MaxResults,
     OutputClosed,
+    /// A stage failed; the error itself is returned beside.
+    Failed,
 }
 
-impl End {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            End::Completed => "completed",
-            End::Interrupted(_) => "interrupted",
-            End::MaxRuntime => "max_runtime",
-            End::MaxResults => "max_results",
-            End::OutputClosed => "output_closed",
+impl From<Option<Reason>> for End {
+    /// No stop reason: the scan ran out of targets.
+    fn from(reason: Option<Reason>) -> End {
+        match reason {
+            None => End::Completed,
+            Some(Reason::Signal(sig)) => End::Interrupted(sig),
+            Some(Reason::MaxRuntime) => End::MaxRuntime,
+            Some(Reason::MaxResults) => End::MaxResults,
+            Some(Reason::OutputClosed) => End::OutputClosed,
+            Some(Reason::Failed { .. }) => End::Failed,
         }
     }
-}
-
-/// Per-thread packet rates that add up to the scan's rate exactly.
-pub fn thread_rates(rate: Option<u64>, threads: u32) -> Vec<Option<f64>> {
-    (0..threads)
-        .map(|t| {
-            rate.map(|r| {
-                (r / u64::from(threads) + u64::from(u64::from(t) < r % u64::from(threads))) as f64
-            })
-        })
-        .collect()
 }

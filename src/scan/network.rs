@@ -18,7 +18,6 @@ pub struct Network {
     pub src_ip: Ipv4Addr,
     pub src_mac: [u8; 6],
     pub gateway: Option<Ipv4Addr>,
-    pub next_hop: Ipv4Addr,
     pub dst_mac: [u8; 6],
 }
 
@@ -38,13 +37,14 @@ impl Network {
 /// routing and neighbour tables, with `-i`, `-S` and `-G` taking precedence.
 pub fn discover(config: &Config) -> anyhow::Result<Network> {
     let first = config
+        .targets
         .space
         .addrs()
         .nth(0)
         .map(Ipv4Addr::from)
         .unwrap_or(Ipv4Addr::UNSPECIFIED);
     let route = net::route_to(first);
-    let (ifname, ifindex, if_mac, if_ip) = match (&config.interface, &route) {
+    let (ifname, ifindex, if_mac, if_ip) = match (&config.network.interface, &route) {
         (Some(name), _) => {
             let i = net::interface(name).with_context(|| format!("interface {name}"))?;
             let ip = i.ipv4.first().copied();
@@ -55,7 +55,7 @@ pub fn discover(config: &Config) -> anyhow::Result<Network> {
             anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
         }
     };
-    let src_ip = match config.source_ip.or(if_ip) {
+    let src_ip = match config.network.source_ip.or(if_ip) {
         Some(ip) => ip,
         None => anyhow::bail!("interface {ifname} has no IPv4 address; pass -S/--source-ip"),
     };
@@ -63,7 +63,7 @@ pub fn discover(config: &Config) -> anyhow::Result<Network> {
         Ok(r) if r.ifindex == ifindex => (r.gateway, r.next_hop),
         _ => (None, first),
     };
-    let dst_mac = match config.gateway_mac {
+    let dst_mac = match config.network.gateway_mac {
         Some(m) => m,
         None => match net::resolve_neighbour(ifindex, next_hop, Duration::from_secs(2))
             .with_context(|| format!("looking up the MAC address of {next_hop}"))?
@@ -81,7 +81,6 @@ pub fn discover(config: &Config) -> anyhow::Result<Network> {
         src_ip,
         src_mac: if_mac,
         gateway,
-        next_hop,
         dst_mac,
     })
 }

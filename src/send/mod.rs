@@ -8,23 +8,29 @@
 //! the back end's buffer. A batch is filled only once the pacer says it is due (its last
 //! packet is), so the timestamp a batch carries is its send time.
 
-pub mod dryrun;
+pub(crate) mod backend;
 pub mod pacer;
 pub mod threads;
 
+pub(crate) use backend::Backend;
+
 use std::io;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use crate::output::monitor::Counters;
+use crate::counters::Counters;
 use crate::probe::{ProbeFields, ProbeTemplate};
+use crate::stop::Stop;
 use crate::targets::cyclic::Walk;
-use crate::targets::live::{BlockView, LiveBlocklist};
+use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Tag, Validator};
 
 use pacer::Pacer;
+
+/// The largest batch a sender hands to the kernel at once.
+pub const MAX_BATCH: usize = 256;
 
 /// Where crafted frames go: a raw socket, or the dry run's printer.
 pub trait Transmit {
@@ -43,24 +49,29 @@ pub trait Transmit {
     fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()>;
 }
 
-/// Everything one sender thread needs, borrowed from the scan.
-pub struct Sender<'a> {
-    pub thread: u32,
+/// What every sender thread of a scan shares, borrowed from the scan.
+#[derive(Clone, Copy)]
+pub struct SendShared<'a> {
     pub space: &'a TargetSpace,
     pub template: &'a ProbeTemplate,
     pub validator: &'a Validator,
     pub probes: u16,
     pub blocklist: &'a LiveBlocklist,
     pub counters: &'a Counters,
-    pub stop: &'a AtomicBool,
-    /// This thread's packets per second, `None` for no cap.
-    pub rate: Option<f64>,
-    /// When pacing starts.
-    pub start: Instant,
-    /// The zero of the TCP timestamp values (microseconds since it).
+    /// Checked once per batch: any stop reason stops every sender.
+    pub stop: &'a Stop,
+    /// When pacing starts, and the zero of the TCP timestamp values (microseconds since it).
     pub epoch: Instant,
     /// Stop sending at this time (`-t`).
     pub deadline: Option<Instant>,
+}
+
+/// One sender thread: the shared part and its own share of the rate.
+pub struct Sender<'a> {
+    pub shared: SendShared<'a>,
+    pub thread: u32,
+    /// This thread's packets per second, `None` for no cap.
+    pub rate: Option<f64>,
     /// Frames per batch, at most the back end's capacity.
     pub batch: usize,
     /// Where the walk's position is published after each batch (`--checkpoint`).
@@ -82,15 +93,15 @@ pub enum SendEnd {
 pub struct SendReport {
     pub end: SendEnd,
     pub packets: u64,
-    /// Positions of the walk consumed: where a resumed scan continues. A target whose
-    /// probes were not all sent is not consumed.
-    pub position: u64,
     /// When the last batch had been handed to the kernel.
     pub finished: Instant,
     /// When the first batch was, and how many packets it held: the rate over the
     /// sending window is `(packets - first_batch) / (finished - started)`, since a batch
     /// leaves when its last packet is due.
     pub started: Option<(Instant, u64)>,
+    /// Time the pacer's schedule skipped because the sender fell behind it (see
+    /// [`Pacer::skipped`]): zero when every packet left at its scheduled time.
+    pub skipped: std::time::Duration,
 }
 
 impl SendReport {
@@ -103,166 +114,158 @@ impl SendReport {
     }
 }
 
+/// Where a sender stands in its walk, between batches.
+struct Cursor {
+    /// A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).
+    pending: Option<(Ipv4Addr, u16, Tag, u16)>,
+    /// Indices this run's walk yielded.
+    yielded: u64,
+    /// (position, yielded) just before the target being probed was drawn: the resume point
+    /// while its probes are split over batches.
+    target_from: (u64, u64),
+}
+
+impl Cursor {
+    /// Where a resumed scan continues: a target whose probes were not all sent is not
+    /// consumed.
+    fn resume_point(&self, walk: &Walk) -> (u64, u64) {
+        match self.pending {
+            Some(_) => self.target_from,
+            None => (Walk::position(walk), self.yielded),
+        }
+    }
+}
+
+/// What one batch holds.
+struct Filled {
+    frames: usize,
+    /// Targets whose last probe is in the batch.
+    targets: u64,
+    /// Targets skipped because the blocklist covers them now.
+    skipped: u64,
+    /// The walk has no more targets.
+    exhausted: bool,
+}
+
 impl Sender<'_> {
     pub fn run<T: Transmit>(&self, walk: &mut Walk, tx: &mut T) -> io::Result<SendReport> {
+        let sh = &self.shared;
         let batch = self.batch.clamp(1, tx.capacity());
-        tx.prepare(self.template);
-        let mut pacer = Pacer::with_batch(self.rate, self.start, batch);
-        let mut view = BlockView::new(self.blocklist);
+        tx.prepare(sh.template);
+        let mut pacer = Pacer::with_batch(self.rate, sh.epoch, batch);
+        let mut view = BlockView::new(sh.blocklist);
         let mut probe_nums = vec![0u16; batch];
-        // A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).
-        let mut pending: Option<(Ipv4Addr, u16, Tag, u16)> = None;
-        let src_probes = self.probes.max(1);
-        // Indices this run's walk yielded, and (position, yielded) just before the target
-        // being probed was drawn: the resume point while its probes are split over batches.
-        let mut yielded = 0u64;
-        let mut target_from = (Walk::position(walk), 0u64);
+        let mut cur = Cursor {
+            pending: None,
+            yielded: 0,
+            target_from: (Walk::position(walk), 0),
+        };
         let mut started = None;
         let mut finished = Instant::now();
         let end = loop {
-            if self.stop.load(Relaxed) {
+            if sh.stop.requested() {
                 break SendEnd::Stopped;
             }
-            if !pacer.wait(self.deadline) || self.deadline.is_some_and(|d| Instant::now() >= d) {
+            if !pacer.wait(sh.deadline) || sh.deadline.is_some_and(|d| Instant::now() >= d) {
                 break SendEnd::Deadline;
             }
             view.refresh();
-            let tsval = self.epoch.elapsed().as_micros() as u32;
-            let (mut n, mut targets, mut skipped) = (0usize, 0u64, 0u64);
-            let mut exhausted = false;
-            while n < batch {
-                let (daddr, dport, tag, probe) = match pending.take() {
-                    Some(p) => p,
-                    None => {
-                        target_from = (Walk::position(walk), yielded);
-                        let Some(idx) = walk.next() else {
-                            exhausted = true;
-                            break;
-                        };
-                        yielded += 1;
-                        let Some((addr, port)) = self.space.get(idx) else {
-                            continue;
-                        };
-                        if view.contains(addr) {
-                            skipped += 1;
-                            continue;
-                        }
-                        let daddr = Ipv4Addr::from(addr);
-                        (daddr, port, self.validator.tag(daddr, port), 0)
-                    }
-                };
-                let sport = self.validator.sport(&tag, probe);
-                let f = ProbeFields {
-                    daddr,
-                    dport,
-                    sport,
-                    seq: tag.seq,
-                    ipid: tag.ipid,
-                    tsval,
-                };
-                self.template.patch(tx.frame_mut(n), &f);
-                probe_nums[n] = probe;
-                n += 1;
-                if probe + 1 < src_probes {
-                    pending = Some((daddr, dport, tag, probe + 1));
-                } else {
-                    targets += 1;
-                }
-            }
-            if n > 0 {
-                if let Err(e) = tx.send(n, &probe_nums[..n]) {
-                    self.counters.send.errors.fetch_add(1, Relaxed);
+            let tsval = sh.epoch.elapsed().as_micros() as u32;
+            let b = self.fill(&mut cur, walk, &view, tx, &mut probe_nums, tsval);
+            if b.frames > 0 {
+                let sent = crate::test_hooks::fault(crate::test_hooks::Point::Send)
+                    .and_then(|()| tx.send(b.frames, &probe_nums[..b.frames]));
+                if let Err(e) = sent {
+                    sh.counters.send.errors.fetch_add(1, Relaxed);
                     return Err(e);
                 }
                 finished = Instant::now();
-                started.get_or_insert((finished, n as u64));
-                pacer.sent(n as u64);
-                self.counters.send.packets.fetch_add(n as u64, Relaxed);
+                started.get_or_insert((finished, b.frames as u64));
+                pacer.sent(b.frames as u64);
+                sh.counters.send.packets.fetch_add(b.frames as u64, Relaxed);
             }
-            self.counters.send.targets.fetch_add(targets, Relaxed);
-            self.counters.send.blocklisted.fetch_add(skipped, Relaxed);
+            sh.counters.send.targets.fetch_add(b.targets, Relaxed);
+            sh.counters.send.blocklisted.fetch_add(b.skipped, Relaxed);
             if let Some(p) = self.progress {
                 // Only now, with the batch sent: a checkpoint never skips a probe.
-                let (pos, y) = if pending.is_some() {
-                    target_from
-                } else {
-                    (Walk::position(walk), yielded)
-                };
+                let (pos, y) = cur.resume_point(walk);
                 p.publish(pos, y);
             }
-            if exhausted {
+            if b.exhausted {
                 break SendEnd::Done;
             }
         };
         Ok(SendReport {
             end,
             packets: pacer.total_sent(),
-            position: if pending.is_some() {
-                target_from.0
-            } else {
-                Walk::position(walk)
-            },
             finished,
             started,
+            skipped: pacer.skipped(),
         })
     }
-}
 
-impl Transmit for crate::net::xdp::XdpTx {
-    fn capacity(&self) -> usize {
-        crate::net::xdp::XdpTx::capacity(self)
-    }
-
-    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
-        crate::net::xdp::XdpTx::frame_mut(self, i)
-    }
-
-    /// Every UMEM chunk, not only the current slots: a chunk becomes a slot again after its
-    /// completion, and must already hold the template's constant part then.
-    fn prepare(&mut self, template: &ProbeTemplate) {
-        // On failure (chunks the kernel never gave back) the socket refuses to send, and
-        // the sender reports that error at its first batch.
-        let _ = self.init_chunks(|c| template.init(c));
-    }
-
-    fn send(&mut self, n: usize, _probes: &[u16]) -> io::Result<()> {
-        crate::net::xdp::XdpTx::send(self, n)
-    }
-}
-
-/// A sender's back end chosen at run time: a packet socket `P`, or AF_XDP.
-pub enum Backend<P> {
-    Packet(P),
-    Xdp(crate::net::xdp::XdpTx),
-}
-
-impl<P: Transmit> Transmit for Backend<P> {
-    fn capacity(&self) -> usize {
-        match self {
-            Backend::Packet(p) => p.capacity(),
-            Backend::Xdp(x) => Transmit::capacity(x),
-        }
-    }
-
+    /// Patches the next probes of the walk into the frames of one batch.
     #[inline]
-    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
-        match self {
-            Backend::Packet(p) => p.frame_mut(i),
-            Backend::Xdp(x) => Transmit::frame_mut(x, i),
+    fn fill<T: Transmit>(
+        &self,
+        cur: &mut Cursor,
+        walk: &mut Walk,
+        view: &BlockView,
+        tx: &mut T,
+        probe_nums: &mut [u16],
+        tsval: u32,
+    ) -> Filled {
+        let sh = &self.shared;
+        let mut b = Filled {
+            frames: 0,
+            targets: 0,
+            skipped: 0,
+            exhausted: false,
+        };
+        while b.frames < probe_nums.len() {
+            let (daddr, dport, tag, probe) = match cur.pending.take() {
+                // The rest of a target's -P probes obey the list as it is now: an opt-out
+                // that arrived between two of its probes stops the rest.
+                Some(p) if view.contains(u32::from(p.0)) => {
+                    b.targets += 1;
+                    continue;
+                }
+                Some(p) => p,
+                None => {
+                    cur.target_from = (Walk::position(walk), cur.yielded);
+                    let Some(idx) = walk.next() else {
+                        b.exhausted = true;
+                        break;
+                    };
+                    cur.yielded += 1;
+                    let Some((addr, port)) = sh.space.get(idx) else {
+                        continue;
+                    };
+                    if view.contains(addr) {
+                        b.skipped += 1;
+                        continue;
+                    }
+                    let daddr = Ipv4Addr::from(addr);
+                    (daddr, port, sh.validator.tag(daddr, port), 0)
+                }
+            };
+            let f = ProbeFields {
+                daddr,
+                dport,
+                sport: sh.validator.sport(&tag, probe),
+                seq: tag.seq,
+                ipid: tag.ipid,
+                tsval,
+            };
+            sh.template.patch(tx.frame_mut(b.frames), &f);
+            probe_nums[b.frames] = probe;
+            b.frames += 1;
+            if probe + 1 < sh.probes.max(1) {
+                cur.pending = Some((daddr, dport, tag, probe + 1));
+            } else {
+                b.targets += 1;
+            }
         }
-    }
-
-    fn prepare(&mut self, template: &ProbeTemplate) {
-        match self {
-            Backend::Packet(p) => p.prepare(template),
-            Backend::Xdp(x) => Transmit::prepare(x, template),
-        }
-    }
-
-    fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
-        match self {
-            Backend::Packet(p) => p.send(n, probes),
-            Backend::Xdp(x) => Transmit::send(x, n, probes),
-        }
+        b
     }
 }

@@ -485,6 +485,9 @@ impl Iterator for Walk {
 
 impl std::iter::FusedIterator for Walk {}
 
+/// The most sender threads a shard's walk is split into (`-T`).
+pub const MAX_THREADS: u32 = 64;
+
 /// The share of a cap of `total` targets for part `index` of `parts`: `total / parts`, plus
 /// one for the first `total % parts` parts, so the shares sum to `total`. Returns 0 if
 /// `index >= parts`. With shards and threads, split the cap among shards first, then each

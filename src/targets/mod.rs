@@ -12,15 +12,34 @@
 
 pub mod blocklist;
 pub mod cyclic;
-pub mod live;
+pub mod live_blocklist;
 pub mod ranges;
-pub mod reload;
+pub(crate) mod reload;
 
 pub use blocklist::{
     never, parse_list, parse_target, read_list, reserved, EntryError, ListError, ListFileError,
 };
 pub use cyclic::{split_limit, Cyclic, SplitError, Walk};
 pub use ranges::AddrSet;
+
+/// The ports as runs, in the scan's order: `[443, 80, 81, 82]` gives `443` and `80-82`.
+pub fn port_runs(ports: &[u16]) -> Vec<String> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < ports.len() {
+        let mut j = i;
+        while j + 1 < ports.len() && u32::from(ports[j + 1]) == u32::from(ports[j]) + 1 {
+            j += 1;
+        }
+        runs.push(if i == j {
+            ports[i].to_string()
+        } else {
+            format!("{}-{}", ports[i], ports[j])
+        });
+        i = j + 1;
+    }
+    runs
+}
 
 /// Every (address, port) pair of a scan, numbered `0..len()` with
 /// `index = rank(address) · ports.len() + port_index`.
@@ -98,6 +117,13 @@ impl TargetSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_runs_are_compact() {
+        assert_eq!(port_runs(&[80]), ["80"]);
+        assert_eq!(port_runs(&[443, 80, 81, 82, 22]), ["443", "80-82", "22"]);
+        assert_eq!(port_runs(&[65534, 65535]), ["65534-65535"]);
+    }
 
     #[test]
     fn ports_deduplicated_in_order() {

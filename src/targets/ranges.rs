@@ -25,6 +25,18 @@ fn range_len((lo, hi): (u32, u32)) -> u64 {
 }
 
 impl AddrSet {
+    /// A fingerprint of the set: SipHash-1-3 with a zero key over its ranges, in hex. Equal
+    /// sets, equal hashes; used by the checkpoint's identity and the metadata's list versions.
+    pub fn hash_hex(&self) -> String {
+        use std::hash::Hasher;
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+        for &(a, b) in self.ranges() {
+            h.write_u32(a);
+            h.write_u32(b);
+        }
+        format!("{:016x}", h.finish())
+    }
+
     /// The empty set.
     pub fn new() -> Self {
         Self::default()

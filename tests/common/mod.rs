@@ -210,24 +210,28 @@ fn write_list(items: &[String]) -> tempfile::NamedTempFile {
 }
 
 impl Testbed {
-    /// Creates a scan namespace and a target namespace as described by
-    /// `opts`. Panics (with the script's stderr) if that fails, e.g. when not
-    /// running as root.
-    pub fn up(opts: TestbedOpts) -> Testbed {
+    /// A testbed of a new name, not set up yet. A previous run that was SIGKILLed with the
+    /// same pid may have left namespaces of this name behind: they are removed first. From
+    /// here on, Drop cleans up whatever the script leaves behind.
+    fn fresh(kind: Kind) -> Testbed {
         let name = unique_name();
-        // A previous run that was SIGKILLed with the same pid may have left
-        // namespaces of this name behind.
         let _ = Command::new("bash")
             .arg(testbed_script())
             .args(["down", &name])
             .stdin(Stdio::null())
             .output();
-        // From here on, Drop cleans up whatever the script leaves behind.
-        let tb = Testbed {
+        Testbed {
             name,
-            kind: Kind::Target,
+            kind,
             _lock: shared(),
-        };
+        }
+    }
+
+    /// Creates a scan namespace and a target namespace as described by
+    /// `opts`. Panics (with the script's stderr) if that fails, e.g. when not
+    /// running as root.
+    pub fn up(opts: TestbedOpts) -> Testbed {
+        let tb = Testbed::fresh(Kind::Target);
 
         let mut args: Vec<String> = vec!["up".into(), tb.name.clone()];
         let open_file = write_list(&opts.open);
@@ -278,17 +282,7 @@ impl Testbed {
     /// A sink whose veth ends have `queues` transmit and receive queues (AF_XDP binds one
     /// socket per queue).
     pub fn sink_with_queues(queues: u32) -> Testbed {
-        let name = unique_name();
-        let _ = Command::new("bash")
-            .arg(testbed_script())
-            .args(["down", &name])
-            .stdin(Stdio::null())
-            .output();
-        let tb = Testbed {
-            name,
-            kind: Kind::Sink,
-            _lock: shared(),
-        };
+        let tb = Testbed::fresh(Kind::Sink);
         run_script(["sink", tb.name.as_str(), "--queues", &queues.to_string()]);
         tb
     }
@@ -604,6 +598,16 @@ pub struct Capture<'a> {
 }
 
 impl Capture<'_> {
+    /// Waits until the capture holds a first probe (tcpdump writes each packet at once).
+    pub fn wait_for_first(&self, timeout: Duration) {
+        let t = std::time::Instant::now();
+        // A pcap file starts with a 24-byte header; anything more is a packet.
+        while std::fs::metadata(&self.path).map_or(0, |m| m.len()) <= 24 {
+            assert!(t.elapsed() < timeout, "no probe reached the target");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Stops the capture and returns the SYNs seen, in capture order.
     /// Panics if tcpdump reports packets dropped by the kernel (the capture
     /// would not be ground truth).
@@ -611,6 +615,7 @@ impl Capture<'_> {
         // Let frames still in flight on the veth pair arrive.
         std::thread::sleep(Duration::from_millis(200));
         let mut child = self.child.take().unwrap();
+        // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
         unsafe {
             libc::kill(child.id() as libc::pid_t, libc::SIGINT);
         }
@@ -921,4 +926,86 @@ pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
         }
     }
     out
+}
+
+/// One run of synsurvey in a testbed's scan namespace, as most tests want it:
+/// `synsurvey --no-default-blocklist -q -m META ARGS...` with the results on standard
+/// output. [`Scan::run`] waits for it and returns the lines, the metadata and stderr.
+pub struct Scan {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    must_succeed: bool,
+}
+
+/// What a [`Scan`] left: its result lines, its metadata (`Null` if it wrote none) and
+/// its standard error.
+pub struct Scanned {
+    pub lines: Vec<serde_json::Value>,
+    pub meta: serde_json::Value,
+    pub stderr: String,
+    pub output: Output,
+}
+
+impl Scan {
+    pub fn new(args: &[&str]) -> Scan {
+        Scan {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            must_succeed: true,
+        }
+    }
+
+    /// Sets an environment variable for the scanner (the test hooks read theirs).
+    pub fn env(mut self, key: &str, value: &str) -> Scan {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Lets the scan exit with an error status (by default, [`Scan::run`] panics then).
+    pub fn may_fail(mut self) -> Scan {
+        self.must_succeed = false;
+        self
+    }
+
+    pub fn run(self, tb: &Testbed) -> Scanned {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("meta.json");
+        let mut cmd = tb.exec_scan([
+            synsurvey().to_str().unwrap(),
+            "--no-default-blocklist",
+            "-q",
+            "-m",
+            meta.to_str().unwrap(),
+        ]);
+        cmd.args(&self.args).stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success() || !self.must_succeed,
+            "synsurvey failed: {}\n{stderr}",
+            output.status
+        );
+        let meta = match std::fs::read(&meta) {
+            Ok(b) if !b.is_empty() => serde_json::from_slice(&b).unwrap(),
+            _ => serde_json::Value::Null,
+        };
+        Scanned {
+            lines: read_json_lines(&output.stdout),
+            meta,
+            stderr,
+            output,
+        }
+    }
+}
+
+/// The source addresses of the result lines of `class` (`synack`, `rst`).
+pub fn addrs_of(lines: &[serde_json::Value], class: &str) -> std::collections::BTreeSet<Ipv4Addr> {
+    lines
+        .iter()
+        .filter(|v| v["classification"] == class)
+        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
+        .collect()
 }

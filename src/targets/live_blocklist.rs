@@ -1,5 +1,6 @@
-//! The blocklist as it is now: shared by the senders and the receiver, replaced whole
-//! when the operator's list files change during a scan.
+//! The blocklist as it is now: shared by the senders and the receiver, grown when the
+//! operator's list files change during a scan. It never shrinks: once any version of the
+//! list blocks an address, the address stays blocked until the scan ends.
 //!
 //! Readers keep their own `Arc` of the current set and compare a generation counter once
 //! per batch (one relaxed atomic load), so the hot path takes no lock; a reload swaps the
@@ -25,10 +26,15 @@ impl LiveBlocklist {
         }
     }
 
-    /// Replaces the set; readers pick it up at their next refresh.
-    pub fn replace(&self, set: AddrSet) {
+    /// Blocks every address of `set` too; readers pick it up at their next refresh.
+    /// Nothing is ever unblocked: within a scan the list only grows, so a file read
+    /// half-written (truncated, empty) cannot lift an opt-out.
+    pub fn add(&self, set: &AddrSet) {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *cur = Arc::new(set);
+        if set.subtract(&cur).is_empty() {
+            return;
+        }
+        *cur = Arc::new(cur.union(set));
         self.generation.fetch_add(1, Ordering::Release);
     }
 
@@ -61,7 +67,7 @@ impl<'a> BlockView<'a> {
         }
     }
 
-    /// Picks up a replaced set, if any.
+    /// Picks up a grown set, if any.
     #[inline]
     pub fn refresh(&mut self) {
         let g = self.shared.generation();
@@ -86,10 +92,19 @@ mod test {
         let live = LiveBlocklist::new(AddrSet::from_ranges(vec![(10, 20)]));
         let mut v = BlockView::new(&live);
         assert!(v.contains(15) && !v.contains(30));
-        live.replace(AddrSet::from_ranges(vec![(30, 30)]));
-        assert!(v.contains(15), "a view changes only when refreshed");
+        live.add(&AddrSet::from_ranges(vec![(30, 30)]));
+        assert!(!v.contains(30), "a view changes only when refreshed");
         v.refresh();
-        assert!(!v.contains(15) && v.contains(30));
+        assert!(
+            v.contains(15) && v.contains(30),
+            "nothing is ever unblocked"
+        );
         assert_eq!(live.generation(), 1);
+        live.add(&AddrSet::from_ranges(vec![(12, 14)]));
+        assert_eq!(
+            live.generation(),
+            1,
+            "nothing new: readers need not refresh"
+        );
     }
 }

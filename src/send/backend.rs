@@ -1,0 +1,189 @@
+//! The transmit back ends of the senders, in one place: an `AF_PACKET` raw socket with
+//! `sendmmsg`, AF_XDP where asked for and available, and the dry run's printer, which
+//! parses each crafted frame back with the receiver's parser and prints it, so that a dry
+//! run shows the wire, not intent.
+
+use std::io;
+
+use crate::net::{self, PacketTx, TxBatch};
+use crate::output::{DryRunRecord, JsonLines, WriteOutcome};
+use crate::probe::{ProbeTemplate, FRAME_LEN};
+use crate::stop::{Reason, Stop};
+use crate::wire::Reply;
+
+use super::{Transmit, MAX_BATCH};
+
+/// The raw-socket transmit back end of one sender thread.
+pub struct SocketTx {
+    sock: PacketTx,
+    batch: TxBatch,
+}
+
+impl SocketTx {
+    pub fn open(ifindex: u32) -> std::io::Result<SocketTx> {
+        let sock = PacketTx::open(ifindex)?;
+        // Bypassing the qdisc saves a lock per packet; not every kernel allows it.
+        let _ = sock.set_qdisc_bypass(true);
+        let mut batch = TxBatch::new(ifindex, MAX_BATCH, FRAME_LEN)?;
+        batch.set_all_len(FRAME_LEN);
+        Ok(SocketTx { sock, batch })
+    }
+}
+
+impl Transmit for SocketTx {
+    fn capacity(&self) -> usize {
+        self.batch.capacity()
+    }
+
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        self.batch.frame_mut(i)
+    }
+
+    fn send(&mut self, n: usize, _probes: &[u16]) -> std::io::Result<()> {
+        self.sock.send(&mut self.batch, n).map(|_| ())
+    }
+}
+
+/// UMEM chunks per AF_XDP sender: 8 batches in flight.
+const XDP_FRAMES: usize = 8 * MAX_BATCH;
+
+/// The back end of sender `thread`: AF_XDP on queue `thread` if asked for and available,
+/// else an AF_PACKET socket (with one line on stderr saying why).
+pub fn open_tx(xdp: bool, ifindex: u32, thread: u32) -> anyhow::Result<Backend<SocketTx>> {
+    if xdp {
+        match net::xdp::XdpTx::open(ifindex, thread, MAX_BATCH, XDP_FRAMES, FRAME_LEN) {
+            Ok(x) => return Ok(Backend::Xdp(x)),
+            Err(e) => eprintln!(
+                "synsurvey: AF_XDP unavailable for sender {thread} (queue {thread}): {e}; using AF_PACKET"
+            ),
+        }
+    }
+    Ok(Backend::Packet(
+        SocketTx::open(ifindex).map_err(|e| net::open_error("send socket", e))?,
+    ))
+}
+
+impl Transmit for crate::net::xdp::XdpTx {
+    fn capacity(&self) -> usize {
+        crate::net::xdp::XdpTx::capacity(self)
+    }
+
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        crate::net::xdp::XdpTx::frame_mut(self, i)
+    }
+
+    /// Every UMEM chunk, not only the current slots: a chunk becomes a slot again after its
+    /// completion, and must already hold the template's constant part then.
+    fn prepare(&mut self, template: &ProbeTemplate) {
+        // On failure (chunks the kernel never gave back) the socket refuses to send, and
+        // the sender reports that error at its first batch.
+        let _ = self.init_chunks(|c| template.init(c));
+    }
+
+    fn send(&mut self, n: usize, _probes: &[u16]) -> io::Result<()> {
+        crate::net::xdp::XdpTx::send(self, n)
+    }
+}
+
+/// A sender's back end chosen at run time: a packet socket `P`, or AF_XDP.
+// One per sender thread, built once and never moved on the hot path: its size is moot.
+#[allow(clippy::large_enum_variant)]
+pub enum Backend<P> {
+    Packet(P),
+    Xdp(crate::net::xdp::XdpTx),
+}
+
+impl<P> Backend<P> {
+    /// What the metadata calls it: `af_packet`, `af_xdp_zerocopy` or `af_xdp_copy`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Packet(_) => "af_packet",
+            Backend::Xdp(x) => match x.mode() {
+                crate::net::xdp::XdpMode::ZeroCopy => "af_xdp_zerocopy",
+                crate::net::xdp::XdpMode::Copy => "af_xdp_copy",
+            },
+        }
+    }
+}
+
+impl<P: Transmit> Transmit for Backend<P> {
+    fn capacity(&self) -> usize {
+        match self {
+            Backend::Packet(p) => p.capacity(),
+            Backend::Xdp(x) => Transmit::capacity(x),
+        }
+    }
+
+    #[inline]
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        match self {
+            Backend::Packet(p) => p.frame_mut(i),
+            Backend::Xdp(x) => Transmit::frame_mut(x, i),
+        }
+    }
+
+    fn prepare(&mut self, template: &ProbeTemplate) {
+        match self {
+            Backend::Packet(p) => p.prepare(template),
+            Backend::Xdp(x) => Transmit::prepare(x, template),
+        }
+    }
+
+    fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
+        match self {
+            Backend::Packet(p) => p.send(n, probes),
+            Backend::Xdp(x) => Transmit::send(x, n, probes),
+        }
+    }
+}
+
+pub struct DryRun<'a> {
+    frames: Vec<[u8; FRAME_LEN]>,
+    thread: u32,
+    out: &'a mut JsonLines,
+    /// Told when the reader of the output went away.
+    stop: &'a Stop,
+}
+
+impl<'a> DryRun<'a> {
+    pub fn new(capacity: usize, thread: u32, out: &'a mut JsonLines, stop: &'a Stop) -> Self {
+        DryRun {
+            frames: vec![[0u8; FRAME_LEN]; capacity.max(1)],
+            thread,
+            out,
+            stop,
+        }
+    }
+}
+
+impl Transmit for DryRun<'_> {
+    fn capacity(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn frame_mut(&mut self, i: usize) -> &mut [u8] {
+        &mut self.frames[i]
+    }
+
+    fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
+        for (frame, &probe) in self.frames[..n].iter().zip(probes) {
+            let p = Reply::parse(frame)
+                .map_err(|e| io::Error::other(format!("crafted an unreadable frame: {e}")))?;
+            let rec = DryRunRecord {
+                saddr: p.saddr.to_string(),
+                daddr: p.daddr.to_string(),
+                sport: p.sport,
+                dport: p.dport,
+                seqnum: p.seq,
+                ipid: p.ipid,
+                probe,
+                thread: self.thread,
+            };
+            if self.out.write(&rec)? == WriteOutcome::Closed {
+                self.stop.request(Reason::OutputClosed);
+                break;
+            }
+        }
+        Ok(())
+    }
+}
