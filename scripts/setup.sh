@@ -3,9 +3,11 @@
 # machine: iproute2 (namespaces, veth), nftables (ground truth and sinks), tcpdump (captures
 # on the target side), python3 (the testbed's listener), iputils-ping, libcap2-bin (setcap
 # and util-linux setpriv for the least-privilege tests), zmap (the oracle of
-# tests/zmap_oracle.rs), and Slurm with munge (slurmctld, slurmd, the clients, munged:
+# tests/zmap_oracle.rs), Slurm with munge (slurmctld, slurmd, the clients, munged:
 # tests/slurm.rs runs scripts/slurm/ on a one-node cluster of its own; no service is
-# configured or started here). Needs root. Safe to run again.
+# configured or started here), chromium (headless, to check the HTML report as a browser
+# shows it), man-db, zsh and fish (to check the man page and the completion scripts).
+# Needs root. Safe to run again.
 # --bench also installs what scripts/bench.sh compares against and profiles with:
 # masscan, ethtool, linux-perf.
 set -euo pipefail
@@ -16,8 +18,9 @@ if [[ ${1:-} == --bench ]]; then
         command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
     done
 fi
-for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin setpriv:util-linux zmap:zmap \
-    slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
+for pair in ip:iproute2 nft:nftables tcpdump:tcpdump python3:python3 ping:iputils-ping setcap:libcap2-bin setpriv:util-linux \
+    taskset:util-linux zmap:zmap slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge \
+    chromium:chromium man:man-db zsh:zsh fish:fish; do
     cmd=${pair%%:*} pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

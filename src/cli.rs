@@ -125,15 +125,15 @@ pub struct Args {
     )]
     pub source_port: String,
 
-    /// Number of sender threads.
+    /// Number of sender threads (default: the CPUs this process may use, less one for
+    /// the receiver where there are more than two, at most 8; a resumed scan keeps its own).
     #[arg(
         allow_negative_numbers = true,
         short = 'T',
         long = "sender-threads",
-        value_name = "N",
-        default_value = "1"
+        value_name = "N"
     )]
-    pub sender_threads: String,
+    pub sender_threads: Option<String>,
 
     /// Stop after probing this many targets (a number, or a percentage such as 10%).
     #[arg(

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::cli::Args;
 use crate::probe::FRAME_LEN;
+use crate::send::threads::ThreadsSource;
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
 use crate::targets::TargetSpace;
@@ -83,6 +84,8 @@ pub(crate) struct Pacing {
     pub(crate) probes: u16,
     pub(crate) cooldown: Duration,
     pub(crate) sender_threads: u32,
+    /// Whether `sender_threads` came from `-T`, the CPUs available, or the checkpoint.
+    pub(crate) sender_threads_source: ThreadsSource,
     pub(crate) max_results: Option<u64>,
     pub(crate) max_runtime: Option<Duration>,
 }
@@ -149,8 +152,8 @@ impl Config {
             Some(p) => parse_ports(p)?,
             None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
         };
-        let pacing = Pacing::from_args(a)?;
         let resume = Resume::from_args(a)?;
+        let pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
         let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
@@ -185,7 +188,10 @@ impl Config {
 }
 
 impl Pacing {
-    fn from_args(a: &Args) -> Result<Pacing, ConfigError> {
+    fn from_args(
+        a: &Args,
+        resume: Option<&crate::checkpoint::Checkpoint>,
+    ) -> Result<Pacing, ConfigError> {
         let rate = match (&a.rate, &a.bandwidth) {
             (Some(r), _) => {
                 let r = parse_u64("-r/--rate", r)?;
@@ -195,13 +201,13 @@ impl Pacing {
             (None, None) => Some(10_000),
         };
         let probes = parse_u64_in("-P/--probes", &a.probes, 1, u64::from(MAX_PROBES))? as u16;
-        let threads = u64::from(MAX_THREADS);
+        let (sender_threads, sender_threads_source) = sender_threads(a, resume)?;
         Ok(Pacing {
             rate,
             probes,
             cooldown: parse_secs("-c/--cooldown-time", &a.cooldown_time, true)?,
-            sender_threads: parse_u64_in("-T/--sender-threads", &a.sender_threads, 1, threads)?
-                as u32,
+            sender_threads,
+            sender_threads_source,
             max_results: a
                 .max_results
                 .as_deref()
@@ -214,6 +220,25 @@ impl Pacing {
                 .transpose()?,
         })
     }
+}
+
+/// `-T`, or else the resumed scan's thread count (a checkpoint is only valid with the
+/// threads that wrote it), or else the default for the CPUs this process may use.
+fn sender_threads(
+    a: &Args,
+    resume: Option<&crate::checkpoint::Checkpoint>,
+) -> Result<(u32, ThreadsSource), ConfigError> {
+    Ok(match (&a.sender_threads, resume) {
+        (Some(t), _) => {
+            let t = parse_u64_in("-T/--sender-threads", t, 1, u64::from(MAX_THREADS))?;
+            (t as u32, ThreadsSource::Flag)
+        }
+        (None, Some(c)) => (c.scan.sender_threads, ThreadsSource::Checkpoint),
+        (None, None) => (
+            crate::send::threads::default_sender_threads(),
+            ThreadsSource::Default,
+        ),
+    })
 }
 
 impl Resume {

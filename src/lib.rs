@@ -31,6 +31,8 @@
 //! * [`survey`]: what makes shards one survey, recorded in each shard's metadata.
 //! * [`merge`]: `synsurvey merge`, which checks that the shards cover the survey and
 //!   merges their results.
+//! * [`report`]: `synsurvey report`, one HTML page that shows a finished scan.
+//! * [`subcommand`]: the subcommands beside the scan (`merge`, `report`, `completions`, `man`).
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
@@ -49,10 +51,12 @@ pub mod output;
 pub mod plan;
 pub mod probe;
 pub mod recv;
+pub mod report;
 pub mod scan;
 pub mod send;
 pub mod stop;
 pub mod survey;
+pub mod subcommand;
 pub mod targets;
 pub(crate) mod test_hooks;
 pub mod validate;

@@ -1,6 +1,5 @@
 //! The `synsurvey` command: parse, validate, run, and turn the outcome into an exit code.
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,21 +12,13 @@ use synsurvey::scan::End;
 /// Exit code for a usage error: bad flags, values or files, refused before anything is sent.
 const EXIT_USAGE: u8 = 2;
 
-/// A subcommand: given its own argv (starting with its name), returns the exit code.
-type Subcommand = fn(Vec<OsString>) -> ExitCode;
-
-/// Subcommands, chosen by the first argument. Anything else is a scan's command line, so
-/// every existing invocation keeps working (no target is spelled like a subcommand).
-const SUBCOMMANDS: &[(&str, Subcommand)] = &[("merge", synsurvey::merge::command)];
-
 fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().collect();
-    if let Some(first) = argv.get(1) {
-        if let Some((_, subcommand)) = SUBCOMMANDS.iter().find(|(name, _)| first == name) {
-            return subcommand(argv[1..].to_vec());
-        }
+    // `synsurvey merge ...`, `report`, `completions`, `man`: a leading word; anything else
+    // is a scan.
+    if let Some(code) = synsurvey::subcommand::dispatch(std::env::args_os().collect()) {
+        return code;
     }
-    let args = match Args::try_parse_from(argv) {
+    let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -23,6 +23,7 @@ fn fault_time(stderr: &str) -> f64 {
 /// Scans 198.18.0.0/16 (13 s at 5000 pps) with `fault` injected 1.5 s in, and checks that
 /// the scan stopped and gave a full account of what it had done.
 fn stops_on(fault: &str, stage: &str) {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: random_subset("198.18.0.0/16", 3000, 7)
             .iter()

@@ -148,6 +148,7 @@ fn unsolicited(scanner_mac: [u8; 6], blocked: Ipv4Addr) -> Vec<(Option<&'static 
 
 #[test]
 fn forged_replies_are_counted_and_never_reported() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.60.0/25", 20, 11);
     let blocked = Ipv4Addr::new(198, 18, 60, 77);
     let tb = Testbed::up(TestbedOpts {
@@ -296,6 +297,7 @@ fn flood(tgt_ns: &str, scanner_mac: [u8; 6], stop: Arc<AtomicBool>, sent: Arc<At
 
 #[test]
 fn flood_of_forged_replies() {
+    require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let open = random_subset("198.18.128.0/18", 1000, 12);
     let tb = Testbed::up(TestbedOpts {

@@ -32,6 +32,7 @@ fn opts(open: &[Ipv4Addr]) -> TestbedOpts {
 
 #[test]
 fn finds_exactly_the_open_addresses() {
+    require_privileges!("create a network-namespace testbed");
     // The open addresses are outside the silent /24.
     let open = random_subset("198.18.0.0/21", 300, 1);
     let mut o = opts(&open);
@@ -76,6 +77,7 @@ fn finds_exactly_the_open_addresses() {
 
 #[test]
 fn all_responses_classifies_rsts() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.4.0/25", 20, 2);
     let mut o = opts(&open);
     o.silent = vec!["198.18.4.128/26".into()];
@@ -109,6 +111,7 @@ fn all_responses_classifies_rsts() {
 
 #[test]
 fn several_ports_at_once() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.8.0/24", 30, 3);
     let mut o = opts(&open);
     o.ports = vec![80, 443];
@@ -146,6 +149,7 @@ fn several_ports_at_once() {
 
 #[test]
 fn loss_with_two_probes_keeps_recall() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.16.0/20", 2000, 4);
     let mut o = opts(&open);
     o.loss_pct = Some(1.0);
@@ -183,6 +187,7 @@ fn loss_with_two_probes_keeps_recall() {
 
 #[test]
 fn cooldown_catches_delayed_replies() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.32.0/24", 40, 5);
     let mut o = opts(&open);
     o.delay_ms = Some(500);
@@ -203,6 +208,7 @@ fn cooldown_catches_delayed_replies() {
 
 #[test]
 fn blocklisted_addresses_are_never_probed() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.40.0/22", 100, 6);
     let tb = Testbed::up(opts(&open));
     let dir = tempfile::tempdir().unwrap();
@@ -252,6 +258,7 @@ fn blocklisted_addresses_are_never_probed() {
 
 #[test]
 fn rate_cap_is_exact() {
+    require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let tb = Testbed::up(TestbedOpts::default());
     let cap = tb.capture_syns();
@@ -304,6 +311,7 @@ fn rate_cap_is_exact() {
 
 #[test]
 fn low_rates_are_exact_too() {
+    require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let tb = Testbed::up(TestbedOpts::default());
     let cap = tb.capture_syns();
@@ -334,6 +342,7 @@ fn low_rates_are_exact_too() {
 
 #[test]
 fn highest_rate_still_finds_everything() {
+    require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let open = random_subset("198.18.128.0/17", 3000, 7);
     let tb = Testbed::up(opts(&open));
@@ -368,6 +377,7 @@ fn highest_rate_still_finds_everything() {
 
 #[test]
 fn sigint_leaves_valid_output_and_metadata() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(opts(&random_subset("198.18.0.0/16", 2000, 8)));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
@@ -415,6 +425,7 @@ fn sigint_leaves_valid_output_and_metadata() {
 /// and accepts the second is reported (its SYN-ACK is not a duplicate of the RST).
 #[test]
 fn synack_after_rst_from_the_same_target_is_reported() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.7.0/24", 40, 97);
     let tb = Testbed::up(opts(&open));
     // The target resets the first SYN to each address, then lets the listener answer.

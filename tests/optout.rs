@@ -65,6 +65,7 @@ fn in_20(a: Ipv4Addr) -> bool {
 
 #[test]
 fn opt_out_added_mid_scan_is_honoured_within_a_second() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
@@ -131,6 +132,7 @@ fn opt_out_added_mid_scan_is_honoured_within_a_second() {
 /// see is applied on SIGHUP.
 #[test]
 fn sighup_rereads_an_unchanged_looking_file() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
@@ -188,6 +190,7 @@ fn sighup_rereads_an_unchanged_looking_file() {
 /// stamps cannot see) is applied within a second, without SIGHUP: inotify reports it.
 #[test]
 fn an_edit_invisible_to_stamps_is_applied_at_once() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
@@ -236,6 +239,7 @@ fn an_edit_invisible_to_stamps_is_applied_at_once() {
 
 #[test]
 fn malformed_reload_keeps_the_previous_list() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
@@ -327,6 +331,7 @@ fn large_scans_need_a_blocklist_file() {
 /// read the empty file for a second or more at a time: it missed whole versions.)
 #[test]
 fn a_truncating_rewriter_never_unblocks_an_address() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
@@ -405,6 +410,7 @@ fn a_truncating_rewriter_never_unblocks_an_address() {
 /// probe on, even when the file's size and modification time look unchanged.
 #[test]
 fn an_edit_before_the_first_probe_is_in_force_from_the_first_probe() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");

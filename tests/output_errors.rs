@@ -22,6 +22,7 @@ fn stderr_lines(out: &std::process::Output) -> Vec<String> {
 
 #[test]
 fn unwritable_output_fails_before_any_probe() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.1.0/28".into()],
         ..Default::default()
@@ -82,6 +83,7 @@ fn unwritable_output_fails_before_any_probe() {
 
 #[test]
 fn output_failing_mid_scan_stops_with_an_error_and_metadata() {
+    require_privileges!("create a network-namespace testbed");
     // /dev/full accepts the open and fails every write with ENOSPC: the first flush of
     // results fails while the scan is running.
     let tb = Testbed::up(TestbedOpts {

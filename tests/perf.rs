@@ -168,21 +168,25 @@ fn check_rate(rate: u64, secs: f64, threads: u32) {
 
 #[test]
 fn rate_100_pps() {
+    require_privileges!("create a network-namespace testbed");
     check_rate(100, 3.0, 1);
 }
 
 #[test]
 fn rate_10k_pps() {
+    require_privileges!("create a network-namespace testbed");
     check_rate(10_000, 3.0, 1);
 }
 
 #[test]
 fn rate_100k_pps() {
+    require_privileges!("create a network-namespace testbed");
     check_rate(100_000, 3.0, 1);
 }
 
 #[test]
 fn rate_500k_pps() {
+    require_privileges!("create a network-namespace testbed");
     check_rate(500_000, 3.0, 2);
 }
 
@@ -213,6 +217,7 @@ fn xdp_scan(tb: &Testbed, n: u64) -> (String, u64) {
 /// AF_XDP on a two-queue sink: every probe arrives, and none twice.
 #[test]
 fn xdp_sends_every_probe() {
+    require_privileges!("create a network-namespace testbed");
     let _x = exclusive();
     let tb = Testbed::sink_with_queues(2);
     let (stderr, frames) = xdp_scan(&tb, 300_000);
@@ -227,6 +232,7 @@ fn xdp_sends_every_probe() {
 /// to AF_PACKET with one line on stderr, and the scan still sends everything.
 #[test]
 fn xdp_falls_back() {
+    require_privileges!("create a network-namespace testbed");
     let _x = exclusive();
     let tb = Testbed::sink();
     let (stderr, frames) = xdp_scan(&tb, 100_000);

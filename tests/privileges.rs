@@ -22,6 +22,7 @@ fn field<'a>(status: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn running_scanner_has_no_capabilities_in_any_thread() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.2.0/28".into()],
         ..Default::default()
@@ -147,6 +148,7 @@ fn setcap(caps: &str, bin: &Path) {
 
 #[test]
 fn nobody_scans_with_file_capabilities() {
+    require_privileges!("set file capabilities and switch to user nobody in a testbed");
     let open = random_subset("198.18.3.0/24", 25, 31);
     let tb = Testbed::up(TestbedOpts {
         open: open.iter().map(|a| a.to_string()).collect(),
@@ -192,6 +194,7 @@ fn nobody_scans_with_file_capabilities() {
 
 #[test]
 fn nobody_without_capabilities_fails_before_sending() {
+    require_privileges!("set file capabilities and switch to user nobody in a testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.4.0/28".into()],
         ..Default::default()
@@ -223,6 +226,7 @@ fn nobody_without_capabilities_fails_before_sending() {
 /// `capabilities_dropped` is what the kernel says about every thread.
 #[test]
 fn notice_page_threads_have_no_capabilities() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
     let meta = dir.path().join("meta.json");

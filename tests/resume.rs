@@ -149,7 +149,7 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize) {
 
 #[test]
 fn dry_run_resumes_where_it_stopped() {
-    interrupted_dry_run(&["198.18.0.0/20", "-p", "80,443"], "3000", 1);
+    interrupted_dry_run(&["198.18.0.0/20", "-p", "80,443", "-T", "1"], "3000", 1);
 }
 
 #[test]
@@ -280,6 +280,7 @@ fn scan_cmd(tb: &Testbed, args: &[&str]) -> Command {
 
 #[test]
 fn live_scan_interrupted_then_resumed_probes_everything_once() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/20", 200, 31);
     let tb = Testbed::up(TestbedOpts {
         open: open.iter().map(|a| a.to_string()).collect(),
@@ -396,6 +397,7 @@ except Exception as e:
 
 #[test]
 fn notice_page_is_served_during_the_scan_only() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
     let contact = "scan-team@example.org";
     let purpose = "Measuring <TCP> reachability & churn";

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 #[test]
 fn three_hosts_three_shards_cover_everything_once() {
+    require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/18", 1500, 11);
     let tb = Testbed::up(TestbedOpts {
         open: open.iter().map(|a| a.to_string()).collect(),
@@ -128,6 +129,7 @@ fn three_hosts_three_shards_cover_everything_once() {
 /// probes what its own version blocks.
 #[test]
 fn shards_with_different_opt_out_versions_still_cover_everything_once() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.1.0/24".into()],
         scanners: 3,

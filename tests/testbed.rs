@@ -1,6 +1,6 @@
 //! Tests of the testbed itself (scripts/testbed.sh and tests/common).
-//! These need root; they fail (they do not skip) where the testbed cannot
-//! be created.
+//! These need root: without it each says why and is skipped, except under CI
+//! (`CI=true`), where it fails (see `common::privileged`).
 
 mod common;
 
@@ -46,6 +46,7 @@ fn send_udp(tb: &Testbed, n: usize) {
 
 #[test]
 fn responses_follow_open_silent_and_ports_and_down_cleans_up() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.0.1".into(), "198.18.0.16/30".into()],
         silent: vec!["198.18.0.200".into(), "198.18.0.201".into()],
@@ -96,6 +97,7 @@ fn responses_follow_open_silent_and_ports_and_down_cleans_up() {
 
 #[test]
 fn capture_sees_exactly_the_syns_sent() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.0.1".into()],
         ports: vec![80, 443],
@@ -128,6 +130,7 @@ fn capture_sees_exactly_the_syns_sent() {
 
 #[test]
 fn sinks_count_frames_and_do_not_interfere() {
+    require_privileges!("create a network-namespace testbed");
     let a = Testbed::sink();
     let b = Testbed::sink();
     assert_ne!(a.name, b.name);
@@ -146,6 +149,7 @@ fn sinks_count_frames_and_do_not_interfere() {
 
 #[test]
 fn two_targets_at_once_do_not_interfere() {
+    require_privileges!("create a network-namespace testbed");
     let a = Testbed::up(TestbedOpts {
         open: vec!["198.18.1.1".into()],
         ..Default::default()
@@ -164,6 +168,7 @@ fn two_targets_at_once_do_not_interfere() {
 
 #[test]
 fn total_loss_drops_replies() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.0.1".into()],
         loss_pct: Some(100.0),
@@ -183,6 +188,7 @@ fn total_loss_drops_replies() {
 
 #[test]
 fn script_refuses_targets_outside_the_test_range() {
+    require_privileges!("create a network-namespace testbed");
     let name = format!("ssbad{}", std::process::id());
     let out = Command::new("bash")
         .arg(testbed_script())
@@ -310,6 +316,7 @@ fn brief_addrs(ns: &str) -> String {
 
 #[test]
 fn delay_holds_back_the_targets_frames_and_down_removes_all_three_namespaces() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.0.1".into()],
         delay_ms: Some(500),
@@ -356,6 +363,7 @@ fn delay_holds_back_the_targets_frames_and_down_removes_all_three_namespaces() {
 
 #[test]
 fn without_delay_connects_are_immediate_and_there_is_no_relay() {
+    require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         open: vec!["198.18.0.1".into()],
         ..Default::default()
@@ -374,6 +382,7 @@ fn without_delay_connects_are_immediate_and_there_is_no_relay() {
 
 #[test]
 fn delay_relay_loses_nothing_in_a_burst() {
+    require_privileges!("create a network-namespace testbed");
     // 2048 non-blocking connects as fast as Python makes them (tens of
     // thousands of SYNs per second): every one must get its answer, after
     // the delay, and the relay must not have dropped a frame.

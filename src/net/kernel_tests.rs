@@ -63,6 +63,7 @@ fn macs(pair: &Pair) -> ([u8; 6], [u8; 6]) {
 
 #[test]
 fn tx_to_rx_round_trip_with_filter_and_snaplen() {
+    require_privileges!("create network namespaces and send between them");
     let pair = Pair::new("rr");
     let (va_mac, vb_mac) = macs(&pair);
     // 10 long SYN-ACKs (154 bytes, cut to 96), 5 short SYN-ACKs (54 bytes) to port 40005,
@@ -124,6 +125,7 @@ fn tx_to_rx_round_trip_with_filter_and_snaplen() {
 
 #[test]
 fn sendmmsg_batches_of_1_7_and_256_all_arrive() {
+    require_privileges!("create network namespaces and send between them");
     let pair = Pair::new("bs");
     let (va_mac, vb_mac) = macs(&pair);
     let sizes = [1usize, 7, 256];
@@ -177,6 +179,7 @@ fn sendmmsg_batches_of_1_7_and_256_all_arrive() {
 
 #[test]
 fn stats_are_cumulative_and_send_checks_count() {
+    require_privileges!("create network namespaces and send between them");
     let pair = Pair::new("st");
     let (va_mac, vb_mac) = macs(&pair);
     let (ready, rx) = spawn_receiver(&pair, 0, Duration::ZERO, Duration::from_millis(1));
@@ -245,6 +248,7 @@ fn stats_are_cumulative_and_send_checks_count() {
 /// Prints frames/s for one and two sender threads; asserts only that frames went out.
 #[test]
 fn tx_throughput_into_dropping_peer() {
+    require_privileges!("create network namespaces and send between them");
     let pair = Pair::new("tp");
     let nft = |args: &str| {
         let argv: Vec<&str> = args.split_whitespace().collect();

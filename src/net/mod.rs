@@ -38,6 +38,17 @@ macro_rules! syscall {
     }};
 }
 
+/// Returns from a test, after saying why, where it cannot run unprivileged (see
+/// `testutil::privileged`): `require_privileges!("create network namespaces")`.
+#[cfg(test)]
+macro_rules! require_privileges {
+    ($why:expr) => {
+        if !$crate::net::testutil::privileged($why) {
+            return;
+        }
+    };
+}
+
 pub mod bpf;
 pub mod inotify;
 pub mod netns;

@@ -62,6 +62,7 @@ mod tests {
 
     #[test]
     fn entering_changes_only_the_calling_thread() {
+        require_privileges!("create a network namespace");
         let ns = crate::net::testutil::Netns::new("ns");
         let mine = std::fs::read_link("/proc/thread-self/ns/net").expect("own netns");
         let name = ns.name.clone();

@@ -69,6 +69,36 @@ pub fn capabilities() -> io::Result<Caps> {
     })
 }
 
+/// Bit number of CAP_SYS_ADMIN (needed to create and enter network namespaces).
+pub const CAP_SYS_ADMIN: u32 = 21;
+
+/// Whether this process may build the namespace testbeds that the privileged tests use
+/// (`ip netns add`, veth links, raw sockets): `Err` says what is missing. Tests call it to
+/// skip, with this reason, where they cannot run (see `tests/common`).
+pub fn testbed_privileges() -> Result<(), String> {
+    let caps = capabilities().map_err(|e| format!("cannot read capabilities: {e}"))?;
+    let missing: Vec<&str> = [
+        (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
+        (CAP_NET_ADMIN, "CAP_NET_ADMIN"),
+        (CAP_NET_RAW, "CAP_NET_RAW"),
+    ]
+    .iter()
+    .filter(|(cap, _)| !caps.has_effective(*cap))
+    .map(|&(_, name)| name)
+    .collect();
+    // /run/netns and the testbed's state under /run belong to root.
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    match (missing.is_empty(), euid) {
+        (true, 0) => Ok(()),
+        (true, uid) => Err(format!("running as uid {uid}, not root")),
+        (false, uid) => Err(format!(
+            "running as uid {uid} without {}",
+            missing.join(", ")
+        )),
+    }
+}
+
 /// True if the calling thread has CAP_NET_RAW in its effective set (false if unreadable).
 pub fn has_net_raw() -> bool {
     capabilities().is_ok_and(|c| c.has_effective(CAP_NET_RAW))
@@ -176,6 +206,7 @@ mod tests {
 
     #[test]
     fn drop_in_a_thread_clears_everything() {
+        require_privileges!("drop CAP_NET_RAW, which only a privileged process holds");
         // Credentials are per thread: drop in a spawned thread so the harness keeps its own.
         let (before, after, status) = std::thread::spawn(|| {
             let before = capabilities().expect("capget before");

@@ -363,6 +363,7 @@ mod tests {
 
     #[test]
     fn route_via_gateway_then_resolve_next_hop() {
+        require_privileges!("create network namespaces");
         let pair = Pair::new("rt");
         pair.a.ip(&["route", "add", "198.18.0.0/16", "via", B_IP]);
         let vb = pair.b.run(|| interface("vb")).expect("interface vb");
@@ -396,6 +397,7 @@ mod tests {
 
     #[test]
     fn on_link_route_and_static_neighbour() {
+        require_privileges!("create network namespaces");
         let pair = Pair::new("ol");
         let mac = [0x02, 0x53, 0x53, 0x00, 0x00, 0x07];
         // A permanent entry for B (no ARP needed), and an incomplete-state-free check for A.
@@ -429,6 +431,7 @@ mod tests {
 
     #[test]
     fn missing_interface_and_route_are_errors() {
+        require_privileges!("create network namespaces");
         let ns = Netns::new("nr");
         let (missing, no_route, lo) = ns.run(|| {
             (

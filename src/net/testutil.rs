@@ -4,14 +4,40 @@
 //! test creates itself, only to hosts inside them, only within 198.18.0.0/15 (hosts in
 //! 198.18.0.0/16, links in 198.19.0.0/16). Names include the pid and a counter so tests run
 //! in parallel; [`Netns`] deletes its namespace on drop, also when the test panics. A test
-//! that cannot create namespaces fails (panics) instead of skipping.
+//! that needs namespaces starts with `require_privileges!`: without root it says why and
+//! is skipped, and under CI (`CI=true`) it fails instead.
 
+use std::io::Write;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::netns::enter_netns;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Whether a test that needs root may run here. Where it cannot, prints
+/// `skipped: TEST: needs root to WHY (REASON)` on the real standard error (past the test
+/// harness's capture, so that `cargo test` shows it) and returns false; under CI
+/// (`CI=true`), where every test must run, it panics instead, so nothing is silently skipped.
+pub fn privileged(why: &str) -> bool {
+    let Err(reason) = crate::net::privs::testbed_privileges() else {
+        return true;
+    };
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if in_ci() {
+        panic!("{test} needs root to {why}, and CI must run it: {reason}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {test}: needs root to {why} ({reason})"
+    );
+    false
+}
+
+/// True when the `CI` variable says so, as CI services (and `.ci/run`) set it.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"))
+}
 
 /// Runs `ip ARGS`, panicking with its stderr on failure.
 pub fn ip(args: &[&str]) {

@@ -88,6 +88,8 @@ pub struct ScanConfig {
     pub gateway_mac: Option<String>,
     pub source_ports: (u16, u16),
     pub sender_threads: u32,
+    /// `default` (from the CPUs available), `flag` (`-T`) or `checkpoint` (`--resume`).
+    pub sender_threads_source: crate::send::threads::ThreadsSource,
     pub max_targets: Option<u64>,
     pub max_results: Option<u64>,
     #[serde(serialize_with = "secs_opt")]
@@ -146,6 +148,7 @@ impl ScanConfig {
                 .map(|m| crate::wire::ethernet::format_mac(&m)),
             source_ports: c.network.source_ports,
             sender_threads: c.pacing.sender_threads,
+            sender_threads_source: c.pacing.sender_threads_source,
             max_targets: c.targets.max_targets,
             max_results: c.pacing.max_results,
             max_runtime: c.pacing.max_runtime,
@@ -354,6 +357,7 @@ mod test {
             "config.gateway_mac",
             "config.source_ports",
             "config.sender_threads",
+            "config.sender_threads_source",
             "config.max_targets",
             "config.max_results",
             "config.max_runtime",

@@ -38,7 +38,7 @@ pub(crate) struct Monitor<'a> {
 impl Monitor<'_> {
     /// Runs until the scan is over; returns when the last sender finished, by its clock.
     pub fn run(&self) -> Instant {
-        let mut status = Status::new(self.counters, self.epoch);
+        let mut status = Status::new(self.counters, self.epoch, self.senders);
         let mut sending_ended: Option<(Instant, Instant)> = None;
         let mut next_row = self.epoch + Duration::from_secs(1);
         loop {
@@ -95,15 +95,18 @@ impl Monitor<'_> {
 /// The status line, printed once a second.
 struct Status<'a> {
     counters: &'a Counters,
+    /// Sender threads, shown so that the default chosen for this machine is seen.
+    senders: usize,
     epoch: Instant,
     prev: Snapshot,
     next: Instant,
 }
 
 impl<'a> Status<'a> {
-    fn new(counters: &'a Counters, epoch: Instant) -> Self {
+    fn new(counters: &'a Counters, epoch: Instant, senders: usize) -> Self {
         Status {
             counters,
+            senders,
             epoch,
             prev: Snapshot::take(counters, Duration::ZERO),
             next: epoch + Duration::from_secs(1),
@@ -117,7 +120,8 @@ impl<'a> Status<'a> {
         self.next += Duration::from_secs(1);
         let snap = Snapshot::take(self.counters, now - self.epoch);
         let left = cooldown_until.map(|c| c.saturating_duration_since(now));
-        eprintln!("{}", status_line(&self.prev, &snap, planned, left));
+        let line = status_line(&self.prev, &snap, planned, left);
+        eprintln!("{line}; senders: {}", self.senders);
         self.prev = snap;
     }
 }

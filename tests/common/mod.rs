@@ -35,6 +35,44 @@ pub const SCAN_IFACE: &str = "veth0";
 /// Interface of the target (or sink) namespace.
 pub const TGT_IFACE: &str = "veth1";
 
+/// Whether a test that needs root may run here. Where it cannot, prints
+/// `skipped: TEST: needs root to WHY (REASON)` on the real standard error (past the test
+/// harness's capture, so that `cargo test` shows it) and returns false; under CI
+/// (`CI=true`), where every test must run, it panics instead, so nothing is silently
+/// skipped. Use it through [`require_privileges!`].
+pub fn privileged(why: &str) -> bool {
+    let Err(reason) = synsurvey::net::privs::testbed_privileges() else {
+        return true;
+    };
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if in_ci() {
+        panic!("{test} needs root to {why}, and CI must run it: {reason}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {test}: needs root to {why} ({reason})"
+    );
+    false
+}
+
+/// True when the `CI` variable says so, as CI services (and `.ci/run`) set it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"))
+}
+
+/// Returns from the test, after saying why, where it cannot run unprivileged:
+/// `require_privileges!("create network namespaces")` as a test's first line.
+#[allow(unused_macros)]
+macro_rules! require_privileges {
+    ($why:expr) => {
+        if !$crate::common::privileged($why) {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use require_privileges;
+
 /// `scripts/testbed.sh` of this checkout.
 pub fn testbed_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/testbed.sh")
@@ -740,13 +778,22 @@ thread_local! {
 const LOCK_PATH: &str = "/tmp/synsurvey-tests.lock";
 
 fn lock_file(op: libc::c_int) -> File {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(LOCK_PATH)
-        .expect("open /tmp/synsurvey-tests.lock");
+    // flock needs only a descriptor, not write access: an ordinary user can share the lock
+    // file a root run created. A new one is open to every user for the same reason.
+    let file = File::open(LOCK_PATH).or_else(|_| {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .mode(0o666)
+            .open(LOCK_PATH)?;
+        // Only the creator may widen the mode (umask narrowed it); others just use it.
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o666));
+        Ok::<File, std::io::Error>(f)
+    });
+    let file = file.expect("open /tmp/synsurvey-tests.lock");
     loop {
         // SAFETY: flock on a file descriptor this function owns.
         let rc = unsafe { libc::flock(file.as_raw_fd(), op) };

@@ -1,0 +1,194 @@
+//! The man page and the shell completions, checked with the programs that consume them:
+//! `man -l` renders the page, and bash, zsh and fish parse the completion scripts; bash
+//! also completes a flag and a subcommand. None of this needs privileges.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn run_synsurvey(args: &[&str]) -> String {
+    let out = Command::new(synsurvey()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "synsurvey {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every long flag that `--help` lists (of the scan, or of a subcommand).
+fn long_flags(help: &str) -> BTreeSet<String> {
+    help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .collect()
+}
+
+/// `man -l FILE` as plain text, wide enough that no flag is hyphenated across lines.
+fn render_man(roff: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("synsurvey.1");
+    std::fs::write(&page, roff).unwrap();
+    let out = Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANWIDTH", "300")
+        .env("LANG", "C")
+        .env("MAN_DISABLE_SECCOMP", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run man (apt-get install man-db)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "man -l: {stderr}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn man_page_renders_and_documents_every_flag() {
+    let text = render_man(&run_synsurvey(&["man"]));
+    let flags = long_flags(&run_synsurvey(&["--help"]));
+    assert!(flags.len() > 25, "{flags:?}");
+    for flag in &flags {
+        assert!(
+            text.contains(flag.as_str()),
+            "{flag} missing from the man page:\n{text}"
+        );
+    }
+    for sub in ["report", "completions", "man"] {
+        assert!(text.contains(sub), "subcommand {sub} missing:\n{text}");
+    }
+    // The report's own page, with its own flags.
+    let report = render_man(&run_synsurvey(&["man", "report"]));
+    for flag in long_flags(&run_synsurvey(&["report", "--help"])) {
+        assert!(report.contains(flag.as_str()), "{flag} missing:\n{report}");
+    }
+}
+
+#[test]
+fn man_refuses_an_unknown_subcommand() {
+    let out = Command::new(synsurvey())
+        .args(["man", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("\"nope\""), "{err}");
+}
+
+/// What bash's programmable completion offers for the words of `line` (the last one is
+/// being completed), with the script `synsurvey completions bash` printed.
+fn bash_complete(script: &std::path::Path, line: &[&str]) -> BTreeSet<String> {
+    let words = line
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({words})\nCOMP_CWORD={}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\n\
+         COMP_POINT=${{#COMP_LINE}}\n_synsurvey synsurvey \"${{COMP_WORDS[COMP_CWORD]}}\" \
+         \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        line.len() - 1
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bash: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn bash_completion_parses_and_completes_flags_and_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("synsurvey.bash");
+    std::fs::write(&script, run_synsurvey(&["completions", "bash"])).unwrap();
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let got = bash_complete(&script, &["synsurvey", "--target-p"]);
+    assert_eq!(got, BTreeSet::from(["--target-ports".to_string()]));
+    let got = bash_complete(&script, &["synsurvey", "--sender"]);
+    assert_eq!(got, BTreeSet::from(["--sender-threads".to_string()]));
+    let got = bash_complete(&script, &["synsurvey", "rep"]);
+    assert!(got.contains("report"), "{got:?}");
+    let got = bash_complete(&script, &["synsurvey", "report", "--metad"]);
+    assert_eq!(got, BTreeSet::from(["--metadata-file".to_string()]));
+    let got = bash_complete(&script, &["synsurvey", "completions", "z"]);
+    assert_eq!(got, BTreeSet::from(["zsh".to_string()]));
+}
+
+#[test]
+fn zsh_and_fish_completions_parse() {
+    for (shell, check) in [("zsh", ["zsh", "-n"]), ("fish", ["fish", "--no-execute"])] {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join(format!("synsurvey.{shell}"));
+        let text = run_synsurvey(&["completions", shell]);
+        assert!(text.contains("target-ports"), "{shell}: {text}");
+        std::fs::write(&script, text).unwrap();
+        let out = Command::new(check[0])
+            .arg(check[1])
+            .arg(&script)
+            .output()
+            .unwrap_or_else(|e| panic!("run {shell} (apt-get install {shell}): {e}"));
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn scan_command_lines_keep_working_beside_subcommands() {
+    let out = Command::new(synsurvey())
+        .args([
+            "-d",
+            "--no-default-blocklist",
+            "198.18.0.0/30",
+            "-p",
+            "80",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read_json_lines(&out.stdout).len(), 4);
+    // A word that is no subcommand is a target, refused as one (exit 2, one line).
+    let out = Command::new(synsurvey())
+        .args(["reprot", "-p", "80"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("target \"reprot\""), "{err}");
+}
