@@ -253,6 +253,10 @@ impl Reloader {
     /// the first call. `None`: nothing to do. `Some(Err(why))`: a file could not be read or
     /// parsed; the old list stays in force.
     pub fn check(&mut self, force: bool) -> Option<Result<Reloaded, String>> {
+        // No -b file: nothing to re-read, and no version to record or report.
+        if self.files.is_empty() {
+            return None;
+        }
         // Stamps first, then the read: an edit after this point changes a stamp (and
         // queues an event, which the next wait picks up).
         let stamps: Vec<Option<Stamp>> = self.files.iter().map(stamp).collect();
@@ -355,6 +359,14 @@ mod test {
         assert!(r.check(false).is_none());
         let hashes: Vec<u64> = r.versions().iter().map(|v| v.addresses).collect();
         assert_eq!(hashes, [1, 257, 1], "each distinct version, in order");
+    }
+
+    #[test]
+    fn without_files_a_forced_check_reads_and_records_nothing() {
+        let base = AddrSet::from_ranges(vec![(0, 0)]);
+        let mut r = Reloader::new(Vec::new(), base.clone(), base);
+        assert!(r.check(true).is_none(), "no -b file: nothing to reload or report");
+        assert!(r.versions().is_empty());
     }
 
     #[test]
