@@ -9,4 +9,4 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: the namespace tests need root (they create network namespaces)" >&2
     exit 1
 fi
-cargo test --release --all-targets "$@"
+cargo test --release --all-targets --no-fail-fast "$@"
