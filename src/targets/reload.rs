@@ -365,7 +365,10 @@ mod test {
     fn without_files_a_forced_check_reads_and_records_nothing() {
         let base = AddrSet::from_ranges(vec![(0, 0)]);
         let mut r = Reloader::new(Vec::new(), base.clone(), base);
-        assert!(r.check(true).is_none(), "no -b file: nothing to reload or report");
+        assert!(
+            r.check(true).is_none(),
+            "no -b file: nothing to reload or report"
+        );
         assert!(r.versions().is_empty());
     }
 
