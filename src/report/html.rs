@@ -13,21 +13,8 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:
 td.n{text-align:right;font-variant-numeric:tabular-nums}.note{color:#a33}\
 #map{image-rendering:pixelated;display:block;border:0}figure{margin:8px 0}";
 
-/// Escapes text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and attribute values (the notice page's escaping).
+pub use crate::notice::escape as esc;
 
 /// An HTML document under construction. Text goes in escaped; only SVG from plotters
 /// and the page's own markup go in as they are.
