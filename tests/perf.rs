@@ -184,10 +184,14 @@ fn rate_100k_pps() {
     check_rate(100_000, 3.0, 1);
 }
 
+/// Two senders share one cap: each paces half of it, and together they are exact. The rate
+/// stays well inside what two senders, the sink's softirq and the sampler can sustain on
+/// the 2-core machines CI runs on; higher rates are a capacity measurement, and belong to
+/// the benchmark (`scripts/bench.sh`), not to a pass/fail test.
 #[test]
-fn rate_500k_pps() {
+fn rate_200k_pps_two_senders() {
     require_privileges!("create a network-namespace testbed");
-    check_rate(500_000, 3.0, 2);
+    check_rate(200_000, 3.0, 2);
 }
 
 /// Scans `n` probes over 198.18.0.0/16 × ports 1-10 with `--xdp -T 2`, uncapped, into
