@@ -336,7 +336,7 @@ pub(crate) mod test {
     fn reply_frame(first: u8, chain: &[u8]) -> Vec<u8> {
         let mut tcp = crate::wire::tcp::test::SYN_ACK_PACKET_BYTES;
         crate::wire::TcpPacket::new_unchecked(&mut tcp[..]).fill_checksum_v6(DST, SRC);
-        let mut f = vec![0u8; 14];
+        let mut f = [0u8; 14];
         f[12..14].copy_from_slice(&crate::wire::ethernet::ETHERTYPE_IPV6.to_be_bytes());
         let mut ip = HEADER_BYTES;
         let mut p = Packet::new_unchecked(&mut ip[..]);
