@@ -17,6 +17,7 @@ pub mod iplist;
 pub mod live_blocklist;
 pub mod ranges;
 pub(crate) mod reload;
+pub mod v6;
 
 pub use blocklist::{
     never, parse_list, parse_target, read_list, reserved, EntryError, ListError, ListFileError,
