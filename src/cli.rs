@@ -108,8 +108,8 @@ pub struct Args {
     #[arg(short = 'i', long, value_name = "NAME")]
     pub interface: Option<String>,
 
-    /// Source IPv4 or IPv6 address of the probes (default: the interface's); of the
-    /// targets' family.
+    /// Source IPv4 or IPv6 address of the probes (default: the interface's), of the
+    /// targets' family; --ipv6-source-ip is the same option.
     #[arg(
         short = 'S',
         long = "source-ip",
