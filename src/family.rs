@@ -24,6 +24,8 @@ pub trait ScanFamily: Family<Addr: MacAddr> {
     type Template: Probe<Addr = Self::Addr>;
     /// The wire address of an address of the numbered set (free: the same bits).
     fn wire_addr(a: <Self::Addrs as Numbered>::Addr) -> Self::Addr;
+    /// The other way round.
+    fn numbered(a: Self::Addr) -> <Self::Addrs as Numbered>::Addr;
 }
 
 impl ScanFamily for V4 {
@@ -34,6 +36,10 @@ impl ScanFamily for V4 {
     fn wire_addr(a: u32) -> Ipv4Addr {
         Ipv4Addr::from(a)
     }
+    #[inline]
+    fn numbered(a: Ipv4Addr) -> u32 {
+        u32::from(a)
+    }
 }
 
 impl ScanFamily for V6 {
@@ -42,6 +48,10 @@ impl ScanFamily for V6 {
     type Template = ProbeTemplate6;
     #[inline]
     fn wire_addr(a: Ipv6Addr) -> Ipv6Addr {
+        a
+    }
+    #[inline]
+    fn numbered(a: Ipv6Addr) -> Ipv6Addr {
         a
     }
 }

@@ -350,7 +350,7 @@ impl<'scope> Pipeline<'scope> {
                 stop.request(Reason::OutputClosed);
             }
         });
-        let cls = Classifier::new(
+        let cls = Classifier::<crate::wire::V4>::new(
             &scan.validator,
             &config.targets.space,
             &scan.blocklist,
