@@ -175,11 +175,6 @@ impl Config {
         let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
         check_source_family(&network, targets.v6.is_some())?;
-        // The IPv6 receive path (capture filter, route and neighbour discovery) is not
-        // wired yet: refuse before anything is opened rather than send blind.
-        if targets.v6.is_some() && !a.dryrun {
-            return err("IPv6 targets: only -d/--dryrun is available in this build (the IPv6 live path is not wired yet)");
-        }
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;

@@ -23,6 +23,8 @@ pub(crate) struct Targets6 {
     pub(crate) space: TargetSpace<Addrs6>,
     /// The built-in lists and the `-b` files as read at start.
     pub(crate) blocklist: Ranges6,
+    /// The built-in part of `blocklist`, which reloads keep.
+    pub(crate) builtin_blocklist: Ranges6,
     /// Addresses left after every blocklist, for the record.
     pub(crate) target_addresses: u64,
 }
@@ -115,6 +117,7 @@ pub(super) fn from_args(a: &Args, ports: Vec<u16>, seed: u64) -> Result<Targets6
     Ok(Targets6 {
         space: TargetSpace::new(numbered, ports),
         blocklist,
+        builtin_blocklist: builtin,
         target_addresses,
     })
 }

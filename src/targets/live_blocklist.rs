@@ -13,14 +13,25 @@ use std::sync::{Arc, RwLock};
 use super::ranges::AddrSet;
 use super::v6::Ranges6;
 
-/// An address set a blocklist is kept in: [`AddrSet`] for IPv4, [`Ranges6`] for IPv6.
-pub trait BlockSet: Clone + std::fmt::Debug + Send + Sync + 'static {
+/// An address set a blocklist is kept in: [`AddrSet`] for IPv4, [`Ranges6`] for IPv6,
+/// with what the live list and its reloads need of it.
+pub trait BlockSet: Clone + std::fmt::Debug + Default + Send + Sync + 'static {
     /// The address as the family's [`super::Numbered`] set yields it.
     type Addr: Copy;
     fn blocks(&self, addr: Self::Addr) -> bool;
     fn union(&self, other: &Self) -> Self;
+    fn subtract(&self, other: &Self) -> Self;
+    fn is_empty(&self) -> bool;
+    /// Addresses in the set (an IPv6 count above `u64::MAX` saturates).
+    fn count(&self) -> u64;
+    /// A fingerprint of the set (SipHash-1-3, zero key, hex).
+    fn hash_hex(&self) -> String;
+    /// The union of the `-b` files of this family; the error names the file and line.
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String>;
     /// Whether every address of `self` is in `other`.
-    fn within(&self, other: &Self) -> bool;
+    fn within(&self, other: &Self) -> bool {
+        BlockSet::is_empty(&BlockSet::subtract(self, other))
+    }
 }
 
 impl BlockSet for AddrSet {
@@ -32,8 +43,25 @@ impl BlockSet for AddrSet {
     fn union(&self, other: &Self) -> Self {
         AddrSet::union(self, other)
     }
-    fn within(&self, other: &Self) -> bool {
-        self.subtract(other).is_empty()
+    fn subtract(&self, other: &Self) -> Self {
+        AddrSet::subtract(self, other)
+    }
+    fn is_empty(&self) -> bool {
+        AddrSet::is_empty(self)
+    }
+    fn count(&self) -> u64 {
+        self.len()
+    }
+    fn hash_hex(&self) -> String {
+        AddrSet::hash_hex(self)
+    }
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String> {
+        let mut set = AddrSet::default();
+        for path in paths {
+            let nets = super::read_list(path).map_err(|e| e.to_string())?;
+            set = set.union(&AddrSet::from_nets(nets));
+        }
+        Ok(set)
     }
 }
 
@@ -46,8 +74,25 @@ impl BlockSet for Ranges6 {
     fn union(&self, other: &Self) -> Self {
         Ranges6::union(self, other)
     }
-    fn within(&self, other: &Self) -> bool {
-        self.subtract(other).is_empty()
+    fn subtract(&self, other: &Self) -> Self {
+        Ranges6::subtract(self, other)
+    }
+    fn is_empty(&self) -> bool {
+        Ranges6::is_empty(self)
+    }
+    fn count(&self) -> u64 {
+        self.len_saturating()
+    }
+    fn hash_hex(&self) -> String {
+        Ranges6::hash_hex(self)
+    }
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String> {
+        let mut set = Ranges6::new();
+        for path in paths {
+            let nets = super::v6::list::load_blocklist(path).map_err(|e| e.to_string())?;
+            set = set.union(&Ranges6::from_nets(&nets));
+        }
+        Ok(set)
     }
 }
 

@@ -97,6 +97,25 @@ impl Ranges6 {
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
+
+    /// Addresses in the set, saturating at `u64::MAX` (a single /63 already exceeds it).
+    pub fn len_saturating(&self) -> u64 {
+        let n = self.ranges.iter().fold(0u128, |n, &(lo, hi)| {
+            n.saturating_add(hi - lo).saturating_add(1)
+        });
+        u64::try_from(n).unwrap_or(u64::MAX)
+    }
+
+    /// A fingerprint of the set: SipHash-1-3 with a zero key over its ranges, in hex.
+    pub fn hash_hex(&self) -> String {
+        use std::hash::Hasher;
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+        for &(a, b) in &self.ranges {
+            h.write_u128(a);
+            h.write_u128(b);
+        }
+        format!("{:016x}", h.finish())
+    }
 }
 
 #[cfg(test)]
