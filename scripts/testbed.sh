@@ -55,7 +55,9 @@ Commands:
                     $TARGET_NET6 (ip -6 route add local $TARGET_NET6 dev lo), listening
                     on [::]; the nftables sets hold ipv6_addr. The IPv4 link stays, the
                     IPv4 target network is not set up. Not with --delay.
-      --loss PCT    drop PCT% of the target's TCP replies (nftables egress)
+      --loss PCT    drop PCT% of the target's TCP replies (nftables egress);
+                    the SYN-ACKs dropped are recorded by address and port in the
+                    sets lost1 (once) and lost2 (twice) of table netdev testbed_loss
       --scanners K  K scanner namespaces (1 to 4): NAME-scan, then NAME-scan2..K,
                     each on its own link 198.19.(K-1).0/30 to NAME-tgt (veth0 <->
                     vethK); for shards scanned from several hosts at once
@@ -513,11 +515,22 @@ EOF
         local pick="numgen random mod 10000 < $loss_per10k"
         ((loss_per10k < 10000)) || pick=""
         ((loss_per10k > 0)) || pick="numgen random mod 10000 > 9999" # never
+        # The dropped SYN-ACKs are recorded by (address, port): once in lost1, a second
+        # time in lost2. With -P 2, lost2 holds exactly what no scanner can find.
+        local key="$fam saddr . tcp sport" l4="ip protocol"
+        if ((IPV6)); then l4="ip6 nexthdr"; fi
         nsx "$tgt" nft -f - <<EOF
 table netdev testbed_loss {
+    set lost1 { type $addr_type . inet_service; flags dynamic; size 262144; }
+    set lost2 { type $addr_type . inet_service; flags dynamic; size 262144; }
     chain egress {
         type filter hook egress device "veth1" priority filter; policy accept;
-        meta protocol $fam $( ((IPV6)) && echo "ip6 nexthdr" || echo "ip protocol") tcp $pick counter drop comment "loss"
+        meta protocol $fam $l4 tcp $pick goto lose
+    }
+    chain lose {
+        tcp flags & (syn | ack) == syn | ack $key @lost1 add @lost2 { $key }
+        tcp flags & (syn | ack) == syn | ack add @lost1 { $key }
+        counter drop comment "loss"
     }
 }
 EOF

@@ -588,6 +588,15 @@ fn ipv6_total_loss_drops_tcp_replies_only() {
         ConnectOutcome::Timeout
     );
     assert!(tb.counter("loss") >= 2, "{}", tb.status());
+    // Dropped SYN-ACKs are recorded by address and port, RSTs are not.
+    let one = std::collections::BTreeSet::from([(ip6("2001:2::1").into(), 80)]);
+    assert_eq!(tb.lost_synacks(1), one);
+    assert!(tb.lost_synacks(2).is_empty());
+    assert_eq!(
+        tb.connect_timeout(ip6("2001:2::1"), 80, t),
+        ConnectOutcome::Timeout
+    );
+    assert_eq!(tb.lost_synacks(2), one);
     // Neighbour discovery still works both ways (the drop is TCP only): the scanner's
     // gateway entry was resolved by `up`, and the target resolves the scanner again.
     let out = tb

@@ -115,7 +115,8 @@ pub struct TestbedOpts {
     pub unreach: Vec<String>,
     /// Ports with a listener (default `[80]`). Every other port answers RST.
     pub ports: Vec<u16>,
-    /// Drop this percentage of the target's TCP replies (nftables egress).
+    /// Drop this percentage of the target's TCP replies (nftables egress); the SYN-ACKs
+    /// dropped are recorded (see [`Testbed::lost_synacks`]).
     pub loss_pct: Option<f64>,
     /// Delay every frame the target sends toward the scanner (replies and
     /// ARP) by this many ms. The testbed then has a third namespace,
@@ -445,6 +446,39 @@ impl Testbed {
             "no nft rule with comment {comment:?} and a counter in {}",
             self.tgt_ns()
         );
+    }
+
+    /// The (target address, port) pairs whose SYN-ACK the `loss_pct` rule dropped at
+    /// least `times` times (1 or 2; the testbed records no more). With two probes per
+    /// target (`-P 2`), `lost_synacks(2)` is exactly what no scanner can find.
+    pub fn lost_synacks(&self, times: u8) -> std::collections::BTreeSet<(IpAddr, u16)> {
+        assert!(
+            times == 1 || times == 2,
+            "lost_synacks: 1 or 2, not {times}"
+        );
+        let set = format!("lost{times}");
+        let out = self
+            .exec_tgt(["nft", "-j", "list", "set", "netdev", "testbed_loss", &set])
+            .output()
+            .expect("run nft");
+        assert!(
+            out.status.success(),
+            "no loss sets (loss_pct not set?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft json");
+        let mut lost = std::collections::BTreeSet::new();
+        for item in v["nftables"].as_array().expect("nftables array") {
+            for e in item["set"]["elem"].as_array().into_iter().flatten() {
+                // A plain element, or one wrapped with its own expressions.
+                let c = e.get("concat").or_else(|| e["elem"]["val"].get("concat"));
+                let c = c.unwrap_or_else(|| panic!("unexpected element {e}"));
+                let addr: IpAddr = c[0].as_str().expect("address").parse().expect("address");
+                let port = c[1].as_u64().expect("port") as u16;
+                lost.insert((addr, port));
+            }
+        }
+        lost
     }
 
     /// Tries a TCP connect from the scan namespace (1 s timeout).
