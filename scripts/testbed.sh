@@ -83,7 +83,10 @@ Commands:
       neighbour entry); ICMPv6 (the scan namespace's own neighbour discovery and
       MLD) is dropped without being counted.
 
-  sink-count NAME     print the number of frames the sink has counted
+  sink-count NAME [--bytes]
+                      print the number of frames the sink has counted (--bytes:
+                      "FRAMES BYTES", bytes from the IP header on, without the
+                      14-byte Ethernet header)
   down NAME           tear down everything of NAME (idempotent)
   exec NAME scan|tgt|sink|dly CMD...
                       run CMD in one of the namespaces
@@ -634,15 +637,17 @@ EOF
 }
 
 cmd_sink_count() {
-    local name=${1:-}
+    local name=${1:-} bytes=${2:-}
     check_name "$name"
+    [[ -z $bytes || $bytes == --bytes ]] || die "sink-count: unknown option '$bytes'"
     need_root
     need_cmd ip nft
     ns_exists "$name-sink" || die "no sink named '$name' (namespace $name-sink missing)"
     local n
-    n=$(nsx "$name-sink" nft list counter netdev sink frames | sed -n 's/.*packets \([0-9]*\).*/\1/p' | head -n1)
+    n=$(nsx "$name-sink" nft list counter netdev sink frames |
+        sed -n 's/.*packets \([0-9]*\) bytes \([0-9]*\).*/\1 \2/p' | head -n1)
     [[ -n $n ]] || die "could not read the sink counter of '$name'"
-    echo "$n"
+    if [[ -n $bytes ]]; then echo "$n"; else echo "${n% *}"; fi
 }
 
 kill_ns_procs() {
