@@ -61,7 +61,7 @@ while [[ $# -gt 0 ]]; do
     --sizes) SIZES=$2; shift 2 ;;
     --install-others) INSTALL=1; shift ;;
     --open) OPEN=$2; shift 2 ;;
-    -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see -h)" ;;
     esac
 done
