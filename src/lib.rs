@@ -23,6 +23,7 @@
 //! * [`send`]: sender threads, the packet-rate pacer and the transmit back ends.
 //! * [`recv`]: the receiver thread, its capture, duplicate suppression and classification.
 //! * [`output`]: JSON-lines records and the metadata schema.
+//! * [`family`]: the address family (IPv4, IPv6) as the one type parameter of the send path.
 //! * [`counters`]: the shared atomic counters every stage writes and the monitor reads.
 //! * [`stop`]: the one cell that records why a scan stops (first reason wins).
 //! * [`checkpoint`]: the checkpoint file format (`--checkpoint`, `--resume`).
@@ -43,6 +44,7 @@ pub(crate) mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod counters;
+pub mod family;
 pub mod merge;
 #[allow(unsafe_code)]
 pub mod net;

@@ -74,10 +74,10 @@ impl Notice {
             source_ip: source_ip.to_string(),
             start_time: rfc3339_us(start_unix_us),
             rate_pps: config.pacing.rate,
-            addresses: config.targets.space.addrs().len(),
+            addresses: config.targets.len() / config.targets.ports.len().max(1) as u64,
             ports: config.targets.space.ports().to_vec(),
             probes_per_target: config.pacing.probes,
-            targets: config.targets.space.len(),
+            targets: config.targets.len(),
             shard: config.targets.shard,
             shards: config.targets.shards,
             method: "one TCP SYN per address and port (per probe); replies are answered with \

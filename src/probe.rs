@@ -27,6 +27,9 @@ const TCP_LEN: usize = 40;
 /// Length of a probe frame on the wire (without the Ethernet FCS).
 pub const FRAME_LEN: usize = TCP + TCP_LEN;
 
+/// The longest probe frame of any family (IPv6's): what a back end's buffers hold.
+pub const MAX_FRAME_LEN: usize = FRAME_LEN_V6;
+
 /// Offsets of the per-probe fields inside the frame.
 mod field {
     use super::{IP, TCP};

@@ -139,7 +139,14 @@ impl Resources {
         );
         let capture = SocketCapture::open(network.ifindex, &filter)?;
         let txs: Vec<_> = (0..threads)
-            .map(|t| open_tx(config.network.xdp, network.ifindex, t))
+            .map(|t| {
+                open_tx(
+                    config.network.xdp,
+                    network.ifindex,
+                    t,
+                    crate::probe::FRAME_LEN,
+                )
+            })
             .collect::<anyhow::Result<_>>()?;
         let transmit = txs.iter().map(Backend::name).collect();
         let out = crate::output::spec::open_output(config)?;
@@ -225,7 +232,7 @@ impl Shared {
     ) -> anyhow::Result<(Shared, Vec<Walk>)> {
         let key = crate::plan::key(config).context("cannot draw a validation key")?;
         let net = &res.network;
-        let cyclic = Cyclic::new(config.targets.space.len(), config.targets.seed);
+        let cyclic = Cyclic::new(config.targets.len(), config.targets.seed);
         let walks: Vec<Walk> = (0..res.threads)
             .map(|t| crate::plan::walk(config, &cyclic, t, res.threads))
             .collect::<anyhow::Result<_>>()?;
@@ -343,7 +350,7 @@ impl<'scope> Pipeline<'scope> {
                 stop.request(Reason::OutputClosed);
             }
         });
-        let cls = Classifier::new(
+        let cls = Classifier::<crate::wire::V4>::new(
             &scan.validator,
             &config.targets.space,
             &scan.blocklist,
@@ -415,7 +422,7 @@ fn spawn_senders<'scope, 'env>(
     walks: Vec<Walk>,
     txs: Vec<Backend<SocketTx>>,
 ) -> Vec<ScopedJoinHandle<'scope, Option<SendReport>>> {
-    let shared = SendShared {
+    let shared = SendShared::<crate::wire::V4> {
         space: &config.targets.space,
         template: &scan.template,
         validator: &scan.validator,

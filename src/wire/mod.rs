@@ -44,11 +44,19 @@ pub type Result<T> = core::result::Result<T, Error>;
 /// family is parsed. The receive path is generic over it (monomorphized), so an IPv4 scan
 /// pays no per-packet branch for IPv6 and the other way round.
 pub trait Family: Copy + Send + Sync + 'static {
-    type Addr: Copy + Eq + core::hash::Hash + core::fmt::Debug + core::fmt::Display + Send;
+    type Addr: Copy
+        + Eq
+        + core::hash::Hash
+        + core::fmt::Debug
+        + core::fmt::Display
+        + Send
+        + Into<std::net::IpAddr>;
     /// The ethertype of this family's frames.
     const ETHERTYPE: u16;
     fn parse_reply(frame: &[u8]) -> Result<Reply<Self::Addr>>;
     fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Self::Addr>>;
+    /// Whether `frame` carries this family's ICMP (lengths checked only).
+    fn is_icmp(frame: &[u8]) -> bool;
 }
 
 /// IPv4 (with ICMP).
@@ -68,6 +76,9 @@ impl Family for V4 {
     fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Ipv4Addr>> {
         icmp::Unreachable::<Ipv4Addr>::parse(frame)
     }
+    fn is_icmp(frame: &[u8]) -> bool {
+        icmp::is_icmp(frame)
+    }
 }
 
 impl Family for V6 {
@@ -78,6 +89,9 @@ impl Family for V6 {
     }
     fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Ipv6Addr>> {
         icmp::Unreachable::parse_v6(frame)
+    }
+    fn is_icmp(frame: &[u8]) -> bool {
+        icmpv6::is_icmpv6(frame)
     }
 }
 

@@ -303,6 +303,55 @@ impl Addrs6 {
         Some(blk.first + blk.elems.rank(j)?)
     }
 
+    /// How many of the addresses `blocked` leaves (for the record and the refusals: the
+    /// operator's files are applied while sending, not in the numbering).
+    pub fn count_outside(&self, blocked: &Ranges6) -> u64 {
+        let list = self.list.iter().filter(|&&a| !blocked.contains(a)).count() as u64;
+        let blocks: u64 = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let mut b = b.clone();
+                b.subtract(blocked, self.iid);
+                b.elems.len()
+            })
+            .sum();
+        list + blocks
+    }
+
+    /// A fingerprint of the numbering (SipHash-1-3, zero key, in hex): the list, each
+    /// block's prefix, sub-prefix length and element ranges, and the iid rule. Equal
+    /// numberings, equal hashes; the checkpoint's identity uses it.
+    pub fn hash_hex(&self) -> String {
+        use std::hash::Hasher;
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+        for &a in self.list.iter() {
+            h.write_u128(a);
+        }
+        for b in &self.blocks {
+            h.write_u128(b.base);
+            h.write_u8(b.len);
+            h.write_u8(b.sub_len);
+            for &(lo, hi) in b.elems.ranges() {
+                h.write_u32(lo);
+                h.write_u32(hi);
+            }
+        }
+        match self.iid {
+            Iid::Low => h.write_u8(0),
+            Iid::Random(seed) => {
+                h.write_u8(1);
+                h.write_u64(seed);
+            }
+        }
+        format!("{:016x}", h.finish())
+    }
+
+    /// Entries of the numbering: list addresses plus blocks (the IPv4 "ranges" figure).
+    pub fn entries(&self) -> u64 {
+        (self.list.len() + self.blocks.len()) as u64
+    }
+
     /// Hitlist addresses kept (after blocklists and deduplication).
     pub fn list_len(&self) -> usize {
         self.list.len()
