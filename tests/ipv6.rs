@@ -657,7 +657,9 @@ fn bad_input_exits_2_before_any_probe() {
     ];
     for (args, says) in cases {
         let t = Instant::now();
-        let r = Scan::new(args).may_fail().run(&tb);
+        let mut argv = args.to_vec();
+        argv.extend_from_slice(&["-p", "80"]);
+        let r = Scan::new(&argv).may_fail().run(&tb);
         let err = r.stderr.trim();
         assert_eq!(r.output.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
