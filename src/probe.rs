@@ -197,6 +197,8 @@ pub trait Probe: Send + Sync {
     type Addr: Copy;
     /// Length of the frame on the wire (without the Ethernet FCS).
     const FRAME_LEN: usize;
+    /// The frame's EtherType.
+    const ETHERTYPE: u16;
     fn init(&self, buf: &mut [u8]);
     fn patch(&self, buf: &mut [u8], f: &ProbeFields<Self::Addr>);
 }
@@ -204,6 +206,7 @@ pub trait Probe: Send + Sync {
 impl Probe for ProbeTemplate {
     type Addr = Ipv4Addr;
     const FRAME_LEN: usize = FRAME_LEN;
+    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV4;
     #[inline]
     fn init(&self, buf: &mut [u8]) {
         ProbeTemplate::init(self, buf)

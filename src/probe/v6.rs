@@ -108,6 +108,7 @@ impl ProbeTemplate6 {
 impl Probe for ProbeTemplate6 {
     type Addr = Ipv6Addr;
     const FRAME_LEN: usize = FRAME_LEN_V6;
+    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV6;
 
     fn init(&self, buf: &mut [u8]) {
         buf[..FRAME_LEN_V6].copy_from_slice(&self.frame);

@@ -140,7 +140,7 @@ impl<F: Live> Resources<F> {
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
         let filter = F::filter(network.src_ip, config.network.source_ports, SNAPLEN);
-        let capture = SocketCapture::open(network.ifindex, &filter)?;
+        let capture = SocketCapture::open(network.ifindex, &filter, F::ETHERTYPE)?;
         let txs: Vec<_> = (0..threads)
             .map(|t| {
                 open_tx(

@@ -41,6 +41,7 @@ impl Transmit for SocketTx {
 
     fn prepare<P: Probe>(&mut self, template: &P) {
         self.batch.set_all_len(P::FRAME_LEN);
+        self.batch.set_protocol(P::ETHERTYPE);
         for i in 0..self.capacity() {
             template.init(self.frame_mut(i));
         }
