@@ -213,7 +213,7 @@ fn sender_loop(c: &mut Criterion) {
         let mut shard = 0;
         b.iter(|| {
             let now = Instant::now();
-            let sender = Sender {
+            let sender = Sender::<synsurvey::wire::V4> {
                 shared: SendShared {
                     space: &space,
                     template: &t,

@@ -2,8 +2,9 @@
 # synsurvey send-rate benchmark: synsurvey, the kernel's sendmmsg ceiling and (where
 # installed) zmap and masscan, side by side on one packet sink.
 #
-#   scripts/bench.sh [sink] [--runs R] [--ports P] [-T THREADS] [--xdp] [--install-others]
+#   scripts/bench.sh [sink] [--runs R] [--ports P] [-T THREADS] [--xdp] [--ipv6] [--install-others]
 #   scripts/bench.sh recall [--runs R] [--open K] [-T THREADS]
+#   scripts/bench.sh hitlist [--runs R] [--sizes N,N,...]
 #
 # sink (default): every tool sends the same probes, 198.18.0.0/16 x ports 1-P
 # (65536*P packets; zmap 2.x takes one port, so it gets -P P probes per address), with
@@ -14,13 +15,21 @@
 # "kernel-ceiling" is examples/txceiling.rs: prebuilt frames through the same sendmmsg
 # path, nothing crafted: what the kernel allows on this machine at this moment.
 # --xdp adds "synsurvey-xdp" (AF_XDP copy mode, one veth queue per thread).
+# --ipv6 adds "synsurvey-v6" (and "synsurvey-v6-xdp" with --xdp): the same number of
+# probes to 2001:2::/112 x ports 1-P, interleaved with the IPv4 tools on the same
+# (dual-stack) sinks. Every line also has "frame_bytes" (Ethernet frame without FCS, from
+# the sink's byte counter) and "bytes_per_s": IPv6 frames are 20 bytes longer.
+#
+# hitlist: dry runs (nothing sent, no namespace) of N-line IPv6 hitlists (default 1M and
+# 10M random addresses of 2001:2::/48, generated here): one JSON line per size with the
+# median wall time and the peak RSS of the scanner (-d -I FILE -o /dev/null).
 #
 # recall: a real-TCP-stack testbed (`testbed.sh up`) with K random open addresses on port
 # 80; synsurvey scans 198.18.0.0/16:80 at full speed; prints found/open and pps.
 #
 # SAFETY: every tool runs inside the testbed's scan namespace and sends only to
-# 198.18.0.0/16, whose gateway is the sink (or the AnyIP target); nothing is sent from the
-# root namespace. Needs root.
+# 198.18.0.0/16 (IPv6: 2001:2::/112), whose gateway is the sink (or the AnyIP target);
+# nothing is sent from the root namespace. The hitlist dry runs open no socket. Needs root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,27 +43,32 @@ THREADS=2
 XDP=0
 INSTALL=0
 OPEN=3000
+IPV6=0
+SIZES=1000000,10000000
 NAME=bench$$
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 log() { echo "bench.sh: $*" >&2; }
 
-if [[ ${1:-} == sink || ${1:-} == recall ]]; then MODE=$1; shift; fi
+if [[ ${1:-} == sink || ${1:-} == recall || ${1:-} == hitlist ]]; then MODE=$1; shift; fi
 while [[ $# -gt 0 ]]; do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
     --ports) PORTS=$2; shift 2 ;;
     -T) THREADS=$2; shift 2 ;;
     --xdp) XDP=1; shift ;;
+    --ipv6) IPV6=1; shift ;;
+    --sizes) SIZES=$2; shift 2 ;;
     --install-others) INSTALL=1; shift ;;
     --open) OPEN=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see -h)" ;;
     esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ && $PORTS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9][0-9]*$ && $OPEN =~ ^[1-9][0-9]*$ ]] ||
     die "--runs, --ports, -T and --open take positive whole numbers"
 ((PORTS <= 1000)) || die "--ports: at most 1000"
+[[ $SIZES =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--sizes: whole numbers, comma-separated"
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces)"
 
 if ((INSTALL)); then
@@ -81,17 +95,18 @@ now() { date +%s.%N; }
 # run_one TESTBED TOOL : one run of TOOL in TESTBED's scan namespace; appends
 # "packets seconds" to $TMP/TOOL.
 run_one() {
-    local tb=$1 tool=$2 c0 c1 t0 t1 mac
+    local tb=$1 tool=$2 c0 c1 b0 b1 t0 t1 mac
     mac=$(ip -n "$tb-sink" -o link show veth1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
     local x=(bash "$TESTBED" exec "$tb" scan)
     local n=$((65536 * PORTS))
-    c0=$(bash "$TESTBED" sink-count "$tb")
+    read -r c0 b0 < <(bash "$TESTBED" sink-count "$tb" --bytes)
     t0=$(now)
     case $tool in
-    synsurvey | synsurvey-xdp)
-        local extra=()
-        [[ $tool == synsurvey-xdp ]] && extra=(--xdp)
-        "${x[@]}" "$BIN" 198.18.0.0/16 -p "1-$PORTS" -n "$n" -r 0 -T "$THREADS" \
+    synsurvey | synsurvey-xdp | synsurvey-v6 | synsurvey-v6-xdp)
+        local extra=() net=198.18.0.0/16
+        [[ $tool == *-xdp ]] && extra=(--xdp)
+        [[ $tool == synsurvey-v6* ]] && net=2001:2::/112
+        "${x[@]}" "$BIN" "$net" -p "1-$PORTS" -n "$n" -r 0 -T "$THREADS" \
             --no-default-blocklist -c 0 -q -o /dev/null "${extra[@]}" 2>"$TMP/$tool.err" ;;
     kernel-ceiling)
         "${x[@]}" "$CEIL" veth0 "$mac" "$THREADS" "$n" >/dev/null ;;
@@ -125,8 +140,8 @@ run_one() {
         wait "$pid" 2>/dev/null || true ;;
     esac
     [[ $tool == masscan ]] || t1=$(now)
-    c1=$(bash "$TESTBED" sink-count "$tb")
-    echo "$((c1 - c0)) $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" >>"$TMP/$tool"
+    read -r c1 b1 < <(bash "$TESTBED" sink-count "$tb" --bytes)
+    echo "$((c1 - c0)) $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') $((b1 - b0))" >>"$TMP/$tool"
 }
 
 version_of() {
@@ -147,12 +162,15 @@ bench_sink() {
     # defaults block the benchmarking range); an allowlist that pins zmap to it.
     echo "192.0.2.0/24" >"$TMP/blocklist"
     echo "198.18.0.0/16" >"$TMP/allowlist"
-    bash "$TESTBED" sink "$NAME" >/dev/null
+    local v6=()
+    ((IPV6)) && v6=(--ipv6)
+    bash "$TESTBED" sink "$NAME" "${v6[@]}" >/dev/null
     local tools=(synsurvey kernel-ceiling)
+    ((IPV6)) && tools+=(synsurvey-v6)
     command -v zmap >/dev/null && tools+=(zmap) || log "zmap not installed (--install-others)"
     command -v masscan >/dev/null && tools+=(masscan) || log "masscan not installed (--install-others)"
     if ((XDP)); then
-        bash "$TESTBED" sink "${NAME}q" --queues "$THREADS" >/dev/null
+        bash "$TESTBED" sink "${NAME}q" --queues "$THREADS" "${v6[@]}" >/dev/null
     fi
     machine
     local r t
@@ -161,22 +179,26 @@ bench_sink() {
             run_one "$NAME" "$t"
         done
         ((XDP)) && run_one "${NAME}q" synsurvey-xdp
+        ((XDP && IPV6)) && run_one "${NAME}q" synsurvey-v6-xdp
         log "run $r/$RUNS done, load $(cut -d' ' -f1-3 /proc/loadavg)"
     done
     ((XDP)) && tools+=(synsurvey-xdp)
+    ((XDP && IPV6)) && tools+=(synsurvey-v6-xdp)
     machine
     local base
     base=$(awk '{print $1/$2}' "$TMP/synsurvey" | median)
     for t in "${tools[@]}"; do
-        local pkts secs pps runs
+        local pkts secs pps runs frame
         pkts=$(awk '{print $1}' "$TMP/$t" | median)
         secs=$(awk '{print $2}' "$TMP/$t" | median)
         pps=$(awk '{print $1/$2}' "$TMP/$t" | median)
         runs=$(awk '{printf "%s%.0f", (NR>1?",":""), $1/$2}' "$TMP/$t")
+        # The sink counts bytes from the IP header on; a frame adds its Ethernet header.
+        frame=$(awk '$1 > 0 {print $3/$1 + 14}' "$TMP/$t" | median)
         awk -v t="$t" -v v="$(version_of "$t")" -v p="$pkts" -v s="$secs" -v pps="$pps" \
-            -v b="$base" -v n="$RUNS" -v all="$runs" 'BEGIN {
-            printf "{\"tool\":\"%s\",\"version\":\"%s\",\"packets\":%d,\"seconds\":%.3f,\"pps\":%.0f,\"ratio_to_synsurvey\":%.3f,\"runs\":%d,\"pps_runs\":[%s]}\n",
-                t, v, p, s, pps, pps / b, n, all }'
+            -v b="$base" -v n="$RUNS" -v all="$runs" -v f="${frame:-0}" 'BEGIN {
+            printf "{\"tool\":\"%s\",\"version\":\"%s\",\"packets\":%d,\"seconds\":%.3f,\"pps\":%.0f,\"ratio_to_synsurvey\":%.3f,\"runs\":%d,\"pps_runs\":[%s],\"frame_bytes\":%.1f,\"bytes_per_s\":%.0f}\n",
+                t, v, p, s, pps, pps / b, n, all, f, pps * f }'
     done
     grep -h "AF_XDP unavailable" "$TMP/synsurvey-xdp.err" 2>/dev/null | head -n 2 >&2 || true
     return 0
@@ -214,7 +236,40 @@ EOF
     done
 }
 
+# Dry runs of IPv6 hitlists: time and peak RSS of the scanner for each size in $SIZES.
+bench_hitlist() {
+    machine
+    local size
+    for size in ${SIZES//,/ }; do
+        log "generating a $size-line hitlist in 2001:2::/48"
+        python3 - "$size" >"$TMP/hitlist" <<'EOF'
+import ipaddress, random, sys
+rng = random.Random(5180)
+base = int(ipaddress.IPv6Address("2001:2::"))
+out = sys.stdout
+for _ in range(int(sys.argv[1])):
+    # A random address of 2001:2::/48 (80 random bits; a repeat is vanishingly rare).
+    out.write(str(ipaddress.IPv6Address(base | rng.getrandbits(80))) + "\n")
+EOF
+        local r
+        : >"$TMP/hitlist.runs"
+        for r in $(seq 1 "$RUNS"); do
+            /usr/bin/time -f "%e %M" -o "$TMP/time" "$BIN" -d -q --no-default-blocklist \
+                -S 2001:2:0:ff::1 -I "$TMP/hitlist" -p 80 -o /dev/null 2>"$TMP/hitlist.err" ||
+                die "dry run of $size lines failed: $(head -c 500 "$TMP/hitlist.err")"
+            cat "$TMP/time" >>"$TMP/hitlist.runs"
+        done
+        local secs rss
+        secs=$(awk '{print $1}' "$TMP/hitlist.runs" | median)
+        rss=$(awk '{print $2}' "$TMP/hitlist.runs" | median)
+        awk -v n="$size" -v s="$secs" -v k="$rss" -v r="$RUNS" -v b="$(stat -c %s "$TMP/hitlist")" 'BEGIN {
+            printf "{\"mode\":\"hitlist-dry-run\",\"lines\":%d,\"file_bytes\":%d,\"seconds\":%.2f,\"peak_rss_mib\":%.1f,\"bytes_per_address\":%.1f,\"runs\":%d}\n",
+                n, b, s, k / 1024, k * 1024 / n, r }'
+    done
+}
+
 case $MODE in
 sink) bench_sink ;;
 recall) bench_recall ;;
+hitlist) bench_hitlist ;;
 esac

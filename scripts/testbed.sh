@@ -4,9 +4,11 @@
 #
 # SAFETY: everything that sends packets runs inside namespaces created here,
 # toward addresses inside them only. Targets live in 198.18.0.0/16, the link
-# between the namespaces in 198.19.0.0/16. Nothing is created in, routed to or
-# sent from the root namespace: veth ends are created directly inside the
-# namespaces, and no namespace gets a default route.
+# between the namespaces in 198.19.0.0/16; with --ipv6, targets live in
+# 2001:2::/64 and the links in 2001:2:0:ff::/64 (both inside the benchmarking
+# prefix 2001:2::/48). Nothing is created in, routed to or sent from the root
+# namespace: veth ends are created directly inside the namespaces, and no
+# namespace gets a default route.
 set -euo pipefail
 
 PROG=$(basename "$0")
@@ -17,14 +19,22 @@ SCAN_ADDR=198.19.0.1
 GW_ADDR=198.19.0.2
 LINK_PREFIX=30
 TARGET_NET=198.18.0.0/16
+# IPv6 (--ipv6): link k (1 to 4) is 2001:2:0:ff::(4k-4)/126, scanner ::(4k-3), target
+# side ::(4k-2), as the IPv4 links are /30s of 198.19.0.0/16.
+SCAN_ADDR6=2001:2:0:ff::1
+GW_ADDR6=2001:2:0:ff::2
+LINK_PREFIX6=126
+TARGET_NET6=2001:2::/64
+# Set by 'up --ipv6' / 'sink --ipv6'.
+IPV6=0
 
 usage() {
     cat <<EOF
 Usage: $PROG COMMAND NAME [OPTIONS]
 
 Commands:
-  up NAME [--open LIST] [--silent LIST] [--ports P,P,...] [--loss PCT] [--scanners K]
-          [--delay MS] [--rate-limit]
+  up NAME [--ipv6] [--open LIST] [--silent LIST] [--unreach LIST] [--ports P,P,...]
+          [--loss PCT] [--scanners K] [--delay MS] [--rate-limit]
       Create namespaces NAME-scan (scanner) and NAME-tgt (target).
       veth0 in NAME-scan has $SCAN_ADDR/$LINK_PREFIX, veth1 in NAME-tgt has
       $GW_ADDR/$LINK_PREFIX; NAME-scan routes $TARGET_NET via $GW_ADDR.
@@ -32,10 +42,22 @@ Commands:
       the given ports (default 80). Responses, per destination address:
         in --open    SYN-ACK from the kernel's listener (real handshake)
         in --silent  nothing (dropped)
+        in --unreach ICMP destination unreachable from the target's kernel
+                     (IPv4: host-unreachable, IPv6: address-unreachable), with
+                     the ICMP rate limits of the target namespace lifted
         otherwise    RST (listened port: nftables reject; other ports: kernel)
       LIST is a file (one address or CIDR per line, '#' comments allowed)
-      or a comma-separated list of addresses/CIDRs inside $TARGET_NET.
-      --loss PCT    drop PCT% of the target's TCP replies (nftables egress)
+      or a comma-separated list of addresses/CIDRs inside $TARGET_NET
+      ($TARGET_NET6 with --ipv6).
+      --ipv6        an IPv6 target network instead: veth0 has $SCAN_ADDR6/$LINK_PREFIX6,
+                    veth1 $GW_ADDR6/$LINK_PREFIX6 (nodad), NAME-scan routes
+                    $TARGET_NET6 via $GW_ADDR6, and NAME-tgt owns every address of
+                    $TARGET_NET6 (ip -6 route add local $TARGET_NET6 dev lo), listening
+                    on [::]; the nftables sets hold ipv6_addr. The IPv4 link stays, the
+                    IPv4 target network is not set up. Not with --delay.
+      --loss PCT    drop PCT% of the target's TCP replies (nftables egress);
+                    the SYN-ACKs dropped are recorded by address and port in the
+                    sets lost1 (once) and lost2 (twice) of table netdev testbed_loss
       --scanners K  K scanner namespaces (1 to 4): NAME-scan, then NAME-scan2..K,
                     each on its own link 198.19.(K-1).0/30 to NAME-tgt (veth0 <->
                     vethK); for shards scanned from several hosts at once
@@ -51,14 +73,20 @@ Commands:
                     rate-limiting host or firewall; without this flag it
                     answers at any rate (tcp_syncookies=2)
 
-  sink NAME [--queues Q]
+  sink NAME [--queues Q] [--ipv6]
       Create namespaces NAME-scan and NAME-sink: a packet sink for
       benchmarks (--queues: Q transmit/receive queues per veth end, e.g.
       one per AF_XDP sender thread; default 1). NAME-scan routes $TARGET_NET via $GW_ADDR (permanent
       neighbour entry); NAME-sink counts and drops every frame arriving on
-      veth1 (nftables netdev ingress).
+      veth1 (nftables netdev ingress). --ipv6: NAME-scan also has
+      $SCAN_ADDR6/$LINK_PREFIX6 and routes $TARGET_NET6 via $GW_ADDR6 (permanent
+      neighbour entry); ICMPv6 (the scan namespace's own neighbour discovery and
+      MLD) is dropped without being counted.
 
-  sink-count NAME     print the number of frames the sink has counted
+  sink-count NAME [--bytes]
+                      print the number of frames the sink has counted (--bytes:
+                      "FRAMES BYTES", bytes from the IP header on, without the
+                      14-byte Ethernet header)
   down NAME           tear down everything of NAME (idempotent)
   exec NAME scan|tgt|sink|dly CMD...
                       run CMD in one of the namespaces
@@ -129,6 +157,11 @@ read_list() {
     elif [[ -n $arg ]]; then
         IFS=',' read -r -a items <<<"$arg"
     fi
+    if ((IPV6)); then
+        # One interpreter for the whole list: a list may hold thousands of items.
+        printf '%s\n' "${items[@]+"${items[@]}"}" | check_target_cidrs6
+        return
+    fi
     for item in "${items[@]+"${items[@]}"}"; do
         item=${item//[[:space:]]/}
         [[ -z $item ]] && continue
@@ -139,6 +172,26 @@ read_list() {
     echo "${out[*]+"${out[*]}"}"
 }
 
+# Read IPv6 addresses or CIDRs, one a line, on stdin; print them as a comma-separated
+# nft element list, or fail naming the first one that is malformed or outside
+# $TARGET_NET6.
+check_target_cidrs6() {
+    "$(python_bin)" -c '
+import ipaddress, sys
+net = ipaddress.ip_network(sys.argv[1])
+out = []
+for item in sys.stdin.read().split():
+    try:
+        n = ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        sys.exit("not an IPv6 address or CIDR: %r" % item)
+    if n.version != 6 or not n.subnet_of(net):
+        sys.exit("%r is not inside %s (the testbed only targets that range)" % (item, net))
+    out.append(str(n) if n.prefixlen < 128 else str(n.network_address))
+print(",".join(out))
+' "$TARGET_NET6" || die "bad --open/--silent/--unreach list"
+}
+
 # Create two namespaces joined by veth0 (in $1) <-> veth1 (in $2). With a
 # third namespace $3, veth0 <-> a (in $3) and b (in $3) <-> veth1 instead,
 # with no address in $3: the delay relay bridges a and b. $4: transmit and
@@ -147,9 +200,7 @@ make_pair() {
     local a=$1 b=$2 mid=${3:-} q=${4:-1} ns
     for ns in "$a" "$b" ${mid:+"$mid"}; do
         ip netns add "$ns"
-        # No IPv6: no DAD/MLD/RS chatter on the link (it would also pollute
-        # the sink's counters).
-        nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+        ns_ipv6 "$ns"
         ip -n "$ns" link set lo up
     done
     # Both ends are created directly inside the namespaces, never in the
@@ -169,10 +220,36 @@ make_pair() {
     fi
     ip -n "$a" addr add "$SCAN_ADDR/$LINK_PREFIX" dev veth0
     ip -n "$b" addr add "$GW_ADDR/$LINK_PREFIX" dev veth1
+    if ((IPV6)); then
+        ip -n "$a" -6 addr add "$SCAN_ADDR6/$LINK_PREFIX6" dev veth0 nodad
+        ip -n "$b" -6 addr add "$GW_ADDR6/$LINK_PREFIX6" dev veth1 nodad
+    fi
     ip -n "$a" link set veth0 up
     ip -n "$b" link set veth1 up
     ip -n "$a" route add "$TARGET_NET" via "$GW_ADDR" dev veth0
+    if ((IPV6)); then
+        ip -n "$a" -6 route add "$TARGET_NET6" via "$GW_ADDR6" dev veth0
+    fi
 }
+
+# IPv6 in a new namespace: off without --ipv6 (no DAD/MLD/RS chatter on the link, which
+# would also pollute the sink's counters); with it on, addresses usable at once (no
+# DAD, link-local ones included) and no router solicitations: nothing here is a router.
+ns_ipv6() {
+    local ns=$1
+    if ((IPV6)); then
+        nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+            net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+            net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+            net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.router_solicitations=0
+    else
+        nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+    fi
+}
+
+# Scanner k's IPv6 link addresses (k = 1 to 4): 2001:2:0:ff::(4k-3) and ::(4k-2).
+scan_addr6() { printf '2001:2:0:ff::%x' $((4 * $1 - 3)); }
+gw_addr6() { printf '2001:2:0:ff::%x' $((4 * $1 - 2)); }
 
 # Another scanner namespace NAME-scanK on its own link to the target namespace:
 # veth0 198.19.(K-1).1/30 in NAME-scanK <-> vethK 198.19.(K-1).2/30 in NAME-tgt.
@@ -180,16 +257,32 @@ make_pair() {
 add_scanner() {
     local name=$1 k=$2 ns=$1-scan$2 net=198.19.$(($2 - 1))
     ip netns add "$ns"
-    nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+    ns_ipv6 "$ns"
     ip -n "$ns" link set lo up
     ip link add veth0 netns "$ns" type veth peer name "veth$k" netns "$name-tgt"
     ip -n "$ns" addr add "$net.1/$LINK_PREFIX" dev veth0
     ip -n "$name-tgt" addr add "$net.2/$LINK_PREFIX" dev "veth$k"
+    if ((IPV6)); then
+        ip -n "$ns" -6 addr add "$(scan_addr6 "$k")/$LINK_PREFIX6" dev veth0 nodad
+        ip -n "$name-tgt" -6 addr add "$(gw_addr6 "$k")/$LINK_PREFIX6" dev "veth$k" nodad
+    fi
     ip -n "$ns" link set veth0 up
     ip -n "$name-tgt" link set "veth$k" up
     ip -n "$ns" route add "$TARGET_NET" via "$net.2" dev veth0
-    nsx "$ns" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
+    if ((IPV6)); then
+        ip -n "$ns" -6 route add "$TARGET_NET6" via "$(gw_addr6 "$k")" dev veth0
+    fi
+    keep_neighbours "$ns"
+}
+
+# Keep the gateway's neighbour entry (ARP, and NDP with --ipv6) reachable for an hour.
+keep_neighbours() {
+    nsx "$1" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
         net.ipv4.neigh.veth0.gc_stale_time=3600
+    if ((IPV6)); then
+        nsx "$1" sysctl -qw net.ipv6.neigh.veth0.base_reachable_time_ms=3600000 \
+            net.ipv6.neigh.veth0.gc_stale_time=3600
+    fi
 }
 
 python_bin() {
@@ -203,11 +296,12 @@ python_bin() {
 LISTENER_PY='
 import os, selectors, socket, sys
 ready = sys.argv[1]
+family, any_addr = (socket.AF_INET6, "::") if sys.argv[2] == "6" else (socket.AF_INET, "0.0.0.0")
 sel = selectors.DefaultSelector()
-for p in sys.argv[2:]:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+for p in sys.argv[3:]:
+    s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(p)))
+    s.bind((any_addr, int(p)))
     s.listen(65535)
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ)
@@ -227,22 +321,23 @@ while True:
 '
 
 # Send one UDP datagram to the gateway so the scan namespace resolves it
-# (ARP), then wait until the neighbour entry is REACHABLE.
+# (ARP, or NDP for an IPv6 GW_ADDR), then wait until the neighbour entry is REACHABLE.
 warm_neighbour() {
-    local scan=$1 py=$2 delay=${3:-0} GW_ADDR=${4:-$GW_ADDR} i
+    local scan=$1 py=$2 delay=${3:-0} GW_ADDR=${4:-$GW_ADDR} i af=AF_INET
+    [[ $GW_ADDR == *:* ]] && af=AF_INET6
     # Every 0.5 s (or every delay + 0.5 s) a new datagram, for 2 s plus
     # three delays: the ARP reply may come back delayed.
     local every=$(((delay + 500) / 50)) tries=$(((3 * delay + 2000) / 50))
     for i in $(seq 1 "$tries"); do
         if ((i % every == 1)); then
-            nsx "$scan" "$py" -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'warm', ('$GW_ADDR', 9))"
+            nsx "$scan" "$py" -c "import socket; socket.socket(socket.$af, socket.SOCK_DGRAM).sendto(b'warm', ('$GW_ADDR', 9))"
         fi
         if ip -n "$scan" neigh show "$GW_ADDR" dev veth0 | grep -q REACHABLE; then
             return 0
         fi
         sleep 0.05
     done
-    die "scan namespace could not resolve the gateway $GW_ADDR (ARP)"
+    die "scan namespace could not resolve the gateway $GW_ADDR (ARP/NDP)"
 }
 
 # wait_ready WHAT: wait until the background program WHAT (listener, relay)
@@ -271,9 +366,11 @@ cmd_up() {
     local name=${1:-}
     check_name "$name"
     shift
-    local open_arg="" silent_arg="" ports_arg="80" loss="" delay="" ratelimit="" scanners=1
+    local open_arg="" silent_arg="" unreach_arg="" ports_arg="80" loss="" delay="" ratelimit="" scanners=1
     while [[ $# -gt 0 ]]; do
         case $1 in
+        --ipv6) IPV6=1; shift ;;
+        --unreach) unreach_arg=${2?--unreach needs an argument}; shift 2 ;;
         --scanners) scanners=${2?--scanners needs an argument}; shift 2 ;;
         --open) open_arg=${2?--open needs an argument}; shift 2 ;;
         --silent) silent_arg=${2?--silent needs an argument}; shift 2 ;;
@@ -296,9 +393,10 @@ cmd_up() {
     need_root
     need_cmd ip nft python3
 
-    local open silent p
+    local open silent unreach p
     open=$(read_list "$open_arg")
     silent=$(read_list "$silent_arg")
+    unreach=$(read_list "$unreach_arg")
     local -a ports=()
     IFS=',' read -r -a ports <<<"$ports_arg"
     ((${#ports[@]} > 0)) || die "--ports: empty list"
@@ -319,6 +417,7 @@ cmd_up() {
 
     [[ $scanners =~ ^[1-4]$ ]] || die "--scanners: give 1 to 4, not '$scanners'"
     [[ $scanners == 1 || -z $delay ]] || die "--scanners and --delay do not go together"
+    ((IPV6 == 0)) || [[ -z $delay ]] || die "--ipv6 and --delay do not go together (yet)"
     local scan=$name-scan tgt=$name-tgt dly="" state=$STATE_ROOT/$name
     [[ -n $delay ]] && dly=$name-dly
     for p in "$scan" "$tgt" "$name-sink" "$name-dly"; do
@@ -337,8 +436,7 @@ cmd_up() {
     done
 
     # Scan side: keep the gateway's neighbour entry reachable for a long time.
-    nsx "$scan" sysctl -qw net.ipv4.neigh.veth0.base_reachable_time_ms=3600000 \
-        net.ipv4.neigh.veth0.gc_stale_time=3600
+    keep_neighbours "$scan"
     if [[ -n $delay ]]; then
         # ARP answers come back delayed too: let neighbour probes wait for
         # them rather than declare the peer unreachable.
@@ -347,35 +445,59 @@ cmd_up() {
         nsx "$tgt" sysctl -qw net.ipv4.neigh.veth1.retrans_time_ms=$rt
     fi
 
-    # Target side: own all of 198.18.0.0/16, answer any SYN rate.
-    ip -n "$tgt" route add local "$TARGET_NET" dev lo
+    # Target side: own all of the target network, answer any SYN rate (the tcp
+    # sysctls under ipv4 hold for IPv6 too).
+    # fam: the nft address match of the family; net: its target network.
+    local fam=ip net=$TARGET_NET addr_type=ipv4_addr unreach_how="icmp type host-unreachable"
+    if ((IPV6)); then
+        fam=ip6 net=$TARGET_NET6 addr_type=ipv6_addr unreach_how="icmpv6 type addr-unreachable"
+        ip -n "$tgt" -6 route add local "$TARGET_NET6" dev lo
+    else
+        ip -n "$tgt" route add local "$TARGET_NET" dev lo
+    fi
     nsx "$tgt" sysctl -qw net.ipv4.tcp_syncookies=2 net.core.somaxconn=65535 \
         net.ipv4.tcp_max_syn_backlog=65535
+    if [[ -n $unreach ]]; then
+        # Without this the kernel sends a handful of unreachables and drops the rest.
+        # The global limit (icmp_msgs_*) covers ICMPv6 too.
+        nsx "$tgt" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_msgs_per_sec=1000000 \
+            net.ipv4.icmp_msgs_burst=1000000
+        if ((IPV6)); then
+            nsx "$tgt" sysctl -qw net.ipv6.icmp.ratelimit=0
+        fi
+    fi
 
     [[ -z $ratelimit ]] || ((ratelimit > 0)) || die "--rate-limit: PPS must be > 0"
     local rl_rule=""
     local burst=$((${ratelimit:-0} / 10))
     ((burst >= 1)) || burst=1
     ((burst <= 1000)) || burst=1000
-    [[ -n $ratelimit ]] && rl_rule="ip daddr $TARGET_NET tcp flags & (syn | ack) == syn limit rate over $ratelimit/second burst $burst packets counter drop comment \"rate-limited\""
-    local open_el="" silent_el=""
+    [[ -n $ratelimit ]] && rl_rule="$fam daddr $net tcp flags & (syn | ack) == syn limit rate over $ratelimit/second burst $burst packets counter drop comment \"rate-limited\""
+    local open_el="" silent_el="" unreach_el=""
     [[ -n $open ]] && open_el="elements = { $open }"
     [[ -n $silent ]] && silent_el="elements = { $silent }"
+    [[ -n $unreach ]] && unreach_el="elements = { $unreach }"
     local ports_csv
     ports_csv=$(IFS=,; echo "${ports[*]}")
     nsx "$tgt" nft -f - <<EOF
 table inet testbed {
     set open {
-        type ipv4_addr
+        type $addr_type
         flags interval
         auto-merge
         $open_el
     }
     set silent {
-        type ipv4_addr
+        type $addr_type
         flags interval
         auto-merge
         $silent_el
+    }
+    set unreach {
+        type $addr_type
+        flags interval
+        auto-merge
+        $unreach_el
     }
     set ports {
         type inet_service
@@ -383,11 +505,12 @@ table inet testbed {
     }
     chain input {
         type filter hook input priority filter; policy accept;
-        ip daddr $TARGET_NET tcp flags & (syn | ack) == syn counter comment "syn-in"
-        ip daddr @silent counter drop comment "silent"
+        $fam daddr $net tcp flags & (syn | ack) == syn counter comment "syn-in"
+        $fam daddr @silent counter drop comment "silent"
+        $fam daddr @unreach meta l4proto tcp counter reject with $unreach_how comment "unreach"
         $rl_rule
-        ip daddr $TARGET_NET tcp dport @ports ip daddr != @open counter reject with tcp reset comment "closed"
-        ip daddr $TARGET_NET tcp dport @ports ip daddr @open counter accept comment "open"
+        $fam daddr $net tcp dport @ports $fam daddr != @open counter reject with tcp reset comment "closed"
+        $fam daddr $net tcp dport @ports $fam daddr @open counter accept comment "open"
     }
 }
 EOF
@@ -395,11 +518,22 @@ EOF
         local pick="numgen random mod 10000 < $loss_per10k"
         ((loss_per10k < 10000)) || pick=""
         ((loss_per10k > 0)) || pick="numgen random mod 10000 > 9999" # never
+        # The dropped SYN-ACKs are recorded by (address, port): once in lost1, a second
+        # time in lost2. With -P 2, lost2 holds exactly what no scanner can find.
+        local key="$fam saddr . tcp sport" l4="ip protocol"
+        if ((IPV6)); then l4="ip6 nexthdr"; fi
         nsx "$tgt" nft -f - <<EOF
 table netdev testbed_loss {
+    set lost1 { type $addr_type . inet_service; flags dynamic; size 262144; }
+    set lost2 { type $addr_type . inet_service; flags dynamic; size 262144; }
     chain egress {
         type filter hook egress device "veth1" priority filter; policy accept;
-        meta protocol ip ip protocol tcp $pick counter drop comment "loss"
+        meta protocol $fam $l4 tcp $pick goto lose
+    }
+    chain lose {
+        tcp flags & (syn | ack) == syn | ack $key @lost1 add @lost2 { $key }
+        tcp flags & (syn | ack) == syn | ack add @lost1 { $key }
+        counter drop comment "loss"
     }
 }
 EOF
@@ -418,7 +552,7 @@ EOF
 
     # Listener: accept-and-close loop on 0.0.0.0:PORT for every port.
     rm -f "$state/listener.ready"
-    ip netns exec "$tgt" "$py" -c "$LISTENER_PY" "$state/listener.ready" "${ports[@]}" \
+    ip netns exec "$tgt" "$py" -c "$LISTENER_PY" "$state/listener.ready" "$( ((IPV6)) && echo 6 || echo 4)" "${ports[@]}" \
         </dev/null >"$state/listener.log" 2>&1 &
     echo $! >"$state/listener.pid"
     wait_ready listener
@@ -428,10 +562,22 @@ EOF
     for ((k = 2; k <= scanners; k++)); do
         warm_neighbour "$name-scan$k" "$py" 0 "198.19.$((k - 1)).2"
     done
+    if ((IPV6)); then
+        echo 6 >"$state/family"
+        for ((k = 1; k <= scanners; k++)); do
+            p=$name-scan$k
+            ((k > 1)) || p=$scan
+            warm_neighbour "$p" "$py" 0 "$(gw_addr6 "$k")"
+        done
+    fi
 
     CREATING=""
     trap - EXIT
-    echo "testbed $name up: $scan ($SCAN_ADDR) -> $tgt ($GW_ADDR), ports $ports_csv${delay:+, replies delayed ${delay} ms via $dly}"
+    if ((IPV6)); then
+        echo "testbed $name up: $scan ($SCAN_ADDR6) -> $tgt ($GW_ADDR6, owns $TARGET_NET6), ports $ports_csv"
+    else
+        echo "testbed $name up: $scan ($SCAN_ADDR) -> $tgt ($GW_ADDR), ports $ports_csv${delay:+, replies delayed ${delay} ms via $dly}"
+    fi
 }
 
 cmd_sink() {
@@ -441,6 +587,7 @@ cmd_sink() {
     while [[ $# -gt 0 ]]; do
         case $1 in
         --queues) queues=${2?--queues needs an argument}; shift 2 ;;
+        --ipv6) IPV6=1; shift ;;
         *) die "sink: unknown option '$1' (see -h)" ;;
         esac
     done
@@ -461,13 +608,19 @@ cmd_sink() {
     mac=$(ip -n "$sink" -o link show veth1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
     [[ -n $mac ]] || die "could not read the MAC address of veth1 in $sink"
     ip -n "$scan" neigh replace "$GW_ADDR" lladdr "$mac" dev veth0 nud permanent
+    if ((IPV6)); then
+        ip -n "$scan" -6 neigh replace "$GW_ADDR6" lladdr "$mac" dev veth0 nud permanent
+        echo 6 >"$state/family"
+    fi
 
+    # ICMPv6 (neighbour discovery, MLD of the scan namespace's own stack) is not a probe.
     nsx "$sink" nft -f - <<EOF
 table netdev sink {
     counter frames {
     }
     chain ingress {
         type filter hook ingress device "veth1" priority filter; policy drop;
+        meta protocol ip6 meta l4proto ipv6-icmp drop
         counter name "frames" drop
     }
 }
@@ -480,19 +633,21 @@ EOF
     fi
     CREATING=""
     trap - EXIT
-    echo "sink $name up: $scan ($SCAN_ADDR) -> $sink (counts and drops everything)"
+    echo "sink $name up: $scan ($SCAN_ADDR$( ((IPV6)) && echo ", $SCAN_ADDR6")) -> $sink (counts and drops everything)"
 }
 
 cmd_sink_count() {
-    local name=${1:-}
+    local name=${1:-} bytes=${2:-}
     check_name "$name"
+    [[ -z $bytes || $bytes == --bytes ]] || die "sink-count: unknown option '$bytes'"
     need_root
     need_cmd ip nft
     ns_exists "$name-sink" || die "no sink named '$name' (namespace $name-sink missing)"
     local n
-    n=$(nsx "$name-sink" nft list counter netdev sink frames | sed -n 's/.*packets \([0-9]*\).*/\1/p' | head -n1)
+    n=$(nsx "$name-sink" nft list counter netdev sink frames |
+        sed -n 's/.*packets \([0-9]*\) bytes \([0-9]*\).*/\1 \2/p' | head -n1)
     [[ -n $n ]] || die "could not read the sink counter of '$name'"
-    echo "$n"
+    if [[ -n $bytes ]]; then echo "$n"; else echo "${n% *}"; fi
 }
 
 kill_ns_procs() {
@@ -596,6 +751,10 @@ cmd_status() {
         ip -n "$ns" -br addr show
         ip -n "$ns" route show
         ip -n "$ns" route show table local | grep -F "${TARGET_NET%/*}" || true
+        if [[ -f $state/family ]]; then
+            ip -n "$ns" -6 route show
+            ip -n "$ns" -6 route show table local | grep -F "${TARGET_NET6%%::*}::" || true
+        fi
         ip -n "$ns" neigh show
         nsx "$ns" nft list ruleset
     done

@@ -108,8 +108,14 @@ pub struct Args {
     #[arg(short = 'i', long, value_name = "NAME")]
     pub interface: Option<String>,
 
-    /// Source IPv4 address of the probes (default: the interface's).
-    #[arg(short = 'S', long = "source-ip", value_name = "ADDR")]
+    /// Source IPv4 or IPv6 address of the probes (default: the interface's), of the
+    /// targets' family; --ipv6-source-ip is the same option.
+    #[arg(
+        short = 'S',
+        long = "source-ip",
+        visible_alias = "ipv6-source-ip",
+        value_name = "ADDR"
+    )]
     pub source_ip: Option<String>,
 
     /// MAC address of the gateway (default: from the kernel's neighbour table).
@@ -247,9 +253,20 @@ pub struct Args {
     pub probe_module: Option<String>,
 
     /// Scan the addresses in this file (one per line, # comments, - for standard input),
-    /// in random order, instead of TARGETs; for long lists of single addresses.
-    #[arg(short = 'I', long = "list-of-ips-file", value_name = "FILE")]
+    /// in random order, instead of TARGETs; for long lists of single addresses, IPv4 or
+    /// IPv6 (an IPv6 hitlist: --ipv6-target-file is the same option).
+    #[arg(
+        short = 'I',
+        long = "list-of-ips-file",
+        visible_alias = "ipv6-target-file",
+        value_name = "FILE"
+    )]
     pub list_of_ips_file: Option<PathBuf>,
+
+    /// For the IPv6 form PREFIX/A-B: the interface identifier probed in each /B,
+    /// `low` (::1) or `random` (keyed by the seed, so shards agree).
+    #[arg(long, value_name = "low|random", default_value = "low")]
+    pub iid: String,
 
     /// Write the progress as CSV to FILE once a second (ZMap's columns).
     #[arg(short = 'u', long = "status-updates-file", value_name = "FILE")]

@@ -5,7 +5,7 @@
 //! one line each, name the flag or file at fault, and are reported with exit code 2
 //! before any socket is opened.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ use crate::send::threads::ThreadsSource;
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
 use crate::targets::TargetSpace;
+
+mod targets6;
+pub(crate) use targets6::Targets6;
 
 /// A problem with the command line or a file it names. Displayed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,18 @@ pub(crate) struct Targets {
     pub(crate) shards: u32,
     pub(crate) shard: u32,
     pub(crate) max_targets: Option<u64>,
+    /// The IPv6 targets, when the scan is IPv6; `space` is then empty.
+    pub(crate) v6: Option<Box<Targets6>>,
+}
+
+impl Targets {
+    /// Number of targets (addresses × ports) of the scan's family.
+    pub(crate) fn len(&self) -> u64 {
+        match &self.v6 {
+            Some(t) => t.space.len(),
+            None => self.space.len(),
+        }
+    }
 }
 
 /// How fast and how long: rate, probes per target, threads, cooldown and the limits.
@@ -95,6 +110,8 @@ pub(crate) struct Pacing {
 pub(crate) struct NetworkOverrides {
     pub(crate) interface: Option<String>,
     pub(crate) source_ip: Option<Ipv4Addr>,
+    /// `-S`/`--ipv6-source-ip` for an IPv6 scan.
+    pub(crate) source_ip6: Option<Ipv6Addr>,
     pub(crate) gateway_mac: Option<[u8; 6]>,
     pub(crate) source_ports: (u16, u16),
     /// Send over AF_XDP where possible (`--xdp`).
@@ -157,6 +174,7 @@ impl Config {
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
         let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
+        check_source_family(&network, targets.v6.is_some())?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;
@@ -266,15 +284,18 @@ impl NetworkOverrides {
                 "-s/--source-port range has {nsports} ports but -P/--probes is {probes}: each probe to a target needs its own source port"
             ));
         }
-        let source_ip = a
-            .source_ip
-            .as_deref()
-            .map(|s| {
-                s.trim()
-                    .parse::<Ipv4Addr>()
-                    .or_else(|_| err(format!("-S/--source-ip: {s:?} is not an IPv4 address")))
-            })
-            .transpose()?;
+        let (mut source_ip, mut source_ip6) = (None, None);
+        if let Some(s) = a.source_ip.as_deref() {
+            match (s.trim().parse::<Ipv4Addr>(), s.trim().parse::<Ipv6Addr>()) {
+                (Ok(v4), _) => source_ip = Some(v4),
+                (_, Ok(v6)) => source_ip6 = Some(v6),
+                _ => {
+                    return err(format!(
+                        "-S/--source-ip: {s:?} is not an IPv4 or IPv6 address"
+                    ))
+                }
+            }
+        }
         let gateway_mac = a
             .gateway_mac
             .as_deref()
@@ -296,6 +317,7 @@ impl NetworkOverrides {
         Ok(NetworkOverrides {
             interface: a.interface.clone(),
             source_ip,
+            source_ip6,
             gateway_mac,
             source_ports,
             xdp: a.xdp,
@@ -324,6 +346,16 @@ impl Targets {
                 "--shard {shard} is out of range: with --shards {shards} it must be 0 to {}",
                 shards - 1
             ));
+        }
+        if a.allowlist_file.as_deref() == Some(Path::new("-"))
+            && a.list_of_ips_file.as_deref() == Some(Path::new("-"))
+        {
+            return err(
+                "-w/--allowlist-file and -I/--list-of-ips-file cannot both read standard input",
+            );
+        }
+        if targets6::is_ipv6_scan(a)? {
+            return Self::from_args_v6(a, ports, seed, (shards, shard));
         }
         let (blocklist, builtin_blocklist) = blocklists(a)?;
         let wanted = wanted_addresses(a, &builtin_blocklist)?;
@@ -354,7 +386,52 @@ impl Targets {
             shards,
             shard,
             max_targets,
+            v6: None,
         })
+    }
+
+    /// An IPv6 scan: the IPv4 fields hold nothing (an empty space with the ports).
+    fn from_args_v6(
+        a: &Args,
+        ports: Vec<u16>,
+        seed: u64,
+        (shards, shard): (u32, u32),
+    ) -> Result<Targets, ConfigError> {
+        let t6 = targets6::from_args(a, ports.clone(), seed)?;
+        let max_targets = a
+            .max_targets
+            .as_deref()
+            .map(|s| parse_max_targets(s, t6.space.len()))
+            .transpose()?;
+        Ok(Targets {
+            target_args: a.targets.clone(),
+            target_addresses: t6.target_addresses,
+            space: TargetSpace::new(AddrSet::new(), ports.clone()),
+            blocklist: AddrSet::new(),
+            builtin_blocklist: AddrSet::new(),
+            ports,
+            allowlist_file: a.allowlist_file.clone(),
+            blocklist_files: a.blocklist_file.clone(),
+            default_blocklist: !a.no_default_blocklist,
+            seed,
+            shards,
+            shard,
+            max_targets,
+            v6: Some(Box::new(t6)),
+        })
+    }
+}
+
+/// An `-S` of the other family than the targets' is refused: a scan is one family.
+fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), ConfigError> {
+    match (ipv6, n.source_ip, n.source_ip6) {
+        (true, Some(s), _) => err(format!(
+            "-S/--source-ip: {s} is IPv4 and the targets are IPv6: a scan is one address family"
+        )),
+        (false, _, Some(s)) => err(format!(
+            "-S/--source-ip: {s} is IPv6 and the targets are IPv4: a scan is one address family"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -369,7 +446,7 @@ fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, ConfigError>
         );
     }
     if let Some(path) = &a.allowlist_file {
-        nets.extend(read_list("-w/--allowlist-file", path)?);
+        nets.extend(read_allowlist(path)?);
     }
     if a.targets.is_empty() && a.allowlist_file.is_none() && a.list_of_ips_file.is_none() {
         return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
@@ -507,6 +584,18 @@ fn operator_text(flag: &str, s: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(t.to_string())
+}
+
+/// `-w`: a list file, or standard input for `-`.
+fn read_allowlist(path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {
+    const FLAG: &str = "-w/--allowlist-file";
+    if path.as_os_str() != "-" {
+        return read_list(FLAG, path);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+        .map_err(|e| ConfigError(format!("{FLAG}: standard input: {e}")))?;
+    blocklist::parse_list(&text).map_err(|e| ConfigError(format!("{FLAG}: standard input, {e}")))
 }
 
 fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {

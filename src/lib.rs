@@ -15,14 +15,17 @@
 //! * [`config`]: the validated configuration, grouped by concern.
 //! * [`plan`]: thread counts, each thread's walk, the split of `-n`, the resume check.
 //! * [`targets`]: the target set (allowlist minus blocklists), the cyclic-group permutation
-//!   and its split into shards and sender threads; the live blocklist and its reloads.
-//! * [`wire`]: zero-copy views of Ethernet, IPv4 and TCP, with checksums.
+//!   and its split into shards and sender threads; the live blocklist and its reloads;
+//!   IPv6 hitlists, prefixes and sub-prefix enumerations numbered the same way.
+//! * [`wire`]: zero-copy views of Ethernet, IPv4, IPv6 (with extension headers), TCP, ICMP
+//!   and ICMPv6, with checksums.
 //! * [`probe`]: the SYN frame template and its per-target patching.
 //! * [`validate`]: the keyed MAC that makes a probe's sequence number and source port
 //!   self-authenticating, and the checks a reply must pass.
 //! * [`send`]: sender threads, the packet-rate pacer and the transmit back ends.
 //! * [`recv`]: the receiver thread, its capture, duplicate suppression and classification.
 //! * [`output`]: JSON-lines records and the metadata schema.
+//! * [`family`]: the address family (IPv4, IPv6) as the one type parameter of the send path.
 //! * [`counters`]: the shared atomic counters every stage writes and the monitor reads.
 //! * [`stop`]: the one cell that records why a scan stops (first reason wins).
 //! * [`checkpoint`]: the checkpoint file format (`--checkpoint`, `--resume`).
@@ -43,6 +46,7 @@ pub(crate) mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod counters;
+pub mod family;
 pub mod merge;
 #[allow(unsafe_code)]
 pub mod net;

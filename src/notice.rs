@@ -16,7 +16,7 @@
 //! scan: it runs on its own threads and never touches the scan's state.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -57,7 +57,7 @@ pub struct Notice {
 }
 
 impl Notice {
-    pub fn of(config: &Config, source_ip: Ipv4Addr, start_unix_us: u64) -> Notice {
+    pub fn of(config: &Config, source_ip: std::net::IpAddr, start_unix_us: u64) -> Notice {
         let opt_out = match &config.operator.contact {
             Some(c) => format!(
                 "Write to {c} with the addresses or prefixes to exclude; they are added to the \
@@ -74,10 +74,10 @@ impl Notice {
             source_ip: source_ip.to_string(),
             start_time: rfc3339_us(start_unix_us),
             rate_pps: config.pacing.rate,
-            addresses: config.targets.space.addrs().len(),
+            addresses: config.targets.len() / config.targets.ports.len().max(1) as u64,
             ports: config.targets.space.ports().to_vec(),
             probes_per_target: config.pacing.probes,
-            targets: config.targets.space.len(),
+            targets: config.targets.len(),
             shard: config.targets.shard,
             shards: config.targets.shards,
             method: "one TCP SYN per address and port (per probe); replies are answered with \
@@ -371,7 +371,7 @@ mod test {
         ])
         .unwrap();
         let config = Config::from_args(&args).unwrap();
-        Notice::of(&config, Ipv4Addr::new(198, 19, 0, 1), 0)
+        Notice::of(&config, std::net::Ipv4Addr::new(198, 19, 0, 1).into(), 0)
     }
 
     fn get(addr: SocketAddr, request: &[u8]) -> String {

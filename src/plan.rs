@@ -45,7 +45,7 @@ pub fn thread_rates(rate: Option<u64>, threads: u32) -> Vec<Option<f64>> {
 /// probed 4095 of 4096).
 fn shard_cap(config: &Config) -> Option<u64> {
     match config.targets.max_targets {
-        Some(n) if n < config.targets.space.len() => Some(split_limit(
+        Some(n) if n < config.targets.len() => Some(split_limit(
             n,
             u64::from(config.targets.shards),
             u64::from(config.targets.shard),
@@ -62,7 +62,7 @@ pub fn thread_cap(config: &Config, thread: u32, threads: u32) -> Option<u64> {
 /// Number of targets this shard probes (after `-n`), before any blocklist reload.
 pub fn planned_targets(config: &Config) -> u64 {
     let share = split_limit(
-        config.targets.space.len(),
+        config.targets.len(),
         u64::from(config.targets.shards),
         u64::from(config.targets.shard),
     );
@@ -108,11 +108,21 @@ pub fn key(config: &Config) -> io::Result<Key> {
 
 /// Everything in this configuration that decides which probes the scan sends.
 pub fn identity(config: &Config) -> ScanIdentity {
-    let addrs = config.targets.space.addrs();
+    // The IPv6 fingerprint hashes 128-bit entries, so it never equals an IPv4 one.
+    let (addresses, address_ranges, addresses_hash) = match &config.targets.v6 {
+        Some(t6) => {
+            let a = t6.space.addrs();
+            (a.len(), a.entries(), a.hash_hex())
+        }
+        None => {
+            let a = config.targets.space.addrs();
+            (a.len(), a.ranges().len() as u64, a.hash_hex())
+        }
+    };
     ScanIdentity {
-        addresses: addrs.len(),
-        address_ranges: addrs.ranges().len() as u64,
-        addresses_hash: addrs.hash_hex(),
+        addresses,
+        address_ranges,
+        addresses_hash,
         ports: port_runs(config.targets.space.ports()).join(","),
         shards: config.targets.shards,
         shard: config.targets.shard,

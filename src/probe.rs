@@ -17,12 +17,18 @@ use std::net::Ipv4Addr;
 
 use crate::wire::{checksum, ethernet, ipv4, tcp};
 
+mod v6;
+pub use v6::{ProbeTemplate6, TemplateParams6, FRAME_LEN_V6};
+
 const IP: usize = ethernet::HEADER_LEN;
 const TCP: usize = IP + ipv4::HEADER_LEN;
 const TCP_LEN: usize = 40;
 
 /// Length of a probe frame on the wire (without the Ethernet FCS).
 pub const FRAME_LEN: usize = TCP + TCP_LEN;
+
+/// The longest probe frame of any family (IPv6's): what a back end's buffers hold.
+pub const MAX_FRAME_LEN: usize = FRAME_LEN_V6;
 
 /// Offsets of the per-probe fields inside the frame.
 mod field {
@@ -66,10 +72,10 @@ impl TemplateParams {
     }
 }
 
-/// The per-probe fields.
+/// The per-probe fields. For IPv6, `ipid` goes into the flow label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProbeFields {
-    pub daddr: Ipv4Addr,
+pub struct ProbeFields<A = Ipv4Addr> {
+    pub daddr: A,
     pub dport: u16,
     pub sport: u16,
     pub seq: u32,
@@ -107,29 +113,8 @@ impl ProbeTemplate {
             t.set_header_len(TCP_LEN);
             t.set_flags(tcp::flags::SYN);
             t.set_window_len(p.window);
-            let mss = p.mss.to_be_bytes();
-            t.options_mut().copy_from_slice(&[
-                tcp::option::MSS,
-                4,
-                mss[0],
-                mss[1],
-                tcp::option::SACK_PERMITTED,
-                2,
-                tcp::option::TIMESTAMP,
-                10,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                tcp::option::NOP,
-                tcp::option::WINDOW_SCALE,
-                3,
-                p.wscale,
-            ]);
+            t.options_mut()
+                .copy_from_slice(&syn_options(p.mss, p.wscale));
         }
         let ip_sum = checksum::add(0, &frame[IP..TCP]);
         let pseudo = checksum::pseudo_header(
@@ -175,6 +160,60 @@ impl ProbeTemplate {
         sum = checksum::add_u32(sum, f.seq);
         sum = checksum::add_u32(sum, f.tsval);
         buf[field::TCP_CHECKSUM].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+    }
+}
+
+/// The TCP options of a Linux SYN, in Linux's order: MSS, SACK permitted, timestamps
+/// (TSval patched per probe, TSecr 0), NOP, window scale.
+fn syn_options(mss: u16, wscale: u8) -> [u8; 20] {
+    let m = mss.to_be_bytes();
+    [
+        tcp::option::MSS,
+        4,
+        m[0],
+        m[1],
+        tcp::option::SACK_PERMITTED,
+        2,
+        tcp::option::TIMESTAMP,
+        10,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        tcp::option::NOP,
+        tcp::option::WINDOW_SCALE,
+        3,
+        wscale,
+    ]
+}
+
+/// A frame template of one address family: what the sender writes once per buffer and
+/// patches per target. The sender is generic over it (monomorphized per family).
+pub trait Probe: Send + Sync {
+    type Addr: Copy;
+    /// Length of the frame on the wire (without the Ethernet FCS).
+    const FRAME_LEN: usize;
+    /// The frame's EtherType.
+    const ETHERTYPE: u16;
+    fn init(&self, buf: &mut [u8]);
+    fn patch(&self, buf: &mut [u8], f: &ProbeFields<Self::Addr>);
+}
+
+impl Probe for ProbeTemplate {
+    type Addr = Ipv4Addr;
+    const FRAME_LEN: usize = FRAME_LEN;
+    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV4;
+    #[inline]
+    fn init(&self, buf: &mut [u8]) {
+        ProbeTemplate::init(self, buf)
+    }
+    #[inline]
+    fn patch(&self, buf: &mut [u8], f: &ProbeFields) {
+        ProbeTemplate::patch(self, buf, f)
     }
 }
 

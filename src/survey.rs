@@ -56,7 +56,7 @@ impl SurveyIdentity {
             address_ranges: s.address_ranges,
             addresses_hash: s.addresses_hash,
             ports: s.ports,
-            targets: config.targets.space.len(),
+            targets: config.targets.len(),
             probes: s.probes,
             max_targets: s.max_targets,
             shards: s.shards,

@@ -26,11 +26,16 @@
 //! SipHash is a pseudo-random function. This also rejects stray traffic: a reply to another
 //! scanner, or to an earlier scan with another key, fails validation.
 //!
+//! For IPv6 the same MAC covers the two 128-bit addresses (`s` and `d` are hashed as
+//! 16 bytes each instead of 4), with the same key, so everything above holds unchanged;
+//! the IP id has no IPv6 field and its 16 bits go into the flow label instead, where they
+//! play the same part (see [`crate::probe::ProbeTemplate6`]).
+//!
 //! Every reason for rejecting a packet is a [`DropReason`], counted and reported in the
 //! metadata, so that a researcher can account for every packet the receiver saw.
 
 use std::hash::Hasher;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 use siphasher::sip::SipHasher13;
@@ -180,19 +185,38 @@ impl DropReason {
     }
 }
 
+/// An address the MAC covers: 4 bytes for IPv4, 16 for IPv6.
+pub trait MacAddr: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
+    fn write_to(self, h: &mut SipHasher13);
+}
+
+impl MacAddr for Ipv4Addr {
+    #[inline]
+    fn write_to(self, h: &mut SipHasher13) {
+        h.write_u32(u32::from(self));
+    }
+}
+
+impl MacAddr for Ipv6Addr {
+    #[inline]
+    fn write_to(self, h: &mut SipHasher13) {
+        h.write_u128(u128::from(self));
+    }
+}
+
 /// Computes probe tags and checks replies against them.
 #[derive(Debug, Clone)]
-pub struct Validator {
+pub struct Validator<A: MacAddr = Ipv4Addr> {
     key: (u64, u64),
-    src_ip: Ipv4Addr,
+    src_ip: A,
     sport_first: u16,
     sport_count: u32,
     probes: u16,
 }
 
-impl Validator {
+impl<A: MacAddr> Validator<A> {
     /// `sports` is the inclusive source port range; `probes` the number of probes per target.
-    pub fn new(key: &Key, src_ip: Ipv4Addr, sports: (u16, u16), probes: u16) -> Self {
+    pub fn new(key: &Key, src_ip: A, sports: (u16, u16), probes: u16) -> Self {
         let (first, last) = sports;
         let k0 = u64::from_le_bytes(key.0[..8].try_into().unwrap_or([0; 8]));
         let k1 = u64::from_le_bytes(key.0[8..].try_into().unwrap_or([0; 8]));
@@ -206,10 +230,10 @@ impl Validator {
     }
 
     #[inline]
-    pub fn tag(&self, daddr: Ipv4Addr, dport: u16) -> Tag {
+    pub fn tag(&self, daddr: A, dport: u16) -> Tag {
         let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
-        h.write_u32(u32::from(self.src_ip));
-        h.write_u32(u32::from(daddr));
+        self.src_ip.write_to(&mut h);
+        daddr.write_to(&mut h);
         h.write_u16(dport);
         let v = h.finish();
         Tag {
@@ -228,7 +252,7 @@ impl Validator {
 
     /// Checks everything about a parsed reply that the MAC can tell. The receiver checks
     /// beforehand that the source is a target of the scan, and afterwards duplicates.
-    pub fn check(&self, r: &Reply) -> Result<Accepted, DropReason> {
+    pub fn check(&self, r: &Reply<A>) -> Result<Accepted, DropReason> {
         if !r.ip_checksum_ok {
             return Err(DropReason::BadIpChecksum);
         }
@@ -265,12 +289,13 @@ impl Validator {
     }
 }
 
-impl Validator {
+impl<A: MacAddr> Validator<A> {
     /// Checks the probe an ICMP destination unreachable quotes: sent by us, TCP, from one
     /// of the `-P` source ports derived for its target, with the sequence number of the
     /// target's MAC. Returns which probe it was. The receiver checks beforehand that the
     /// quoted destination is a target of the scan.
-    pub fn check_quoted(&self, q: &crate::wire::icmp::Quoted) -> Result<u16, DropReason> {
+    pub fn check_quoted(&self, q: &crate::wire::icmp::Quoted<A>) -> Result<u16, DropReason> {
+        // TCP is protocol 6 in IPv4 and next header 6 in IPv6.
         if q.saddr != self.src_ip || q.protocol != crate::wire::ipv4::PROTOCOL_TCP {
             return Err(DropReason::IcmpUnrelated);
         }
@@ -544,6 +569,62 @@ mod test {
         for (q, why) in cases {
             assert_eq!(v.check_quoted(&q), Err(why), "{q:?}");
         }
+    }
+
+    #[test]
+    fn ipv6_mac_covers_all_128_bits() {
+        let src: Ipv6Addr = "2001:2::1".parse().unwrap();
+        let v = Validator::new(&Key([7; 16]), src, (32768, 61000), 2);
+        let d: Ipv6Addr = "2001:2::1:9".parse().unwrap();
+        let tag = v.tag(d, 80);
+        let reply = |saddr: Ipv6Addr, ack: u32| Reply {
+            saddr,
+            daddr: src,
+            ttl: 64,
+            ipid: 0,
+            sport: 80,
+            dport: v.sport(&tag, 1),
+            seq: 1,
+            ack,
+            flags: flags::SYN | flags::ACK,
+            window: 65160,
+            options: OptionSummary::default(),
+            ip_checksum_ok: true,
+            tcp_checksum_ok: Some(true),
+        };
+        let ok = v.check(&reply(d, tag.seq.wrapping_add(1)));
+        assert_eq!(
+            ok,
+            Ok(Accepted {
+                class: Class::Synack,
+                probe: 1
+            })
+        );
+        // Flipping any one bit of the target's address changes the MAC.
+        for bit in 0..128 {
+            let other = Ipv6Addr::from(u128::from(d) ^ (1u128 << bit));
+            assert_ne!(v.tag(other, 80), tag, "bit {bit}");
+        }
+        // An IPv4 validator with the same key and the low 32 bits as addresses differs.
+        let v4 = Validator::new(&Key([7; 16]), Ipv4Addr::new(0, 0, 0, 1), (32768, 61000), 2);
+        assert_ne!(v4.tag(Ipv4Addr::new(0, 1, 0, 9), 80), tag);
+        let mut to_other = reply(d, tag.seq.wrapping_add(1));
+        to_other.daddr = "2001:2::2".parse().unwrap();
+        assert_eq!(v.check(&to_other), Err(DropReason::WrongDestination));
+        let q = crate::wire::icmp::Quoted {
+            saddr: src,
+            daddr: d,
+            protocol: 6,
+            sport: v.sport(&tag, 0),
+            dport: 80,
+            seq: tag.seq,
+        };
+        assert_eq!(v.check_quoted(&q), Ok(0));
+        assert_eq!(
+            v.check_quoted(&crate::wire::icmp::Quoted { seq: 0, ..q })
+                .is_err(),
+            tag.seq != 0
+        );
     }
 
     #[test]

@@ -21,6 +21,13 @@ fn make_files(dir: &Path) {
     );
     w("bad-prefix.txt", b"198.18.0.0/24\n198.18.0.0/40\n");
     w("ipv6.txt", b"198.18.0.0/24\n2001:db8::/32\n");
+    w(
+        "v6-bad-line.txt",
+        b"2001:2::1\n# hitlist\n2001:2::zz\n2001:2::3\n",
+    );
+    w("v6-mixed.txt", b"2001:2::1\n2001:2::2\n198.18.0.1\n");
+    w("v6-range-block.txt", b"2001:2::/48\n2001:2::/48-64\n");
+    w("v6-64.txt", b"2001:2::/120\n2001:2:1::/64\n");
     w("binary.txt", b"198.18.0.0/24\n\x00\x01\x02\xff\xfe junk\n");
     w("latin1.txt", b"198.18.0.0/24\n# M\xfcller\n");
     let mut long = b"198.18.0.0/24\n".to_vec();
@@ -45,8 +52,95 @@ const CASES: &[(&[&str], &str)] = &[
         &["-d", "198.18.0.0/24/8", "-p", "80"],
         "\"198.18.0.0/24/8\"",
     ),
-    (&["-d", "2001:db8::1", "-p", "80"], "IPv6"),
-    (&["-d", "2001:db8::/32", "-p", "80"], "IPv6"),
+    // IPv6: one family per scan, whole prefixes of /96 or longer, lines named by number.
+    (
+        &["-d", "2001:2::1", "198.18.0.1", "-p", "80"],
+        "\"198.18.0.1\" is IPv4 and the scan is IPv6: a scan is one address family",
+    ),
+    (
+        &["-d", "198.18.0.1", "2001:2::1", "-p", "80"],
+        "IPv6 entry \"2001:2::1\" in an IPv4 scan: a scan is one address family",
+    ),
+    (&["-d", "2001:db8::/64", "-p", "80"], "2001:db8::/64-B"),
+    (&["-d", "2001:db8::/32", "-p", "80"], "2^96 addresses"),
+    (&["-d", "2001:db8::/32-80", "-p", "80"], "B - A <= 32"),
+    (&["-d", "2001:db8::/129", "-p", "80"], "\"2001:db8::/129\""),
+    (
+        &[
+            "-d",
+            "-p",
+            "80",
+            "--no-default-blocklist",
+            "-I",
+            "{dir}/v6-bad-line.txt",
+        ],
+        "v6-bad-line.txt, line 3: \"2001:2::zz\"",
+    ),
+    (
+        &[
+            "-d",
+            "-p",
+            "80",
+            "--no-default-blocklist",
+            "-I",
+            "{dir}/v6-mixed.txt",
+        ],
+        "line 3: \"198.18.0.1\" is IPv4 and the scan is IPv6",
+    ),
+    (
+        &[
+            "-d",
+            "-p",
+            "80",
+            "--no-default-blocklist",
+            "-w",
+            "{dir}/v6-64.txt",
+        ],
+        "v6-64.txt, line 2: \"2001:2:1::/64\" has 2^64",
+    ),
+    (
+        &[
+            "-d",
+            "-p",
+            "80",
+            "2001:2::/120",
+            "-b",
+            "{dir}/v6-range-block.txt",
+        ],
+        "line 2: a blocklist holds addresses and prefixes",
+    ),
+    (
+        &[
+            "-d",
+            "-p",
+            "80",
+            "--no-default-blocklist",
+            "2001:2::/120",
+            "-S",
+            "198.18.0.1",
+        ],
+        "a scan is one address family",
+    ),
+    (
+        &["-d", "-p", "80", "2001:2::/120", "--iid", "high"],
+        "--iid",
+    ),
+    (
+        &[
+            "-d",
+            "-p",
+            "80",
+            "--no-default-blocklist",
+            "2001:2::/112-120",
+            "2001:2::/120",
+        ],
+        "overlap",
+    ),
+    (&["-d", "-p", "80", "2001:2::/120"], "built-in blocklist"),
+    (
+        &["-d", "-p", "80", "-w", "-", "-I", "-"],
+        "cannot both read standard input",
+    ),
     (&["-d", "", "-p", "80"], "empty target"),
     (&["-d", "example.com", "-p", "80"], "\"example.com\""),
     (&["-d", "-p", "80"], "no targets"),

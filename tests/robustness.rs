@@ -734,3 +734,59 @@ proptest! {
         }
     }
 }
+
+/// An Ethernet + IPv6 header from 2001:2::9 to 2001:2::1 whose next header and payload
+/// length are given, followed by `rest`: a frame the IPv6 parsers must survive.
+fn ipv6_frame(next: u8, payload_len: u16, rest: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 40];
+    f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+    let mut ip = synsurvey::wire::Ipv6Packet::new_unchecked(&mut f[14..]);
+    ip.set_version_tc_flow(0, 0);
+    ip.set_payload_len(payload_len);
+    ip.set_next_header(next);
+    ip.set_hop_limit(64);
+    ip.set_src_addr("2001:2::9".parse().unwrap());
+    ip.set_dst_addr("2001:2::1".parse().unwrap());
+    f.extend_from_slice(rest);
+    f
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10000, ..ProptestConfig::default() })]
+
+    /// Any chain of (extension) headers after an IPv6 header: the parsers return a reply,
+    /// an unreachable or an error, never panic; the IPv4 parsers refuse every such frame.
+    #[test]
+    fn ipv6_extension_chains_never_panic(
+        next in prop::sample::select(vec![0u8, 6, 43, 44, 50, 51, 58, 59, 60, 17]),
+        payload_len in any::<u16>(),
+        rest in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        use synsurvey::wire::{Family, V4, V6};
+        let f = ipv6_frame(next, payload_len, &rest);
+        if let Ok(r) = V6::parse_reply(&f) {
+            prop_assert_eq!(r.saddr, "2001:2::9".parse::<std::net::Ipv6Addr>().unwrap());
+        }
+        let _ = V6::parse_unreachable(&f);
+        let _ = synsurvey::wire::icmpv6::is_icmpv6(&f);
+        prop_assert!(V4::parse_reply(&f).is_err());
+        prop_assert!(V4::parse_unreachable(&f).is_err());
+        for cut in [0, 13, 14, 53, 54, f.len() / 2] {
+            let _ = V6::parse_reply(&f[..cut.min(f.len())]);
+            let _ = V6::parse_unreachable(&f[..cut.min(f.len())]);
+        }
+    }
+
+    /// Arbitrary bytes read as an IPv6 frame never panic either parser.
+    #[test]
+    fn ipv6_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        use synsurvey::wire::{Family, V6};
+        let mut f = bytes;
+        if f.len() >= 15 {
+            f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+            f[14] = 0x60 | (f[14] & 0x0f);
+        }
+        let _ = V6::parse_reply(&f);
+        let _ = V6::parse_unreachable(&f);
+    }
+}

@@ -5,12 +5,16 @@
 mod common;
 
 use common::*;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn ip6(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
 }
 
@@ -239,22 +243,24 @@ fn json_lines_parse_and_report_bad_lines() {
     assert!(msg.contains("line 2") && msg.contains("not json"), "{msg}");
 }
 
+/// A one-record pcap file (little-endian header, Ethernet) holding `frame`.
+fn pcap_file(magic: [u8; 4], frame: &[u8], sec: u32, frac: u32) -> Vec<u8> {
+    let mut f = magic.to_vec();
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&sec.to_le_bytes());
+    f.extend_from_slice(&frac.to_le_bytes());
+    f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    f.extend_from_slice(frame);
+    f
+}
+
 #[test]
 fn pcap_reader_parses_a_syn() {
-    fn file(magic: [u8; 4], frame: &[u8], sec: u32, frac: u32) -> Vec<u8> {
-        let mut f = magic.to_vec();
-        f.extend_from_slice(&2u16.to_le_bytes());
-        f.extend_from_slice(&4u16.to_le_bytes());
-        f.extend_from_slice(&[0; 8]);
-        f.extend_from_slice(&65535u32.to_le_bytes());
-        f.extend_from_slice(&1u32.to_le_bytes());
-        f.extend_from_slice(&sec.to_le_bytes());
-        f.extend_from_slice(&frac.to_le_bytes());
-        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        f.extend_from_slice(frame);
-        f
-    }
     let mut frame = vec![0u8; 12];
     frame.extend_from_slice(&[0x08, 0x00]);
     let mut ipv4 = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
@@ -266,19 +272,19 @@ fn pcap_reader_parses_a_syn() {
     tcp.extend_from_slice(&[0; 6]);
     frame.extend_from_slice(&tcp);
 
-    let syns = parse_pcap(&file([0xd4, 0xc3, 0xb2, 0xa1], &frame, 10, 500_000));
+    let syns = parse_pcap(&pcap_file([0xd4, 0xc3, 0xb2, 0xa1], &frame, 10, 500_000));
     let s = syns[0].clone().expect("a SYN");
     assert_eq!(s.saddr, SCAN_ADDR);
     assert_eq!(s.daddr, ip("198.18.3.4"));
     assert_eq!((s.sport, s.dport, s.seq), (40000, 80, 0xdead_beef));
     assert!((s.time - 10.5).abs() < 1e-9);
     // Nanosecond variant, and a SYN-ACK is not a SYN.
-    let ns = parse_pcap(&file([0x4d, 0x3c, 0xb2, 0xa1], &frame, 1, 250_000_000));
+    let ns = parse_pcap(&pcap_file([0x4d, 0x3c, 0xb2, 0xa1], &frame, 1, 250_000_000));
     assert!((ns[0].as_ref().unwrap().time - 1.25).abs() < 1e-9);
     let mut synack = frame.clone();
     synack[14 + 20 + 13] = 0x12;
     assert_eq!(
-        parse_pcap(&file([0xd4, 0xc3, 0xb2, 0xa1], &synack, 0, 0)),
+        parse_pcap(&pcap_file([0xd4, 0xc3, 0xb2, 0xa1], &synack, 0, 0)),
         vec![None]
     );
 }
@@ -447,4 +453,322 @@ print(vals.count("open"), vals.count("refused"), len(socks) - len(res), sent, fi
     assert_eq!(stats["send_errors_b_to_a"], 0, "{stats:?}");
     assert!(stats["frames_a_to_b"] >= 2048, "{stats:?}");
     assert!(stats["frames_b_to_a"] >= 2048, "{stats:?}");
+}
+
+// ---- The IPv6 target network (`testbed.sh up --ipv6`) ----
+
+/// `ip -n NS ARGS`, its standard output.
+fn ip_out(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ip {args:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ipv6_responses_follow_open_closed_unreach_and_silent() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        open: vec!["2001:2::1".into(), "2001:2::10/124".into()],
+        silent: vec!["2001:2::200".into(), "2001:2::201".into()],
+        unreach: vec!["2001:2::300/120".into()],
+        ports: vec![80, 443],
+        ..Default::default()
+    });
+    let short = Duration::from_millis(500);
+    assert_eq!(tb.connect(ip6("2001:2::1"), 80), ConnectOutcome::Open);
+    assert_eq!(tb.connect(ip6("2001:2::1f"), 443), ConnectOutcome::Open);
+    // Any address of the /64 exists (AnyIP), not only the low ones.
+    let far = ip6("2001:2::dead:beef:1234:5678");
+    assert_eq!(tb.connect(far, 80), ConnectOutcome::Refused);
+    assert_eq!(tb.connect(ip6("2001:2::2"), 80), ConnectOutcome::Refused);
+    assert_eq!(tb.connect(ip6("2001:2::20"), 443), ConnectOutcome::Refused);
+    // No listener on 81: the kernel itself answers RST, open or not.
+    assert_eq!(tb.connect(ip6("2001:2::1"), 81), ConnectOutcome::Refused);
+    for a in ["2001:2::300", "2001:2::3ff"] {
+        assert_eq!(
+            tb.connect_timeout(ip6(a), 80, short),
+            ConnectOutcome::Unreachable,
+            "{a}"
+        );
+    }
+    assert_eq!(
+        tb.connect_timeout(ip6("2001:2::200"), 80, short),
+        ConnectOutcome::Timeout
+    );
+    assert_eq!(
+        tb.connect_timeout(ip6("2001:2::201"), 81, short),
+        ConnectOutcome::Timeout
+    );
+    assert_eq!(tb.counter("closed"), 3, "{}", tb.status());
+    assert!(tb.counter("unreach") >= 2, "{}", tb.status());
+    assert!(tb.counter("silent") >= 2, "{}", tb.status());
+    assert!(tb.counter("syn-in") >= 10, "{}", tb.status());
+    assert!(tb.counter("open") >= 2, "{}", tb.status());
+
+    // The scan namespace reaches 2001:2::/64 through the gateway, and nothing else but
+    // its own link: no default route, nothing leaves the testbed.
+    let routes = ip_out(&tb.scan_ns(), &["-6", "route", "show"]);
+    assert!(
+        routes.contains(&format!("{TARGET_NET6} via {GATEWAY_ADDR6} dev veth0")),
+        "{routes}"
+    );
+    assert!(!routes.contains("default"), "{routes}");
+    let routes4 = ip_out(&tb.scan_ns(), &["route", "show"]);
+    assert!(!routes4.contains("default"), "{routes4}");
+    let addrs = ip_out(&tb.scan_ns(), &["-6", "addr", "show", "dev", "veth0"]);
+    assert!(addrs.contains(&format!("{SCAN_ADDR6}/126")), "{addrs}");
+    assert!(
+        !addrs.contains("tentative"),
+        "nodad: usable at once\n{addrs}"
+    );
+    let neigh = ip_out(&tb.scan_ns(), &["-6", "neigh", "show", "dev", "veth0"]);
+    assert!(neigh.contains(&GATEWAY_ADDR6.to_string()), "{neigh}");
+    let local = ip_out(&tb.tgt_ns(), &["-6", "route", "show", "table", "local"]);
+    assert!(local.contains("local 2001:2::/64 dev lo"), "{local}");
+}
+
+#[test]
+fn ipv6_capture_sees_exactly_the_syns_sent() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        open: vec!["2001:2::1".into()],
+        unreach: vec!["2001:2::7".into()],
+        ports: vec![80, 443],
+        ..Default::default()
+    });
+    assert!(tb.is_ipv6());
+    let cap = tb.capture_syns();
+    let attempts = [
+        (ip6("2001:2::1"), 80, ConnectOutcome::Open),
+        (ip6("2001:2::5"), 80, ConnectOutcome::Refused),
+        (ip6("2001:2::6"), 22, ConnectOutcome::Refused),
+        (ip6("2001:2::1"), 443, ConnectOutcome::Open),
+        (ip6("2001:2::7"), 443, ConnectOutcome::Unreachable),
+    ];
+    for &(a, p, want) in &attempts {
+        // 0.8 s: shorter than Linux's first SYN retransmission (1 s), one SYN each.
+        let got = tb.connect_timeout(a, p, Duration::from_millis(800));
+        assert_eq!(got, want, "{a}:{p}");
+    }
+    let syns = cap.stop6();
+    let mut seen: Vec<(Ipv6Addr, u16)> = syns.iter().map(|s| (s.daddr, s.dport)).collect();
+    let mut want: Vec<(Ipv6Addr, u16)> = attempts.iter().map(|&(a, p, _)| (a, p)).collect();
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "{syns:#?}");
+    for s in &syns {
+        assert_eq!(s.saddr, SCAN_ADDR6);
+        assert!(s.sport >= 1024, "{s:?}");
+    }
+    assert!(syns[0].time > 1.5e9, "{:?}", syns[0]);
+}
+
+#[test]
+fn ipv6_total_loss_drops_tcp_replies_only() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        open: vec!["2001:2::1".into()],
+        loss_pct: Some(100.0),
+        ..Default::default()
+    });
+    let t = Duration::from_millis(300);
+    assert_eq!(
+        tb.connect_timeout(ip6("2001:2::1"), 80, t),
+        ConnectOutcome::Timeout
+    );
+    assert_eq!(
+        tb.connect_timeout(ip6("2001:2::2"), 80, t),
+        ConnectOutcome::Timeout
+    );
+    assert!(tb.counter("loss") >= 2, "{}", tb.status());
+    // Dropped SYN-ACKs are recorded by address and port, RSTs are not.
+    let one = std::collections::BTreeSet::from([(ip6("2001:2::1").into(), 80)]);
+    assert_eq!(tb.lost_synacks(1), one);
+    assert!(tb.lost_synacks(2).is_empty());
+    assert_eq!(
+        tb.connect_timeout(ip6("2001:2::1"), 80, t),
+        ConnectOutcome::Timeout
+    );
+    assert_eq!(tb.lost_synacks(2), one);
+    // Neighbour discovery still works both ways (the drop is TCP only): the scanner's
+    // gateway entry was resolved by `up`, and the target resolves the scanner again.
+    let out = tb
+        .exec_tgt(["ip", "-6", "neigh", "flush", "dev", "veth1"])
+        .status()
+        .unwrap();
+    assert!(out.success());
+    let ping = tb
+        .exec_tgt(["ping", "-6", "-c", "1", "-W", "2"])
+        .arg(SCAN_ADDR6.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+}
+
+#[test]
+fn ipv6_scanners_each_reach_the_target_on_their_own_link() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        open: vec!["2001:2::1".into()],
+        scanners: 3,
+        ..Default::default()
+    });
+    const PY: &str = "import socket, sys\n\
+        s = socket.create_connection(('2001:2::1', 80), timeout=2)\n\
+        print(s.getsockname()[0])";
+    for k in 1..=3u8 {
+        let out = tb
+            .exec_scanner(k, ["python3", "-c", PY])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scanner {k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let src: Ipv6Addr = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert_eq!(src, scan_addr6(k), "scanner {k}");
+    }
+}
+
+#[test]
+fn ipv6_sink_counts_probes_but_not_the_scanners_own_icmpv6() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::sink_ipv6(1);
+    // The scan namespace's own MLD reports go out within about a second of `up`.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(tb.sink_count(), 0);
+    let out = tb
+        .exec_scan(["python3", "-c"])
+        .arg(
+            "import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+             for _ in range(20): s.sendto(b'synsurvey', ('2001:2::9', 9))",
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tb.sink_count(), 20);
+    send_udp(&tb, 5);
+    assert_eq!(tb.sink_count(), 25, "IPv4 still reaches the sink");
+    let neigh = ip_out(&tb.scan_ns(), &["-6", "neigh", "show"]);
+    assert!(
+        neigh.contains(&format!("{GATEWAY_ADDR6} dev veth0")) && neigh.contains("PERMANENT"),
+        "{neigh}"
+    );
+}
+
+#[test]
+fn ipv4_unreach_answers_icmp_host_unreachable() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts {
+        unreach: vec!["198.18.0.64/30".into()],
+        ..Default::default()
+    });
+    let short = Duration::from_millis(500);
+    assert_eq!(
+        tb.connect_timeout(ip("198.18.0.65"), 80, short),
+        ConnectOutcome::Unreachable
+    );
+    assert_eq!(tb.connect(ip("198.18.0.68"), 80), ConnectOutcome::Refused);
+    assert_eq!(tb.counter("unreach"), 1, "{}", tb.status());
+}
+
+#[test]
+fn script_refuses_ipv6_targets_outside_the_test_range() {
+    require_privileges!("create a network-namespace testbed");
+    let name = format!("ssbad6{}", std::process::id());
+    for (args, says) in [
+        (&["--ipv6", "--open", "2001:db8::1"][..], "2001:2::/64"),
+        (
+            &["--ipv6", "--unreach", "2001:2:0:1::/64"][..],
+            "2001:2::/64",
+        ),
+        (&["--ipv6", "--silent", "198.18.0.1"][..], "2001:2::/64"),
+        (
+            &["--ipv6", "--open", "2001:2::zz"][..],
+            "not an IPv6 address",
+        ),
+        (&["--open", "2001:2::1"][..], "not an IPv4 address"),
+    ] {
+        let out = Command::new("bash")
+            .arg(testbed_script())
+            .arg("up")
+            .arg(&name)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!netns_list().iter().any(|n| n.starts_with(&name)));
+    }
+}
+
+#[test]
+fn pcap_reader_parses_an_ipv6_syn_behind_extension_headers() {
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x86, 0xdd]);
+    // IPv6: payload 8 (hop-by-hop) + 20 (TCP), next header 0 (hop-by-hop).
+    let mut ipv6 = vec![0x60, 0, 0, 0, 0, 28, 0, 64];
+    ipv6.extend_from_slice(&SCAN_ADDR6.octets());
+    ipv6.extend_from_slice(&ip6("2001:2::1:2").octets());
+    frame.extend_from_slice(&ipv6);
+    frame.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop -> TCP, PadN
+    let mut tcp = vec![
+        0x9c, 0x40, 0, 80, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0x50, 0x02,
+    ];
+    tcp.extend_from_slice(&[0; 6]);
+    frame.extend_from_slice(&tcp);
+
+    let syns = parse_pcap6(&pcap_file([0xd4, 0xc3, 0xb2, 0xa1], &frame, 10, 500_000));
+    let s = syns[0].clone().expect("a SYN");
+    assert_eq!(s.saddr, SCAN_ADDR6);
+    assert_eq!(s.daddr, ip6("2001:2::1:2"));
+    assert_eq!((s.sport, s.dport, s.seq), (40000, 80, 0xdead_beef));
+    // The IPv4 reader does not take it for one of its own, and a SYN-ACK is no SYN.
+    assert_eq!(
+        parse_pcap(&pcap_file([0xd4, 0xc3, 0xb2, 0xa1], &frame, 0, 0)),
+        vec![None]
+    );
+    let mut synack = frame.clone();
+    synack[14 + 40 + 8 + 13] = 0x12;
+    assert_eq!(
+        parse_pcap6(&pcap_file([0xd4, 0xc3, 0xb2, 0xa1], &synack, 0, 0)),
+        vec![None]
+    );
+}
+
+#[test]
+fn random_subset6_is_deterministic_distinct_and_inside() {
+    let a = random_subset6("2001:2::/112", 1000, 7);
+    assert_eq!(a, random_subset6("2001:2::/112", 1000, 7));
+    assert_ne!(a, random_subset6("2001:2::/112", 1000, 8));
+    assert_eq!(a.len(), 1000);
+    assert!(a.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+    assert!(a
+        .iter()
+        .all(|x| (u128::from(*x) >> 16) == u128::from(ip6("2001:2::")) >> 16));
+    let wide = random_subset6("2001:2::/64", 100, 1);
+    assert!(wide.iter().all(|x| x.segments()[..4] == [0x2001, 2, 0, 0]));
+    // Spread over the whole interface identifier, not only the low bits.
+    assert!(wide.iter().any(|x| x.segments()[4] != 0));
 }

@@ -17,10 +17,17 @@
 //! (type 3); whether it quotes one of our probes is checked in user space, where the
 //! failures are counted.
 //!
+//! [`reply_filter6`] is the IPv6 program: not outgoing; EtherType IPv6 and version 6;
+//! destination our address (four 32-bit compares); then by next header: TCP right after
+//! the fixed header with checks 7 and 8 as above; ICMPv6 of type 1 (destination
+//! unreachable); or a hop-by-hop, routing, fragment or destination-options header, which
+//! is passed up so that user space walks the chain and counts what it drops (a classic
+//! BPF program cannot loop over a chain).
+//!
 //! Loads beyond the end of the frame abort the program with "reject", so truncated frames
 //! are dropped by the kernel without extra length checks.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use libc::sock_filter;
 
@@ -64,6 +71,15 @@ const OFF_TCP_DPORT: u32 = ETH_HLEN + 2;
 const OFF_TCP_FLAGS: u32 = ETH_HLEN + 13;
 
 const ETHERTYPE_IPV4: u32 = 0x0800;
+const ETHERTYPE_IPV6: u32 = 0x86dd;
+// IPv6: fixed 40-byte header, TCP or ICMPv6 right after it when there is no extension.
+const OFF_IP6_NEXT: u32 = ETH_HLEN + 6;
+const OFF_IP6_DST: u32 = ETH_HLEN + 24;
+const OFF_L4_6: u32 = ETH_HLEN + 40;
+const NEXT_ICMPV6: u32 = 58;
+const ICMPV6_DEST_UNREACH: u32 = 1;
+/// Hop-by-hop, routing, fragment, destination options.
+const IP6_EXTENSIONS: [u32; 4] = [0, 43, 44, 60];
 const IPPROTO_TCP: u32 = 6;
 const IPPROTO_ICMP: u32 = 1;
 /// ICMP type field, relative to X = IP header length.
@@ -82,15 +98,22 @@ enum Target {
     Reject,
     /// The start of the ICMP checks (see [`Builder::icmp_here`]).
     Icmp,
+    /// The start of the IPv6 extension-header checks (see [`Builder::ext_here`]).
+    Ext,
 }
 
 /// Builds a program whose jumps name their targets; offsets are resolved in `finish`.
 struct Builder {
     insns: Vec<(u16, Target, Target, u32)>,
     icmp: usize,
+    ext: usize,
 }
 
 impl Builder {
+    /// Marks the next instruction as the target of [`Target::Ext`].
+    fn ext_here(&mut self) {
+        self.ext = self.insns.len();
+    }
     /// Marks the next instruction as the target of [`Target::Icmp`].
     fn icmp_here(&mut self) {
         self.icmp = self.insns.len();
@@ -112,6 +135,7 @@ impl Builder {
                 Target::Accept => accept,
                 Target::Reject => reject,
                 Target::Icmp => self.icmp,
+                Target::Ext => self.ext,
             };
             // The program is a fixed ~35 instructions, so every offset fits in a u8.
             (to - pc - 1) as u8
@@ -158,6 +182,7 @@ pub fn reply_filter(
     let mut b = Builder {
         insns: Vec::with_capacity(32),
         icmp: 0,
+        ext: 0,
     };
 
     // 1. Not our own transmissions: A = skb->pkt_type.
@@ -212,6 +237,64 @@ pub fn reply_filter(
     b.stmt(BPF_LD | BPF_B | BPF_IND, OFF_ICMP_TYPE);
     b.jump(BPF_JEQ, ICMP_DEST_UNREACH, Accept, Reject);
 
+    b.finish(snaplen)
+}
+
+/// Classic BPF for Ethernet frames that accepts IPv6 replies to `dst_ip`: TCP SYN-ACK or
+/// RST with destination port in `[dport_lo, dport_hi]`, ICMPv6 destination unreachables,
+/// and packets whose first header is an extension header (see the module documentation).
+pub fn reply_filter6(
+    dst_ip: Ipv6Addr,
+    dport_lo: u16,
+    dport_hi: u16,
+    snaplen: u32,
+) -> Vec<sock_filter> {
+    use Target::{Accept, Ext, Icmp, Next, Reject};
+    let mut b = Builder {
+        insns: Vec::with_capacity(40),
+        icmp: 0,
+        ext: 0,
+    };
+    b.stmt(BPF_LD | BPF_W | BPF_ABS, PKTTYPE_LOAD);
+    b.jump(BPF_JEQ, PACKET_OUTGOING, Reject, Next);
+    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_ETHERTYPE);
+    b.jump(BPF_JEQ, ETHERTYPE_IPV6, Next, Reject);
+    b.stmt(BPF_LD | BPF_B | BPF_ABS, ETH_HLEN);
+    b.stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+    b.jump(BPF_JEQ, 0x60, Next, Reject);
+    let dst = dst_ip.octets();
+    for (i, w) in dst.chunks_exact(4).enumerate() {
+        b.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP6_DST + 4 * i as u32);
+        b.jump(
+            BPF_JEQ,
+            u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
+            Next,
+            Reject,
+        );
+    }
+    b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP6_NEXT);
+    b.jump(BPF_JEQ, IPPROTO_TCP, Next, Icmp);
+    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_L4_6 + 2);
+    b.jump(BPF_JGE, u32::from(dport_lo), Next, Reject);
+    b.jump(BPF_JGT, u32::from(dport_hi), Reject, Next);
+    b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_L4_6 + 13);
+    b.stmt(BPF_ALU | BPF_AND | BPF_K, TCP_SYN | TCP_RST | TCP_ACK);
+    b.jump(BPF_JEQ, TCP_SYN | TCP_ACK, Accept, Next);
+    b.jump(BPF_JSET, TCP_RST, Accept, Reject);
+    // A holds the next header here.
+    b.icmp_here();
+    b.jump(BPF_JEQ, NEXT_ICMPV6, Next, Ext);
+    b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_L4_6);
+    b.jump(BPF_JEQ, ICMPV6_DEST_UNREACH, Accept, Reject);
+    b.ext_here();
+    for (i, e) in IP6_EXTENSIONS.iter().enumerate() {
+        let miss = if i + 1 == IP6_EXTENSIONS.len() {
+            Reject
+        } else {
+            Next
+        };
+        b.jump(BPF_JEQ, *e, Accept, miss);
+    }
     b.finish(snaplen)
 }
 
@@ -466,5 +549,71 @@ mod tests {
                 assert!(pc + 1 + usize::from(ins.jf) < p.len());
             }
         }
+    }
+
+    /// An IPv6 frame to `dst` with next header `next` and `l4` after the fixed header.
+    fn frame6(dst: Ipv6Addr, next: u8, l4: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 54];
+        f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+        f[14] = 0x60;
+        f[18..20].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+        f[20] = next;
+        f[21] = 64;
+        f[38..54].copy_from_slice(&dst.octets());
+        f.extend_from_slice(l4);
+        f
+    }
+
+    fn tcp6(dst: Ipv6Addr, dport: u16, flags: u8) -> Vec<u8> {
+        let mut t = [0u8; 20];
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[12] = 0x50;
+        t[13] = flags;
+        frame6(dst, 6, &t)
+    }
+
+    #[test]
+    fn ipv6_filter() {
+        let us: Ipv6Addr = "2001:2::ffff:1".parse().unwrap();
+        let p = reply_filter6(us, 40000, 40010, 128);
+        let verdict = |f: &[u8], t| run(&p, f, t);
+        assert_eq!(verdict(&tcp6(us, 40000, SYNACK), HOST), 128);
+        assert_eq!(verdict(&tcp6(us, 40010, 0x04), HOST), 128);
+        assert_eq!(
+            verdict(&tcp6(us, 40011, SYNACK), HOST),
+            0,
+            "port out of range"
+        );
+        assert_eq!(verdict(&tcp6(us, 40005, 0x02), HOST), 0, "a SYN");
+        assert_eq!(
+            verdict(&tcp6(us, 40005, SYNACK), PACKET_OUTGOING),
+            0,
+            "our own"
+        );
+        // Every one of the 128 bits of the destination is compared.
+        for bit in [0u32, 31, 32, 64, 100, 127] {
+            let other = Ipv6Addr::from(u128::from(us) ^ (1u128 << bit));
+            assert_eq!(verdict(&tcp6(other, 40005, SYNACK), HOST), 0, "bit {bit}");
+        }
+        let mut unreach = [0u8; 56];
+        unreach[0] = 1;
+        assert_eq!(verdict(&frame6(us, 58, &unreach), HOST), 128);
+        unreach[0] = 128; // echo request
+        assert_eq!(verdict(&frame6(us, 58, &unreach), HOST), 0);
+        for ext in [0u8, 43, 44, 60] {
+            assert_eq!(
+                verdict(&frame6(us, ext, &[6, 0, 0, 0, 0, 0, 0, 0]), HOST),
+                128
+            );
+        }
+        assert_eq!(verdict(&frame6(us, 17, &[0; 8]), HOST), 0, "UDP");
+        // An IPv4 frame to anything, and truncated IPv6 frames, are rejected.
+        assert_eq!(verdict(&tcp(40005, SYNACK), HOST), 0);
+        let full = tcp6(us, 40005, SYNACK);
+        for len in 0..full.len() - 6 {
+            assert_eq!(verdict(&full[..len], HOST), 0, "cut at {len}");
+        }
+        // The IPv4 filter rejects IPv6 frames.
+        assert_eq!(run(&filter(), &full, HOST), 0);
     }
 }

@@ -65,7 +65,7 @@ mod kernel_tests;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use bpf::reply_filter;
+pub use bpf::{reply_filter, reply_filter6};
 pub use netns::enter_netns;
 pub use privs::{capabilities, drop_capabilities, has_net_raw, Caps};
 pub use route::{interface, neighbour_mac, resolve_neighbour, route_to, Interface, Route};

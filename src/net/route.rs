@@ -4,16 +4,21 @@
 //!   for that exact address, as `ip route get` does) and completes it with the interface's
 //!   name, MAC and address and the next hop's MAC from the neighbour table.
 //! * [`interface`] looks an interface up by name.
-//! * [`neighbour_mac`] reads one entry of the IPv4 neighbour (ARP) table;
+//! * [`neighbour_mac`] reads one entry of the neighbour table (ARP for IPv4, NDP for IPv6);
 //!   [`resolve_neighbour`] asks the kernel to resolve a missing entry (RTM_NEWNEIGH with
-//!   NTF_USE, which makes the kernel send its own ARP request for that one address) and waits.
+//!   NTF_USE, which makes the kernel send its own ARP request or IPv6 neighbour
+//!   solicitation for that one address) and waits.
+//!
+//! Each is generic over [`NetAddr`] (`Ipv4Addr` or `Ipv6Addr`): the same requests with the
+//! other address family. An IPv6 source is the route's preferred source, else the
+//! interface's first address that is not link-local.
 //!
 //! Every call opens a fresh NETLINK_ROUTE socket in the calling thread's network namespace,
 //! so none of this is meant for the hot path. Malformed or unexpected kernel replies become
 //! `io::Error`s (kind `InvalidData`), never panics.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{
@@ -29,21 +34,83 @@ use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
+/// An address family's netlink spelling.
+pub trait NetAddr: Copy + Eq + std::fmt::Display + std::fmt::Debug {
+    const FAMILY: AddressFamily;
+    fn route_addr(self) -> RouteAddress;
+    fn from_route(a: &RouteAddress) -> Option<Self>;
+    fn neigh_addr(self) -> NeighbourAddress;
+    fn from_neigh(a: &NeighbourAddress) -> Option<Self>;
+    /// The interface's addresses of this family that can be a source.
+    fn of(iface: &Interface) -> Option<Self>;
+}
+
+impl NetAddr for Ipv4Addr {
+    const FAMILY: AddressFamily = AddressFamily::Inet;
+    fn route_addr(self) -> RouteAddress {
+        RouteAddress::Inet(self)
+    }
+    fn from_route(a: &RouteAddress) -> Option<Self> {
+        match a {
+            RouteAddress::Inet(x) => Some(*x),
+            _ => None,
+        }
+    }
+    fn neigh_addr(self) -> NeighbourAddress {
+        NeighbourAddress::Inet(self)
+    }
+    fn from_neigh(a: &NeighbourAddress) -> Option<Self> {
+        match a {
+            NeighbourAddress::Inet(x) => Some(*x),
+            _ => None,
+        }
+    }
+    fn of(iface: &Interface) -> Option<Self> {
+        iface.ipv4.first().copied()
+    }
+}
+
+impl NetAddr for Ipv6Addr {
+    const FAMILY: AddressFamily = AddressFamily::Inet6;
+    fn route_addr(self) -> RouteAddress {
+        RouteAddress::Inet6(self)
+    }
+    fn from_route(a: &RouteAddress) -> Option<Self> {
+        match a {
+            RouteAddress::Inet6(x) => Some(*x),
+            _ => None,
+        }
+    }
+    fn neigh_addr(self) -> NeighbourAddress {
+        NeighbourAddress::Inet6(self)
+    }
+    fn from_neigh(a: &NeighbourAddress) -> Option<Self> {
+        match a {
+            NeighbourAddress::Inet6(x) => Some(*x),
+            _ => None,
+        }
+    }
+    fn of(iface: &Interface) -> Option<Self> {
+        iface.ipv6.first().copied()
+    }
+}
+
 /// How the scanner reaches a destination: the output interface and the next hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub struct Route<A = Ipv4Addr> {
     /// Output interface name.
     pub ifname: String,
     /// Output interface index.
     pub ifindex: u32,
-    /// Source address: the route's preferred source, else the interface's first IPv4 address.
-    pub src_ip: Ipv4Addr,
+    /// Source address: the route's preferred source, else the interface's first address
+    /// of the family (for IPv6, the first that is not link-local).
+    pub src_ip: A,
     /// MAC address of the output interface.
     pub src_mac: [u8; 6],
     /// The gateway, if the destination is not on-link.
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<A>,
     /// Where frames go at layer 2: the gateway, or the destination itself when on-link.
-    pub next_hop: Ipv4Addr,
+    pub next_hop: A,
     /// MAC of `next_hop` if the neighbour table has a usable entry for it.
     pub next_hop_mac: Option<[u8; 6]>,
 }
@@ -57,6 +124,8 @@ pub struct Interface {
     pub mac: [u8; 6],
     /// IPv4 addresses in the order the kernel lists them.
     pub ipv4: Vec<Ipv4Addr>,
+    /// IPv6 addresses that are not link-local, in the order the kernel lists them.
+    pub ipv6: Vec<Ipv6Addr>,
 }
 
 fn invalid_data(msg: impl Into<String>) -> io::Error {
@@ -161,17 +230,17 @@ fn links() -> io::Result<Vec<(u32, String, [u8; 6])>> {
         .collect())
 }
 
-/// IPv4 addresses of interface `index`, in kernel order.
-fn ipv4_addresses(index: u32) -> io::Result<Vec<Ipv4Addr>> {
+/// Addresses of interface `index` in `family`, in kernel order.
+fn addresses(index: u32, family: AddressFamily) -> io::Result<Vec<IpAddr>> {
     let mut req = AddressMessage::default();
-    req.header.family = AddressFamily::Inet;
+    req.header.family = family;
     let replies = request(RouteNetlinkMessage::GetAddress(req), NLM_F_DUMP)?;
     let mut out = Vec::new();
     for m in replies {
         let RouteNetlinkMessage::NewAddress(addr) = m else {
             continue;
         };
-        if addr.header.index != index || addr.header.family != AddressFamily::Inet {
+        if addr.header.index != index || addr.header.family != family {
             continue;
         }
         // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point
@@ -180,8 +249,8 @@ fn ipv4_addresses(index: u32) -> io::Result<Vec<Ipv4Addr>> {
         let mut address = None;
         for attr in addr.attributes {
             match attr {
-                AddressAttribute::Local(IpAddr::V4(ip)) => local = Some(ip),
-                AddressAttribute::Address(IpAddr::V4(ip)) => address = Some(ip),
+                AddressAttribute::Local(ip) => local = Some(ip),
+                AddressAttribute::Address(ip) => address = Some(ip),
                 _ => {}
             }
         }
@@ -197,12 +266,27 @@ fn interface_by(pred: impl Fn(u32, &str) -> bool, what: &str) -> io::Result<Inte
         .into_iter()
         .find(|(i, n, _)| pred(*i, n))
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface {what}")))?;
-    let ipv4 = ipv4_addresses(index)?;
+    let ipv4 = addresses(index, AddressFamily::Inet)?
+        .into_iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    // Link-local addresses (fe80::/10) reach only the link: never a scan's source.
+    let ipv6 = addresses(index, AddressFamily::Inet6)?
+        .into_iter()
+        .filter_map(|a| match a {
+            IpAddr::V6(a) if a.segments()[0] & 0xffc0 != 0xfe80 => Some(a),
+            _ => None,
+        })
+        .collect();
     Ok(Interface {
         name,
         index,
         mac,
         ipv4,
+        ipv6,
     })
 }
 
@@ -232,9 +316,9 @@ fn usable(state: NeighbourState) -> bool {
 
 /// The MAC of `ip` on interface `ifindex` from the neighbour table, if there is an entry in a
 /// usable state (REACHABLE, STALE, DELAY, PROBE, PERMANENT or NOARP).
-pub fn neighbour_mac(ifindex: u32, ip: Ipv4Addr) -> io::Result<Option<[u8; 6]>> {
+pub fn neighbour_mac<A: NetAddr>(ifindex: u32, ip: A) -> io::Result<Option<[u8; 6]>> {
     let mut req = NeighbourMessage::default();
-    req.header.family = AddressFamily::Inet;
+    req.header.family = A::FAMILY;
     let replies = request(RouteNetlinkMessage::GetNeighbour(req), NLM_F_DUMP)?;
     for m in replies {
         let RouteNetlinkMessage::NewNeighbour(n) = m else {
@@ -247,7 +331,7 @@ pub fn neighbour_mac(ifindex: u32, ip: Ipv4Addr) -> io::Result<Option<[u8; 6]>> 
         let mut lladdr = None;
         for attr in n.attributes {
             match attr {
-                NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => dst = Some(a),
+                NeighbourAttribute::Destination(a) => dst = A::from_neigh(&a),
                 NeighbourAttribute::LinkLayerAddress(l) => lladdr = mac6(&l),
                 _ => {}
             }
@@ -267,21 +351,21 @@ pub fn neighbour_mac(ifindex: u32, ip: Ipv4Addr) -> io::Result<Option<[u8; 6]>> 
 /// creates the entry if needed and kicks the kernel's normal resolution, which sends ARP
 /// requests for `ip` only. The neighbour table is then polled until `wait` has passed.
 /// Returns `Ok(None)` if `ip` did not answer in time.
-pub fn resolve_neighbour(
+pub fn resolve_neighbour<A: NetAddr>(
     ifindex: u32,
-    ip: Ipv4Addr,
+    ip: A,
     wait: Duration,
 ) -> io::Result<Option<[u8; 6]>> {
     if let Some(mac) = neighbour_mac(ifindex, ip)? {
         return Ok(Some(mac));
     }
     let mut req = NeighbourMessage::default();
-    req.header.family = AddressFamily::Inet;
+    req.header.family = A::FAMILY;
     req.header.ifindex = ifindex;
     req.header.state = NeighbourState::None;
     req.header.flags = NeighbourFlags::Use;
     req.attributes
-        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+        .push(NeighbourAttribute::Destination(ip.neigh_addr()));
     request(RouteNetlinkMessage::NewNeighbour(req), NLM_F_CREATE)?;
 
     let deadline = Instant::now() + wait;
@@ -300,13 +384,17 @@ pub fn resolve_neighbour(
 /// Finds how the kernel would route to `dst` (see [`Route`]).
 ///
 /// Errors: the kernel's own (e.g. ENETUNREACH "Network is unreachable" when there is no
-/// route), or `InvalidData` if the route has no output interface or no IPv4 source.
-pub fn route_to(dst: Ipv4Addr) -> io::Result<Route> {
+/// route), or `InvalidData` if the route has no output interface or no source of the family.
+pub fn route_to<A: NetAddr>(dst: A) -> io::Result<Route<A>> {
     let mut req = RouteMessage::default();
-    req.header.address_family = AddressFamily::Inet;
-    req.header.destination_prefix_length = 32;
+    req.header.address_family = A::FAMILY;
+    req.header.destination_prefix_length = if A::FAMILY == AddressFamily::Inet {
+        32
+    } else {
+        128
+    };
     req.attributes
-        .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+        .push(RouteAttribute::Destination(dst.route_addr()));
     let replies = request(RouteNetlinkMessage::GetRoute(req), 0)?;
     let route = replies
         .into_iter()
@@ -322,21 +410,26 @@ pub fn route_to(dst: Ipv4Addr) -> io::Result<Route> {
     for attr in route.attributes {
         match attr {
             RouteAttribute::Oif(i) => oif = Some(i),
-            RouteAttribute::Gateway(RouteAddress::Inet(g)) => gateway = Some(g),
-            RouteAttribute::PrefSource(RouteAddress::Inet(s)) => pref_src = Some(s),
+            RouteAttribute::Gateway(g) => gateway = A::from_route(&g),
+            RouteAttribute::PrefSource(s) => pref_src = A::from_route(&s),
             _ => {}
         }
     }
     let ifindex =
         oif.ok_or_else(|| invalid_data(format!("route to {dst} has no output interface")))?;
     let iface = interface_by_index(ifindex)?;
-    let src_ip = match pref_src.or_else(|| iface.ipv4.first().copied()) {
+    let src_ip = match pref_src.or_else(|| A::of(&iface)) {
         Some(ip) => ip,
         None => {
+            let family = if A::FAMILY == AddressFamily::Inet {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
             return Err(invalid_data(format!(
-                "interface {} has no IPv4 address to send from",
+                "interface {} has no {family} address to send from",
                 iface.name
-            )))
+            )));
         }
     };
     let next_hop = gateway.unwrap_or(dst);

@@ -40,6 +40,15 @@ impl PacketRx {
     /// Opens a packet socket on `ifindex` that queues only IPv4 frames accepted by `filter`
     /// (needs CAP_NET_RAW; CAP_NET_ADMIN lets the 8 MiB receive buffer exceed rmem_max).
     pub fn open(ifindex: u32, filter: &[libc::sock_filter]) -> io::Result<Self> {
+        Self::open_ethertype(ifindex, filter, libc::ETH_P_IP as u16)
+    }
+
+    /// As [`PacketRx::open`], for frames of EtherType `ethertype` (0x86dd for IPv6).
+    pub fn open_ethertype(
+        ifindex: u32,
+        filter: &[libc::sock_filter],
+        ethertype: u16,
+    ) -> io::Result<Self> {
         if filter.is_empty() || filter.len() > usize::from(u16::MAX) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -63,7 +72,7 @@ impl PacketRx {
             libc::PACKET_AUXDATA,
             1 as libc::c_int,
         )?;
-        sockopt::bind_packet(&fd, ifindex, libc::ETH_P_IP as u16)?;
+        sockopt::bind_packet(&fd, ifindex, ethertype)?;
         Ok(Self {
             fd,
             ifindex,

@@ -250,6 +250,12 @@ impl TxBatch {
         unsafe { (*self.iovs.at(i)).iov_len = len };
     }
 
+    /// Sets the EtherType the kernel is told the frames carry (`skb->protocol`; the
+    /// frames' own Ethernet headers say the same): 0x0800 by default, 0x86dd for IPv6.
+    pub fn set_protocol(&mut self, ethertype: u16) {
+        self.dest.slice_mut(0, 1)[0].sll_protocol = ethertype.to_be();
+    }
+
     /// Sets every frame's length to `len`. Panics if `len > frame_cap()`.
     pub fn set_all_len(&mut self, len: usize) {
         assert!(len <= self.frame_cap, "frame length exceeds frame_cap");

@@ -12,11 +12,14 @@
 //!   within that second; `timestamp_unix_us` (ours) is the full time in microseconds.
 //! * `saddr_raw`/`daddr_raw` are the address's four bytes in network order read as a
 //!   little-endian integer, which is what ZMap prints on the x86 and ARM machines it runs
-//!   on (198.18.0.83 is 1392513734).
+//!   on (198.18.0.83 is 1392513734). An IPv6 address has no such integer: for IPv6
+//!   records both fields are absent (left out of JSON lines, empty in CSV).
+//! * Addresses are text in their standard form: dotted quad, or RFC 5952 for IPv6
+//!   (lower case, longest run of zero groups as `::`), which is what `Ipv6Addr` prints.
 //! * For an ICMP destination unreachable, `saddr` is the probed target, `icmp_responder`
 //!   the host that sent the ICMP message, and the TCP fields are null (as in ZMap 4).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::output::Record;
 
@@ -124,7 +127,7 @@ pub const FIELDS: &[FieldDef] = &[
         Some("saddr-raw"),
         Kind::Int,
         true,
-        "integer form of saddr as ZMap prints it (network-order bytes read little-endian)",
+        "integer form of saddr as ZMap prints it (network-order bytes read little-endian); absent for IPv6",
     ),
     def(
         Field::Daddr,
@@ -140,7 +143,7 @@ pub const FIELDS: &[FieldDef] = &[
         Some("daddr-raw"),
         Kind::Int,
         true,
-        "integer form of daddr as ZMap prints it",
+        "integer form of daddr as ZMap prints it; absent for IPv6",
     ),
     def(
         Field::Ipid,
@@ -400,15 +403,18 @@ pub enum Value<'a> {
     Int(u64),
     Str(&'a str),
     Bool(bool),
-    Addr(Ipv4Addr),
+    Addr(IpAddr),
     Null,
+    /// A field the record's address family does not have (the raw integer of an IPv6
+    /// address): left out of JSON lines, empty in CSV, null to the filter.
+    Absent,
 }
 
 /// What an ICMP destination unreachable adds to a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IcmpInfo {
     /// The host that sent the ICMP message.
-    pub responder: Ipv4Addr,
+    pub responder: IpAddr,
     pub icmp_type: u8,
     pub code: u8,
 }
@@ -442,8 +448,24 @@ pub fn raw(addr: Ipv4Addr) -> u64 {
     u64::from(u32::from_le_bytes(addr.octets()))
 }
 
-fn parse_addr(s: &str) -> Ipv4Addr {
-    s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
+/// The raw integer of an IPv4 address written as text; absent for anything else (IPv6).
+fn raw_value(s: &str) -> Value<'_> {
+    s.parse::<Ipv4Addr>()
+        .map_or(Value::Absent, |a| Value::Int(raw(a)))
+}
+
+/// The meaning of an ICMPv6 destination-unreachable code (RFC 4443).
+pub fn unreach6_str(code: u8) -> &'static str {
+    const S: [&str; 7] = [
+        "no route to destination",
+        "communication admin. prohibited",
+        "beyond scope of source address",
+        "address unreachable",
+        "port unreachable",
+        "source address failed ingress/egress policy",
+        "reject route to destination",
+    ];
+    S.get(usize::from(code)).copied().unwrap_or("unknown")
 }
 
 /// The value of `f` in `r`.
@@ -454,9 +476,9 @@ pub fn value(r: &Record, f: Field) -> Value<'_> {
     let icmp = r.icmp.as_ref();
     match f {
         Field::Saddr => Value::Str(&r.saddr),
-        Field::SaddrRaw => Value::Int(raw(parse_addr(&r.saddr))),
+        Field::SaddrRaw => raw_value(&r.saddr),
         Field::Daddr => Value::Str(&r.daddr),
-        Field::DaddrRaw => Value::Int(raw(parse_addr(&r.daddr))),
+        Field::DaddrRaw => raw_value(&r.daddr),
         Field::Ipid => Value::Int(u64::from(r.ipid)),
         Field::Ttl => Value::Int(u64::from(r.ttl)),
         Field::Sport => int(u64::from(r.sport)),
@@ -470,7 +492,10 @@ pub fn value(r: &Record, f: Field) -> Value<'_> {
         Field::IcmpType => icmp.map_or(Value::Null, |i| Value::Int(u64::from(i.icmp_type))),
         Field::IcmpCode => icmp.map_or(Value::Null, |i| Value::Int(u64::from(i.code))),
         Field::IcmpUnreachStr => match icmp {
-            Some(i) if i.icmp_type == 3 => Value::Str(unreach_str(i.code)),
+            Some(i) if i.icmp_type == 3 && i.responder.is_ipv4() => Value::Str(unreach_str(i.code)),
+            Some(i) if i.icmp_type == 1 && i.responder.is_ipv6() => {
+                Value::Str(unreach6_str(i.code))
+            }
             _ => Value::Null,
         },
         Field::Repeat => Value::Bool(r.repeat),

@@ -210,7 +210,7 @@ fn csv_line(r: &Record, cols: &[Column], buf: &mut Vec<u8>) {
             // As ZMap: a string with a comma is quoted, any other as it is.
             Value::Str(s) if s.contains(',') => write!(buf, "\"{s}\""),
             Value::Str(s) => write!(buf, "{s}"),
-            Value::Null => Ok(()),
+            Value::Null | Value::Absent => Ok(()),
         };
     }
     buf.push(b'\n');
@@ -226,7 +226,7 @@ fn json_line<'a>(
     let mut first = true;
     for (name, f) in cols {
         let v = fields::value(r, f);
-        if skip_null && v == Value::Null {
+        if v == Value::Absent || (skip_null && v == Value::Null) {
             continue;
         }
         if !first {
@@ -240,7 +240,7 @@ fn json_line<'a>(
             Value::Bool(b) => write!(buf, "{b}"),
             Value::Addr(a) => write!(buf, "\"{a}\""),
             Value::Str(s) => serde_json::to_writer(&mut *buf, s).map_err(std::io::Error::from),
-            Value::Null => buf.write_all(b"null"),
+            Value::Null | Value::Absent => buf.write_all(b"null"),
         };
     }
     buf.extend_from_slice(b"}\n");
@@ -381,6 +381,35 @@ mod test {
         let star = spec(&["-f", "*"], 1).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line(&star, &rec())).unwrap();
         assert_eq!(v.as_object().unwrap().len(), FIELDS.len());
+    }
+
+    #[test]
+    fn ipv6_records_omit_the_raw_integers() {
+        let mut r = rec();
+        r.saddr = "2001:2::1:53"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .to_string();
+        r.daddr = std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1).to_string();
+        let star = spec(&["-f", "*"], 1).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line(&star, &r)).unwrap();
+        assert_eq!(v["saddr"], "2001:2::1:53", "RFC 5952 text");
+        assert_eq!(v["daddr"], "2001:2::1");
+        assert!(v.get("saddr_raw").is_none() && v.get("daddr_raw").is_none());
+        assert_eq!(v.as_object().unwrap().len(), FIELDS.len() - 2);
+        let csv = spec(&["-O", "csv", "-f", "saddr,saddr_raw,daddr_raw,sport"], 1).unwrap();
+        assert_eq!(line(&csv, &r), "2001:2::1:53,,,80\n");
+        let mut icmp = r.clone();
+        icmp.icmp = Some(fields::IcmpInfo {
+            responder: "2001:2::ff".parse().unwrap(),
+            icmp_type: 1,
+            code: 4,
+        });
+        let f = spec(&["-f", "icmp_responder,icmp_unreach_str"], 1).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line(&f, &icmp)).unwrap();
+        assert_eq!(v["icmp_responder"], "2001:2::ff");
+        assert_eq!(v["icmp_unreach_str"], "port unreachable");
+        assert!(fields::list().contains("absent for IPv6"));
     }
 
     #[test]

@@ -17,10 +17,15 @@ pub struct SocketCapture {
 }
 
 impl SocketCapture {
-    /// Opens the receive socket with `filter` attached before it is bound.
-    pub fn open(ifindex: u32, filter: &[net::sock_filter]) -> anyhow::Result<SocketCapture> {
-        let rx =
-            PacketRx::open(ifindex, filter).map_err(|e| net::open_error("receive socket", e))?;
+    /// Opens the receive socket for frames of `ethertype` with `filter` attached before
+    /// it is bound.
+    pub fn open(
+        ifindex: u32,
+        filter: &[net::sock_filter],
+        ethertype: u16,
+    ) -> anyhow::Result<SocketCapture> {
+        let rx = PacketRx::open_ethertype(ifindex, filter, ethertype)
+            .map_err(|e| net::open_error("receive socket", e))?;
         Ok(SocketCapture {
             rx,
             batch: RxBatch::new(64, 2048)?,

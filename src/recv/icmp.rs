@@ -8,12 +8,13 @@
 //! target as seen, so a later SYN-ACK from the same target is still a first answer.
 
 use super::{Classifier, Outcome};
+use crate::family::ScanFamily;
 use crate::output::fields::{zmap_time_str, IcmpInfo};
 use crate::output::{unix_us_now, Record};
 use crate::validate::DropReason;
 use crate::wire::icmp::Unreachable;
 
-impl Classifier<'_> {
+impl<F: ScanFamily> Classifier<'_, F> {
     /// Decides about a captured ICMP frame (see the module documentation).
     pub(super) fn classify_icmp(
         &mut self,
@@ -21,7 +22,7 @@ impl Classifier<'_> {
         csum_unverifiable: bool,
         cooldown: bool,
     ) -> Outcome {
-        let mut u = match Unreachable::parse(frame) {
+        let mut u = match F::parse_unreachable(frame) {
             Ok(u) => u,
             Err(_) => return Outcome::Dropped(DropReason::Malformed),
         };
@@ -36,10 +37,10 @@ impl Classifier<'_> {
         }
         let target = u.quoted.daddr;
         self.blocklist.refresh();
-        if self.blocklist.contains(u32::from(target)) {
+        if self.blocklist.contains(F::numbered(target)) {
             return Outcome::Dropped(DropReason::Blocklisted);
         }
-        let Some(index) = self.space.index_of(u32::from(target), u.quoted.dport) else {
+        let Some(index) = self.space.index_of(F::numbered(target), u.quoted.dport) else {
             return Outcome::Dropped(DropReason::IcmpUnrelated);
         };
         if let Err(why) = self.validator.check_quoted(&u.quoted) {
@@ -60,7 +61,12 @@ impl Classifier<'_> {
 
 /// The record of a validated unreachable: `saddr` is the probed target (as ZMap does),
 /// the TCP fields are the quoted probe's (written as null, as in ZMap 4).
-fn record(u: &Unreachable, repeat: bool, cooldown: bool, now_us: u64) -> Record {
+fn record<A: std::fmt::Display + Copy + Into<std::net::IpAddr>>(
+    u: &Unreachable<A>,
+    repeat: bool,
+    cooldown: bool,
+    now_us: u64,
+) -> Record {
     Record {
         saddr: u.quoted.daddr.to_string(),
         daddr: u.daddr.to_string(),
@@ -84,7 +90,7 @@ fn record(u: &Unreachable, repeat: bool, cooldown: bool, now_us: u64) -> Record 
         timestamp_us: now_us,
         rtt_us: None,
         icmp: Some(IcmpInfo {
-            responder: u.saddr,
+            responder: u.saddr.into(),
             icmp_type: u.icmp_type,
             code: u.code,
         }),

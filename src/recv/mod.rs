@@ -20,6 +20,7 @@ use crossbeam_channel::Sender as Chan;
 use hdrhistogram::Histogram;
 
 use crate::counters::Counters;
+use crate::family::ScanFamily;
 use crate::output::fields::zmap_time_str;
 use crate::output::filter::Filter;
 use crate::output::{unix_us_now, Record};
@@ -27,7 +28,7 @@ use crate::stop::{Reason, Stop};
 use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Class, DropReason, Validator};
-use crate::wire::Reply;
+use crate::wire::{Reply, V4};
 
 /// What the receiver decides about one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,10 +42,11 @@ pub enum Outcome {
 }
 
 /// The stateless part of receiving: decides about one frame. Owned by the receiver thread.
-pub struct Classifier<'a> {
-    pub validator: &'a Validator,
-    pub space: &'a TargetSpace,
-    pub blocklist: BlockView<'a>,
+/// Generic over the address family `F`, so each family's receive path is compiled apart.
+pub struct Classifier<'a, F: ScanFamily = V4> {
+    pub validator: &'a Validator<F::Addr>,
+    pub space: &'a TargetSpace<F::Addrs>,
+    pub blocklist: BlockView<'a, F::Blocked>,
     pub seen: dedup::Seen,
     /// The zero of our TCP timestamp values.
     pub epoch: Instant,
@@ -54,11 +56,11 @@ pub struct Classifier<'a> {
     pub filter: Filter,
 }
 
-impl<'a> Classifier<'a> {
+impl<'a, F: ScanFamily> Classifier<'a, F> {
     pub fn new(
-        validator: &'a Validator,
-        space: &'a TargetSpace,
-        blocklist: &'a LiveBlocklist,
+        validator: &'a Validator<F::Addr>,
+        space: &'a TargetSpace<F::Addrs>,
+        blocklist: &'a LiveBlocklist<F::Blocked>,
         epoch: Instant,
         all_responses: bool,
     ) -> Self {
@@ -89,9 +91,9 @@ impl<'a> Classifier<'a> {
     /// Decides about one captured frame. `csum_unverifiable` says the kernel reported the
     /// TCP checksum as never computed (offload on a local path), so it is not checked.
     pub fn classify(&mut self, frame: &[u8], csum_unverifiable: bool, cooldown: bool) -> Outcome {
-        let mut r = match Reply::parse(frame) {
+        let mut r = match F::parse_reply(frame) {
             Ok(r) => r,
-            Err(crate::wire::Error::Protocol) if crate::wire::icmp::is_icmp(frame) => {
+            Err(crate::wire::Error::Protocol) if F::is_icmp(frame) => {
                 return self.classify_icmp(frame, csum_unverifiable, cooldown);
             }
             Err(_) => return Outcome::Dropped(DropReason::Malformed),
@@ -104,10 +106,10 @@ impl<'a> Classifier<'a> {
         // files are not, so this is where their opt-outs hold. Nothing from a blocked
         // address is looked at further.
         self.blocklist.refresh();
-        if self.blocklist.contains(u32::from(r.saddr)) {
+        if self.blocklist.contains(F::numbered(r.saddr)) {
             return Outcome::Dropped(DropReason::Blocklisted);
         }
-        let Some(index) = self.space.index_of(u32::from(r.saddr), r.sport) else {
+        let Some(index) = self.space.index_of(F::numbered(r.saddr), r.sport) else {
             return Outcome::Dropped(DropReason::NotATarget);
         };
         let accepted = match self.validator.check(&r) {
@@ -151,8 +153,8 @@ impl<'a> Classifier<'a> {
     }
 }
 
-fn record(
-    r: &Reply,
+fn record<A: std::fmt::Display>(
+    r: &Reply<A>,
     class: Class,
     repeat: bool,
     cooldown: bool,
@@ -206,13 +208,13 @@ pub struct Control<'a> {
 
 /// Runs until `control.stop`, sending reported records to `out`. Returns the classifier
 /// (for its RTT histogram) when done.
-pub fn run<'a, C: Capture>(
+pub fn run<'a, C: Capture, F: ScanFamily>(
     mut cap: C,
-    mut cls: Classifier<'a>,
+    mut cls: Classifier<'a, F>,
     counters: &Counters,
     control: &Control<'_>,
     out: &Chan<Record>,
-) -> std::io::Result<Classifier<'a>> {
+) -> std::io::Result<Classifier<'a, F>> {
     let results = AtomicU64::new(0);
     let mut last_stats = Instant::now();
     let mut output_gone = false;

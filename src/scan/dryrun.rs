@@ -1,7 +1,7 @@
 //! The dry run: the sender loop with a back end that prints instead of sending.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -9,14 +9,17 @@ use anyhow::Context;
 use super::checkpointing::Session;
 use crate::config::Config;
 use crate::counters::Counters;
+use crate::family::ScanFamily;
 use crate::output::{JsonLines, WriteOutcome};
-use crate::probe::{ProbeTemplate, TemplateParams};
+use crate::probe::{ProbeTemplate, ProbeTemplate6, TemplateParams, TemplateParams6};
 use crate::send::backend::DryRun;
 use crate::send::{SendEnd, SendShared, Sender, Transmit};
 use crate::stop::{Reason, Stop};
 use crate::targets::cyclic::Cyclic;
 use crate::targets::live_blocklist::LiveBlocklist;
+use crate::targets::TargetSpace;
 use crate::validate::Validator;
+use crate::wire::{V4, V6};
 
 use super::{End, StopSignals, MAX_BATCH};
 
@@ -25,35 +28,64 @@ use super::{End, StopSignals, MAX_BATCH};
 /// With `--checkpoint` it saves its progress like a live scan, and stops cleanly on
 /// SIGINT/SIGTERM; with `--resume` it prints only what is left.
 pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
-    let src_ip = config.network.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let template = ProbeTemplate::new(&TemplateParams::linux_like(
-        [0; 6],
-        config.network.gateway_mac.unwrap_or([0; 6]),
-        src_ip,
-    ));
     let key = crate::plan::key(config).context("cannot draw a validation key")?;
-    let validator = Validator::new(
-        &key,
-        src_ip,
-        config.network.source_ports,
-        config.pacing.probes,
-    );
-    let cyclic = Cyclic::new(config.targets.space.len(), config.targets.seed);
-    let blocklist = LiveBlocklist::new(config.targets.blocklist.clone());
+    let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
+    let sports = config.network.source_ports;
+    let probes = config.pacing.probes;
+    match &config.targets.v6 {
+        None => {
+            let src = config.network.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let parts = Parts::<V4> {
+                space: &config.targets.space,
+                template: ProbeTemplate::new(&TemplateParams::linux_like([0; 6], gateway, src)),
+                validator: Validator::new(&key, src, sports, probes),
+                blocklist: LiveBlocklist::new(config.targets.blocklist.clone()),
+            };
+            run(config, out, &key, parts)
+        }
+        Some(t6) => {
+            let src = config.network.source_ip6.unwrap_or(Ipv6Addr::UNSPECIFIED);
+            let parts = Parts::<V6> {
+                space: &t6.space,
+                template: ProbeTemplate6::new(&TemplateParams6::linux_like([0; 6], gateway, src)),
+                validator: Validator::new(&key, src, sports, probes),
+                blocklist: LiveBlocklist::new(t6.blocklist.clone()),
+            };
+            run(config, out, &key, parts)
+        }
+    }
+}
+
+/// What differs between the families' dry runs.
+struct Parts<'a, F: ScanFamily> {
+    space: &'a TargetSpace<F::Addrs>,
+    template: F::Template,
+    validator: Validator<F::Addr>,
+    blocklist: LiveBlocklist<F::Blocked>,
+}
+
+/// The dry run of one family (monomorphized, as the live send path is).
+fn run<F: ScanFamily>(
+    config: &Config,
+    out: &mut JsonLines,
+    key: &crate::validate::Key,
+    parts: Parts<'_, F>,
+) -> anyhow::Result<End> {
+    let cyclic = Cyclic::new(config.targets.len(), config.targets.seed);
     let counters = Counters::default();
     let stop = Stop::default();
-    let session = Session::new(config, config.pacing.sender_threads, &key);
+    let session = Session::new(config, config.pacing.sender_threads, key);
     // Only a dry run that saves checkpoints has anything to do on a signal.
     let signals = match session {
         Some(_) => StopSignals::install()?,
         None => StopSignals::default(),
     };
-    let shared = SendShared {
-        space: &config.targets.space,
-        template: &template,
-        validator: &validator,
+    let shared = SendShared::<F> {
+        space: parts.space,
+        template: &parts.template,
+        validator: &parts.validator,
         probes: config.pacing.probes,
-        blocklist: &blocklist,
+        blocklist: &parts.blocklist,
         counters: &counters,
         stop: &stop,
         epoch: Instant::now(),
@@ -70,8 +102,9 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
             progress: session.as_ref().and_then(|s| s.progress(thread)),
         };
         let mut tx = Watch {
-            inner: DryRun::new(MAX_BATCH, thread, out, &stop),
-            shared: &shared,
+            inner: DryRun::<F>::new(MAX_BATCH, thread, out, &stop),
+            stop: &stop,
+            counters: &counters,
             signals: &signals,
             stop_after: config.debug_stop_after,
             sent: 0,
@@ -97,7 +130,8 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
 /// periodically.
 struct Watch<'a, T: Transmit> {
     inner: T,
-    shared: &'a SendShared<'a>,
+    stop: &'a Stop,
+    counters: &'a Counters,
     signals: &'a StopSignals,
     stop_after: Option<u64>,
     sent: u64,
@@ -113,23 +147,22 @@ impl<T: Transmit> Transmit for Watch<'_, T> {
         self.inner.frame_mut(i)
     }
 
-    fn prepare(&mut self, template: &ProbeTemplate) {
+    fn prepare<P: crate::probe::Probe>(&mut self, template: &P) {
         self.inner.prepare(template)
     }
 
     fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
         if let Some(s) = self.session {
             // Publishes the previous batches: this one is published after it returns.
-            s.tick(self.shared.counters);
+            s.tick(self.counters);
         }
         self.inner.send(n, probes)?;
         self.sent += n as u64;
         if let Some(sig) = self.signals.received() {
-            self.shared.stop.request(Reason::Signal(sig));
+            self.stop.request(Reason::Signal(sig));
         }
         if self.stop_after.is_some_and(|m| self.sent >= m) {
-            self.shared
-                .stop
+            self.stop
                 .request(Reason::Signal(signal_hook::consts::SIGINT));
         }
         Ok(())

@@ -30,8 +30,8 @@ use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary, Sc
 use crate::output::spec::OutputSpec;
 use crate::output::status::StatusFile;
 use crate::output::{rfc3339_us, unix_us_now, JsonLines, Record, WriteOutcome};
-use crate::probe::{ProbeTemplate, TemplateParams};
-use crate::recv::capture::{SocketCapture, SNAPLEN};
+use crate::probe::Probe;
+use crate::recv::capture::SocketCapture;
 use crate::recv::{Classifier, Control};
 use crate::send::backend::{open_tx, SocketTx};
 use crate::send::{Backend, SendEnd, SendReport, SendShared, Sender};
@@ -40,7 +40,9 @@ use crate::targets::cyclic::{Cyclic, Walk};
 use crate::targets::live_blocklist::LiveBlocklist;
 use crate::targets::reload::{ListVersion, Reloader};
 use crate::validate::Validator;
+use crate::wire::{V4, V6};
 
+use super::family::Live;
 use super::monitor::Monitor;
 use super::network::{discover, Network};
 use super::{End, StopSignals, MAX_BATCH};
@@ -53,16 +55,22 @@ const RELOAD_POLL: Duration = Duration::from_millis(200);
 /// privileges, output file) fails before the first probe; a stage that fails later stops
 /// the scan, which still writes its checkpoint and metadata and then returns the error.
 pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
+    match config.targets.v6 {
+        None => live_family::<V4>(config, command_line),
+        Some(_) => live_family::<V6>(config, command_line),
+    }
+}
+
+/// The live scan of one address family, compiled for it.
+fn live_family<F: Live>(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
     warn_about(config);
     // Watch the opt-out files from the start (its first check re-reads them), not after
     // discovery: an edit made in between would otherwise never be applied.
-    let mut reloader = Reloader::new(
-        config.targets.blocklist_files.clone(),
-        config.targets.builtin_blocklist.clone(),
-        config.targets.blocklist.clone(),
-    );
-    let (mut res, io) = Resources::open(config, unix_us_now(), &mut reloader)?;
-    let (scan, walks) = Shared::new(config, &res, &mut reloader)?;
+    let (builtin, blocklist) = F::blocklists(config);
+    let mut reloader =
+        Reloader::<F::Blocked>::new(config.targets.blocklist_files.clone(), builtin, blocklist);
+    let (mut res, io) = Resources::<F>::open(config, unix_us_now(), &mut reloader)?;
+    let (scan, walks) = Shared::<F>::new(config, &res, &mut reloader)?;
     let joined = std::thread::scope(|s| {
         let pipeline = Pipeline::spawn(s, config, &scan, &res, io, walks, &mut reloader);
         // Every thread is running: what the kernel says about each is what the metadata says.
@@ -98,9 +106,9 @@ fn warn_about(config: &Config) {
 }
 
 /// Phase 1: what the scan opens while it still has its privileges.
-struct Resources {
+struct Resources<F: Live> {
     start_us: u64,
-    network: Network,
+    network: Network<F::Addr>,
     threads: u32,
     /// The transmit back end each sender got.
     transmit: Vec<&'static str>,
@@ -121,25 +129,27 @@ struct Io {
     out: JsonLines,
 }
 
-impl Resources {
+impl<F: Live> Resources<F> {
     fn open(
         config: &Config,
         start_us: u64,
-        reloader: &mut Reloader,
-    ) -> anyhow::Result<(Resources, Io)> {
-        let network = discover(config)?;
+        reloader: &mut Reloader<F::Blocked>,
+    ) -> anyhow::Result<(Resources<F>, Io)> {
+        let network = discover::<F>(config)?;
         // Discovery can wait seconds for a neighbour: read what changed meanwhile.
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
-        let filter = net::reply_filter(
-            network.src_ip,
-            config.network.source_ports.0,
-            config.network.source_ports.1,
-            SNAPLEN,
-        );
-        let capture = SocketCapture::open(network.ifindex, &filter)?;
+        let filter = F::filter(network.src_ip, config.network.source_ports, F::SNAPLEN);
+        let capture = SocketCapture::open(network.ifindex, &filter, F::ETHERTYPE)?;
         let txs: Vec<_> = (0..threads)
-            .map(|t| open_tx(config.network.xdp, network.ifindex, t))
+            .map(|t| {
+                open_tx(
+                    config.network.xdp,
+                    network.ifindex,
+                    t,
+                    <F::Template as Probe>::FRAME_LEN,
+                )
+            })
             .collect::<anyhow::Result<_>>()?;
         let transmit = txs.iter().map(Backend::name).collect();
         let out = crate::output::spec::open_output(config)?;
@@ -169,7 +179,7 @@ impl Resources {
             .operator
             .notice_http
             .map(|addr| {
-                let page = crate::notice::Notice::of(config, network.src_ip, start_us);
+                let page = crate::notice::Notice::of(config, network.src_ip.into(), start_us);
                 BoundNotice::bind(addr, page)
                     .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))
             })
@@ -202,10 +212,10 @@ impl Resources {
 }
 
 /// What the pipeline's threads share, built once the resources are open.
-struct Shared {
-    validator: Validator,
-    template: ProbeTemplate,
-    blocklist: LiveBlocklist,
+struct Shared<F: Live> {
+    validator: Validator<F::Addr>,
+    template: F::Template,
+    blocklist: LiveBlocklist<F::Blocked>,
     counters: Counters,
     stop: Stop,
     checkpoint: Option<Session>,
@@ -217,15 +227,15 @@ struct Shared {
     planned: u64,
 }
 
-impl Shared {
+impl<F: Live> Shared<F> {
     fn new(
         config: &Config,
-        res: &Resources,
-        reloader: &mut Reloader,
-    ) -> anyhow::Result<(Shared, Vec<Walk>)> {
+        res: &Resources<F>,
+        reloader: &mut Reloader<F::Blocked>,
+    ) -> anyhow::Result<(Shared<F>, Vec<Walk>)> {
         let key = crate::plan::key(config).context("cannot draw a validation key")?;
         let net = &res.network;
-        let cyclic = Cyclic::new(config.targets.space.len(), config.targets.seed);
+        let cyclic = Cyclic::new(config.targets.len(), config.targets.seed);
         let walks: Vec<Walk> = (0..res.threads)
             .map(|t| crate::plan::walk(config, &cyclic, t, res.threads))
             .collect::<anyhow::Result<_>>()?;
@@ -236,12 +246,8 @@ impl Shared {
                 config.network.source_ports,
                 config.pacing.probes,
             ),
-            template: ProbeTemplate::new(&TemplateParams::linux_like(
-                net.src_mac,
-                net.dst_mac,
-                net.src_ip,
-            )),
-            blocklist: LiveBlocklist::new(config.targets.blocklist.clone()),
+            template: F::template(net),
+            blocklist: LiveBlocklist::new(F::blocklists(config).1),
             counters: Counters::default(),
             stop: Stop::default(),
             checkpoint: Session::new(config, res.threads, &key),
@@ -320,14 +326,14 @@ struct Joined {
 }
 
 impl<'scope> Pipeline<'scope> {
-    fn spawn<'env>(
+    fn spawn<'env, F: Live>(
         s: &'scope Scope<'scope, 'env>,
         config: &'env Config,
-        scan: &'env Shared,
-        res: &'env Resources,
+        scan: &'env Shared<F>,
+        res: &'env Resources<F>,
         io: Io,
         walks: Vec<Walk>,
-        reloader: &'env mut Reloader,
+        reloader: &'env mut Reloader<F::Blocked>,
     ) -> Pipeline<'scope> {
         let (chan_tx, chan_rx) = crossbeam_channel::bounded::<Record>(1 << 16);
         let (stop, counters) = (&scan.stop, &scan.counters);
@@ -343,9 +349,9 @@ impl<'scope> Pipeline<'scope> {
                 stop.request(Reason::OutputClosed);
             }
         });
-        let cls = Classifier::new(
+        let cls = Classifier::<F>::new(
             &scan.validator,
-            &config.targets.space,
+            F::space(config),
             &scan.blocklist,
             scan.epoch,
             config.output.all_responses,
@@ -371,7 +377,7 @@ impl<'scope> Pipeline<'scope> {
     }
 
     /// Phase 4, first half: stops the receiver and joins every thread.
-    fn join(self, scan: &Shared, monitor_saw_end: Instant) -> anyhow::Result<Joined> {
+    fn join<F: Live>(self, scan: &Shared<F>, monitor_saw_end: Instant) -> anyhow::Result<Joined> {
         scan.stop.close();
         let mut last_send = scan.epoch;
         let mut achieved = Some(0.0);
@@ -408,15 +414,15 @@ impl<'scope> Pipeline<'scope> {
     }
 }
 
-fn spawn_senders<'scope, 'env>(
+fn spawn_senders<'scope, 'env, F: Live>(
     s: &'scope Scope<'scope, 'env>,
     config: &'env Config,
-    scan: &'env Shared,
+    scan: &'env Shared<F>,
     walks: Vec<Walk>,
     txs: Vec<Backend<SocketTx>>,
 ) -> Vec<ScopedJoinHandle<'scope, Option<SendReport>>> {
-    let shared = SendShared {
-        space: &config.targets.space,
+    let shared = SendShared::<F> {
+        space: F::space(config),
         template: &scan.template,
         validator: &scan.validator,
         probes: config.pacing.probes,
@@ -450,11 +456,11 @@ fn spawn_senders<'scope, 'env>(
 }
 
 /// Opt-outs: applies changed blocklist files within a fraction of a second.
-fn spawn_reloader<'scope, 'env>(
+fn spawn_reloader<'scope, 'env, F: Live>(
     s: &'scope Scope<'scope, 'env>,
-    scan: &'env Shared,
+    scan: &'env Shared<F>,
     hangup: &'env AtomicBool,
-    reloader: &'env mut Reloader,
+    reloader: &'env mut Reloader<F::Blocked>,
 ) -> Option<ScopedJoinHandle<'scope, ()>> {
     if reloader.is_empty() {
         return None;
@@ -506,10 +512,10 @@ fn write_results(
 
 /// Phase 4, second half: the checkpoint, the metadata and the summary, whatever stopped the
 /// scan; then the stage's error, if one failed.
-fn end(
+fn end<F: Live>(
     config: &Config,
-    mut res: Resources,
-    scan: &Shared,
+    mut res: Resources<F>,
+    scan: &Shared<F>,
     joined: Joined,
     versions: &[ListVersion],
     command_line: Vec<String>,
@@ -558,10 +564,10 @@ fn end(
 }
 
 /// The metadata of a live scan, from what the phases left behind.
-fn metadata(
+fn metadata<F: Live>(
     config: &Config,
-    res: &Resources,
-    scan: &Shared,
+    res: &Resources<F>,
+    scan: &Shared<F>,
     joined: &Joined,
     reason: Option<&Reason>,
     versions: &[ListVersion],

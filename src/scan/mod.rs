@@ -9,6 +9,7 @@
 
 mod checkpointing;
 mod dryrun;
+mod family;
 mod live_scan;
 mod monitor;
 mod network;

@@ -1,27 +1,29 @@
 //! Where probes leave from: interface, source address and next-hop MAC.
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::net;
+use crate::net::{self, route::NetAddr};
 use crate::output::metadata::NetworkInfo;
+use crate::targets::Numbered;
+
+use super::family::Live;
 use crate::wire::ethernet::format_mac;
 
 /// Where probes leave from and go to at layer 2.
 #[derive(Debug, Clone)]
-pub struct Network {
+pub struct Network<A> {
     pub ifname: String,
     pub ifindex: u32,
-    pub src_ip: Ipv4Addr,
+    pub src_ip: A,
     pub src_mac: [u8; 6],
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<A>,
     pub dst_mac: [u8; 6],
 }
 
-impl Network {
+impl<A: NetAddr> Network<A> {
     pub(super) fn info(&self) -> NetworkInfo {
         NetworkInfo {
             interface: self.ifname.clone(),
@@ -34,20 +36,19 @@ impl Network {
 }
 
 /// Finds the interface, addresses and next-hop MAC for the scan, from the kernel's
-/// routing and neighbour tables, with `-i`, `-S` and `-G` taking precedence.
-pub fn discover(config: &Config) -> anyhow::Result<Network> {
-    let first = config
-        .targets
-        .space
+/// routing and neighbour tables (ARP or IPv6 neighbour discovery for the family `F`),
+/// with `-i`, `-S` and `-G` taking precedence.
+pub(super) fn discover<F: Live>(config: &Config) -> anyhow::Result<Network<F::Addr>> {
+    let first = F::space(config)
         .addrs()
-        .nth(0)
-        .map(Ipv4Addr::from)
-        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        .nth_addr(0)
+        .map(F::wire_addr)
+        .unwrap_or(F::UNSPECIFIED);
     let route = net::route_to(first);
     let (ifname, ifindex, if_mac, if_ip) = match (&config.network.interface, &route) {
         (Some(name), _) => {
             let i = net::interface(name).with_context(|| format!("interface {name}"))?;
-            let ip = i.ipv4.first().copied();
+            let ip = F::Addr::of(&i);
             (i.name, i.index, i.mac, ip)
         }
         (None, Ok(r)) => (r.ifname.clone(), r.ifindex, r.src_mac, Some(r.src_ip)),
@@ -55,9 +56,11 @@ pub fn discover(config: &Config) -> anyhow::Result<Network> {
             anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
         }
     };
-    let src_ip = match config.network.source_ip.or(if_ip) {
+    let src_ip = match F::source_override(config).or(if_ip) {
         Some(ip) => ip,
-        None => anyhow::bail!("interface {ifname} has no IPv4 address; pass -S/--source-ip"),
+        None => anyhow::bail!(
+            "interface {ifname} has no address of the targets' family; pass -S/--source-ip"
+        ),
     };
     let (gateway, next_hop) = match &route {
         Ok(r) if r.ifindex == ifindex => (r.gateway, r.next_hop),

@@ -7,9 +7,9 @@ use std::io;
 
 use crate::net::{self, PacketTx, TxBatch};
 use crate::output::{DryRunRecord, JsonLines, WriteOutcome};
-use crate::probe::{ProbeTemplate, FRAME_LEN};
+use crate::probe::{Probe, MAX_FRAME_LEN};
 use crate::stop::{Reason, Stop};
-use crate::wire::Reply;
+use crate::wire::{Family, V4};
 
 use super::{Transmit, MAX_BATCH};
 
@@ -20,12 +20,12 @@ pub struct SocketTx {
 }
 
 impl SocketTx {
+    /// Buffers hold frames of any family; [`Transmit::prepare`] sets their length.
     pub fn open(ifindex: u32) -> std::io::Result<SocketTx> {
         let sock = PacketTx::open(ifindex)?;
         // Bypassing the qdisc saves a lock per packet; not every kernel allows it.
         let _ = sock.set_qdisc_bypass(true);
-        let mut batch = TxBatch::new(ifindex, MAX_BATCH, FRAME_LEN)?;
-        batch.set_all_len(FRAME_LEN);
+        let batch = TxBatch::new(ifindex, MAX_BATCH, MAX_FRAME_LEN)?;
         Ok(SocketTx { sock, batch })
     }
 }
@@ -39,6 +39,14 @@ impl Transmit for SocketTx {
         self.batch.frame_mut(i)
     }
 
+    fn prepare<P: Probe>(&mut self, template: &P) {
+        self.batch.set_all_len(P::FRAME_LEN);
+        self.batch.set_protocol(P::ETHERTYPE);
+        for i in 0..self.capacity() {
+            template.init(self.frame_mut(i));
+        }
+    }
+
     fn send(&mut self, n: usize, _probes: &[u16]) -> std::io::Result<()> {
         self.sock.send(&mut self.batch, n).map(|_| ())
     }
@@ -48,10 +56,16 @@ impl Transmit for SocketTx {
 const XDP_FRAMES: usize = 8 * MAX_BATCH;
 
 /// The back end of sender `thread`: AF_XDP on queue `thread` if asked for and available,
-/// else an AF_PACKET socket (with one line on stderr saying why).
-pub fn open_tx(xdp: bool, ifindex: u32, thread: u32) -> anyhow::Result<Backend<SocketTx>> {
+/// else an AF_PACKET socket (with one line on stderr saying why). AF_XDP frames are
+/// `frame_len` bytes: the probe template's length.
+pub fn open_tx(
+    xdp: bool,
+    ifindex: u32,
+    thread: u32,
+    frame_len: usize,
+) -> anyhow::Result<Backend<SocketTx>> {
     if xdp {
-        match net::xdp::XdpTx::open(ifindex, thread, MAX_BATCH, XDP_FRAMES, FRAME_LEN) {
+        match net::xdp::XdpTx::open(ifindex, thread, MAX_BATCH, XDP_FRAMES, frame_len) {
             Ok(x) => return Ok(Backend::Xdp(x)),
             Err(e) => eprintln!(
                 "synsurvey: AF_XDP unavailable for sender {thread} (queue {thread}): {e}; using AF_PACKET"
@@ -74,7 +88,7 @@ impl Transmit for crate::net::xdp::XdpTx {
 
     /// Every UMEM chunk, not only the current slots: a chunk becomes a slot again after its
     /// completion, and must already hold the template's constant part then.
-    fn prepare(&mut self, template: &ProbeTemplate) {
+    fn prepare<P: Probe>(&mut self, template: &P) {
         // On failure (chunks the kernel never gave back) the socket refuses to send, and
         // the sender reports that error at its first batch.
         let _ = self.init_chunks(|c| template.init(c));
@@ -122,7 +136,7 @@ impl<P: Transmit> Transmit for Backend<P> {
         }
     }
 
-    fn prepare(&mut self, template: &ProbeTemplate) {
+    fn prepare<Q: Probe>(&mut self, template: &Q) {
         match self {
             Backend::Packet(p) => p.prepare(template),
             Backend::Xdp(x) => Transmit::prepare(x, template),
@@ -137,26 +151,29 @@ impl<P: Transmit> Transmit for Backend<P> {
     }
 }
 
-pub struct DryRun<'a> {
-    frames: Vec<[u8; FRAME_LEN]>,
+/// The dry run's printer; `F` is the family whose parser reads the frames back.
+pub struct DryRun<'a, F: Family = V4> {
+    frames: Vec<[u8; MAX_FRAME_LEN]>,
     thread: u32,
     out: &'a mut JsonLines,
     /// Told when the reader of the output went away.
     stop: &'a Stop,
+    family: std::marker::PhantomData<F>,
 }
 
-impl<'a> DryRun<'a> {
+impl<'a, F: Family> DryRun<'a, F> {
     pub fn new(capacity: usize, thread: u32, out: &'a mut JsonLines, stop: &'a Stop) -> Self {
         DryRun {
-            frames: vec![[0u8; FRAME_LEN]; capacity.max(1)],
+            frames: vec![[0u8; MAX_FRAME_LEN]; capacity.max(1)],
             thread,
             out,
             stop,
+            family: std::marker::PhantomData,
         }
     }
 }
 
-impl Transmit for DryRun<'_> {
+impl<F: Family> Transmit for DryRun<'_, F> {
     fn capacity(&self) -> usize {
         self.frames.len()
     }
@@ -167,7 +184,7 @@ impl Transmit for DryRun<'_> {
 
     fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
         for (frame, &probe) in self.frames[..n].iter().zip(probes) {
-            let p = Reply::parse(frame)
+            let p = F::parse_reply(frame)
                 .map_err(|e| io::Error::other(format!("crafted an unreadable frame: {e}")))?;
             let rec = DryRunRecord {
                 saddr: p.saddr.to_string(),

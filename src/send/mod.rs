@@ -15,17 +15,18 @@ pub mod threads;
 pub(crate) use backend::Backend;
 
 use std::io;
-use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use crate::counters::Counters;
-use crate::probe::{ProbeFields, ProbeTemplate};
+use crate::family::ScanFamily;
+use crate::probe::{Probe, ProbeFields};
 use crate::stop::Stop;
 use crate::targets::cyclic::Walk;
 use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
-use crate::targets::TargetSpace;
+use crate::targets::{Numbered, TargetSpace};
 use crate::validate::{Tag, Validator};
+use crate::wire::V4;
 
 use pacer::Pacer;
 
@@ -39,8 +40,9 @@ pub trait Transmit {
     /// The buffer of frame `i`; it keeps what was written to it between batches, so the
     /// template's constant part is written once ([`Transmit::prepare`]).
     fn frame_mut(&mut self, i: usize) -> &mut [u8];
-    /// Writes the template into every frame buffer.
-    fn prepare(&mut self, template: &ProbeTemplate) {
+    /// Writes the template into every frame buffer (and, for back ends that keep one,
+    /// sets every frame's length to the template's).
+    fn prepare<P: Probe>(&mut self, template: &P) {
         for i in 0..self.capacity() {
             template.init(self.frame_mut(i));
         }
@@ -49,14 +51,14 @@ pub trait Transmit {
     fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()>;
 }
 
-/// What every sender thread of a scan shares, borrowed from the scan.
-#[derive(Clone, Copy)]
-pub struct SendShared<'a> {
-    pub space: &'a TargetSpace,
-    pub template: &'a ProbeTemplate,
-    pub validator: &'a Validator,
+/// What every sender thread of a scan shares, borrowed from the scan; `F` is the
+/// address family.
+pub struct SendShared<'a, F: ScanFamily = V4> {
+    pub space: &'a TargetSpace<F::Addrs>,
+    pub template: &'a F::Template,
+    pub validator: &'a Validator<F::Addr>,
     pub probes: u16,
-    pub blocklist: &'a LiveBlocklist,
+    pub blocklist: &'a LiveBlocklist<F::Blocked>,
     pub counters: &'a Counters,
     /// Checked once per batch: any stop reason stops every sender.
     pub stop: &'a Stop,
@@ -66,9 +68,18 @@ pub struct SendShared<'a> {
     pub deadline: Option<Instant>,
 }
 
+// Derived `Clone` would require `F: Clone` of the marker only, but spell it out: every
+// field is a reference or `Copy`.
+impl<F: ScanFamily> Clone for SendShared<'_, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<F: ScanFamily> Copy for SendShared<'_, F> {}
+
 /// One sender thread: the shared part and its own share of the rate.
-pub struct Sender<'a> {
-    pub shared: SendShared<'a>,
+pub struct Sender<'a, F: ScanFamily = V4> {
+    pub shared: SendShared<'a, F>,
     pub thread: u32,
     /// This thread's packets per second, `None` for no cap.
     pub rate: Option<f64>,
@@ -114,10 +125,10 @@ impl SendReport {
     }
 }
 
-/// Where a sender stands in its walk, between batches.
-struct Cursor {
+/// Where a sender stands in its walk, between batches; `A` is the numbered set's address.
+struct Cursor<A> {
     /// A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).
-    pending: Option<(Ipv4Addr, u16, Tag, u16)>,
+    pending: Option<(A, u16, Tag, u16)>,
     /// Indices this run's walk yielded.
     yielded: u64,
     /// (position, yielded) just before the target being probed was drawn: the resume point
@@ -125,7 +136,7 @@ struct Cursor {
     target_from: (u64, u64),
 }
 
-impl Cursor {
+impl<A> Cursor<A> {
     /// Where a resumed scan continues: a target whose probes were not all sent is not
     /// consumed.
     fn resume_point(&self, walk: &Walk) -> (u64, u64) {
@@ -147,7 +158,7 @@ struct Filled {
     exhausted: bool,
 }
 
-impl Sender<'_> {
+impl<F: ScanFamily> Sender<'_, F> {
     pub fn run<T: Transmit>(&self, walk: &mut Walk, tx: &mut T) -> io::Result<SendReport> {
         let sh = &self.shared;
         let batch = self.batch.clamp(1, tx.capacity());
@@ -208,9 +219,9 @@ impl Sender<'_> {
     #[inline]
     fn fill<T: Transmit>(
         &self,
-        cur: &mut Cursor,
+        cur: &mut Cursor<<F::Addrs as Numbered>::Addr>,
         walk: &mut Walk,
-        view: &BlockView,
+        view: &BlockView<F::Blocked>,
         tx: &mut T,
         probe_nums: &mut [u16],
         tsval: u32,
@@ -226,7 +237,7 @@ impl Sender<'_> {
             let (daddr, dport, tag, probe) = match cur.pending.take() {
                 // The rest of a target's -P probes obey the list as it is now: an opt-out
                 // that arrived between two of its probes stops the rest.
-                Some(p) if view.contains(u32::from(p.0)) => {
+                Some(p) if view.contains(p.0) => {
                     b.targets += 1;
                     continue;
                 }
@@ -245,12 +256,11 @@ impl Sender<'_> {
                         b.skipped += 1;
                         continue;
                     }
-                    let daddr = Ipv4Addr::from(addr);
-                    (daddr, port, sh.validator.tag(daddr, port), 0)
+                    (addr, port, sh.validator.tag(F::wire_addr(addr), port), 0)
                 }
             };
             let f = ProbeFields {
-                daddr,
+                daddr: F::wire_addr(daddr),
                 dport,
                 sport: sh.validator.sport(&tag, probe),
                 seq: tag.seq,

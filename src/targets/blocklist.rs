@@ -87,8 +87,8 @@ pub enum EntryError {
     /// Neither an IPv4 address nor an IPv4 CIDR network.
     #[error("{0:?} is not an IPv4 address or CIDR")]
     NotAnAddress(String),
-    /// An IPv6 address or network.
-    #[error("IPv6 is not supported: {0:?}")]
+    /// An IPv6 address or network in an IPv4 scan.
+    #[error("IPv6 entry {0:?} in an IPv4 scan: a scan is one address family")]
     Ipv6(String),
     /// The prefix length is a number greater than 32.
     #[error("prefix length {prefix} in {entry:?} is greater than 32")]
@@ -338,11 +338,9 @@ mod tests {
         assert_eq!(e.line, 2);
         assert_eq!(
             e.to_string(),
-            r#"line 2: IPv6 is not supported: "2001:db8::/32""#
+            r#"line 2: IPv6 entry "2001:db8::/32" in an IPv4 scan: a scan is one address family"#
         );
-        assert!(parse_target("::1")
-            .unwrap_err()
-            .starts_with("IPv6 is not supported"));
+        assert!(parse_target("::1").unwrap_err().starts_with("IPv6 entry"));
 
         let long = format!("1.2.3.4\n{}\n", "#".repeat(1025));
         let e = parse_list(&long).unwrap_err();

@@ -19,7 +19,7 @@ use super::AddrSet;
 pub enum IpListError {
     #[error("{path}: {err}")]
     Io { path: String, err: io::Error },
-    #[error("{path}, line {line}: {text:?} is not an IPv4 address")]
+    #[error("{path}, line {line}: {text:?} is not an IPv4 address{}", if .text.contains(':') { " (an IPv6 entry in an IPv4 scan: a scan is one address family)" } else { "" })]
     BadLine {
         path: String,
         line: u64,

@@ -11,15 +11,99 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::ranges::AddrSet;
+use super::v6::Ranges6;
+
+/// An address set a blocklist is kept in: [`AddrSet`] for IPv4, [`Ranges6`] for IPv6,
+/// with what the live list and its reloads need of it.
+pub trait BlockSet: Clone + std::fmt::Debug + Default + Send + Sync + 'static {
+    /// The address as the family's [`super::Numbered`] set yields it.
+    type Addr: Copy;
+    fn blocks(&self, addr: Self::Addr) -> bool;
+    fn union(&self, other: &Self) -> Self;
+    fn subtract(&self, other: &Self) -> Self;
+    fn is_empty(&self) -> bool;
+    /// Addresses in the set (an IPv6 count above `u64::MAX` saturates).
+    fn count(&self) -> u64;
+    /// A fingerprint of the set (SipHash-1-3, zero key, hex).
+    fn hash_hex(&self) -> String;
+    /// The union of the `-b` files of this family; the error names the file and line.
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String>;
+    /// Whether every address of `self` is in `other`.
+    fn within(&self, other: &Self) -> bool {
+        BlockSet::is_empty(&BlockSet::subtract(self, other))
+    }
+}
+
+impl BlockSet for AddrSet {
+    type Addr = u32;
+    #[inline]
+    fn blocks(&self, addr: u32) -> bool {
+        self.contains(addr)
+    }
+    fn union(&self, other: &Self) -> Self {
+        AddrSet::union(self, other)
+    }
+    fn subtract(&self, other: &Self) -> Self {
+        AddrSet::subtract(self, other)
+    }
+    fn is_empty(&self) -> bool {
+        AddrSet::is_empty(self)
+    }
+    fn count(&self) -> u64 {
+        self.len()
+    }
+    fn hash_hex(&self) -> String {
+        AddrSet::hash_hex(self)
+    }
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String> {
+        let mut set = AddrSet::default();
+        for path in paths {
+            let nets = super::read_list(path).map_err(|e| e.to_string())?;
+            set = set.union(&AddrSet::from_nets(nets));
+        }
+        Ok(set)
+    }
+}
+
+impl BlockSet for Ranges6 {
+    type Addr = std::net::Ipv6Addr;
+    #[inline]
+    fn blocks(&self, addr: Self::Addr) -> bool {
+        self.contains(u128::from(addr))
+    }
+    fn union(&self, other: &Self) -> Self {
+        Ranges6::union(self, other)
+    }
+    fn subtract(&self, other: &Self) -> Self {
+        Ranges6::subtract(self, other)
+    }
+    fn is_empty(&self) -> bool {
+        Ranges6::is_empty(self)
+    }
+    fn count(&self) -> u64 {
+        self.len_saturating()
+    }
+    fn hash_hex(&self) -> String {
+        Ranges6::hash_hex(self)
+    }
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String> {
+        let mut set = Ranges6::new();
+        for path in paths {
+            let nets = super::v6::list::load_blocklist(path).map_err(|e| e.to_string())?;
+            set = set.union(&Ranges6::from_nets(&nets));
+        }
+        Ok(set)
+    }
+}
 
 #[derive(Debug)]
-pub struct LiveBlocklist {
-    current: RwLock<Arc<AddrSet>>,
+pub struct LiveBlocklist<S: BlockSet = AddrSet> {
+    current: RwLock<Arc<S>>,
     generation: AtomicU64,
 }
 
-impl LiveBlocklist {
-    pub fn new(set: AddrSet) -> Self {
+impl<S: BlockSet> LiveBlocklist<S> {
+    pub fn new(set: S) -> Self {
         LiveBlocklist {
             current: RwLock::new(Arc::new(set)),
             generation: AtomicU64::new(0),
@@ -29,12 +113,12 @@ impl LiveBlocklist {
     /// Blocks every address of `set` too; readers pick it up at their next refresh.
     /// Nothing is ever unblocked: within a scan the list only grows, so a file read
     /// half-written (truncated, empty) cannot lift an opt-out.
-    pub fn add(&self, set: &AddrSet) {
+    pub fn add(&self, set: &S) {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-        if set.subtract(&cur).is_empty() {
+        if set.within(&cur) {
             return;
         }
-        *cur = Arc::new(cur.union(set));
+        *cur = Arc::new(BlockSet::union(&**cur, set));
         self.generation.fetch_add(1, Ordering::Release);
     }
 
@@ -42,7 +126,7 @@ impl LiveBlocklist {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn snapshot(&self) -> Arc<AddrSet> {
+    pub fn snapshot(&self) -> Arc<S> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -51,14 +135,14 @@ impl LiveBlocklist {
 }
 
 /// A reader's cached view.
-pub struct BlockView<'a> {
-    shared: &'a LiveBlocklist,
+pub struct BlockView<'a, S: BlockSet = AddrSet> {
+    shared: &'a LiveBlocklist<S>,
     generation: u64,
-    set: Arc<AddrSet>,
+    set: Arc<S>,
 }
 
-impl<'a> BlockView<'a> {
-    pub fn new(shared: &'a LiveBlocklist) -> Self {
+impl<'a, S: BlockSet> BlockView<'a, S> {
+    pub fn new(shared: &'a LiveBlocklist<S>) -> Self {
         let generation = shared.generation();
         BlockView {
             shared,
@@ -78,8 +162,8 @@ impl<'a> BlockView<'a> {
     }
 
     #[inline]
-    pub fn contains(&self, addr: u32) -> bool {
-        self.set.contains(addr)
+    pub fn contains(&self, addr: S::Addr) -> bool {
+        self.set.blocks(addr)
     }
 }
 

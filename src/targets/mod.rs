@@ -6,7 +6,11 @@
 //! * [`blocklist`] parses list files and command-line targets, and holds the built-in
 //!   [`blocklist::RESERVED`] and [`blocklist::NEVER`] ranges.
 //! * [`iplist`] loads `-I` lists of single addresses fast and compactly.
-//! * [`TargetSpace`] numbers every (address, port) pair of the scan `0..len()`.
+//! * [`v6`] is the IPv6 counterpart: hitlists, whole prefixes and `PREFIX/A-B` sub-prefix
+//!   enumerations as one numbered set ([`v6::Addrs6`]), the built-in IPv6 blocklist and the
+//!   IPv6 list files.
+//! * [`TargetSpace`] numbers every (address, port) pair of the scan `0..len()`, over either
+//!   family's address set ([`Numbered`]).
 //! * [`cyclic::Cyclic`] is a seeded permutation of those numbers from a multiplicative
 //!   cyclic group; its [`cyclic::Walk`]s split it among shards and sender threads so that
 //!   every target is visited exactly once, with no shared state and cheap resumption.
@@ -17,6 +21,7 @@ pub mod iplist;
 pub mod live_blocklist;
 pub mod ranges;
 pub(crate) mod reload;
+pub mod v6;
 
 pub use blocklist::{
     never, parse_list, parse_target, read_list, reserved, EntryError, ListError, ListFileError,
@@ -43,20 +48,60 @@ pub fn port_runs(ports: &[u16]) -> Vec<String> {
     runs
 }
 
+/// A set of addresses numbered `0..len()`: the IPv4 [`AddrSet`] (addresses as `u32`)
+/// and the IPv6 [`v6::Addrs6`]. [`TargetSpace`] is generic over it, so the send and
+/// receive paths are compiled once per family with no per-packet branch.
+pub trait Numbered: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+    type Addr: Copy + Eq + std::fmt::Debug;
+    fn count(&self) -> u64;
+    fn nth_addr(&self, index: u64) -> Option<Self::Addr>;
+    fn rank_of(&self, addr: Self::Addr) -> Option<u64>;
+}
+
+impl Numbered for AddrSet {
+    type Addr = u32;
+    fn count(&self) -> u64 {
+        self.len()
+    }
+    #[inline]
+    fn nth_addr(&self, index: u64) -> Option<u32> {
+        self.nth(index)
+    }
+    #[inline]
+    fn rank_of(&self, addr: u32) -> Option<u64> {
+        self.rank(addr)
+    }
+}
+
+impl Numbered for v6::Addrs6 {
+    type Addr = std::net::Ipv6Addr;
+    fn count(&self) -> u64 {
+        self.len()
+    }
+    #[inline]
+    fn nth_addr(&self, index: u64) -> Option<Self::Addr> {
+        self.nth(index)
+    }
+    #[inline]
+    fn rank_of(&self, addr: Self::Addr) -> Option<u64> {
+        self.rank(addr)
+    }
+}
+
 /// Every (address, port) pair of a scan, numbered `0..len()` with
 /// `index = rank(address) · ports.len() + port_index`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TargetSpace {
-    addrs: AddrSet,
+pub struct TargetSpace<A: Numbered = AddrSet> {
+    addrs: A,
     ports: Vec<u16>,
     /// `(port, index in ports)` sorted by port, for [`TargetSpace::index_of`].
     port_index: Vec<(u16, u32)>,
 }
 
-impl TargetSpace {
+impl<A: Numbered> TargetSpace<A> {
     /// The targets `addrs × ports`. Duplicate ports are dropped, keeping the first-seen
     /// order.
-    pub fn new(addrs: AddrSet, ports: Vec<u16>) -> Self {
+    pub fn new(addrs: A, ports: Vec<u16>) -> Self {
         let mut seen = vec![false; 1 << 16];
         let ports: Vec<u16> = ports
             .into_iter()
@@ -75,7 +120,7 @@ impl TargetSpace {
 
     /// Number of targets: addresses × ports (at most 2^48).
     pub fn len(&self) -> u64 {
-        self.addrs.len() * self.ports.len() as u64
+        self.addrs.count() * self.ports.len() as u64
     }
 
     /// Whether there is no target.
@@ -84,29 +129,30 @@ impl TargetSpace {
     }
 
     /// The target with number `index`, or `None` if `index >= len()`.
-    pub fn get(&self, index: u64) -> Option<(u32, u16)> {
+    #[inline]
+    pub fn get(&self, index: u64) -> Option<(A::Addr, u16)> {
         let nports = self.ports.len() as u64;
         if nports == 0 {
             return None;
         }
-        let addr = self.addrs.nth(index / nports)?;
+        let addr = self.addrs.nth_addr(index / nports)?;
         let port = self.ports[(index % nports) as usize];
         Some((addr, port))
     }
 
     /// The number of the target `(addr, port)`, or `None` if it is not in the space.
-    pub fn index_of(&self, addr: u32, port: u16) -> Option<u64> {
+    pub fn index_of(&self, addr: A::Addr, port: u16) -> Option<u64> {
         let slot = self
             .port_index
             .binary_search_by_key(&port, |&(p, _)| p)
             .ok()?;
         let port_index = u64::from(self.port_index[slot].1);
-        let rank = self.addrs.rank(addr)?;
+        let rank = self.addrs.rank_of(addr)?;
         Some(rank * self.ports.len() as u64 + port_index)
     }
 
     /// The addresses.
-    pub fn addrs(&self) -> &AddrSet {
+    pub fn addrs(&self) -> &A {
         &self.addrs
     }
 

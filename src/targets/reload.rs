@@ -41,9 +41,8 @@ use serde::Serialize;
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::live_blocklist::LiveBlocklist;
+use super::live_blocklist::{BlockSet, LiveBlocklist};
 use super::ranges::AddrSet;
-use super::read_list;
 use crate::counters::Counters;
 use crate::net::inotify::{self, Inotify};
 
@@ -75,19 +74,19 @@ pub struct ListVersion {
 }
 
 impl ListVersion {
-    pub fn of(set: &AddrSet) -> ListVersion {
+    pub fn of<S: BlockSet>(set: &S) -> ListVersion {
         ListVersion {
             hash: set.hash_hex(),
-            addresses: set.len(),
+            addresses: set.count(),
         }
     }
 }
 
 /// A successful reload.
 #[derive(Debug, Clone)]
-pub struct Reloaded {
+pub struct Reloaded<S = AddrSet> {
     /// Everything blocked now: the built-in list and every version read so far.
-    pub set: AddrSet,
+    pub set: S,
     /// The version just read.
     pub version: ListVersion,
     /// Addresses blocked now that were not before.
@@ -96,12 +95,12 @@ pub struct Reloaded {
     pub unlisted: u64,
 }
 
-pub struct Reloader {
+pub struct Reloader<S: BlockSet = AddrSet> {
     files: Vec<PathBuf>,
     /// The built-in part of the blocklist, which never changes.
-    base: AddrSet,
+    base: S,
     /// The union of the built-in list and every version read.
-    current: AddrSet,
+    current: S,
     /// Stamps of the last read; `None` before the first.
     stamps: Option<Vec<Option<Stamp>>>,
     versions: Vec<ListVersion>,
@@ -179,11 +178,11 @@ impl Watch {
     }
 }
 
-impl Reloader {
+impl<S: BlockSet> Reloader<S> {
     /// `base` is the built-in part; `current` the full list in force now (the files as
     /// read at start-up). Starts watching the files; the first [`Reloader::check`] re-reads
     /// them. If inotify cannot start, says so on stderr and relies on the stamps.
-    pub fn new(files: Vec<PathBuf>, base: AddrSet, current: AddrSet) -> Self {
+    pub fn new(files: Vec<PathBuf>, base: S, current: S) -> Self {
         let versions = if files.is_empty() {
             Vec::new()
         } else {
@@ -252,7 +251,7 @@ impl Reloader {
     /// Re-reads the files if an event or their stamps say one changed, if `force`, or on
     /// the first call. `None`: nothing to do. `Some(Err(why))`: a file could not be read or
     /// parsed; the old list stays in force.
-    pub fn check(&mut self, force: bool) -> Option<Result<Reloaded, String>> {
+    pub fn check(&mut self, force: bool) -> Option<Result<Reloaded<S>, String>> {
         // No -b file: nothing to re-read, and no version to record or report.
         if self.files.is_empty() {
             return None;
@@ -265,20 +264,17 @@ impl Reloader {
         }
         self.changed = false;
         self.stamps = Some(stamps);
-        let mut listed = AddrSet::default();
-        for path in &self.files {
-            match read_list(path) {
-                Ok(nets) => listed = listed.union(&AddrSet::from_nets(nets)),
-                Err(e) => return Some(Err(e.to_string())),
-            }
-        }
+        let listed = match S::read_files(&self.files) {
+            Ok(set) => set,
+            Err(e) => return Some(Err(e)),
+        };
         let version = ListVersion::of(&listed.subtract(&self.base));
         if self.versions.last() != Some(&version) {
             self.versions.push(version.clone());
         }
         let fresh = self.base.union(&listed);
-        let added = fresh.subtract(&self.current).len();
-        let unlisted = self.current.subtract(&fresh).len();
+        let added = fresh.subtract(&self.current).count();
+        let unlisted = self.current.subtract(&fresh).count();
         self.current = self.current.union(&fresh);
         Some(Ok(Reloaded {
             version,
@@ -291,7 +287,12 @@ impl Reloader {
 
 /// Checks the files (re-reads if changed or `force`) and adds what they block to the live
 /// list, counting and reporting on stderr each outcome that differs from the last.
-pub fn apply(reloader: &mut Reloader, force: bool, live: &LiveBlocklist, counters: &Counters) {
+pub fn apply<S: BlockSet>(
+    reloader: &mut Reloader<S>,
+    force: bool,
+    live: &LiveBlocklist<S>,
+    counters: &Counters,
+) {
     match reloader.check(force) {
         None => {}
         Some(Ok(r)) => {
@@ -301,7 +302,7 @@ pub fn apply(reloader: &mut Reloader, force: bool, live: &LiveBlocklist, counter
                 counters.reloads.fetch_add(1, Relaxed);
                 eprintln!(
                     "synsurvey: blocklist reloaded: {} addresses blocked ({} added; {} no longer listed stay blocked until the scan ends)",
-                    live.snapshot().len(),
+                    live.snapshot().count(),
                     r.added,
                     r.unlisted
                 );

@@ -4,6 +4,7 @@ use super::{Error, Result};
 
 pub const HEADER_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 mod field {
     use core::ops::{Range, RangeFrom};

@@ -105,9 +105,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
 /// What the quoted probe says: who sent it to whom, and the MAC-carrying TCP fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quoted {
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+pub struct Quoted<A = Ipv4Addr> {
+    pub saddr: A,
+    pub daddr: A,
     /// The quoted IP protocol (6 for a TCP probe).
     pub protocol: u8,
     pub sport: u16,
@@ -117,10 +117,13 @@ pub struct Quoted {
 
 /// A received ICMP destination unreachable, parsed from an Ethernet frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unreachable {
+///
+/// `A` is the family's address type; for ICMPv6 (see [`super::icmpv6`]) `ttl` is the hop
+/// limit, `ipid` is 0 and `ip_checksum_ok` is true (IPv6 has no header checksum).
+pub struct Unreachable<A = Ipv4Addr> {
     /// The host that sent the ICMP message.
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+    pub saddr: A,
+    pub daddr: A,
     pub ttl: u8,
     pub ipid: u16,
     pub icmp_type: u8,
@@ -128,7 +131,7 @@ pub struct Unreachable {
     pub ip_checksum_ok: bool,
     /// `None` when the capture was cut short and the checksum cannot be verified.
     pub icmp_checksum_ok: Option<bool>,
-    pub quoted: Quoted,
+    pub quoted: Quoted<A>,
 }
 
 /// Whether `frame` is an IPv4 ICMP message (cheap: no checks beyond the lengths).
@@ -144,7 +147,7 @@ pub fn is_icmp(frame: &[u8]) -> bool {
         == Some(PROTOCOL_ICMP)
 }
 
-impl Unreachable {
+impl Unreachable<Ipv4Addr> {
     /// Parses an Ethernet frame carrying an ICMP destination unreachable that quotes at
     /// least an IPv4 header and 8 bytes of its payload. Never panics on any input.
     pub fn parse(frame: &[u8]) -> Result<Unreachable> {
@@ -169,8 +172,7 @@ impl Unreachable {
             .get(q.header_len()..)
             .filter(|t| t.len() >= quoted_tcp::LEN)
             .ok_or(Error::Truncated)?;
-        let be16 = |r: core::ops::Range<usize>| u16::from_be_bytes([l4[r.start], l4[r.start + 1]]);
-        let s = quoted_tcp::SEQ_NUM;
+        let (sport, dport, seq) = quoted_ports_and_seq(l4);
         let complete = usize::from(ip.total_len()) <= eth.payload().len();
         Ok(Unreachable {
             saddr: ip.src_addr(),
@@ -185,18 +187,30 @@ impl Unreachable {
                 saddr: q.src_addr(),
                 daddr: q.dst_addr(),
                 protocol: q.protocol(),
-                sport: be16(quoted_tcp::SRC_PORT),
-                dport: be16(quoted_tcp::DST_PORT),
-                seq: u32::from_be_bytes([
-                    l4[s.start],
-                    l4[s.start + 1],
-                    l4[s.start + 2],
-                    l4[s.start + 3],
-                ]),
+                sport,
+                dport,
+                seq,
             },
         })
     }
 }
+
+/// The source port, destination port and sequence number from the first 8 bytes of a
+/// quoted TCP header; `l4` holds at least [`QUOTED_TCP_LEN`] bytes.
+pub(crate) fn quoted_ports_and_seq(l4: &[u8]) -> (u16, u16, u32) {
+    let be16 = |r: core::ops::Range<usize>| u16::from_be_bytes([l4[r.start], l4[r.start + 1]]);
+    let s = quoted_tcp::SEQ_NUM;
+    let seq = u32::from_be_bytes([
+        l4[s.start],
+        l4[s.start + 1],
+        l4[s.start + 2],
+        l4[s.start + 3],
+    ]);
+    (be16(quoted_tcp::SRC_PORT), be16(quoted_tcp::DST_PORT), seq)
+}
+
+/// How many bytes of the quoted TCP header an unreachable must carry.
+pub(crate) const QUOTED_TCP_LEN: usize = quoted_tcp::LEN;
 
 /// Builds an Ethernet frame with an ICMP destination unreachable from `from` to `to`,
 /// quoting `probe` (an IPv4 packet): for tests and tools that need such a reply.

@@ -12,13 +12,16 @@
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
 pub mod tcp;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use ethernet::Frame as EthernetFrame;
 pub use ipv4::Packet as Ipv4Packet;
+pub use ipv6::Packet as Ipv6Packet;
 pub use tcp::Packet as TcpPacket;
 
 /// Why a buffer could not be read as the header it claims to be.
@@ -37,11 +40,70 @@ pub enum Error {
 
 pub type Result<T> = core::result::Result<T, Error>;
 
-/// A received TCP segment, parsed from an Ethernet frame: what validation and output need.
+/// An address family as the wire sees it: its address type and how a reply of that
+/// family is parsed. The receive path is generic over it (monomorphized), so an IPv4 scan
+/// pays no per-packet branch for IPv6 and the other way round.
+pub trait Family: Copy + Send + Sync + 'static {
+    type Addr: Copy
+        + Eq
+        + core::hash::Hash
+        + core::fmt::Debug
+        + core::fmt::Display
+        + Send
+        + Into<std::net::IpAddr>;
+    /// The ethertype of this family's frames.
+    const ETHERTYPE: u16;
+    fn parse_reply(frame: &[u8]) -> Result<Reply<Self::Addr>>;
+    fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Self::Addr>>;
+    /// Whether `frame` carries this family's ICMP (lengths checked only).
+    fn is_icmp(frame: &[u8]) -> bool;
+}
+
+/// IPv4 (with ICMP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reply {
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+pub struct V4;
+
+/// IPv6 (with ICMPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V6;
+
+impl Family for V4 {
+    type Addr = Ipv4Addr;
+    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV4;
+    fn parse_reply(frame: &[u8]) -> Result<Reply<Ipv4Addr>> {
+        Reply::<Ipv4Addr>::parse(frame)
+    }
+    fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Ipv4Addr>> {
+        icmp::Unreachable::<Ipv4Addr>::parse(frame)
+    }
+    fn is_icmp(frame: &[u8]) -> bool {
+        icmp::is_icmp(frame)
+    }
+}
+
+impl Family for V6 {
+    type Addr = Ipv6Addr;
+    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV6;
+    fn parse_reply(frame: &[u8]) -> Result<Reply<Ipv6Addr>> {
+        Reply::parse_v6(frame)
+    }
+    fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Ipv6Addr>> {
+        icmp::Unreachable::parse_v6(frame)
+    }
+    fn is_icmp(frame: &[u8]) -> bool {
+        icmpv6::is_icmpv6(frame)
+    }
+}
+
+/// A received TCP segment, parsed from an Ethernet frame: what validation and output need.
+///
+/// `A` is the address type of the family (`Ipv4Addr` or `Ipv6Addr`); the fields IPv6
+/// lacks take a fixed value there: `ttl` is the hop limit, `ipid` is 0 and the IP header
+/// checksum (IPv6 has none) counts as correct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply<A = Ipv4Addr> {
+    pub saddr: A,
+    pub daddr: A,
     pub ttl: u8,
     pub ipid: u16,
     pub sport: u16,
@@ -58,7 +120,7 @@ pub struct Reply {
     pub tcp_checksum_ok: Option<bool>,
 }
 
-impl Reply {
+impl Reply<Ipv4Addr> {
     /// Parses an Ethernet frame carrying IPv4 and TCP. Never panics on any input.
     pub fn parse(frame: &[u8]) -> Result<Reply> {
         let eth = EthernetFrame::new_checked(frame)?;
@@ -98,7 +160,50 @@ impl Reply {
             tcp_checksum_ok,
         })
     }
+}
 
+impl Reply<Ipv6Addr> {
+    /// Parses an Ethernet frame carrying IPv6, extension headers if any, and TCP.
+    /// Never panics on any input.
+    pub fn parse_v6(frame: &[u8]) -> Result<Reply<Ipv6Addr>> {
+        let eth = EthernetFrame::new_checked(frame)?;
+        if eth.ethertype() != ethernet::ETHERTYPE_IPV6 {
+            return Err(Error::Protocol);
+        }
+        let ip = Ipv6Packet::new_checked(eth.payload())?;
+        let (protocol, at) = ip.upper_layer()?;
+        if protocol != ipv6::NEXT_HEADER_TCP {
+            return Err(Error::Protocol);
+        }
+        let tcp = TcpPacket::new_checked(&ip.payload()[at..])?;
+        // As for IPv4: the segment's length is known from the payload length even when
+        // the capture is cut short, and the TCP header must fit in it.
+        let segment_len = usize::from(ip.payload_len()).saturating_sub(at);
+        if tcp.header_len() > segment_len {
+            return Err(Error::Malformed);
+        }
+        let tcp_checksum_ok = ip
+            .is_complete()
+            .then(|| tcp.verify_checksum_v6(ip.src_addr(), ip.dst_addr()));
+        Ok(Reply {
+            saddr: ip.src_addr(),
+            daddr: ip.dst_addr(),
+            ttl: ip.hop_limit(),
+            ipid: 0,
+            sport: tcp.src_port(),
+            dport: tcp.dst_port(),
+            seq: tcp.seq_number(),
+            ack: tcp.ack_number(),
+            flags: tcp.flags(),
+            window: tcp.window_len(),
+            options: tcp::OptionSummary::parse(tcp.options()),
+            ip_checksum_ok: true,
+            tcp_checksum_ok,
+        })
+    }
+}
+
+impl<A> Reply<A> {
     pub fn is_syn_ack(&self) -> bool {
         self.flags & (tcp::flags::SYN | tcp::flags::ACK) == tcp::flags::SYN | tcp::flags::ACK
             && self.flags & tcp::flags::RST == 0

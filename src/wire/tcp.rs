@@ -1,6 +1,6 @@
 //! TCP headers (RFC 9293) and the options a SYN and a SYN-ACK carry.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{checksum, Error, Result};
 
@@ -138,6 +138,16 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let sum = checksum::pseudo_header(src, dst, super::ipv4::PROTOCOL_TCP, len);
         checksum::fold(checksum::add(sum, data)) == 0
     }
+
+    /// Verifies the checksum with the IPv6 pseudo-header; the buffer is the whole segment.
+    pub fn verify_checksum_v6(&self, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+        let data = self.buffer.as_ref();
+        let Ok(len) = u32::try_from(data.len()) else {
+            return false;
+        };
+        let sum = checksum::pseudo_header_v6(src, dst, super::ipv6::NEXT_HEADER_TCP, len);
+        checksum::fold(checksum::add(sum, data)) == 0
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
@@ -192,6 +202,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(0);
         let len = self.buffer.as_ref().len() as u16;
         let sum = checksum::pseudo_header(src, dst, super::ipv4::PROTOCOL_TCP, len);
+        let sum = checksum::fold(checksum::add(sum, self.buffer.as_ref()));
+        self.set_checksum(sum);
+    }
+
+    /// Computes the checksum with the IPv6 pseudo-header and writes it.
+    pub fn fill_checksum_v6(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
+        self.set_checksum(0);
+        let len = self.buffer.as_ref().len() as u32;
+        let sum = checksum::pseudo_header_v6(src, dst, super::ipv6::NEXT_HEADER_TCP, len);
         let sum = checksum::fold(checksum::add(sum, self.buffer.as_ref()));
         self.set_checksum(sum);
     }
@@ -395,6 +414,24 @@ pub(crate) mod test {
         assert!(!Packet::new_checked(&bytes[..])
             .unwrap()
             .verify_checksum(DST, SRC));
+    }
+
+    #[test]
+    fn checksum_v6() {
+        let src: Ipv6Addr = "2001:2::1".parse().unwrap();
+        let dst: Ipv6Addr = "2001:2::7:9".parse().unwrap();
+        let mut bytes = SYN_PACKET_BYTES;
+        let mut p = Packet::new_unchecked(&mut bytes[..]);
+        p.fill_checksum_v6(src, dst);
+        let p = Packet::new_checked(&bytes[..]).unwrap();
+        assert!(p.verify_checksum_v6(src, dst));
+        assert!(!p.verify_checksum_v6(src, "2001:2::7:8".parse().unwrap()));
+        let reference = pnet_packet::tcp::ipv6_checksum(
+            &pnet_packet::tcp::TcpPacket::new(&bytes).unwrap(),
+            &src,
+            &dst,
+        );
+        assert_eq!(reference, p.checksum());
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! TCP stack answers the scanner's SYNs) and tears it down on drop.
 //!
 //! Safety: every packet a test sends must be sent from inside a testbed's
-//! scan namespace (use [`Testbed::exec_scan`]), toward 198.18.0.0/16. Never
-//! run the scanner in the root namespace.
+//! scan namespace (use [`Testbed::exec_scan`]), toward 198.18.0.0/16 (an IPv6
+//! testbed, [`TestbedOpts::ipv6`]: toward 2001:2::/64). Never run the scanner in
+//! the root namespace.
 #![allow(dead_code)]
 
 use std::collections::HashSet;
@@ -14,7 +15,7 @@ use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::marker::PhantomData;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -30,6 +31,20 @@ pub const SCAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 pub const GATEWAY_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
 /// Every address of this network is a host of the target namespace.
 pub const TARGET_NET: &str = "198.18.0.0/16";
+/// IPv6 testbeds: the scanner's source address (`veth0`, a /126 link inside
+/// 2001:2:0:ff::/64).
+pub const SCAN_ADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xff, 0, 0, 0, 1);
+/// IPv6 testbeds: the scan namespace's gateway (`veth1`). The target's kernel sends its
+/// ICMPv6 errors from this address (it cannot send them from an AnyIP address).
+pub const GATEWAY_ADDR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xff, 0, 0, 0, 2);
+/// IPv6 testbeds: the address of scanner `k` (1 to 4, see [`Testbed::exec_scanner`]) on
+/// its own /126 link, 2001:2:0:ff::(4k-3); [`SCAN_ADDR6`] for k = 1.
+pub fn scan_addr6(k: u8) -> Ipv6Addr {
+    assert!((1..=4).contains(&k), "scanner {k}: 1 to 4");
+    Ipv6Addr::new(0x2001, 2, 0, 0xff, 0, 0, 0, 4 * u16::from(k) - 3)
+}
+/// IPv6 testbeds: every address of this network is a host of the target namespace.
+pub const TARGET_NET6: &str = "2001:2::/64";
 /// Interface of the scan namespace.
 pub const SCAN_IFACE: &str = "veth0";
 /// Interface of the target (or sink) namespace.
@@ -86,13 +101,22 @@ pub fn synsurvey() -> PathBuf {
 /// What the target network looks like.
 #[derive(Clone, Debug)]
 pub struct TestbedOpts {
+    /// An IPv6 target network: 2001:2::/64 behind the gateway [`GATEWAY_ADDR6`], the
+    /// scanner at [`SCAN_ADDR6`]. The address lists then hold IPv6 addresses/CIDRs
+    /// inside 2001:2::/64. Not with `delay_ms`.
+    pub ipv6: bool,
     /// Addresses/CIDRs (inside 198.18.0.0/16) that answer SYN-ACK on `ports`.
     pub open: Vec<String>,
     /// Addresses/CIDRs that never answer anything.
     pub silent: Vec<String>,
+    /// Addresses/CIDRs whose TCP SYNs the target's kernel answers with an ICMP destination
+    /// unreachable (IPv4: host unreachable, type 3 code 1; IPv6: address unreachable,
+    /// type 1 code 3), ICMP rate limits lifted.
+    pub unreach: Vec<String>,
     /// Ports with a listener (default `[80]`). Every other port answers RST.
     pub ports: Vec<u16>,
-    /// Drop this percentage of the target's TCP replies (nftables egress).
+    /// Drop this percentage of the target's TCP replies (nftables egress); the SYN-ACKs
+    /// dropped are recorded (see [`Testbed::lost_synacks`]).
     pub loss_pct: Option<f64>,
     /// Delay every frame the target sends toward the scanner (replies and
     /// ARP) by this many ms. The testbed then has a third namespace,
@@ -109,8 +133,10 @@ pub struct TestbedOpts {
 impl Default for TestbedOpts {
     fn default() -> Self {
         TestbedOpts {
+            ipv6: false,
             open: Vec::new(),
             silent: Vec::new(),
+            unreach: Vec::new(),
             ports: vec![80],
             loss_pct: None,
             delay_ms: None,
@@ -131,6 +157,7 @@ enum Kind {
 pub struct Testbed {
     pub name: String,
     kind: Kind,
+    ipv6: bool,
     /// Released after `Drop::drop` has torn the namespaces down.
     _lock: Option<SharedGuard>,
 }
@@ -142,6 +169,9 @@ pub enum ConnectOutcome {
     Open,
     /// Connection refused (RST received).
     Refused,
+    /// An ICMP destination unreachable about this connection arrived (seen on a raw
+    /// socket of the scan namespace; the kernel itself keeps retrying).
+    Unreachable,
     /// No answer within the timeout.
     Timeout,
 }
@@ -213,7 +243,7 @@ impl Testbed {
     /// A testbed of a new name, not set up yet. A previous run that was SIGKILLed with the
     /// same pid may have left namespaces of this name behind: they are removed first. From
     /// here on, Drop cleans up whatever the script leaves behind.
-    fn fresh(kind: Kind) -> Testbed {
+    fn fresh(kind: Kind, ipv6: bool) -> Testbed {
         let name = unique_name();
         let _ = Command::new("bash")
             .arg(testbed_script())
@@ -223,6 +253,7 @@ impl Testbed {
         Testbed {
             name,
             kind,
+            ipv6,
             _lock: shared(),
         }
     }
@@ -231,18 +262,25 @@ impl Testbed {
     /// `opts`. Panics (with the script's stderr) if that fails, e.g. when not
     /// running as root.
     pub fn up(opts: TestbedOpts) -> Testbed {
-        let tb = Testbed::fresh(Kind::Target);
+        let tb = Testbed::fresh(Kind::Target, opts.ipv6);
 
         let mut args: Vec<String> = vec!["up".into(), tb.name.clone()];
-        let open_file = write_list(&opts.open);
-        let silent_file = write_list(&opts.silent);
-        if !opts.open.is_empty() {
-            args.push("--open".into());
-            args.push(open_file.path().to_str().unwrap().into());
+        if opts.ipv6 {
+            args.push("--ipv6".into());
         }
-        if !opts.silent.is_empty() {
-            args.push("--silent".into());
-            args.push(silent_file.path().to_str().unwrap().into());
+        // Kept until the script has read them.
+        let mut lists = Vec::new();
+        for (flag, items) in [
+            ("--open", &opts.open),
+            ("--silent", &opts.silent),
+            ("--unreach", &opts.unreach),
+        ] {
+            if !items.is_empty() {
+                let file = write_list(items);
+                args.push(flag.into());
+                args.push(file.path().to_str().unwrap().into());
+                lists.push(file);
+            }
         }
         assert!(!opts.ports.is_empty(), "TestbedOpts.ports is empty");
         args.push("--ports".into());
@@ -270,6 +308,7 @@ impl Testbed {
             args.push(pps.to_string());
         }
         run_script(&args);
+        drop(lists);
         tb
     }
 
@@ -282,9 +321,29 @@ impl Testbed {
     /// A sink whose veth ends have `queues` transmit and receive queues (AF_XDP binds one
     /// socket per queue).
     pub fn sink_with_queues(queues: u32) -> Testbed {
-        let tb = Testbed::fresh(Kind::Sink);
+        let tb = Testbed::fresh(Kind::Sink, false);
         run_script(["sink", tb.name.as_str(), "--queues", &queues.to_string()]);
         tb
+    }
+
+    /// A sink reached over IPv4 and IPv6 alike: the scan namespace also routes
+    /// 2001:2::/64 to it from [`SCAN_ADDR6`]. The scan namespace's own ICMPv6 (neighbour
+    /// discovery, MLD) is not counted.
+    pub fn sink_ipv6(queues: u32) -> Testbed {
+        let tb = Testbed::fresh(Kind::Sink, true);
+        run_script([
+            "sink",
+            tb.name.as_str(),
+            "--queues",
+            &queues.to_string(),
+            "--ipv6",
+        ]);
+        tb
+    }
+
+    /// Whether this is an IPv6 testbed.
+    pub fn is_ipv6(&self) -> bool {
+        self.ipv6
     }
 
     /// The scanner's namespace.
@@ -326,7 +385,8 @@ impl Testbed {
     }
 
     /// A command that runs `args` inside scanner namespace `k` (1 is [`Testbed::scan_ns`]).
-    /// Scanner `k` has the address 198.19.(k-1).1.
+    /// Scanner `k` has the address 198.19.(k-1).1 and, on an IPv6 testbed,
+    /// [`scan_addr6`]`(k)`.
     pub fn exec_scanner<I, S>(&self, k: u8, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -356,7 +416,9 @@ impl Testbed {
     /// Packet count of the target's nftables rule with this comment:
     /// `"syn-in"` (pure SYNs to 198.18.0.0/16), `"silent"`, `"rate-limited"`,
     /// `"closed"` (answered by nft with RST), `"open"` (passed to the
-    /// listener; every packet, not only SYNs), or `"loss"` (replies dropped).
+    /// listener; every packet, not only SYNs), `"unreach"` (answered with an ICMP
+    /// unreachable), or `"loss"` (replies dropped). On an IPv6 testbed the same rules
+    /// match IPv6 (2001:2::/64).
     pub fn counter(&self, comment: &str) -> u64 {
         assert_eq!(self.kind, Kind::Target, "counter on a sink testbed");
         let out = self
@@ -386,13 +448,51 @@ impl Testbed {
         );
     }
 
+    /// The (target address, port) pairs whose SYN-ACK the `loss_pct` rule dropped at
+    /// least `times` times (1 or 2; the testbed records no more). With two probes per
+    /// target (`-P 2`), `lost_synacks(2)` is exactly what no scanner can find.
+    pub fn lost_synacks(&self, times: u8) -> std::collections::BTreeSet<(IpAddr, u16)> {
+        assert!(
+            times == 1 || times == 2,
+            "lost_synacks: 1 or 2, not {times}"
+        );
+        let set = format!("lost{times}");
+        let out = self
+            .exec_tgt(["nft", "-j", "list", "set", "netdev", "testbed_loss", &set])
+            .output()
+            .expect("run nft");
+        assert!(
+            out.status.success(),
+            "no loss sets (loss_pct not set?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft json");
+        let mut lost = std::collections::BTreeSet::new();
+        for item in v["nftables"].as_array().expect("nftables array") {
+            for e in item["set"]["elem"].as_array().into_iter().flatten() {
+                // A plain element, or one wrapped with its own expressions.
+                let c = e.get("concat").or_else(|| e["elem"]["val"].get("concat"));
+                let c = c.unwrap_or_else(|| panic!("unexpected element {e}"));
+                let addr: IpAddr = c[0].as_str().expect("address").parse().expect("address");
+                let port = c[1].as_u64().expect("port") as u16;
+                lost.insert((addr, port));
+            }
+        }
+        lost
+    }
+
     /// Tries a TCP connect from the scan namespace (1 s timeout).
-    pub fn connect(&self, addr: Ipv4Addr, port: u16) -> ConnectOutcome {
+    pub fn connect(&self, addr: impl Into<IpAddr>, port: u16) -> ConnectOutcome {
         self.connect_timeout(addr, port, Duration::from_secs(1))
     }
 
     /// Tries a TCP connect from the scan namespace.
-    pub fn connect_timeout(&self, addr: Ipv4Addr, port: u16, timeout: Duration) -> ConnectOutcome {
+    pub fn connect_timeout(
+        &self,
+        addr: impl Into<IpAddr>,
+        port: u16,
+        timeout: Duration,
+    ) -> ConnectOutcome {
         self.connect_timed(addr, port, timeout).0
     }
 
@@ -401,24 +501,51 @@ impl Testbed {
     /// without the time to start the helper).
     pub fn connect_timed(
         &self,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
         port: u16,
         timeout: Duration,
     ) -> (ConnectOutcome, Duration) {
         assert_eq!(self.kind, Kind::Target, "connect on a sink testbed");
+        let addr = addr.into();
+        // A connect that times out may have drawn an ICMP destination unreachable, which
+        // the kernel takes as a soft error and keeps retrying: a raw ICMP socket opened
+        // before the connect sees it (the unreachable quotes our SYN: address and port).
         const PY: &str = r#"
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.settimeout(float(sys.argv[3]))
+import errno, ipaddress, socket, sys, time
+dst, port, timeout = ipaddress.ip_address(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+v6 = dst.version == 6
+fam = socket.AF_INET6 if v6 else socket.AF_INET
+raw = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+raw.setblocking(False)
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.settimeout(timeout)
 t = time.monotonic()
 try:
-    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.connect((str(dst), port))
     r = "open"
 except ConnectionRefusedError:
     r = "refused"
 except (socket.timeout, TimeoutError):
     r = "timeout"
-print(r, time.monotonic() - t)
+except OSError as e:
+    r = "unreachable" if e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) else "error"
+took = time.monotonic() - t
+def quotes_us(m):
+    if v6:  # ICMPv6 (no IP header on a raw socket): type 1, then the original IPv6 packet
+        return m[0] == 1 and m[32:48] == dst.packed and m[48 + 2:48 + 4] == port.to_bytes(2, "big")
+    ihl = (m[0] & 15) * 4  # ICMP after the IPv4 header: type 3, then the original packet
+    if len(m) < ihl + 8 + 20 or m[ihl] != 3:
+        return False
+    q = m[ihl + 8:]
+    return q[16:20] == dst.packed and q[(q[0] & 15) * 4 + 2:(q[0] & 15) * 4 + 4] == port.to_bytes(2, "big")
+if r == "timeout":
+    try:
+        while r == "timeout":
+            if quotes_us(raw.recv(2048)):
+                r = "unreachable"
+    except BlockingIOError:
+        pass
+print(r, took)
 "#;
         let out = self
             .exec_scan(["python3", "-c", PY])
@@ -441,6 +568,7 @@ print(r, time.monotonic() - t)
             Some("open") => ConnectOutcome::Open,
             Some("refused") => ConnectOutcome::Refused,
             Some("timeout") => ConnectOutcome::Timeout,
+            Some("unreachable") => ConnectOutcome::Unreachable,
             _ => unexpected(),
         };
         let secs: f64 = match words.next().map(str::parse) {
@@ -466,7 +594,8 @@ print(r, time.monotonic() - t)
 
     /// Starts capturing pure SYNs arriving at the target side of the link
     /// (`tcpdump` on veth1 in the target/sink namespace). Returns once
-    /// tcpdump is actually capturing.
+    /// tcpdump is actually capturing. On an IPv6 testbed it captures IPv6 SYNs (read
+    /// them with [`Capture::stop6`]).
     pub fn capture_syns(&self) -> Capture<'_> {
         self.capture_syns_on(TGT_IFACE)
     }
@@ -496,7 +625,13 @@ print(r, time.monotonic() - t)
                 "-w",
             ])
             .arg(&path)
-            .arg("tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn")
+            // libpcap's tcp[] does not reach into IPv6: the TCP header follows the fixed
+            // header (the scanner and the kernel send no extension headers), flags at 40+13.
+            .arg(if self.ipv6 {
+                "ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02"
+            } else {
+                "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -575,17 +710,40 @@ where
     c
 }
 
-/// A SYN seen on the wire by a [`Capture`].
+/// A SYN seen on the wire by a [`Capture`]: IPv4 ([`SeenSyn`]) or IPv6 ([`SeenSyn6`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct SeenSyn {
+pub struct SeenSyn<A = Ipv4Addr> {
     /// Capture timestamp, seconds since the epoch.
     pub time: f64,
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+    pub saddr: A,
+    pub daddr: A,
     pub sport: u16,
     pub dport: u16,
     pub seq: u32,
 }
+
+impl<A> SeenSyn<A> {
+    fn with_addrs<B>(self, saddr: B, daddr: B) -> SeenSyn<B> {
+        let SeenSyn {
+            time,
+            sport,
+            dport,
+            seq,
+            ..
+        } = self;
+        SeenSyn {
+            time,
+            saddr,
+            daddr,
+            sport,
+            dport,
+            seq,
+        }
+    }
+}
+
+/// An IPv6 SYN seen on the wire by a [`Capture`] of an IPv6 testbed.
+pub type SeenSyn6 = SeenSyn<Ipv6Addr>;
 
 /// A running tcpdump in a testbed's target namespace; see
 /// [`Testbed::capture_syns`].
@@ -608,10 +766,23 @@ impl Capture<'_> {
         }
     }
 
-    /// Stops the capture and returns the SYNs seen, in capture order.
+    /// Stops the capture and returns the (IPv4) SYNs seen, in capture order.
     /// Panics if tcpdump reports packets dropped by the kernel (the capture
     /// would not be ground truth).
-    pub fn stop(mut self) -> Vec<SeenSyn> {
+    pub fn stop(self) -> Vec<SeenSyn> {
+        let bytes = self.stop_raw();
+        parse_pcap(&bytes).into_iter().flatten().collect()
+    }
+
+    /// Stops the capture and returns the IPv6 SYNs seen, in capture order; as
+    /// [`Capture::stop`].
+    pub fn stop6(self) -> Vec<SeenSyn6> {
+        let bytes = self.stop_raw();
+        parse_pcap6(&bytes).into_iter().flatten().collect()
+    }
+
+    /// Stops tcpdump, checks that it dropped nothing, returns the pcap file.
+    fn stop_raw(mut self) -> Vec<u8> {
         // Let frames still in flight on the veth pair arrive.
         std::thread::sleep(Duration::from_millis(200));
         let mut child = self.child.take().unwrap();
@@ -639,9 +810,8 @@ impl Capture<'_> {
                 assert_eq!(n, 0, "capture incomplete, tcpdump says:\n{stderr}");
             }
         }
-        let bytes = std::fs::read(&self.path)
-            .unwrap_or_else(|e| panic!("read {}: {e}\ntcpdump:\n{stderr}", self.path.display()));
-        parse_pcap(&bytes).into_iter().flatten().collect()
+        std::fs::read(&self.path)
+            .unwrap_or_else(|e| panic!("read {}: {e}\ntcpdump:\n{stderr}", self.path.display()))
     }
 }
 
@@ -676,6 +846,34 @@ fn rd32(b: &[u8], be: bool) -> u32 {
 /// byte order). One entry per record: `Some` for an IPv4 TCP segment with SYN
 /// set and ACK clear, `None` for anything else. Panics on a malformed file.
 pub fn parse_pcap(bytes: &[u8]) -> Vec<Option<SeenSyn>> {
+    parse_pcap_any(bytes)
+        .into_iter()
+        .map(|s| {
+            let s = s?;
+            match (s.saddr, s.daddr) {
+                (IpAddr::V4(a), IpAddr::V4(b)) => Some(s.with_addrs(a, b)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// [`parse_pcap`] for IPv6: `Some` for an IPv6 TCP segment with SYN set and ACK clear
+/// (after any hop-by-hop, routing or destination-options headers; fragments are `None`).
+pub fn parse_pcap6(bytes: &[u8]) -> Vec<Option<SeenSyn6>> {
+    parse_pcap_any(bytes)
+        .into_iter()
+        .map(|s| {
+            let s = s?;
+            match (s.saddr, s.daddr) {
+                (IpAddr::V6(a), IpAddr::V6(b)) => Some(s.with_addrs(a, b)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn parse_pcap_any(bytes: &[u8]) -> Vec<Option<SeenSyn<IpAddr>>> {
     assert!(
         bytes.len() >= 24,
         "pcap file too short ({} bytes)",
@@ -711,13 +909,16 @@ pub fn parse_pcap(bytes: &[u8]) -> Vec<Option<SeenSyn>> {
     out
 }
 
-fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn> {
+fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
     let mut p = 12;
     let mut ethertype = u16::from_be_bytes(f.get(p..p + 2)?.try_into().ok()?);
     p += 2;
     while ethertype == 0x8100 || ethertype == 0x88a8 {
         ethertype = u16::from_be_bytes(f.get(p + 2..p + 4)?.try_into().ok()?);
         p += 4;
+    }
+    if ethertype == 0x86dd {
+        return parse_ipv6(f.get(p..)?, time);
     }
     if ethertype != 0x0800 {
         return None;
@@ -733,7 +934,34 @@ fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn> {
     }
     let saddr = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
     let daddr = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    let tcp = ip.get(ihl..ihl + 14)?;
+    tcp_syn(ip.get(ihl..)?, time, saddr.into(), daddr.into())
+}
+
+fn parse_ipv6(ip: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
+    if ip.len() < 40 || ip[0] >> 4 != 6 {
+        return None;
+    }
+    let addr = |at: usize| -> Option<IpAddr> {
+        let b: [u8; 16] = ip.get(at..at + 16)?.try_into().ok()?;
+        Some(Ipv6Addr::from(b).into())
+    };
+    let (saddr, daddr) = (addr(8)?, addr(24)?);
+    let (mut next, mut p) = (ip[6], 40);
+    // Hop-by-hop options, routing, destination options: (length + 1) * 8 bytes each.
+    while matches!(next, 0 | 43 | 60) {
+        let h = ip.get(p..p + 2)?;
+        next = h[0];
+        p += (h[1] as usize + 1) * 8;
+    }
+    if next != 6 {
+        return None;
+    }
+    tcp_syn(ip.get(p..)?, time, saddr, daddr)
+}
+
+/// A pure SYN (SYN set, ACK clear) from the TCP header `tcp`, or `None`.
+fn tcp_syn(tcp: &[u8], time: f64, saddr: IpAddr, daddr: IpAddr) -> Option<SeenSyn<IpAddr>> {
+    let tcp = tcp.get(..14)?;
     let flags = tcp[13];
     if flags & 0x02 == 0 || flags & 0x10 != 0 {
         return None;
@@ -935,6 +1163,7 @@ pub struct Scan {
     args: Vec<String>,
     env: Vec<(String, String)>,
     must_succeed: bool,
+    stdin: Option<Vec<u8>>,
 }
 
 /// What a [`Scan`] left: its result lines, its metadata (`Null` if it wrote none) and
@@ -952,7 +1181,14 @@ impl Scan {
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
             must_succeed: true,
+            stdin: None,
         }
+    }
+
+    /// Feeds `bytes` to the scanner's standard input (otherwise it reads /dev/null).
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Scan {
+        self.stdin = Some(bytes);
+        self
     }
 
     /// Sets an environment variable for the scanner (the test hooks read theirs).
@@ -981,7 +1217,26 @@ impl Scan {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let output = cmd.output().unwrap();
+        let output = match self.stdin {
+            None => cmd.output().unwrap(),
+            Some(bytes) => {
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut pipe = child.stdin.take().unwrap();
+                // A writer thread: the scanner may write output before it has read all of
+                // its input. A scanner that stops reading early closes the pipe: not our error.
+                let writer = std::thread::spawn(move || {
+                    let _ = pipe.write_all(&bytes);
+                });
+                let output = child.wait_with_output().unwrap();
+                let _ = writer.join();
+                output
+            }
+        };
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(
             output.status.success() || !self.must_succeed,
@@ -1008,4 +1263,70 @@ pub fn addrs_of(lines: &[serde_json::Value], class: &str) -> std::collections::B
         .filter(|v| v["classification"] == class)
         .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
         .collect()
+}
+
+/// [`addrs_of`] for an IPv6 scan. Panics on an `saddr` that is not IPv6 text in the
+/// canonical form of RFC 5952 (what `Ipv6Addr`'s `Display` writes).
+pub fn addrs6_of(lines: &[serde_json::Value], class: &str) -> std::collections::BTreeSet<Ipv6Addr> {
+    lines
+        .iter()
+        .filter(|v| v["classification"] == class)
+        .map(|v| {
+            let text = v["saddr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no saddr: {v}"));
+            let a: Ipv6Addr = text
+                .parse()
+                .unwrap_or_else(|_| panic!("saddr is not IPv6: {v}"));
+            assert_eq!(a.to_string(), text, "saddr not in RFC 5952 form: {v}");
+            a
+        })
+        .collect()
+}
+
+/// Parses an IPv6 `addr/len` (or a plain address, /128) into (network, len).
+pub fn parse_cidr6(cidr: &str) -> (Ipv6Addr, u8) {
+    let (addr, len) = match cidr.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u8>().expect("CIDR prefix length")),
+        None => (cidr, 128),
+    };
+    assert!(len <= 128, "bad prefix length in {cidr}");
+    let addr: Ipv6Addr = addr
+        .parse()
+        .unwrap_or_else(|_| panic!("bad address in {cidr}"));
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
+    (Ipv6Addr::from(u128::from(addr) & mask), len)
+}
+
+/// `count` distinct addresses of the IPv6 `cidr`, chosen deterministically from
+/// `seed`, in ascending order.
+pub fn random_subset6(cidr: &str, count: usize, seed: u64) -> Vec<Ipv6Addr> {
+    let (net, len) = parse_cidr6(cidr);
+    let bits = 128 - u32::from(len);
+    let base = u128::from(net);
+    let mut rng = SplitMix64(seed);
+    let mut pick = || -> u128 {
+        let r = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        if bits >= 128 {
+            r
+        } else {
+            r & ((1u128 << bits) - 1)
+        }
+    };
+    if bits < 64 {
+        let size = 1u64 << bits;
+        assert!(
+            count as u64 <= size / 2,
+            "cannot pick {count} addresses from {cidr} sparsely; use random_subset's dense form"
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < count {
+        seen.insert(base | pick());
+    }
+    seen.into_iter().map(Ipv6Addr::from).collect()
 }

@@ -1,0 +1,171 @@
+//! The IPv6 side of the configuration: which family a scan is, and its IPv6 targets.
+//!
+//! A scan is one address family. The first target named decides it (the command line,
+//! else the first entry of the `-w` file, else of the `-I` file, standard input peeked at
+//! without being consumed); any entry of the other family, or an `-S` of the other
+//! family, is then refused with exit code 2 and a message that says so. The IPv6 targets
+//! follow the IPv4 rules: numbered over the built-in blocklist only (the operator's `-b`
+//! files are a live filter, so shards with different opt-out versions share one
+//! numbering), the same refusal of more than 2^24 addresses without `-b`, and the same
+//! "nothing to scan" error.
+
+use std::path::Path;
+
+use crate::cli::Args;
+use crate::targets::v6::{self, blocklist as builtin6, list, Addrs6, Iid, Ranges6, Target6};
+use crate::targets::TargetSpace;
+
+use super::{err, ConfigError, LARGE_SCAN};
+
+/// The IPv6 targets of a scan.
+#[derive(Debug, Clone)]
+pub(crate) struct Targets6 {
+    pub(crate) space: TargetSpace<Addrs6>,
+    /// The built-in lists and the `-b` files as read at start.
+    pub(crate) blocklist: Ranges6,
+    /// The built-in part of `blocklist`, which reloads keep.
+    pub(crate) builtin_blocklist: Ranges6,
+    /// Addresses left after every blocklist, for the record.
+    pub(crate) target_addresses: u64,
+}
+
+/// Whether the scan is IPv6 (see the module docs).
+pub(super) fn is_ipv6_scan(a: &Args) -> Result<bool, ConfigError> {
+    if let Some(t) = a.targets.first() {
+        return Ok(t.contains(':'));
+    }
+    let peek = |flag: &str, p: &Path| {
+        list::first_entry_is_ipv6(p)
+            .map_err(|e| ConfigError(format!("{flag}: {}: {e}", p.display())))
+    };
+    if let Some(p) = &a.allowlist_file {
+        return peek("-w/--allowlist-file", p);
+    }
+    match &a.list_of_ips_file {
+        Some(p) => peek("-I/--list-of-ips-file", p),
+        None => Ok(false),
+    }
+}
+
+/// `--iid`: how a sub-prefix's address is chosen.
+fn iid(a: &Args, seed: u64) -> Result<Iid, ConfigError> {
+    match a.iid.as_str() {
+        "low" => Ok(Iid::Low),
+        "random" => Ok(Iid::Random(seed)),
+        other => err(format!("--iid: {other:?} is not low or random")),
+    }
+}
+
+/// The built-in IPv6 blocklist and the whole blocklist (with the `-b` files).
+fn blocklists(a: &Args) -> Result<(Ranges6, Ranges6), ConfigError> {
+    let mut builtin = builtin6::never();
+    if !a.no_default_blocklist {
+        builtin = builtin.union(&builtin6::reserved());
+    }
+    let mut block = builtin.clone();
+    for path in &a.blocklist_file {
+        let nets = list::load_blocklist(path)
+            .map_err(|e| ConfigError(format!("-b/--blocklist-file: {e}")))?;
+        block = block.union(&Ranges6::from_nets(&nets));
+    }
+    Ok((block, builtin))
+}
+
+/// Builds the IPv6 targets of `a` for `ports`, with `seed` keying `--iid random`.
+pub(super) fn from_args(a: &Args, ports: Vec<u16>, seed: u64) -> Result<Targets6, ConfigError> {
+    let iid = iid(a, seed)?;
+    let (blocklist, builtin) = blocklists(a)?;
+    let mut wanted: Vec<Target6> = Vec::new();
+    for t in &a.targets {
+        let t6 =
+            v6::parse_target(t.trim()).map_err(|e| ConfigError(format!("target {t:?}: {e}")))?;
+        wanted.push(t6);
+    }
+    if let Some(path) = &a.allowlist_file {
+        wanted.extend(
+            list::load_targets(path)
+                .map_err(|e| ConfigError(format!("-w/--allowlist-file: {e}")))?,
+        );
+    }
+    let mut addrs: Vec<u128> = Vec::new();
+    let mut blocks = Vec::new();
+    for t in &wanted {
+        match *t {
+            Target6::Addr(x) => addrs.push(u128::from(x)),
+            Target6::Block { prefix, sub_len } => blocks.push((prefix, sub_len)),
+        }
+    }
+    if let Some(path) = &a.list_of_ips_file {
+        if !a.targets.is_empty() {
+            return err("-I/--list-of-ips-file: give the targets in the file or on the command line, not both");
+        }
+        // Within the allowlist if there is one: its addresses and the prefixes it names.
+        let allow = a.allowlist_file.is_some().then(|| allow_ranges(&wanted));
+        let hit = list::load_hitlist(path, |x| {
+            !builtin.contains(x) && allow.as_ref().is_none_or(|w| w.contains(x))
+        })
+        .map_err(|e| ConfigError(format!("-I/--list-of-ips-file: {e}")))?;
+        addrs = hit.addrs;
+        blocks.clear();
+    } else if wanted.is_empty() {
+        return err("no targets: -w/--allowlist-file has no addresses or prefixes");
+    }
+    let numbered =
+        Addrs6::new(addrs, &blocks, &builtin, iid).map_err(|e| ConfigError(e.to_string()))?;
+    let target_addresses = numbered.count_outside(&blocklist);
+    check_scannable(a, numbered.len(), target_addresses, &wanted, &builtin)?;
+    Ok(Targets6 {
+        space: TargetSpace::new(numbered, ports),
+        blocklist,
+        builtin_blocklist: builtin,
+        target_addresses,
+    })
+}
+
+/// The addresses an allowlist names, by the prefixes of its entries.
+fn allow_ranges(wanted: &[Target6]) -> Ranges6 {
+    Ranges6::from_ranges(
+        wanted
+            .iter()
+            .map(|t| match *t {
+                Target6::Addr(x) => (u128::from(x), u128::from(x)),
+                Target6::Block { prefix, .. } => v6::ranges::net_range(&prefix),
+            })
+            .collect(),
+    )
+}
+
+/// The IPv4 rules: nothing left to probe is an error, and so is a large scan without an
+/// opt-out list.
+fn check_scannable(
+    a: &Args,
+    numbered: u64,
+    unblocked: u64,
+    wanted: &[Target6],
+    builtin: &Ranges6,
+) -> Result<(), ConfigError> {
+    if unblocked == 0 {
+        let reserved = builtin6::reserved();
+        let in_reserved = allow_ranges(wanted)
+            .ranges()
+            .iter()
+            .any(|&(lo, hi)| reserved.overlaps(lo, hi));
+        let hint = if (in_reserved || a.list_of_ips_file.is_some())
+            && !a.no_default_blocklist
+            && !builtin.is_empty()
+        {
+            " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
+        } else {
+            ""
+        };
+        return err(format!(
+            "every target is excluded by the blocklists: nothing to scan{hint}"
+        ));
+    }
+    if numbered > LARGE_SCAN && a.blocklist_file.is_empty() {
+        return err(format!(
+            "refusing to scan {numbered} addresses (more than 2^24) without -b/--blocklist-file: a scan this large must honour opt-out requests; pass your opt-out list (an empty file states that there are none yet)"
+        ));
+    }
+    Ok(())
+}
