@@ -177,7 +177,12 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
             scan = scan.stdin(bytes);
         }
         let r = scan.run(&tb);
-        assert_eq!(addrs6_of(&r.lines, "synack"), set(&open), "{how}");
+        let found = addrs6_of(&r.lines, "synack");
+        let missed: Vec<_> = set(&open).difference(&found).copied().collect();
+        for a in missed.iter().take(3) {
+            eprintln!("missed {a}: the target says {:?}", tb.connect(*a, 80));
+        }
+        assert_eq!(found, set(&open), "{how}: missed {missed:?}\n{}", r.meta);
         for l in &r.lines {
             check_line(l, SCAN_ADDR6);
         }
