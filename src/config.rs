@@ -347,6 +347,13 @@ impl Targets {
                 shards - 1
             ));
         }
+        if a.allowlist_file.as_deref() == Some(Path::new("-"))
+            && a.list_of_ips_file.as_deref() == Some(Path::new("-"))
+        {
+            return err(
+                "-w/--allowlist-file and -I/--list-of-ips-file cannot both read standard input",
+            );
+        }
         if targets6::is_ipv6_scan(a)? {
             return Self::from_args_v6(a, ports, seed, (shards, shard));
         }
@@ -439,7 +446,7 @@ fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, ConfigError>
         );
     }
     if let Some(path) = &a.allowlist_file {
-        nets.extend(read_list("-w/--allowlist-file", path)?);
+        nets.extend(read_allowlist(path)?);
     }
     if a.targets.is_empty() && a.allowlist_file.is_none() && a.list_of_ips_file.is_none() {
         return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
@@ -577,6 +584,18 @@ fn operator_text(flag: &str, s: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(t.to_string())
+}
+
+/// `-w`: a list file, or standard input for `-`.
+fn read_allowlist(path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {
+    const FLAG: &str = "-w/--allowlist-file";
+    if path.as_os_str() != "-" {
+        return read_list(FLAG, path);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+        .map_err(|e| ConfigError(format!("{FLAG}: standard input: {e}")))?;
+    blocklist::parse_list(&text).map_err(|e| ConfigError(format!("{FLAG}: standard input, {e}")))
 }
 
 fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {

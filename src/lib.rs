@@ -15,8 +15,10 @@
 //! * [`config`]: the validated configuration, grouped by concern.
 //! * [`plan`]: thread counts, each thread's walk, the split of `-n`, the resume check.
 //! * [`targets`]: the target set (allowlist minus blocklists), the cyclic-group permutation
-//!   and its split into shards and sender threads; the live blocklist and its reloads.
-//! * [`wire`]: zero-copy views of Ethernet, IPv4 and TCP, with checksums.
+//!   and its split into shards and sender threads; the live blocklist and its reloads;
+//!   IPv6 hitlists, prefixes and sub-prefix enumerations numbered the same way.
+//! * [`wire`]: zero-copy views of Ethernet, IPv4, IPv6 (with extension headers), TCP, ICMP
+//!   and ICMPv6, with checksums.
 //! * [`probe`]: the SYN frame template and its per-target patching.
 //! * [`validate`]: the keyed MAC that makes a probe's sequence number and source port
 //!   self-authenticating, and the checks a reply must pass.

@@ -137,6 +137,10 @@ const CASES: &[(&[&str], &str)] = &[
         "overlap",
     ),
     (&["-d", "-p", "80", "2001:2::/120"], "built-in blocklist"),
+    (
+        &["-d", "-p", "80", "-w", "-", "-I", "-"],
+        "cannot both read standard input",
+    ),
     (&["-d", "", "-p", "80"], "empty target"),
     (&["-d", "example.com", "-p", "80"], "\"example.com\""),
     (&["-d", "-p", "80"], "no targets"),

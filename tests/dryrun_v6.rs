@@ -142,6 +142,26 @@ fn sub_prefix_form_probes_one_address_per_sub_prefix() {
 }
 
 #[test]
+fn allowlist_from_stdin_with_ranges_and_prefixes() {
+    let text =
+        b"# -w from standard input\n2001:2::/126\n2001:2:1::/112-116 # 16 /116s\n2001:2:2::5\n";
+    let got: HashSet<Ipv6Addr> = dry(&["-p", "80", "-w", "-"], Some(text))
+        .into_iter()
+        .map(|p| p.daddr)
+        .collect();
+    let mut want: HashSet<Ipv6Addr> = (0..4u128)
+        .map(|i| Ipv6Addr::from(u128::from(a6("2001:2::")) | i))
+        .collect();
+    want.extend((0..16u128).map(|j| Ipv6Addr::from(u128::from(a6("2001:2:1::")) | j << 12 | 1)));
+    want.insert(a6("2001:2:2::5"));
+    assert_eq!(got, want);
+}
+
+fn a6(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+#[test]
 fn max_targets_and_probes_per_target() {
     let capped = dry(
         &["-p", "80,443", "2001:2::/120", "-n", "100", "-e", "3"],

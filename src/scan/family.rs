@@ -16,6 +16,9 @@ use super::network::Network;
 
 pub(super) trait Live: ScanFamily<Addr: NetAddr> {
     const UNSPECIFIED: Self::Addr;
+    /// Bytes of each reply the capture keeps: enough for the longest TCP header, and for
+    /// an ICMP error quoting the probe's IP header and 8 bytes of TCP.
+    const SNAPLEN: u32;
     /// The numbered targets.
     fn space(config: &Config) -> &TargetSpace<Self::Addrs>;
     /// The built-in blocklist and the whole blocklist as read at start.
@@ -29,6 +32,7 @@ pub(super) trait Live: ScanFamily<Addr: NetAddr> {
 
 impl Live for V4 {
     const UNSPECIFIED: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
+    const SNAPLEN: u32 = crate::recv::capture::SNAPLEN;
     fn space(config: &Config) -> &TargetSpace<Self::Addrs> {
         &config.targets.space
     }
@@ -49,6 +53,9 @@ impl Live for V4 {
 
 impl Live for V6 {
     const UNSPECIFIED: Ipv6Addr = Ipv6Addr::UNSPECIFIED;
+    /// An ICMPv6 error alone needs 14 + 40 + 8 + 40 + 8 = 110 bytes, and extension
+    /// headers may come before TCP or ICMPv6 and inside the quote: room for 64 bytes of them.
+    const SNAPLEN: u32 = 14 + 40 + 64 + 60;
     fn space(config: &Config) -> &TargetSpace<Self::Addrs> {
         match &config.targets.v6 {
             Some(t) => &t.space,

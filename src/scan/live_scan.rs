@@ -31,7 +31,7 @@ use crate::output::spec::OutputSpec;
 use crate::output::status::StatusFile;
 use crate::output::{rfc3339_us, unix_us_now, JsonLines, Record, WriteOutcome};
 use crate::probe::Probe;
-use crate::recv::capture::{SocketCapture, SNAPLEN};
+use crate::recv::capture::SocketCapture;
 use crate::recv::{Classifier, Control};
 use crate::send::backend::{open_tx, SocketTx};
 use crate::send::{Backend, SendEnd, SendReport, SendShared, Sender};
@@ -139,7 +139,7 @@ impl<F: Live> Resources<F> {
         // Discovery can wait seconds for a neighbour: read what changed meanwhile.
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
-        let filter = F::filter(network.src_ip, config.network.source_ports, SNAPLEN);
+        let filter = F::filter(network.src_ip, config.network.source_ports, F::SNAPLEN);
         let capture = SocketCapture::open(network.ifindex, &filter, F::ETHERTYPE)?;
         let txs: Vec<_> = (0..threads)
             .map(|t| {

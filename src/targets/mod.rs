@@ -6,7 +6,11 @@
 //! * [`blocklist`] parses list files and command-line targets, and holds the built-in
 //!   [`blocklist::RESERVED`] and [`blocklist::NEVER`] ranges.
 //! * [`iplist`] loads `-I` lists of single addresses fast and compactly.
-//! * [`TargetSpace`] numbers every (address, port) pair of the scan `0..len()`.
+//! * [`v6`] is the IPv6 counterpart: hitlists, whole prefixes and `PREFIX/A-B` sub-prefix
+//!   enumerations as one numbered set ([`v6::Addrs6`]), the built-in IPv6 blocklist and the
+//!   IPv6 list files.
+//! * [`TargetSpace`] numbers every (address, port) pair of the scan `0..len()`, over either
+//!   family's address set ([`Numbered`]).
 //! * [`cyclic::Cyclic`] is a seeded permutation of those numbers from a multiplicative
 //!   cyclic group; its [`cyclic::Walk`]s split it among shards and sender threads so that
 //!   every target is visited exactly once, with no shared state and cheap resumption.

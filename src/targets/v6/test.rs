@@ -224,3 +224,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_hitlist_costs_sixteen_bytes_an_address() {
+    let n = 100_000u128;
+    let list: Vec<u128> = (0..n)
+        .map(|i| a("2001:db8::") | (i * 7919) << 64 | i)
+        .collect();
+    let s = Addrs6::new(list, &[], &Ranges6::new(), Iid::Low).unwrap();
+    assert_eq!(s.len(), n as u64);
+    assert_eq!(s.list_len(), n as usize);
+    assert!(
+        s.heap_bytes() <= 16 * n as usize,
+        "{} bytes",
+        s.heap_bytes()
+    );
+}
