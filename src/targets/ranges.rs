@@ -217,6 +217,7 @@ impl AddrSet {
     }
 
     /// Whether `addr` is in the set.
+    #[inline]
     pub fn contains(&self, addr: u32) -> bool {
         match &self.list {
             Some(l) => l.binary_search(&addr).is_ok(),
@@ -226,6 +227,7 @@ impl AddrSet {
 
     /// The `index`-th address of the set in increasing order (0-based), or `None` if
     /// `index >= len()`.
+    #[inline]
     pub fn nth(&self, index: u64) -> Option<u32> {
         if index >= self.total {
             return None;
