@@ -158,7 +158,9 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
     let file = dir.path().join("hitlist.txt");
     write_hitlist(&file, &list, 9);
     let text = std::fs::read(&file).unwrap();
-    let common_args = ["-p", "80", "-r", "50000", "-c", "1"];
+    // A reply for every probe (RST or SYN-ACK): a pace the receiver keeps up with on two
+    // loaded cores.
+    let common_args = ["-p", "80", "-r", "30000", "-c", "1"];
 
     for (how, args, stdin) in [
         ("-I FILE", vec!["-I", file.to_str().unwrap()], None),
@@ -177,7 +179,12 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
             scan = scan.stdin(bytes);
         }
         let r = scan.run(&tb);
-        assert_eq!(addrs6_of(&r.lines, "synack"), set(&open), "{how}");
+        let found = addrs6_of(&r.lines, "synack");
+        let missed: Vec<_> = set(&open).difference(&found).copied().collect();
+        for a in missed.iter().take(3) {
+            eprintln!("missed {a}: the target says {:?}", tb.connect(*a, 80));
+        }
+        assert_eq!(found, set(&open), "{how}: missed {missed:?}\n{}", r.meta);
         for l in &r.lines {
             check_line(l, SCAN_ADDR6);
         }
