@@ -10,8 +10,9 @@
 //! * a [`ScanIdentity`] of everything that defines *which* probes the scan sends (targets
 //!   after the built-in blocklist, ports, shard, probes, source ports, threads, `-n`, seed)
 //!   and its hash. The `-b` files are not part of it: they filter probes, they do not number
-//!   targets, so a resumed scan may use an updated opt-out list. Rate, cooldown and output paths may change between runs; anything else is
-//!   refused, because the saved walk positions would mean something else;
+//!   targets, so a resumed scan may use an updated opt-out list. Rate, cooldown and output
+//!   paths may change between runs; anything else is refused, because the saved walk
+//!   positions would mean something else;
 //! * per sender thread, the walk position ([`crate::targets::Walk::position`]) and the
 //!   number of indices the walk yielded (for the remaining share of `-n`);
 //! * the counts so far, summed over every run of the scan;

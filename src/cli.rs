@@ -184,8 +184,9 @@ pub struct Args {
     #[arg(short = 'd', long)]
     pub dryrun: bool,
 
-    /// Save the scan's progress to FILE (mode 0600: it holds the validation key) every
-    /// second and when the scan stops, so that --resume FILE can continue it.
+    /// Save the scan's progress and its command line to FILE (mode 0600: it holds the
+    /// validation key) every second and when the scan stops, so that --resume FILE alone
+    /// can continue it.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
 
