@@ -5,11 +5,11 @@
 //!   [`Command`]: each flag by its long name with its values as typed, paths made absolute
 //!   (a resume may start in another directory), and a hash of each file read as input.
 //! * [`complete`] checks the flags given beside `--resume` against the checkpoint's and
-//!   fills in the others. A flag that only paces, bounds or reports this run
-//!   ([`MAY_CHANGE`], [`OUTPUTS`]) takes its new value; any other must have the
-//!   checkpoint's value (given again, or a default equal to it), or the scan is refused
-//!   with one line that names the flag. Only the flags given count: a default is no
-//!   difference. The completed command line is parsed like a typed one, so the
+//!   fills in the others. A flag that only paces or reports the run ([`MAY_CHANGE`],
+//!   [`OUTPUTS`]) or belongs to this run alone ([`PER_RUN`]) takes its new value; any
+//!   other must have the checkpoint's value (given again, or a default equal to it), or
+//!   the scan is refused with one line that names the flag. Only the flags given count:
+//!   a default is no difference. The completed command line is parsed like a typed one, so the
 //!   configuration is built, and checked against the checkpoint's identity
 //!   (`plan::check_resume`), exactly as for a scan started by hand.
 //!
@@ -26,11 +26,13 @@ use crate::checkpoint::{Checkpoint, Command, InputFile};
 use crate::cli::{arg_name, Args};
 use crate::config::ConfigError;
 
-/// Flags about this run only: which checkpoint it continues and where it saves, and the
-/// listings that print and exit. Never recorded, never compared.
+/// Flags about this run only: which checkpoint it continues and where it saves, how long
+/// it may send (a resumed scan runs to its end unless given `-t` again), and the listings
+/// that print and exit. Never recorded, never compared.
 const PER_RUN: &[&str] = &[
     "resume",
     "checkpoint",
+    "max-runtime",
     "help",
     "version",
     "list-output-fields",
@@ -43,8 +45,9 @@ const PER_RUN: &[&str] = &[
 const OUTPUTS: &[&str] = &["output-file", "metadata-file", "status-updates-file"];
 
 /// Flags that may differ from the checkpoint's: how fast this run sends, how long it
-/// runs and waits, and what it prints. None of them changes which probes the scan sends.
-const MAY_CHANGE: &[&str] = &["rate", "bandwidth", "cooldown-time", "max-runtime", "quiet"];
+/// waits for replies, and what it prints. None of them changes which probes the scan
+/// sends. Not given, they keep the checkpoint's value.
+const MAY_CHANGE: &[&str] = &["rate", "bandwidth", "cooldown-time", "quiet"];
 
 /// Input files whose contents may change between runs: opt-out lists filter probes, they
 /// do not number targets (and a running scan re-reads them anyway). Their paths may not.
@@ -375,6 +378,8 @@ mod test {
             ("allowlist-file", 14)
         );
         assert_eq!(c.files[0].path, abs);
+        let c = record(&args(&["-p", "80", "-t", "5"])).unwrap();
+        assert!(!c.args.contains_key("max-runtime"), "per run");
     }
 
     #[test]
