@@ -191,7 +191,7 @@ pub struct Args {
     pub checkpoint: Option<PathBuf>,
 
     /// Continue the scan saved in FILE, with the command line the checkpoint records:
-    /// `--resume FILE` alone is enough. Flags given beside it must have the checkpoint's
+    /// --resume FILE alone is enough. Flags given beside it must have the checkpoint's
     /// values, except -r/-B, -c, -o, -m, -u and -q, which may change (-t bounds only the
     /// run it is given to). Appends to -o, and keeps saving to FILE unless --checkpoint
     /// names another.
