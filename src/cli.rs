@@ -290,7 +290,7 @@ impl Given {
         let mut given = BTreeMap::new();
         for arg in cmd.get_arguments() {
             let id = arg.get_id().as_str();
-            // `try_`: clap's own --help and --version are in the command, not the matches.
+            // Only what the command line gives: a default is no choice of the user's.
             if !matches!(
                 m.value_source(id),
                 Some(clap::parser::ValueSource::CommandLine)

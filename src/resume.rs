@@ -186,9 +186,12 @@ fn check_files(
         let used = merged
             .get(&f.flag)
             .is_some_and(|v| normalized(arg, v).contains(&f.path));
+        if !used {
+            continue;
+        }
         // A file that cannot be read now is reported by the configuration, with its flag.
         match InputFile::read(&f.flag, &f.path) {
-            Ok(now) if used && (now.hash != f.hash || now.bytes != f.bytes) => {
+            Ok(now) if now.hash != f.hash || now.bytes != f.bytes => {
                 return Err(ConfigError(format!(
                     "--resume: {} {} changed since the scan started ({} bytes then, {} now): its targets are no longer the checkpoint's",
                     flag(arg),
