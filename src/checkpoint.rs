@@ -10,11 +10,16 @@
 //! * a [`ScanIdentity`] of everything that defines *which* probes the scan sends (targets
 //!   after the built-in blocklist, ports, shard, probes, source ports, threads, `-n`, seed)
 //!   and its hash. The `-b` files are not part of it: they filter probes, they do not number
-//!   targets, so a resumed scan may use an updated opt-out list. Rate, cooldown and output paths may change between runs; anything else is
-//!   refused, because the saved walk positions would mean something else;
+//!   targets, so a resumed scan may use an updated opt-out list. Rate, cooldown and output
+//!   paths may change between runs; anything else is refused, because the saved walk
+//!   positions would mean something else;
 //! * per sender thread, the walk position ([`crate::targets::Walk::position`]) and the
 //!   number of indices the walk yielded (for the remaining share of `-n`);
-//! * the counts so far, summed over every run of the scan.
+//! * the counts so far, summed over every run of the scan;
+//! * (since version 2) the scan's [`Command`]: every flag given on the command line with
+//!   its values, and a hash of each input file, so that `--resume FILE` alone continues
+//!   the scan (see [`crate::resume`]). Version 1 files, without it, are still read: they
+//!   resume only with the scan's flags given again, as before.
 //!
 //! **What a resumed scan repeats.** A sender publishes its position only after a batch
 //! has been handed to the kernel (see `Sender::run`), and a target whose `-P` probes were
@@ -30,6 +35,7 @@
 //! synced, and renamed over the old one, so a reader (or a resume after a power cut)
 //! sees either the previous or the new checkpoint, never a torn one.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::hash::Hasher;
 use std::io::{self, Write};
@@ -46,8 +52,10 @@ use crate::validate::Key;
 
 /// The `format` field of every checkpoint.
 pub const FORMAT: &str = "synsurvey-checkpoint";
-/// The version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The version this build writes.
+pub const VERSION: u32 = 2;
+/// The oldest version this build reads (version 1 has no [`Command`]).
+pub const OLDEST_VERSION: u32 = 1;
 /// How often a running scan saves.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
@@ -121,6 +129,61 @@ impl ScanIdentity {
     }
 }
 
+/// The command line of the scan, as the checkpoint records it.
+///
+/// Flags are keyed by their long name (`targets` for the positional addresses), so that a
+/// new flag or a new kind of target is recorded with no change to the format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// Every flag given, with its values as typed (paths made absolute); a flag that takes
+    /// no value (`quiet`) has an empty list. Defaults are not recorded.
+    pub args: BTreeMap<String, Vec<String>>,
+    /// The files the scan read its targets and opt-outs from, as they were at its start.
+    pub files: Vec<InputFile>,
+}
+
+/// A file the scan read (`-w`, `-I`, `-b`), and a hash of its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    /// The long name of the flag that named it.
+    pub flag: String,
+    /// Its absolute path.
+    pub path: String,
+    pub bytes: u64,
+    /// SipHash-1-3 with a zero key of its bytes, hex: to notice a change, not to resist one.
+    pub hash: String,
+}
+
+impl InputFile {
+    /// Reads the file at `path` (absolute) and hashes it.
+    pub fn read(flag: &str, path: &str) -> io::Result<InputFile> {
+        let mut f = File::open(path)?;
+        let mut h = SipHasher13::new_with_keys(0, 0);
+        let mut buf = vec![0u8; 1 << 16];
+        let mut bytes = 0u64;
+        loop {
+            match io::Read::read(&mut f, &mut buf) {
+                Ok(0) => break,
+                // SipHasher's `write` streams: chunks hash as their concatenation would.
+                Ok(n) => {
+                    h.write(&buf[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(InputFile {
+            flag: flag.to_string(),
+            path: path.to_string(),
+            bytes,
+            hash: format!("{:016x}", h.finish()),
+        })
+    }
+}
+
 /// Where one sender thread's walk stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +223,9 @@ pub struct Checkpoint {
     pub scan: ScanIdentity,
     pub threads: Vec<ThreadState>,
     pub totals: Totals,
+    /// The command line (version 2 on); `None` in a version 1 file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
 }
 
 mod key_hex {
@@ -190,9 +256,9 @@ impl Checkpoint {
                 c.format
             )));
         }
-        if c.version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&c.version) {
             return Err(e(format!(
-                "checkpoint version {} is not supported (this build reads version {VERSION})",
+                "checkpoint version {} is not supported (this build reads versions {OLDEST_VERSION} to {VERSION})",
                 c.version
             )));
         }

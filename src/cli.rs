@@ -6,9 +6,11 @@
 //! and every combination and builds the objects the scan uses. Nothing is opened or sent
 //! until both stages have succeeded.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 /// A stateless TCP SYN scanner for Internet measurement.
 ///
@@ -188,14 +190,17 @@ pub struct Args {
     #[arg(short = 'd', long)]
     pub dryrun: bool,
 
-    /// Save the scan's progress to FILE (mode 0600: it holds the validation key) every
-    /// second and when the scan stops, so that --resume FILE can continue it.
+    /// Save the scan's progress and its command line to FILE (mode 0600: it holds the
+    /// validation key) every second and when the scan stops, so that --resume FILE alone
+    /// can continue it.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
 
-    /// Continue the scan saved in FILE: same targets, ports, shard, probes, source ports,
-    /// threads, -n and seed (rate and cooldown may differ). Appends to -o, and keeps
-    /// saving to FILE unless --checkpoint names another.
+    /// Continue the scan saved in FILE, with the command line the checkpoint records:
+    /// --resume FILE alone is enough. Flags given beside it must have the checkpoint's
+    /// values, except -r/-B, -c, -o, -m, -u and -q, which may change (-t bounds only the
+    /// run it is given to). Appends to -o, and keeps saving to FILE unless --checkpoint
+    /// names another.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 
@@ -285,4 +290,59 @@ pub struct Args {
     /// is unavailable.
     #[arg(long)]
     pub xdp: bool,
+
+    /// The flags given on the command line, as typed: filled by [`Args::parse_argv`]
+    /// (empty for an `Args` parsed otherwise), recorded in checkpoints for `--resume`.
+    #[arg(skip)]
+    pub given: Given,
+}
+
+/// The flags given on the command line (defaults are not), by [`arg_name`], with their
+/// values as typed, in order; a flag that takes no value (`-q`) has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Given(pub BTreeMap<String, Vec<String>>);
+
+impl Given {
+    fn of(cmd: &clap::Command, m: &ArgMatches) -> Given {
+        let mut given = BTreeMap::new();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            // Only what the command line gives: a default is no choice of the user's.
+            if !matches!(
+                m.value_source(id),
+                Some(clap::parser::ValueSource::CommandLine)
+            ) {
+                continue;
+            }
+            let values = match (arg.get_action().takes_values(), m.try_get_raw(id)) {
+                (true, Ok(Some(raw))) => raw.map(|v| v.to_string_lossy().into_owned()).collect(),
+                _ => Vec::new(),
+            };
+            given.insert(arg_name(arg), values);
+        }
+        Given(given)
+    }
+}
+
+/// The name a flag is known by in [`Given`] and in checkpoints: its long name, or its id
+/// for a positional argument (`targets`).
+pub fn arg_name(arg: &clap::Arg) -> String {
+    arg.get_long()
+        .unwrap_or_else(|| arg.get_id().as_str())
+        .to_string()
+}
+
+impl Args {
+    /// Parses a command line (program name first) and notes which flags it gives.
+    pub fn parse_argv<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let cmd = Args::command();
+        let m = cmd.clone().try_get_matches_from(argv)?;
+        let mut args = Args::from_arg_matches(&m)?;
+        args.given = Given::of(&cmd, &m);
+        Ok(args)
+    }
 }

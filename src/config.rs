@@ -149,6 +149,9 @@ pub(crate) struct Resume {
     pub(crate) resume_file: Option<PathBuf>,
     /// The checkpoint this scan continues (`--resume`), checked by `plan::check_resume`.
     pub(crate) checkpoint: Option<Box<crate::checkpoint::Checkpoint>>,
+    /// The command line this scan's checkpoints record (with `--checkpoint` or `--resume`):
+    /// for a resumed scan, the one completed from its checkpoint.
+    pub(crate) command: Option<crate::checkpoint::Command>,
 }
 
 /// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
@@ -162,14 +165,24 @@ pub use crate::targets::cyclic::MAX_THREADS;
 
 impl Config {
     /// Checks every flag and combination, reads the list files and the checkpoint to
-    /// resume, and builds the target space. The `--resume` check against this configuration
+    /// resume (completing the command line from it, see [`crate::resume`]), and builds
+    /// the target space. The `--resume` check against this configuration
     /// is a separate step: `plan::check_resume`.
     pub fn from_args(a: &Args) -> Result<Config, ConfigError> {
+        let mut resume = Resume::from_args(a)?;
+        // `--resume FILE`: the rest of the command line comes from the checkpoint.
+        let completed;
+        let a = match resume.checkpoint.as_deref() {
+            Some(c) => {
+                completed = crate::resume::complete(a, c)?;
+                &completed
+            }
+            None => a,
+        };
         let ports = match &a.target_ports {
             Some(p) => parse_ports(p)?,
             None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
         };
-        let resume = Resume::from_args(a)?;
         let pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
         let nports = ports.len();
@@ -178,6 +191,9 @@ impl Config {
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;
+        if resume.checkpoint_file.is_some() {
+            resume.command = Some(crate::resume::record(a)?);
+        }
         Ok(Config {
             targets,
             pacing,
@@ -271,6 +287,7 @@ impl Resume {
             checkpoint_file: a.checkpoint.clone().or_else(|| a.resume.clone()),
             resume_file: a.resume.clone(),
             checkpoint: checkpoint.map(Box::new),
+            command: None,
         })
     }
 }
@@ -739,21 +756,19 @@ fn parse_max_targets(s: &str, total: u64) -> Result<u64, ConfigError> {
 /// The configuration of `synsurvey --no-default-blocklist ARGS`, for the unit tests.
 #[cfg(test)]
 pub(crate) fn for_test(args: &[&str]) -> Config {
-    use clap::Parser;
     let mut v = vec!["synsurvey", "--no-default-blocklist"];
     v.extend_from_slice(args);
-    Config::from_args(&Args::try_parse_from(v).unwrap()).unwrap()
+    Config::from_args(&Args::parse_argv(v).unwrap()).unwrap()
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
-    use clap::Parser;
 
     fn cfg(args: &[&str]) -> Result<Config, ConfigError> {
         let mut v = vec!["synsurvey"];
         v.extend_from_slice(args);
-        Config::from_args(&Args::try_parse_from(v).unwrap())
+        Config::from_args(&Args::parse_argv(v).unwrap())
     }
 
     #[test]

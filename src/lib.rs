@@ -29,6 +29,7 @@
 //! * [`counters`]: the shared atomic counters every stage writes and the monitor reads.
 //! * [`stop`]: the one cell that records why a scan stops (first reason wins).
 //! * [`checkpoint`]: the checkpoint file format (`--checkpoint`, `--resume`).
+//! * [`resume`]: the command line a checkpoint records, and `--resume FILE` completed from it.
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
 //! * [`scan`]: a live scan in phases (open, spawn, monitor, end) and the dry run.
 //! * [`survey`]: what makes shards one survey, recorded in each shard's metadata.
@@ -56,6 +57,7 @@ pub mod plan;
 pub mod probe;
 pub mod recv;
 pub mod report;
+pub(crate) mod resume;
 pub mod scan;
 pub mod send;
 pub mod stop;

@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use synsurvey::cli::Args;
 use synsurvey::config::Config;
 use synsurvey::plan;
@@ -18,7 +16,7 @@ fn main() -> ExitCode {
     if let Some(code) = synsurvey::subcommand::dispatch(std::env::args_os().collect()) {
         return code;
     }
-    let args = match Args::try_parse() {
+    let args = match Args::parse_argv(std::env::args_os()) {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -353,10 +353,9 @@ impl Drop for NoticeServer {
 #[cfg(test)]
 mod test {
     use super::*;
-    use clap::Parser;
 
     fn notice() -> Notice {
-        let args = crate::cli::Args::try_parse_from([
+        let args = crate::cli::Args::parse_argv([
             "synsurvey",
             "--no-default-blocklist",
             "198.18.0.0/24",

@@ -5,10 +5,11 @@
 //! testbed with three scanner namespaces. Task I of the array runs shard I inside scanner
 //! namespace I + 1 (the site hook `launch` of survey.conf), toward 198.18.0.0/18 of the
 //! testbed only (see /work/shared/TESTBED.md). Mid-scan, task 1 is re-queued with
-//! `scontrol requeue`, as a preemption would; it resumes from its checkpoint, and the
-//! dependent merge job must then pass, with the testbed's open set. A capture on the
-//! target side shows every target probed, and none twice beyond what the checkpoint
-//! documentation allows after an interruption. A second survey, whose task 2 has another
+//! `scontrol requeue`, as a preemption would; it resumes from its checkpoint alone
+//! (`--resume FILE`, with the rate beside it), and the dependent merge job must then
+//! pass, with the testbed's open set. A capture on the target side shows every target
+//! probed, and none twice beyond what the checkpoint documentation allows after an
+//! interruption. A second survey, whose task 2 has another
 //! seed, must make the merge job fail naming shard 2.
 //!
 //! The cluster's jobs are cancelled and its daemons stopped (by pid) when the test ends,
@@ -397,6 +398,19 @@ fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     assert_eq!(
         meta1["survey"]["run"], 2,
         "task 1 ran twice, the second run resumed"
+    );
+    // By its checkpoint alone (and the rate, which may change): the checkpoint holds the
+    // rest of the command line, which the merge below proves was the survey's.
+    let ck1 = dir.join("ckpt-1.json");
+    assert_eq!(
+        meta1["command_line"],
+        serde_json::json!([
+            BIN,
+            "--resume",
+            ck1.to_str().unwrap(),
+            "-r",
+            RATE.to_string()
+        ]),
     );
 
     // The merged open set is the testbed's, once each.

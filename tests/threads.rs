@@ -135,7 +135,7 @@ fn a_resumed_scan_keeps_the_threads_of_its_checkpoint() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 256, "every target once across the two runs");
-    // -T that disagrees with the checkpoint is refused, as before.
+    // -T that disagrees with the checkpoint is refused, naming the flag.
     let forced = Command::new(synsurvey())
         .args(DRY)
         .args(["--resume", ck, "-T", "1"])
@@ -143,7 +143,10 @@ fn a_resumed_scan_keeps_the_threads_of_its_checkpoint() {
         .unwrap();
     assert_eq!(forced.status.code(), Some(2));
     let err = String::from_utf8_lossy(&forced.stderr);
-    assert!(err.contains("sender threads"), "{err}");
+    assert!(
+        err.contains("--resume: -T 1 differs from the checkpoint's 2"),
+        "{err}"
+    );
 }
 
 /// A live scan pinned to one CPU: the metadata and status line say one sender thread,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::checkpoint::{
-    Checkpoint, ScanIdentity, ThreadProgress, Totals, FORMAT, INTERVAL, VERSION,
+    Checkpoint, Command, ScanIdentity, ThreadProgress, Totals, FORMAT, INTERVAL, VERSION,
 };
 use crate::config::Config;
 use crate::counters::Counters;
@@ -24,6 +24,7 @@ pub struct Session {
     scan: ScanIdentity,
     base: Totals,
     runs: u32,
+    command: Option<Command>,
     progress: Vec<ThreadProgress>,
     /// When the next periodic save is due, and whether the last one failed (to warn
     /// once per streak of failures, not once a second).
@@ -49,6 +50,7 @@ impl Session {
                 .map(|c| c.totals)
                 .unwrap_or_default(),
             runs: config.resume.checkpoint.as_ref().map_or(0, |c| c.runs) + 1,
+            command: config.resume.command.clone(),
             progress,
             timer: Mutex::new((Instant::now() + INTERVAL, false)),
         })
@@ -79,6 +81,7 @@ impl Session {
                     + counters.send.blocklisted.load(Relaxed),
                 results_written: self.base.results_written + counters.recv.written.load(Relaxed),
             },
+            command: self.command.clone(),
         }
     }
 
