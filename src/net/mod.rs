@@ -39,15 +39,15 @@ macro_rules! syscall {
     }};
 }
 
-pub mod bpf;
-pub mod inotify;
-pub mod netns;
+pub(crate) mod bpf;
+pub(crate) mod inotify;
+pub(crate) mod netns;
 pub mod privs;
-pub mod route;
-pub mod rx;
+pub(crate) mod route;
+pub(crate) mod rx;
 mod sockopt;
-pub mod tx;
-pub mod xdp;
+pub(crate) mod tx;
+pub(crate) mod xdp;
 
 pub use bpf::reply_filter;
 pub use netns::enter_netns;

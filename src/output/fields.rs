@@ -86,8 +86,6 @@ pub struct FieldDef {
     pub alias: Option<&'static str>,
     pub kind: Kind,
     pub desc: &'static str,
-    /// Part of ZMap's `tcp_synscan` field set (the others are synsurvey's own).
-    pub zmap: bool,
 }
 
 const fn def(
@@ -95,7 +93,6 @@ const fn def(
     name: &'static str,
     alias: Option<&'static str>,
     kind: Kind,
-    zmap: bool,
     desc: &'static str,
 ) -> FieldDef {
     FieldDef {
@@ -104,7 +101,6 @@ const fn def(
         alias,
         kind,
         desc,
-        zmap,
     }
 }
 
@@ -115,7 +111,6 @@ pub const FIELDS: &[FieldDef] = &[
         "saddr",
         None,
         Kind::Str,
-        true,
         "source IP address of the response (for an ICMP message, the probed target)",
     ),
     def(
@@ -123,7 +118,6 @@ pub const FIELDS: &[FieldDef] = &[
         "saddr_raw",
         Some("saddr-raw"),
         Kind::Int,
-        true,
         "integer form of saddr as ZMap prints it (network-order bytes read little-endian)",
     ),
     def(
@@ -131,7 +125,6 @@ pub const FIELDS: &[FieldDef] = &[
         "daddr",
         None,
         Kind::Str,
-        true,
         "destination IP address of the response (the scanner)",
     ),
     def(
@@ -139,7 +132,6 @@ pub const FIELDS: &[FieldDef] = &[
         "daddr_raw",
         Some("daddr-raw"),
         Kind::Int,
-        true,
         "integer form of daddr as ZMap prints it",
     ),
     def(
@@ -147,7 +139,6 @@ pub const FIELDS: &[FieldDef] = &[
         "ipid",
         None,
         Kind::Int,
-        true,
         "IP identification number of the response",
     ),
     def(
@@ -155,7 +146,6 @@ pub const FIELDS: &[FieldDef] = &[
         "ttl",
         None,
         Kind::Int,
-        true,
         "time-to-live of the response packet",
     ),
     def(
@@ -163,7 +153,6 @@ pub const FIELDS: &[FieldDef] = &[
         "sport",
         None,
         Kind::Int,
-        true,
         "TCP source port (the probed port)",
     ),
     def(
@@ -171,7 +160,6 @@ pub const FIELDS: &[FieldDef] = &[
         "dport",
         None,
         Kind::Int,
-        true,
         "TCP destination port (the probe's source port)",
     ),
     def(
@@ -179,7 +167,6 @@ pub const FIELDS: &[FieldDef] = &[
         "seqnum",
         None,
         Kind::Int,
-        true,
         "TCP sequence number",
     ),
     def(
@@ -187,16 +174,14 @@ pub const FIELDS: &[FieldDef] = &[
         "acknum",
         None,
         Kind::Int,
-        true,
         "TCP acknowledgement number",
     ),
-    def(Field::Window, "window", None, Kind::Int, true, "TCP window"),
+    def(Field::Window, "window", None, Kind::Int, "TCP window"),
     def(
         Field::Classification,
         "classification",
         None,
         Kind::Str,
-        true,
         "packet classification: synack, rst or icmp",
     ),
     def(
@@ -204,7 +189,6 @@ pub const FIELDS: &[FieldDef] = &[
         "success",
         None,
         Kind::Bool,
-        true,
         "is the response considered a success (a SYN-ACK)",
     ),
     def(
@@ -212,7 +196,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_responder",
         None,
         Kind::Str,
-        true,
         "source IP address of an ICMP message",
     ),
     def(
@@ -220,7 +203,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_type",
         None,
         Kind::Int,
-        true,
         "ICMP message type",
     ),
     def(
@@ -228,7 +210,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_code",
         None,
         Kind::Int,
-        true,
         "ICMP message code",
     ),
     def(
@@ -236,7 +217,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_unreach_str",
         None,
         Kind::Str,
-        true,
         "meaning of an ICMP destination unreachable's code",
     ),
     def(
@@ -244,7 +224,6 @@ pub const FIELDS: &[FieldDef] = &[
         "repeat",
         None,
         Kind::Bool,
-        true,
         "a SYN-ACK from this target was already seen",
     ),
     def(
@@ -252,7 +231,6 @@ pub const FIELDS: &[FieldDef] = &[
         "cooldown",
         None,
         Kind::Bool,
-        true,
         "received after the last probe was sent",
     ),
     def(
@@ -260,7 +238,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_str",
         Some("timestamp-str"),
         Kind::Str,
-        true,
         "time of arrival, ISO 8601 with milliseconds (UTC, +0000)",
     ),
     def(
@@ -268,7 +245,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_ts",
         Some("timestamp-ts"),
         Kind::Int,
-        true,
         "time of arrival, whole seconds since the epoch",
     ),
     def(
@@ -276,7 +252,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_us",
         Some("timestamp-us"),
         Kind::Int,
-        true,
         "microsecond part of the time of arrival (0 to 999999)",
     ),
     def(
@@ -284,7 +259,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_mss",
         None,
         Kind::Int,
-        false,
         "TCP MSS option of a SYN-ACK",
     ),
     def(
@@ -292,7 +266,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_wscale",
         None,
         Kind::Int,
-        false,
         "TCP window scale option",
     ),
     def(
@@ -300,7 +273,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_sack_perm",
         None,
         Kind::Bool,
-        false,
         "TCP SACK-permitted option present",
     ),
     def(
@@ -308,7 +280,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_ts_val",
         None,
         Kind::Int,
-        false,
         "TCP timestamp option: value",
     ),
     def(
@@ -316,7 +287,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_ts_ecr",
         None,
         Kind::Int,
-        false,
         "TCP timestamp option: echo reply",
     ),
     def(
@@ -324,7 +294,6 @@ pub const FIELDS: &[FieldDef] = &[
         "rtt_us",
         None,
         Kind::Int,
-        false,
         "round-trip time in microseconds, from the echoed TCP timestamp",
     ),
     def(
@@ -332,7 +301,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_unix_us",
         None,
         Kind::Int,
-        false,
         "time of arrival in microseconds since the epoch",
     ),
 ];
@@ -343,7 +311,6 @@ pub const BLANK: FieldDef = def(
     "blank",
     None,
     Kind::Null,
-    true,
     "an empty column (e.g. -f saddr,blank,blank,sport for ZGrab2)",
 );
 
