@@ -469,22 +469,10 @@ fn dropping_capabilities_in_a_thread_clears_everything() {
         "tests run as root with CAP_NET_RAW"
     );
     assert_eq!(after, privs::Caps::default());
-    assert_eq!(
-        status_field(&status, "CapEff:").as_deref(),
-        Some("0000000000000000")
-    );
-    assert_eq!(
-        status_field(&status, "CapPrm:").as_deref(),
-        Some("0000000000000000")
-    );
-    assert_eq!(
-        status_field(&status, "CapInh:").as_deref(),
-        Some("0000000000000000")
-    );
-    assert_eq!(
-        status_field(&status, "CapAmb:").as_deref(),
-        Some("0000000000000000")
-    );
+    for set in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
+        let value = status_field(&status, set);
+        assert_eq!(value.as_deref(), Some("0000000000000000"), "{set}");
+    }
     assert_eq!(status_field(&status, "NoNewPrivs:").as_deref(), Some("1"));
     // The harness thread is untouched, and the process-wide check sees it.
     assert!(privs::has_net_raw());

@@ -912,6 +912,7 @@ pub struct Scan {
     args: Vec<String>,
     env: Vec<(String, String)>,
     must_succeed: bool,
+    scanner: u8,
 }
 
 /// What a [`Scan`] left: its result lines, its metadata (`Null` if it wrote none) and
@@ -929,7 +930,14 @@ impl Scan {
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
             must_succeed: true,
+            scanner: 1,
         }
+    }
+
+    /// Runs in scanner namespace `k` of the testbed (see [`Testbed::exec_scanner`]).
+    pub fn scanner(mut self, k: u8) -> Scan {
+        self.scanner = k;
+        self
     }
 
     /// Sets an environment variable for the scanner (the test hooks read theirs).
@@ -953,13 +961,16 @@ impl Scan {
     pub fn spawn(self, tb: &Testbed) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let meta = dir.path().join("meta.json");
-        let mut cmd = tb.exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "-q",
-            "-m",
-            meta.to_str().unwrap(),
-        ]);
+        let mut cmd = tb.exec_scanner(
+            self.scanner,
+            [
+                synsurvey().to_str().unwrap(),
+                "--no-default-blocklist",
+                "-q",
+                "-m",
+                meta.to_str().unwrap(),
+            ],
+        );
         cmd.args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
