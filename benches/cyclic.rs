@@ -7,17 +7,11 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use synsurvey::targets::cyclic::{mul_mod, Cyclic};
 use synsurvey::targets::{blocklist, AddrSet};
 
-/// Deterministic pseudo-random numbers for the inputs (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+/// The tests' deterministic generator, for reproducible inputs.
+#[allow(dead_code)]
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::SplitMix64;
 
 fn walk_next(c: &mut Criterion) {
     let mut group = c.benchmark_group("walk_next");
@@ -50,18 +44,18 @@ fn walk_next(c: &mut Criterion) {
 }
 
 fn addr_set(c: &mut Criterion) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = SplitMix64(0x9e37_79b9_7f4a_7c15);
     let slash24s = AddrSet::from_ranges(
         (0..5000)
             .map(|_| {
-                let base = (rng.next() as u32) & 0xffff_ff00;
+                let base = (rng.next_u64() as u32) & 0xffff_ff00;
                 (base, base | 0xff)
             })
             .collect(),
     );
     let blocked = blocklist::reserved().union(&slash24s);
     let allowed = AddrSet::from_ranges(vec![(0, u32::MAX)]).subtract(&blocked);
-    let probes: Vec<u32> = (0..4096).map(|_| rng.next() as u32).collect();
+    let probes: Vec<u32> = (0..4096).map(|_| rng.next_u64() as u32).collect();
     eprintln!(
         "blocklist: {} ranges, {} addresses; allowlist: {} ranges",
         blocked.ranges().len(),

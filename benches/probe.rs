@@ -31,6 +31,12 @@ use synsurvey::targets::live_blocklist::{BlockView, LiveBlocklist};
 use synsurvey::targets::{reserved, AddrSet, TargetSpace};
 use synsurvey::validate::{Key, Validator};
 
+/// The tests' deterministic generator, for reproducible inputs.
+#[allow(dead_code)]
+#[path = "../tests/common/rng.rs"]
+mod rng;
+use rng::SplitMix64;
+
 /// Probes per measured iteration.
 const BATCH: u64 = 4096;
 /// Frames per send batch, as in the scan.
@@ -53,23 +59,12 @@ fn validator() -> Validator {
     )
 }
 
-/// xorshift64*, so that the bench needs no extra dependency and is reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 /// The built-in reserved ranges plus 5000 random /24s, and the scan: 11.0.0.0/8 minus
 /// that blocklist (as `Config` builds it), one port.
 fn scan() -> (AddrSet, TargetSpace) {
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut rng = SplitMix64(0x5eed_1234_abcd_0001);
     let random: Vec<Ipv4Net> = (0..5000)
-        .map(|_| Ipv4Net::new(Ipv4Addr::from(rng.next() as u32 & 0xffff_ff00), 24).unwrap())
+        .map(|_| Ipv4Net::new(Ipv4Addr::from(rng.next_u64() as u32 & 0xffff_ff00), 24).unwrap())
         .collect();
     let block = reserved().union(&AddrSet::from_nets(random));
     let addrs = AddrSet::from_nets(["11.0.0.0/8".parse::<Ipv4Net>().unwrap()]).subtract(&block);

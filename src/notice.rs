@@ -253,7 +253,6 @@ fn find_head_end(b: &[u8]) -> Option<usize> {
 
 /// The running notice server; dropping it stops serving and closes the listener.
 pub struct NoticeServer {
-    addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -279,7 +278,6 @@ impl BoundNotice {
     /// credentials it inherits).
     pub fn serve(self) -> io::Result<NoticeServer> {
         let BoundNotice { listener, notice } = self;
-        let addr = listener.local_addr()?;
         let html: Arc<[u8]> = notice.html().into_bytes().into();
         let mut json = serde_json::to_vec_pretty(&notice).map_err(io::Error::from)?;
         json.push(b'\n');
@@ -292,7 +290,6 @@ impl BoundNotice {
                 .spawn(move || accept_loop(&listener, &stop, &html, &json))?
         };
         Ok(NoticeServer {
-            addr,
             stop,
             thread: Some(thread),
         })
@@ -324,19 +321,6 @@ fn accept_loop(listener: &TcpListener, stop: &AtomicBool, html: &Arc<[u8]>, json
             // accepted, out of descriptors): look again shortly.
             Err(_) => std::thread::sleep(POLL),
         }
-    }
-}
-
-impl NoticeServer {
-    /// Binds `addr` and serves `notice` on it at once (see [`BoundNotice`] for the order a
-    /// privileged caller needs).
-    pub fn start(addr: SocketAddr, notice: Notice) -> io::Result<NoticeServer> {
-        BoundNotice::bind(addr, notice)?.serve()
-    }
-
-    /// The address actually bound (port 0 picks one).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
     }
 }
 
@@ -400,8 +384,10 @@ mod test {
 
     #[test]
     fn serves_html_json_and_refuses_the_rest() {
-        let server = NoticeServer::start("127.0.0.1:0".parse().unwrap(), notice()).unwrap();
-        let addr = server.local_addr();
+        let bound = BoundNotice::bind("127.0.0.1:0".parse().unwrap(), notice()).unwrap();
+        // Port 0 picked a free port.
+        let addr = bound.listener.local_addr().unwrap();
+        let server = bound.serve().unwrap();
         let page = get(addr, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
         assert!(page.starts_with("HTTP/1.0 200 OK\r\n"), "{page}");
         assert!(page.contains("text/html"));

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use forge::{in_netns, mac_of, Wire};
+use forge::{in_netns, mac_of, quoted_probe, Wire};
 use serde_json::Value;
 use synsurvey::wire::icmp::build_unreachable;
 
@@ -183,16 +183,8 @@ fn forged_and_unrelated_unreachables_are_counted_not_reported() {
     // ones that quote a SYN from another host (unrelated).
     let injector = in_netns(&ns, move || {
         std::thread::sleep(Duration::from_millis(800));
-        let quote = |src: Ipv4Addr, seq: u32| {
-            let mut p = vec![0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0];
-            p.extend_from_slice(&src.octets());
-            p.extend_from_slice(&[198, 18, 0, 5]);
-            p.extend_from_slice(&40000u16.to_be_bytes());
-            p.extend_from_slice(&80u16.to_be_bytes());
-            p.extend_from_slice(&seq.to_be_bytes());
-            p
-        };
         let from = Ipv4Addr::new(198, 18, 0, 5);
+        let quote = |src: Ipv4Addr, seq: u32| quoted_probe(src, from, 6, (40000, 80), seq);
         let mut frames = Vec::new();
         for i in 0..10u32 {
             let forged = quote(SCAN_ADDR, 0x1234_5678 ^ i);

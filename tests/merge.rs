@@ -56,6 +56,21 @@ fn merge(args: &[&Path]) -> Output {
         .expect("run synsurvey merge")
 }
 
+/// `synsurvey merge WORDS`, where each word that is not a flag names a file in `dir`.
+fn merge_words(dir: &Path, words: &str) -> Output {
+    let args: Vec<PathBuf> = words
+        .split_whitespace()
+        .map(|w| {
+            if w.starts_with('-') {
+                PathBuf::from(w)
+            } else {
+                dir.join(w)
+            }
+        })
+        .collect();
+    merge(&args.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -137,6 +152,7 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
     });
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| -> PathBuf { dir.path().join(name) };
+    let merge_in = |words: &str| merge_words(dir.path(), words);
     let blocklist = p("optout.txt");
     std::fs::write(&blocklist, "198.18.63.0/24\n").unwrap();
     let (ck1, r1) = (p("ck1.json"), p("r1.json"));
@@ -173,17 +189,7 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
 
     // Shard 1 unfinished, then left out: refused, naming it, and nothing written.
     let out = p("merged.json");
-    let o = merge(&[
-        Path::new("--metadata"),
-        &m0,
-        &m1a,
-        &m2,
-        Path::new("-o"),
-        &out,
-        &r0,
-        &r1,
-        &r2,
-    ]);
+    let o = merge_in("--metadata m0.json m1a.json m2.json -o merged.json r0.json r1.json r2.json");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!(
@@ -194,7 +200,7 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
         stderr(&o)
     );
     assert!(!out.exists(), "an incomplete merge writes nothing");
-    let o = merge(&[Path::new("--metadata"), &m0, &m2, Path::new("--"), &r0, &r2]);
+    let o = merge_in("--metadata m0.json m2.json -- r0.json r2.json");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("shard 1: missing: no metadata file"));
     assert!(o.stdout.is_empty());
@@ -242,21 +248,10 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
 
     // Complete: the metadata of runs 1 and 2 may stay in the list; the last run decides.
     let summary = p("summary.json");
-    let o = merge(&[
-        Path::new("--metadata"),
-        &m0,
-        &m1a,
-        &m1b,
-        &m1c,
-        &m2,
-        Path::new("-o"),
-        &out,
-        Path::new("-m"),
-        &summary,
-        &r0,
-        &r1,
-        &r2,
-    ]);
+    let o = merge_in(
+        "--metadata m0.json m1a.json m1b.json m1c.json m2.json \
+         -o merged.json -m summary.json r0.json r1.json r2.json",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     let line = err.lines().last().unwrap();
@@ -322,18 +317,9 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
 
     // First record wins: a file given twice changes nothing in the output.
     let again = p("again.json");
-    let o = merge(&[
-        Path::new("--metadata"),
-        &m0,
-        &m1c,
-        &m2,
-        Path::new("-o"),
-        &again,
-        &r0,
-        &r1,
-        &r0,
-        &r2,
-    ]);
+    let o = merge_in(
+        "--metadata m0.json m1c.json m2.json -o again.json r0.json r1.json r0.json r2.json",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(&again).unwrap(),
@@ -347,17 +333,7 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
     to_csv(&r1, &c1, true);
     to_csv(&r2, &c2, true);
     let merged_csv = p("merged.csv");
-    let o = merge(&[
-        Path::new("--metadata"),
-        &m0,
-        &m1c,
-        &m2,
-        Path::new("-o"),
-        &merged_csv,
-        &c0,
-        &c1,
-        &c2,
-    ]);
+    let o = merge_in("--metadata m0.json m1c.json m2.json -o merged.csv r0.csv r1.csv r2.csv");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let csv = std::fs::read_to_string(&merged_csv).unwrap();
     assert!(csv.starts_with("saddr,daddr,sport,"));
@@ -372,29 +348,12 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
         .collect();
     assert_eq!(csv_keys, unique);
     to_csv(&r1, &c1, false);
-    let o = merge(&[
-        Path::new("--metadata"),
-        &m0,
-        &m1c,
-        &m2,
-        Path::new("--"),
-        &c0,
-        &c1,
-        &c2,
-    ]);
+    let o = merge_in("--metadata m0.json m1c.json m2.json -- r0.csv r1.csv r2.csv");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("header row differs"), "{}", stderr(&o));
 
     // A results file left out: fewer records than the shards wrote.
-    let o = merge(&[
-        Path::new("--metadata"),
-        &m0,
-        &m1c,
-        &m2,
-        Path::new("--"),
-        &r0,
-        &r2,
-    ]);
+    let o = merge_in("--metadata m0.json m1c.json m2.json -- r0.json r2.json");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("a results file is missing or cut short"),
@@ -411,16 +370,7 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = merge(&[
-        Path::new("--metadata"),
-        &m0,
-        &m1c,
-        &m2x,
-        Path::new("--"),
-        &r0,
-        &r1,
-        &r2x,
-    ]);
+    let o = merge_in("--metadata m0.json m1c.json m2x.json -- r0.json r1.json r2x.json");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     let problems: Vec<&str> = err

@@ -5,12 +5,11 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use serde_json::Value;
 
 fn now() -> f64 {
     SystemTime::now()
@@ -26,36 +25,38 @@ fn replace(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-fn start_scan(tb: &Testbed, args: &[&str], dir: &Path) -> Child {
-    start_scan_env(tb, args, dir, &[])
+/// A fresh testbed and an opt-out list (a blocklist file) that holds `text`.
+fn setup(text: &str) -> (Testbed, tempfile::TempDir, PathBuf) {
+    let tb = Testbed::up(TestbedOpts::default());
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("optout.txt");
+    std::fs::write(&list, text).unwrap();
+    (tb, dir, list)
 }
 
-fn start_scan_env(tb: &Testbed, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Child {
-    let mut argv: Vec<String> = vec![
-        synsurvey().to_str().unwrap().into(),
-        "--no-default-blocklist".into(),
-        "-q".into(),
-    ];
-    argv.push("-m".into());
-    argv.push(dir.join("meta.json").to_str().unwrap().into());
-    argv.push("-o".into());
-    argv.push(dir.join("out.json").to_str().unwrap().into());
-    argv.extend(args.iter().map(|s| s.to_string()));
-    tb.exec_scan(argv)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// The scan of these tests: the 16384 targets of 198.18.0.0/18, port 80, at `rate` pps,
+/// with `list` as its blocklist file.
+fn optout_scan(list: &Path, rate: &str, more: &[&str]) -> Scan {
+    let mut args = vec!["198.18.0.0/18", "-p", "80", "-r", rate, "-c", "0.5"];
+    args.extend_from_slice(&["-b", list.to_str().unwrap()]);
+    args.extend_from_slice(more);
+    Scan::new(&args)
 }
 
-fn finish(child: Child, dir: &Path) -> (Value, String) {
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{}: {stderr}", out.status);
-    let meta: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
-    (meta, stderr)
+/// Rewrites `list` in place with `text` and puts its modification time back to `stamp`:
+/// with the same length, only a watcher that reads the file (not its stamps) sees it.
+fn rewrite_keeping_stamp(list: &Path, text: &str, stamp: SystemTime) {
+    std::fs::write(list, text).unwrap();
+    let f = std::fs::File::options().write(true).open(list).unwrap();
+    f.set_modified(stamp).unwrap();
+}
+
+/// The probes in `seen` to addresses that `blocked` says are opted out, sent more than 1 s
+/// after `changed_at`.
+fn late(seen: &[SeenSyn], blocked: impl Fn(Ipv4Addr) -> bool, changed_at: f64) -> Vec<&SeenSyn> {
+    seen.iter()
+        .filter(|s| blocked(s.daddr) && s.time > changed_at + 1.0)
+        .collect()
 }
 
 fn in_20(a: Ipv4Addr) -> bool {
@@ -66,36 +67,17 @@ fn in_20(a: Ipv4Addr) -> bool {
 #[test]
 fn opt_out_added_mid_scan_is_honoured_within_a_second() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::default());
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("optout.txt");
-    replace(&list, "# no opt-outs yet\n");
+    let (tb, _dir, list) = setup("# no opt-outs yet\n");
     let cap = tb.capture_syns();
     // 16384 targets over two sender threads at 5000 pps: about 3.3 s of sending.
-    let child = start_scan(
-        &tb,
-        &[
-            "198.18.0.0/18",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-T",
-            "2",
-            "-c",
-            "0.5",
-            "-b",
-            list.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let scan = optout_scan(&list, "5000", &["-T", "2"]).spawn(&tb);
     std::thread::sleep(Duration::from_millis(1200));
     let changed_at = now();
     replace(
         &list,
         "# opt-out received by e-mail\n198.18.16.0/20\n198.18.40.7\n",
     );
-    let (meta, stderr) = finish(child, dir.path());
+    let Scanned { meta, stderr, .. } = scan.wait();
     let seen = cap.stop();
     let blocked = |a: Ipv4Addr| in_20(a) || a == Ipv4Addr::new(198, 18, 40, 7);
     let before = seen
@@ -106,10 +88,7 @@ fn opt_out_added_mid_scan_is_honoured_within_a_second() {
         before > 0,
         "the scan had probed the range before the opt-out: the test is meaningful"
     );
-    let late: Vec<_> = seen
-        .iter()
-        .filter(|s| blocked(s.daddr) && s.time > changed_at + 1.0)
-        .collect();
+    let late = late(&seen, blocked, changed_at);
     assert!(
         late.is_empty(),
         "{} probes to opted-out addresses more than 1 s after the change, first at +{:.3}s",
@@ -133,48 +112,25 @@ fn opt_out_added_mid_scan_is_honoured_within_a_second() {
 #[test]
 fn sighup_rereads_an_unchanged_looking_file() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::default());
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("optout.txt");
     // Same length before and after, and the modification time is put back: only SIGHUP
     // can tell the scanner.
-    std::fs::write(&list, "198.18.63.255\n").unwrap();
+    let (tb, _dir, list) = setup("198.18.63.255\n");
     let stamp = std::fs::metadata(&list).unwrap().modified().unwrap();
     let cap = tb.capture_syns();
-    let child = start_scan_env(
-        &tb,
-        &[
-            "198.18.0.0/18",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-c",
-            "0.5",
-            "-b",
-            list.to_str().unwrap(),
-        ],
-        dir.path(),
-        &[("SYNSURVEY_TEST_NO_INOTIFY", "1")],
-    );
+    let scan = optout_scan(&list, "5000", &[])
+        .env("SYNSURVEY_TEST_NO_INOTIFY", "1")
+        .spawn(&tb);
     std::thread::sleep(Duration::from_millis(1200));
-    std::fs::write(&list, "198.18.16.0/20").unwrap();
+    rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
     assert_eq!(std::fs::metadata(&list).unwrap().len(), 14);
-    let f = std::fs::File::options().write(true).open(&list).unwrap();
-    f.set_modified(stamp).unwrap();
-    drop(f);
     // The watcher alone would not notice: give it time to (wrongly) do so.
     std::thread::sleep(Duration::from_millis(600));
     let changed_at = now();
     // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
-    let (meta, stderr) = finish(child, dir.path());
+    unsafe { libc::kill(scan.id() as i32, libc::SIGHUP) };
+    let Scanned { meta, stderr, .. } = scan.wait();
     let seen = cap.stop();
-    let late = seen
-        .iter()
-        .filter(|s| in_20(s.daddr) && s.time > changed_at + 1.0)
-        .count();
-    assert_eq!(late, 0);
+    assert_eq!(late(&seen, in_20, changed_at).len(), 0);
     let unnoticed = seen
         .iter()
         .filter(|s| in_20(s.daddr) && s.time > changed_at - 0.3 && s.time < changed_at)
@@ -191,47 +147,24 @@ fn sighup_rereads_an_unchanged_looking_file() {
 #[test]
 fn an_edit_invisible_to_stamps_is_applied_at_once() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::default());
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("optout.txt");
-    std::fs::write(&list, "198.18.63.255\n").unwrap();
+    let (tb, _dir, list) = setup("198.18.63.255\n");
     let stamp = std::fs::metadata(&list).unwrap().modified().unwrap();
     let cap = tb.capture_syns();
-    let child = start_scan(
-        &tb,
-        &[
-            "198.18.0.0/18",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-c",
-            "0.5",
-            "-b",
-            list.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let scan = optout_scan(&list, "5000", &[]).spawn(&tb);
     cap.wait_for_first(Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(500));
     // Rewritten in place, same length, modification time put back.
     let changed_at = now();
-    std::fs::write(&list, "198.18.16.0/20").unwrap();
-    let f = std::fs::File::options().write(true).open(&list).unwrap();
-    f.set_modified(stamp).unwrap();
-    drop(f);
-    let (meta, stderr) = finish(child, dir.path());
+    rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
+    let Scanned { meta, stderr, .. } = scan.wait();
     let seen = cap.stop();
     assert!(
         seen.iter().any(|s| in_20(s.daddr) && s.time < changed_at),
         "the /20 was probed before the edit: the test is meaningful"
     );
-    let late = seen
-        .iter()
-        .filter(|s| in_20(s.daddr) && s.time > changed_at + 1.0)
-        .count();
     assert_eq!(
-        late, 0,
+        late(&seen, in_20, changed_at).len(),
+        0,
         "probes to the /20 more than 1 s after the edit\n{stderr}"
     );
     assert_eq!(meta["blocklist_reloads"], 1, "{stderr}");
@@ -240,30 +173,13 @@ fn an_edit_invisible_to_stamps_is_applied_at_once() {
 #[test]
 fn malformed_reload_keeps_the_previous_list() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::default());
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("optout.txt");
-    replace(&list, "198.18.16.0/20\n");
+    let (tb, _dir, list) = setup("198.18.16.0/20\n");
     let cap = tb.capture_syns();
-    let child = start_scan(
-        &tb,
-        &[
-            "198.18.0.0/18",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-c",
-            "0.5",
-            "-b",
-            list.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let scan = optout_scan(&list, "5000", &[]).spawn(&tb);
     std::thread::sleep(Duration::from_millis(1000));
     // A broken edit that would also have lifted the opt-out: it must not take effect.
     replace(&list, "198.18.20.0/24\nthis is not an address\n");
-    let (meta, stderr) = finish(child, dir.path());
+    let Scanned { meta, stderr, .. } = scan.wait();
     let seen = cap.stop();
     assert_eq!(
         seen.iter().filter(|s| in_20(s.daddr)).count(),
@@ -332,29 +248,10 @@ fn large_scans_need_a_blocklist_file() {
 #[test]
 fn a_truncating_rewriter_never_unblocks_an_address() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::default());
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("optout.txt");
-    std::fs::write(&list, "# no opt-outs yet\n").unwrap();
+    let (tb, _dir, list) = setup("# no opt-outs yet\n");
     let cap = tb.capture_syns();
     // 16384 targets at 4000 pps: about 4.1 s of sending.
-    let child = start_scan(
-        &tb,
-        &[
-            "198.18.0.0/18",
-            "-p",
-            "80",
-            "-r",
-            "4000",
-            "-T",
-            "2",
-            "-c",
-            "0.5",
-            "-b",
-            list.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let scan = optout_scan(&list, "4000", &["-T", "2"]).spawn(&tb);
     cap.wait_for_first(Duration::from_secs(30));
     // blocked_at[i]: when the version listing 198.18.(16 + i).0/24 was first complete.
     let mut blocked_at = Vec::new();
@@ -372,7 +269,7 @@ fn a_truncating_rewriter_never_unblocks_an_address() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    let (meta, stderr) = finish(child, dir.path());
+    let Scanned { meta, stderr, .. } = scan.wait();
     let seen = cap.stop();
     let block_of = |a: Ipv4Addr| {
         let o = a.octets();
@@ -411,41 +308,13 @@ fn a_truncating_rewriter_never_unblocks_an_address() {
 #[test]
 fn an_edit_before_the_first_probe_is_in_force_from_the_first_probe() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::default());
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("optout.txt");
-    std::fs::write(&list, "198.18.63.255\n").unwrap();
+    let (tb, dir, list) = setup("198.18.63.255\n");
     let stamp = std::fs::metadata(&list).unwrap().modified().unwrap();
     let paused = dir.path().join("paused");
     let cap = tb.capture_syns();
-    let mut argv: Vec<String> = [
-        synsurvey().to_str().unwrap(),
-        "--no-default-blocklist",
-        "-q",
-        "198.18.0.0/18",
-        "-p",
-        "80",
-        "-r",
-        "5000",
-        "-c",
-        "0.5",
-        "-o",
-        "/dev/null",
-        "-b",
-        list.to_str().unwrap(),
-        "-m",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    argv.push(dir.path().join("meta.json").to_str().unwrap().into());
-    let child = tb
-        .exec_scan(argv)
-        .env("SYNSURVEY_TEST_PAUSE_BEFORE_SEND", &paused)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let scan = optout_scan(&list, "5000", &["-o", "/dev/null"])
+        .env("SYNSURVEY_TEST_PAUSE_BEFORE_SEND", paused.to_str().unwrap())
+        .spawn(&tb);
     let t = std::time::Instant::now();
     while !paused.exists() {
         assert!(
@@ -455,12 +324,9 @@ fn an_edit_before_the_first_probe_is_in_force_from_the_first_probe() {
         std::thread::sleep(Duration::from_millis(10));
     }
     // Same length, modification time put back: only a read at the last moment sees it.
-    std::fs::write(&list, "198.18.16.0/20").unwrap();
-    let f = std::fs::File::options().write(true).open(&list).unwrap();
-    f.set_modified(stamp).unwrap();
-    drop(f);
+    rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
     std::fs::remove_file(&paused).unwrap();
-    let (meta, _) = finish(child, dir.path());
+    let meta = scan.wait().meta;
     let seen = cap.stop();
     assert!(seen.len() > 10_000, "{} probes", seen.len());
     let to_20: Vec<_> = seen.iter().filter(|s| in_20(s.daddr)).collect();

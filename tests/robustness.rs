@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use forge::{at, refill_ip_checksum, Forge};
+use forge::{at, quoted_probe, refill_ip_checksum, Forge};
 use proptest::prelude::*;
 use synsurvey::recv::{Classifier, Outcome};
 use synsurvey::targets::live_blocklist::LiveBlocklist;
@@ -419,13 +419,7 @@ fn corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
 fn icmp_corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
     let tag = s.validator.tag(TARGET, PORT);
     let probe = |src: Ipv4Addr, dst: Ipv4Addr, proto: u8, sport: u16, seq: u32| {
-        let mut p = vec![0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, proto, 0, 0];
-        p.extend_from_slice(&src.octets());
-        p.extend_from_slice(&dst.octets());
-        p.extend_from_slice(&sport.to_be_bytes());
-        p.extend_from_slice(&PORT.to_be_bytes());
-        p.extend_from_slice(&seq.to_be_bytes());
-        p
+        quoted_probe(src, dst, proto, (sport, PORT), seq)
     };
     let ours = s.validator.sport(&tag, 0);
     let unreach = |q: Vec<u8>| build_unreachable(([2; 6], [4; 6]), TARGET, SRC, 1, &q);

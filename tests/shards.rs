@@ -6,10 +6,20 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::process::Stdio;
+use std::path::Path;
 
 use common::*;
-use serde_json::Value;
+
+/// Shard `shard` of 3 of the scan of 198.18.0.0/18, port 80, at 8000 pps with seed
+/// `seed`, from scanner namespace `shard + 1`, with `list` as its blocklist file.
+fn shard_scan(shard: u8, seed: &str, list: &Path, more: &[&str]) -> Scan {
+    let shard_s = shard.to_string();
+    let mut args = vec!["198.18.0.0/18", "-p", "80", "-e", seed, "--shards", "3"];
+    args.extend_from_slice(&["--shard", &shard_s, "-r", "8000"]);
+    args.extend_from_slice(&["-b", list.to_str().unwrap()]);
+    args.extend_from_slice(more);
+    Scan::new(&args).scanner(shard + 1)
+}
 
 #[test]
 fn three_hosts_three_shards_cover_everything_once() {
@@ -30,60 +40,20 @@ fn three_hosts_three_shards_cover_everything_once() {
         "# the same opt-out list on every host\n198.18.63.0/24\n",
     )
     .unwrap();
-    let children: Vec<_> = (0..3u8)
+    let scans: Vec<_> = (0..3u8)
         .map(|shard| {
-            let meta = dir.path().join(format!("meta{shard}.json"));
             // Different thread counts per host: the split does not depend on them.
             let threads = (shard + 1).to_string();
-            tb.exec_scanner(
-                shard + 1,
-                [
-                    synsurvey().to_str().unwrap(),
-                    "--no-default-blocklist",
-                    "198.18.0.0/18",
-                    "-p",
-                    "80",
-                    "-e",
-                    "424242",
-                    "--shards",
-                    "3",
-                    "--shard",
-                    &shard.to_string(),
-                    "-T",
-                    &threads,
-                    "-r",
-                    "8000",
-                    "-c",
-                    "1",
-                    "-q",
-                    "-b",
-                    blocklist.to_str().unwrap(),
-                    "-m",
-                    meta.to_str().unwrap(),
-                ],
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            shard_scan(shard, "424242", &blocklist, &["-T", &threads, "-c", "1"]).spawn(&tb)
         })
         .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs: Vec<Scanned> = scans.into_iter().map(Running::wait).collect();
     let seen: Vec<_> = caps.into_iter().map(|c| c.stop()).collect();
 
     let mut found = BTreeSet::new();
     let mut total_scanned = 0;
     for (i, out) in outputs.iter().enumerate() {
-        assert!(
-            out.status.success(),
-            "shard {i}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for l in read_json_lines(&out.stdout) {
+        for l in &out.lines {
             let a: Ipv4Addr = l["saddr"].as_str().unwrap().parse().unwrap();
             assert_eq!(
                 l["daddr"],
@@ -92,10 +62,7 @@ fn three_hosts_three_shards_cover_everything_once() {
             );
             assert!(found.insert(a), "{a} reported by two shards");
         }
-        let meta: Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join(format!("meta{i}.json"))).unwrap(),
-        )
-        .unwrap();
+        let meta = &out.meta;
         total_scanned += meta["targets_scanned"].as_u64().unwrap();
         assert_eq!(meta["config"]["seed"], 424242);
     }
@@ -153,48 +120,15 @@ fn shards_with_different_opt_out_versions_still_cover_everything_once() {
             _ => o[2] == 10 || o[2] == 11 || (20..24).contains(&o[2]),
         }
     };
-    let children: Vec<_> = (0..3u8)
+    let scans: Vec<_> = (0..3u8)
         .map(|shard| {
             let list = dir.path().join(format!("optout{shard}.txt"));
             std::fs::write(&list, versions[usize::from(shard)]).unwrap();
-            tb.exec_scanner(
-                shard + 1,
-                [
-                    synsurvey().to_str().unwrap(),
-                    "--no-default-blocklist",
-                    "198.18.0.0/18",
-                    "-p",
-                    "80",
-                    "-e",
-                    "77",
-                    "--shards",
-                    "3",
-                    "--shard",
-                    &shard.to_string(),
-                    "-r",
-                    "8000",
-                    "-c",
-                    "0.5",
-                    "-q",
-                    "-o",
-                    "/dev/null",
-                    "-b",
-                    list.to_str().unwrap(),
-                ],
-            )
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            shard_scan(shard, "77", &list, &["-c", "0.5", "-o", "/dev/null"]).spawn(&tb)
         })
         .collect();
-    for (i, c) in children.into_iter().enumerate() {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "shard {i}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for scan in scans {
+        scan.wait();
     }
     let seen: Vec<_> = caps.into_iter().map(|c| c.stop()).collect();
     let mut probed = BTreeSet::new();

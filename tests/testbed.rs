@@ -3,12 +3,15 @@
 //! (`CI=true`), where it fails (see `common::privileged`).
 
 mod common;
+mod forge;
 
 use common::*;
+use forge::Forge;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use synsurvey::wire::tcp::flags;
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -261,16 +264,11 @@ fn pcap_file(magic: [u8; 4], frame: &[u8], sec: u32, frac: u32) -> Vec<u8> {
 
 #[test]
 fn pcap_reader_parses_a_syn() {
-    let mut frame = vec![0u8; 12];
-    frame.extend_from_slice(&[0x08, 0x00]);
-    let mut ipv4 = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
-    ipv4.extend_from_slice(&[198, 19, 0, 1, 198, 18, 3, 4]);
-    frame.extend_from_slice(&ipv4);
-    let mut tcp = vec![
-        0x9c, 0x40, 0, 80, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0x50, 0x02,
-    ];
-    tcp.extend_from_slice(&[0; 6]);
-    frame.extend_from_slice(&tcp);
+    let mut syn = Forge::syn_ack(SCAN_ADDR, 40000, ip("198.18.3.4"), 80, 0);
+    syn.seq = 0xdead_beef;
+    syn.flags = flags::SYN;
+    syn.tcp_options.clear();
+    let frame = syn.build();
 
     let syns = parse_pcap(&pcap_file([0xd4, 0xc3, 0xb2, 0xa1], &frame, 10, 500_000));
     let s = syns[0].clone().expect("a SYN");

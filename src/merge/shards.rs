@@ -153,8 +153,31 @@ pub fn check(runs: &[ShardRun]) -> Coverage {
         };
     };
     let (id, identity) = (&reference.survey.id, &reference.survey.identity);
-    // shard -> run number -> files
-    let mut by_shard: BTreeMap<u32, BTreeMap<u32, Vec<&ShardRun>>> = BTreeMap::new();
+    let by_shard = by_shard(runs, id, identity, &mut problems);
+    let sums = sum_shards(identity, &by_shard, &mut problems);
+    if problems.is_empty() {
+        problems.extend(short_of_space(identity, &sums));
+    }
+    problems.sort_by_key(|p| p.shard);
+    Coverage {
+        identity: Some(identity.clone()),
+        id: Some(id.clone()),
+        problems,
+        sums,
+    }
+}
+
+/// Shard -> run number -> the files of that run.
+type ByShard<'a> = BTreeMap<u32, BTreeMap<u32, Vec<&'a ShardRun>>>;
+
+/// Files the runs of the scan `id` by shard and run; the others are problems.
+fn by_shard<'a>(
+    runs: &'a [ShardRun],
+    id: &str,
+    identity: &SurveyIdentity,
+    problems: &mut Vec<Problem>,
+) -> ByShard<'a> {
+    let mut by_shard = ByShard::new();
     for r in runs {
         let s = &r.survey;
         // The id is recomputed: a file edited by hand cannot claim another scan's id.
@@ -179,6 +202,12 @@ pub fn check(runs: &[ShardRun]) -> Coverage {
                 .push(r);
         }
     }
+    by_shard
+}
+
+/// The totals of every shard's last run, and the problems of missing, repeated and
+/// incomplete runs.
+fn sum_shards(identity: &SurveyIdentity, by_shard: &ByShard, problems: &mut Vec<Problem>) -> Sums {
     let mut sums = Sums::default();
     for shard in 0..identity.shards {
         let Some(shard_runs) = by_shard.get(&shard) else {
@@ -217,16 +246,7 @@ pub fn check(runs: &[ShardRun]) -> Coverage {
         sums.packets_sent += t.packets_sent;
         sums.results_written += t.results_written;
     }
-    if problems.is_empty() {
-        problems.extend(short_of_space(identity, &sums));
-    }
-    problems.sort_by_key(|p| p.shard);
-    Coverage {
-        identity: Some(identity.clone()),
-        id: Some(id.clone()),
-        problems,
-        sums,
-    }
+    sums
 }
 
 fn mismatched(shard: u32, r: &ShardRun, why: String) -> Problem {

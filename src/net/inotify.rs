@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use libc::{
-    IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_FROM,
-    IN_MOVED_TO, IN_MOVE_SELF, IN_Q_OVERFLOW,
+    IN_CLOSE_WRITE, IN_CREATE, IN_DELETE_SELF, IN_IGNORED, IN_MODIFY, IN_MOVED_TO, IN_MOVE_SELF,
+    IN_Q_OVERFLOW,
 };
 
 /// Size of the fixed part of `struct inotify_event` (wd, mask, cookie, len).

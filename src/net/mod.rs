@@ -18,9 +18,10 @@
 //! [`std::io::Error::last_os_error`], every `unsafe` block carries a `// SAFETY:` comment, and
 //! nothing here panics on input that comes from the user or the network.
 //!
-//! Kernel-facing tests create their own network namespaces (see `testutil`) and send only
-//! to addresses of hosts inside them, within 198.18.0.0/15; nothing is sent from the
-//! namespace the test process started in.
+//! The kernel-facing tests of this module are in `tests/net.rs`: like every test that sends
+//! packets, they run in namespace testbeds of `scripts/testbed.sh` (through `tests/common`)
+//! and send only to addresses of hosts inside them, within 198.18.0.0/15; nothing is sent
+//! from the namespace the test process started in.
 
 /// Calls a `libc` function and turns a `-1` return into `Err(io::Error::last_os_error())`.
 ///
@@ -38,32 +39,15 @@ macro_rules! syscall {
     }};
 }
 
-/// Returns from a test, after saying why, where it cannot run unprivileged (see
-/// `testutil::privileged`): `require_privileges!("create network namespaces")`.
-#[cfg(test)]
-macro_rules! require_privileges {
-    ($why:expr) => {
-        if !$crate::net::testutil::privileged($why) {
-            return;
-        }
-    };
-}
-
-pub mod bpf;
-pub mod inotify;
-pub mod netns;
+pub(crate) mod bpf;
+pub(crate) mod inotify;
+pub(crate) mod netns;
 pub mod privs;
-pub mod route;
-pub mod rx;
+pub(crate) mod route;
+pub(crate) mod rx;
 mod sockopt;
-pub mod tx;
-pub mod xdp;
-
-#[cfg(test)]
-mod kernel_tests;
-
-#[cfg(test)]
-pub(crate) mod testutil;
+pub(crate) mod tx;
+pub(crate) mod xdp;
 
 pub use bpf::{reply_filter, reply_filter6};
 pub use netns::enter_netns;

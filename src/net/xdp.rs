@@ -274,11 +274,6 @@ impl XdpTx {
         self.slots.len()
     }
 
-    /// Number of UMEM chunks.
-    pub fn frames(&self) -> usize {
-        self.frames
-    }
-
     /// Calls `f` on every UMEM chunk (slot or not), to write the constant part of the frames
     /// once. Fails if the kernel still holds a chunk (sent, not yet completed).
     /// Waits up to a second for chunks in flight to complete first.

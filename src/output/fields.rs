@@ -89,8 +89,6 @@ pub struct FieldDef {
     pub alias: Option<&'static str>,
     pub kind: Kind,
     pub desc: &'static str,
-    /// Part of ZMap's `tcp_synscan` field set (the others are synsurvey's own).
-    pub zmap: bool,
 }
 
 const fn def(
@@ -98,7 +96,6 @@ const fn def(
     name: &'static str,
     alias: Option<&'static str>,
     kind: Kind,
-    zmap: bool,
     desc: &'static str,
 ) -> FieldDef {
     FieldDef {
@@ -107,7 +104,6 @@ const fn def(
         alias,
         kind,
         desc,
-        zmap,
     }
 }
 
@@ -118,7 +114,6 @@ pub const FIELDS: &[FieldDef] = &[
         "saddr",
         None,
         Kind::Str,
-        true,
         "source IP address of the response (for an ICMP message, the probed target)",
     ),
     def(
@@ -126,7 +121,6 @@ pub const FIELDS: &[FieldDef] = &[
         "saddr_raw",
         Some("saddr-raw"),
         Kind::Int,
-        true,
         "integer form of saddr as ZMap prints it (network-order bytes read little-endian); absent for IPv6",
     ),
     def(
@@ -134,7 +128,6 @@ pub const FIELDS: &[FieldDef] = &[
         "daddr",
         None,
         Kind::Str,
-        true,
         "destination IP address of the response (the scanner)",
     ),
     def(
@@ -142,7 +135,6 @@ pub const FIELDS: &[FieldDef] = &[
         "daddr_raw",
         Some("daddr-raw"),
         Kind::Int,
-        true,
         "integer form of daddr as ZMap prints it; absent for IPv6",
     ),
     def(
@@ -150,7 +142,6 @@ pub const FIELDS: &[FieldDef] = &[
         "ipid",
         None,
         Kind::Int,
-        true,
         "IP identification number of the response",
     ),
     def(
@@ -158,7 +149,6 @@ pub const FIELDS: &[FieldDef] = &[
         "ttl",
         None,
         Kind::Int,
-        true,
         "time-to-live of the response packet",
     ),
     def(
@@ -166,7 +156,6 @@ pub const FIELDS: &[FieldDef] = &[
         "sport",
         None,
         Kind::Int,
-        true,
         "TCP source port (the probed port)",
     ),
     def(
@@ -174,7 +163,6 @@ pub const FIELDS: &[FieldDef] = &[
         "dport",
         None,
         Kind::Int,
-        true,
         "TCP destination port (the probe's source port)",
     ),
     def(
@@ -182,7 +170,6 @@ pub const FIELDS: &[FieldDef] = &[
         "seqnum",
         None,
         Kind::Int,
-        true,
         "TCP sequence number",
     ),
     def(
@@ -190,16 +177,14 @@ pub const FIELDS: &[FieldDef] = &[
         "acknum",
         None,
         Kind::Int,
-        true,
         "TCP acknowledgement number",
     ),
-    def(Field::Window, "window", None, Kind::Int, true, "TCP window"),
+    def(Field::Window, "window", None, Kind::Int, "TCP window"),
     def(
         Field::Classification,
         "classification",
         None,
         Kind::Str,
-        true,
         "packet classification: synack, rst or icmp",
     ),
     def(
@@ -207,7 +192,6 @@ pub const FIELDS: &[FieldDef] = &[
         "success",
         None,
         Kind::Bool,
-        true,
         "is the response considered a success (a SYN-ACK)",
     ),
     def(
@@ -215,7 +199,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_responder",
         None,
         Kind::Str,
-        true,
         "source IP address of an ICMP message",
     ),
     def(
@@ -223,7 +206,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_type",
         None,
         Kind::Int,
-        true,
         "ICMP message type",
     ),
     def(
@@ -231,7 +213,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_code",
         None,
         Kind::Int,
-        true,
         "ICMP message code",
     ),
     def(
@@ -239,7 +220,6 @@ pub const FIELDS: &[FieldDef] = &[
         "icmp_unreach_str",
         None,
         Kind::Str,
-        true,
         "meaning of an ICMP destination unreachable's code",
     ),
     def(
@@ -247,7 +227,6 @@ pub const FIELDS: &[FieldDef] = &[
         "repeat",
         None,
         Kind::Bool,
-        true,
         "a SYN-ACK from this target was already seen",
     ),
     def(
@@ -255,7 +234,6 @@ pub const FIELDS: &[FieldDef] = &[
         "cooldown",
         None,
         Kind::Bool,
-        true,
         "received after the last probe was sent",
     ),
     def(
@@ -263,7 +241,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_str",
         Some("timestamp-str"),
         Kind::Str,
-        true,
         "time of arrival, ISO 8601 with milliseconds (UTC, +0000)",
     ),
     def(
@@ -271,7 +248,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_ts",
         Some("timestamp-ts"),
         Kind::Int,
-        true,
         "time of arrival, whole seconds since the epoch",
     ),
     def(
@@ -279,7 +255,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_us",
         Some("timestamp-us"),
         Kind::Int,
-        true,
         "microsecond part of the time of arrival (0 to 999999)",
     ),
     def(
@@ -287,7 +262,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_mss",
         None,
         Kind::Int,
-        false,
         "TCP MSS option of a SYN-ACK",
     ),
     def(
@@ -295,7 +269,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_wscale",
         None,
         Kind::Int,
-        false,
         "TCP window scale option",
     ),
     def(
@@ -303,7 +276,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_sack_perm",
         None,
         Kind::Bool,
-        false,
         "TCP SACK-permitted option present",
     ),
     def(
@@ -311,7 +283,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_ts_val",
         None,
         Kind::Int,
-        false,
         "TCP timestamp option: value",
     ),
     def(
@@ -319,7 +290,6 @@ pub const FIELDS: &[FieldDef] = &[
         "tcpopt_ts_ecr",
         None,
         Kind::Int,
-        false,
         "TCP timestamp option: echo reply",
     ),
     def(
@@ -327,7 +297,6 @@ pub const FIELDS: &[FieldDef] = &[
         "rtt_us",
         None,
         Kind::Int,
-        false,
         "round-trip time in microseconds, from the echoed TCP timestamp",
     ),
     def(
@@ -335,7 +304,6 @@ pub const FIELDS: &[FieldDef] = &[
         "timestamp_unix_us",
         None,
         Kind::Int,
-        false,
         "time of arrival in microseconds since the epoch",
     ),
 ];
@@ -346,7 +314,6 @@ pub const BLANK: FieldDef = def(
     "blank",
     None,
     Kind::Null,
-    true,
     "an empty column (e.g. -f saddr,blank,blank,sport for ZGrab2)",
 );
 

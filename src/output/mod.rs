@@ -4,11 +4,11 @@
 //! scripts keep working. A closed pipe (`synsurvey ... | head`) is not an error: the
 //! writer reports it as [`WriteOutcome::Closed`] and the scan stops cleanly.
 
-pub mod fields;
-pub mod filter;
+pub(crate) mod fields;
+pub(crate) mod filter;
 pub(crate) mod metadata;
 pub mod spec;
-pub mod status;
+pub(crate) mod status;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -10,7 +10,7 @@
 //! `PACKET_STATISTICS`.
 
 pub(crate) mod capture;
-pub mod dedup;
+pub(crate) mod dedup;
 mod icmp;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

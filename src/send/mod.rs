@@ -10,7 +10,7 @@
 
 pub(crate) mod backend;
 pub mod pacer;
-pub mod threads;
+pub(crate) mod threads;
 
 pub(crate) use backend::Backend;
 

@@ -29,12 +29,10 @@ pub enum IpListError {
     Empty { path: String },
 }
 
-/// The addresses of a list: the set to scan and how many lines named an address.
+/// The addresses of a list: the set to scan.
 #[derive(Debug)]
 pub struct IpList {
     pub set: AddrSet,
-    /// Address lines read, kept or not, duplicates included.
-    pub lines: u64,
 }
 
 /// Reads `path` (`-` for standard input), keeping the addresses `keep` accepts.
@@ -82,7 +80,6 @@ pub fn load(path: &Path, keep: impl Fn(u32) -> bool) -> Result<IpList, IpListErr
     addrs.shrink_to_fit();
     Ok(IpList {
         set: AddrSet::from_sorted_addrs(addrs),
-        lines: seen,
     })
 }
 
@@ -173,7 +170,6 @@ mod test {
         let f =
             file("# hits\n198.18.0.9\n\n198.18.0.1  # first\r\n198.18.0.9\n  198.18.0.5\n10.0.0.1");
         let l = load(f.path(), |a| a != u32::from(Ipv4Addr::new(10, 0, 0, 1))).unwrap();
-        assert_eq!(l.lines, 5);
         assert_eq!(l.set.len(), 3);
         assert_eq!(l.set.nth(0), Some(u32::from(Ipv4Addr::new(198, 18, 0, 1))));
         assert_eq!(l.set.rank(u32::from(Ipv4Addr::new(198, 18, 0, 9))), Some(2));

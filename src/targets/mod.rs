@@ -17,9 +17,9 @@
 
 pub mod blocklist;
 pub mod cyclic;
-pub mod iplist;
+pub(crate) mod iplist;
 pub mod live_blocklist;
-pub mod ranges;
+pub(crate) mod ranges;
 pub(crate) mod reload;
 pub mod v6;
 

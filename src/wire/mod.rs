@@ -9,7 +9,7 @@
 //! [`Reply`] is the small parsed representation of a received TCP segment that the
 //! validation stage works on.
 
-pub mod checksum;
+pub(crate) mod checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod icmpv6;

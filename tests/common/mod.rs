@@ -25,6 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod rng;
+pub use rng::SplitMix64;
+
 /// Address of `veth0` in the scan namespace (the scanner's source address).
 pub const SCAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 /// Address of `veth1` on the other side: the scan namespace's gateway.
@@ -1058,32 +1061,6 @@ pub fn shared() -> Option<SharedGuard> {
     })
 }
 
-/// SplitMix64: a tiny deterministic PRNG for test data.
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        assert!(n > 0);
-        // Rejection sampling to avoid modulo bias.
-        let zone = u64::MAX - (u64::MAX % n);
-        loop {
-            let v = self.next_u64();
-            if v < zone {
-                return v % n;
-            }
-        }
-    }
-}
-
 /// Parses `a.b.c.d/len` (or a plain address, /32) into (network, len).
 pub fn parse_cidr(cidr: &str) -> (Ipv4Addr, u8) {
     let (addr, len) = match cidr.split_once('/') {
@@ -1164,6 +1141,7 @@ pub struct Scan {
     env: Vec<(String, String)>,
     must_succeed: bool,
     stdin: Option<Vec<u8>>,
+    scanner: u8,
 }
 
 /// What a [`Scan`] left: its result lines, its metadata (`Null` if it wrote none) and
@@ -1182,12 +1160,19 @@ impl Scan {
             env: Vec::new(),
             must_succeed: true,
             stdin: None,
+            scanner: 1,
         }
     }
 
     /// Feeds `bytes` to the scanner's standard input (otherwise it reads /dev/null).
     pub fn stdin(mut self, bytes: Vec<u8>) -> Scan {
         self.stdin = Some(bytes);
+        self
+    }
+
+    /// Runs in scanner namespace `k` of the testbed (see [`Testbed::exec_scanner`]).
+    pub fn scanner(mut self, k: u8) -> Scan {
+        self.scanner = k;
         self
     }
 
@@ -1203,47 +1188,82 @@ impl Scan {
         self
     }
 
+    /// Runs the scan to its end.
     pub fn run(self, tb: &Testbed) -> Scanned {
+        self.spawn(tb).wait()
+    }
+
+    /// Starts the scan and returns at once, for a test that acts while it runs.
+    pub fn spawn(self, tb: &Testbed) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let meta = dir.path().join("meta.json");
-        let mut cmd = tb.exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "-q",
-            "-m",
-            meta.to_str().unwrap(),
-        ]);
-        cmd.args(&self.args).stdin(Stdio::null());
+        let mut cmd = tb.exec_scanner(
+            self.scanner,
+            [
+                synsurvey().to_str().unwrap(),
+                "--no-default-blocklist",
+                "-q",
+                "-m",
+                meta.to_str().unwrap(),
+            ],
+        );
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let output = match self.stdin {
-            None => cmd.output().unwrap(),
-            Some(bytes) => {
-                let mut child = cmd
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut pipe = child.stdin.take().unwrap();
-                // A writer thread: the scanner may write output before it has read all of
-                // its input. A scanner that stops reading early closes the pipe: not our error.
-                let writer = std::thread::spawn(move || {
-                    let _ = pipe.write_all(&bytes);
-                });
-                let output = child.wait_with_output().unwrap();
-                let _ = writer.join();
-                output
-            }
-        };
+        if self.stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().unwrap();
+        // A writer thread: the scanner may write output before it has read all of its
+        // input. A scanner that stops reading early closes the pipe: not our error.
+        let writer = self.stdin.map(|bytes| {
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            })
+        });
+        Running {
+            child,
+            writer,
+            meta,
+            _dir: dir,
+            must_succeed: self.must_succeed,
+        }
+    }
+}
+
+/// A [`Scan`] started by [`Scan::spawn`].
+pub struct Running {
+    child: Child,
+    writer: Option<std::thread::JoinHandle<()>>,
+    meta: PathBuf,
+    _dir: tempfile::TempDir,
+    must_succeed: bool,
+}
+
+impl Running {
+    /// The scanner's process id (`ip netns exec` execs it: it is synsurvey's own).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the scan to end and returns what it left.
+    pub fn wait(self) -> Scanned {
+        let output = self.child.wait_with_output().unwrap();
+        if let Some(w) = self.writer {
+            let _ = w.join();
+        }
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(
             output.status.success() || !self.must_succeed,
             "synsurvey failed: {}\n{stderr}",
             output.status
         );
-        let meta = match std::fs::read(&meta) {
+        let meta = match std::fs::read(&self.meta) {
             Ok(b) if !b.is_empty() => serde_json::from_slice(&b).unwrap(),
             _ => serde_json::Value::Null,
         };

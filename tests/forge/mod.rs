@@ -25,6 +25,8 @@ pub struct Forge {
     pub ip_options: Vec<u8>,
     /// TCP options (padded with EOL to a multiple of 4 bytes).
     pub tcp_options: Vec<u8>,
+    /// Zero bytes after the TCP header (a segment's data, or padding).
+    pub payload: usize,
     /// Flags and fragment offset word of the IP header (0x4000 = DF, not a fragment).
     pub ip_frag: u16,
     /// Write a wrong IP header checksum.
@@ -51,6 +53,7 @@ impl Forge {
             tcp_options: vec![
                 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 42, 0, 0, 0, 0, 1, 3, 3, 7,
             ],
+            payload: 0,
             ip_frag: 0x4000,
             bad_ip_checksum: false,
             bad_tcp_checksum: false,
@@ -70,7 +73,8 @@ impl Forge {
         let ip_hl = ipv4::HEADER_LEN + ip_opts.len();
         let tcp_hl = 20 + tcp_opts.len();
         assert!(ip_hl <= 60 && tcp_hl <= 60, "options too long");
-        let mut f = vec![0u8; ethernet::HEADER_LEN + ip_hl + tcp_hl];
+        let ip_len = ip_hl + tcp_hl + self.payload;
+        let mut f = vec![0u8; ethernet::HEADER_LEN + ip_len];
         {
             let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
             eth.set_dst_addr(self.dst_mac);
@@ -96,7 +100,7 @@ impl Forge {
         }
         let mut ip = Ipv4Packet::new_unchecked(&mut ip_bytes[..]);
         ip.set_version_and_header_len(ip_hl);
-        ip.set_total_len((ip_hl + tcp_hl) as u16);
+        ip.set_total_len(ip_len as u16);
         ip.set_ident(0x4242);
         ip.set_ttl(64);
         ip.set_protocol(ipv4::PROTOCOL_TCP);
@@ -113,6 +117,33 @@ impl Forge {
         }
         f
     }
+}
+
+/// What an ICMP error quotes of a probe: the IPv4 header of a 60-byte datagram (DF, TTL
+/// 64, checksum left 0 as a router may leave it) and the first 8 bytes of its transport
+/// header, the ports and the sequence number.
+pub fn quoted_probe(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    ports: (u16, u16),
+    seq: u32,
+) -> Vec<u8> {
+    let mut q = vec![0u8; ipv4::HEADER_LEN + 8];
+    let mut ip = Ipv4Packet::new_unchecked(&mut q[..]);
+    ip.set_version_and_header_len(ipv4::HEADER_LEN);
+    ip.set_total_len(60);
+    ip.set_dont_frag(true);
+    ip.set_ttl(64);
+    ip.set_protocol(proto);
+    ip.set_src_addr(src);
+    ip.set_dst_addr(dst);
+    // Only the first 8 bytes of the TCP header are quoted: the view writes no further.
+    let mut tcp = TcpPacket::new_unchecked(&mut q[ipv4::HEADER_LEN..]);
+    tcp.set_src_port(ports.0);
+    tcp.set_dst_port(ports.1);
+    tcp.set_seq_number(seq);
+    q
 }
 
 /// Offsets in a frame built with no IP options.
