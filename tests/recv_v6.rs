@@ -185,6 +185,62 @@ fn drop_reasons() {
     );
 }
 
+/// The malformed-frame corpus for IPv6: extension-header chains a middlebox or an attacker
+/// can put before TCP, and what the receiver must decide about each (`None`: accepted).
+#[test]
+fn extension_header_corpus() {
+    let s = Scan::new();
+    let sa = flags::SYN | flags::ACK;
+    let routing = (ipv6::ext::ROUTING, vec![0, 0, 0, 0, 0, 0, 0, 0]);
+    // Authentication header: length 1 = (1 + 2) * 4 = 12 bytes (SPI and sequence number).
+    let auth = (ipv6::ext::AUTH, vec![0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+    let atomic = (ipv6::ext::FRAGMENT, vec![0, 0, 0, 0, 0, 0, 0, 9]);
+    let first_fragment = (ipv6::ext::FRAGMENT, vec![0, 0, 0, 1, 0, 0, 0, 9]);
+    let later_fragment = (ipv6::ext::FRAGMENT, vec![0, 0, 0x05, 0x00, 0, 0, 0, 9]);
+    // A hop-by-hop header whose length claims 48 bytes where 8 and the TCP header follow.
+    let overlong = (ipv6::ext::HOP_BY_HOP, vec![0, 5, 1, 4, 0, 0, 0, 0]);
+    let esp = (50u8, vec![0, 0, 0, 0, 0, 0, 0, 0]);
+    let no_next = (ipv6::ext::NO_NEXT, vec![0, 0, 0, 0, 0, 0, 0, 0]);
+    let eight = vec![hop_by_hop(); 8];
+    let nine = vec![hop_by_hop(); 9];
+    let cases: Vec<(&str, Vec<(u8, Vec<u8>)>, Option<DropReason>)> = vec![
+        ("routing header", vec![routing], None),
+        ("authentication header", vec![auth], None),
+        ("atomic fragment", vec![atomic], None),
+        ("a chain of 8 hop-by-hop headers", eight, None),
+        (
+            "first fragment",
+            vec![first_fragment],
+            Some(DropReason::Malformed),
+        ),
+        (
+            "later fragment",
+            vec![later_fragment],
+            Some(DropReason::Malformed),
+        ),
+        ("chain of 9 headers", nine, Some(DropReason::Malformed)),
+        (
+            "overlong hop-by-hop",
+            vec![overlong],
+            Some(DropReason::Malformed),
+        ),
+        ("ESP", vec![esp], Some(DropReason::Malformed)),
+        ("no next header", vec![no_next], Some(DropReason::Malformed)),
+    ];
+    for (i, (name, chain, want)) in cases.into_iter().enumerate() {
+        // A fresh target for each case, so that an accepted one is no duplicate.
+        let t = Ipv6Addr::from(u128::from(a("2001:2::10")) + i as u128);
+        let f = s.reply(t, sa, &chain);
+        let got = dropped(&s.classifier().classify(&f, false, false));
+        assert_eq!(got, want, "{name}");
+        // Every prefix of the frame is refused, never a panic.
+        for cut in 0..f.len() {
+            let o = s.classifier().classify(&f[..cut], false, false);
+            assert!(dropped(&o).is_some(), "{name}: {cut} bytes accepted");
+        }
+    }
+}
+
 /// The IPv6 header and 8 TCP bytes of our probe to `t`, as an unreachable quotes them.
 fn quoted_probe(s: &Scan, t: Ipv6Addr, seq: u32) -> Vec<u8> {
     let tag = s.validator.tag(t, PORT);
