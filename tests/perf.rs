@@ -232,6 +232,30 @@ fn xdp_sends_every_probe() {
     assert_eq!(frames, 300_000);
 }
 
+/// AF_XDP sends IPv6 probes too: 300 000 frames of 94 bytes into a two-queue dual-stack
+/// sink, every one counted there and none twice, with no fall-back to AF_PACKET.
+#[test]
+fn xdp_sends_every_ipv6_probe() {
+    require_privileges!("create a network-namespace testbed");
+    let _x = exclusive();
+    let tb = Testbed::sink_ipv6(2);
+    let before = tb.sink_count();
+    let out = tb
+        .exec_scan([synsurvey().as_os_str()])
+        .args(["2001:2::/108", "-p", "1-10", "--no-default-blocklist"])
+        .args(["-c", "0", "-q", "-o", "/dev/null", "-T", "2", "-r", "0"])
+        .args(["-n", "300000", "--xdp"])
+        .output()
+        .expect("run synsurvey");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("AF_XDP unavailable"),
+        "fell back: {stderr}"
+    );
+    assert_eq!(tb.sink_count() - before, 300_000);
+}
+
 /// `--xdp` where the interface has fewer queues than threads: the extra sender falls back
 /// to AF_PACKET with one line on stderr, and the scan still sends everything.
 #[test]
