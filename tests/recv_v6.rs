@@ -203,7 +203,8 @@ fn extension_header_corpus() {
     let no_next = (ipv6::ext::NO_NEXT, vec![0, 0, 0, 0, 0, 0, 0, 0]);
     let eight = vec![hop_by_hop(); 8];
     let nine = vec![hop_by_hop(); 9];
-    let cases: Vec<(&str, Vec<(u8, Vec<u8>)>, Option<DropReason>)> = vec![
+    type Case = (&'static str, Vec<(u8, Vec<u8>)>, Option<DropReason>);
+    let cases: Vec<Case> = vec![
         ("routing header", vec![routing], None),
         ("authentication header", vec![auth], None),
         ("atomic fragment", vec![atomic], None),
