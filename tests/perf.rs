@@ -71,6 +71,13 @@ fn batch_for(rate: f64) -> u64 {
 
 struct RateCheck {
     achieved: f64,
+    /// The achieved rate over the time the senders' schedules kept: the run's length less
+    /// the schedule time the scanner reports it skipped (`send_schedule_skipped_s`, the
+    /// sum over senders). Each sender sends its share at `rate / threads` and the run ends
+    /// with the one that lost most, so the run is at most the sum longer than planned: a
+    /// lower bound that holds with any number of senders.
+    achieved_on_schedule: f64,
+    skipped_s: f64,
     worst_window: u64,
     packets: u64,
 }
@@ -79,6 +86,8 @@ struct RateCheck {
 fn measure_rate(rate: u64, secs: f64, threads: u32) -> RateCheck {
     let tb = Testbed::sink();
     let n = (rate as f64 * secs) as u64;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let meta_path = dir.path().join("meta.json");
     let samples = sample_sink(&tb, || {
         let out = tb
             .exec_scan([synsurvey().as_os_str()])
@@ -101,6 +110,8 @@ fn measure_rate(rate: u64, secs: f64, threads: u32) -> RateCheck {
                 "-n",
                 &n.to_string(),
             ])
+            .arg("-m")
+            .arg(&meta_path)
             .output()
             .expect("run synsurvey");
         assert!(
@@ -127,8 +138,16 @@ fn measure_rate(rate: u64, secs: f64, threads: u32) -> RateCheck {
         }
         worst = worst.max(s[j - 1].1 - s[i].1);
     }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).expect("metadata")).expect("json");
+    let skipped_s = meta["send_schedule_skipped_s"]
+        .as_f64()
+        .expect("send_schedule_skipped_s");
+    let kept = (t1 - t0) - skipped_s;
     RateCheck {
         achieved,
+        achieved_on_schedule: (total - c0) as f64 / kept,
+        skipped_s,
         worst_window: worst,
         packets: total,
     }
@@ -144,9 +163,13 @@ fn check_rate(rate: u64, secs: f64, threads: u32) {
     let batch = threads as u64 * batch_for(rate as f64 / threads as f64);
     let cap = rate / 10 + 2 * batch;
     eprintln!(
-        "rate {rate}: achieved {:.1} pps ({:+.2}%), worst 100 ms window {} (cap {} + 2 x batch {})",
+        "rate {rate}: achieved {:.1} pps ({:+.2}%); schedule skipped {:.3} s (sum over senders), \
+         {:.1} pps ({:+.2}%) on the schedule kept; worst 100 ms window {} (cap {} + 2 x batch {})",
         r.achieved,
         (r.achieved / rate as f64 - 1.0) * 100.0,
+        r.skipped_s,
+        r.achieved_on_schedule,
+        (r.achieved_on_schedule / rate as f64 - 1.0) * 100.0,
         r.worst_window,
         rate / 10,
         batch
@@ -154,10 +177,24 @@ fn check_rate(rate: u64, secs: f64, threads: u32) {
     assert_eq!(r.packets, n, "the sink saw {} of {n} probes", r.packets);
     // One sample period (1 ms) of timing slack at each end.
     let slack = rate as f64 * 0.002 / (rate as f64 * secs) + 0.01;
+    // Never faster than the cap.
     assert!(
-        (r.achieved / rate as f64 - 1.0).abs() <= slack,
+        r.achieved / rate as f64 - 1.0 <= slack,
         "rate {rate}: achieved {:.1} pps",
         r.achieved
+    );
+    // Not slower either, except for schedule time the senders lost while descheduled,
+    // which the pacer does not make up with a burst (see send::pacer) and which the
+    // metadata reports: on a VM with steal time the plain average falls short by that
+    // much, and the account must say so. A sender that is slow without knowing it, or an
+    // account that hides lost time, fails here. (The account also holds the wait before
+    // the first packet, which the sink does not see: this bound is one-sided.)
+    assert!(
+        r.achieved_on_schedule / rate as f64 - 1.0 >= -slack,
+        "rate {rate}: {:.1} pps on the schedule kept ({:.1} pps overall, {:.3} s skipped)",
+        r.achieved_on_schedule,
+        r.achieved,
+        r.skipped_s
     );
     assert!(
         r.worst_window <= cap,
