@@ -10,7 +10,7 @@
 //! `PACKET_STATISTICS`.
 
 pub(crate) mod capture;
-pub(crate) mod dedup;
+pub mod dedup;
 mod icmp;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
