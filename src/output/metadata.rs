@@ -61,6 +61,10 @@ pub struct Replies {
     pub icmp_unreach: u64,
     pub unique_success: u64,
     pub results_written: u64,
+    /// Bytes held by duplicate suppression at the end of the scan, and the most it held
+    /// (see `recv::dedup` for the memory model).
+    pub dedup_bytes: u64,
+    pub dedup_peak_bytes: u64,
 }
 
 /// The `config` section of the metadata: what the scan was asked to do, as the operator
@@ -236,6 +240,8 @@ impl Replies {
             icmp_unreach: c.recv.icmp_unreach.load(Relaxed),
             unique_success: c.recv.unique_success.load(Relaxed),
             results_written: c.recv.written.load(Relaxed),
+            dedup_bytes: c.recv.dedup_bytes.load(Relaxed),
+            dedup_peak_bytes: c.recv.dedup_peak_bytes.load(Relaxed),
         }
     }
 }
@@ -391,6 +397,8 @@ mod test {
             "replies.icmp_unreach",
             "replies.unique_success",
             "replies.results_written",
+            "replies.dedup_bytes",
+            "replies.dedup_peak_bytes",
             // rtt_us
             "rtt_us.count",
             "rtt_us.min",
