@@ -479,4 +479,61 @@ mod test {
             "{stats:?}"
         );
     }
+
+    proptest::proptest! {
+        /// Shards whose results overlap (resumed runs probed again), over several ports and
+        /// addresses from every /16 of a /8: the merge writes the first success of each
+        /// (saddr, sport) once and every RST, in input order, as a `HashSet` model does.
+        #[test]
+        fn overlapping_shards_match_a_hashset_model(
+            shards in proptest::collection::vec(
+                proptest::collection::vec((0u32..1 << 24, 0usize..6, proptest::bool::weighted(0.8)), 0..400),
+                1..5,
+            ),
+            repeat in proptest::collection::vec((0usize..5, 0usize..400), 0..200),
+        ) {
+            const PORTS: [u16; 6] = [1, 22, 80, 443, 8080, 65535];
+            let mut texts: Vec<Vec<(String, u16, bool)>> = shards
+                .iter()
+                .map(|sh| {
+                    sh.iter()
+                        // Few distinct addresses, so that keys repeat within a /16 too.
+                        .map(|&(a, p, ok)| {
+                            let a = std::net::Ipv4Addr::from(0x0a00_0000 | (a & 0xff_00ff));
+                            (a.to_string(), PORTS[p], ok)
+                        })
+                        .collect()
+                })
+                .collect();
+            // Overlap: records of one shard repeated in another (a resumed run's repeats).
+            for &(to, from) in &repeat {
+                let all: Vec<_> = texts.iter().flatten().cloned().collect();
+                if !all.is_empty() {
+                    let r = all[from % all.len()].clone();
+                    let n = texts.len();
+                    texts[to % n].push(r);
+                }
+            }
+            let mut model = std::collections::HashSet::new();
+            let mut want = String::new();
+            let mut inputs = Vec::new();
+            for (k, t) in texts.iter().enumerate() {
+                let mut text = String::new();
+                for (ts, (a, p, ok)) in t.iter().enumerate() {
+                    let class = if *ok { "synack" } else { "rst" };
+                    let line = json(a, *p, class, ts as u64);
+                    if !*ok || model.insert((a.clone(), *p)) {
+                        want += &line;
+                    }
+                    text += &line;
+                }
+                inputs.push((format!("shard-{k}"), text));
+            }
+            let files: Vec<(&str, &str)> = inputs.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            let (out, stats) = merge(&files).unwrap();
+            proptest::prop_assert_eq!(out, want);
+            let successes = texts.iter().flatten().filter(|r| r.2).count() as u64;
+            proptest::prop_assert_eq!(stats.duplicates_removed, successes - model.len() as u64);
+        }
+    }
 }
