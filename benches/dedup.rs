@@ -87,7 +87,7 @@ struct Shape {
 
 fn shapes(fraction: u64) -> Vec<Shape> {
     // Shape 3: 2,000 of 65,536 addresses answer on all 65,535 ports, in a random order
-    // (a permutation of the 131 M (address, port) pairs by an odd multiplier).
+    // (a permutation of the 131 M (address, port) pairs by a multiplier prime to their number).
     let mut r = SplitMix64(3);
     let mut addrs: Vec<u64> = Vec::new();
     while addrs.len() < 2000 {
@@ -112,7 +112,8 @@ fn shapes(fraction: u64) -> Vec<Shape> {
             name: "3: 65535 ports x 65536, 2000 addrs all ports",
             inserts: pairs / fraction,
             index: Box::new(move |k, _| {
-                let j = k.wrapping_mul(0x9e37_79b9) % pairs;
+                // 1,000,003 is prime and does not divide `pairs`: a bijection of 0..pairs.
+                let j = (u128::from(k) * 1_000_003 % u128::from(pairs)) as u64;
                 addrs[(j / 65_535) as usize] * 65_535 + j % 65_535
             }),
         },

@@ -3,50 +3,81 @@
 //! A target is a number `0..n` (see `TargetSpace`: `rank(address) · ports + port`), `n` up
 //! to 2^48. The set of targets that have answered is split into chunks of 2^16 consecutive
 //! indices, kept in a hash table keyed by `index >> 16` and created the first time one of
-//! their targets answers. A chunk holds its answered targets in one of two forms, the
-//! smaller one (as in a roaring bitmap):
-//! - **sparse**: a sorted array of the low 16 bits (2 bytes a reply), grown by doubling up
-//!   to 4,096 entries (8 KiB);
-//! - **dense**: past 4,096 replies, a bitmap of 2^16 bits (8 KiB, one bit a target).
+//! their targets answers. A chunk holds its answered targets in one of two forms:
+//! - **sparse**: a small open-addressing table of the low 16 bits (2 bytes a slot, at most
+//!   3/4 full, grown by half again from 4 slots up to 4,096 slots = 8 KiB), so an insert
+//!   costs one probe into one or two cache lines, not a search and a move;
+//! - **dense**: past 3,072 replies, a bitmap of 2^16 bits (8 KiB, one bit a target).
 //!
 //! **Memory model.** With `C` chunks touched and `r_c` replies in chunk `c`:
 //!
 //! ```text
-//! bytes ≈ T · (E + 1)  +  Σ_c min(cap(r_c) · 2, 8192)
-//!         T = table slots, the power of two ≥ 8/7 · C;  E = 32 bytes a slot;
-//!         cap(r) = r rounded up to a power of two (at least 4)
+//! bytes = T · (E + 1)  +  Σ_c slots(r_c) · 2      (sparse: r_c ≤ 3,072)
+//!                      +  8,192 · (dense chunks)
+//!         T = table slots, the power of two ≥ 8/7 · C (at most 16/7 · C);  E = 32 bytes;
+//!         slots(r) between 4/3 · r and 2 · r (at least 4)
 //! ```
 //!
-//! so at most `≈ 66 + 4 · r` bytes a chunk (sparse, with the doubling slack) and never
-//! more than `8 KiB + 66` (dense). For the usual scan shapes, `R` replies:
-//! - **one port over all of IPv4** (`n = 2^32`, 65,536 chunks): `≈ 2 to 4 · R` bytes while
-//!   `R` is below 268 M (4,096 a chunk), then at most 512 MiB (every chunk a bitmap) plus
-//!   4 MiB of table. The old paged bitmap held 512 MiB as soon as every /16 had a reply.
-//! - **P ports, sparse replies** (`n = 2^32 · P`, `2^16 · P` chunks): `≈ 2 to 4 · R` bytes
-//!   plus 33 to 66 bytes for each chunk touched, which is at most `min(R, 2^16 · P)`.
-//!   Top 100 ports over IPv4 with 100 M replies: about 0.6 GB (measured: see
-//!   docs/performance.md), against 54 GB for the old pages.
+//! so a sparse chunk costs `≈ 40 to 75 + (2.7 to 4) · r` bytes and a chunk never more than
+//! `8 KiB + 75` bytes. For the usual scan shapes, `R` replies:
+//! - **one port over all of IPv4** (`n = 2^32`, 65,536 chunks): `≈ 2.7 to 4 · R` bytes
+//!   while `R` is below 200 M (3,072 a chunk), then at most 512 MiB (every chunk a
+//!   bitmap) plus 4 MiB of table. The old paged bitmap held 512 MiB as soon as every /16
+//!   had a reply.
+//! - **P ports, sparse replies** (`n = 2^32 · P`, `2^16 · P` chunks): `≈ 2.7 to 4 · R`
+//!   bytes plus 40 to 75 bytes for each chunk touched, which is at most
+//!   `min(R, 2^16 · P)`. Top 100 ports over IPv4 with 100 M replies: about 0.6 GB
+//!   (measured: docs/performance.md), against 50 GiB for the old pages.
 //! - **All ports of a small network, dense** (`n = 65,535 · A` for `A` addresses): every
 //!   answering address's 65,535 ports fill one or two chunks, held as bitmaps: at most
-//!   `2 · 8 KiB` an answering address, one bit a target.
+//!   `2 · (8 KiB + 75)` an answering address, one bit a target.
 //!
-//! Inserting costs one hash-table probe and, in a sparse chunk, a binary search and a move
-//! of at most 8 KiB; in a dense chunk a bit test.
+//! The receiver publishes [`Seen::memory`] and [`Seen::peak_memory`] after each first
+//! success (`replies.dedup_bytes` and `replies.dedup_peak_bytes` in the metadata).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Bits of the index that address a target inside its chunk.
 const CHUNK_BITS: u32 = 16;
-/// Past this many replies a chunk is a bitmap (the array would be larger).
-const ARRAY_MAX: usize = 4096;
+/// The most slots a sparse chunk has (8 KiB, the size of a bitmap); it becomes a bitmap
+/// when it would need more.
+const SLOTS_MAX: usize = 4096;
 const WORDS: usize = (1 << CHUNK_BITS) / 64;
 const BITMAP_BYTES: usize = WORDS * 8;
 
 enum Chunk {
-    /// Sorted, distinct low 16 bits of the answered targets.
-    Sparse(Vec<u16>),
+    /// An open-addressing table of the answered targets' low 16 bits plus one (0 is a
+    /// free slot), linear probing, at most 3/4 full; `top` stands for 0xffff, whose
+    /// plus-one wraps to 0. `len` counts the filled slots.
+    Sparse {
+        slots: Box<[u16]>,
+        len: u16,
+        top: bool,
+    },
     Dense(Box<[u64; WORDS]>),
+}
+
+/// The home slot of stored value `v` in a table of `cap` slots (a multiplicative hash,
+/// scaled to `cap` without a division).
+#[inline]
+fn home(v: u16, cap: usize) -> usize {
+    let h = (u32::from(v).wrapping_mul(0x9e37_79b1) >> 16) as usize;
+    (h * cap) >> 16
+}
+
+/// Finds stored value `v` (non-zero): `Ok` if present, else `Err(free slot)`.
+#[inline]
+fn probe(slots: &[u16], v: u16) -> Result<(), usize> {
+    let cap = slots.len();
+    let mut i = home(v, cap);
+    loop {
+        match slots[i] {
+            s if s == v => return Ok(()),
+            0 => return Err(i),
+            _ => i = if i + 1 == cap { 0 } else { i + 1 },
+        }
+    }
 }
 
 /// A multiplicative hash of the chunk number: chunk numbers are not chosen by the network
@@ -89,7 +120,6 @@ impl Seen {
     pub fn check_and_set(&mut self, index: u64) -> bool {
         let low = (index & ((1 << CHUNK_BITS) - 1)) as u16;
         let key = index >> CHUNK_BITS;
-        let grew;
         match self.chunks.get_mut(&key) {
             Some(Chunk::Dense(bits)) => {
                 let (w, m) = (usize::from(low) / 64, 1u64 << (low % 64));
@@ -97,41 +127,62 @@ impl Seen {
                 bits[w] |= m;
                 return was;
             }
-            Some(Chunk::Sparse(v)) => {
-                let at = match v.binary_search(&low) {
-                    Ok(_) => return true,
-                    Err(at) => at,
+            Some(Chunk::Sparse { slots, len, top }) => {
+                let v = low.wrapping_add(1);
+                if v == 0 {
+                    return std::mem::replace(top, true);
+                }
+                let free = match probe(slots, v) {
+                    Ok(()) => return true,
+                    Err(free) => free,
                 };
-                if v.len() < v.capacity() {
-                    v.insert(at, low);
+                let cap = slots.len();
+                if (usize::from(*len) + 1) * 4 <= cap * 3 {
+                    slots[free] = v;
+                    *len += 1;
                     return false;
                 }
-                let before = v.capacity() * 2;
-                if v.len() < ARRAY_MAX {
-                    v.reserve_exact((v.len() * 2).min(ARRAY_MAX) - v.len());
-                    v.insert(at, low);
-                    self.heap += v.capacity() * 2 - before;
+                // Full: a table half again as large, or past 8 KiB a bitmap.
+                if cap < SLOTS_MAX {
+                    let new_cap = (cap + cap / 2).clamp(cap + 2, SLOTS_MAX);
+                    let mut grown = vec![0u16; new_cap].into_boxed_slice();
+                    for &x in slots.iter().filter(|&&x| x != 0).chain([&v]) {
+                        let Err(at) = probe(&grown, x) else {
+                            unreachable!("distinct values")
+                        };
+                        grown[at] = x;
+                    }
+                    *slots = grown;
+                    *len += 1;
+                    self.heap += (new_cap - cap) * 2;
                 } else {
                     let mut bits = Box::new([0u64; WORDS]);
-                    for &x in v.iter().chain([&low]) {
+                    let top = [0xffff].into_iter().filter(|_| *top);
+                    let lows = slots.iter().filter(|&&x| x != 0).map(|x| x - 1);
+                    for x in lows.chain(top).chain([low]) {
                         bits[usize::from(x) / 64] |= 1 << (x % 64);
                     }
                     self.chunks.insert(key, Chunk::Dense(bits));
-                    self.heap = self.heap + BITMAP_BYTES - before;
+                    self.heap = self.heap + BITMAP_BYTES - cap * 2;
                 }
-                grew = true;
             }
             None => {
-                let mut v = Vec::with_capacity(4);
-                v.push(low);
-                self.heap += v.capacity() * 2;
-                self.chunks.insert(key, Chunk::Sparse(v));
-                grew = true;
+                let v = low.wrapping_add(1);
+                let mut slots = vec![0u16; 4].into_boxed_slice();
+                if v != 0 {
+                    slots[home(v, 4)] = v;
+                }
+                self.heap += slots.len() * 2;
+                let chunk = Chunk::Sparse {
+                    slots,
+                    len: u16::from(v != 0),
+                    top: v == 0,
+                };
+                self.chunks.insert(key, chunk);
             }
         }
-        if grew {
-            self.peak = self.peak.max(self.memory());
-        }
+        // Grew: a new chunk, a larger table or a bitmap.
+        self.peak = self.peak.max(self.memory());
         false
     }
 
@@ -139,7 +190,10 @@ impl Seen {
         let low = (index & ((1 << CHUNK_BITS) - 1)) as u16;
         match self.chunks.get(&(index >> CHUNK_BITS)) {
             None => false,
-            Some(Chunk::Sparse(v)) => v.binary_search(&low).is_ok(),
+            Some(Chunk::Sparse { slots, top, .. }) => match low.wrapping_add(1) {
+                0 => *top,
+                v => probe(slots, v).is_ok(),
+            },
             Some(Chunk::Dense(bits)) => bits[usize::from(low) / 64] & (1 << (low % 64)) != 0,
         }
     }
@@ -159,7 +213,7 @@ impl Seen {
         self.chunks
             .values()
             .map(|c| match c {
-                Chunk::Sparse(v) => v.len() as u64,
+                Chunk::Sparse { len, top, .. } => u64::from(*len) + u64::from(*top),
                 Chunk::Dense(b) => b.iter().map(|w| u64::from(w.count_ones())).sum(),
             })
             .sum()
