@@ -207,10 +207,7 @@ impl Config {
 }
 
 impl Pacing {
-    fn from_args(
-        a: &Args,
-        resume: Option<&Checkpoint>,
-    ) -> Result<Pacing, UsageError> {
+    fn from_args(a: &Args, resume: Option<&Checkpoint>) -> Result<Pacing, UsageError> {
         let rate = match (&a.rate, &a.bandwidth) {
             (Some(r), _) => {
                 let r = parse_u64("-r/--rate", r)?;

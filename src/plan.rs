@@ -202,7 +202,15 @@ mod test {
     fn the_identity_of_a_fixed_configuration_is_pinned() {
         // What a checkpoint written by an earlier build records as `config_hash`: a change
         // here would refuse every such checkpoint as damaged or made by another scan.
-        let a = identity(&cfg(&["198.18.0.0/20", "-p", "80,443", "-e", "5", "-T", "2"]));
+        let a = identity(&cfg(&[
+            "198.18.0.0/20",
+            "-p",
+            "80,443",
+            "-e",
+            "5",
+            "-T",
+            "2",
+        ]));
         assert_eq!(a.hash(), "3a68d128348b2722");
     }
 }

@@ -131,9 +131,8 @@ impl Survey {
         let identity = SurveyIdentity::of(config);
         let resumed = config.resume.checkpoint.as_deref();
         let before = resumed.map(|c| c.totals);
-        let add = |mine: u64, f: fn(&crate::resume::Totals) -> u64| {
-            mine + before.as_ref().map_or(0, f)
-        };
+        let add =
+            |mine: u64, f: fn(&crate::resume::Totals) -> u64| mine + before.as_ref().map_or(0, f);
         Survey {
             id: identity.id(),
             identity,

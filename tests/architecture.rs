@@ -72,7 +72,12 @@ fn module_graph(src: &Path) -> Graph {
     let mut graph = Graph::new();
     for file in rust_files(src) {
         let rel = file.strip_prefix(src).unwrap();
-        let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_string();
         // The binary names the library as `synsurvey::`, not `crate::`.
         if module == "main" {

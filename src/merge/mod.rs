@@ -201,8 +201,9 @@ fn merge_results(args: &MergeArgs, coverage: &Coverage) -> Result<(Stats, bool),
     let mut out = Output::open(args.output_file.as_deref())?;
     let mut union = Union::new(BufWriter::with_capacity(1 << 16, &mut out.writer));
     for path in &args.results {
-        let f = File::open(path)
-            .map_err(|e| MergeError::Input(UsageError(format!("{}: cannot read: {e}", path.display()))))?;
+        let f = File::open(path).map_err(|e| {
+            MergeError::Input(UsageError(format!("{}: cannot read: {e}", path.display())))
+        })?;
         match union.add(
             &path.display().to_string(),
             BufReader::with_capacity(1 << 16, f),

@@ -30,8 +30,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::MergeError;
-use crate::usage::UsageError;
 use crate::recv::dedup::Seen;
+use crate::usage::UsageError;
 
 /// Counts of one merge.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -159,7 +159,8 @@ impl<W: Write> Union<W> {
 
     /// Adds the records of one results file, `name` for messages.
     pub fn add(&mut self, name: &str, mut input: impl BufRead) -> Result<(), MergeError> {
-        let read_err = |e: io::Error| MergeError::Input(UsageError(format!("{name}: cannot read: {e}")));
+        let read_err =
+            |e: io::Error| MergeError::Input(UsageError(format!("{name}: cannot read: {e}")));
         let format = loop {
             let buf = input.fill_buf().map_err(read_err)?;
             match buf.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -234,9 +235,11 @@ impl<W: Write> Union<W> {
             .from_reader(input);
         let mut row = csv::ByteRecord::new();
         let mut next = |row: &mut csv::ByteRecord| {
-            reader
-                .read_byte_record(row)
-                .map_err(|e| MergeError::Input(UsageError(format!("{name}: not a CSV file of results ({e})"))))
+            reader.read_byte_record(row).map_err(|e| {
+                MergeError::Input(UsageError(format!(
+                    "{name}: not a CSV file of results ({e})"
+                )))
+            })
         };
         if !next(&mut row)? {
             return Ok(());
@@ -245,7 +248,9 @@ impl<W: Write> Union<W> {
         let header = row.iter().any(|f| f == b"saddr").then(|| row.clone());
         let columns = match &header {
             Some(h) => Columns::from_header(h).ok_or_else(|| {
-                MergeError::Input(UsageError(format!("{name}: the header row has no sport column")))
+                MergeError::Input(UsageError(format!(
+                    "{name}: the header row has no sport column"
+                )))
             })?,
             None => Columns::HEADERLESS,
         };

@@ -86,7 +86,6 @@ impl InputFile {
     }
 }
 
-
 /// Flags about this run only: which checkpoint it continues and where it saves, how long
 /// it may send (a resumed scan runs to its end unless given `-t` again), and the listings
 /// that print and exit. Never recorded, never compared.
@@ -375,8 +374,8 @@ fn shown(values: &[String]) -> String {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::resume::format::{ThreadState, Totals, FORMAT, VERSION};
     use crate::config::Config;
+    use crate::resume::format::{ThreadState, Totals, FORMAT, VERSION};
     use crate::validate::Key;
 
     fn args(argv: &[&str]) -> Args {

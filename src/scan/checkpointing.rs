@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::resume::format::{FORMAT, INTERVAL, VERSION};
-use crate::resume::{Checkpoint, Command, ScanIdentity, ThreadProgress, Totals};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::output::{rfc3339_us, unix_us_now};
 use crate::plan;
+use crate::resume::format::{FORMAT, INTERVAL, VERSION};
+use crate::resume::{Checkpoint, Command, ScanIdentity, ThreadProgress, Totals};
 use crate::validate::Key;
 
 /// The checkpointing of one run: the senders' progress and the periodic saves.
@@ -118,8 +118,8 @@ impl Session {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::resume::ThreadState;
     use crate::config::for_test as cfg;
+    use crate::resume::ThreadState;
     use std::fs;
 
     #[test]
