@@ -175,7 +175,7 @@ impl Config {
         check_source_family(&network, targets.v6.is_some())?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
-        let debug_stop_after = crate::test_hooks::stop_after().map_err(UsageError)?;
+        let debug_stop_after = crate::test_hooks::stop_after()?;
         if resume.checkpoint_file.is_some() {
             resume.command = Some(crate::resume::record(a)?);
         }
