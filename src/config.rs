@@ -14,11 +14,12 @@ use serde::Serialize;
 
 use crate::cli::Args;
 use crate::probe::FRAME_LEN;
-use crate::resume::Checkpoint;
+use crate::resume::{Checkpoint, ThreadState};
 use crate::send::threads::ThreadsSource;
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
 use crate::targets::TargetSpace;
+use crate::validate::Key;
 
 mod targets6;
 pub(crate) use targets6::Targets6;
@@ -264,6 +265,22 @@ impl Resume {
             resume_file: a.resume.clone(),
             checkpoint: checkpoint.map(Box::new),
             command: None,
+        }
+    }
+
+    /// Where sender `thread` starts: the checkpoint's state when resuming, else the beginning.
+    pub(crate) fn start_state(&self, thread: u32) -> ThreadState {
+        self.checkpoint
+            .as_ref()
+            .and_then(|c| c.threads.get(thread as usize).copied())
+            .unwrap_or_default()
+    }
+
+    /// The validation key: the checkpoint's when resuming, a fresh one otherwise.
+    pub(crate) fn key(&self) -> std::io::Result<Key> {
+        match &self.checkpoint {
+            Some(c) => Ok(c.validation_key),
+            None => Key::random(),
         }
     }
 }

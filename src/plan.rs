@@ -11,14 +11,11 @@
 //!   `--checkpoint` checks against it ([`check_resume`]), a step taken once the [`Config`]
 //!   is built; the identity and the checks themselves are [`crate::resume::identity`]'s.
 
-use std::io;
-
 use crate::config::Config;
-use crate::resume::{identity as resume_identity, ScanIdentity, ThreadState};
+use crate::resume::{identity as resume_identity, ScanIdentity};
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::port_runs;
 use crate::usage::UsageError;
-use crate::validate::Key;
 
 /// The sender threads a scan with this configuration runs: a live scan runs no more
 /// threads than packets per second (a thread with no rate would send nothing), a dry run
@@ -74,7 +71,7 @@ pub fn planned_targets(config: &Config) -> u64 {
 /// The walk of sender `thread`: continued from the checkpoint when resuming, with what is
 /// left of its share of `-n`.
 pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyhow::Result<Walk> {
-    let saved = start_state(config, thread);
+    let saved = config.resume.start_state(thread);
     let walk = cyclic
         .try_walk_from(
             config.targets.shard,
@@ -88,24 +85,6 @@ pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyh
         Some(cap) => walk.with_limit(cap.saturating_sub(saved.yielded)),
         None => walk,
     })
-}
-
-/// Where sender `thread` starts: the checkpoint's state when resuming, else the beginning.
-pub fn start_state(config: &Config, thread: u32) -> ThreadState {
-    config
-        .resume
-        .checkpoint
-        .as_ref()
-        .and_then(|c| c.threads.get(thread as usize).copied())
-        .unwrap_or_default()
-}
-
-/// The validation key: the checkpoint's when resuming, a fresh one otherwise.
-pub fn key(config: &Config) -> io::Result<Key> {
-    match &config.resume.checkpoint {
-        Some(c) => Ok(c.validation_key),
-        None => Key::random(),
-    }
 }
 
 /// Everything in this configuration that decides which probes the scan sends.

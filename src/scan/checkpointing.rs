@@ -35,7 +35,7 @@ impl Session {
     pub fn new(config: &Config, threads: u32, key: &Key) -> Option<Session> {
         let path = config.resume.checkpoint_file.clone()?;
         let progress = (0..threads)
-            .map(|t| ThreadProgress::new(plan::start_state(config, t)))
+            .map(|t| ThreadProgress::new(config.resume.start_state(t)))
             .collect();
         Some(Session {
             path,
