@@ -78,11 +78,14 @@ impl Set for () {
     }
 }
 
+/// The `k`-th index of a shape, from `k` or the generator.
+type IndexFn = Box<dyn Fn(u64, &mut SplitMix64) -> u64>;
+
 /// A shape: how many inserts, and the `k`-th index.
 struct Shape {
     name: &'static str,
     inserts: u64,
-    index: Box<dyn Fn(u64, &mut SplitMix64) -> u64>,
+    index: IndexFn,
 }
 
 fn shapes(fraction: u64) -> Vec<Shape> {
