@@ -2,7 +2,7 @@
 # synsurvey at Internet scale: as many targets as a one-port scan of all of IPv4, sent at
 # full speed into a testbed sink, interrupted halfway and resumed.
 #
-#   scripts/scale.sh [--net CIDR] [--ports P] [-T THREADS]
+#   scripts/scale.sh [--net CIDR] [--ports P] [-T THREADS] [--xdp]
 #
 # Default: 198.18.0.0/15 x ports 1-32768 = 2^32 targets (tens of minutes on 2 cores).
 # A small check of the script itself: scripts/scale.sh --net 198.18.0.0/20 --ports 64.
@@ -23,12 +23,14 @@ NET=198.18.0.0/15
 PORTS=32768
 THREADS=2
 NAME=scale$$
+EXTRA=()
 die() { echo "scale.sh: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
     case $1 in
     --net) NET=$2; shift 2 ;;
     --ports) PORTS=$2; shift 2 ;;
     -T) THREADS=$2; shift 2 ;;
+    --xdp) EXTRA+=(--xdp); shift ;;
     -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see -h)" ;;
     esac
@@ -46,7 +48,7 @@ bits=${NET#*/}
 TARGETS=$(((1 << (32 - bits)) * PORTS))
 c0=$(bash "$TESTBED" sink-count "$NAME")
 args=("$NET" -p "1-$PORTS" -r 0 -T "$THREADS" --no-default-blocklist -c 0 -q -o /dev/null
-    --checkpoint "$TMP/ckpt")
+    --checkpoint "$TMP/ckpt" "${EXTRA[@]}")
 
 # run ARGS... : one run in the scan namespace, RSS sampled every second into $TMP/rss;
 # SIGINT once the sink has counted $STOP_AT probes (0: never).
