@@ -10,29 +10,22 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::Ipv4Net;
-use serde::Serialize;
 
 use crate::cli::Args;
 use crate::probe::FRAME_LEN;
 use crate::resume::{Checkpoint, ThreadState};
-use crate::send::threads::ThreadsSource;
+use crate::output::metadata::ThreadsSource;
+pub use crate::output::OutputTarget;
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
 use crate::targets::TargetSpace;
 use crate::validate::Key;
 
+pub mod output_flags;
 mod targets6;
 pub(crate) use targets6::Targets6;
 
 use crate::usage::{err, UsageError};
-
-/// Where the JSON lines go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputTarget {
-    Stdout,
-    File(PathBuf),
-}
 
 /// The validated configuration of one scan, grouped by concern. The fields are the
 /// crate's; the metadata has its own schema type (`output::metadata::ScanConfig`).
@@ -93,7 +86,8 @@ pub(crate) struct Pacing {
     pub(crate) rate: Option<u64>,
     pub(crate) probes: u16,
     pub(crate) cooldown: Duration,
-    pub(crate) sender_threads: u32,
+    /// `-T` or the resumed scan's count; `None`: [`crate::plan::sender_threads`] chooses.
+    pub(crate) sender_threads: Option<u32>,
     /// Whether `sender_threads` came from `-T`, the CPUs available, or the checkpoint.
     pub(crate) sender_threads_source: ThreadsSource,
     pub(crate) max_results: Option<u64>,
@@ -240,21 +234,18 @@ impl Pacing {
 }
 
 /// `-T`, or else the resumed scan's thread count (a checkpoint is only valid with the
-/// threads that wrote it), or else the default for the CPUs this process may use.
+/// threads that wrote it), or else `None`: the default is [`crate::plan`]'s to choose.
 fn sender_threads(
     a: &Args,
     resume: Option<&Checkpoint>,
-) -> Result<(u32, ThreadsSource), UsageError> {
+) -> Result<(Option<u32>, ThreadsSource), UsageError> {
     Ok(match (&a.sender_threads, resume) {
         (Some(t), _) => {
             let t = parse_u64_in("-T/--sender-threads", t, 1, u64::from(MAX_THREADS))?;
-            (t as u32, ThreadsSource::Flag)
+            (Some(t as u32), ThreadsSource::Flag)
         }
-        (None, Some(c)) => (c.scan.sender_threads, ThreadsSource::Checkpoint),
-        (None, None) => (
-            crate::send::threads::default_sender_threads(),
-            ThreadsSource::Default,
-        ),
+        (None, Some(c)) => (Some(c.scan.sender_threads), ThreadsSource::Checkpoint),
+        (None, None) => (None, ThreadsSource::Default),
     })
 }
 

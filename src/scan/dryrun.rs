@@ -77,7 +77,8 @@ fn run<F: ScanFamily>(
     let cyclic = Cyclic::new(config.targets.len(), config.targets.seed);
     let counters = Counters::default();
     let stop = Stop::default();
-    let session = Session::new(config, config.pacing.sender_threads, key);
+    let threads = crate::plan::thread_count(config);
+    let session = Session::new(config, threads, key);
     // Only a dry run that saves checkpoints has anything to do on a signal.
     let signals = match session {
         Some(_) => StopSignals::install()?,
@@ -95,8 +96,8 @@ fn run<F: ScanFamily>(
         deadline: None,
     };
     let mut all_done = true;
-    for thread in 0..config.pacing.sender_threads {
-        let mut walk = crate::plan::walk(config, &cyclic, thread, config.pacing.sender_threads)?;
+    for thread in 0..threads {
+        let mut walk = crate::plan::walk(config, &cyclic, thread, threads)?;
         let sender = Sender {
             shared,
             thread,

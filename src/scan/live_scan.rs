@@ -152,7 +152,11 @@ impl<F: Live> Resources<F> {
             })
             .collect::<anyhow::Result<_>>()?;
         let transmit = txs.iter().map(Backend::name).collect();
-        let out = crate::output::spec::open_output(config)?;
+        let out = crate::output::spec::open_output(
+            &config.output.spec,
+            &config.output.target,
+            config.resume.checkpoint.is_some(),
+        )?;
         let status_file = config
             .output
             .spec
