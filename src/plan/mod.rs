@@ -13,11 +13,11 @@
 //!   `--checkpoint` checks against it ([`check_resume`]), a step taken once the [`Config`]
 //!   is built; the identity and the checks themselves are [`crate::resume::identity`]'s.
 
-use crate::config::Config;
+use crate::config::{Config, TargetSet};
 use crate::resume::{identity as resume_identity, ScanIdentity};
+use crate::survey::{Survey, SurveyIdentity, SurveyTotals};
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::port_runs;
-use crate::survey::{Survey, SurveyIdentity, SurveyTotals};
 use crate::usage::UsageError;
 
 pub mod threads;
@@ -103,13 +103,13 @@ pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyh
 /// Everything in this configuration that decides which probes the scan sends.
 pub fn identity(config: &Config) -> ScanIdentity {
     // The IPv6 fingerprint hashes 128-bit entries, so it never equals an IPv4 one.
-    let (addresses, address_ranges, addresses_hash) = match &config.targets.v6 {
-        Some(t6) => {
+    let (addresses, address_ranges, addresses_hash) = match &config.targets.set {
+        TargetSet::V6(t6) => {
             let a = t6.space.addrs();
             (a.len(), a.entries(), a.hash_hex())
         }
-        None => {
-            let a = config.targets.space.addrs();
+        TargetSet::V4(t) => {
+            let a = t.space.addrs();
             (a.len(), a.ranges().len() as u64, a.hash_hex())
         }
     };
@@ -117,7 +117,7 @@ pub fn identity(config: &Config) -> ScanIdentity {
         addresses,
         address_ranges,
         addresses_hash,
-        ports: port_runs(config.targets.space.ports()).join(","),
+        ports: port_runs(&config.targets.ports).join(","),
         shards: config.targets.shards,
         shard: config.targets.shard,
         probes: config.pacing.probes,

@@ -10,7 +10,7 @@ impl ScanConfig {
     pub fn of(c: &Config) -> ScanConfig {
         ScanConfig {
             target_args: c.targets.target_args.clone(),
-            target_addresses: c.targets.target_addresses,
+            target_addresses: c.targets.set.target_addresses(),
             ports: c.targets.ports.clone(),
             allowlist_file: c.targets.allowlist_file.clone(),
             blocklist_files: c.targets.blocklist_files.clone(),
