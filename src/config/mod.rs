@@ -64,7 +64,7 @@ pub(crate) struct Targets {
 #[derive(Debug, Clone)]
 pub(crate) enum TargetSet {
     V4(FamilyTargets<AddrSet, AddrSet>),
-    V6(Box<FamilyTargets<Addrs6, Ranges6>>),
+    V6(FamilyTargets<Addrs6, Ranges6>),
 }
 
 /// The targets of one family: the numbered space and the blocklists as read at start.
@@ -385,7 +385,7 @@ impl Targets {
             );
         }
         let set = if targets6::is_ipv6_scan(a)? {
-            TargetSet::V6(Box::new(targets6::from_args(a, ports.clone(), seed)?))
+            TargetSet::V6(targets6::from_args(a, ports.clone(), seed)?)
         } else {
             TargetSet::V4(targets_v4(a, ports.clone())?)
         };
