@@ -515,8 +515,7 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
         .unwrap();
     cap.wait_for_first(Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(1));
-    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    signal(child.id(), libc::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let part1 = read_json_lines(&std::fs::read(&out).unwrap());
     let c: Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();

@@ -408,8 +408,7 @@ fn sigint_leaves_valid_output_and_metadata() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
-    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    signal(child.id(), libc::SIGINT);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "exit code after SIGINT");
     let lines = read_json_lines(&std::fs::read(&out).unwrap());

@@ -433,8 +433,7 @@ fn interrupt_after_a_save(cmd: &mut Command, ck: &Path, sent: u64) {
         assert!(child.try_wait().unwrap().is_none(), "the scan ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    signal(child.id(), libc::SIGINT);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
 }

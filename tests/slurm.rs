@@ -180,8 +180,7 @@ impl Slurm {
             std::thread::sleep(Duration::from_millis(100));
         }
         while let Some((_, mut child)) = self.daemons.pop() {
-            // SAFETY: a signal to a child of this process that has not been reaped yet.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            signal(child.id(), libc::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() {
                 if Instant::now() > deadline {

@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 mod rng;
 pub use rng::SplitMix64;
 
+use pcap_file::pcap::PcapReader;
+use pcap_file::DataLink;
+use synsurvey::wire::{ethernet, ipv4, tcp, EthernetFrame, Ipv4Packet, Ipv6Packet, TcpPacket};
+
 /// Address of `veth0` in the scan namespace (the scanner's source address).
 pub const SCAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 /// Address of `veth1` on the other side: the scan namespace's gateway.
@@ -789,10 +793,7 @@ impl Capture<'_> {
         // Let frames still in flight on the veth pair arrive.
         std::thread::sleep(Duration::from_millis(200));
         let mut child = self.child.take().unwrap();
-        // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-        }
+        signal(child.id(), libc::SIGINT);
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
             if let Some(st) = child.try_wait().expect("wait tcpdump") {
@@ -827,26 +828,8 @@ impl Drop for Capture<'_> {
     }
 }
 
-fn rd16(b: &[u8], be: bool) -> u16 {
-    let a = [b[0], b[1]];
-    if be {
-        u16::from_be_bytes(a)
-    } else {
-        u16::from_le_bytes(a)
-    }
-}
-
-fn rd32(b: &[u8], be: bool) -> u32 {
-    let a = [b[0], b[1], b[2], b[3]];
-    if be {
-        u32::from_be_bytes(a)
-    } else {
-        u32::from_le_bytes(a)
-    }
-}
-
 /// Parses a classic pcap file (Ethernet link type, µs or ns timestamps, either
-/// byte order). One entry per record: `Some` for an IPv4 TCP segment with SYN
+/// byte order; read by the `pcap-file` crate). One entry per record: `Some` for an IPv4 TCP segment with SYN
 /// set and ACK clear, `None` for anything else. Panics on a malformed file.
 pub fn parse_pcap(bytes: &[u8]) -> Vec<Option<SeenSyn>> {
     parse_pcap_any(bytes)
@@ -877,105 +860,62 @@ pub fn parse_pcap6(bytes: &[u8]) -> Vec<Option<SeenSyn6>> {
 }
 
 fn parse_pcap_any(bytes: &[u8]) -> Vec<Option<SeenSyn<IpAddr>>> {
-    assert!(
-        bytes.len() >= 24,
-        "pcap file too short ({} bytes)",
-        bytes.len()
+    let mut reader = PcapReader::new(bytes).unwrap_or_else(|e| panic!("not a pcap file: {e}"));
+    let linktype = reader.header().datalink;
+    assert_eq!(
+        linktype,
+        DataLink::ETHERNET,
+        "pcap link type {linktype:?} is not Ethernet"
     );
-    let magic = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
-    let (be, nanos) = match magic {
-        0xa1b2_c3d4 => (false, false),
-        0xa1b2_3c4d => (false, true),
-        0xd4c3_b2a1 => (true, false),
-        0x4d3c_b2a1 => (true, true),
-        m => panic!("not a pcap file (magic {m:#x})"),
-    };
-    let linktype = rd32(&bytes[20..24], be) & 0x0fff_ffff;
-    assert_eq!(linktype, 1, "pcap link type {linktype} is not Ethernet");
     let mut out = Vec::new();
-    let mut off = 24;
-    while off < bytes.len() {
-        assert!(
-            off + 16 <= bytes.len(),
-            "truncated pcap record header at {off}"
-        );
-        let h = &bytes[off..off + 16];
-        let sec = rd32(&h[0..4], be) as f64;
-        let frac = rd32(&h[4..8], be) as f64;
-        let incl = rd32(&h[8..12], be) as usize;
-        off += 16;
-        assert!(off + incl <= bytes.len(), "truncated pcap record at {off}");
-        let time = sec + frac / if nanos { 1e9 } else { 1e6 };
-        out.push(parse_frame(&bytes[off..off + incl], time));
-        off += incl;
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.unwrap_or_else(|e| panic!("malformed pcap record: {e}"));
+        out.push(parse_frame(&packet.data, packet.timestamp.as_secs_f64()));
     }
     out
 }
 
+/// A pure SYN in an Ethernet frame (IPv4, or IPv6 after any extension headers), read
+/// through the crate's own `wire` views.
 fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
-    let mut p = 12;
-    let mut ethertype = u16::from_be_bytes(f.get(p..p + 2)?.try_into().ok()?);
-    p += 2;
-    while ethertype == 0x8100 || ethertype == 0x88a8 {
-        ethertype = u16::from_be_bytes(f.get(p + 2..p + 4)?.try_into().ok()?);
-        p += 4;
+    let eth = EthernetFrame::new_checked(f).ok()?;
+    match eth.ethertype() {
+        ethernet::ETHERTYPE_IPV4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            if ip.protocol() != ipv4::PROTOCOL_TCP || ip.frag_offset() != 0 {
+                return None;
+            }
+            tcp_syn(
+                ip.payload(),
+                time,
+                ip.src_addr().into(),
+                ip.dst_addr().into(),
+            )
+        }
+        ethernet::ETHERTYPE_IPV6 => {
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            let (next, at) = ip.upper_layer().ok()?;
+            if next != ipv4::PROTOCOL_TCP {
+                return None;
+            }
+            let (saddr, daddr) = (ip.src_addr().into(), ip.dst_addr().into());
+            tcp_syn(ip.payload().get(at..)?, time, saddr, daddr)
+        }
+        _ => None,
     }
-    if ethertype == 0x86dd {
-        return parse_ipv6(f.get(p..)?, time);
-    }
-    if ethertype != 0x0800 {
-        return None;
-    }
-    let ip = f.get(p..)?;
-    if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 6 {
-        return None;
-    }
-    let ihl = ((ip[0] & 0x0f) as usize) * 4;
-    let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
-    if ihl < 20 || frag_off != 0 {
-        return None;
-    }
-    let saddr = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let daddr = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    tcp_syn(ip.get(ihl..)?, time, saddr.into(), daddr.into())
 }
 
-fn parse_ipv6(ip: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
-    if ip.len() < 40 || ip[0] >> 4 != 6 {
-        return None;
-    }
-    let addr = |at: usize| -> Option<IpAddr> {
-        let b: [u8; 16] = ip.get(at..at + 16)?.try_into().ok()?;
-        Some(Ipv6Addr::from(b).into())
-    };
-    let (saddr, daddr) = (addr(8)?, addr(24)?);
-    let (mut next, mut p) = (ip[6], 40);
-    // Hop-by-hop options, routing, destination options: (length + 1) * 8 bytes each.
-    while matches!(next, 0 | 43 | 60) {
-        let h = ip.get(p..p + 2)?;
-        next = h[0];
-        p += (h[1] as usize + 1) * 8;
-    }
-    if next != 6 {
-        return None;
-    }
-    tcp_syn(ip.get(p..)?, time, saddr, daddr)
-}
-
-/// A pure SYN (SYN set, ACK clear) from the TCP header `tcp`, or `None`.
+/// A pure SYN (SYN set, ACK clear) from the TCP segment `tcp`, or `None`.
 fn tcp_syn(tcp: &[u8], time: f64, saddr: IpAddr, daddr: IpAddr) -> Option<SeenSyn<IpAddr>> {
-    let tcp = tcp.get(..14)?;
-    let flags = tcp[13];
-    if flags & 0x02 == 0 || flags & 0x10 != 0 {
-        return None;
-    }
-    Some(SeenSyn {
+    let tcp = TcpPacket::new_checked(tcp).ok()?;
+    let syn = tcp.flags() & (tcp::flags::SYN | tcp::flags::ACK) == tcp::flags::SYN;
+    syn.then(|| SeenSyn {
         time,
         saddr,
         daddr,
-        sport: u16::from_be_bytes([tcp[0], tcp[1]]),
-        dport: u16::from_be_bytes([tcp[2], tcp[3]]),
-        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        sport: tcp.src_port(),
+        dport: tcp.dst_port(),
+        seq: tcp.seq_number(),
     })
 }
 
@@ -1059,6 +999,21 @@ pub fn shared() -> Option<SharedGuard> {
     Some(SharedGuard {
         _file: lock_file(libc::LOCK_SH),
     })
+}
+
+/// Sends signal `sig` to process `pid` (a child of the test, not yet reaped). Panics if
+/// kill(2) fails.
+pub fn signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: kill(2) takes integers only and touches no memory of ours; the pid is a child
+    // the caller has not reaped, so it names no other process.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Parses `a.b.c.d/len` (or a plain address, /32) into (network, len).
