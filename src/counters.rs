@@ -35,7 +35,7 @@ pub struct RecvCounters {
     /// Result lines the output stage has flushed successfully (set by the writer).
     pub written: AtomicU64,
     pub kernel_drops: AtomicU64,
-    pub dropped: [AtomicU64; DropReason::ALL.len()],
+    pub dropped: [AtomicU64; DropReason::COUNT],
 }
 
 #[derive(Default)]

@@ -2,7 +2,6 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::Instant;
 
 use anyhow::Context;
 
@@ -80,17 +79,15 @@ fn run<F: ScanFamily>(
         Some(_) => StopSignals::install()?,
         None => StopSignals::default(),
     };
-    let shared = SendShared::<F> {
-        space: parts.space,
-        template: &parts.template,
-        validator: &parts.validator,
-        probes: config.pacing.probes,
-        blocklist: &parts.blocklist,
-        counters: &counters,
-        stop: &stop,
-        epoch: Instant::now(),
-        deadline: None,
-    };
+    let shared = SendShared::<F>::new(
+        parts.space,
+        &parts.template,
+        &parts.validator,
+        config.pacing.probes,
+        &parts.blocklist,
+        &counters,
+        &stop,
+    );
     let mut all_done = true;
     for thread in 0..config.pacing.sender_threads {
         let mut walk = crate::plan::walk(config, &cyclic, thread, config.pacing.sender_threads)?;
