@@ -209,8 +209,7 @@ fn sender_loop(c: &mut Criterion) {
         b.iter(|| {
             let now = Instant::now();
             let sender = Sender::<synsurvey::wire::V4> {
-                shared: SendShared::new(&space, &t, &v, 1, &live, &counters, &stop)
-                    .with_epoch(now),
+                shared: SendShared::new(&space, &t, &v, 1, &live, &counters, &stop).with_epoch(now),
                 thread: 0,
                 rate: None,
                 batch: FRAMES,

@@ -723,19 +723,13 @@ fn script_refuses_ipv6_targets_outside_the_test_range() {
 
 #[test]
 fn pcap_reader_parses_an_ipv6_syn_behind_extension_headers() {
-    let mut frame = vec![0u8; 12];
-    frame.extend_from_slice(&[0x86, 0xdd]);
-    // IPv6: payload 8 (hop-by-hop) + 20 (TCP), next header 0 (hop-by-hop).
-    let mut ipv6 = vec![0x60, 0, 0, 0, 0, 28, 0, 64];
-    ipv6.extend_from_slice(&SCAN_ADDR6.octets());
-    ipv6.extend_from_slice(&ip6("2001:2::1:2").octets());
-    frame.extend_from_slice(&ipv6);
-    frame.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop -> TCP, PadN
-    let mut tcp = vec![
-        0x9c, 0x40, 0, 80, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0x50, 0x02,
-    ];
-    tcp.extend_from_slice(&[0; 6]);
-    frame.extend_from_slice(&tcp);
+    let mut syn = Forge::syn_ack(SCAN_ADDR6, 40000, ip6("2001:2::1:2"), 80, 0);
+    syn.seq = 0xdead_beef;
+    syn.flags = flags::SYN;
+    syn.tcp_options.clear();
+    // Hop-by-hop (PadN) before TCP.
+    syn.ext_headers = vec![(0, vec![0, 0, 1, 4, 0, 0, 0, 0])];
+    let frame = syn.build();
 
     let syns = parse_pcap6(&pcap_file([0xd4, 0xc3, 0xb2, 0xa1], &frame, 10, 500_000));
     let s = syns[0].clone().expect("a SYN");

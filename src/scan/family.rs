@@ -44,7 +44,11 @@ impl Live for V4 {
         config.network.source_ip
     }
     fn template(n: &Network<Ipv4Addr>) -> ProbeTemplate {
-        ProbeTemplate::new(&TemplateParams::linux_like(n.src_mac(), n.dst_mac(), n.src_ip()))
+        ProbeTemplate::new(&TemplateParams::linux_like(
+            n.src_mac(),
+            n.dst_mac(),
+            n.src_ip(),
+        ))
     }
     fn filter(src: Ipv4Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter> {
         net::reply_filter(src, sports.0, sports.1, snaplen)
@@ -73,7 +77,11 @@ impl Live for V6 {
         config.network.source_ip6
     }
     fn template(n: &Network<Ipv6Addr>) -> ProbeTemplate6 {
-        ProbeTemplate6::new(&TemplateParams6::linux_like(n.src_mac(), n.dst_mac(), n.src_ip()))
+        ProbeTemplate6::new(&TemplateParams6::linux_like(
+            n.src_mac(),
+            n.dst_mac(),
+            n.src_ip(),
+        ))
     }
     fn filter(src: Ipv6Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter> {
         net::reply_filter6(src, sports.0, sports.1, snaplen)
