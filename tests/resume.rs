@@ -442,6 +442,60 @@ fn sent(ck: &Path) -> u64 {
     checkpoint(ck)["totals"]["packets_sent"].as_u64().unwrap()
 }
 
+/// Flags that contradict the checkpoint `ck` are refused, naming the flag, with nothing
+/// sent and nothing written (to `ck` or to the first run's output `out1`).
+fn refused_without_a_trace(tb: &Testbed, ck: &Path, out1: &Path) {
+    let ck_s = ck.to_str().unwrap();
+    let part1 = lines(out1);
+    let saved = std::fs::read(ck).unwrap();
+    let cap = tb.capture_syns();
+    let refused: &[(&[&str], &str)] = &[
+        (&["-p", "443"], "-p 443 differs from the checkpoint's 80"),
+        (
+            &["198.18.0.0/21"],
+            "targets 198.18.0.0/21 differ from the checkpoint's 198.18.0.0/20",
+        ),
+    ];
+    for (args, msg) in refused {
+        let o = tb
+            .exec_scan([BIN, "--resume", ck_s])
+            .args(*args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(stderr(&o), format!("synsurvey: --resume: {msg}\n"));
+    }
+    assert_eq!(cap.stop(), vec![], "nothing sent");
+    assert_eq!(
+        std::fs::read(ck).unwrap(),
+        saved,
+        "the checkpoint is untouched"
+    );
+    assert_eq!(lines(out1), part1, "the output is untouched");
+}
+
+/// Ground truth from the wire: every target of 198.18.0.0/20 probed, and none twice:
+/// SIGINT is a clean stop, whose final save holds the exact positions (-P 1 splits no
+/// target). The checkpoint `ck` says the scan is complete after three runs.
+fn each_probed_once(syns: &[SeenSyn], ck: &Path) {
+    let mut per_target: HashMap<Ipv4Addr, u32> = HashMap::new();
+    for s in syns {
+        assert_eq!(s.dport, 80);
+        *per_target.entry(s.daddr).or_default() += 1;
+    }
+    assert_eq!(per_target.len(), 4096, "every target probed");
+    assert!(per_target
+        .keys()
+        .all(|a| u32::from(*a) >> 12 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 12));
+    let twice: Vec<_> = per_target.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(twice.is_empty(), "probed more than once: {twice:?}");
+    let c = checkpoint(ck);
+    assert_eq!(c["complete"], true);
+    assert_eq!(c["runs"], 3);
+    assert_eq!(c["totals"]["targets_scanned"], 4096);
+}
+
 /// A live scan interrupted twice: resumed the first time with a new rate and a new `-o`
 /// (accepted), the second time with `--resume FILE` alone. Flags that contradict the
 /// checkpoint are refused before a packet is sent. Together the runs find what an
@@ -493,34 +547,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
     assert!(sent1 < 4096, "sent {sent1} before SIGINT");
     assert!(!part1.is_empty(), "results of the first part are written");
 
-    // Flags that contradict the checkpoint: refused, naming the flag, with nothing sent
-    // and nothing written.
-    let saved = std::fs::read(&ck).unwrap();
-    let cap = tb.capture_syns();
-    let refused: &[(&[&str], &str)] = &[
-        (&["-p", "443"], "-p 443 differs from the checkpoint's 80"),
-        (
-            &["198.18.0.0/21"],
-            "targets 198.18.0.0/21 differ from the checkpoint's 198.18.0.0/20",
-        ),
-    ];
-    for (args, msg) in refused {
-        let o = tb
-            .exec_scan([BIN, "--resume", ck_s])
-            .args(*args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert_eq!(stderr(&o), format!("synsurvey: --resume: {msg}\n"));
-    }
-    assert_eq!(cap.stop(), vec![], "nothing sent");
-    assert_eq!(
-        std::fs::read(&ck).unwrap(),
-        saved,
-        "the checkpoint is untouched"
-    );
-    assert_eq!(lines(&out1), part1, "the output is untouched");
+    refused_without_a_trace(&tb, &ck, &out1);
 
     // Run 2: another rate and another output file are accepted; interrupted again.
     let cap = tb.capture_syns();
@@ -557,23 +584,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
         "same open set as the uninterrupted scan"
     );
 
-    // Ground truth from the wire: every target probed, and none twice: SIGINT is a clean
-    // stop, whose final save holds the exact positions (-P 1 splits no target).
-    let mut per_target: HashMap<Ipv4Addr, u32> = HashMap::new();
-    for s in &syns {
-        assert_eq!(s.dport, 80);
-        *per_target.entry(s.daddr).or_default() += 1;
-    }
-    assert_eq!(per_target.len(), 4096, "every target probed");
-    assert!(per_target
-        .keys()
-        .all(|a| u32::from(*a) >> 12 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 12));
-    let twice: Vec<_> = per_target.iter().filter(|(_, &n)| n > 1).collect();
-    assert!(twice.is_empty(), "probed more than once: {twice:?}");
-    let c = checkpoint(&ck);
-    assert_eq!(c["complete"], true);
-    assert_eq!(c["runs"], 3);
-    assert_eq!(c["totals"]["targets_scanned"], 4096);
+    each_probed_once(&syns, &ck);
 }
 
 /// Fetches `url` from the target namespace with python3's urllib; `Err` on any failure.
