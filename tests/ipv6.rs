@@ -74,23 +74,22 @@ fn write_hitlist(path: &Path, addrs: &[Ipv6Addr], seed: u64) {
 }
 
 /// Checks the fields every result line of an IPv6 scan has, whatever its class.
-fn check_line(l: &Value, scanner: Ipv6Addr) {
-    assert_eq!(l["daddr"], scanner.to_string(), "{l}");
-    let saddr = l["saddr"].as_str().unwrap_or_else(|| panic!("saddr: {l}"));
-    let a: Ipv6Addr = saddr.parse().unwrap_or_else(|_| panic!("saddr: {l}"));
-    assert_eq!(a.to_string(), saddr, "RFC 5952 text: {l}");
+fn check_line(l: &Line, scanner: Ipv6Addr) {
+    assert_eq!(l.daddr, scanner.to_string(), "{l:?}");
+    // IPv6 text in RFC 5952 form.
+    let _: Ipv6Addr = l.saddr();
     assert!(
-        l.get("saddr_raw").is_none() && l.get("daddr_raw").is_none(),
-        "no *_raw fields for IPv6: {l}"
+        l.saddr_raw.is_none() && l.daddr_raw.is_none(),
+        "no *_raw fields for IPv6: {l:?}"
     );
 }
 
 /// (address, port) of every SYN-ACK line.
-fn synacks_by_port(lines: &[Value]) -> BTreeMap<u16, BTreeSet<Ipv6Addr>> {
+fn synacks_by_port(lines: &[Line]) -> BTreeMap<u16, BTreeSet<Ipv6Addr>> {
     let mut by_port: BTreeMap<u16, BTreeSet<Ipv6Addr>> = BTreeMap::new();
-    for l in lines.iter().filter(|l| l["classification"] == "synack") {
-        let a: Ipv6Addr = l["saddr"].as_str().unwrap().parse().unwrap();
-        let p = l["sport"].as_u64().unwrap() as u16;
+    for l in lines.iter().filter(|l| l.classification == "synack") {
+        let a: Ipv6Addr = l.saddr();
+        let p = l.port();
         assert!(by_port.entry(p).or_default().insert(a), "{a}:{p} twice");
     }
     by_port
@@ -124,8 +123,7 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
     assert_eq!(r.lines.len(), 2 * open.len(), "first SYN-ACKs only");
     for l in &r.lines {
         check_line(l, SCAN_ADDR6);
-        assert_eq!(l["success"], true, "{l}");
-        assert_eq!(l["repeat"], false, "{l}");
+        assert!(l.success && !l.repeat, "{l:?}");
     }
     let meta = &r.meta;
     assert_eq!(meta["packets_sent"], 2 * 65536, "{meta}");
@@ -179,7 +177,7 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
             scan = scan.stdin(bytes);
         }
         let r = scan.run(&tb);
-        let found = addrs6_of(&r.lines, "synack");
+        let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
         let missed: Vec<_> = set(&open).difference(&found).copied().collect();
         for a in missed.iter().take(3) {
             eprintln!("missed {a}: the target says {:?}", tb.connect(*a, 80));
@@ -230,24 +228,33 @@ fn rsts_and_unreachables_are_classified() {
         .filter(|a| !open.contains(a) && !unreach.contains(a) && !silent.contains(a))
         .copied()
         .collect();
-    assert_eq!(addrs6_of(&r.lines, "synack"), set(&open));
-    assert_eq!(addrs6_of(&r.lines, "rst"), rst);
-    assert_eq!(addrs6_of(&r.lines, "icmp"), unreach, "one per unreachable");
+    assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), set(&open));
+    assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "rst"), rst);
+    assert_eq!(
+        addrs_of::<Ipv6Addr>(&r.lines, "icmp"),
+        unreach,
+        "one per unreachable"
+    );
     for l in &r.lines {
         check_line(l, SCAN_ADDR6);
-        let class = l["classification"].as_str().unwrap();
-        assert_eq!(l["success"], class == "synack", "{l}");
+        let class = l.classification.as_str();
+        assert_eq!(l.success, class == "synack", "{l:?}");
         if class == "icmp" {
-            assert_eq!(l["icmp_type"], 1, "ICMPv6 destination unreachable: {l}");
-            assert_eq!(l["icmp_code"], 3, "address unreachable: {l}");
+            assert_eq!(
+                l.icmp_type,
+                Some(1),
+                "ICMPv6 destination unreachable: {l:?}"
+            );
+            assert_eq!(l.icmp_code, Some(3), "address unreachable: {l:?}");
             // The target's kernel sends its errors from the link address (docs/testbed.md).
-            assert_eq!(l["icmp_responder"], GATEWAY_ADDR6.to_string(), "{l}");
+            let responder = GATEWAY_ADDR6.to_string();
+            assert_eq!(l.icmp_responder.as_ref(), Some(&responder), "{l:?}");
         }
     }
     assert_eq!(
         r.lines
             .iter()
-            .filter(|l| l["classification"] == "icmp")
+            .filter(|l| l.classification == "icmp")
             .count(),
         64
     );
@@ -275,7 +282,7 @@ fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
         "1",
     ])
     .run(&tb);
-    let found = addrs6_of(&r.lines, "synack");
+    let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
     // The testbed records which SYN-ACKs its loss rule dropped: an open host is missed
     // only if both of its replies were (about 1 in 10^4; a handful at most).
     let lost_twice: BTreeSet<Ipv6Addr> = tb
@@ -461,9 +468,9 @@ fn three_hosts_three_shards_partition_a_hitlist() {
     let mut found = BTreeSet::new();
     for (i, out) in outputs.iter().enumerate() {
         assert!(out.status.success(), "shard {i}: {}", stderr(out));
-        for l in read_json_lines(&out.stdout) {
+        for l in read_lines(&out.stdout) {
             check_line(&l, scan_addr6(i as u8 + 1));
-            let a: Ipv6Addr = l["saddr"].as_str().unwrap().parse().unwrap();
+            let a: Ipv6Addr = l.saddr();
             assert!(found.insert(a), "{a} reported by two shards");
         }
     }
@@ -517,7 +524,7 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
     std::thread::sleep(Duration::from_secs(1));
     signal(child.id(), libc::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(130));
-    let part1 = read_json_lines(&std::fs::read(&out).unwrap());
+    let part1 = read_lines(&std::fs::read(&out).unwrap());
     let c: Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();
     assert_eq!(c["complete"], false);
     let sent1 = c["totals"]["packets_sent"].as_u64().unwrap();
@@ -528,9 +535,9 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let syns = cap.stop6();
-    let both = read_json_lines(&std::fs::read(&out).unwrap());
+    let both = read_lines(&std::fs::read(&out).unwrap());
     assert_eq!(&both[..part1.len()], &part1[..], "the first part is kept");
-    assert_eq!(addrs6_of(&both, "synack"), set(&open));
+    assert_eq!(addrs_of::<Ipv6Addr>(&both, "synack"), set(&open));
 
     let mut per_target: BTreeMap<Ipv6Addr, u32> = BTreeMap::new();
     for s in &syns {
@@ -591,7 +598,7 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
     let r = Scan::new(&["2001:2::/108-120", "-p", "80", "-r", "20000", "-c", "1"]).run(&tb);
     let syns = cap.stop6();
     let want: BTreeSet<Ipv6Addr> = open_subs.iter().map(|&j| low_iid(j)).collect();
-    assert_eq!(addrs6_of(&r.lines, "synack"), want);
+    assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), want);
     let probed: BTreeSet<Ipv6Addr> = syns.iter().map(|s| s.daddr).collect();
     assert_eq!(syns.len(), 4096);
     assert_eq!(probed, (0..4096).map(low_iid).collect::<BTreeSet<_>>());
@@ -630,7 +637,7 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
             > 3000,
         "random identifiers"
     );
-    let found_subs: BTreeSet<u32> = addrs6_of(&r.lines, "synack")
+    let found_subs: BTreeSet<u32> = addrs_of::<Ipv6Addr>(&r.lines, "synack")
         .into_iter()
         .map(sub120)
         .collect();
@@ -698,7 +705,7 @@ fn the_builtin_blocklist_keeps_the_benchmarking_prefix() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(read_json_lines(&out.stdout).is_empty(), "{}", stderr(&out));
+    assert!(read_lines(&out.stdout).is_empty(), "{}", stderr(&out));
     assert_eq!(
         tb.counter("syn-in"),
         0,
@@ -724,15 +731,12 @@ fn dry_run_of_a_hitlist_probes_each_address_once() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{flag}: {}", stderr(&out));
-        let probes = read_json_lines(&out.stdout);
+        let probes = read_probes(&out.stdout);
         assert_eq!(probes.len(), list.len(), "{flag}");
-        let daddrs: BTreeSet<Ipv6Addr> = probes
-            .iter()
-            .map(|p| p["daddr"].as_str().unwrap().parse().unwrap())
-            .collect();
+        let daddrs: BTreeSet<Ipv6Addr> = probes.iter().map(|p| p.daddr.parse().unwrap()).collect();
         assert_eq!(daddrs, set(&list), "{flag}");
         assert!(probes
             .iter()
-            .all(|p| p["saddr"] == SCAN_ADDR6.to_string() && p["dport"] == 80));
+            .all(|p| p.saddr == SCAN_ADDR6.to_string() && p.dport == 80));
     }
 }

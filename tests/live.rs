@@ -14,7 +14,7 @@ use serde_json::Value;
 
 /// Runs synsurvey in the testbed's scanner namespace with `args`, on the /16 testbed
 /// network (hence `--no-default-blocklist`: 198.18.0.0/15 is reserved).
-fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Value>, Value, Output) {
+fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Line>, Value, Output) {
     let r = Scan::new(args).run(tb);
     (r.lines, r.meta, r.output)
 }
@@ -49,15 +49,11 @@ fn finds_exactly_the_open_addresses() {
         "default output is first SYN-ACKs only"
     );
     for l in &lines {
-        assert_eq!(l["success"], true);
-        assert_eq!(l["repeat"], false);
-        assert_eq!(l["sport"], 80);
-        assert_eq!(l["daddr"], SCAN_ADDR.to_string());
-        assert!(
-            l["rtt_us"].as_u64().is_some(),
-            "Linux echoes our timestamp: {l}"
-        );
-        assert!(l["timestamp_str"].as_str().unwrap().ends_with("+0000"));
+        assert!(l.success && !l.repeat, "{l:?}");
+        assert_eq!(l.sport, Some(80));
+        assert_eq!(l.daddr, SCAN_ADDR.to_string());
+        assert!(l.rtt_us.is_some(), "Linux echoes our timestamp: {l:?}");
+        assert!(l.timestamp_str.ends_with("+0000"));
     }
     assert_eq!(meta["packets_sent"], 4096);
     assert_eq!(meta["targets_scanned"], 4096);
@@ -104,8 +100,8 @@ fn all_responses_classifies_rsts() {
         .filter(|a| !synack.contains(a) && !silent.contains(a))
         .collect();
     assert_eq!(rst, expected_rst);
-    for l in lines.iter().filter(|l| l["classification"] == "rst") {
-        assert_eq!(l["success"], false);
+    for l in lines.iter().filter(|l| l.classification == "rst") {
+        assert!(!l.success);
     }
 }
 
@@ -129,19 +125,16 @@ fn several_ports_at_once() {
             "--all-responses",
         ],
     );
-    let mut by_port: HashMap<u64, BTreeSet<Ipv4Addr>> = HashMap::new();
-    for l in lines.iter().filter(|l| l["classification"] == "synack") {
-        by_port
-            .entry(l["sport"].as_u64().unwrap())
-            .or_default()
-            .insert(l["saddr"].as_str().unwrap().parse().unwrap());
+    let mut by_port: HashMap<u16, BTreeSet<Ipv4Addr>> = HashMap::new();
+    for l in lines.iter().filter(|l| l.classification == "synack") {
+        by_port.entry(l.port()).or_default().insert(l.saddr());
     }
     assert_eq!(by_port.get(&80), Some(&set(&open)));
     assert_eq!(by_port.get(&443), Some(&set(&open)));
     assert_eq!(by_port.get(&8080), None, "no listener on 8080");
     let rst_8080 = lines
         .iter()
-        .filter(|l| l["classification"] == "rst" && l["sport"] == 8080)
+        .filter(|l| l.classification == "rst" && l.sport == Some(8080))
         .count();
     assert_eq!(rst_8080, 256);
     assert_eq!(meta["packets_sent"], 256 * 3);
@@ -198,7 +191,7 @@ fn cooldown_catches_delayed_replies() {
     );
     assert_eq!(addrs_of(&lines, "synack"), set(&open));
     // At this rate sending ends long before the first reply comes back.
-    assert!(lines.iter().any(|l| l["cooldown"] == true));
+    assert!(lines.iter().any(|l| l.cooldown));
     assert!(
         meta["rtt_us"]["min"].as_u64().unwrap() >= 500_000,
         "{}",
@@ -411,7 +404,7 @@ fn sigint_leaves_valid_output_and_metadata() {
     signal(child.id(), libc::SIGINT);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "exit code after SIGINT");
-    let lines = read_json_lines(&std::fs::read(&out).unwrap());
+    let lines = read_lines(&std::fs::read(&out).unwrap());
     assert!(
         !lines.is_empty(),
         "results received before the signal are flushed"

@@ -30,6 +30,7 @@ pub use rng::SplitMix64;
 
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
+pub use synsurvey::output::DryRunRecord;
 use synsurvey::wire::{ethernet, ipv4, tcp, EthernetFrame, Ipv4Packet, Ipv6Packet, TcpPacket};
 
 /// Address of `veth0` in the scan namespace (the scanner's source address).
@@ -1088,11 +1089,121 @@ pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
     out
 }
 
+/// One result line of synsurvey's JSON output, typed: its own lines (no `-f`, absent
+/// values left out) and ZMap's `-f "*"` (absent values written as null) alike. Unknown
+/// fields are refused, so a renamed field fails the reader instead of reading as absent.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    pub saddr: String,
+    #[serde(default)]
+    pub saddr_raw: Option<u32>,
+    pub daddr: String,
+    #[serde(default)]
+    pub daddr_raw: Option<u32>,
+    /// The TCP fields are absent (null with `-f "*"`) in an ICMP record.
+    #[serde(default)]
+    pub sport: Option<u16>,
+    #[serde(default)]
+    pub dport: Option<u16>,
+    #[serde(default)]
+    pub seqnum: Option<u32>,
+    #[serde(default)]
+    pub acknum: Option<u32>,
+    #[serde(default)]
+    pub window: Option<u16>,
+    pub ttl: u8,
+    pub ipid: u16,
+    #[serde(default)]
+    pub tcpopt_mss: Option<u16>,
+    #[serde(default)]
+    pub tcpopt_wscale: Option<u8>,
+    #[serde(default)]
+    pub tcpopt_sack_perm: Option<bool>,
+    #[serde(default)]
+    pub tcpopt_ts_val: Option<u32>,
+    #[serde(default)]
+    pub tcpopt_ts_ecr: Option<u32>,
+    pub classification: String,
+    pub success: bool,
+    #[serde(default)]
+    pub icmp_responder: Option<String>,
+    #[serde(default)]
+    pub icmp_type: Option<u8>,
+    #[serde(default)]
+    pub icmp_code: Option<u8>,
+    #[serde(default)]
+    pub icmp_unreach_str: Option<String>,
+    pub repeat: bool,
+    pub cooldown: bool,
+    pub timestamp_str: String,
+    pub timestamp_ts: u64,
+    pub timestamp_us: u32,
+    pub timestamp_unix_us: u64,
+    #[serde(default)]
+    pub rtt_us: Option<u64>,
+}
+
+impl Line {
+    /// The source address, which must be in the canonical text form (RFC 5952 for IPv6,
+    /// what `Display` writes).
+    pub fn saddr<A: std::str::FromStr + std::fmt::Display>(&self) -> A {
+        let a: A = self
+            .saddr
+            .parse()
+            .unwrap_or_else(|_| panic!("saddr is no address of the family: {self:?}"));
+        assert_eq!(a.to_string(), self.saddr, "saddr not canonical: {self:?}");
+        a
+    }
+
+    /// The source port of a TCP record.
+    pub fn port(&self) -> u16 {
+        self.sport
+            .unwrap_or_else(|| panic!("no sport in a TCP record: {self:?}"))
+    }
+}
+
+/// Reads synsurvey's JSON result lines into [`Line`]s; blank lines are skipped. Panics
+/// with the line number and text of the first line that is not one.
+pub fn read_lines(bytes: &[u8]) -> Vec<Line> {
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match serde_json::from_slice(line) {
+            Ok(v) => out.push(v),
+            Err(e) => panic!(
+                "line {} is not a result line ({e}): {}",
+                i + 1,
+                String::from_utf8_lossy(line)
+            ),
+        }
+    }
+    out
+}
+
+/// Reads a dry run's JSON lines into the crate's [`DryRunRecord`]s (unknown fields
+/// refused); blank lines are skipped.
+pub fn read_probes(bytes: &[u8]) -> Vec<DryRunRecord> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.iter().all(|b| b.is_ascii_whitespace()))
+        .map(|l| {
+            serde_json::from_slice(l).unwrap_or_else(|e| {
+                panic!("not a dry-run line ({e}): {}", String::from_utf8_lossy(l))
+            })
+        })
+        .collect()
+}
+
 /// One run of synsurvey in a testbed's scan namespace, as most tests want it:
 /// `synsurvey --no-default-blocklist -q -m META ARGS...` with the results on standard
 /// output. [`Scan::run`] waits for it and returns the lines, the metadata and stderr.
 pub struct Scan {
     args: Vec<String>,
+    /// The output is synsurvey's JSON result lines, read into [`Scanned::lines`].
+    typed: bool,
     env: Vec<(String, String)>,
     must_succeed: bool,
     stdin: Option<Vec<u8>>,
@@ -1102,7 +1213,7 @@ pub struct Scan {
 /// What a [`Scan`] left: its result lines, its metadata (`Null` if it wrote none) and
 /// its standard error.
 pub struct Scanned {
-    pub lines: Vec<serde_json::Value>,
+    pub lines: Vec<Line>,
     pub meta: serde_json::Value,
     pub stderr: String,
     pub output: Output,
@@ -1112,6 +1223,7 @@ impl Scan {
     pub fn new(args: &[&str]) -> Scan {
         Scan {
             args: args.iter().map(|s| s.to_string()).collect(),
+            typed: true,
             env: Vec::new(),
             must_succeed: true,
             stdin: None,
@@ -1134,6 +1246,13 @@ impl Scan {
     /// Sets an environment variable for the scanner (the test hooks read theirs).
     pub fn env(mut self, key: &str, value: &str) -> Scan {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The output is not synsurvey's JSON result lines (CSV, or `-f` fields a test reads
+    /// as text): [`Scanned::lines`] stays empty, the bytes are in [`Scanned::output`].
+    pub fn raw(mut self) -> Scan {
+        self.typed = false;
         self
     }
 
@@ -1187,6 +1306,7 @@ impl Scan {
             meta,
             _dir: dir,
             must_succeed: self.must_succeed,
+            typed: self.typed,
         }
     }
 }
@@ -1198,6 +1318,7 @@ pub struct Running {
     meta: PathBuf,
     _dir: tempfile::TempDir,
     must_succeed: bool,
+    typed: bool,
 }
 
 impl Running {
@@ -1223,7 +1344,11 @@ impl Running {
             _ => serde_json::Value::Null,
         };
         Scanned {
-            lines: read_json_lines(&output.stdout),
+            lines: if self.typed {
+                read_lines(&output.stdout)
+            } else {
+                Vec::new()
+            },
             meta,
             stderr,
             output,
@@ -1231,31 +1356,17 @@ impl Running {
     }
 }
 
-/// The source addresses of the result lines of `class` (`synack`, `rst`).
-pub fn addrs_of(lines: &[serde_json::Value], class: &str) -> std::collections::BTreeSet<Ipv4Addr> {
+/// The source addresses of the result lines of `class` (`synack`, `rst`, `icmp`), for
+/// either family (`addrs_of::<Ipv6Addr>`). Panics on an `saddr` that is no address of the
+/// family in its canonical text form (RFC 5952 for IPv6).
+pub fn addrs_of<A>(lines: &[Line], class: &str) -> std::collections::BTreeSet<A>
+where
+    A: std::str::FromStr + std::fmt::Display + Ord,
+{
     lines
         .iter()
-        .filter(|v| v["classification"] == class)
-        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
-
-/// [`addrs_of`] for an IPv6 scan. Panics on an `saddr` that is not IPv6 text in the
-/// canonical form of RFC 5952 (what `Ipv6Addr`'s `Display` writes).
-pub fn addrs6_of(lines: &[serde_json::Value], class: &str) -> std::collections::BTreeSet<Ipv6Addr> {
-    lines
-        .iter()
-        .filter(|v| v["classification"] == class)
-        .map(|v| {
-            let text = v["saddr"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no saddr: {v}"));
-            let a: Ipv6Addr = text
-                .parse()
-                .unwrap_or_else(|_| panic!("saddr is not IPv6: {v}"));
-            assert_eq!(a.to_string(), text, "saddr not in RFC 5952 form: {v}");
-            a
-        })
+        .filter(|l| l.classification == class)
+        .map(Line::saddr)
         .collect()
 }
 
