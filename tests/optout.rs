@@ -228,7 +228,7 @@ fn large_scans_need_a_blocklist_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read_json_lines(&out.stdout).len(), 5);
+    assert_eq!(read_probes(&out.stdout).len(), 5);
     // 2^24 addresses exactly is not "more than".
     let out = run(&["11.0.0.0/8", "-p", "80", "-d", "-n", "1"]);
     assert!(

@@ -315,9 +315,9 @@ fn report_of_a_testbed_scan_shows_its_map_in_a_browser() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let hits = read_json_lines(&std::fs::read(&results).unwrap())
+    let hits = read_lines(&std::fs::read(&results).unwrap())
         .iter()
-        .filter(|l| l["success"] == true)
+        .filter(|l| l.success)
         .count();
     assert_eq!(
         hits,

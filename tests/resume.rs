@@ -54,8 +54,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn lines(path: &Path) -> Vec<Value> {
-    read_json_lines(&std::fs::read(path).unwrap())
+/// The result lines of a live scan's `-o` file.
+fn lines(path: &Path) -> Vec<Line> {
+    read_lines(&std::fs::read(path).unwrap())
+}
+
+/// The probes of a dry run's `-o` file.
+fn probes(path: &Path) -> Vec<DryRunRecord> {
+    read_probes(&std::fs::read(path).unwrap())
 }
 
 fn checkpoint(path: &Path) -> Value {
@@ -86,7 +92,7 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
     seeded.extend_from_slice(&["-e", "4242"]);
     let o = run(&seeded);
     assert!(o.status.success(), "{}", stderr(&o));
-    let full = read_json_lines(&o.stdout);
+    let full = read_probes(&o.stdout);
 
     let mut first = full_args.clone();
     first.extend_from_slice(&[
@@ -101,7 +107,7 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
     ]);
     let o = run(&first);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    let part1 = lines(&out);
+    let part1 = probes(&out);
     assert!(!part1.is_empty() && part1.len() < full.len());
     let c = checkpoint(&ck);
     assert_eq!(
@@ -131,20 +137,13 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
         }
     };
     assert!(o.status.success(), "{}", stderr(&o));
-    let both = lines(&out);
+    let both = probes(&out);
     assert!(both.len() > part1.len());
     assert_eq!(&both[..part1.len()], &part1[..], "the first part is kept");
 
     // A run without a checkpoint draws its own key, so compare what is probed, not the
     // sequence numbers; within the interrupted scan the key is the same in both parts.
-    let probe = |v: &Value| {
-        (
-            v["daddr"].as_str().unwrap().to_string(),
-            v["dport"].as_u64().unwrap(),
-            v["probe"].as_u64().unwrap(),
-            v["thread"].as_u64().unwrap(),
-        )
-    };
+    let probe = |v: &DryRunRecord| (v.daddr.clone(), v.dport, v.probe, v.thread);
     let want: BTreeSet<_> = full.iter().map(probe).collect();
     let got: BTreeSet<_> = both.iter().map(probe).collect();
     let missing: Vec<_> = want.difference(&got).take(5).collect();
@@ -153,13 +152,13 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
         missing.is_empty() && extra.is_empty(),
         "resumed scan differs from an uninterrupted one: missing {missing:?}, extra {extra:?}"
     );
-    let mut seen: HashMap<_, (u64, u64)> = HashMap::new();
+    let mut seen: HashMap<_, (u32, u16)> = HashMap::new();
     for v in &both {
-        let fields = (v["seqnum"].as_u64().unwrap(), v["sport"].as_u64().unwrap());
+        let fields = (v.seqnum, v.sport);
         let before = seen.insert(probe(v), fields);
         assert!(
             before.is_none_or(|b| b == fields),
-            "a repeated probe with another key: {v}"
+            "a repeated probe with another key: {v:?}"
         );
     }
     let repeated = both.len() - full.len();
@@ -349,9 +348,9 @@ fn resume_refuses_a_changed_target_list() {
 
 /// The addresses a dry run printed.
 fn daddrs(stdout: &[u8]) -> BTreeSet<Ipv4Addr> {
-    read_json_lines(stdout)
+    read_probes(stdout)
         .iter()
-        .map(|v| v["daddr"].as_str().unwrap().parse().unwrap())
+        .map(|v| v.daddr.parse().unwrap())
         .collect()
 }
 
@@ -402,12 +401,8 @@ fn resume_reads_a_version_1_checkpoint() {
 // Live, in the testbed
 // ---------------------------------------------------------------------------------------
 
-fn synacks(lines: &[Value]) -> BTreeSet<Ipv4Addr> {
-    lines
-        .iter()
-        .filter(|v| v["classification"] == "synack")
-        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
-        .collect()
+fn synacks(lines: &[Line]) -> BTreeSet<Ipv4Addr> {
+    addrs_of(lines, "synack")
 }
 
 fn scan_cmd(tb: &Testbed, args: &[&str]) -> Command {
@@ -532,7 +527,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
     // Uninterrupted, for comparison.
     let o = scan_cmd(&tb, &scan).args(["-r", "8000"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(synacks(&read_json_lines(&o.stdout)), want);
+    assert_eq!(synacks(&read_lines(&o.stdout)), want);
 
     // Run 1, at 1000 pps (4.1 s for the whole scan), interrupted after its first save.
     let cap = tb.capture_syns();
@@ -686,19 +681,13 @@ fn resume_accepts_an_updated_opt_out_list() {
     ]);
     let o = run(&first);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    let part1 = lines(&out).len();
+    let part1 = probes(&out).len();
 
     std::fs::write(&list, "198.18.0.0/24\n198.18.3.0/24\n").unwrap();
     let o = run_bare(&["--resume", ck_s]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let all = lines(&out);
-    let daddr = |v: &Value| {
-        v["daddr"]
-            .as_str()
-            .unwrap()
-            .parse::<std::net::Ipv4Addr>()
-            .unwrap()
-    };
+    let all = probes(&out);
+    let daddr = |v: &DryRunRecord| v.daddr.parse::<std::net::Ipv4Addr>().unwrap();
     assert!(
         all[part1..].iter().all(|v| daddr(v).octets()[2] != 3),
         "the resumed part honours the new list"

@@ -463,10 +463,10 @@ fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     );
 
     // The merged open set is the testbed's, once each.
-    let merged = read_json_lines(&std::fs::read(dir.join("results.json")).unwrap());
+    let merged = read_lines(&std::fs::read(dir.join("results.json")).unwrap());
     let mut found = BTreeSet::new();
     for l in &merged {
-        let a: Ipv4Addr = l["saddr"].as_str().unwrap().parse().unwrap();
+        let a: Ipv4Addr = l.saddr();
         assert!(found.insert(a), "{a} twice in the merged results");
     }
     let expected: BTreeSet<Ipv4Addr> = open

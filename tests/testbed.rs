@@ -385,10 +385,10 @@ fn random_subset_is_deterministic_distinct_and_inside() {
 
 #[test]
 fn json_lines_parse_and_report_bad_lines() {
-    let v = read_json_lines(b"{\"a\":1}\n\n{\"b\":[2]}\n");
+    let v: Vec<serde_json::Value> = read_json_lines(b"{\"a\":1}\n\n{\"b\":[2]}\n");
     assert_eq!(v.len(), 2);
     assert_eq!(v[1]["b"][0], 2);
-    let r = std::panic::catch_unwind(|| read_json_lines(b"{}\nnot json\n"));
+    let r = std::panic::catch_unwind(|| read_json_lines::<serde_json::Value>(b"{}\nnot json\n"));
     let msg = r.unwrap_err();
     let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("line 2") && msg.contains("not json"), "{msg}");

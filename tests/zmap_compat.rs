@@ -265,7 +265,7 @@ fn status_updates_and_user_metadata() {
         ],
         None,
     );
-    assert_eq!(read_json_lines(out.as_bytes()).len(), open.len());
+    assert_eq!(read_lines(out.as_bytes()).len(), open.len());
     let text = std::fs::read_to_string(&status).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

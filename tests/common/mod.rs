@@ -1069,9 +1069,10 @@ pub fn random_subset(cidr: &str, count: usize, seed: u64) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// Parses newline-delimited JSON; blank lines are skipped. Panics with the
-/// line number and text of the first line that is not valid JSON.
-pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+/// Parses newline-delimited JSON into `T` (untyped `serde_json::Value` only where a test is
+/// about the JSON text itself); blank lines are skipped. Panics with the line number and
+/// text of the first line that is not a `T`.
+pub fn read_json_lines<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Vec<T> {
     let mut out = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
@@ -1080,7 +1081,7 @@ pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
         match serde_json::from_slice(line) {
             Ok(v) => out.push(v),
             Err(e) => panic!(
-                "line {} is not valid JSON ({e}): {}",
+                "line {} is not valid JSON of its type ({e}): {}",
                 i + 1,
                 String::from_utf8_lossy(line)
             ),
@@ -1163,38 +1164,14 @@ impl Line {
     }
 }
 
-/// Reads synsurvey's JSON result lines into [`Line`]s; blank lines are skipped. Panics
-/// with the line number and text of the first line that is not one.
+/// Reads synsurvey's JSON result lines into [`Line`]s.
 pub fn read_lines(bytes: &[u8]) -> Vec<Line> {
-    let mut out = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        match serde_json::from_slice(line) {
-            Ok(v) => out.push(v),
-            Err(e) => panic!(
-                "line {} is not a result line ({e}): {}",
-                i + 1,
-                String::from_utf8_lossy(line)
-            ),
-        }
-    }
-    out
+    read_json_lines(bytes)
 }
 
-/// Reads a dry run's JSON lines into the crate's [`DryRunRecord`]s (unknown fields
-/// refused); blank lines are skipped.
+/// Reads a dry run's JSON lines into the crate's [`DryRunRecord`]s.
 pub fn read_probes(bytes: &[u8]) -> Vec<DryRunRecord> {
-    bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.iter().all(|b| b.is_ascii_whitespace()))
-        .map(|l| {
-            serde_json::from_slice(l).unwrap_or_else(|e| {
-                panic!("not a dry-run line ({e}): {}", String::from_utf8_lossy(l))
-            })
-        })
-        .collect()
+    read_json_lines(bytes)
 }
 
 /// One run of synsurvey in a testbed's scan namespace, as most tests want it:
