@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -381,28 +381,23 @@ fn sigint_leaves_valid_output_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
     let meta = dir.path().join("meta.json");
-    let mut child = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "198.18.0.0/16",
-            "-p",
-            "80",
-            "-r",
-            "3000",
-            "-q",
-            "-o",
-            out.to_str().unwrap(),
-            "-m",
-            meta.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let scan = Scan::new(&[
+        "198.18.0.0/16",
+        "-p",
+        "80",
+        "-r",
+        "3000",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "-m",
+        meta.to_str().unwrap(),
+    ])
+    .may_fail()
+    .spawn(&tb);
     std::thread::sleep(Duration::from_millis(2500));
-    signal(child.id(), libc::SIGINT);
-    let status = child.wait().unwrap();
+    signal(scan.id(), libc::SIGINT);
+    let status = scan.wait().output.status;
     assert_eq!(status.code(), Some(130), "exit code after SIGINT");
     let lines = read_lines(&std::fs::read(&out).unwrap());
     assert!(

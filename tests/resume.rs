@@ -405,16 +405,21 @@ fn synacks(lines: &[Line]) -> BTreeSet<Ipv4Addr> {
     addrs_of(lines, "synack")
 }
 
-fn scan_cmd(tb: &Testbed, args: &[&str]) -> Command {
-    let mut c = tb.exec_scan([BIN, "--no-default-blocklist", "-q"]);
-    c.args(args).stdin(Stdio::null());
-    c
+/// A live scan as these tests run it, with no metadata file of the runner's: a resumed
+/// run would take its path from the checkpoint.
+fn live(args: &[&str]) -> Scan {
+    Scan::new(&[&["--no-default-blocklist", "-q"], args].concat()).bare()
 }
 
-/// Runs `cmd` and interrupts it with SIGINT once its checkpoint `ck` records more than
+/// A resumed live scan: `--resume CK` and `args`, nothing else.
+fn resumed(ck: &str, args: &[&str]) -> Scan {
+    Scan::new(&[&["--resume", ck], args].concat()).bare()
+}
+
+/// Runs `scan` and interrupts it with SIGINT once its checkpoint `ck` records more than
 /// `sent` packets: a save is about a second into the run, whatever the machine's load.
-fn interrupt_after_a_save(cmd: &mut Command, ck: &Path, sent: u64) {
-    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+fn interrupt_after_a_save(tb: &Testbed, scan: Scan, ck: &Path, sent: u64) {
+    let mut running = scan.may_fail().spawn(tb);
     let deadline = Instant::now() + Duration::from_secs(20);
     let saved = || {
         std::fs::read(ck)
@@ -425,11 +430,11 @@ fn interrupt_after_a_save(cmd: &mut Command, ck: &Path, sent: u64) {
     };
     while !saved() {
         assert!(Instant::now() < deadline, "no checkpoint saved");
-        assert!(child.try_wait().unwrap().is_none(), "the scan ended early");
+        assert!(running.try_wait().is_none(), "the scan ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
-    signal(child.id(), libc::SIGINT);
-    let o = child.wait_with_output().unwrap();
+    signal(running.id(), libc::SIGINT);
+    let o = running.wait().output;
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
 }
 
@@ -452,12 +457,7 @@ fn refused_without_a_trace(tb: &Testbed, ck: &Path, out1: &Path) {
         ),
     ];
     for (args, msg) in refused {
-        let o = tb
-            .exec_scan([BIN, "--resume", ck_s])
-            .args(*args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = resumed(ck_s, args).raw().may_fail().run(tb).output;
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
         assert_eq!(stderr(&o), format!("synsurvey: --resume: {msg}\n"));
     }
@@ -525,17 +525,13 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
     ];
 
     // Uninterrupted, for comparison.
-    let o = scan_cmd(&tb, &scan).args(["-r", "8000"]).output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(synacks(&read_lines(&o.stdout)), want);
+    let full = live(&[&scan[..], &["-r", "8000"]].concat()).run(&tb);
+    assert_eq!(synacks(&full.lines), want);
 
     // Run 1, at 1000 pps (4.1 s for the whole scan), interrupted after its first save.
     let cap = tb.capture_syns();
-    interrupt_after_a_save(
-        scan_cmd(&tb, &scan).args(["-r", "1000", "--checkpoint", ck_s, "-o", out1_s]),
-        &ck,
-        0,
-    );
+    let run1 = ["-r", "1000", "--checkpoint", ck_s, "-o", out1_s];
+    interrupt_after_a_save(&tb, live(&[&scan[..], &run1].concat()), &ck, 0);
     let mut syns = cap.stop();
     let part1 = lines(&out1);
     let sent1 = sent(&ck);
@@ -546,12 +542,8 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
 
     // Run 2: another rate and another output file are accepted; interrupted again.
     let cap = tb.capture_syns();
-    interrupt_after_a_save(
-        tb.exec_scan([BIN, "--resume", ck_s, "-r", "800", "-o", out2_s])
-            .stdin(Stdio::null()),
-        &ck,
-        sent1,
-    );
+    let run2 = resumed(ck_s, &["-r", "800", "-o", out2_s]);
+    interrupt_after_a_save(&tb, run2, &ck, sent1);
     let c = checkpoint(&ck);
     assert_eq!(c["command"]["args"]["rate"], serde_json::json!(["800"]));
     assert_eq!(
@@ -562,12 +554,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
     assert_eq!(lines(&out1), part1, "run 2 writes to its own -o");
 
     // Run 3: the checkpoint alone (with run 2's rate and -o).
-    let o = tb
-        .exec_scan([BIN, "--resume", ck_s])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = resumed(ck_s, &[]).run(&tb).output;
     assert!(o.stdout.is_empty(), "-o and -q come from the checkpoint");
     syns.extend(cap.stop());
 
@@ -613,21 +600,25 @@ fn notice_page_is_served_during_the_scan_only() {
     let purpose = "Measuring <TCP> reachability & churn";
     // Cannot bind (not an address of the scanner): refused before any probe.
     let cap = tb.capture_syns();
-    let o = scan_cmd(&tb, &["198.18.0.0/24", "-p", "80", "--contact", contact])
-        .args(["--notice-http", "198.19.99.99:8080"])
-        .output()
-        .unwrap();
+    let bad_bind = ["--notice-http", "198.19.99.99:8080"];
+    let args = [
+        &["198.18.0.0/24", "-p", "80", "--contact", contact][..],
+        &bad_bind,
+    ];
+    let o = live(&args.concat()).raw().may_fail().run(&tb).output;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("--notice-http: cannot serve on 198.19.99.99:8080"));
     assert!(cap.stop().is_empty(), "nothing sent");
 
-    let mut child = scan_cmd(&tb, &["198.18.0.0/21", "-p", "80", "-r", "700", "-c", "0"])
-        .args(["--contact", contact, "--purpose", purpose])
-        .args(["--notice-http", "198.19.0.1:8080"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let scan = live(
+        &[
+            &["198.18.0.0/21", "-p", "80", "-r", "700", "-c", "0"][..],
+            &["--contact", contact, "--purpose", purpose],
+            &["--notice-http", "198.19.0.1:8080"],
+        ]
+        .concat(),
+    )
+    .spawn(&tb);
     let url = format!("http://{SCAN_ADDR}:8080/");
     let deadline = Instant::now() + Duration::from_secs(5);
     let page = loop {
@@ -650,8 +641,8 @@ fn notice_page_is_served_during_the_scan_only() {
     assert_eq!(v["purpose"], purpose);
     assert_eq!(v["rate_pps"], 700);
     assert_eq!(v["source_ip"], SCAN_ADDR.to_string());
-    let status = child.wait().unwrap();
-    assert!(status.success());
+    // The runner asserts that the scan succeeded.
+    scan.wait();
     let gone = fetch_from_target(&tb, &url);
     assert!(gone.is_err(), "the page outlives the scan: {gone:?}");
 }

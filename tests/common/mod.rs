@@ -1174,11 +1174,15 @@ pub fn read_probes(bytes: &[u8]) -> Vec<DryRunRecord> {
     read_json_lines(bytes)
 }
 
-/// One run of synsurvey in a testbed's scan namespace, as most tests want it:
-/// `synsurvey --no-default-blocklist -q -m META ARGS...` with the results on standard
-/// output. [`Scan::run`] waits for it and returns the lines, the metadata and stderr.
+/// One run of synsurvey in a testbed's scan namespace: every live scan of the tests goes
+/// through here. By default `synsurvey --no-default-blocklist -q -m META ARGS...` with the
+/// results on standard output; each of the three is left out where ARGS give their own
+/// (`-m FILE` is then read as the metadata), and all of them with [`Scan::bare`].
+/// [`Scan::run`] waits for it and returns the lines, the metadata and stderr.
 pub struct Scan {
     args: Vec<String>,
+    /// Add no flags of our own.
+    bare: bool,
     /// The output is synsurvey's JSON result lines, read into [`Scanned::lines`].
     typed: bool,
     env: Vec<(String, String)>,
@@ -1200,6 +1204,7 @@ impl Scan {
     pub fn new(args: &[&str]) -> Scan {
         Scan {
             args: args.iter().map(|s| s.to_string()).collect(),
+            bare: false,
             typed: true,
             env: Vec::new(),
             must_succeed: true,
@@ -1226,6 +1231,14 @@ impl Scan {
         self
     }
 
+    /// Runs synsurvey with ARGS alone (a resumed scan takes its flags from the checkpoint;
+    /// a test of the defaults wants none added). [`Scanned::meta`] is then read from
+    /// ARGS' `-m FILE`, if any.
+    pub fn bare(mut self) -> Scan {
+        self.bare = true;
+        self
+    }
+
     /// The output is not synsurvey's JSON result lines (CSV, or `-f` fields a test reads
     /// as text): [`Scanned::lines`] stays empty, the bytes are in [`Scanned::output`].
     pub fn raw(mut self) -> Scan {
@@ -1247,18 +1260,28 @@ impl Scan {
     /// Starts the scan and returns at once, for a test that acts while it runs.
     pub fn spawn(self, tb: &Testbed) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let meta = dir.path().join("meta.json");
-        let mut cmd = tb.exec_scanner(
-            self.scanner,
-            [
-                synsurvey().to_str().unwrap(),
-                "--no-default-blocklist",
-                "-q",
-                "-m",
-                meta.to_str().unwrap(),
-            ],
-        );
-        cmd.args(&self.args)
+        let given = |flags: &[&str]| self.args.iter().position(|a| flags.contains(&a.as_str()));
+        let mut ours: Vec<String> = Vec::new();
+        let meta = match given(&["-m", "--metadata-file"]) {
+            Some(i) => PathBuf::from(&self.args[i + 1]),
+            None => {
+                let meta = dir.path().join("meta.json");
+                ours.extend(["-m".into(), meta.to_str().unwrap().into()]);
+                meta
+            }
+        };
+        if given(&["-q", "--quiet"]).is_none() {
+            ours.insert(0, "-q".into());
+        }
+        if given(&["--no-default-blocklist"]).is_none() {
+            ours.insert(0, "--no-default-blocklist".into());
+        }
+        if self.bare {
+            ours.clear();
+        }
+        let mut cmd = tb.exec_scanner(self.scanner, [synsurvey().as_os_str()]);
+        cmd.args(&ours)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -1302,6 +1325,11 @@ impl Running {
     /// The scanner's process id (`ip netns exec` execs it: it is synsurvey's own).
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the scanner has exited (then its status), without waiting.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("wait for the scanner")
     }
 
     /// Waits for the scan to end and returns what it left.
