@@ -425,50 +425,27 @@ fn three_hosts_three_shards_partition_a_hitlist() {
     let caps: Vec<_> = (1..=3)
         .map(|k| tb.capture_syns_on(&format!("veth{k}")))
         .collect();
-    let children: Vec<_> = (0..3u8)
+    let scans: Vec<Running> = (0..3u8)
         .map(|shard| {
-            let threads = (shard + 1).to_string();
-            tb.exec_scanner(
-                shard + 1,
-                [
-                    synsurvey().to_str().unwrap(),
-                    "--no-default-blocklist",
-                    "-I",
-                    file.to_str().unwrap(),
-                    "-p",
-                    "80",
-                    "-e",
-                    "424242",
-                    "--shards",
-                    "3",
-                    "--shard",
-                    &shard.to_string(),
-                    "-T",
-                    &threads,
-                    "-r",
-                    "8000",
-                    "-c",
-                    "1",
-                    "-q",
-                ],
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            let (shard_s, threads) = (shard.to_string(), (shard + 1).to_string());
+            let file_s = file.to_str().unwrap();
+            let args = [
+                &["-I", file_s, "-p", "80", "-e", "424242", "--shards", "3"][..],
+                &["--shard", &shard_s, "-T", &threads, "-r", "8000", "-c", "1"],
+            ];
+            Scan::new(&args.concat())
+                .scanner(shard + 1)
+                .may_fail()
+                .spawn(&tb)
         })
         .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs: Vec<Scanned> = scans.into_iter().map(Running::wait).collect();
     let seen: Vec<_> = caps.into_iter().map(|c| c.stop6()).collect();
 
     let mut found = BTreeSet::new();
     for (i, out) in outputs.iter().enumerate() {
-        assert!(out.status.success(), "shard {i}: {}", stderr(out));
-        for l in read_lines(&out.stdout) {
+        assert!(out.output.status.success(), "shard {i}: {}", out.stderr);
+        for l in &out.lines {
             check_line(&l, scan_addr6(i as u8 + 1));
             let a: Ipv6Addr = l.saddr();
             assert!(found.insert(a), "{a} reported by two shards");
@@ -504,36 +481,28 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
         file.to_str().unwrap(),
     );
     let scan = ["-I", file_s, "-p", "80", "-T", "2", "-e", "77", "-c", "1"];
-    let cmd = |extra: &[&str]| -> Command {
-        let mut c = tb.exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "-q",
-        ]);
-        c.args(scan).args(extra).stdin(Stdio::null());
-        c
+    // No metadata file of the runner's: the resumed run would take its path from the
+    // checkpoint.
+    let cmd = |extra: &[&str]| {
+        Scan::new(&[&["--no-default-blocklist", "-q"], &scan[..], extra].concat()).bare()
     };
 
     // 6000 targets at 1000 pps: about 6 s; interrupted a second after the first probe.
     let cap = tb.capture_syns();
-    let mut child = cmd(&["-r", "1000", "--checkpoint", ck_s, "-o", out_s])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run1 = cmd(&["-r", "1000", "--checkpoint", ck_s, "-o", out_s])
+        .may_fail()
+        .spawn(&tb);
     cap.wait_for_first(Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(1));
-    signal(child.id(), libc::SIGINT);
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    signal(run1.id(), libc::SIGINT);
+    assert_eq!(run1.wait().output.status.code(), Some(130));
     let part1 = read_lines(&std::fs::read(&out).unwrap());
     let c: Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();
     assert_eq!(c["complete"], false);
     let sent1 = c["totals"]["packets_sent"].as_u64().unwrap();
     assert!(sent1 > 0 && sent1 < 6000, "sent {sent1} before SIGINT");
 
-    let o = cmd(&["-r", "4000", "--resume", ck_s, "-o", out_s])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    cmd(&["-r", "4000", "--resume", ck_s, "-o", out_s]).run(&tb);
     let syns = cap.stop6();
     let both = read_lines(&std::fs::read(&out).unwrap());
     assert_eq!(&both[..part1.len()], &part1[..], "the first part is kept");
@@ -694,24 +663,13 @@ fn bad_input_exits_2_before_any_probe() {
 fn the_builtin_blocklist_keeps_the_benchmarking_prefix() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let tb = Testbed::up(opts(&[ip6("2001:2::1")]));
-    let out = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "-q",
-            "2001:2::/120",
-            "-p",
-            "80",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(read_lines(&out.stdout).is_empty(), "{}", stderr(&out));
-    assert_eq!(
-        tb.counter("syn-in"),
-        0,
-        "nothing was sent: {}",
-        stderr(&out)
-    );
+    // Bare: the runner would add --no-default-blocklist.
+    let r = Scan::new(&["-q", "2001:2::/120", "-p", "80"])
+        .bare()
+        .may_fail()
+        .run(&tb);
+    assert!(r.lines.is_empty(), "{}", r.stderr);
+    assert_eq!(tb.counter("syn-in"), 0, "nothing was sent: {}", r.stderr);
 }
 
 /// A dry run of a hitlist lists every address once, whatever the order of the file, from

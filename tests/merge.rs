@@ -21,30 +21,28 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 const SEED: &str = "515151";
 
-/// The scan every shard runs, in scanner namespace `shard + 1`.
-fn shard_cmd(tb: &Testbed, shard: u8, blocklist: &Path, extra: &[&str]) -> Command {
+/// The scan every shard runs, in scanner namespace `shard + 1`, with `extra`: its flags
+/// only (each shard names its own -o and -m).
+fn shard_scan(shard: u8, blocklist: &Path, extra: &[&str]) -> Scan {
     let shard_s = shard.to_string();
-    let mut c = tb.exec_scanner(
-        shard + 1,
-        [
-            BIN,
-            "--no-default-blocklist",
-            "198.18.0.0/18",
-            "-p",
-            "80",
-            "--shards",
-            "3",
-            "--shard",
-            &shard_s,
-            "-c",
-            "1",
-            "-q",
-            "-b",
-            blocklist.to_str().unwrap(),
-        ],
-    );
-    c.args(extra).stdin(Stdio::null());
-    c
+    let base = [
+        "--no-default-blocklist",
+        "198.18.0.0/18",
+        "-p",
+        "80",
+        "--shards",
+        "3",
+        "--shard",
+        &shard_s,
+        "-c",
+        "1",
+        "-q",
+        "-b",
+        blocklist.to_str().unwrap(),
+    ];
+    Scan::new(&[&base[..], extra].concat())
+        .scanner(shard + 1)
+        .bare()
 }
 
 fn merge(args: &[&Path]) -> Output {
@@ -297,13 +295,13 @@ fn merge_variants(dir: &Path, merged: &[(Ipv4Addr, u16)], unique: &BTreeSet<(Ipv
 fn other_seed_is_mismatched(tb: &Testbed, dir: &Path, blocklist: &Path) {
     let p = |name: &str| -> PathBuf { dir.join(name) };
     let (m2x, r2x) = (p("m2x.json"), p("r2x.json"));
-    let o = shard_cmd(tb, 2, blocklist, &["-e", "7", "-r", "6000", "-o"])
-        .arg(&r2x)
-        .arg("-m")
-        .arg(&m2x)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (r2x_s, m2x_s) = (r2x.to_str().unwrap(), m2x.to_str().unwrap());
+    shard_scan(
+        2,
+        blocklist,
+        &["-e", "7", "-r", "6000", "-o", r2x_s, "-m", m2x_s],
+    )
+    .run(tb);
     let o = merge_words(
         dir,
         "--metadata m0.json m1c.json m2x.json -- r0.json r1.json r2x.json",
@@ -349,24 +347,22 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
         .iter()
         .map(|&s| {
             let (o, m) = (p(&format!("r{s}.json")), p(&format!("m{s}.json")));
-            let args = ["-e", SEED, "-r", "2000", "-o", o.to_str().unwrap(), "-m"];
-            shard_cmd(&tb, s, &blocklist, &args)
-                .arg(&m)
-                .spawn()
-                .unwrap()
+            let (o, m) = (o.to_str().unwrap(), m.to_str().unwrap());
+            let args = ["-e", SEED, "-r", "2000", "-o", o, "-m", m];
+            shard_scan(s, &blocklist, &args).spawn(&tb)
         })
         .collect();
-    let args = ["-e", SEED, "-r", "1500", "-t", "1", "--checkpoint"];
-    let first = shard_cmd(&tb, 1, &blocklist, &args)
-        .arg(&ck1)
-        .args(["-o", r1s, "-m"])
-        .arg(p("m1a.json"))
-        .output()
-        .unwrap();
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (ck1_s, m1a_s) = (ck1.to_str().unwrap(), p("m1a.json"));
+    let m1a_s = m1a_s.to_str().unwrap();
+    let args = ["-e", SEED, "-r", "1500", "-t", "1", "--checkpoint", ck1_s];
+    shard_scan(
+        1,
+        &blocklist,
+        &[&args[..], &["-o", r1s, "-m", m1a_s]].concat(),
+    )
+    .run(&tb);
     for c in whole {
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
+        c.wait();
     }
     let (m0, m1a, m2) = (p("m0.json"), p("m1a.json"), p("m2.json"));
     let (r0, r2) = (p("r0.json"), p("r2.json"));
@@ -377,29 +373,19 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
 
     // Run 2 is killed outright; run 3 repeats what run 2 sent after its last save.
     let sent_a = json(&m1a)["packets_sent"].as_u64().unwrap();
-    let mut second = shard_cmd(&tb, 1, &blocklist, &["--resume"])
-        .arg(&ck1)
-        .args(["-o", r1s, "-m"])
-        .arg(p("m1b.json"))
-        .spawn()
-        .unwrap();
+    let m1b_s = p("m1b.json");
+    let resume = |m: &str| shard_scan(1, &blocklist, &["--resume", ck1_s, "-o", r1s, "-m", m]);
+    let second = resume(m1b_s.to_str().unwrap()).spawn(&tb);
     wait_for_save(&ck1, 2, sent_a);
     std::thread::sleep(Duration::from_millis(300));
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     let m1b = p("m1b.json");
     assert!(
         std::fs::read(&m1b).unwrap().is_empty(),
         "a killed run leaves its metadata file empty"
     );
     let m1c = p("m1c.json");
-    let third = shard_cmd(&tb, 1, &blocklist, &["--resume"])
-        .arg(&ck1)
-        .args(["-o", r1s, "-m"])
-        .arg(&m1c)
-        .output()
-        .unwrap();
-    assert!(third.status.success(), "{}", stderr(&third));
+    resume(m1c.to_str().unwrap()).run(&tb);
     let last = json(&m1c);
     assert_eq!(last["survey"]["run"], 3);
     assert_eq!(last["survey"]["complete"], true);

@@ -1327,6 +1327,12 @@ impl Running {
         self.child.id()
     }
 
+    /// Kills the scanner outright (SIGKILL) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Whether the scanner has exited (then its status), without waiting.
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().expect("wait for the scanner")
