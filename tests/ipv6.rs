@@ -207,18 +207,9 @@ fn rsts_and_unreachables_are_classified() {
         tb.connect_timeout(ip6("2001:2::81"), 80, Duration::from_millis(500)),
         ConnectOutcome::Unreachable
     );
-    let r = Scan::new(&[
-        "2001:2::/120",
-        "-p",
-        "80",
-        "-c",
-        "2",
-        "-O",
-        "json",
-        "-f",
-        "*",
-        "--output-filter=",
-    ])
+    let r = Scan::new(&words(
+        "2001:2::/120 -p 80 -c 2 -O json -f * --output-filter=",
+    ))
     .run(&tb);
     let all = expand("2001:2::/120");
     let unreach: BTreeSet<Ipv6Addr> = all[0x80..0xc0].iter().copied().collect();
@@ -270,18 +261,7 @@ fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
     let mut o = opts(&open);
     o.loss_pct = Some(1.0);
     let tb = Testbed::up(o);
-    let r = Scan::new(&[
-        "2001:2::/116",
-        "-p",
-        "80",
-        "-P",
-        "2",
-        "-r",
-        "20000",
-        "-c",
-        "1",
-    ])
-    .run(&tb);
+    let r = Scan::new(&words("2001:2::/116 -p 80 -P 2 -r 20000 -c 1")).run(&tb);
     let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
     // The testbed records which SYN-ACKs its loss rule dropped: an open host is missed
     // only if both of its replies were (about 1 in 10^4; a handful at most).

@@ -80,16 +80,7 @@ fn all_responses_classifies_rsts() {
     let tb = Testbed::up(o);
     let (lines, _, _) = scan(
         &tb,
-        &[
-            "198.18.4.0/24",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-c",
-            "1",
-            "--all-responses",
-        ],
+        &words("198.18.4.0/24 -p 80 -r 5000 -c 1 --all-responses"),
     );
     let synack = addrs_of(&lines, "synack");
     let rst = addrs_of(&lines, "rst");
@@ -114,16 +105,7 @@ fn several_ports_at_once() {
     let tb = Testbed::up(o);
     let (lines, meta, _) = scan(
         &tb,
-        &[
-            "198.18.8.0/24",
-            "-p",
-            "80,443,8080",
-            "-r",
-            "10000",
-            "-c",
-            "1",
-            "--all-responses",
-        ],
+        &words("198.18.8.0/24 -p 80,443,8080 -r 10000 -c 1 --all-responses"),
     );
     let mut by_port: HashMap<u16, BTreeSet<Ipv4Addr>> = HashMap::new();
     for l in lines.iter().filter(|l| l.classification == "synack") {
@@ -147,20 +129,7 @@ fn loss_with_two_probes_keeps_recall() {
     let mut o = opts(&open);
     o.loss_pct = Some(1.0);
     let tb = Testbed::up(o);
-    let (lines, meta, _) = scan(
-        &tb,
-        &[
-            "198.18.16.0/20",
-            "-p",
-            "80",
-            "-r",
-            "20000",
-            "-c",
-            "1",
-            "-P",
-            "2",
-        ],
-    );
+    let (lines, meta, _) = scan(&tb, &words("198.18.16.0/20 -p 80 -r 20000 -c 1 -P 2"));
     let found = addrs_of(&lines, "synack");
     assert!(found.is_subset(&set(&open)), "nothing outside the open set");
     let recall = found.len() as f64 / open.len() as f64;
@@ -255,20 +224,7 @@ fn rate_cap_is_exact() {
     let _guard = exclusive();
     let tb = Testbed::up(TestbedOpts::default());
     let cap = tb.capture_syns();
-    let (_, meta, _) = scan(
-        &tb,
-        &[
-            "198.18.64.0/19",
-            "-p",
-            "80",
-            "-r",
-            "2000",
-            "-n",
-            "6000",
-            "-c",
-            "0",
-        ],
-    );
+    let (_, meta, _) = scan(&tb, &words("198.18.64.0/19 -p 80 -r 2000 -n 6000 -c 0"));
     let seen = cap.stop();
     assert_eq!(seen.len(), 6000);
     let t0 = seen.first().unwrap().time;
@@ -315,20 +271,7 @@ fn low_rates_are_exact_too() {
     let tb = Testbed::up(TestbedOpts::default());
     let cap = tb.capture_syns();
     let start = Instant::now();
-    scan(
-        &tb,
-        &[
-            "198.18.70.0/24",
-            "-p",
-            "80",
-            "-r",
-            "5",
-            "-n",
-            "11",
-            "-c",
-            "0",
-        ],
-    );
+    scan(&tb, &words("198.18.70.0/24 -p 80 -r 5 -n 11 -c 0"));
     let seen = cap.stop();
     assert_eq!(seen.len(), 11);
     let span = seen.last().unwrap().time - seen.first().unwrap().time;
@@ -345,20 +288,7 @@ fn highest_rate_still_finds_everything() {
     let _guard = exclusive();
     let open = random_subset("198.18.128.0/17", 3000, 7);
     let tb = Testbed::up(opts(&open));
-    let (lines, meta, _) = scan(
-        &tb,
-        &[
-            "198.18.128.0/17",
-            "-p",
-            "80",
-            "-r",
-            "0",
-            "-T",
-            "2",
-            "-c",
-            "2",
-        ],
-    );
+    let (lines, meta, _) = scan(&tb, &words("198.18.128.0/17 -p 80 -r 0 -T 2 -c 2"));
     let found = addrs_of(&lines, "synack");
     assert!(found.is_subset(&set(&open)));
     let recall = found.len() as f64 / open.len() as f64;
@@ -429,20 +359,7 @@ fn synack_after_rst_from_the_same_target_is_reported() {
         add @reset_once { ip daddr } reject with tcp reset; }; }";
     let o = tb.exec_tgt(["nft", nft]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (lines, meta, _) = scan(
-        &tb,
-        &[
-            "198.18.7.0/24",
-            "-p",
-            "80",
-            "-P",
-            "2",
-            "-r",
-            "2000",
-            "-c",
-            "1",
-        ],
-    );
+    let (lines, meta, _) = scan(&tb, &words("198.18.7.0/24 -p 80 -P 2 -r 2000 -c 1"));
     // Every address was reset once (ground truth: the target's own set).
     let o = tb
         .exec_tgt(["nft", "list", "set", "ip", "first_rst", "reset_once"])

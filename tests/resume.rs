@@ -255,14 +255,7 @@ fn resume_refuses_another_scan_and_bad_files() {
             "already exists",
         ),
         (
-            &[
-                "-d",
-                "198.18.0.0/22",
-                "-p",
-                "80",
-                "--resume",
-                "/nonexistent/ck",
-            ],
+            &words("-d 198.18.0.0/22 -p 80 --resume /nonexistent/ck"),
             "--resume: /nonexistent/ck: cannot read",
         ),
         (
@@ -274,15 +267,7 @@ fn resume_refuses_another_scan_and_bad_files() {
             "--notice-http needs --contact",
         ),
         (
-            &[
-                "198.18.0.0/22",
-                "-p",
-                "80",
-                "--notice-http",
-                "nowhere",
-                "--contact",
-                "x",
-            ],
+            &words("198.18.0.0/22 -p 80 --notice-http nowhere --contact x"),
             "--notice-http: \"nowhere\" is not ADDR:PORT",
         ),
         (

@@ -195,18 +195,6 @@ fn responses_follow_open_closed_unreach_and_silent<F: Family>() {
     assert!(!Path::new("/run/synsurvey-testbed").join(&name).exists());
 }
 
-#[test]
-fn responses_follow_open_closed_unreach_and_silent_v4() {
-    require_privileges!("create a network-namespace testbed");
-    responses_follow_open_closed_unreach_and_silent::<Four>();
-}
-
-#[test]
-fn responses_follow_open_closed_unreach_and_silent_v6() {
-    require_privileges!("create a network-namespace testbed");
-    responses_follow_open_closed_unreach_and_silent::<Six>();
-}
-
 /// A capture holds exactly the SYNs of the connects made, in time order.
 fn capture_sees_exactly_the_syns_sent<F: Family>() {
     let h = F::host;
@@ -246,18 +234,6 @@ fn capture_sees_exactly_the_syns_sent<F: Family>() {
     assert!(syns[0].time > 1.5e9, "{:?}", syns[0]);
 }
 
-#[test]
-fn capture_sees_exactly_the_syns_sent_v4() {
-    require_privileges!("create a network-namespace testbed");
-    capture_sees_exactly_the_syns_sent::<Four>();
-}
-
-#[test]
-fn capture_sees_exactly_the_syns_sent_v6() {
-    require_privileges!("create a network-namespace testbed");
-    capture_sees_exactly_the_syns_sent::<Six>();
-}
-
 /// Total loss drops every TCP reply, records the SYN-ACKs dropped, and leaves neighbour
 /// discovery alone.
 fn total_loss_drops_tcp_replies_only<F: Family>() {
@@ -291,17 +267,32 @@ fn total_loss_drops_tcp_replies_only<F: Family>() {
     assert!(ping.status.success(), "{stdout}");
 }
 
-#[test]
-fn total_loss_drops_tcp_replies_only_v4() {
-    require_privileges!("create a network-namespace testbed");
-    total_loss_drops_tcp_replies_only::<Four>();
+/// A module of `#[test]`s for each family (`v4::NAME`, `v6::NAME`), each running the
+/// generic `NAME` above with that family.
+macro_rules! for_each_family {
+    ($($name:ident),+ $(,)?) => {
+        mod v4 {
+            $(#[test]
+            fn $name() {
+                crate::common::require_privileges!("create a network-namespace testbed");
+                super::$name::<super::Four>();
+            })+
+        }
+        mod v6 {
+            $(#[test]
+            fn $name() {
+                crate::common::require_privileges!("create a network-namespace testbed");
+                super::$name::<super::Six>();
+            })+
+        }
+    };
 }
 
-#[test]
-fn total_loss_drops_tcp_replies_only_v6() {
-    require_privileges!("create a network-namespace testbed");
-    total_loss_drops_tcp_replies_only::<Six>();
-}
+for_each_family!(
+    responses_follow_open_closed_unreach_and_silent,
+    capture_sees_exactly_the_syns_sent,
+    total_loss_drops_tcp_replies_only,
+);
 
 #[test]
 fn sinks_count_frames_and_do_not_interfere() {

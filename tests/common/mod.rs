@@ -1090,6 +1090,11 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Vec<T> {
     out
 }
 
+/// A command line's words, written as one string: `words("198.18.0.0/24 -p 80 -c 1")`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// One result line of synsurvey's JSON output, typed: its own lines (no `-f`, absent
 /// values left out) and ZMap's `-f "*"` (absent values written as null) alike. Unknown
 /// fields are refused, so a renamed field fails the reader instead of reading as absent.
