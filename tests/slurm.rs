@@ -350,7 +350,7 @@ fn requeue_when(slurm: &Slurm, id: &str, checkpoint: &Path, sent: u64) {
 /// On the wire: every target probed, by its shard's namespace; twice only in shard 1,
 /// and no more than its last batch before the requeue. (Slurm's SIGTERM is a clean
 /// stop: the final save holds the exact position, so with -P 1 nothing is repeated;
-/// see src/checkpoint.rs. Only a SIGKILL, after KillWait, would repeat up to a second.)
+/// see src/resume/format.rs. Only a SIGKILL, after KillWait, would repeat up to a second.)
 fn each_target_probed_by_its_shard(seen: &[Vec<SeenSyn>]) {
     let mut probes: BTreeMap<Ipv4Addr, (usize, u32)> = BTreeMap::new();
     for (k, syns) in seen.iter().enumerate() {
