@@ -426,7 +426,7 @@ fn three_hosts_three_shards_partition_a_hitlist() {
     for (i, out) in outputs.iter().enumerate() {
         assert!(out.output.status.success(), "shard {i}: {}", out.stderr);
         for l in &out.lines {
-            check_line(&l, scan_addr6(i as u8 + 1));
+            check_line(l, scan_addr6(i as u8 + 1));
             let a: Ipv6Addr = l.saddr();
             assert!(found.insert(a), "{a} reported by two shards");
         }

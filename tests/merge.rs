@@ -78,7 +78,10 @@ fn json(path: &Path) -> Value {
 }
 
 /// (saddr, sport) of every success in these JSON-lines files, with repeats.
-fn success_keys(files: &[&Path]) -> Vec<(Ipv4Addr, u16)> {
+/// A result's key in the merge: address and port.
+type Key = (Ipv4Addr, u16);
+
+fn success_keys(files: &[&Path]) -> Vec<Key> {
     files
         .iter()
         .flat_map(|f| read_lines(&std::fs::read(f).unwrap()))
@@ -162,16 +165,13 @@ fn incomplete_merges_are_refused(dir: &Path, m1a: &Path) {
 
 /// The merged output `out` holds one record per key, and its open set is the testbed's
 /// (`open` without the opted-out 198.18.63.0/24). Returns its keys, and their set.
-fn merged_is_the_open_set(
-    out: &Path,
-    open: &[Ipv4Addr],
-) -> (Vec<(Ipv4Addr, u16)>, BTreeSet<(Ipv4Addr, u16)>) {
+fn merged_is_the_open_set(out: &Path, open: &[Ipv4Addr]) -> (Vec<Key>, BTreeSet<Key>) {
     let expected: BTreeSet<Ipv4Addr> = open
         .iter()
         .filter(|a| a.octets()[2] != 63)
         .copied()
         .collect();
-    let merged = success_keys(&[&out]);
+    let merged = success_keys(&[out]);
     let unique: BTreeSet<_> = merged.iter().copied().collect();
     assert_eq!(
         unique.len(),
