@@ -311,20 +311,9 @@ fn sigint_leaves_valid_output_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
     let meta = dir.path().join("meta.json");
-    let scan = Scan::new(&[
-        "198.18.0.0/16",
-        "-p",
-        "80",
-        "-r",
-        "3000",
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        "-m",
-        meta.to_str().unwrap(),
-    ])
-    .may_fail()
-    .spawn(&tb);
+    let files = ["-o", out.to_str().unwrap(), "-m", meta.to_str().unwrap()];
+    let args = [&words("198.18.0.0/16 -p 80 -r 3000 -q")[..], &files].concat();
+    let scan = Scan::new(&args).may_fail().spawn(&tb);
     std::thread::sleep(Duration::from_millis(2500));
     signal(scan.id(), libc::SIGINT);
     let status = scan.wait().output.status;

@@ -295,28 +295,16 @@ fn report_of_a_testbed_scan_shows_its_map_in_a_browser() {
         dir.path().join("meta.json"),
     );
     let (results_s, meta_s) = (results.to_str().unwrap(), meta.to_str().unwrap());
-    let o = Scan::new(&[
-        "198.18.0.0/20",
-        "-p",
-        "80",
-        "-r",
-        "5000",
-        "-c",
-        "1",
-        "-q",
-        "-e",
-        "7",
-        "--contact",
-        "report-test@example.org",
+    let scan = words("198.18.0.0/20 -p 80 -r 5000 -c 1 -q -e 7 --contact report-test@example.org");
+    let purpose = [
         "--purpose",
         "testing the report",
         "-o",
         results_s,
         "-m",
         meta_s,
-    ])
-    .run(&tb)
-    .output;
+    ];
+    let o = Scan::new(&[&scan[..], &purpose].concat()).run(&tb).output;
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let hits = read_lines(&std::fs::read(&results).unwrap())
         .iter()
