@@ -44,6 +44,16 @@ pub struct Args {
     )]
     pub rate: Option<String>,
 
+    /// The most probes per second any one /24 (IPv4) or /48 (IPv6) receives, counted over
+    /// every shard; the scan's rate is lowered to keep its busiest network under it.
+    /// 0 turns the ceiling off. Default 100.
+    #[arg(
+        allow_negative_numbers = true,
+        long = "max-net-rate",
+        value_name = "PPS"
+    )]
+    pub max_net_rate: Option<String>,
+
     /// Send rate as bandwidth in bits per second, with a K, M or G suffix (e.g. 10M).
     #[arg(allow_hyphen_values = true, short = 'B', long, value_name = "BPS")]
     pub bandwidth: Option<String>,

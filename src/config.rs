@@ -103,6 +103,8 @@ pub(crate) struct Pacing {
     pub(crate) sender_threads_source: ThreadsSource,
     pub(crate) max_results: Option<u64>,
     pub(crate) max_runtime: Option<Duration>,
+    /// The per-network ceiling and what it did to `rate` (which is already lowered).
+    pub(crate) net_rate: crate::plan::net_rate::NetRate,
 }
 
 /// What the operator sets instead of discovering it (`-i`, `-S`, `-G`), and the sockets.
@@ -183,11 +185,12 @@ impl Config {
             Some(p) => parse_ports(p)?,
             None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
         };
-        let pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
+        let mut pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
         let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
         check_source_family(&network, targets.v6.is_some())?;
+        pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;
@@ -252,7 +255,45 @@ impl Pacing {
                 .as_deref()
                 .map(|s| parse_secs("-t/--max-runtime", s, false))
                 .transpose()?,
+            net_rate: crate::plan::net_rate::NetRate {
+                ceiling_pps: None,
+                network: "/24",
+                busiest_network_targets: 0,
+                total_targets: 0,
+                requested_pps: rate,
+                effective_pps: rate,
+            },
         })
+    }
+
+    /// `--max-net-rate`: lowers `rate` so that the busiest /24 (/48) of the survey stays
+    /// under the ceiling (see [`crate::plan::net_rate`]).
+    fn apply_net_ceiling(&mut self, a: &Args, t: &Targets) -> Result<(), ConfigError> {
+        use crate::plan::net_rate::{busiest_24, busiest_48, capped_rate, DEFAULT_MAX_NET_RATE};
+        let ceiling = match &a.max_net_rate {
+            Some(s) => parse_u64("--max-net-rate", s)?,
+            None => DEFAULT_MAX_NET_RATE,
+        };
+        let ceiling = (ceiling > 0).then_some(ceiling);
+        let nports = t.space.ports().len().max(1) as u64;
+        let (network, busiest) = match &t.v6 {
+            Some(t6) => ("/48", busiest_48(t6.space.addrs())),
+            None => ("/24", busiest_24(t.space.addrs())),
+        };
+        // Per target, -P probes: the ratio of probes into a network stays the same.
+        let busiest = busiest.saturating_mul(nports);
+        let total = t.len();
+        let effective = capped_rate(self.rate, ceiling, busiest, total, t.shards);
+        self.net_rate = crate::plan::net_rate::NetRate {
+            ceiling_pps: ceiling,
+            network,
+            busiest_network_targets: busiest,
+            total_targets: total,
+            requested_pps: self.rate,
+            effective_pps: effective,
+        };
+        self.rate = effective;
+        Ok(())
     }
 }
 

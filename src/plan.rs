@@ -12,6 +12,8 @@
 
 use std::io;
 
+pub mod net_rate;
+
 use crate::checkpoint::{ScanIdentity, ThreadState};
 use crate::config::{Config, ConfigError};
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};

@@ -75,8 +75,12 @@ pub struct ScanConfig {
     pub allowlist_file: Option<PathBuf>,
     pub blocklist_files: Vec<PathBuf>,
     pub default_blocklist: bool,
-    /// Packets per second for the whole scan; `null` for no cap.
+    /// Packets per second for the whole scan; `null` for no cap. With `--max-net-rate`,
+    /// the rate after the ceiling lowered it (see `net_rate`).
     pub rate: Option<u64>,
+    /// `--max-net-rate`: the ceiling per /24 (/48) (`ceiling_pps` null: off), the busiest
+    /// network's targets, and the rate asked for and the one used.
+    pub net_rate: crate::plan::net_rate::NetRate,
     pub seed: u64,
     pub shards: u32,
     pub shard: u32,
@@ -135,6 +139,7 @@ impl ScanConfig {
             blocklist_files: c.targets.blocklist_files.clone(),
             default_blocklist: c.targets.default_blocklist,
             rate: c.pacing.rate,
+            net_rate: c.pacing.net_rate.clone(),
             seed: c.targets.seed,
             shards: c.targets.shards,
             shard: c.targets.shard,
@@ -347,6 +352,13 @@ mod test {
             "config.blocklist_files",
             "config.default_blocklist",
             "config.rate",
+            "config.net_rate",
+            "config.net_rate.ceiling_pps",
+            "config.net_rate.network",
+            "config.net_rate.busiest_network_targets",
+            "config.net_rate.total_targets",
+            "config.net_rate.requested_pps",
+            "config.net_rate.effective_pps",
             "config.seed",
             "config.shards",
             "config.shard",

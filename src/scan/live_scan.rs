@@ -92,6 +92,9 @@ fn live_family<F: Live>(config: &Config, command_line: Vec<String>) -> anyhow::R
 
 /// Warnings about a configuration that is allowed but deserves a second look.
 fn warn_about(config: &Config) {
+    if let Some(note) = config.pacing.net_rate.note() {
+        eprintln!("synsurvey: {note}");
+    }
     if !config.targets.default_blocklist {
         eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
     }
