@@ -188,6 +188,12 @@ pub struct Args {
     #[arg(short = 'm', long = "metadata-file", value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
 
+    /// Permission bits (octal) of the -o, -m and -u files: 600 by default, since results
+    /// are confidential; e.g. 640 to share them with a group on purpose. The umask still
+    /// applies to a new file; an existing file is set to this mode.
+    #[arg(long = "file-mode", value_name = "OCTAL")]
+    pub file_mode: Option<String>,
+
     /// Report RSTs and repeated replies too, not only the first SYN-ACK from each target.
     #[arg(long = "all-responses")]
     pub all_responses: bool,

@@ -125,6 +125,8 @@ pub(crate) struct NetworkOverrides {
 pub(crate) struct Output {
     pub(crate) target: OutputTarget,
     pub(crate) metadata_file: Option<PathBuf>,
+    /// Permission bits of the -o, -m and -u files (`--file-mode`, default 0600).
+    pub(crate) file_mode: u32,
     pub(crate) all_responses: bool,
     pub(crate) quiet: bool,
     pub(crate) dryrun: bool,
@@ -216,6 +218,11 @@ impl Config {
     /// Where the results go.
     pub fn output_target(&self) -> &OutputTarget {
         &self.output.target
+    }
+
+    /// Permission bits of the result, metadata and status files (`--file-mode`).
+    pub fn file_mode(&self) -> u32 {
+        self.output.file_mode
     }
 
     /// Whether this scan continues a checkpoint (its output file is appended to).
@@ -592,6 +599,10 @@ impl Output {
                 _ => OutputTarget::Stdout,
             },
             metadata_file: a.metadata_file.clone(),
+            file_mode: match &a.file_mode {
+                Some(m) => crate::output::private::parse_mode(m).map_err(ConfigError)?,
+                None => crate::output::private::DEFAULT_MODE,
+            },
             all_responses: a.all_responses,
             quiet: a.quiet,
             dryrun: a.dryrun,
@@ -861,10 +872,22 @@ mod test {
             "80",
             "-r",
             "0",
+            "--max-net-rate",
+            "0",
         ])
         .unwrap();
         assert_eq!(uncapped.pacing.rate, None);
-        let default = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80"]).unwrap();
+        // -r 0 lifts the global cap, not the per-network ceiling (16 /24s: 1600 pps).
+        let ceiling = cfg(&[
+            "--no-default-blocklist",
+            "198.18.0.0/20",
+            "-p",
+            "80",
+            "-r",
+            "0",
+        ]);
+        assert_eq!(ceiling.unwrap().pacing.rate, Some(1_600));
+        let default = cfg(&["--no-default-blocklist", "198.18.0.0/16", "-p", "80"]).unwrap();
         assert_eq!(default.pacing.rate, Some(10_000));
     }
 

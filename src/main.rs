@@ -55,7 +55,11 @@ fn main() -> ExitCode {
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if config.dryrun() {
-        let mut out = match synsurvey::output::open(config.output_target(), config.resuming()) {
+        let mut out = match synsurvey::output::open(
+            config.output_target(),
+            config.resuming(),
+            config.file_mode(),
+        ) {
             Ok(out) => out,
             // A bad -o path is a usage error like any other file named on the command line.
             Err(e) => {

@@ -347,6 +347,8 @@ mod test {
             "80,443,8000-8002",
             "-r",
             "1234",
+            "--max-net-rate",
+            "0",
             "--contact",
             "scans@example.org <Lab & Co>",
             "--purpose",

@@ -249,7 +249,7 @@ fn json_line<'a>(
 /// Opens `-o` (appending when resuming) and writes the CSV header row to a new output.
 pub fn open_output(config: &crate::config::Config) -> anyhow::Result<super::JsonLines> {
     let append = config.resume.checkpoint.is_some();
-    let mut out = super::open(&config.output.target, append)?;
+    let mut out = super::open(&config.output.target, append, config.output.file_mode)?;
     if let (Some(h), false) = (config.output.spec.header(), append) {
         out.write_bytes(h.as_bytes())?;
     }

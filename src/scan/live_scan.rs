@@ -162,7 +162,7 @@ impl<F: Live> Resources<F> {
             .status_updates_file
             .as_ref()
             .map(|p| {
-                StatusFile::create(p).map_err(|e| {
+                StatusFile::create(p, config.output.file_mode).map_err(|e| {
                     anyhow::anyhow!("cannot create the status updates file {}: {e}", p.display())
                 })
             })
@@ -172,7 +172,7 @@ impl<F: Live> Resources<F> {
             .metadata_file
             .as_ref()
             .map(|p| {
-                File::create(p).map_err(|e| {
+                crate::output::private::create(p, false, config.output.file_mode).map_err(|e| {
                     anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
                 })
             })
