@@ -630,6 +630,13 @@ impl Operator {
         if notice_http.is_some() && contact.is_none() {
             return err("--notice-http needs --contact: the page tells people how to reach you");
         }
+        if let (Some(_), Some(c)) = (notice_http, contact.as_deref()) {
+            if crate::notice::probing::contact_uri(c).is_none() {
+                return err(format!(
+                    "--contact: {c:?} holds no e-mail address or URI, which --notice-http needs for /.well-known/probing.txt (RFC 9511)"
+                ));
+            }
+        }
         Ok(Operator {
             contact,
             purpose,

@@ -1,4 +1,5 @@
-//! Subcommands beside the scan: `synsurvey merge`, `report`, `completions` and `man`.
+//! Subcommands beside the scan: `synsurvey merge`, `report`, `probing-txt`, `split`,
+//! `completions` and `man`.
 //!
 //! A scan's command line has no subcommand (`synsurvey 198.18.0.0/16 -p 80`), as ZMap's,
 //! and every such command line keeps working: [`dispatch`] looks only at the first
@@ -36,6 +37,11 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
         name: "report",
         command: crate::report::ReportArgs::command,
         run: crate::report::main,
+    },
+    Subcommand {
+        name: "probing-txt",
+        command: crate::notice::probing::clap_command,
+        run: crate::notice::probing::command,
     },
     Subcommand {
         name: "completions",
@@ -158,7 +164,7 @@ fn man_main(argv: Vec<OsString>) -> ExitCode {
 }
 
 /// Writes all of `bytes` to standard output; a closed pipe (`| head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> ExitCode {
+pub(crate) fn write_stdout(bytes: &[u8]) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -183,7 +183,13 @@ impl<F: Live> Resources<F> {
             .notice_http
             .map(|addr| {
                 let page = crate::notice::Notice::of(config, network.src_ip.into(), start_us);
-                BoundNotice::bind(addr, page)
+                let probing = crate::notice::probing::for_page(
+                    config,
+                    addr,
+                    network.src_ip.into(),
+                    start_us,
+                )?;
+                BoundNotice::bind(addr, page, probing)
                     .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))
             })
             .transpose()?;
