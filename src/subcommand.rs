@@ -44,6 +44,11 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
         run: crate::notice::probing::command,
     },
     Subcommand {
+        name: "split",
+        command: crate::split::SplitArgs::command,
+        run: crate::split::command,
+    },
+    Subcommand {
         name: "completions",
         command: CompletionsArgs::command,
         run: completions_main,
