@@ -367,8 +367,11 @@ struct Tally {
     ports: BTreeMap<u16, u64>,
 }
 
+/// The scan's purpose, contact and start time, as its metadata file gives them.
+type ScanFacts = (Option<String>, Option<String>, Option<String>);
+
 /// The scan's purpose, contact and start time from its metadata file.
-fn scan_facts(path: &Path) -> Result<(Option<String>, Option<String>, Option<String>), String> {
+fn scan_facts(path: &Path) -> Result<ScanFacts, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("-m/--metadata-file: {}: {e}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
