@@ -14,22 +14,17 @@ use serde::Serialize;
 
 use crate::cli::Args;
 use crate::probe::FRAME_LEN;
+use crate::resume::{Checkpoint, ThreadState};
 use crate::send::threads::ThreadsSource;
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
 use crate::targets::TargetSpace;
+use crate::validate::Key;
 
 mod targets6;
 pub(crate) use targets6::Targets6;
 
-/// A problem with the command line or a file it names. Displayed as one line.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
-}
+use crate::usage::{err, UsageError};
 
 /// Where the JSON lines go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,10 +147,10 @@ pub(crate) struct Resume {
     pub(crate) checkpoint_file: Option<PathBuf>,
     pub(crate) resume_file: Option<PathBuf>,
     /// The checkpoint this scan continues (`--resume`), checked by `plan::check_resume`.
-    pub(crate) checkpoint: Option<Box<crate::checkpoint::Checkpoint>>,
+    pub(crate) checkpoint: Option<Box<Checkpoint>>,
     /// The command line this scan's checkpoints record (with `--checkpoint` or `--resume`):
     /// for a resumed scan, the one completed from its checkpoint.
-    pub(crate) command: Option<crate::checkpoint::Command>,
+    pub(crate) command: Option<crate::resume::Command>,
 }
 
 /// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
@@ -168,21 +163,12 @@ pub const MAX_PROBES: u16 = 255;
 pub use crate::targets::cyclic::MAX_THREADS;
 
 impl Config {
-    /// Checks every flag and combination, reads the list files and the checkpoint to
-    /// resume (completing the command line from it, see [`crate::resume`]), and builds
-    /// the target space. The `--resume` check against this configuration
-    /// is a separate step: `plan::check_resume`.
-    pub fn from_args(a: &Args) -> Result<Config, ConfigError> {
-        let mut resume = Resume::from_args(a)?;
-        // `--resume FILE`: the rest of the command line comes from the checkpoint.
-        let completed;
-        let a = match resume.checkpoint.as_deref() {
-            Some(c) => {
-                completed = crate::resume::complete(a, c)?;
-                &completed
-            }
-            None => a,
-        };
+    /// Checks every flag and combination, reads the list files, and builds the target
+    /// space. With `--resume`, `a` is the command line completed from `checkpoint` (see
+    /// [`crate::resume::start`]). The `--resume` check against this configuration is a
+    /// separate step: `plan::check_resume`.
+    pub fn from_args(a: &Args, checkpoint: Option<Checkpoint>) -> Result<Config, UsageError> {
+        let mut resume = Resume::from_args(a, checkpoint);
         let ports = match &a.target_ports {
             Some(p) => parse_ports(p)?,
             None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
@@ -195,7 +181,7 @@ impl Config {
         pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
-        let debug_stop_after = crate::test_hooks::stop_after().map_err(ConfigError)?;
+        let debug_stop_after = crate::test_hooks::stop_after()?;
         if resume.checkpoint_file.is_some() {
             resume.command = Some(crate::resume::record(a)?);
         }
@@ -232,10 +218,7 @@ impl Config {
 }
 
 impl Pacing {
-    fn from_args(
-        a: &Args,
-        resume: Option<&crate::checkpoint::Checkpoint>,
-    ) -> Result<Pacing, ConfigError> {
+    fn from_args(a: &Args, resume: Option<&Checkpoint>) -> Result<Pacing, UsageError> {
         let rate = match (&a.rate, &a.bandwidth) {
             (Some(r), _) => {
                 let r = parse_u64("-r/--rate", r)?;
@@ -275,7 +258,7 @@ impl Pacing {
 
     /// `--max-net-rate`: lowers `rate` so that the busiest /24 (/48) of the survey stays
     /// under the ceiling (see [`crate::plan::net_rate`]).
-    fn apply_net_ceiling(&mut self, a: &Args, t: &Targets) -> Result<(), ConfigError> {
+    fn apply_net_ceiling(&mut self, a: &Args, t: &Targets) -> Result<(), UsageError> {
         use crate::plan::net_rate::{busiest_24, busiest_48, capped_rate, DEFAULT_MAX_NET_RATE};
         let ceiling = match &a.max_net_rate {
             Some(s) => parse_u64("--max-net-rate", s)?,
@@ -308,8 +291,8 @@ impl Pacing {
 /// threads that wrote it), or else the default for the CPUs this process may use.
 fn sender_threads(
     a: &Args,
-    resume: Option<&crate::checkpoint::Checkpoint>,
-) -> Result<(u32, ThreadsSource), ConfigError> {
+    resume: Option<&Checkpoint>,
+) -> Result<(u32, ThreadsSource), UsageError> {
     Ok(match (&a.sender_threads, resume) {
         (Some(t), _) => {
             let t = parse_u64_in("-T/--sender-threads", t, 1, u64::from(MAX_THREADS))?;
@@ -324,24 +307,34 @@ fn sender_threads(
 }
 
 impl Resume {
-    fn from_args(a: &Args) -> Result<Resume, ConfigError> {
-        let checkpoint = a
-            .resume
-            .as_deref()
-            .map(crate::checkpoint::Checkpoint::load)
-            .transpose()
-            .map_err(ConfigError)?;
-        Ok(Resume {
+    fn from_args(a: &Args, checkpoint: Option<Checkpoint>) -> Resume {
+        Resume {
             checkpoint_file: a.checkpoint.clone().or_else(|| a.resume.clone()),
             resume_file: a.resume.clone(),
             checkpoint: checkpoint.map(Box::new),
             command: None,
-        })
+        }
+    }
+
+    /// Where sender `thread` starts: the checkpoint's state when resuming, else the beginning.
+    pub(crate) fn start_state(&self, thread: u32) -> ThreadState {
+        self.checkpoint
+            .as_ref()
+            .and_then(|c| c.threads.get(thread as usize).copied())
+            .unwrap_or_default()
+    }
+
+    /// The validation key: the checkpoint's when resuming, a fresh one otherwise.
+    pub(crate) fn key(&self) -> std::io::Result<Key> {
+        match &self.checkpoint {
+            Some(c) => Ok(c.validation_key),
+            None => Key::random(),
+        }
     }
 }
 
 impl NetworkOverrides {
-    fn from_args(a: &Args, probes: u16) -> Result<NetworkOverrides, ConfigError> {
+    fn from_args(a: &Args, probes: u16) -> Result<NetworkOverrides, UsageError> {
         let source_ports = parse_port_range("-s/--source-port", &a.source_port)?;
         let nsports = u32::from(source_ports.1 - source_ports.0) + 1;
         if nsports < u32::from(probes) {
@@ -366,7 +359,7 @@ impl NetworkOverrides {
             .as_deref()
             .map(|s| {
                 crate::wire::ethernet::parse_mac(s.trim()).ok_or_else(|| {
-                    ConfigError(format!(
+                    UsageError(format!(
                         "-G/--gateway-mac: {s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"
                     ))
                 })
@@ -394,14 +387,14 @@ impl Targets {
     fn from_args(
         a: &Args,
         ports: Vec<u16>,
-        resume: Option<&crate::checkpoint::Checkpoint>,
-    ) -> Result<Targets, ConfigError> {
+        resume: Option<&Checkpoint>,
+    ) -> Result<Targets, UsageError> {
         let seed = match (&a.seed, resume) {
             (Some(s), _) => parse_u64("-e/--seed", s)?,
             // A resumed scan keeps its seed unless -e says otherwise (then it is refused).
             (None, Some(c)) => c.seed,
             (None, None) => {
-                random_u64().map_err(|e| ConfigError(format!("cannot draw a random seed: {e}")))?
+                random_u64().map_err(|e| UsageError(format!("cannot draw a random seed: {e}")))?
             }
         };
         let shards = parse_u64_in("--shards", &a.shards, 1, 65_535)? as u32;
@@ -461,7 +454,7 @@ impl Targets {
         ports: Vec<u16>,
         seed: u64,
         (shards, shard): (u32, u32),
-    ) -> Result<Targets, ConfigError> {
+    ) -> Result<Targets, UsageError> {
         let t6 = targets6::from_args(a, ports.clone(), seed)?;
         let max_targets = a
             .max_targets
@@ -488,7 +481,7 @@ impl Targets {
 }
 
 /// An `-S` of the other family than the targets' is refused: a scan is one family.
-fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), ConfigError> {
+fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), UsageError> {
     match (ipv6, n.source_ip, n.source_ip6) {
         (true, Some(s), _) => err(format!(
             "-S/--source-ip: {s} is IPv4 and the targets are IPv6: a scan is one address family"
@@ -503,11 +496,11 @@ fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), ConfigErr
 /// The targets asked for: command-line CIDRs and the allowlist file, or the `-I` list
 /// (within the allowlist if there is one) less the built-in blocklist, dropped while
 /// reading so that a long list costs no memory for them.
-fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, ConfigError> {
+fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, UsageError> {
     let mut nets: Vec<Ipv4Net> = Vec::new();
     for t in &a.targets {
         nets.push(
-            blocklist::parse_target(t).map_err(|e| ConfigError(format!("target {t:?}: {e}")))?,
+            blocklist::parse_target(t).map_err(|e| UsageError(format!("target {t:?}: {e}")))?,
         );
     }
     if let Some(path) = &a.allowlist_file {
@@ -526,7 +519,7 @@ fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, ConfigError>
             !builtin.contains(ip) && allow.is_none_or(|w| w.contains(ip))
         })
         .map(|l| l.set)
-        .map_err(|e| ConfigError(format!("-I/--list-of-ips-file: {e}")));
+        .map_err(|e| UsageError(format!("-I/--list-of-ips-file: {e}")));
     }
     if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
         // Only an allowlist without entries gets here: a target is at least one address.
@@ -540,7 +533,7 @@ fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, ConfigError>
 
 /// The blocklist and its built-in part: the addresses that are never unicast-routable
 /// always, the reserved ranges unless turned off, and the operator's files.
-fn blocklists(a: &Args) -> Result<(AddrSet, AddrSet), ConfigError> {
+fn blocklists(a: &Args) -> Result<(AddrSet, AddrSet), UsageError> {
     let mut block = blocklist::never();
     if !a.no_default_blocklist {
         block = block.union(&blocklist::reserved());
@@ -559,7 +552,7 @@ fn check_scannable(
     wanted: &AddrSet,
     unblocked: &AddrSet,
     addrs: &AddrSet,
-) -> Result<(), ConfigError> {
+) -> Result<(), UsageError> {
     if unblocked.is_empty() {
         let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
             && !a.no_default_blocklist
@@ -584,7 +577,7 @@ fn check_scannable(
 }
 
 impl Output {
-    fn from_args(a: &Args, ports: usize) -> Result<Output, ConfigError> {
+    fn from_args(a: &Args, ports: usize) -> Result<Output, UsageError> {
         for (flag, p) in [
             ("-o/--output-file", a.output_file.as_ref()),
             ("-m/--metadata-file", a.metadata_file.as_ref()),
@@ -600,7 +593,7 @@ impl Output {
             },
             metadata_file: a.metadata_file.clone(),
             file_mode: match &a.file_mode {
-                Some(m) => crate::output::private::parse_mode(m).map_err(ConfigError)?,
+                Some(m) => crate::output::private::parse_mode(m).map_err(UsageError)?,
                 None => crate::output::private::DEFAULT_MODE,
             },
             all_responses: a.all_responses,
@@ -612,7 +605,7 @@ impl Output {
 }
 
 impl Operator {
-    fn from_args(a: &Args) -> Result<Operator, ConfigError> {
+    fn from_args(a: &Args) -> Result<Operator, UsageError> {
         let text = |flag, v: &Option<String>| v.as_deref().map(|s| operator_text(flag, s));
         let contact = text("--contact", &a.contact).transpose()?;
         let purpose = text("--purpose", &a.purpose).transpose()?;
@@ -646,7 +639,7 @@ impl Operator {
 }
 
 /// Text the operator gives about themselves: one line, printable, not too long.
-fn operator_text(flag: &str, s: &str) -> Result<String, ConfigError> {
+fn operator_text(flag: &str, s: &str) -> Result<String, UsageError> {
     let t = s.trim();
     if t.is_empty() {
         return err(format!("{flag}: is empty"));
@@ -663,19 +656,19 @@ fn operator_text(flag: &str, s: &str) -> Result<String, ConfigError> {
 }
 
 /// `-w`: a list file, or standard input for `-`.
-fn read_allowlist(path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {
+fn read_allowlist(path: &Path) -> Result<Vec<Ipv4Net>, UsageError> {
     const FLAG: &str = "-w/--allowlist-file";
     if path.as_os_str() != "-" {
         return read_list(FLAG, path);
     }
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
-        .map_err(|e| ConfigError(format!("{FLAG}: standard input: {e}")))?;
-    blocklist::parse_list(&text).map_err(|e| ConfigError(format!("{FLAG}: standard input, {e}")))
+        .map_err(|e| UsageError(format!("{FLAG}: standard input: {e}")))?;
+    blocklist::parse_list(&text).map_err(|e| UsageError(format!("{FLAG}: standard input, {e}")))
 }
 
-fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, ConfigError> {
-    blocklist::read_list(path).map_err(|e| ConfigError(format!("{flag}: {e}")))
+fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, UsageError> {
+    blocklist::read_list(path).map_err(|e| UsageError(format!("{flag}: {e}")))
 }
 
 fn random_u64() -> std::io::Result<u64> {
@@ -684,7 +677,7 @@ fn random_u64() -> std::io::Result<u64> {
     Ok(u64::from_le_bytes(b))
 }
 
-fn parse_u64(flag: &str, s: &str) -> Result<u64, ConfigError> {
+fn parse_u64(flag: &str, s: &str) -> Result<u64, UsageError> {
     let t = s.trim();
     if t.starts_with('-') {
         return err(format!(
@@ -696,7 +689,7 @@ fn parse_u64(flag: &str, s: &str) -> Result<u64, ConfigError> {
         .or_else(|_| err(format!("{flag}: {s:?} is not a whole number")))
 }
 
-fn parse_u64_in(flag: &str, s: &str, lo: u64, hi: u64) -> Result<u64, ConfigError> {
+fn parse_u64_in(flag: &str, s: &str, lo: u64, hi: u64) -> Result<u64, UsageError> {
     let v = parse_u64(flag, s)?;
     if v < lo || v > hi {
         return err(format!("{flag}: {v} is out of range ({lo} to {hi})"));
@@ -704,7 +697,7 @@ fn parse_u64_in(flag: &str, s: &str, lo: u64, hi: u64) -> Result<u64, ConfigErro
     Ok(v)
 }
 
-fn parse_secs(flag: &str, s: &str, zero_ok: bool) -> Result<Duration, ConfigError> {
+fn parse_secs(flag: &str, s: &str, zero_ok: bool) -> Result<Duration, UsageError> {
     let t = s.trim();
     let t = t.strip_suffix('s').unwrap_or(t);
     let v: f64 = t
@@ -719,7 +712,7 @@ fn parse_secs(flag: &str, s: &str, zero_ok: bool) -> Result<Duration, ConfigErro
     Ok(Duration::from_secs_f64(v))
 }
 
-fn parse_port(flag: &str, s: &str) -> Result<u16, ConfigError> {
+fn parse_port(flag: &str, s: &str) -> Result<u16, UsageError> {
     let t = s.trim();
     let v: u64 = t
         .parse()
@@ -730,7 +723,7 @@ fn parse_port(flag: &str, s: &str) -> Result<u16, ConfigError> {
     Ok(v as u16)
 }
 
-fn parse_port_range(flag: &str, s: &str) -> Result<(u16, u16), ConfigError> {
+fn parse_port_range(flag: &str, s: &str) -> Result<(u16, u16), UsageError> {
     match s.split_once('-') {
         Some((a, b)) => {
             let (a, b) = (parse_port(flag, a)?, parse_port(flag, b)?);
@@ -747,7 +740,7 @@ fn parse_port_range(flag: &str, s: &str) -> Result<(u16, u16), ConfigError> {
 }
 
 /// Parses `80`, `80,443`, `8000-8100` and combinations; keeps the first-seen order.
-pub fn parse_ports(s: &str) -> Result<Vec<u16>, ConfigError> {
+pub fn parse_ports(s: &str) -> Result<Vec<u16>, UsageError> {
     const FLAG: &str = "-p/--target-ports";
     let mut ports = Vec::new();
     let mut seen = vec![false; 65_536];
@@ -768,7 +761,7 @@ pub fn parse_ports(s: &str) -> Result<Vec<u16>, ConfigError> {
 
 /// Converts a bandwidth such as `10M` into packets per second, counting the frame plus
 /// the Ethernet preamble, inter-frame gap and FCS (24 bytes) per packet.
-pub fn rate_from_bandwidth(s: &str) -> Result<u64, ConfigError> {
+pub fn rate_from_bandwidth(s: &str) -> Result<u64, UsageError> {
     const FLAG: &str = "-B/--bandwidth";
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
@@ -795,7 +788,7 @@ pub fn rate_from_bandwidth(s: &str) -> Result<u64, ConfigError> {
     Ok(pps.min(u64::MAX as f64) as u64)
 }
 
-fn parse_max_targets(s: &str, total: u64) -> Result<u64, ConfigError> {
+fn parse_max_targets(s: &str, total: u64) -> Result<u64, UsageError> {
     const FLAG: &str = "-n/--max-targets";
     if let Some(p) = s.trim().strip_suffix('%') {
         let v: f64 = p
@@ -817,17 +810,17 @@ fn parse_max_targets(s: &str, total: u64) -> Result<u64, ConfigError> {
 pub(crate) fn for_test(args: &[&str]) -> Config {
     let mut v = vec!["synsurvey", "--no-default-blocklist"];
     v.extend_from_slice(args);
-    Config::from_args(&Args::parse_argv(v).unwrap()).unwrap()
+    Config::from_args(&Args::parse_argv(v).unwrap(), None).unwrap()
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
 
-    fn cfg(args: &[&str]) -> Result<Config, ConfigError> {
+    fn cfg(args: &[&str]) -> Result<Config, UsageError> {
         let mut v = vec!["synsurvey"];
         v.extend_from_slice(args);
-        Config::from_args(&Args::parse_argv(v).unwrap())
+        Config::from_args(&Args::parse_argv(v).unwrap(), None)
     }
 
     #[test]

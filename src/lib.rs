@@ -28,8 +28,8 @@
 //! * [`family`]: the address family (IPv4, IPv6) as the one type parameter of the send path.
 //! * [`counters`]: the shared atomic counters every stage writes and the monitor reads.
 //! * [`stop`]: the one cell that records why a scan stops (first reason wins).
-//! * [`checkpoint`]: the checkpoint file format (`--checkpoint`, `--resume`).
-//! * [`resume`]: the command line a checkpoint records, and `--resume FILE` completed from it.
+//! * [`resume`]: checkpoints (`--checkpoint`, `--resume`): the file format, the command line
+//!   it records (and a resumed run's completed from it), and the scan identity it is checked by.
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
 //! * [`scan`]: a live scan in phases (open, spawn, monitor, end) and the dry run.
 //! * [`survey`]: what makes shards one survey, recorded in each shard's metadata.
@@ -38,13 +38,13 @@
 //! * [`report`]: `synsurvey report`, one HTML page that shows a finished scan.
 //! * [`split`]: `synsurvey split`, one results file per owner of the scanned addresses.
 //! * [`subcommand`]: the subcommands beside the scan (`merge`, `report`, `completions`, `man`).
+//! * [`usage`]: the usage error, its exit code, and the one path from an error to its line.
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
 //!   capabilities.
 
 // `unsafe` lives in `net` only, where every block states why it is sound.
 #![deny(unsafe_code)]
 
-pub(crate) mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod counters;
@@ -58,7 +58,7 @@ pub mod plan;
 pub mod probe;
 pub mod recv;
 pub mod report;
-pub(crate) mod resume;
+pub mod resume;
 pub mod scan;
 pub mod send;
 pub(crate) mod split;
@@ -67,5 +67,6 @@ pub mod subcommand;
 pub(crate) mod survey;
 pub mod targets;
 pub(crate) mod test_hooks;
+pub mod usage;
 pub mod validate;
 pub mod wire;

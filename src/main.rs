@@ -1,14 +1,13 @@
 //! The `synsurvey` command: parse, validate, run, and turn the outcome into an exit code.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use synsurvey::cli::Args;
 use synsurvey::config::Config;
-use synsurvey::plan;
 use synsurvey::scan::End;
-
-/// Exit code for a usage error: bad flags, values or files, refused before anything is sent.
-const EXIT_USAGE: u8 = 2;
+use synsurvey::usage::{self, UsageError};
+use synsurvey::{plan, resume};
 
 fn main() -> ExitCode {
     // `synsurvey merge ...`, `report`, `completions`, `man`: a leading word; anything else
@@ -16,57 +15,32 @@ fn main() -> ExitCode {
     if let Some(code) = synsurvey::subcommand::dispatch(std::env::args_os().collect()) {
         return code;
     }
-    let args = match Args::parse_argv(std::env::args_os()) {
-        Ok(a) => a,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            // clap's message, first line only: the usage hint that follows is noise here.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("synsurvey: {first} (see --help)");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+    usage::exit("synsurvey", scan(std::env::args_os().collect()))
+}
+
+/// A scan: the command line (completed from the checkpoint with `--resume`), the
+/// configuration, the check that a checkpoint to resume belongs to it, and the run.
+fn scan(argv: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let args = Args::parse_argv(argv)?;
     if let Some(text) = synsurvey::output::spec::listing(&args) {
         print!("{text}");
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
-    // The configuration, then the check that a checkpoint to resume belongs to it.
-    let config = match Config::from_args(&args).and_then(|c| plan::check_resume(&c).map(|()| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("synsurvey: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    match run(&config) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("synsurvey: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let (args, checkpoint) = resume::start(args)?;
+    let config = Config::from_args(&args, checkpoint)?;
+    plan::check_resume(&config)?;
+    run(&config)
 }
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if config.dryrun() {
-        let mut out = match synsurvey::output::open(
+        // A bad -o path is a usage error like any other file named on the command line.
+        let mut out = synsurvey::output::open(
             config.output_target(),
             config.resuming(),
             config.file_mode(),
-        ) {
-            Ok(out) => out,
-            // A bad -o path is a usage error like any other file named on the command line.
-            Err(e) => {
-                eprintln!("synsurvey: {e}");
-                return Ok(ExitCode::from(EXIT_USAGE));
-            }
-        };
+        )
+        .map_err(|e| UsageError(e.to_string()))?;
         return Ok(exit_code(synsurvey::scan::dry_run(config, &mut out)?));
     }
     let argv: Vec<String> = std::env::args().collect();

@@ -384,7 +384,7 @@ mod test {
             "\"Counting\" <script>alert(1)</script>",
         ])
         .unwrap();
-        let config = Config::from_args(&args).unwrap();
+        let config = Config::from_args(&args, None).unwrap();
         Notice::of(&config, std::net::Ipv4Addr::new(198, 19, 0, 1).into(), 0)
     }
 

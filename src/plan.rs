@@ -7,18 +7,17 @@
 //!   shares add up to `-n` even when the shards run with different numbers of threads.
 //! * Each thread's walk of the permutation, continued from the checkpoint when resuming
 //!   ([`walk`]), and the number of targets the shard plans to probe ([`planned_targets`]).
-//! * What identifies the scan for `--resume`, and the check that a checkpoint belongs to
-//!   this configuration ([`check_resume`]), a step taken once the [`Config`] is built.
-
-use std::io;
+//! * This configuration's [`ScanIdentity`] ([`identity`]), and the `--resume` and
+//!   `--checkpoint` checks against it ([`check_resume`]), a step taken once the [`Config`]
+//!   is built; the identity and the checks themselves are [`crate::resume::identity`]'s.
 
 pub mod net_rate;
 
-use crate::checkpoint::{ScanIdentity, ThreadState};
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
+use crate::resume::{identity as resume_identity, ScanIdentity};
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::port_runs;
-use crate::validate::Key;
+use crate::usage::UsageError;
 
 /// The sender threads a scan with this configuration runs: a live scan runs no more
 /// threads than packets per second (a thread with no rate would send nothing), a dry run
@@ -74,7 +73,7 @@ pub fn planned_targets(config: &Config) -> u64 {
 /// The walk of sender `thread`: continued from the checkpoint when resuming, with what is
 /// left of its share of `-n`.
 pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyhow::Result<Walk> {
-    let saved = start_state(config, thread);
+    let saved = config.resume.start_state(thread);
     let walk = cyclic
         .try_walk_from(
             config.targets.shard,
@@ -88,24 +87,6 @@ pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyh
         Some(cap) => walk.with_limit(cap.saturating_sub(saved.yielded)),
         None => walk,
     })
-}
-
-/// Where sender `thread` starts: the checkpoint's state when resuming, else the beginning.
-pub fn start_state(config: &Config, thread: u32) -> ThreadState {
-    config
-        .resume
-        .checkpoint
-        .as_ref()
-        .and_then(|c| c.threads.get(thread as usize).copied())
-        .unwrap_or_default()
-}
-
-/// The validation key: the checkpoint's when resuming, a fresh one otherwise.
-pub fn key(config: &Config) -> io::Result<Key> {
-    match &config.resume.checkpoint {
-        Some(c) => Ok(c.validation_key),
-        None => Key::random(),
-    }
 }
 
 /// Everything in this configuration that decides which probes the scan sends.
@@ -142,43 +123,12 @@ pub fn identity(config: &Config) -> ScanIdentity {
 /// The `--resume` and `--checkpoint` checks, once the configuration is built: refuses a
 /// checkpoint of another scan, and refuses to overwrite an existing checkpoint file unless
 /// resuming from it.
-pub fn check_resume(config: &Config) -> Result<(), ConfigError> {
+pub fn check_resume(config: &Config) -> Result<(), UsageError> {
     if let Some(c) = &config.resume.checkpoint {
-        let now = identity(config);
-        if now.hash() != c.config_hash {
-            let diff = c.scan.differences(&now);
-            let diff = if diff.is_empty() {
-                "its hash differs".to_string()
-            } else {
-                diff.join(", ")
-            };
-            return Err(ConfigError(format!(
-                "--resume: the checkpoint was made by a different scan configuration: {diff}"
-            )));
-        }
-        let threads = thread_count(config) as usize;
-        if c.threads.len() != threads {
-            return Err(ConfigError(format!(
-                "--resume: the checkpoint has {} sender threads but this scan would run {threads} \
-                 (a rate below -T lowers the thread count; use the original -r)",
-                c.threads.len()
-            )));
-        }
+        resume_identity::check(c, &identity(config), thread_count(config) as usize)?;
     }
     if let Some(p) = &config.resume.checkpoint_file {
-        let resuming_here = config.resume.resume_file.as_deref() == Some(p.as_path());
-        if p.is_dir() {
-            return Err(ConfigError(format!(
-                "--checkpoint: {} is a directory",
-                p.display()
-            )));
-        }
-        if !resuming_here && p.exists() {
-            return Err(ConfigError(format!(
-                "--checkpoint: {} already exists; continue that scan with --resume {0}, or remove it",
-                p.display()
-            )));
-        }
+        resume_identity::check_path(p, config.resume.resume_file.as_deref())?;
     }
     Ok(())
 }
@@ -227,5 +177,21 @@ mod test {
             "5",
         ]));
         assert_ne!(a.hash(), e.hash());
+    }
+
+    #[test]
+    fn the_identity_of_a_fixed_configuration_is_pinned() {
+        // What a checkpoint written by an earlier build records as `config_hash`: a change
+        // here would refuse every such checkpoint as damaged or made by another scan.
+        let a = identity(&cfg(&[
+            "198.18.0.0/20",
+            "-p",
+            "80,443",
+            "-e",
+            "5",
+            "-T",
+            "2",
+        ]));
+        assert_eq!(a.hash(), "3a68d128348b2722");
     }
 }

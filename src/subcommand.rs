@@ -14,16 +14,14 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use crate::cli::Args;
-
-/// Exit code for a usage error, as for the scan.
-pub const EXIT_USAGE: u8 = 2;
+use crate::usage::{self, parse, UsageError};
 
 /// One subcommand: its name, its clap command (for help, the man page and completions)
-/// and what runs it, given the arguments after its name.
+/// and what runs it, given the arguments after its name (parsed in the table's row).
 pub struct Subcommand {
     pub name: &'static str,
     pub command: fn() -> clap::Command,
-    pub run: fn(Vec<OsString>) -> ExitCode,
+    pub run: fn(Vec<OsString>) -> anyhow::Result<ExitCode>,
 }
 
 /// Every subcommand, in the order the man page lists them.
@@ -31,32 +29,32 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
     Subcommand {
         name: "merge",
         command: crate::merge::MergeArgs::command,
-        run: crate::merge::command,
+        run: |argv| crate::merge::run(parse(argv)?),
     },
     Subcommand {
         name: "report",
         command: crate::report::ReportArgs::command,
-        run: crate::report::main,
+        run: |argv| crate::report::run(parse(argv)?),
     },
     Subcommand {
         name: "probing-txt",
         command: crate::notice::probing::clap_command,
-        run: crate::notice::probing::command,
+        run: crate::notice::probing::run,
     },
     Subcommand {
         name: "split",
         command: crate::split::SplitArgs::command,
-        run: crate::split::command,
+        run: |argv| crate::split::run(parse(argv)?),
     },
     Subcommand {
         name: "completions",
         command: CompletionsArgs::command,
-        run: completions_main,
+        run: |argv| completions(parse(argv)?),
     },
     Subcommand {
         name: "man",
         command: ManArgs::command,
-        run: man_main,
+        run: |argv| man(parse(argv)?),
     },
 ];
 
@@ -66,9 +64,10 @@ pub fn dispatch(mut argv: Vec<OsString>) -> Option<ExitCode> {
     let first = argv.get(1)?.to_str()?;
     let sub = SUBCOMMANDS.iter().find(|s| s.name == first)?;
     // clap sees `synsurvey report ...`, so that its messages name the subcommand.
-    let program = argv.remove(0);
-    argv[0] = format!("{} {}", program.to_string_lossy(), sub.name).into();
-    Some((sub.run)(argv))
+    let program = format!("synsurvey {}", sub.name);
+    argv.remove(0);
+    argv[0] = program.clone().into();
+    Some(usage::exit(&program, (sub.run)(argv)))
 }
 
 /// The whole command line interface as one clap command: the scan's flags, with the
@@ -79,30 +78,6 @@ pub fn full_command() -> clap::Command {
         cmd = cmd.subcommand((sub.command)().name(sub.name));
     }
     cmd
-}
-
-/// Parses a subcommand's arguments; help and version go to standard output, anything
-/// else is a one-line usage error on standard error.
-pub fn parse<P: Parser>(argv: Vec<OsString>) -> Result<P, ExitCode> {
-    P::try_parse_from(argv).map_err(|e| {
-        use clap::error::ErrorKind;
-        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        // clap's message up to its usage hint, on one line (a missing argument's name is
-        // on the line after the first).
-        let text = e.render().to_string();
-        let words: Vec<&str> = text
-            .lines()
-            .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
-            .map(str::trim)
-            .collect();
-        let line = words.join(" ");
-        let line = line.strip_prefix("error: ").unwrap_or(&line);
-        eprintln!("synsurvey: {line} (see --help)");
-        ExitCode::from(EXIT_USAGE)
-    })
 }
 
 /// Print a completion script for SHELL on standard output.
@@ -129,21 +104,13 @@ pub struct ManArgs {
     pub subcommand: Option<String>,
 }
 
-fn completions_main(argv: Vec<OsString>) -> ExitCode {
-    let args: CompletionsArgs = match parse(argv) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut full_command(), "synsurvey", &mut out);
     write_stdout(&out)
 }
 
-fn man_main(argv: Vec<OsString>) -> ExitCode {
-    let args: ManArgs = match parse(argv) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
     let cmd = full_command();
     let page = match &args.subcommand {
         None => cmd,
@@ -152,35 +119,28 @@ fn man_main(argv: Vec<OsString>) -> ExitCode {
             Some(sub) => sub.clone().name(format!("synsurvey-{name}")),
             None => {
                 let names: Vec<&str> = SUBCOMMANDS.iter().map(|s| s.name).collect();
-                eprintln!(
-                    "synsurvey: man: no subcommand {name:?} (one of: {})",
+                return Err(UsageError(format!(
+                    "no subcommand {name:?} (one of: {})",
                     names.join(", ")
-                );
-                return ExitCode::from(EXIT_USAGE);
+                ))
+                .into());
             }
         },
     };
     let mut out = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(page).render(&mut out) {
-        eprintln!("synsurvey: man: {e}");
-        return ExitCode::FAILURE;
-    }
+    clap_mangen::Man::new(page).render(&mut out)?;
     write_stdout(&out)
 }
 
 /// Writes all of `bytes` to standard output; a closed pipe (`| head`) is not an error.
-pub(crate) fn write_stdout(bytes: &[u8]) -> ExitCode {
+pub(crate) fn write_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("synsurvey: standard output: {e}");
-            ExitCode::FAILURE
-        }
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::anyhow!("standard output: {e}")),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

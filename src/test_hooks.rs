@@ -18,14 +18,18 @@
 //!   SIGHUP reveals.
 
 /// `SYNSURVEY_TEST_STOP_AFTER`, if set. Err: not a positive integer.
-pub fn stop_after() -> Result<Option<u64>, String> {
+pub fn stop_after() -> Result<Option<u64>, crate::usage::UsageError> {
     #[cfg(feature = "test-hooks")]
     if let Some(v) = std::env::var_os("SYNSURVEY_TEST_STOP_AFTER") {
         let n = v
             .to_str()
             .and_then(|s| s.parse::<u64>().ok())
             .filter(|&n| n > 0)
-            .ok_or_else(|| format!("SYNSURVEY_TEST_STOP_AFTER: {v:?} is not a positive integer"))?;
+            .ok_or_else(|| {
+                crate::usage::UsageError(format!(
+                    "SYNSURVEY_TEST_STOP_AFTER: {v:?} is not a positive integer"
+                ))
+            })?;
         return Ok(Some(n));
     }
     Ok(None)

@@ -192,3 +192,37 @@ fn scan_command_lines_keep_working_beside_subcommands() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("target \"reprot\""), "{err}");
 }
+
+/// Every command reports a bad flag the same way: one line that names the command, the
+/// flag and `--help`, exit 2, nothing on standard output; `--help` is exit 0.
+#[test]
+fn every_command_has_one_usage_error_path() {
+    for (cmd, program) in [
+        (&[][..], "synsurvey: "),
+        (&["merge"][..], "synsurvey merge: "),
+        (&["report"][..], "synsurvey report: "),
+        (&["completions"][..], "synsurvey completions: "),
+        (&["man"][..], "synsurvey man: "),
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--no-such-flag");
+        let out = Command::new(synsurvey()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with(program), "{args:?}: {err}");
+        assert!(
+            err.contains("'--no-such-flag'") && err.trim_end().ends_with("(see --help)"),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = Command::new(synsurvey()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}

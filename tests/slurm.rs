@@ -434,7 +434,7 @@ fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     // On the wire: every target probed, by its shard's namespace; twice only in shard 1,
     // and no more than its last batch before the requeue. (Slurm's SIGTERM is a clean
     // stop: the final save holds the exact position, so with -P 1 nothing is repeated;
-    // see src/checkpoint.rs. Only a SIGKILL, after KillWait, would repeat up to a second.)
+    // see src/resume/format.rs. Only a SIGKILL, after KillWait, would repeat up to a second.)
     let mut probes: BTreeMap<Ipv4Addr, (usize, u32)> = BTreeMap::new();
     for (k, syns) in seen.iter().enumerate() {
         for s in syns {

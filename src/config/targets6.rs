@@ -15,7 +15,7 @@ use crate::cli::Args;
 use crate::targets::v6::{self, blocklist as builtin6, list, Addrs6, Iid, Ranges6, Target6};
 use crate::targets::TargetSpace;
 
-use super::{err, ConfigError, LARGE_SCAN};
+use super::{err, UsageError, LARGE_SCAN};
 
 /// The IPv6 targets of a scan.
 #[derive(Debug, Clone)]
@@ -30,13 +30,13 @@ pub(crate) struct Targets6 {
 }
 
 /// Whether the scan is IPv6 (see the module docs).
-pub(super) fn is_ipv6_scan(a: &Args) -> Result<bool, ConfigError> {
+pub(super) fn is_ipv6_scan(a: &Args) -> Result<bool, UsageError> {
     if let Some(t) = a.targets.first() {
         return Ok(t.contains(':'));
     }
     let peek = |flag: &str, p: &Path| {
         list::first_entry_is_ipv6(p)
-            .map_err(|e| ConfigError(format!("{flag}: {}: {e}", p.display())))
+            .map_err(|e| UsageError(format!("{flag}: {}: {e}", p.display())))
     };
     if let Some(p) = &a.allowlist_file {
         return peek("-w/--allowlist-file", p);
@@ -48,7 +48,7 @@ pub(super) fn is_ipv6_scan(a: &Args) -> Result<bool, ConfigError> {
 }
 
 /// `--iid`: how a sub-prefix's address is chosen.
-fn iid(a: &Args, seed: u64) -> Result<Iid, ConfigError> {
+fn iid(a: &Args, seed: u64) -> Result<Iid, UsageError> {
     match a.iid.as_str() {
         "low" => Ok(Iid::Low),
         "random" => Ok(Iid::Random(seed)),
@@ -57,7 +57,7 @@ fn iid(a: &Args, seed: u64) -> Result<Iid, ConfigError> {
 }
 
 /// The built-in IPv6 blocklist and the whole blocklist (with the `-b` files).
-fn blocklists(a: &Args) -> Result<(Ranges6, Ranges6), ConfigError> {
+fn blocklists(a: &Args) -> Result<(Ranges6, Ranges6), UsageError> {
     let mut builtin = builtin6::never();
     if !a.no_default_blocklist {
         builtin = builtin.union(&builtin6::reserved());
@@ -65,26 +65,26 @@ fn blocklists(a: &Args) -> Result<(Ranges6, Ranges6), ConfigError> {
     let mut block = builtin.clone();
     for path in &a.blocklist_file {
         let nets = list::load_blocklist(path)
-            .map_err(|e| ConfigError(format!("-b/--blocklist-file: {e}")))?;
+            .map_err(|e| UsageError(format!("-b/--blocklist-file: {e}")))?;
         block = block.union(&Ranges6::from_nets(&nets));
     }
     Ok((block, builtin))
 }
 
 /// Builds the IPv6 targets of `a` for `ports`, with `seed` keying `--iid random`.
-pub(super) fn from_args(a: &Args, ports: Vec<u16>, seed: u64) -> Result<Targets6, ConfigError> {
+pub(super) fn from_args(a: &Args, ports: Vec<u16>, seed: u64) -> Result<Targets6, UsageError> {
     let iid = iid(a, seed)?;
     let (blocklist, builtin) = blocklists(a)?;
     let mut wanted: Vec<Target6> = Vec::new();
     for t in &a.targets {
         let t6 =
-            v6::parse_target(t.trim()).map_err(|e| ConfigError(format!("target {t:?}: {e}")))?;
+            v6::parse_target(t.trim()).map_err(|e| UsageError(format!("target {t:?}: {e}")))?;
         wanted.push(t6);
     }
     if let Some(path) = &a.allowlist_file {
         wanted.extend(
             list::load_targets(path)
-                .map_err(|e| ConfigError(format!("-w/--allowlist-file: {e}")))?,
+                .map_err(|e| UsageError(format!("-w/--allowlist-file: {e}")))?,
         );
     }
     let mut addrs: Vec<u128> = Vec::new();
@@ -104,14 +104,14 @@ pub(super) fn from_args(a: &Args, ports: Vec<u16>, seed: u64) -> Result<Targets6
         let hit = list::load_hitlist(path, |x| {
             !builtin.contains(x) && allow.as_ref().is_none_or(|w| w.contains(x))
         })
-        .map_err(|e| ConfigError(format!("-I/--list-of-ips-file: {e}")))?;
+        .map_err(|e| UsageError(format!("-I/--list-of-ips-file: {e}")))?;
         addrs = hit.addrs;
         blocks.clear();
     } else if wanted.is_empty() {
         return err("no targets: -w/--allowlist-file has no addresses or prefixes");
     }
     let numbered =
-        Addrs6::new(addrs, &blocks, &builtin, iid).map_err(|e| ConfigError(e.to_string()))?;
+        Addrs6::new(addrs, &blocks, &builtin, iid).map_err(|e| UsageError(e.to_string()))?;
     let target_addresses = numbered.count_outside(&blocklist);
     check_scannable(a, numbered.len(), target_addresses, &wanted, &builtin)?;
     Ok(Targets6 {
@@ -143,7 +143,7 @@ fn check_scannable(
     unblocked: u64,
     wanted: &[Target6],
     builtin: &Ranges6,
-) -> Result<(), ConfigError> {
+) -> Result<(), UsageError> {
     if unblocked == 0 {
         let reserved = builtin6::reserved();
         let in_reserved = allow_ranges(wanted)

@@ -32,11 +32,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use crate::survey::SurveyIdentity;
+use crate::usage::UsageError;
 use results::{Stats, Union};
 use shards::{Coverage, Problem, ShardRun, Sums};
-
-/// Exit code for a bad command line or input file.
-const EXIT_USAGE: u8 = 2;
 
 /// Checks that the shards of a survey are complete and merges their results.
 ///
@@ -73,8 +71,8 @@ pub struct MergeArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     /// A bad command line, or an input file that cannot be read or parsed: exit 2.
-    #[error("{0}")]
-    Input(String),
+    #[error(transparent)]
+    Input(UsageError),
     /// Writing the output failed.
     #[error("writing the merged results: {0}")]
     Output(io::Error),
@@ -98,48 +96,21 @@ pub struct Summary {
     pub output: Option<PathBuf>,
 }
 
-/// The `merge` subcommand: `argv` starts with `merge`. Returns the process's exit code.
-pub fn command(argv: Vec<OsString>) -> ExitCode {
-    let args = match MergeArgs::try_parse_from(argv) {
-        Ok(a) => a,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            // clap's message in one line: its first, and the list it announces if any.
-            let text = e.render().to_string();
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let first = lines.next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            let more = match (first.ends_with(':'), lines.next()) {
-                (true, Some(l)) => format!(" {l}"),
-                _ => String::new(),
-            };
-            eprintln!("synsurvey merge: {first}{more} (see synsurvey merge --help)");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    match run(&args) {
+/// The `merge` subcommand: exit 0 when the shards cover the scan, 1 when they do not.
+pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    match merge(&args) {
         Ok(summary) => {
             eprintln!("synsurvey merge: {}", summary_line(&summary));
-            ExitCode::from(u8::from(!summary.complete))
+            Ok(ExitCode::from(u8::from(!summary.complete)))
         }
-        Err(MergeError::Input(e)) => {
-            eprintln!("synsurvey merge: {e}");
-            ExitCode::from(EXIT_USAGE)
-        }
-        Err(e) => {
-            eprintln!("synsurvey merge: {e}");
-            ExitCode::FAILURE
-        }
+        Err(MergeError::Input(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Checks, merges, writes `-m`. An incomplete survey is an `Ok` summary with problems,
 /// printed one per line on standard error.
-pub fn run(args: &MergeArgs) -> Result<Summary, MergeError> {
+pub fn merge(args: &MergeArgs) -> Result<Summary, MergeError> {
     check_paths(args)?;
     let mut runs = Vec::new();
     for path in &args.metadata {
@@ -196,16 +167,16 @@ fn check_paths(args: &MergeArgs) -> Result<(), MergeError> {
     ] {
         let Some(p) = p else { continue };
         if p.is_dir() {
-            return Err(MergeError::Input(format!(
+            return Err(MergeError::Input(UsageError(format!(
                 "{flag}: {} is a directory",
                 p.display()
-            )));
+            ))));
         }
         if p.canonicalize().is_ok_and(|c| inputs.contains(&c)) {
-            return Err(MergeError::Input(format!(
+            return Err(MergeError::Input(UsageError(format!(
                 "{flag}: {} is also an input file",
                 p.display()
-            )));
+            ))));
         }
     }
     Ok(())
@@ -230,8 +201,9 @@ fn merge_results(args: &MergeArgs, coverage: &Coverage) -> Result<(Stats, bool),
     let mut out = Output::open(args.output_file.as_deref())?;
     let mut union = Union::new(BufWriter::with_capacity(1 << 16, &mut out.writer));
     for path in &args.results {
-        let f = File::open(path)
-            .map_err(|e| MergeError::Input(format!("{}: cannot read: {e}", path.display())))?;
+        let f = File::open(path).map_err(|e| {
+            MergeError::Input(UsageError(format!("{}: cannot read: {e}", path.display())))
+        })?;
         match union.add(
             &path.display().to_string(),
             BufReader::with_capacity(1 << 16, f),
@@ -278,10 +250,10 @@ impl Output {
         // Merged results are as confidential as the shards' (mode 0600).
         let f = crate::output::private::create(&tmp, false, crate::output::private::DEFAULT_MODE)
             .map_err(|e| {
-            MergeError::Input(format!(
+            MergeError::Input(UsageError(format!(
                 "-o/--output-file: cannot create {}: {e}",
                 tmp.display()
-            ))
+            )))
         })?;
         Ok(Output {
             writer: Box::new(f),

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MergeError;
 use crate::recv::dedup::Seen;
+use crate::usage::UsageError;
 
 /// Counts of one merge.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -158,7 +159,8 @@ impl<W: Write> Union<W> {
 
     /// Adds the records of one results file, `name` for messages.
     pub fn add(&mut self, name: &str, mut input: impl BufRead) -> Result<(), MergeError> {
-        let read_err = |e: io::Error| MergeError::Input(format!("{name}: cannot read: {e}"));
+        let read_err =
+            |e: io::Error| MergeError::Input(UsageError(format!("{name}: cannot read: {e}")));
         let format = loop {
             let buf = input.fill_buf().map_err(read_err)?;
             match buf.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -177,12 +179,12 @@ impl<W: Write> Union<W> {
                 self.first_file = name.to_string();
             }
             Some(f) if f != format => {
-                return Err(MergeError::Input(format!(
+                return Err(MergeError::Input(UsageError(format!(
                     "{name}: is {} but {} is {}: give results of one format",
                     describe(format),
                     self.first_file,
                     describe(f)
-                )))
+                ))))
             }
             Some(_) => {}
         }
@@ -199,7 +201,7 @@ impl<W: Write> Union<W> {
             line.clear();
             let n = input
                 .read_until(b'\n', &mut line)
-                .map_err(|e| MergeError::Input(format!("{name}: cannot read: {e}")))?;
+                .map_err(|e| MergeError::Input(UsageError(format!("{name}: cannot read: {e}"))))?;
             if n == 0 {
                 return Ok(());
             }
@@ -208,9 +210,9 @@ impl<W: Write> Union<W> {
                 continue;
             }
             let bad = |why: String| {
-                MergeError::Input(format!(
+                MergeError::Input(UsageError(format!(
                     "{name}: line {number}: not a synsurvey result ({why})"
-                ))
+                )))
             };
             let key: Key = serde_json::from_slice(&line).map_err(|e| bad(e.to_string()))?;
             let keep = self
@@ -233,9 +235,11 @@ impl<W: Write> Union<W> {
             .from_reader(input);
         let mut row = csv::ByteRecord::new();
         let mut next = |row: &mut csv::ByteRecord| {
-            reader
-                .read_byte_record(row)
-                .map_err(|e| MergeError::Input(format!("{name}: not a CSV file of results ({e})")))
+            reader.read_byte_record(row).map_err(|e| {
+                MergeError::Input(UsageError(format!(
+                    "{name}: not a CSV file of results ({e})"
+                )))
+            })
         };
         if !next(&mut row)? {
             return Ok(());
@@ -244,7 +248,9 @@ impl<W: Write> Union<W> {
         let header = row.iter().any(|f| f == b"saddr").then(|| row.clone());
         let columns = match &header {
             Some(h) => Columns::from_header(h).ok_or_else(|| {
-                MergeError::Input(format!("{name}: the header row has no sport column"))
+                MergeError::Input(UsageError(format!(
+                    "{name}: the header row has no sport column"
+                )))
             })?,
             None => Columns::HEADERLESS,
         };
@@ -257,10 +263,10 @@ impl<W: Write> Union<W> {
                 self.csv_header = Some(header.clone());
             }
             Some(first) if *first != header => {
-                return Err(MergeError::Input(format!(
+                return Err(MergeError::Input(UsageError(format!(
                     "{name}: its header row differs from that of {}: give results with the same columns",
                     self.first_file
-                )))
+                ))))
             }
             Some(_) => {}
         }
@@ -270,9 +276,9 @@ impl<W: Write> Union<W> {
             have_row = false;
             let line = row.position().map_or(0, |p| p.line());
             let bad = |why: &str| {
-                MergeError::Input(format!(
+                MergeError::Input(UsageError(format!(
                     "{name}: line {line}: not a synsurvey result ({why})"
-                ))
+                )))
             };
             let field = |i: usize| row.get(i).and_then(|f| std::str::from_utf8(f).ok());
             let saddr = field(columns.saddr).ok_or_else(|| bad("no saddr"))?;

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MergeError;
 use crate::survey::{Survey, SurveyIdentity};
+use crate::usage::UsageError;
 
 /// The part of a metadata file that the merge reads; every other field is ignored.
 #[derive(Debug, Deserialize)]
@@ -45,7 +46,9 @@ impl ShardRun {
     /// `None`: a scan creates its metadata file at start and fills it at the end, so a run
     /// killed outright leaves it empty, and a later run of that shard may cover it.
     pub fn load(path: &Path) -> Result<Option<ShardRun>, MergeError> {
-        let e = |msg: String| MergeError::Input(format!("--metadata: {}: {msg}", path.display()));
+        let e = |msg: String| {
+            MergeError::Input(UsageError(format!("--metadata: {}: {msg}", path.display())))
+        };
         let text = std::fs::read(path).map_err(|err| e(format!("cannot read: {err}")))?;
         if text.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);

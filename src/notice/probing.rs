@@ -151,28 +151,14 @@ pub fn for_page(
 
 /// `synsurvey probing-txt [scan flags]`: prints the file a scan with these flags would
 /// serve, starting now, for an operator who hosts it on their own web server.
-pub fn command(argv: Vec<std::ffi::OsString>) -> std::process::ExitCode {
-    use std::process::ExitCode;
-    let args = match crate::subcommand::parse::<crate::cli::Args>(argv.clone()) {
-        Ok(_) => crate::cli::Args::parse_argv(argv),
-        Err(code) => return code,
-    };
-    let usage = |e: String| {
-        eprintln!("synsurvey: probing-txt: {e}");
-        ExitCode::from(crate::subcommand::EXIT_USAGE)
-    };
-    let args = match args {
-        Ok(a) => a,
-        Err(e) => return usage(e.to_string()),
-    };
-    let config = match Config::from_args(&args) {
-        Ok(c) => c,
-        Err(e) => return usage(e.to_string()),
-    };
-    match ProbeDescription::of(&config, crate::output::unix_us_now(), None) {
-        Ok(d) => crate::subcommand::write_stdout(d.text().as_bytes()),
-        Err(e) => usage(e),
-    }
+pub fn run(argv: Vec<std::ffi::OsString>) -> anyhow::Result<std::process::ExitCode> {
+    use crate::usage::UsageError;
+    let args = crate::cli::Args::parse_argv(argv)?;
+    let (args, checkpoint) = crate::resume::start(args)?;
+    let config = Config::from_args(&args, checkpoint)?;
+    let d =
+        ProbeDescription::of(&config, crate::output::unix_us_now(), None).map_err(UsageError)?;
+    crate::subcommand::write_stdout(d.text().as_bytes())
 }
 
 /// The clap command of `synsurvey probing-txt`: the scan's flags.

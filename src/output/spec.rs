@@ -18,7 +18,7 @@ use super::fields::{self, Field, Value, DEFAULT_JSON, FIELDS};
 use super::filter::Filter;
 use super::Record;
 use crate::cli::Args;
-use crate::config::ConfigError;
+use crate::usage::{err, UsageError};
 
 /// The output modules synsurvey implements (ZMap's names).
 pub const OUTPUT_MODULES: &[&str] = &["json", "csv"];
@@ -62,14 +62,10 @@ pub struct OutputSpec {
     pub user_metadata: Option<serde_json::Value>,
 }
 
-fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
-}
-
 impl OutputSpec {
     /// Validates the output flags; `ports` is the number of probed ports (for ZMap's CSV
     /// default).
-    pub fn from_args(a: &Args, ports: usize) -> Result<OutputSpec, ConfigError> {
+    pub fn from_args(a: &Args, ports: usize) -> Result<OutputSpec, UsageError> {
         let module = match a.output_module.as_deref().map(str::trim) {
             None | Some("json") => Module::Json,
             // ZMap's "default" module is CSV.
@@ -101,7 +97,7 @@ impl OutputSpec {
                 return err("--all-responses is --output-filter=\"\": give one or the other")
             }
             (Some(f), false) => {
-                Filter::parse(f).map_err(|e| ConfigError(format!("--output-filter: {e}: {f:?}")))?
+                Filter::parse(f).map_err(|e| UsageError(format!("--output-filter: {e}: {f:?}")))?
             }
             (None, true) => Filter::All,
             (None, false) => Filter::zmap_default(),
@@ -114,7 +110,7 @@ impl OutputSpec {
             .as_deref()
             .map(|s| {
                 serde_json::from_str::<serde_json::Value>(s)
-                    .map_err(|e| ConfigError(format!("--user-metadata: not valid JSON ({e})")))
+                    .map_err(|e| UsageError(format!("--user-metadata: not valid JSON ({e})")))
             })
             .transpose()?;
         if let Some(p) = &a.status_updates_file {
@@ -172,7 +168,7 @@ fn columns(fs: &[Field]) -> Vec<Column> {
 }
 
 /// `-f`: names separated by commas (spaces allowed), or `*` for every field.
-fn parse_fields(list: &str) -> Result<Vec<Column>, ConfigError> {
+fn parse_fields(list: &str) -> Result<Vec<Column>, UsageError> {
     let mut out = Vec::new();
     for name in list.split(',').map(str::trim) {
         match name {
@@ -276,7 +272,7 @@ mod test {
     use super::*;
     use clap::Parser;
 
-    fn spec(args: &[&str], ports: usize) -> Result<OutputSpec, ConfigError> {
+    fn spec(args: &[&str], ports: usize) -> Result<OutputSpec, UsageError> {
         let mut v = vec!["synsurvey"];
         v.extend_from_slice(args);
         OutputSpec::from_args(&Args::try_parse_from(v).unwrap(), ports)

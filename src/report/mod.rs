@@ -12,7 +12,6 @@ mod html;
 mod input;
 pub mod map;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,6 +19,7 @@ use anyhow::Context;
 use clap::Parser;
 use plotters::style::RGBColor;
 
+use crate::usage::UsageError;
 use html::Page;
 use input::{Meta, Results, StatusRow, Targets};
 
@@ -48,31 +48,14 @@ pub struct ReportArgs {
     pub output: PathBuf,
 }
 
-/// Runs `synsurvey report` with the arguments after `report`.
-pub fn main(argv: Vec<OsString>) -> ExitCode {
-    let args: ReportArgs = match crate::subcommand::parse(argv) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+/// Runs `synsurvey report`.
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     // Files that are missing or malformed are the user's to fix: exit 2, as for flags.
-    let inputs = match Inputs::read(&args) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("synsurvey: report: {e:#}");
-            return ExitCode::from(crate::subcommand::EXIT_USAGE);
-        }
-    };
-    let written = render(&inputs).and_then(|page| {
-        std::fs::write(&args.output, page)
-            .with_context(|| format!("{}: cannot write", args.output.display()))
-    });
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("synsurvey: report: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let inputs = Inputs::read(&args).map_err(|e| UsageError(format!("{e:#}")))?;
+    let page = render(&inputs)?;
+    std::fs::write(&args.output, page)
+        .with_context(|| format!("{}: cannot write", args.output.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Everything the page is made from.

@@ -1,19 +1,18 @@
 //! The checkpointing of one run of a scan: the senders publish their progress, the
 //! monitor saves it about once a second, and the end of the scan saves it a last time.
-//! The file format is [`crate::checkpoint`]'s.
+//! The file format is [`crate::resume::format`]'s.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::checkpoint::{
-    Checkpoint, Command, ScanIdentity, ThreadProgress, Totals, FORMAT, INTERVAL, VERSION,
-};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::output::{rfc3339_us, unix_us_now};
 use crate::plan;
+use crate::resume::format::{FORMAT, INTERVAL, VERSION};
+use crate::resume::{Checkpoint, Command, ScanIdentity, ThreadProgress, Totals};
 use crate::validate::Key;
 
 /// The checkpointing of one run: the senders' progress and the periodic saves.
@@ -36,7 +35,7 @@ impl Session {
     pub fn new(config: &Config, threads: u32, key: &Key) -> Option<Session> {
         let path = config.resume.checkpoint_file.clone()?;
         let progress = (0..threads)
-            .map(|t| ThreadProgress::new(plan::start_state(config, t)))
+            .map(|t| ThreadProgress::new(config.resume.start_state(t)))
             .collect();
         Some(Session {
             path,
@@ -119,8 +118,8 @@ impl Session {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::checkpoint::ThreadState;
     use crate::config::for_test as cfg;
+    use crate::resume::ThreadState;
     use std::fs;
 
     #[test]
@@ -155,10 +154,10 @@ mod test {
         assert!(text.contains(&"07".repeat(16)), "{text}");
         // A damaged file is refused in one line.
         fs::write(&path, text.replace("\"seed\": 9", "\"seed\": 10")).unwrap();
-        let e = Checkpoint::load(&path).unwrap_err();
+        let e = Checkpoint::load(&path).unwrap_err().0;
         assert!(e.contains("damaged") && !e.contains('\n'), "{e}");
         fs::write(&path, "{").unwrap();
-        let e = Checkpoint::load(&path).unwrap_err();
+        let e = Checkpoint::load(&path).unwrap_err().0;
         assert!(e.contains("not a valid synsurvey checkpoint"), "{e}");
     }
 }

@@ -28,7 +28,10 @@ use super::{End, StopSignals, MAX_BATCH};
 /// With `--checkpoint` it saves its progress like a live scan, and stops cleanly on
 /// SIGINT/SIGTERM; with `--resume` it prints only what is left.
 pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
-    let key = crate::plan::key(config).context("cannot draw a validation key")?;
+    let key = config
+        .resume
+        .key()
+        .context("cannot draw a validation key")?;
     let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
     let sports = config.network.source_ports;
     let probes = config.pacing.probes;

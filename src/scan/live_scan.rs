@@ -242,7 +242,10 @@ impl<F: Live> Shared<F> {
         res: &Resources<F>,
         reloader: &mut Reloader<F::Blocked>,
     ) -> anyhow::Result<(Shared<F>, Vec<Walk>)> {
-        let key = crate::plan::key(config).context("cannot draw a validation key")?;
+        let key = config
+            .resume
+            .key()
+            .context("cannot draw a validation key")?;
         let net = &res.network;
         let cyclic = Cyclic::new(config.targets.len(), config.targets.seed);
         let walks: Vec<Walk> = (0..res.threads)

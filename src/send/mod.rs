@@ -86,7 +86,7 @@ pub struct Sender<'a, F: ScanFamily = V4> {
     /// Frames per batch, at most the back end's capacity.
     pub batch: usize,
     /// Where the walk's position is published after each batch (`--checkpoint`).
-    pub progress: Option<&'a crate::checkpoint::ThreadProgress>,
+    pub progress: Option<&'a crate::resume::ThreadProgress>,
 }
 
 /// How a sender's walk ended.

@@ -26,7 +26,6 @@
 //! and at most 65,535 port counters per owner.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::net::IpAddr;
@@ -37,9 +36,6 @@ use clap::Parser;
 use serde::Serialize;
 
 use crate::output::private;
-
-/// Exit code for a bad command line or input file.
-const EXIT_USAGE: u8 = 2;
 
 /// The name of the file of addresses that no owner holds.
 pub const UNOWNED: &str = "unowned";
@@ -388,7 +384,7 @@ fn scan_facts(path: &Path) -> Result<ScanFacts, String> {
     ))
 }
 
-fn run(a: &SplitArgs) -> Result<(), SplitError> {
+fn split(a: &SplitArgs) -> Result<(), SplitError> {
     let oname = a.owners.display().to_string();
     let owners_in =
         File::open(&a.owners).map_err(|e| SplitError::Input(format!("--owners: {oname}: {e}")))?;
@@ -525,22 +521,12 @@ fn run(a: &SplitArgs) -> Result<(), SplitError> {
     Ok(())
 }
 
-/// `synsurvey split ...`.
-pub fn command(argv: Vec<OsString>) -> ExitCode {
-    let args: SplitArgs = match crate::subcommand::parse(argv) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(SplitError::Input(e)) => {
-            eprintln!("synsurvey split: {e}");
-            ExitCode::from(EXIT_USAGE)
-        }
-        Err(SplitError::Output(e)) => {
-            eprintln!("synsurvey split: {e}");
-            ExitCode::FAILURE
-        }
+/// `synsurvey split ...`: bad input is a usage error (exit 2), a failed write exit 1.
+pub fn run(args: SplitArgs) -> anyhow::Result<ExitCode> {
+    match split(&args) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(SplitError::Input(e)) => Err(crate::usage::UsageError(e).into()),
+        Err(SplitError::Output(e)) => Err(anyhow::anyhow!(e)),
     }
 }
 

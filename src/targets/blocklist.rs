@@ -268,12 +268,12 @@ pub fn read_list(path: &Path) -> Result<Vec<Ipv4Net>, ListFileError> {
 
 /// Parses one command-line target: an IPv4 address or CIDR, with the rules of
 /// [`parse_list`] (surrounding whitespace trimmed, host bits truncated).
-pub fn parse_target(s: &str) -> Result<Ipv4Net, String> {
+pub fn parse_target(s: &str) -> Result<Ipv4Net, EntryError> {
     let s = s.trim();
     if s.is_empty() {
-        return Err(EntryError::Empty.to_string());
+        return Err(EntryError::Empty);
     }
-    parse_entry(s).map_err(|e| e.to_string())
+    parse_entry(s)
 }
 
 #[cfg(test)]
@@ -340,7 +340,10 @@ mod tests {
             e.to_string(),
             r#"line 2: IPv6 entry "2001:db8::/32" in an IPv4 scan: a scan is one address family"#
         );
-        assert!(parse_target("::1").unwrap_err().starts_with("IPv6 entry"));
+        assert!(parse_target("::1")
+            .unwrap_err()
+            .to_string()
+            .starts_with("IPv6 entry"));
 
         let long = format!("1.2.3.4\n{}\n", "#".repeat(1025));
         let e = parse_list(&long).unwrap_err();
@@ -363,16 +366,19 @@ mod tests {
             "1.2.3.4:80",
             "10.0.0.0/8 extra",
         ] {
-            let e = parse_target(bad).unwrap_err();
+            let e = parse_target(bad).unwrap_err().to_string();
             assert!(e.contains("is not an IPv4 address or CIDR"), "{bad}: {e}");
         }
         assert_eq!(
-            parse_target("10.0.0.0/99999999999999999999").unwrap_err(),
+            parse_target("10.0.0.0/99999999999999999999")
+                .unwrap_err()
+                .to_string(),
             r#"prefix length 99999999999999999999 in "10.0.0.0/99999999999999999999" is greater than 32"#
         );
-        assert_eq!(parse_target("  ").unwrap_err(), "empty target");
+        assert_eq!(parse_target("  ").unwrap_err().to_string(), "empty target");
         assert!(parse_target(&"1".repeat(2000))
             .unwrap_err()
+            .to_string()
             .contains("longer than 1024 bytes (2000 bytes)"));
     }
 

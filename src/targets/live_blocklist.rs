@@ -26,8 +26,10 @@ pub trait BlockSet: Clone + std::fmt::Debug + Default + Send + Sync + 'static {
     fn count(&self) -> u64;
     /// A fingerprint of the set (SipHash-1-3, zero key, hex).
     fn hash_hex(&self) -> String;
-    /// The union of the `-b` files of this family; the error names the file and line.
-    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String>;
+    /// What reading a `-b` file of this family can fail with; it names the file and line.
+    type ReadError: std::error::Error;
+    /// The union of the `-b` files of this family.
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError>;
     /// Whether every address of `self` is in `other`.
     fn within(&self, other: &Self) -> bool {
         BlockSet::is_empty(&BlockSet::subtract(self, other))
@@ -55,10 +57,11 @@ impl BlockSet for AddrSet {
     fn hash_hex(&self) -> String {
         AddrSet::hash_hex(self)
     }
-    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String> {
+    type ReadError = super::ListFileError;
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError> {
         let mut set = AddrSet::default();
         for path in paths {
-            let nets = super::read_list(path).map_err(|e| e.to_string())?;
+            let nets = super::read_list(path)?;
             set = set.union(&AddrSet::from_nets(nets));
         }
         Ok(set)
@@ -86,10 +89,11 @@ impl BlockSet for Ranges6 {
     fn hash_hex(&self) -> String {
         Ranges6::hash_hex(self)
     }
-    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, String> {
+    type ReadError = super::v6::list::ListError6;
+    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError> {
         let mut set = Ranges6::new();
         for path in paths {
-            let nets = super::v6::list::load_blocklist(path).map_err(|e| e.to_string())?;
+            let nets = super::v6::list::load_blocklist(path)?;
             set = set.union(&Ranges6::from_nets(&nets));
         }
         Ok(set)

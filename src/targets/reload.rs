@@ -266,7 +266,7 @@ impl<S: BlockSet> Reloader<S> {
         self.stamps = Some(stamps);
         let listed = match S::read_files(&self.files) {
             Ok(set) => set,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(e.to_string())),
         };
         let version = ListVersion::of(&listed.subtract(&self.base));
         if self.versions.last() != Some(&version) {

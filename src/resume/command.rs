@@ -1,5 +1,5 @@
-//! `--resume FILE` alone: the checkpoint records the scan's command line, and the command
-//! line of a resumed run is completed from it.
+//! The command line a checkpoint records, and the command line of a resumed run completed
+//! from it (`--resume FILE` alone).
 //!
 //! * [`record`] turns the flags given on the command line into the checkpoint's
 //!   [`Command`]: each flag by its long name with its values as typed, paths made absolute
@@ -11,20 +11,80 @@
 //!   the scan is refused with one line that names the flag. Only the flags given count:
 //!   a default is no difference. The completed command line is parsed like a typed one, so the
 //!   configuration is built, and checked against the checkpoint's identity
-//!   (`plan::check_resume`), exactly as for a scan started by hand.
+//!   ([`super::identity::check`]), exactly as for a scan started by hand.
 //!
 //! Both work over clap's description of the flags: a flag added later (a new kind of
 //! target, a new list) is recorded, compared and filled in with no change here; a line
 //! in the tables below is needed only if it may change between runs.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::hash::Hasher;
+use std::io;
 use std::path::Path;
 
 use clap::{Arg, CommandFactory, ValueHint};
+use serde::{Deserialize, Serialize};
+use siphasher::sip::SipHasher13;
 
-use crate::checkpoint::{Checkpoint, Command, InputFile};
+use super::format::Checkpoint;
 use crate::cli::{arg_name, Args};
-use crate::config::ConfigError;
+use crate::usage::{clap_line, UsageError};
+
+/// The command line of the scan, as the checkpoint records it.
+///
+/// Flags are keyed by their long name (`targets` for the positional addresses), so that a
+/// new flag or a new kind of target is recorded with no change to the format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// Every flag given, with its values as typed (paths made absolute); a flag that takes
+    /// no value (`quiet`) has an empty list. Defaults are not recorded.
+    pub args: BTreeMap<String, Vec<String>>,
+    /// The files the scan read its targets and opt-outs from, as they were at its start.
+    pub files: Vec<InputFile>,
+}
+
+/// A file the scan read (`-w`, `-I`, `-b`), and a hash of its contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    /// The long name of the flag that named it.
+    pub flag: String,
+    /// Its absolute path.
+    pub path: String,
+    pub bytes: u64,
+    /// SipHash-1-3 with a zero key of its bytes, hex: to notice a change, not to resist one.
+    pub hash: String,
+}
+
+impl InputFile {
+    /// Reads the file at `path` (absolute) and hashes it.
+    pub fn read(flag: &str, path: &str) -> io::Result<InputFile> {
+        let mut f = File::open(path)?;
+        let mut h = SipHasher13::new_with_keys(0, 0);
+        let mut buf = vec![0u8; 1 << 16];
+        let mut bytes = 0u64;
+        loop {
+            match io::Read::read(&mut f, &mut buf) {
+                Ok(0) => break,
+                // SipHasher's `write` streams: chunks hash as their concatenation would.
+                Ok(n) => {
+                    h.write(&buf[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(InputFile {
+            flag: flag.to_string(),
+            path: path.to_string(),
+            bytes,
+            hash: format!("{:016x}", h.finish()),
+        })
+    }
+}
 
 /// Flags about this run only: which checkpoint it continues and where it saves, how long
 /// it may send (a resumed scan runs to its end unless given `-t` again), and the listings
@@ -55,7 +115,7 @@ const CONTENTS_MAY_CHANGE: &[&str] = &["blocklist-file"];
 
 /// What a checkpoint records of the command line `a`: every flag given but the per-run
 /// ones, and the input files' hashes. Errors name the flag of a file that cannot be read.
-pub fn record(a: &Args) -> Result<Command, ConfigError> {
+pub fn record(a: &Args) -> Result<Command, UsageError> {
     let mut command = Command::default();
     for arg in Args::command().get_arguments() {
         let name = arg_name(arg);
@@ -70,7 +130,7 @@ pub fn record(a: &Args) -> Result<Command, ConfigError> {
             // `-` is standard input: nothing to hash.
             for path in values.iter().filter(|v| *v != "-") {
                 let file = InputFile::read(&name, path)
-                    .map_err(|e| ConfigError(format!("{}: {path}: {e}", flag(arg))))?;
+                    .map_err(|e| UsageError(format!("{}: {path}: {e}", flag(arg))))?;
                 command.files.push(file);
             }
         }
@@ -81,14 +141,14 @@ pub fn record(a: &Args) -> Result<Command, ConfigError> {
 
 /// The command line of a run that resumes `ck`: the flags given in `a`, checked against
 /// the checkpoint's, and the checkpoint's others.
-pub fn complete(a: &Args, ck: &Checkpoint) -> Result<Args, ConfigError> {
+pub fn complete(a: &Args, ck: &Checkpoint) -> Result<Args, UsageError> {
     let Some(saved) = &ck.command else {
         return version_1(a, ck);
     };
     let cmd = Args::command();
     let known: Vec<String> = cmd.get_arguments().map(arg_name).collect();
     if let Some(name) = saved.args.keys().find(|k| !known.contains(k)) {
-        return Err(ConfigError(format!(
+        return Err(UsageError(format!(
             "--resume: the checkpoint records a flag this version does not know (--{name}); resume it with synsurvey {}",
             ck.synsurvey_version
         )));
@@ -122,20 +182,18 @@ pub fn complete(a: &Args, ck: &Checkpoint) -> Result<Args, ConfigError> {
     }
     check_files(&cmd, saved, &merged)?;
     Args::parse_argv(argv(&cmd, &merged)).map_err(|e| {
-        let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or("invalid arguments");
-        ConfigError(format!(
+        UsageError(format!(
             "--resume: the checkpoint's command line does not parse: {}",
-            first.strip_prefix("error: ").unwrap_or(first)
+            clap_line(&e)
         ))
     })
 }
 
 /// A version 1 checkpoint records no command line: the flags must be given again.
-fn version_1(a: &Args, ck: &Checkpoint) -> Result<Args, ConfigError> {
+fn version_1(a: &Args, ck: &Checkpoint) -> Result<Args, UsageError> {
     if a.target_ports.is_none() {
         let path = a.resume.as_deref().unwrap_or(Path::new("?"));
-        return Err(ConfigError(format!(
+        return Err(UsageError(format!(
             "--resume: {} is a version {} checkpoint, which does not record the scan's command line: give the scan's flags beside --resume",
             path.display(),
             ck.version
@@ -175,7 +233,7 @@ fn check_files(
     cmd: &clap::Command,
     saved: &Command,
     merged: &BTreeMap<String, Vec<String>>,
-) -> Result<(), ConfigError> {
+) -> Result<(), UsageError> {
     for f in &saved.files {
         if CONTENTS_MAY_CHANGE.contains(&f.flag.as_str()) {
             continue;
@@ -192,7 +250,7 @@ fn check_files(
         // A file that cannot be read now is reported by the configuration, with its flag.
         match InputFile::read(&f.flag, &f.path) {
             Ok(now) if now.hash != f.hash || now.bytes != f.bytes => {
-                return Err(ConfigError(format!(
+                return Err(UsageError(format!(
                     "--resume: {} {} changed since the scan started ({} bytes then, {} now): its targets are no longer the checkpoint's",
                     flag(arg),
                     f.path,
@@ -276,7 +334,7 @@ fn flag(arg: &Arg) -> String {
 }
 
 /// `--resume: -p 80 differs from the checkpoint's 443`, in one line.
-fn differs(arg: &Arg, now: &[String], then: Option<&[String]>) -> ConfigError {
+fn differs(arg: &Arg, now: &[String], then: Option<&[String]>) -> UsageError {
     let f = flag(arg);
     // `targets ... differ`, `-p 80 differs`.
     let verb = if arg.get_long().is_none() {
@@ -288,7 +346,7 @@ fn differs(arg: &Arg, now: &[String], then: Option<&[String]>) -> ConfigError {
     if !now.is_empty() {
         given = format!("{f} {}", shown(now));
     }
-    ConfigError(match then {
+    UsageError(match then {
         Some([]) => format!("--resume: {given} {verb} from the checkpoint's {f}"),
         Some(t) => format!(
             "--resume: {given} {verb} from the checkpoint's {}",
@@ -316,8 +374,8 @@ fn shown(values: &[String]) -> String {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::checkpoint::{ThreadState, Totals, FORMAT, VERSION};
     use crate::config::Config;
+    use crate::resume::format::{ThreadState, Totals, FORMAT, VERSION};
     use crate::validate::Key;
 
     fn args(argv: &[&str]) -> Args {
@@ -329,7 +387,7 @@ mod test {
     /// The checkpoint a scan with this command line would write at its start.
     fn checkpoint(argv: &[&str]) -> Checkpoint {
         let a = args(argv);
-        let config = Config::from_args(&a).unwrap();
+        let config = Config::from_args(&a, None).unwrap();
         let scan = crate::plan::identity(&config);
         Checkpoint {
             format: FORMAT.into(),

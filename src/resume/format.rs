@@ -1,4 +1,4 @@
-//! Checkpoints: saving a scan's progress so that an interrupted scan can be resumed.
+//! The checkpoint file: what it holds, how it is read back and checked, how it is saved.
 //!
 //! `--checkpoint FILE` writes a small JSON file about once a second and when the scan
 //! stops (signal, `-t`, error or completion); `--resume FILE` continues the scan it
@@ -18,7 +18,7 @@
 //! * the counts so far, summed over every run of the scan;
 //! * (since version 2) the scan's [`Command`]: every flag given on the command line with
 //!   its values, and a hash of each input file, so that `--resume FILE` alone continues
-//!   the scan (see [`crate::resume`]). Version 1 files, without it, are still read: they
+//!   the scan (see [`super::command`]). Version 1 files, without it, are still read: they
 //!   resume only with the scan's flags given again, as before.
 //!
 //! **What a resumed scan repeats.** A sender publishes its position only after a batch
@@ -35,9 +35,7 @@
 //! synced, and renamed over the old one, so a reader (or a resume after a power cut)
 //! sees either the previous or the new checkpoint, never a torn one.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::hash::Hasher;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -45,9 +43,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use siphasher::sip::SipHasher13;
 
+use super::command::Command;
+use super::identity::ScanIdentity;
 use crate::targets::cyclic::MAX_THREADS;
+use crate::usage::UsageError;
 use crate::validate::Key;
 
 /// The `format` field of every checkpoint.
@@ -58,131 +58,6 @@ pub const VERSION: u32 = 2;
 pub const OLDEST_VERSION: u32 = 1;
 /// How often a running scan saves.
 pub const INTERVAL: Duration = Duration::from_secs(1);
-
-/// Everything that decides which probes a scan sends, and in which order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScanIdentity {
-    /// Number of target addresses after the built-in blocklist.
-    pub addresses: u64,
-    /// Number of address ranges they form.
-    pub address_ranges: u64,
-    /// Hash of those ranges (SipHash-1-3 with a zero key, hex).
-    pub addresses_hash: String,
-    /// The ports, as ranges: `80,443,8000-8100`.
-    pub ports: String,
-    pub shards: u32,
-    pub shard: u32,
-    pub probes: u16,
-    pub source_ports: String,
-    pub sender_threads: u32,
-    pub max_targets: Option<u64>,
-    pub seed: u64,
-}
-
-impl ScanIdentity {
-    /// The hash recorded in the checkpoint: of the identity's canonical JSON.
-    pub fn hash(&self) -> String {
-        let mut h = SipHasher13::new_with_keys(0, 0);
-        // Serializing a struct of numbers and strings cannot fail.
-        h.write(serde_json::to_string(self).unwrap_or_default().as_bytes());
-        format!("{:016x}", h.finish())
-    }
-
-    /// What differs from `other` (this scan) in a few words, e.g. `ports 443 (checkpoint: 80)`.
-    pub fn differences(&self, now: &ScanIdentity) -> Vec<String> {
-        let mut d = Vec::new();
-        if self.addresses != now.addresses {
-            d.push(format!(
-                "targets {} addresses (checkpoint: {})",
-                now.addresses, self.addresses
-            ));
-        } else if self.addresses_hash != now.addresses_hash {
-            d.push("targets: other addresses, as many as in the checkpoint".into());
-        }
-        let mut cmp = |what: &str, saved: String, now: String| {
-            if saved != now {
-                d.push(format!("{what} {now} (checkpoint: {saved})"));
-            }
-        };
-        let opt = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
-        cmp("ports", self.ports.clone(), now.ports.clone());
-        cmp(
-            "shard",
-            format!("{}/{}", self.shard, self.shards),
-            format!("{}/{}", now.shard, now.shards),
-        );
-        cmp("probes", self.probes.to_string(), now.probes.to_string());
-        cmp(
-            "source ports",
-            self.source_ports.clone(),
-            now.source_ports.clone(),
-        );
-        cmp(
-            "sender threads",
-            self.sender_threads.to_string(),
-            now.sender_threads.to_string(),
-        );
-        cmp("max targets", opt(self.max_targets), opt(now.max_targets));
-        cmp("seed", self.seed.to_string(), now.seed.to_string());
-        d
-    }
-}
-
-/// The command line of the scan, as the checkpoint records it.
-///
-/// Flags are keyed by their long name (`targets` for the positional addresses), so that a
-/// new flag or a new kind of target is recorded with no change to the format.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Command {
-    /// Every flag given, with its values as typed (paths made absolute); a flag that takes
-    /// no value (`quiet`) has an empty list. Defaults are not recorded.
-    pub args: BTreeMap<String, Vec<String>>,
-    /// The files the scan read its targets and opt-outs from, as they were at its start.
-    pub files: Vec<InputFile>,
-}
-
-/// A file the scan read (`-w`, `-I`, `-b`), and a hash of its contents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InputFile {
-    /// The long name of the flag that named it.
-    pub flag: String,
-    /// Its absolute path.
-    pub path: String,
-    pub bytes: u64,
-    /// SipHash-1-3 with a zero key of its bytes, hex: to notice a change, not to resist one.
-    pub hash: String,
-}
-
-impl InputFile {
-    /// Reads the file at `path` (absolute) and hashes it.
-    pub fn read(flag: &str, path: &str) -> io::Result<InputFile> {
-        let mut f = File::open(path)?;
-        let mut h = SipHasher13::new_with_keys(0, 0);
-        let mut buf = vec![0u8; 1 << 16];
-        let mut bytes = 0u64;
-        loop {
-            match io::Read::read(&mut f, &mut buf) {
-                Ok(0) => break,
-                // SipHasher's `write` streams: chunks hash as their concatenation would.
-                Ok(n) => {
-                    h.write(&buf[..n]);
-                    bytes += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(InputFile {
-            flag: flag.to_string(),
-            path: path.to_string(),
-            bytes,
-            hash: format!("{:016x}", h.finish()),
-        })
-    }
-}
 
 /// Where one sender thread's walk stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,8 +120,8 @@ mod key_hex {
 
 impl Checkpoint {
     /// Reads and checks a checkpoint file. Errors are one line and name the file.
-    pub fn load(path: &Path) -> Result<Checkpoint, String> {
-        let e = |msg: String| format!("--resume: {}: {msg}", path.display());
+    pub fn load(path: &Path) -> Result<Checkpoint, UsageError> {
+        let e = |msg: String| UsageError(format!("--resume: {}: {msg}", path.display()));
         let text = fs::read(path).map_err(|err| e(format!("cannot read: {err}")))?;
         let c: Checkpoint = serde_json::from_slice(&text)
             .map_err(|err| e(format!("not a valid synsurvey checkpoint ({err})")))?;
@@ -367,7 +242,7 @@ mod test {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ck.json");
         fs::write(&path, "{").unwrap();
-        let e = Checkpoint::load(&path).unwrap_err();
+        let e = Checkpoint::load(&path).unwrap_err().0;
         assert!(
             e.contains("not a valid synsurvey checkpoint") && !e.contains('\n'),
             "{e}"

@@ -1,0 +1,166 @@
+//! What identifies a scan for `--resume`, and the checks that a checkpoint belongs to the
+//! scan about to run.
+//!
+//! A [`ScanIdentity`] holds everything that decides *which* probes a scan sends and in
+//! which order; its [`hash`](ScanIdentity::hash) is recorded in the checkpoint as
+//! `config_hash`. The hash is of the identity's JSON, so renaming or reordering a field
+//! changes it and makes every existing checkpoint look damaged: the test
+//! `the_hash_is_pinned` fails first.
+
+use std::hash::Hasher;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use siphasher::sip::SipHasher13;
+
+use super::format::Checkpoint;
+use crate::usage::UsageError;
+
+/// SipHash-1-3 with a zero key of `value`'s JSON, as 16 hex digits: the checkpoint's
+/// `config_hash` and the survey id.
+pub fn json_hash<T: Serialize>(value: &T) -> String {
+    let mut h = SipHasher13::new_with_keys(0, 0);
+    // Serializing a struct of numbers and strings cannot fail.
+    h.write(serde_json::to_string(value).unwrap_or_default().as_bytes());
+    format!("{:016x}", h.finish())
+}
+
+/// Everything that decides which probes a scan sends, and in which order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanIdentity {
+    /// Number of target addresses after the built-in blocklist.
+    pub addresses: u64,
+    /// Number of address ranges they form.
+    pub address_ranges: u64,
+    /// Hash of those ranges (SipHash-1-3 with a zero key, hex).
+    pub addresses_hash: String,
+    /// The ports, as ranges: `80,443,8000-8100`.
+    pub ports: String,
+    pub shards: u32,
+    pub shard: u32,
+    pub probes: u16,
+    pub source_ports: String,
+    pub sender_threads: u32,
+    pub max_targets: Option<u64>,
+    pub seed: u64,
+}
+
+impl ScanIdentity {
+    /// The hash recorded in the checkpoint: of the identity's canonical JSON.
+    pub fn hash(&self) -> String {
+        json_hash(self)
+    }
+
+    /// What differs from `other` (this scan) in a few words, e.g. `ports 443 (checkpoint: 80)`.
+    pub fn differences(&self, now: &ScanIdentity) -> Vec<String> {
+        let mut d = Vec::new();
+        if self.addresses != now.addresses {
+            d.push(format!(
+                "targets {} addresses (checkpoint: {})",
+                now.addresses, self.addresses
+            ));
+        } else if self.addresses_hash != now.addresses_hash {
+            d.push("targets: other addresses, as many as in the checkpoint".into());
+        }
+        let mut cmp = |what: &str, saved: String, now: String| {
+            if saved != now {
+                d.push(format!("{what} {now} (checkpoint: {saved})"));
+            }
+        };
+        let opt = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
+        cmp("ports", self.ports.clone(), now.ports.clone());
+        cmp(
+            "shard",
+            format!("{}/{}", self.shard, self.shards),
+            format!("{}/{}", now.shard, now.shards),
+        );
+        cmp("probes", self.probes.to_string(), now.probes.to_string());
+        cmp(
+            "source ports",
+            self.source_ports.clone(),
+            now.source_ports.clone(),
+        );
+        cmp(
+            "sender threads",
+            self.sender_threads.to_string(),
+            now.sender_threads.to_string(),
+        );
+        cmp("max targets", opt(self.max_targets), opt(now.max_targets));
+        cmp("seed", self.seed.to_string(), now.seed.to_string());
+        d
+    }
+}
+
+/// Refuses a checkpoint of another scan: `now` is the identity of the configuration about
+/// to run, `threads` the sender threads it would run.
+pub fn check(ck: &Checkpoint, now: &ScanIdentity, threads: usize) -> Result<(), UsageError> {
+    if now.hash() != ck.config_hash {
+        let diff = ck.scan.differences(now);
+        let diff = if diff.is_empty() {
+            "its hash differs".to_string()
+        } else {
+            diff.join(", ")
+        };
+        return Err(UsageError(format!(
+            "--resume: the checkpoint was made by a different scan configuration: {diff}"
+        )));
+    }
+    if ck.threads.len() != threads {
+        return Err(UsageError(format!(
+            "--resume: the checkpoint has {} sender threads but this scan would run {threads} \
+             (a rate below -T lowers the thread count; use the original -r)",
+            ck.threads.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses to save over a directory, or over an existing checkpoint file unless resuming
+/// from it.
+pub fn check_path(checkpoint_file: &Path, resume_file: Option<&Path>) -> Result<(), UsageError> {
+    if checkpoint_file.is_dir() {
+        return Err(UsageError(format!(
+            "--checkpoint: {} is a directory",
+            checkpoint_file.display()
+        )));
+    }
+    if resume_file != Some(checkpoint_file) && checkpoint_file.exists() {
+        return Err(UsageError(format!(
+            "--checkpoint: {} already exists; continue that scan with --resume {0}, or remove it",
+            checkpoint_file.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// A fixed identity: its hash must never change, or every checkpoint already written
+    /// would be refused as damaged.
+    fn fixed() -> ScanIdentity {
+        ScanIdentity {
+            addresses: 4096,
+            address_ranges: 1,
+            addresses_hash: "0123456789abcdef".into(),
+            ports: "80,443".into(),
+            shards: 2,
+            shard: 1,
+            probes: 1,
+            source_ports: "32768-61000".into(),
+            sender_threads: 3,
+            max_targets: Some(100),
+            seed: 42,
+        }
+    }
+
+    #[test]
+    fn the_hash_is_pinned() {
+        assert_eq!(fixed().hash(), "bc2047937b5f316e");
+        let mut other = fixed();
+        other.seed = 43;
+        assert_ne!(other.hash(), fixed().hash());
+    }
+}
