@@ -21,6 +21,7 @@ use crate::targets::ranges::AddrSet;
 use crate::targets::TargetSpace;
 use crate::validate::Key;
 
+pub(crate) mod contact;
 mod targets6;
 pub(crate) use targets6::Targets6;
 
@@ -99,7 +100,7 @@ pub(crate) struct Pacing {
     pub(crate) max_results: Option<u64>,
     pub(crate) max_runtime: Option<Duration>,
     /// The per-network ceiling and what it did to `rate` (which is already lowered).
-    pub(crate) net_rate: crate::plan::net_rate::NetRate,
+    pub(crate) net_rate: crate::targets::net_rate::NetRate,
 }
 
 /// What the operator sets instead of discovering it (`-i`, `-S`, `-G`), and the sockets.
@@ -245,7 +246,7 @@ impl Pacing {
                 .as_deref()
                 .map(|s| parse_secs("-t/--max-runtime", s, false))
                 .transpose()?,
-            net_rate: crate::plan::net_rate::NetRate {
+            net_rate: crate::targets::net_rate::NetRate {
                 ceiling_pps: None,
                 network: "/24",
                 busiest_network_targets: 0,
@@ -257,9 +258,9 @@ impl Pacing {
     }
 
     /// `--max-net-rate`: lowers `rate` so that the busiest /24 (/48) of the survey stays
-    /// under the ceiling (see [`crate::plan::net_rate`]).
+    /// under the ceiling (see [`crate::targets::net_rate`]).
     fn apply_net_ceiling(&mut self, a: &Args, t: &Targets) -> Result<(), UsageError> {
-        use crate::plan::net_rate::{busiest_24, busiest_48, capped_rate, DEFAULT_MAX_NET_RATE};
+        use crate::targets::net_rate::{busiest_24, busiest_48, capped_rate, DEFAULT_MAX_NET_RATE};
         let ceiling = match &a.max_net_rate {
             Some(s) => parse_u64("--max-net-rate", s)?,
             None => DEFAULT_MAX_NET_RATE,
@@ -274,7 +275,7 @@ impl Pacing {
         let busiest = busiest.saturating_mul(nports);
         let total = t.len();
         let effective = capped_rate(self.rate, ceiling, busiest, total, t.shards);
-        self.net_rate = crate::plan::net_rate::NetRate {
+        self.net_rate = crate::targets::net_rate::NetRate {
             ceiling_pps: ceiling,
             network,
             busiest_network_targets: busiest,
@@ -624,7 +625,7 @@ impl Operator {
             return err("--notice-http needs --contact: the page tells people how to reach you");
         }
         if let (Some(_), Some(c)) = (notice_http, contact.as_deref()) {
-            if crate::notice::probing::contact_uri(c).is_none() {
+            if contact::contact_uri(c).is_none() {
                 return err(format!(
                     "--contact: {c:?} holds no e-mail address or URI, which --notice-http needs for /.well-known/probing.txt (RFC 9511)"
                 ));

@@ -11,8 +11,6 @@
 //!   `--checkpoint` checks against it ([`check_resume`]), a step taken once the [`Config`]
 //!   is built; the identity and the checks themselves are [`crate::resume::identity`]'s.
 
-pub mod net_rate;
-
 use crate::config::Config;
 use crate::resume::{identity as resume_identity, ScanIdentity};
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};

@@ -39,7 +39,7 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
     Subcommand {
         name: "probing-txt",
         command: crate::notice::probing::clap_command,
-        run: crate::notice::probing::run,
+        run: |argv| write_stdout(crate::notice::probing::text_for(argv)?.as_bytes()),
     },
     Subcommand {
         name: "split",

@@ -7,6 +7,7 @@
 //! (when the scan is expected to end, RFC 3339 in UTC), Preferred-Languages, and
 //! Canonical when the notice page knows the address it is served from.
 
+use crate::config::contact::contact_uri;
 use crate::config::Config;
 
 /// Where the notice page serves the file (RFC 9511's registered well-known name).
@@ -20,43 +21,6 @@ pub struct ProbeDescription {
     /// Microseconds since the epoch.
     pub expires_unix_us: u64,
     pub canonical: Option<String>,
-}
-
-/// A URI from the operator's `--contact` text: the text itself if it is a URI (a scheme,
-/// no spaces), else the first word with an `@` as `mailto:`, else the first `http(s)://`
-/// word; `None` if the text has neither.
-pub fn contact_uri(contact: &str) -> Option<String> {
-    let t = contact.trim();
-    if is_uri(t) {
-        return Some(t.to_string());
-    }
-    let words = || {
-        t.split_whitespace()
-            .map(|w| w.trim_matches(|c| "<>()[],;\"'".contains(c)))
-            .filter(|w| !w.is_empty())
-    };
-    if let Some(mail) = words().find(|w| {
-        w.split_once('@')
-            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !w.contains(':'))
-    }) {
-        return Some(format!("mailto:{mail}"));
-    }
-    words()
-        .find(|w| (w.starts_with("https://") || w.starts_with("http://")) && is_uri(w))
-        .map(str::to_string)
-}
-
-/// A URI as RFC 3986 starts one: a scheme (a letter, then letters, digits, `+-.`), a
-/// colon and something after it; no spaces or controls.
-pub fn is_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
-        return false;
-    };
-    let mut c = scheme.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic())
-        && c.all(|x| x.is_ascii_alphanumeric() || "+-.".contains(x))
-        && !rest.is_empty()
-        && s.chars().all(|x| x.is_ascii_graphic())
 }
 
 /// When the scan is expected to end: the time to send its share of the targets at its
@@ -149,16 +113,16 @@ pub fn for_page(
         .map_err(|e| anyhow::anyhow!("--notice-http: {e}"))
 }
 
-/// `synsurvey probing-txt [scan flags]`: prints the file a scan with these flags would
-/// serve, starting now, for an operator who hosts it on their own web server.
-pub fn run(argv: Vec<std::ffi::OsString>) -> anyhow::Result<std::process::ExitCode> {
+/// `synsurvey probing-txt [scan flags]`: the file a scan with these flags would serve,
+/// starting now, for an operator who hosts it on their own web server.
+pub fn text_for(argv: Vec<std::ffi::OsString>) -> anyhow::Result<String> {
     use crate::usage::UsageError;
     let args = crate::cli::Args::parse_argv(argv)?;
     let (args, checkpoint) = crate::resume::start(args)?;
     let config = Config::from_args(&args, checkpoint)?;
     let d =
         ProbeDescription::of(&config, crate::output::unix_us_now(), None).map_err(UsageError)?;
-    crate::subcommand::write_stdout(d.text().as_bytes())
+    Ok(d.text())
 }
 
 /// The clap command of `synsurvey probing-txt`: the scan's flags.

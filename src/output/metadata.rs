@@ -80,7 +80,7 @@ pub struct ScanConfig {
     pub rate: Option<u64>,
     /// `--max-net-rate`: the ceiling per /24 (/48) (`ceiling_pps` null: off), the busiest
     /// network's targets, and the rate asked for and the one used.
-    pub net_rate: crate::plan::net_rate::NetRate,
+    pub net_rate: crate::targets::net_rate::NetRate,
     pub seed: u64,
     pub shards: u32,
     pub shard: u32,

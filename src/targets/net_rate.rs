@@ -15,8 +15,8 @@
 
 use serde::Serialize;
 
-use crate::targets::ranges::AddrSet;
-use crate::targets::v6::Addrs6;
+use super::ranges::AddrSet;
+use super::v6::Addrs6;
 
 /// The default ceiling, in probes per second into one /24 (IPv4) or /48 (IPv6); see
 /// docs/ethics.md for the choice.
