@@ -5,7 +5,9 @@
 //! 2001:2::/64, from 2001:2:0:ff::/64 (docs/testbed.md). The dry runs send nothing.
 //!
 //! 2001:2::/48 is in the built-in IPv6 blocklist (RFC 5180 benchmarking), hence
-//! `--no-default-blocklist` in every scan (`common::Scan` adds it).
+//! `--no-default-blocklist` in every scan (`common::Scan` adds it), and `--max-net-rate 0`:
+//! the whole testbed (2001:2::/64) is one /48, which the per-network ceiling would hold
+//! to 100 pps; it is our own namespace.
 
 mod common;
 
@@ -116,7 +118,18 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
     assert_eq!(tb.connect(closed, 80), ConnectOutcome::Refused);
     let before = tb.counter("syn-in");
 
-    let r = Scan::new(&["2001:2::/112", "-p", "80,443", "-r", "25000", "-c", "1"]).run(&tb);
+    let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
+        "2001:2::/112",
+        "-p",
+        "80,443",
+        "-r",
+        "25000",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
     let by_port = synacks_by_port(&r.lines);
     assert_eq!(by_port.get(&80), Some(&set(&open)), "port 80");
     assert_eq!(by_port.get(&443), Some(&set(&open)), "port 443");
@@ -173,6 +186,7 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
     ] {
         let before = tb.counter("syn-in");
         let mut argv = args.clone();
+        argv.extend_from_slice(&["--max-net-rate", "0"]);
         argv.extend_from_slice(&common_args);
         let mut scan = Scan::new(&argv);
         if let Some(bytes) = stdin {
@@ -210,6 +224,8 @@ fn rsts_and_unreachables_are_classified() {
         ConnectOutcome::Unreachable
     );
     let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
         "2001:2::/120",
         "-p",
         "80",
@@ -264,6 +280,8 @@ fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
     o.loss_pct = Some(1.0);
     let tb = Testbed::up(o);
     let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
         "2001:2::/116",
         "-p",
         "80",
@@ -314,6 +332,8 @@ fn spawn_scan(tb: &Testbed, args: &[&str], dir: &Path) -> Child {
     let mut argv: Vec<String> = vec![
         synsurvey().to_str().unwrap().into(),
         "--no-default-blocklist".into(),
+        "--max-net-rate".into(),
+        "0".into(),
         "-q".into(),
         "-m".into(),
         dir.join("meta.json").to_str().unwrap().into(),
@@ -426,6 +446,8 @@ fn three_hosts_three_shards_partition_a_hitlist() {
                 [
                     synsurvey().to_str().unwrap(),
                     "--no-default-blocklist",
+                    "--max-net-rate",
+                    "0",
                     "-I",
                     file.to_str().unwrap(),
                     "-p",
@@ -501,6 +523,8 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
         let mut c = tb.exec_scan([
             synsurvey().to_str().unwrap(),
             "--no-default-blocklist",
+            "--max-net-rate",
+            "0",
             "-q",
         ]);
         c.args(scan).args(extra).stdin(Stdio::null());
@@ -589,7 +613,18 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
 
     // --iid low (the default): 2001:2::X01, one a /120.
     let cap = tb.capture_syns();
-    let r = Scan::new(&["2001:2::/108-120", "-p", "80", "-r", "20000", "-c", "1"]).run(&tb);
+    let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
+        "2001:2::/108-120",
+        "-p",
+        "80",
+        "-r",
+        "20000",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
     let syns = cap.stop6();
     let want: BTreeSet<Ipv6Addr> = open_subs.iter().map(|&j| low_iid(j)).collect();
     assert_eq!(addrs6_of(&r.lines, "synack"), want);
@@ -603,6 +638,8 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
     let random = |seed: &str| {
         let cap = tb.capture_syns();
         let r = Scan::new(&[
+            "--max-net-rate",
+            "0",
             "2001:2::/108-120",
             "--iid",
             "random",
