@@ -5,6 +5,7 @@
 #   scripts/bench.sh [sink] [--runs R] [--ports P] [-T THREADS] [--xdp] [--ipv6] [--install-others]
 #   scripts/bench.sh recall [--runs R] [--open K] [-T THREADS]
 #   scripts/bench.sh hitlist [--runs R] [--sizes N,N,...]
+#   scripts/bench.sh dedup [SHAPE...]
 #
 # sink (default): every tool sends the same probes, 198.18.0.0/16 x ports 1-P
 # (65536*P packets; zmap 2.x takes one port, so it gets -P P probes per address), with
@@ -23,6 +24,12 @@
 # hitlist: dry runs (nothing sent, no namespace) of N-line IPv6 hitlists (default 1M and
 # 10M random addresses of 2001:2::/48, generated here): one JSON line per size with the
 # median wall time and the peak RSS of the scanner (-d -I FILE -o /dev/null).
+#
+# dedup: no packets: benches/dedup.rs in release, duplicate suppression of synthetic
+# reply indices of three scan shapes (1: one port x 2^32, 60M random replies; 2: 100
+# ports x 2^32, 100M; 3: 65,535 ports x 65,536 addresses, 2,000 answering on every port),
+# the new structure against the old 8 KiB pages: bytes held and ns per insert. Needs
+# about 1.5 GiB of memory; no root.
 #
 # recall: a real-TCP-stack testbed (`testbed.sh up`) with K random open addresses on port
 # 80; synsurvey scans 198.18.0.0/16:80 at full speed; prints found/open and pps.
@@ -50,6 +57,10 @@ NAME=bench$$
 die() { echo "bench.sh: $*" >&2; exit 1; }
 log() { echo "bench.sh: $*" >&2; }
 
+if [[ ${1:-} == dedup ]]; then
+    shift
+    cd "$ROOT" && exec cargo bench --quiet --bench dedup -- "$@"
+fi
 if [[ ${1:-} == sink || ${1:-} == recall || ${1:-} == hitlist ]]; then MODE=$1; shift; fi
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -61,7 +72,7 @@ while [[ $# -gt 0 ]]; do
     --sizes) SIZES=$2; shift 2 ;;
     --install-others) INSTALL=1; shift ;;
     --open) OPEN=$2; shift 2 ;;
-    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see -h)" ;;
     esac
 done

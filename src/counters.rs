@@ -35,6 +35,10 @@ pub struct RecvCounters {
     /// Result lines the output stage has flushed successfully (set by the writer).
     pub written: AtomicU64,
     pub kernel_drops: AtomicU64,
+    /// Bytes the receiver's duplicate suppression holds now, and the most it has held
+    /// (published by the receiver after each first success: see `recv::dedup`).
+    pub dedup_bytes: AtomicU64,
+    pub dedup_peak_bytes: AtomicU64,
     pub dropped: [AtomicU64; DropReason::ALL.len()],
 }
 

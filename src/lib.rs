@@ -12,26 +12,34 @@
 //!                                                                        (atomics)    (status, stop)
 //! ```
 //!
-//! * [`config`]: the validated configuration, grouped by concern.
-//! * [`plan`]: thread counts, each thread's walk, the split of `-n`, the resume check.
+//! * [`config`]: the validated configuration, grouped by concern; its targets are one
+//!   `TargetSet` with a variant per family (`V4`, `V6`), beside ports, seed and shards.
+//!   `config/output_flags.rs` turns the output flags into the output stage's spec.
+//! * [`plan`]: thread counts (the default for the CPUs available is chosen here only),
+//!   each thread's walk, the split of `-n`, the scan's and the survey's identity, the
+//!   resume check.
 //! * [`targets`]: the target set (allowlist minus blocklists), the cyclic-group permutation
 //!   and its split into shards and sender threads; the live blocklist and its reloads;
 //!   IPv6 hitlists, prefixes and sub-prefix enumerations numbered the same way.
 //! * [`wire`]: zero-copy views of Ethernet, IPv4, IPv6 (with extension headers), TCP, ICMP
 //!   and ICMPv6, with checksums.
-//! * [`probe`]: the SYN frame template and its per-target patching.
+//! * [`probe`]: the SYN frame template and its per-target patching, `probe/v4.rs` beside
+//!   `probe/v6.rs`.
 //! * [`validate`]: the keyed MAC that makes a probe's sequence number and source port
 //!   self-authenticating, and the checks a reply must pass.
 //! * [`send`]: sender threads, the packet-rate pacer and the transmit back ends.
 //! * [`recv`]: the receiver thread, its capture, duplicate suppression and classification.
-//! * [`output`]: JSON-lines records and the metadata schema.
+//! * [`output`]: JSON-lines records and the metadata schema. It takes what it writes (the
+//!   output spec and target, the metadata's own `ScanConfig`), never the configuration.
 //! * [`family`]: the address family (IPv4, IPv6) as the one type parameter of the send path.
 //! * [`counters`]: the shared atomic counters every stage writes and the monitor reads.
 //! * [`stop`]: the one cell that records why a scan stops (first reason wins).
 //! * [`resume`]: checkpoints (`--checkpoint`, `--resume`): the file format, the command line
 //!   it records (and a resumed run's completed from it), and the scan identity it is checked by.
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
-//! * [`scan`]: a live scan in phases (open, spawn, monitor, end) and the dry run.
+//! * [`scan`]: a live scan in phases (open, spawn, monitor, end) and the dry run; the
+//!   scan's family is picked once (`scan/family.rs`) for both, which then run compiled
+//!   for it.
 //! * [`survey`]: what makes shards one survey, recorded in each shard's metadata.
 //! * [`merge`]: `synsurvey merge`, which checks that the shards cover the survey and
 //!   merges their results.

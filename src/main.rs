@@ -22,7 +22,7 @@ fn main() -> ExitCode {
 /// configuration, the check that a checkpoint to resume belongs to it, and the run.
 fn scan(argv: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let args = Args::parse_argv(argv)?;
-    if let Some(text) = synsurvey::output::spec::listing(&args) {
+    if let Some(text) = synsurvey::config::output_flags::listing(&args) {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }

@@ -78,7 +78,7 @@ impl Notice {
             start_time: rfc3339_us(start_unix_us),
             rate_pps: config.pacing.rate,
             addresses: config.targets.len() / config.targets.ports.len().max(1) as u64,
-            ports: config.targets.space.ports().to_vec(),
+            ports: config.targets.ports.clone(),
             probes_per_target: config.pacing.probes,
             targets: config.targets.len(),
             shard: config.targets.shard,

@@ -14,11 +14,11 @@
 //! * [`SurveyTotals`] over every run of the shard so far: the counts a resumed run's own
 //!   fields leave out, which until now were only in the checkpoint.
 //!
-//! The section is additive: no other metadata field changes name or meaning.
+//! The section is additive: no other metadata field changes name or meaning. Both are
+//! built from a configuration in [`crate::plan`], which knows the scan; this module
+//! knows only what it records.
 
 use serde::{Deserialize, Serialize};
-
-use crate::config::Config;
 
 /// Everything that decides which (address, port) pairs the shards of a survey probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,23 +43,6 @@ pub struct SurveyIdentity {
 }
 
 impl SurveyIdentity {
-    pub fn of(config: &Config) -> SurveyIdentity {
-        // The checkpoint's identity already says which walk a shard takes; the survey's is
-        // the part of it that every shard shares.
-        let s = crate::plan::identity(config);
-        SurveyIdentity {
-            seed: s.seed,
-            addresses: s.addresses,
-            address_ranges: s.address_ranges,
-            addresses_hash: s.addresses_hash,
-            ports: s.ports,
-            targets: config.targets.len(),
-            probes: s.probes,
-            max_targets: s.max_targets,
-            shards: s.shards,
-        }
-    }
-
     /// The survey id: a hash of the identity's canonical JSON (SipHash-1-3, zero key, hex).
     pub fn id(&self) -> String {
         crate::resume::json_hash(self)
@@ -125,34 +108,10 @@ pub struct Survey {
     pub totals: SurveyTotals,
 }
 
-impl Survey {
-    /// The section for a run of `config` that counted `this_run` (its own counts only).
-    pub fn of(config: &Config, complete: bool, this_run: SurveyTotals) -> Survey {
-        let identity = SurveyIdentity::of(config);
-        let resumed = config.resume.checkpoint.as_deref();
-        let before = resumed.map(|c| c.totals);
-        let add =
-            |mine: u64, f: fn(&crate::resume::Totals) -> u64| mine + before.as_ref().map_or(0, f);
-        Survey {
-            id: identity.id(),
-            identity,
-            shard: config.targets.shard,
-            run: resumed.map_or(0, |c| c.runs) + 1,
-            complete,
-            totals: SurveyTotals {
-                targets_planned: crate::plan::planned_targets(config),
-                targets_scanned: add(this_run.targets_scanned, |t| t.targets_scanned),
-                blocklisted_skips: add(this_run.blocklisted_skips, |t| t.blocklisted_skips),
-                packets_sent: add(this_run.packets_sent, |t| t.packets_sent),
-                results_written: add(this_run.results_written, |t| t.results_written),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::config::Config;
 
     fn cfg(args: &[&str]) -> Config {
         crate::config::for_test(args)

@@ -15,19 +15,7 @@ use crate::cli::Args;
 use crate::targets::v6::{self, blocklist as builtin6, list, Addrs6, Iid, Ranges6, Target6};
 use crate::targets::TargetSpace;
 
-use super::{err, UsageError, LARGE_SCAN};
-
-/// The IPv6 targets of a scan.
-#[derive(Debug, Clone)]
-pub(crate) struct Targets6 {
-    pub(crate) space: TargetSpace<Addrs6>,
-    /// The built-in lists and the `-b` files as read at start.
-    pub(crate) blocklist: Ranges6,
-    /// The built-in part of `blocklist`, which reloads keep.
-    pub(crate) builtin_blocklist: Ranges6,
-    /// Addresses left after every blocklist, for the record.
-    pub(crate) target_addresses: u64,
-}
+use super::{err, FamilyTargets, UsageError, LARGE_SCAN};
 
 /// Whether the scan is IPv6 (see the module docs).
 pub(super) fn is_ipv6_scan(a: &Args) -> Result<bool, UsageError> {
@@ -72,7 +60,11 @@ fn blocklists(a: &Args) -> Result<(Ranges6, Ranges6), UsageError> {
 }
 
 /// Builds the IPv6 targets of `a` for `ports`, with `seed` keying `--iid random`.
-pub(super) fn from_args(a: &Args, ports: Vec<u16>, seed: u64) -> Result<Targets6, UsageError> {
+pub(super) fn from_args(
+    a: &Args,
+    ports: Vec<u16>,
+    seed: u64,
+) -> Result<FamilyTargets<Addrs6, Ranges6>, UsageError> {
     let iid = iid(a, seed)?;
     let (blocklist, builtin) = blocklists(a)?;
     let mut wanted: Vec<Target6> = Vec::new();
@@ -114,7 +106,7 @@ pub(super) fn from_args(a: &Args, ports: Vec<u16>, seed: u64) -> Result<Targets6
         Addrs6::new(addrs, &blocks, &builtin, iid).map_err(|e| UsageError(e.to_string()))?;
     let target_addresses = numbered.count_outside(&blocklist);
     check_scannable(a, numbered.len(), target_addresses, &wanted, &builtin)?;
-    Ok(Targets6 {
+    Ok(FamilyTargets {
         space: TargetSpace::new(numbered, ports),
         blocklist,
         builtin_blocklist: builtin,

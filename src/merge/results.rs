@@ -9,12 +9,13 @@
 //!
 //! **What is held in memory.** Records stream through one line (or CSV row) at a time and
 //! are written out as read, byte for byte for JSON lines. The only state that grows is the
-//! set of keys seen: for IPv4, the same paged bitmap as the live dedup
-//! ([`crate::recv::dedup::Seen`]) over the 48-bit key `sport << 32 | saddr`, which
-//! allocates one 8 KiB page per (port, /16) that holds a success. That is at most 512 MiB
-//! per port even for every address of IPv4 answering, 2 MiB per port for a /8, and
-//! nothing at all for files of RSTs: bounded by the target space, never by the size of
-//! the results. IPv6 keys (none today) would go into a hash set of the keys themselves.
+//! set of keys seen: for IPv4, the same structure as the live dedup
+//! ([`crate::recv::dedup::Seen`]) over the 48-bit key `sport << 32 | saddr`: about 2 to
+//! 4 bytes a success while a port's /16 holds fewer than 4,096 of them, and never more
+//! than one bit per (port, address) plus 66 bytes per (port, /16) with a success. That is
+//! at most 512 MiB per port even for every address of IPv4 answering, and nothing at all
+//! for files of RSTs: bounded by the successes and by the target space, whichever is
+//! smaller. IPv6 keys (none today) would go into a hash set of the keys themselves.
 //!
 //! **Formats.** JSON lines (a file whose first byte, after blanks, is `{`) and CSV. A CSV
 //! file may start with a header row (one naming a `saddr` column): then `saddr`, `sport`
@@ -360,7 +361,17 @@ mod test {
                 successes: 4,
                 duplicates_removed: 1,
                 records_written: 5,
-                dedup_memory_bytes: 2 * 8192,
+                dedup_memory_bytes: {
+                    let mut seen = Seen::new();
+                    for key in [
+                        80u64 << 32 | 0xc612_0001,
+                        80 << 32 | 0xc612_0002,
+                        443 << 32 | 0xc612_0001,
+                    ] {
+                        seen.check_and_set(key);
+                    }
+                    seen.memory() as u64
+                },
             }
         );
     }
@@ -449,15 +460,86 @@ mod test {
     }
 
     #[test]
-    fn memory_is_one_page_per_port_and_slash16() {
-        let mut text = String::new();
-        for i in 0..2000u32 {
-            let a = std::net::Ipv4Addr::from(0xc612_0000 + i);
-            text += &json(&a.to_string(), 80, "synack", 0);
-            text += &json(&a.to_string(), 80, "rst", 0);
-        }
-        let (_, stats) = merge(&[("a", &text)]).unwrap();
+    fn memory_grows_with_successes_up_to_one_bit_a_target() {
+        let results = |n: u32| {
+            let mut text = String::new();
+            for i in 0..n {
+                let a = std::net::Ipv4Addr::from(0xc612_0000 + i);
+                text += &json(&a.to_string(), 80, "synack", 0);
+                text += &json(&a.to_string(), 80, "rst", 0);
+            }
+            text
+        };
+        // Sparse: 2 to 4 bytes a success (the array doubles), and the table's few slots.
+        let (_, stats) = merge(&[("a", &results(2000))]).unwrap();
         assert_eq!(stats.records_written, 4000);
-        assert_eq!(stats.dedup_memory_bytes, 8192);
+        assert!(
+            (4000..=8000 + 128).contains(&stats.dedup_memory_bytes),
+            "{stats:?}"
+        );
+        // Dense: one bit for each of the /16's 65,536 addresses, however many answered.
+        let (_, stats) = merge(&[("a", &results(20_000))]).unwrap();
+        assert_eq!(stats.records_written, 40_000);
+        assert!(
+            (8192..=8192 + 128).contains(&stats.dedup_memory_bytes),
+            "{stats:?}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Shards whose results overlap (resumed runs probed again), over several ports and
+        /// addresses from every /16 of a /8: the merge writes the first success of each
+        /// (saddr, sport) once and every RST, in input order, as a `HashSet` model does.
+        #[test]
+        fn overlapping_shards_match_a_hashset_model(
+            shards in proptest::collection::vec(
+                proptest::collection::vec((0u32..1 << 24, 0usize..6, proptest::bool::weighted(0.8)), 0..400),
+                1..5,
+            ),
+            repeat in proptest::collection::vec((0usize..5, 0usize..400), 0..200),
+        ) {
+            const PORTS: [u16; 6] = [1, 22, 80, 443, 8080, 65535];
+            let mut texts: Vec<Vec<(String, u16, bool)>> = shards
+                .iter()
+                .map(|sh| {
+                    sh.iter()
+                        // Few distinct addresses, so that keys repeat within a /16 too.
+                        .map(|&(a, p, ok)| {
+                            let a = std::net::Ipv4Addr::from(0x0a00_0000 | (a & 0xff_00ff));
+                            (a.to_string(), PORTS[p], ok)
+                        })
+                        .collect()
+                })
+                .collect();
+            // Overlap: records of one shard repeated in another (a resumed run's repeats).
+            for &(to, from) in &repeat {
+                let all: Vec<_> = texts.iter().flatten().cloned().collect();
+                if !all.is_empty() {
+                    let r = all[from % all.len()].clone();
+                    let n = texts.len();
+                    texts[to % n].push(r);
+                }
+            }
+            let mut model = std::collections::HashSet::new();
+            let mut want = String::new();
+            let mut inputs = Vec::new();
+            for (k, t) in texts.iter().enumerate() {
+                let mut text = String::new();
+                for (ts, (a, p, ok)) in t.iter().enumerate() {
+                    let class = if *ok { "synack" } else { "rst" };
+                    let line = json(a, *p, class, ts as u64);
+                    if !*ok || model.insert((a.clone(), *p)) {
+                        want += &line;
+                    }
+                    text += &line;
+                }
+                inputs.push((format!("shard-{k}"), text));
+            }
+            let files: Vec<(&str, &str)> = inputs.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            let (out, stats) = merge(&files).unwrap();
+            proptest::prop_assert_eq!(out, want);
+            let successes = texts.iter().flatten().filter(|r| r.2).count() as u64;
+            proptest::prop_assert_eq!(stats.duplicates_removed, successes - model.len() as u64);
+        }
     }
 }

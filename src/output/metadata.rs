@@ -15,10 +15,22 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, OutputTarget};
+use super::OutputTarget;
 use crate::counters::Counters;
 use crate::targets::reload::ListVersion;
 use crate::validate::DropReason;
+
+/// Where the number of sender threads came from, as recorded in the metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreadsSource {
+    /// Chosen from the CPUs available to the process.
+    Default,
+    /// Given with `-T/--sender-threads`.
+    Flag,
+    /// Taken from the checkpoint of the scan being resumed (`--resume` without `-T`).
+    Checkpoint,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkInfo {
@@ -61,10 +73,14 @@ pub struct Replies {
     pub icmp_unreach: u64,
     pub unique_success: u64,
     pub results_written: u64,
+    /// Bytes held by duplicate suppression at the end of the scan, and the most it held
+    /// (see `recv::dedup` for the memory model).
+    pub dedup_bytes: u64,
+    pub dedup_peak_bytes: u64,
 }
 
 /// The `config` section of the metadata: what the scan was asked to do, as the operator
-/// gave it. Its own type, so that a change inside [`Config`] never renames a field that
+/// gave it. Its own type, so that a change inside the crate's `Config` never renames a field that
 /// users' scripts read (`schema_is_pinned` below holds every name).
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanConfig {
@@ -93,7 +109,7 @@ pub struct ScanConfig {
     pub source_ports: (u16, u16),
     pub sender_threads: u32,
     /// `default` (from the CPUs available), `flag` (`-T`) or `checkpoint` (`--resume`).
-    pub sender_threads_source: crate::send::threads::ThreadsSource,
+    pub sender_threads_source: ThreadsSource,
     pub max_targets: Option<u64>,
     pub max_results: Option<u64>,
     #[serde(serialize_with = "secs_opt")]
@@ -128,60 +144,6 @@ fn secs_opt<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
     match d {
         Some(d) => s.serialize_f64(d.as_secs_f64()),
         None => s.serialize_none(),
-    }
-}
-
-impl ScanConfig {
-    pub fn of(c: &Config) -> ScanConfig {
-        ScanConfig {
-            target_args: c.targets.target_args.clone(),
-            target_addresses: c.targets.target_addresses,
-            ports: c.targets.ports.clone(),
-            allowlist_file: c.targets.allowlist_file.clone(),
-            blocklist_files: c.targets.blocklist_files.clone(),
-            default_blocklist: c.targets.default_blocklist,
-            rate: c.pacing.rate,
-            net_rate: c.pacing.net_rate.clone(),
-            seed: c.targets.seed,
-            shards: c.targets.shards,
-            shard: c.targets.shard,
-            probes: c.pacing.probes,
-            cooldown: c.pacing.cooldown,
-            interface: c.network.interface.clone(),
-            source_ip: c.network.source_ip,
-            gateway_mac: c
-                .network
-                .gateway_mac
-                .map(|m| crate::wire::ethernet::format_mac(&m)),
-            source_ports: c.network.source_ports,
-            sender_threads: c.pacing.sender_threads,
-            sender_threads_source: c.pacing.sender_threads_source,
-            max_targets: c.targets.max_targets,
-            max_results: c.pacing.max_results,
-            max_runtime: c.pacing.max_runtime,
-            output: c.output.target.clone(),
-            metadata_file: c.output.metadata_file.clone(),
-            file_mode: format!("{:04o}", c.output.file_mode),
-            all_responses: c.output.all_responses,
-            quiet: c.output.quiet,
-            dryrun: c.output.dryrun,
-            contact: c.operator.contact.clone(),
-            purpose: c.operator.purpose.clone(),
-            checkpoint_file: c.resume.checkpoint_file.clone(),
-            resume_file: c.resume.resume_file.clone(),
-            notice_http: c.operator.notice_http,
-            xdp: c.network.xdp,
-            output_module: c.output.spec.module,
-            output_fields: c
-                .output
-                .spec
-                .fields
-                .as_ref()
-                .map(|f| f.iter().map(|c| c.name.clone()).collect()),
-            output_filter: c.output.spec.filter_text.clone(),
-            probe_module: c.output.spec.probe_module,
-            status_updates_file: c.output.spec.status_updates_file.clone(),
-        }
     }
 }
 
@@ -244,6 +206,8 @@ impl Replies {
             icmp_unreach: c.recv.icmp_unreach.load(Relaxed),
             unique_success: c.recv.unique_success.load(Relaxed),
             results_written: c.recv.written.load(Relaxed),
+            dedup_bytes: c.recv.dedup_bytes.load(Relaxed),
+            dedup_peak_bytes: c.recv.dedup_peak_bytes.load(Relaxed),
         }
     }
 }
@@ -407,6 +371,8 @@ mod test {
             "replies.icmp_unreach",
             "replies.unique_success",
             "replies.results_written",
+            "replies.dedup_bytes",
+            "replies.dedup_peak_bytes",
             // rtt_us
             "rtt_us.count",
             "rtt_us.min",

@@ -12,10 +12,17 @@ pub mod spec;
 pub(crate) mod status;
 
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::OutputTarget;
+/// Where the JSON lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputTarget {
+    Stdout,
+    File(PathBuf),
+}
 
 /// A result: one validated reply. Field names are ZMap's `tcp_synscan` names.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]

@@ -2,7 +2,7 @@
 //! and the ZMap options that only go into the record of a scan (`--notes`,
 //! `--user-metadata`, `-M`, `-u`).
 //!
-//! [`OutputSpec::from_args`] validates them with the rest of the command line (exit code 2
+//! `config` validates them with the rest of the command line (exit code 2
 //! before anything is sent); [`OutputSpec::format`] turns one record into one line. The
 //! defaults follow ZMap when the user asks for a ZMap mode: `-O csv` without `-f` writes
 //! ZMap's `saddr` (`saddr,sport` with several ports), and without `--output-filter` only
@@ -17,7 +17,6 @@ use serde::Serialize;
 use super::fields::{self, Field, Value, DEFAULT_JSON, FIELDS};
 use super::filter::Filter;
 use super::Record;
-use crate::cli::Args;
 use crate::usage::{err, UsageError};
 
 /// The output modules synsurvey implements (ZMap's names).
@@ -63,77 +62,6 @@ pub struct OutputSpec {
 }
 
 impl OutputSpec {
-    /// Validates the output flags; `ports` is the number of probed ports (for ZMap's CSV
-    /// default).
-    pub fn from_args(a: &Args, ports: usize) -> Result<OutputSpec, UsageError> {
-        let module = match a.output_module.as_deref().map(str::trim) {
-            None | Some("json") => Module::Json,
-            // ZMap's "default" module is CSV.
-            Some("csv") | Some("default") => Module::Csv,
-            Some(m) => {
-                return err(format!(
-                    "-O/--output-module: unknown module {m:?} (synsurvey has: {})",
-                    OUTPUT_MODULES.join(", ")
-                ))
-            }
-        };
-        let probe_module = match a.probe_module.as_deref().map(str::trim) {
-            None | Some("tcp_synscan") => PROBE_MODULES[0],
-            Some(m) => {
-                return err(format!(
-                    "-M/--probe-module: unknown module {m:?} (synsurvey has: {})",
-                    PROBE_MODULES.join(", ")
-                ))
-            }
-        };
-        let fields = match (&a.output_fields, module) {
-            (Some(list), _) => Some(parse_fields(list)?),
-            (None, Module::Csv) if ports > 1 => Some(columns(&[Field::Saddr, Field::Sport])),
-            (None, Module::Csv) => Some(columns(&[Field::Saddr])),
-            (None, Module::Json) => None,
-        };
-        let filter = match (&a.output_filter, a.all_responses) {
-            (Some(_), true) => {
-                return err("--all-responses is --output-filter=\"\": give one or the other")
-            }
-            (Some(f), false) => {
-                Filter::parse(f).map_err(|e| UsageError(format!("--output-filter: {e}: {f:?}")))?
-            }
-            (None, true) => Filter::All,
-            (None, false) => Filter::zmap_default(),
-        };
-        let header_row = module == Module::Csv
-            && fields.as_ref().is_some_and(|f| f.len() > 1)
-            && !a.no_header_row;
-        let user_metadata = a
-            .user_metadata
-            .as_deref()
-            .map(|s| {
-                serde_json::from_str::<serde_json::Value>(s)
-                    .map_err(|e| UsageError(format!("--user-metadata: not valid JSON ({e})")))
-            })
-            .transpose()?;
-        if let Some(p) = &a.status_updates_file {
-            if p.is_dir() {
-                return err(format!(
-                    "-u/--status-updates-file: {} is a directory",
-                    p.display()
-                ));
-            }
-        }
-        Ok(OutputSpec {
-            module,
-            fields,
-            filter_text: a.output_filter.clone(),
-            filter,
-            header_row,
-            probe_module,
-            status_updates_file: a.status_updates_file.clone(),
-            notes: a.notes.clone(),
-            user_metadata,
-        })
-    }
-
     /// The header row (with its newline), if the output has one.
     pub fn header(&self) -> Option<String> {
         let cols = self.fields.as_ref().filter(|_| self.header_row)?;
@@ -158,7 +86,7 @@ impl OutputSpec {
     }
 }
 
-fn columns(fs: &[Field]) -> Vec<Column> {
+pub(crate) fn columns(fs: &[Field]) -> Vec<Column> {
     fs.iter()
         .map(|&field| Column {
             field,
@@ -168,7 +96,7 @@ fn columns(fs: &[Field]) -> Vec<Column> {
 }
 
 /// `-f`: names separated by commas (spaces allowed), or `*` for every field.
-fn parse_fields(list: &str) -> Result<Vec<Column>, UsageError> {
+pub(crate) fn parse_fields(list: &str) -> Result<Vec<Column>, UsageError> {
     let mut out = Vec::new();
     for name in list.split(',').map(str::trim) {
         match name {
@@ -242,34 +170,25 @@ fn json_line<'a>(
     buf.extend_from_slice(b"}\n");
 }
 
-/// Opens `-o` (appending when resuming) and writes the CSV header row to a new output.
-pub fn open_output(config: &crate::config::Config) -> anyhow::Result<super::JsonLines> {
-    let append = config.resume.checkpoint.is_some();
-    let mut out = super::open(&config.output.target, append, config.output.file_mode)?;
-    if let (Some(h), false) = (config.output.spec.header(), append) {
+/// Opens `target` (appending when resuming) and writes the CSV header row of `spec` to a
+/// new output.
+pub fn open_output(
+    spec: &OutputSpec,
+    target: &super::OutputTarget,
+    append: bool,
+    mode: u32,
+) -> anyhow::Result<super::JsonLines> {
+    let mut out = super::open(target, append, mode)?;
+    if let (Some(h), false) = (spec.header(), append) {
         out.write_bytes(h.as_bytes())?;
     }
     Ok(out)
 }
 
-/// `--list-output-fields` and `--list-output-modules`/`--list-probe-modules`: the text to
-/// print, if one was asked for.
-pub fn listing(a: &Args) -> Option<String> {
-    if a.list_output_fields {
-        return Some(fields::list());
-    }
-    if a.list_output_modules {
-        return Some(format!("{}\n", OUTPUT_MODULES.join("\n")));
-    }
-    if a.list_probe_modules {
-        return Some(format!("{}\n", PROBE_MODULES.join("\n")));
-    }
-    None
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::cli::Args;
     use clap::Parser;
 
     fn spec(args: &[&str], ports: usize) -> Result<OutputSpec, UsageError> {

@@ -10,7 +10,7 @@
 //! `PACKET_STATISTICS`.
 
 pub(crate) mod capture;
-pub(crate) mod dedup;
+pub mod dedup;
 mod icmp;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -236,6 +236,16 @@ pub fn run<'a, C: Capture, F: ScanFamily>(
                     class.fetch_add(1, Relaxed);
                     if record.success && !record.repeat {
                         counters.recv.unique_success.fetch_add(1, Relaxed);
+                        // Two stores on the receiver's own cache line: cheap next to
+                        // the insert, and the monitor sees the memory within a second.
+                        counters
+                            .recv
+                            .dedup_bytes
+                            .store(cls.seen.memory() as u64, Relaxed);
+                        counters
+                            .recv
+                            .dedup_peak_bytes
+                            .store(cls.seen.peak_memory() as u64, Relaxed);
                     }
                     // -N caps the results written, as in ZMap: none beyond the cap.
                     let capped = control

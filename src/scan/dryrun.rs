@@ -1,7 +1,6 @@
 //! The dry run: the sender loop with a back end that prints instead of sending.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -9,18 +8,15 @@ use anyhow::Context;
 use super::checkpointing::Session;
 use crate::config::Config;
 use crate::counters::Counters;
-use crate::family::ScanFamily;
 use crate::output::{JsonLines, WriteOutcome};
-use crate::probe::{ProbeTemplate, ProbeTemplate6, TemplateParams, TemplateParams6};
 use crate::send::backend::DryRun;
 use crate::send::{SendEnd, SendShared, Sender, Transmit};
 use crate::stop::{Reason, Stop};
 use crate::targets::cyclic::Cyclic;
 use crate::targets::live_blocklist::LiveBlocklist;
-use crate::targets::TargetSpace;
 use crate::validate::Validator;
-use crate::wire::{V4, V6};
 
+use super::family::{for_family, Live, PerFamily, TargetsOf};
 use super::{End, StopSignals, MAX_BATCH};
 
 /// Prints, one JSON line each, the probes a live scan with this configuration would send,
@@ -32,71 +28,59 @@ pub fn dry_run(config: &Config, out: &mut JsonLines) -> anyhow::Result<End> {
         .resume
         .key()
         .context("cannot draw a validation key")?;
-    let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
-    let sports = config.network.source_ports;
-    let probes = config.pacing.probes;
-    match &config.targets.v6 {
-        None => {
-            let src = config.network.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            let parts = Parts::<V4> {
-                space: &config.targets.space,
-                template: ProbeTemplate::new(&TemplateParams::linux_like([0; 6], gateway, src)),
-                validator: Validator::new(&key, src, sports, probes),
-                blocklist: LiveBlocklist::new(config.targets.blocklist.clone()),
-            };
-            run(config, out, &key, parts)
-        }
-        Some(t6) => {
-            let src = config.network.source_ip6.unwrap_or(Ipv6Addr::UNSPECIFIED);
-            let parts = Parts::<V6> {
-                space: &t6.space,
-                template: ProbeTemplate6::new(&TemplateParams6::linux_like([0; 6], gateway, src)),
-                validator: Validator::new(&key, src, sports, probes),
-                blocklist: LiveBlocklist::new(t6.blocklist.clone()),
-            };
-            run(config, out, &key, parts)
-        }
+    for_family(config, DryRunJob { config, out, key })
+}
+
+struct DryRunJob<'a> {
+    config: &'a Config,
+    out: &'a mut JsonLines,
+    key: crate::validate::Key,
+}
+
+impl PerFamily for DryRunJob<'_> {
+    type Output = anyhow::Result<End>;
+    fn run<F: Live>(self, targets: &TargetsOf<F>) -> anyhow::Result<End> {
+        run::<F>(self.config, self.out, &self.key, targets)
     }
 }
 
-/// What differs between the families' dry runs.
-struct Parts<'a, F: ScanFamily> {
-    space: &'a TargetSpace<F::Addrs>,
-    template: F::Template,
-    validator: Validator<F::Addr>,
-    blocklist: LiveBlocklist<F::Blocked>,
-}
-
 /// The dry run of one family (monomorphized, as the live send path is).
-fn run<F: ScanFamily>(
+fn run<F: Live>(
     config: &Config,
     out: &mut JsonLines,
     key: &crate::validate::Key,
-    parts: Parts<'_, F>,
+    targets: &TargetsOf<F>,
 ) -> anyhow::Result<End> {
+    let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
+    let src = F::source_override(config).unwrap_or(F::UNSPECIFIED);
+    let template = F::template([0; 6], gateway, src);
+    let sports = config.network.source_ports;
+    let validator = Validator::new(key, src, sports, config.pacing.probes);
+    let blocklist = LiveBlocklist::new(targets.blocklist.clone());
     let cyclic = Cyclic::new(config.targets.len(), config.targets.seed);
     let counters = Counters::default();
     let stop = Stop::default();
-    let session = Session::new(config, config.pacing.sender_threads, key);
+    let threads = crate::plan::thread_count(config);
+    let session = Session::new(config, threads, key);
     // Only a dry run that saves checkpoints has anything to do on a signal.
     let signals = match session {
         Some(_) => StopSignals::install()?,
         None => StopSignals::default(),
     };
     let shared = SendShared::<F> {
-        space: parts.space,
-        template: &parts.template,
-        validator: &parts.validator,
+        space: &targets.space,
+        template: &template,
+        validator: &validator,
         probes: config.pacing.probes,
-        blocklist: &parts.blocklist,
+        blocklist: &blocklist,
         counters: &counters,
         stop: &stop,
         epoch: Instant::now(),
         deadline: None,
     };
     let mut all_done = true;
-    for thread in 0..config.pacing.sender_threads {
-        let mut walk = crate::plan::walk(config, &cyclic, thread, config.pacing.sender_threads)?;
+    for thread in 0..threads {
+        let mut walk = crate::plan::walk(config, &cyclic, thread, threads)?;
         let sender = Sender {
             shared,
             thread,

@@ -39,10 +39,10 @@ use crate::stop::{Reason, Stage, Stop};
 use crate::targets::cyclic::{Cyclic, Walk};
 use crate::targets::live_blocklist::LiveBlocklist;
 use crate::targets::reload::{ListVersion, Reloader};
+use crate::targets::TargetSpace;
 use crate::validate::Validator;
-use crate::wire::{V4, V6};
 
-use super::family::Live;
+use super::family::{for_family, Live, PerFamily, TargetsOf};
 use super::monitor::Monitor;
 use super::network::{discover, Network};
 use super::{End, StopSignals, MAX_BATCH};
@@ -55,22 +55,41 @@ const RELOAD_POLL: Duration = Duration::from_millis(200);
 /// privileges, output file) fails before the first probe; a stage that fails later stops
 /// the scan, which still writes its checkpoint and metadata and then returns the error.
 pub fn live(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
-    match config.targets.v6 {
-        None => live_family::<V4>(config, command_line),
-        Some(_) => live_family::<V6>(config, command_line),
+    for_family(
+        config,
+        LiveScan {
+            config,
+            command_line,
+        },
+    )
+}
+
+struct LiveScan<'a> {
+    config: &'a Config,
+    command_line: Vec<String>,
+}
+
+impl PerFamily for LiveScan<'_> {
+    type Output = anyhow::Result<End>;
+    fn run<F: Live>(self, targets: &TargetsOf<F>) -> anyhow::Result<End> {
+        live_family::<F>(self.config, targets, self.command_line)
     }
 }
 
 /// The live scan of one address family, compiled for it.
-fn live_family<F: Live>(config: &Config, command_line: Vec<String>) -> anyhow::Result<End> {
+fn live_family<F: Live>(
+    config: &Config,
+    targets: &TargetsOf<F>,
+    command_line: Vec<String>,
+) -> anyhow::Result<End> {
     warn_about(config);
     // Watch the opt-out files from the start (its first check re-reads them), not after
     // discovery: an edit made in between would otherwise never be applied.
-    let (builtin, blocklist) = F::blocklists(config);
+    let (builtin, blocklist) = (targets.builtin_blocklist.clone(), targets.blocklist.clone());
     let mut reloader =
         Reloader::<F::Blocked>::new(config.targets.blocklist_files.clone(), builtin, blocklist);
-    let (mut res, io) = Resources::<F>::open(config, unix_us_now(), &mut reloader)?;
-    let (scan, walks) = Shared::<F>::new(config, &res, &mut reloader)?;
+    let (mut res, io) = Resources::<F>::open(config, &targets.space, unix_us_now(), &mut reloader)?;
+    let (scan, walks) = Shared::<F>::new(config, targets, &res, &mut reloader)?;
     let joined = std::thread::scope(|s| {
         let pipeline = Pipeline::spawn(s, config, &scan, &res, io, walks, &mut reloader);
         // Every thread is running: what the kernel says about each is what the metadata says.
@@ -98,12 +117,12 @@ fn warn_about(config: &Config) {
     if !config.targets.default_blocklist {
         eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
     }
-    if config.targets.target_addresses > crate::config::CONTACT_ADVISED
+    if config.targets.set.target_addresses() > crate::config::CONTACT_ADVISED
         && (config.operator.contact.is_none() || config.operator.purpose.is_none())
     {
         eprintln!(
             "synsurvey: warning: a scan of {} addresses without --contact and --purpose: network operators who see it cannot tell who you are or why",
-            config.targets.target_addresses
+            config.targets.set.target_addresses()
         );
     }
 }
@@ -135,10 +154,11 @@ struct Io {
 impl<F: Live> Resources<F> {
     fn open(
         config: &Config,
+        space: &TargetSpace<F::Addrs>,
         start_us: u64,
         reloader: &mut Reloader<F::Blocked>,
     ) -> anyhow::Result<(Resources<F>, Io)> {
-        let network = discover::<F>(config)?;
+        let network = discover::<F>(config, space)?;
         // Discovery can wait seconds for a neighbour: read what changed meanwhile.
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
@@ -155,7 +175,12 @@ impl<F: Live> Resources<F> {
             })
             .collect::<anyhow::Result<_>>()?;
         let transmit = txs.iter().map(Backend::name).collect();
-        let out = crate::output::spec::open_output(config)?;
+        let out = crate::output::spec::open_output(
+            &config.output.spec,
+            &config.output.target,
+            config.resume.checkpoint.is_some(),
+            config.output.file_mode,
+        )?;
         let status_file = config
             .output
             .spec
@@ -221,7 +246,8 @@ impl<F: Live> Resources<F> {
 }
 
 /// What the pipeline's threads share, built once the resources are open.
-struct Shared<F: Live> {
+struct Shared<'t, F: Live> {
+    space: &'t TargetSpace<F::Addrs>,
     validator: Validator<F::Addr>,
     template: F::Template,
     blocklist: LiveBlocklist<F::Blocked>,
@@ -236,12 +262,13 @@ struct Shared<F: Live> {
     planned: u64,
 }
 
-impl<F: Live> Shared<F> {
+impl<'t, F: Live> Shared<'t, F> {
     fn new(
         config: &Config,
+        targets: &'t TargetsOf<F>,
         res: &Resources<F>,
         reloader: &mut Reloader<F::Blocked>,
-    ) -> anyhow::Result<(Shared<F>, Vec<Walk>)> {
+    ) -> anyhow::Result<(Shared<'t, F>, Vec<Walk>)> {
         let key = config
             .resume
             .key()
@@ -252,14 +279,15 @@ impl<F: Live> Shared<F> {
             .map(|t| crate::plan::walk(config, &cyclic, t, res.threads))
             .collect::<anyhow::Result<_>>()?;
         let shared = Shared {
+            space: &targets.space,
             validator: Validator::new(
                 &key,
                 net.src_ip,
                 config.network.source_ports,
                 config.pacing.probes,
             ),
-            template: F::template(net),
-            blocklist: LiveBlocklist::new(F::blocklists(config).1),
+            template: F::template(net.src_mac, net.dst_mac, net.src_ip),
+            blocklist: LiveBlocklist::new(targets.blocklist.clone()),
             counters: Counters::default(),
             stop: Stop::default(),
             checkpoint: Session::new(config, res.threads, &key),
@@ -341,7 +369,7 @@ impl<'scope> Pipeline<'scope> {
     fn spawn<'env, F: Live>(
         s: &'scope Scope<'scope, 'env>,
         config: &'env Config,
-        scan: &'env Shared<F>,
+        scan: &'env Shared<'env, F>,
         res: &'env Resources<F>,
         io: Io,
         walks: Vec<Walk>,
@@ -363,7 +391,7 @@ impl<'scope> Pipeline<'scope> {
         });
         let cls = Classifier::<F>::new(
             &scan.validator,
-            F::space(config),
+            scan.space,
             &scan.blocklist,
             scan.epoch,
             config.output.all_responses,
@@ -389,7 +417,11 @@ impl<'scope> Pipeline<'scope> {
     }
 
     /// Phase 4, first half: stops the receiver and joins every thread.
-    fn join<F: Live>(self, scan: &Shared<F>, monitor_saw_end: Instant) -> anyhow::Result<Joined> {
+    fn join<F: Live>(
+        self,
+        scan: &Shared<'_, F>,
+        monitor_saw_end: Instant,
+    ) -> anyhow::Result<Joined> {
         scan.stop.close();
         let mut last_send = scan.epoch;
         let mut achieved = Some(0.0);
@@ -429,12 +461,12 @@ impl<'scope> Pipeline<'scope> {
 fn spawn_senders<'scope, 'env, F: Live>(
     s: &'scope Scope<'scope, 'env>,
     config: &'env Config,
-    scan: &'env Shared<F>,
+    scan: &'env Shared<'env, F>,
     walks: Vec<Walk>,
     txs: Vec<Backend<SocketTx>>,
 ) -> Vec<ScopedJoinHandle<'scope, Option<SendReport>>> {
     let shared = SendShared::<F> {
-        space: F::space(config),
+        space: scan.space,
         template: &scan.template,
         validator: &scan.validator,
         probes: config.pacing.probes,
@@ -470,7 +502,7 @@ fn spawn_senders<'scope, 'env, F: Live>(
 /// Opt-outs: applies changed blocklist files within a fraction of a second.
 fn spawn_reloader<'scope, 'env, F: Live>(
     s: &'scope Scope<'scope, 'env>,
-    scan: &'env Shared<F>,
+    scan: &'env Shared<'env, F>,
     hangup: &'env AtomicBool,
     reloader: &'env mut Reloader<F::Blocked>,
 ) -> Option<ScopedJoinHandle<'scope, ()>> {
@@ -527,7 +559,7 @@ fn write_results(
 fn end<F: Live>(
     config: &Config,
     mut res: Resources<F>,
-    scan: &Shared<F>,
+    scan: &Shared<'_, F>,
     joined: Joined,
     versions: &[ListVersion],
     command_line: Vec<String>,
@@ -579,7 +611,7 @@ fn end<F: Live>(
 fn metadata<F: Live>(
     config: &Config,
     res: &Resources<F>,
-    scan: &Shared<F>,
+    scan: &Shared<'_, F>,
     joined: &Joined,
     reason: Option<&Reason>,
     versions: &[ListVersion],

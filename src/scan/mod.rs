@@ -13,6 +13,7 @@ mod family;
 mod live_scan;
 mod monitor;
 mod network;
+mod record;
 
 pub use dryrun::dry_run;
 pub use live_scan::live;

@@ -135,6 +135,8 @@ pub(crate) struct Snapshot {
     pub received: u64,
     pub successes: u64,
     pub kernel_drops: u64,
+    /// Bytes held by the receiver's duplicate suppression.
+    pub dedup_bytes: u64,
 }
 
 impl Snapshot {
@@ -146,9 +148,13 @@ impl Snapshot {
             received: c.recv.packets.load(Relaxed),
             successes: c.recv.unique_success.load(Relaxed),
             kernel_drops: c.recv.kernel_drops.load(Relaxed),
+            dedup_bytes: c.recv.dedup_bytes.load(Relaxed),
         }
     }
 }
+
+/// The status line reports the duplicate suppression's memory past this many bytes.
+const DEDUP_SHOWN_FROM: u64 = 64 << 20;
 
 /// Formats the status line from two consecutive snapshots.
 pub(crate) fn status_line(
@@ -185,8 +191,14 @@ pub(crate) fn status_line(
     } else {
         0.0
     };
+    // Said only once it matters: a scan of many ports over a large space.
+    let dedup = if now.dedup_bytes > DEDUP_SHOWN_FROM {
+        format!("; dedup: {} MiB", now.dedup_bytes >> 20)
+    } else {
+        String::new()
+    };
     format!(
-        "{} {:5.1}% ({}); send: {} ({}p/s); recv: {} ({}p/s); hits: {:.2}%; drops: {}",
+        "{} {:5.1}% ({}); send: {} ({}p/s); recv: {} ({}p/s); hits: {:.2}%; drops: {}{}",
         hms(now.elapsed.as_secs_f64()),
         done.min(100.0),
         left,
@@ -195,7 +207,8 @@ pub(crate) fn status_line(
         now.successes,
         si(recv_rate),
         hit,
-        now.kernel_drops
+        now.kernel_drops,
+        dedup
     )
 }
 
@@ -227,6 +240,7 @@ mod test {
             received: 10,
             successes: 5,
             kernel_drops: 0,
+            dedup_bytes: 0,
         };
         let b = Snapshot {
             elapsed: Duration::from_secs(2),
@@ -235,11 +249,20 @@ mod test {
             received: 30,
             successes: 15,
             kernel_drops: 2,
+            dedup_bytes: 64 << 20,
         };
         let line = status_line(&a, &b, 6000, None);
         assert!(line.starts_with("0:00:02  50.0% (0:00:02 left)"), "{line}");
         assert!(line.contains("send: 3000 (2.00 Kp/s)"), "{line}");
         assert!(line.contains("drops: 2"), "{line}");
         assert!(line.contains("hits: 0.50%"), "{line}");
+        // Dedup memory is said only past 64 MiB.
+        assert!(!line.contains("dedup"), "{line}");
+        let c = Snapshot {
+            dedup_bytes: (64 << 20) + 1,
+            ..b
+        };
+        let line = status_line(&a, &c, 6000, None);
+        assert!(line.ends_with("drops: 2; dedup: 64 MiB"), "{line}");
     }
 }

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::net::{self, route::NetAddr};
 use crate::output::metadata::NetworkInfo;
 use crate::targets::Numbered;
+use crate::targets::TargetSpace;
 
 use super::family::Live;
 use crate::wire::ethernet::format_mac;
@@ -38,8 +39,11 @@ impl<A: NetAddr> Network<A> {
 /// Finds the interface, addresses and next-hop MAC for the scan, from the kernel's
 /// routing and neighbour tables (ARP or IPv6 neighbour discovery for the family `F`),
 /// with `-i`, `-S` and `-G` taking precedence.
-pub(super) fn discover<F: Live>(config: &Config) -> anyhow::Result<Network<F::Addr>> {
-    let first = F::space(config)
+pub(super) fn discover<F: Live>(
+    config: &Config,
+    space: &TargetSpace<F::Addrs>,
+) -> anyhow::Result<Network<F::Addr>> {
+    let first = space
         .addrs()
         .nth_addr(0)
         .map(F::wire_addr)

@@ -10,7 +10,6 @@
 
 pub(crate) mod backend;
 pub mod pacer;
-pub(crate) mod threads;
 
 pub(crate) use backend::Backend;
 

@@ -1,7 +1,9 @@
 //! Planning: how a scan's work is divided, in one place for the live scan, the dry run,
 //! the checkpoint and the metadata.
 //!
-//! * How many sender threads run ([`thread_count`]) and the rate of each ([`thread_rates`]).
+//! * How many sender threads run: the default for the CPUs available ([`threads`]), the
+//!   count of a scan ([`sender_threads`], [`thread_count`]) and the rate of each
+//!   ([`thread_rates`]).
 //! * The share of `-n` of this shard and of each of its threads ([`thread_cap`]): the cap
 //!   is split among the shards first, then each shard's share among its threads, so the
 //!   shares add up to `-n` even when the shards run with different numbers of threads.
@@ -11,23 +13,34 @@
 //!   `--checkpoint` checks against it ([`check_resume`]), a step taken once the [`Config`]
 //!   is built; the identity and the checks themselves are [`crate::resume::identity`]'s.
 
-use crate::config::Config;
+use crate::config::{Config, TargetSet};
 use crate::resume::{identity as resume_identity, ScanIdentity};
+use crate::survey::{Survey, SurveyIdentity, SurveyTotals};
 use crate::targets::cyclic::{split_limit, Cyclic, Walk};
 use crate::targets::port_runs;
 use crate::usage::UsageError;
+
+pub mod threads;
+
+/// The sender threads asked for: `-T`, or the resumed scan's count (a checkpoint is only
+/// valid with the threads that wrote it), or else the default for the CPUs this process
+/// may use. This is the one place the default is chosen.
+pub fn sender_threads(config: &Config) -> u32 {
+    config
+        .pacing
+        .sender_threads
+        .unwrap_or_else(threads::default_sender_threads)
+}
 
 /// The sender threads a scan with this configuration runs: a live scan runs no more
 /// threads than packets per second (a thread with no rate would send nothing), a dry run
 /// always `-T`.
 pub fn thread_count(config: &Config) -> u32 {
     match (config.output.dryrun, config.pacing.rate) {
-        (false, Some(r)) => config
-            .pacing
-            .sender_threads
+        (false, Some(r)) => sender_threads(config)
             .min(r.min(u64::from(u32::MAX)) as u32)
             .max(1),
-        _ => config.pacing.sender_threads,
+        _ => sender_threads(config),
     }
 }
 
@@ -90,13 +103,13 @@ pub fn walk(config: &Config, cyclic: &Cyclic, thread: u32, threads: u32) -> anyh
 /// Everything in this configuration that decides which probes the scan sends.
 pub fn identity(config: &Config) -> ScanIdentity {
     // The IPv6 fingerprint hashes 128-bit entries, so it never equals an IPv4 one.
-    let (addresses, address_ranges, addresses_hash) = match &config.targets.v6 {
-        Some(t6) => {
+    let (addresses, address_ranges, addresses_hash) = match &config.targets.set {
+        TargetSet::V6(t6) => {
             let a = t6.space.addrs();
             (a.len(), a.entries(), a.hash_hex())
         }
-        None => {
-            let a = config.targets.space.addrs();
+        TargetSet::V4(t) => {
+            let a = t.space.addrs();
             (a.len(), a.ranges().len() as u64, a.hash_hex())
         }
     };
@@ -104,7 +117,7 @@ pub fn identity(config: &Config) -> ScanIdentity {
         addresses,
         address_ranges,
         addresses_hash,
-        ports: port_runs(config.targets.space.ports()).join(","),
+        ports: port_runs(&config.targets.ports).join(","),
         shards: config.targets.shards,
         shard: config.targets.shard,
         probes: config.pacing.probes,
@@ -112,7 +125,7 @@ pub fn identity(config: &Config) -> ScanIdentity {
             "{}-{}",
             config.network.source_ports.0, config.network.source_ports.1
         ),
-        sender_threads: config.pacing.sender_threads,
+        sender_threads: sender_threads(config),
         max_targets: config.targets.max_targets,
         seed: config.targets.seed,
     }
@@ -129,6 +142,50 @@ pub fn check_resume(config: &Config) -> Result<(), UsageError> {
         resume_identity::check_path(p, config.resume.resume_file.as_deref())?;
     }
     Ok(())
+}
+
+impl SurveyIdentity {
+    pub fn of(config: &Config) -> SurveyIdentity {
+        // The checkpoint's identity already says which walk a shard takes; the survey's is
+        // the part of it that every shard shares.
+        let s = identity(config);
+        SurveyIdentity {
+            seed: s.seed,
+            addresses: s.addresses,
+            address_ranges: s.address_ranges,
+            addresses_hash: s.addresses_hash,
+            ports: s.ports,
+            targets: config.targets.len(),
+            probes: s.probes,
+            max_targets: s.max_targets,
+            shards: s.shards,
+        }
+    }
+}
+
+impl Survey {
+    /// The section for a run of `config` that counted `this_run` (its own counts only).
+    pub fn of(config: &Config, complete: bool, this_run: SurveyTotals) -> Survey {
+        let identity = SurveyIdentity::of(config);
+        let resumed = config.resume.checkpoint.as_deref();
+        let before = resumed.map(|c| c.totals);
+        let add =
+            |mine: u64, f: fn(&crate::resume::Totals) -> u64| mine + before.as_ref().map_or(0, f);
+        Survey {
+            id: identity.id(),
+            identity,
+            shard: config.targets.shard,
+            run: resumed.map_or(0, |c| c.runs) + 1,
+            complete,
+            totals: SurveyTotals {
+                targets_planned: planned_targets(config),
+                targets_scanned: add(this_run.targets_scanned, |t| t.targets_scanned),
+                blocklisted_skips: add(this_run.blocklisted_skips, |t| t.blocklisted_skips),
+                packets_sent: add(this_run.packets_sent, |t| t.packets_sent),
+                results_written: add(this_run.results_written, |t| t.results_written),
+            },
+        }
+    }
 }
 
 #[cfg(test)]

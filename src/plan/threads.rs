@@ -9,24 +9,10 @@
 //! at such rates. The rate cap (10 000 pps by default) is not changed by this: more
 //! threads share the same cap.
 
-use serde::Serialize;
-
 /// The most sender threads the default chooses. Eight `sendmmsg` senders already reach
 /// about the minimum-frame rate of a 10 GbE link; beyond that more threads only add
 /// sockets and memory. `-T` may ask for more (up to [`crate::config::MAX_THREADS`]).
 pub const DEFAULT_MAX: u32 = 8;
-
-/// Where the number of sender threads came from, as recorded in the metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ThreadsSource {
-    /// Chosen from the CPUs available to the process.
-    Default,
-    /// Given with `-T/--sender-threads`.
-    Flag,
-    /// Taken from the checkpoint of the scan being resumed (`--resume` without `-T`).
-    Checkpoint,
-}
 
 /// The default number of sender threads for a process that may run on `cpus` CPUs.
 pub fn default_for(cpus: usize) -> u32 {

@@ -10,30 +10,23 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::Ipv4Net;
-use serde::Serialize;
 
 use crate::cli::Args;
+use crate::output::metadata::ThreadsSource;
+pub use crate::output::OutputTarget;
 use crate::probe::FRAME_LEN;
 use crate::resume::{Checkpoint, ThreadState};
-use crate::send::threads::ThreadsSource;
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
-use crate::targets::TargetSpace;
+use crate::targets::v6::{Addrs6, Ranges6};
+use crate::targets::{Numbered, TargetSpace};
 use crate::validate::Key;
 
 pub(crate) mod contact;
+pub mod output_flags;
 mod targets6;
-pub(crate) use targets6::Targets6;
 
 use crate::usage::{err, UsageError};
-
-/// Where the JSON lines go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputTarget {
-    Stdout,
-    File(PathBuf),
-}
 
 /// The validated configuration of one scan, grouped by concern. The fields are the
 /// crate's; the metadata has its own schema type (`output::metadata::ScanConfig`).
@@ -54,17 +47,9 @@ pub struct Config {
 pub(crate) struct Targets {
     /// The original target arguments, for the record.
     pub(crate) target_args: Vec<String>,
-    /// Every (address, port) in the walk: targets minus the built-in blocklist. The
-    /// operator's files are applied when probing (see `blocklist`).
-    pub(crate) space: TargetSpace,
-    /// Addresses the scan must never probe: the built-in lists and the blocklist files as
-    /// they were read at start. Reloads replace the file part during the scan.
-    pub(crate) blocklist: AddrSet,
-    /// The built-in part of `blocklist` (never-routable and reserved ranges), which
-    /// reloads of the files keep.
-    pub(crate) builtin_blocklist: AddrSet,
-    /// Addresses to probe (after blocklists) and ports, for the record.
-    pub(crate) target_addresses: u64,
+    /// The numbered targets of the scan's one address family.
+    pub(crate) set: TargetSet,
+    /// The ports, for the record (the target space holds them too).
     pub(crate) ports: Vec<u16>,
     pub(crate) allowlist_file: Option<PathBuf>,
     pub(crate) blocklist_files: Vec<PathBuf>,
@@ -73,16 +58,53 @@ pub(crate) struct Targets {
     pub(crate) shards: u32,
     pub(crate) shard: u32,
     pub(crate) max_targets: Option<u64>,
-    /// The IPv6 targets, when the scan is IPv6; `space` is then empty.
-    pub(crate) v6: Option<Box<Targets6>>,
+}
+
+/// The targets of a scan: one address family, chosen once from the first target named
+/// (see [`targets6::is_ipv6_scan`]). Neither family rides on the other.
+#[derive(Debug, Clone)]
+pub(crate) enum TargetSet {
+    V4(FamilyTargets<AddrSet, AddrSet>),
+    V6(FamilyTargets<Addrs6, Ranges6>),
+}
+
+/// The targets of one family: the numbered space and the blocklists as read at start.
+#[derive(Debug, Clone)]
+pub(crate) struct FamilyTargets<A: Numbered, B> {
+    /// Every (address, port) in the walk: targets minus the built-in blocklist. The
+    /// operator's files are applied when probing (see `blocklist`).
+    pub(crate) space: TargetSpace<A>,
+    /// Addresses the scan must never probe: the built-in lists and the blocklist files as
+    /// they were read at start. Reloads replace the file part during the scan.
+    pub(crate) blocklist: B,
+    /// The built-in part of `blocklist` (never-routable and reserved ranges), which
+    /// reloads of the files keep.
+    pub(crate) builtin_blocklist: B,
+    /// Addresses to probe (after every blocklist), for the record.
+    pub(crate) target_addresses: u64,
 }
 
 impl Targets {
-    /// Number of targets (addresses × ports) of the scan's family.
+    /// Number of targets (addresses × ports).
     pub(crate) fn len(&self) -> u64 {
-        match &self.v6 {
-            Some(t) => t.space.len(),
-            None => self.space.len(),
+        self.set.len()
+    }
+}
+
+impl TargetSet {
+    /// Number of targets (addresses × ports).
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            TargetSet::V4(t) => t.space.len(),
+            TargetSet::V6(t) => t.space.len(),
+        }
+    }
+
+    /// Addresses to probe after every blocklist.
+    pub(crate) fn target_addresses(&self) -> u64 {
+        match self {
+            TargetSet::V4(t) => t.target_addresses,
+            TargetSet::V6(t) => t.target_addresses,
         }
     }
 }
@@ -94,7 +116,8 @@ pub(crate) struct Pacing {
     pub(crate) rate: Option<u64>,
     pub(crate) probes: u16,
     pub(crate) cooldown: Duration,
-    pub(crate) sender_threads: u32,
+    /// `-T` or the resumed scan's count; `None`: [`crate::plan::sender_threads`] chooses.
+    pub(crate) sender_threads: Option<u32>,
     /// Whether `sender_threads` came from `-T`, the CPUs available, or the checkpoint.
     pub(crate) sender_threads_source: ThreadsSource,
     pub(crate) max_results: Option<u64>,
@@ -178,7 +201,7 @@ impl Config {
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
         let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
-        check_source_family(&network, targets.v6.is_some())?;
+        check_source_family(&network, matches!(targets.set, TargetSet::V6(_)))?;
         pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
@@ -266,11 +289,11 @@ impl Pacing {
             None => DEFAULT_MAX_NET_RATE,
         };
         let ceiling = (ceiling > 0).then_some(ceiling);
-        let nports = t.space.ports().len().max(1) as u64;
-        let (network, busiest) = match &t.v6 {
-            Some(t6) => ("/48", busiest_48(t6.space.addrs())),
-            None => ("/24", busiest_24(t.space.addrs())),
+        let (network, busiest, nports) = match &t.set {
+            TargetSet::V6(t6) => ("/48", busiest_48(t6.space.addrs()), t6.space.ports().len()),
+            TargetSet::V4(t4) => ("/24", busiest_24(t4.space.addrs()), t4.space.ports().len()),
         };
+        let nports = nports.max(1) as u64;
         // Per target, -P probes: the ratio of probes into a network stays the same.
         let busiest = busiest.saturating_mul(nports);
         let total = t.len();
@@ -289,21 +312,18 @@ impl Pacing {
 }
 
 /// `-T`, or else the resumed scan's thread count (a checkpoint is only valid with the
-/// threads that wrote it), or else the default for the CPUs this process may use.
+/// threads that wrote it), or else `None`: the default is [`crate::plan`]'s to choose.
 fn sender_threads(
     a: &Args,
     resume: Option<&Checkpoint>,
-) -> Result<(u32, ThreadsSource), UsageError> {
+) -> Result<(Option<u32>, ThreadsSource), UsageError> {
     Ok(match (&a.sender_threads, resume) {
         (Some(t), _) => {
             let t = parse_u64_in("-T/--sender-threads", t, 1, u64::from(MAX_THREADS))?;
-            (t as u32, ThreadsSource::Flag)
+            (Some(t as u32), ThreadsSource::Flag)
         }
-        (None, Some(c)) => (c.scan.sender_threads, ThreadsSource::Checkpoint),
-        (None, None) => (
-            crate::send::threads::default_sender_threads(),
-            ThreadsSource::Default,
-        ),
+        (None, Some(c)) => (Some(c.scan.sender_threads), ThreadsSource::Checkpoint),
+        (None, None) => (None, ThreadsSource::Default),
     })
 }
 
@@ -413,30 +433,19 @@ impl Targets {
                 "-w/--allowlist-file and -I/--list-of-ips-file cannot both read standard input",
             );
         }
-        if targets6::is_ipv6_scan(a)? {
-            return Self::from_args_v6(a, ports, seed, (shards, shard));
-        }
-        let (blocklist, builtin_blocklist) = blocklists(a)?;
-        let wanted = wanted_addresses(a, &builtin_blocklist)?;
-        // Targets are numbered over the built-in blocklist only: the operator's files are a
-        // live filter (as their reloads are), so shards started with different versions
-        // of an opt-out list still split the same permutation, and a resume accepts a list
-        // that changed.
-        let addrs = wanted.subtract(&builtin_blocklist);
-        let unblocked = wanted.subtract(&blocklist);
-        check_scannable(a, &wanted, &unblocked, &addrs)?;
-        let space = TargetSpace::new(addrs, ports.clone());
+        let set = if targets6::is_ipv6_scan(a)? {
+            TargetSet::V6(targets6::from_args(a, ports.clone(), seed)?)
+        } else {
+            TargetSet::V4(targets_v4(a, ports.clone())?)
+        };
         let max_targets = a
             .max_targets
             .as_deref()
-            .map(|s| parse_max_targets(s, space.len()))
+            .map(|s| parse_max_targets(s, set.len()))
             .transpose()?;
         Ok(Targets {
             target_args: a.targets.clone(),
-            target_addresses: unblocked.len(),
-            space,
-            blocklist,
-            builtin_blocklist,
+            set,
             ports,
             allowlist_file: a.allowlist_file.clone(),
             blocklist_files: a.blocklist_file.clone(),
@@ -445,43 +454,29 @@ impl Targets {
             shards,
             shard,
             max_targets,
-            v6: None,
-        })
-    }
-
-    /// An IPv6 scan: the IPv4 fields hold nothing (an empty space with the ports).
-    fn from_args_v6(
-        a: &Args,
-        ports: Vec<u16>,
-        seed: u64,
-        (shards, shard): (u32, u32),
-    ) -> Result<Targets, UsageError> {
-        let t6 = targets6::from_args(a, ports.clone(), seed)?;
-        let max_targets = a
-            .max_targets
-            .as_deref()
-            .map(|s| parse_max_targets(s, t6.space.len()))
-            .transpose()?;
-        Ok(Targets {
-            target_args: a.targets.clone(),
-            target_addresses: t6.target_addresses,
-            space: TargetSpace::new(AddrSet::new(), ports.clone()),
-            blocklist: AddrSet::new(),
-            builtin_blocklist: AddrSet::new(),
-            ports,
-            allowlist_file: a.allowlist_file.clone(),
-            blocklist_files: a.blocklist_file.clone(),
-            default_blocklist: !a.no_default_blocklist,
-            seed,
-            shards,
-            shard,
-            max_targets,
-            v6: Some(Box::new(t6)),
         })
     }
 }
 
-/// An `-S` of the other family than the targets' is refused: a scan is one family.
+/// The IPv4 targets of a scan.
+fn targets_v4(a: &Args, ports: Vec<u16>) -> Result<FamilyTargets<AddrSet, AddrSet>, UsageError> {
+    let (blocklist, builtin_blocklist) = blocklists(a)?;
+    let wanted = wanted_addresses(a, &builtin_blocklist)?;
+    // Targets are numbered over the built-in blocklist only: the operator's files are a
+    // live filter (as their reloads are), so shards started with different versions
+    // of an opt-out list still split the same permutation, and a resume accepts a list
+    // that changed.
+    let addrs = wanted.subtract(&builtin_blocklist);
+    let unblocked = wanted.subtract(&blocklist);
+    check_scannable(a, &wanted, &unblocked, &addrs)?;
+    Ok(FamilyTargets {
+        space: TargetSpace::new(addrs, ports),
+        blocklist,
+        builtin_blocklist,
+        target_addresses: unblocked.len(),
+    })
+}
+
 fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), UsageError> {
     match (ipv6, n.source_ip, n.source_ip6) {
         (true, Some(s), _) => err(format!(
@@ -860,7 +855,7 @@ mod test {
             "500",
         ])
         .unwrap();
-        assert_eq!(c.targets.space.len(), 4096 * 2);
+        assert_eq!(c.targets.len(), 4096 * 2);
         assert_eq!(c.pacing.rate, Some(500));
         assert_eq!(c.targets.seed, 7);
         assert_eq!(c.pacing.cooldown, Duration::from_secs(8));
@@ -905,7 +900,7 @@ mod test {
             "80",
         ])
         .unwrap();
-        assert_eq!(c.targets.space.len(), 256);
+        assert_eq!(c.targets.len(), 256);
     }
 
     #[test]

@@ -1,0 +1,61 @@
+//! What a scan records of its configuration: the metadata's [`ScanConfig`], built here
+//! from the [`Config`] so that the output stage takes what it writes and never reads the
+//! configuration itself.
+
+use crate::config::Config;
+use crate::output::metadata::ScanConfig;
+
+impl ScanConfig {
+    /// The configuration as the metadata records it.
+    pub fn of(c: &Config) -> ScanConfig {
+        ScanConfig {
+            target_args: c.targets.target_args.clone(),
+            target_addresses: c.targets.set.target_addresses(),
+            ports: c.targets.ports.clone(),
+            allowlist_file: c.targets.allowlist_file.clone(),
+            blocklist_files: c.targets.blocklist_files.clone(),
+            default_blocklist: c.targets.default_blocklist,
+            rate: c.pacing.rate,
+            net_rate: c.pacing.net_rate.clone(),
+            seed: c.targets.seed,
+            shards: c.targets.shards,
+            shard: c.targets.shard,
+            probes: c.pacing.probes,
+            cooldown: c.pacing.cooldown,
+            interface: c.network.interface.clone(),
+            source_ip: c.network.source_ip,
+            gateway_mac: c
+                .network
+                .gateway_mac
+                .map(|m| crate::wire::ethernet::format_mac(&m)),
+            source_ports: c.network.source_ports,
+            sender_threads: crate::plan::sender_threads(c),
+            sender_threads_source: c.pacing.sender_threads_source,
+            max_targets: c.targets.max_targets,
+            max_results: c.pacing.max_results,
+            max_runtime: c.pacing.max_runtime,
+            output: c.output.target.clone(),
+            metadata_file: c.output.metadata_file.clone(),
+            file_mode: format!("{:04o}", c.output.file_mode),
+            all_responses: c.output.all_responses,
+            quiet: c.output.quiet,
+            dryrun: c.output.dryrun,
+            contact: c.operator.contact.clone(),
+            purpose: c.operator.purpose.clone(),
+            checkpoint_file: c.resume.checkpoint_file.clone(),
+            resume_file: c.resume.resume_file.clone(),
+            notice_http: c.operator.notice_http,
+            xdp: c.network.xdp,
+            output_module: c.output.spec.module,
+            output_fields: c
+                .output
+                .spec
+                .fields
+                .as_ref()
+                .map(|f| f.iter().map(|c| c.name.clone()).collect()),
+            output_filter: c.output.spec.filter_text.clone(),
+            probe_module: c.output.spec.probe_module,
+            status_updates_file: c.output.spec.status_updates_file.clone(),
+        }
+    }
+}
