@@ -14,7 +14,9 @@
 # SAFETY: the scanner runs inside the testbed's scan namespace only; its frames go to the
 # sink namespace, nothing is routed out of it and nothing is sent from the root namespace.
 # --no-default-blocklist only because 198.18.0.0/15 (RFC 2544 benchmarking) is in the
-# built-in blocklist; the defaults are unchanged for every other use. Needs root.
+# built-in blocklist, and --max-net-rate 0 because the sink is our own namespace (the
+# per-/24 ceiling would hold this concentrated shape to 51,200 pps); the defaults are
+# unchanged for every other use. Needs root.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TESTBED="$ROOT/scripts/testbed.sh"
@@ -31,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --ports) PORTS=$2; shift 2 ;;
     -T) THREADS=$2; shift 2 ;;
     --xdp) EXTRA+=(--xdp); shift ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see -h)" ;;
     esac
 done
@@ -47,7 +49,7 @@ bash "$TESTBED" sink "$NAME" --queues "$THREADS" >/dev/null
 bits=${NET#*/}
 TARGETS=$(((1 << (32 - bits)) * PORTS))
 c0=$(bash "$TESTBED" sink-count "$NAME")
-args=("$NET" -p "1-$PORTS" -r 0 -T "$THREADS" --no-default-blocklist -c 0 -q -o /dev/null
+args=("$NET" -p "1-$PORTS" -r 0 -T "$THREADS" --no-default-blocklist --max-net-rate 0 -c 0 -q -o /dev/null
     --checkpoint "$TMP/ckpt" "${EXTRA[@]}")
 
 # run ARGS... : one run in the scan namespace, RSS sampled every second into $TMP/rss;
