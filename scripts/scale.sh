@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --ports) PORTS=$2; shift 2 ;;
     -T) THREADS=$2; shift 2 ;;
     --xdp) EXTRA+=(--xdp); shift ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see -h)" ;;
     esac
 done
