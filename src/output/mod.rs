@@ -5,7 +5,7 @@
 //! writer reports it as [`WriteOutcome::Closed`] and the scan stops cleanly.
 
 pub(crate) mod fields;
-pub(crate) mod filter;
+pub mod filter;
 pub(crate) mod metadata;
 pub mod spec;
 pub(crate) mod status;
