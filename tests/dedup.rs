@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use common::*;
-use synsurvey::output::Record;
 
 /// The target network and ports: 64 addresses × 4,096 ports = 262,144 targets, i.e. four
 /// chunks of 2^16 target indices (`rank(address) · ports + port index`), every one dense.
@@ -47,26 +46,6 @@ fn synacks_sent(tb: &Testbed) -> u64 {
         }
     }
     panic!("no counter in table inet dedup_test");
-}
-
-/// A result line read back into the crate's `Record` (unknown fields refused), after
-/// checking and removing the two ZMap timestamp fields that the writer derives from
-/// `timestamp_unix_us`.
-fn record(line: &serde_json::Value) -> Record {
-    let mut v = line.clone();
-    let m = v.as_object_mut().expect("a JSON object");
-    let us = m["timestamp_unix_us"].as_u64().expect("timestamp_unix_us");
-    assert_eq!(
-        m.remove("timestamp_ts"),
-        Some((us / 1_000_000).into()),
-        "{line}"
-    );
-    assert_eq!(
-        m.remove("timestamp_us"),
-        Some((us % 1_000_000).into()),
-        "{line}"
-    );
-    serde_json::from_value(v).unwrap_or_else(|e| panic!("not a result record ({e}): {line}"))
 }
 
 #[test]
@@ -127,13 +106,10 @@ fn every_target_of_a_dense_many_port_scan_is_reported_once() {
     // Every (address, port) exactly once, as a first SYN-ACK.
     let mut seen: BTreeMap<(Ipv4Addr, u16), u32> = BTreeMap::new();
     for line in &r.lines {
-        let rec = record(line);
-        assert_eq!(rec.classification, "synack", "{line}");
-        assert!(rec.success && !rec.repeat, "{line}");
-        assert_eq!(rec.daddr, SCAN_ADDR.to_string());
-        *seen
-            .entry((rec.saddr.parse().unwrap(), rec.sport))
-            .or_default() += 1;
+        assert_eq!(line.classification, "synack", "{line:?}");
+        assert!(line.success && !line.repeat, "{line:?}");
+        assert_eq!(line.daddr, SCAN_ADDR.to_string());
+        *seen.entry((line.saddr(), line.port())).or_default() += 1;
     }
     let twice: Vec<_> = seen.iter().filter(|(_, &n)| n > 1).take(5).collect();
     assert!(twice.is_empty(), "reported more than once: {twice:?}");
