@@ -5,7 +5,9 @@
 //! 2001:2::/64, from 2001:2:0:ff::/64 (docs/testbed.md). The dry runs send nothing.
 //!
 //! 2001:2::/48 is in the built-in IPv6 blocklist (RFC 5180 benchmarking), hence
-//! `--no-default-blocklist` in every scan (`common::Scan` adds it).
+//! `--no-default-blocklist` in every scan (`common::Scan` adds it), and `--max-net-rate 0`:
+//! the whole testbed (2001:2::/64) is one /48, which the per-network ceiling would hold
+//! to 100 pps; it is our own namespace.
 
 mod common;
 
@@ -115,7 +117,18 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
     assert_eq!(tb.connect(closed, 80), ConnectOutcome::Refused);
     let before = tb.counter("syn-in");
 
-    let r = Scan::new(&["2001:2::/112", "-p", "80,443", "-r", "25000", "-c", "1"]).run(&tb);
+    let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
+        "2001:2::/112",
+        "-p",
+        "80,443",
+        "-r",
+        "25000",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
     let by_port = synacks_by_port(&r.lines);
     assert_eq!(by_port.get(&80), Some(&set(&open)), "port 80");
     assert_eq!(by_port.get(&443), Some(&set(&open)), "port 443");
@@ -171,6 +184,7 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
     ] {
         let before = tb.counter("syn-in");
         let mut argv = args.clone();
+        argv.extend_from_slice(&["--max-net-rate", "0"]);
         argv.extend_from_slice(&common_args);
         let mut scan = Scan::new(&argv);
         if let Some(bytes) = stdin {
@@ -208,7 +222,7 @@ fn rsts_and_unreachables_are_classified() {
         ConnectOutcome::Unreachable
     );
     let r = Scan::new(&words(
-        "2001:2::/120 -p 80 -c 2 -O json -f * --output-filter=",
+        "--max-net-rate 0 2001:2::/120 -p 80 -c 2 -O json -f * --output-filter=",
     ))
     .run(&tb);
     let all = expand("2001:2::/120");
@@ -261,7 +275,7 @@ fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
     let mut o = opts(&open);
     o.loss_pct = Some(1.0);
     let tb = Testbed::up(o);
-    let r = Scan::new(&words("2001:2::/116 -p 80 -P 2 -r 20000 -c 1")).run(&tb);
+    let r = Scan::new(&words("--max-net-rate 0 2001:2::/116 -p 80 -P 2 -r 20000 -c 1")).run(&tb);
     let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
     // The testbed records which SYN-ACKs its loss rule dropped: an open host is missed
     // only if both of its replies were (about 1 in 10^4; a handful at most).
@@ -301,6 +315,8 @@ fn spawn_scan(tb: &Testbed, args: &[&str], dir: &Path) -> Child {
     let mut argv: Vec<String> = vec![
         synsurvey().to_str().unwrap().into(),
         "--no-default-blocklist".into(),
+        "--max-net-rate".into(),
+        "0".into(),
         "-q".into(),
         "-m".into(),
         dir.join("meta.json").to_str().unwrap().into(),
@@ -411,7 +427,7 @@ fn three_hosts_three_shards_partition_a_hitlist() {
             let file_s = file.to_str().unwrap();
             let args = [
                 &["-I", file_s, "-p", "80", "-e", "424242", "--shards", "3"][..],
-                &["--shard", &shard_s, "-T", &threads, "-r", "8000", "-c", "1"],
+                &["--shard", &shard_s, "-T", &threads, "-r", "8000", "-c", "1", "--max-net-rate", "0"],
             ];
             Scan::new(&args.concat())
                 .scanner(shard + 1)
@@ -464,7 +480,7 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
     // No metadata file of the runner's: the resumed run would take its path from the
     // checkpoint.
     let cmd = |extra: &[&str]| {
-        Scan::new(&[&["--no-default-blocklist", "-q"], &scan[..], extra].concat()).bare()
+        Scan::new(&[&["--no-default-blocklist", "--max-net-rate", "0", "-q"], &scan[..], extra].concat()).bare()
     };
 
     // 6000 targets at 1000 pps: about 6 s; interrupted a second after the first probe.
@@ -544,7 +560,18 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
 
     // --iid low (the default): 2001:2::X01, one a /120.
     let cap = tb.capture_syns();
-    let r = Scan::new(&["2001:2::/108-120", "-p", "80", "-r", "20000", "-c", "1"]).run(&tb);
+    let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
+        "2001:2::/108-120",
+        "-p",
+        "80",
+        "-r",
+        "20000",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
     let syns = cap.stop6();
     let want: BTreeSet<Ipv6Addr> = open_subs.iter().map(|&j| low_iid(j)).collect();
     assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), want);
@@ -558,6 +585,8 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
     let random = |seed: &str| {
         let cap = tb.capture_syns();
         let r = Scan::new(&[
+            "--max-net-rate",
+            "0",
             "2001:2::/108-120",
             "--iid",
             "random",

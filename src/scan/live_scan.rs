@@ -111,6 +111,9 @@ fn live_family<F: Live>(
 
 /// Warnings about a configuration that is allowed but deserves a second look.
 fn warn_about(config: &Config) {
+    if let Some(note) = config.pacing.net_rate.note() {
+        eprintln!("synsurvey: {note}");
+    }
     if !config.targets.default_blocklist {
         eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
     }
@@ -176,6 +179,7 @@ impl<F: Live> Resources<F> {
             &config.output.spec,
             &config.output.target,
             config.resume.checkpoint.is_some(),
+            config.output.file_mode,
         )?;
         let status_file = config
             .output
@@ -183,7 +187,7 @@ impl<F: Live> Resources<F> {
             .status_updates_file
             .as_ref()
             .map(|p| {
-                StatusFile::create(p).map_err(|e| {
+                StatusFile::create(p, config.output.file_mode).map_err(|e| {
                     anyhow::anyhow!("cannot create the status updates file {}: {e}", p.display())
                 })
             })
@@ -193,7 +197,7 @@ impl<F: Live> Resources<F> {
             .metadata_file
             .as_ref()
             .map(|p| {
-                File::create(p).map_err(|e| {
+                crate::output::private::create(p, false, config.output.file_mode).map_err(|e| {
                     anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
                 })
             })
@@ -204,7 +208,13 @@ impl<F: Live> Resources<F> {
             .notice_http
             .map(|addr| {
                 let page = crate::notice::Notice::of(config, network.src_ip().into(), start_us);
-                BoundNotice::bind(addr, page)
+                let probing = crate::notice::probing::for_page(
+                    config,
+                    addr,
+                    network.src_ip().into(),
+                    start_us,
+                )?;
+                BoundNotice::bind(addr, page, probing)
                     .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))
             })
             .transpose()?;
