@@ -84,7 +84,20 @@ fn every_target_of_a_dense_many_port_scan_is_reported_once() {
 
     let port_arg = format!("{FIRST_PORT}-{LAST_PORT}");
     // 524,288 probes at 40,000 a second: about 13 s of sending.
-    let r = Scan::new(&[NET, "-p", &port_arg, "-P", "2", "-r", "40000", "-c", "2"]).run(&tb);
+    let r = Scan::new(&[
+        NET,
+        "--max-net-rate",
+        "0",
+        "-p",
+        &port_arg,
+        "-P",
+        "2",
+        "-r",
+        "40000",
+        "-c",
+        "2",
+    ])
+    .run(&tb);
     let meta = &r.meta;
 
     // Ground truth first: whatever went missing must be said plainly, not absorbed.
