@@ -294,8 +294,12 @@ python_bin() {
 }
 
 LISTENER_PY='
-import os, selectors, socket, sys
+import os, resource, selectors, socket, sys
 ready = sys.argv[1]
+# One socket a port: thousands of ports need more descriptors than a soft limit of 1024.
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft != resource.RLIM_INFINITY and soft < len(sys.argv) + 16:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 family, any_addr = (socket.AF_INET6, "::") if sys.argv[2] == "6" else (socket.AF_INET, "0.0.0.0")
 sel = selectors.DefaultSelector()
 for p in sys.argv[3:]:

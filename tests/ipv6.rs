@@ -275,7 +275,10 @@ fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
     let mut o = opts(&open);
     o.loss_pct = Some(1.0);
     let tb = Testbed::up(o);
-    let r = Scan::new(&words("--max-net-rate 0 2001:2::/116 -p 80 -P 2 -r 20000 -c 1")).run(&tb);
+    let r = Scan::new(&words(
+        "--max-net-rate 0 2001:2::/116 -p 80 -P 2 -r 20000 -c 1",
+    ))
+    .run(&tb);
     let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
     // The testbed records which SYN-ACKs its loss rule dropped: an open host is missed
     // only if both of its replies were (about 1 in 10^4; a handful at most).
@@ -427,7 +430,18 @@ fn three_hosts_three_shards_partition_a_hitlist() {
             let file_s = file.to_str().unwrap();
             let args = [
                 &["-I", file_s, "-p", "80", "-e", "424242", "--shards", "3"][..],
-                &["--shard", &shard_s, "-T", &threads, "-r", "8000", "-c", "1", "--max-net-rate", "0"],
+                &[
+                    "--shard",
+                    &shard_s,
+                    "-T",
+                    &threads,
+                    "-r",
+                    "8000",
+                    "-c",
+                    "1",
+                    "--max-net-rate",
+                    "0",
+                ],
             ];
             Scan::new(&args.concat())
                 .scanner(shard + 1)
@@ -480,7 +494,15 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
     // No metadata file of the runner's: the resumed run would take its path from the
     // checkpoint.
     let cmd = |extra: &[&str]| {
-        Scan::new(&[&["--no-default-blocklist", "--max-net-rate", "0", "-q"], &scan[..], extra].concat()).bare()
+        Scan::new(
+            &[
+                &["--no-default-blocklist", "--max-net-rate", "0", "-q"],
+                &scan[..],
+                extra,
+            ]
+            .concat(),
+        )
+        .bare()
     };
 
     // 6000 targets at 1000 pps: about 6 s; interrupted a second after the first probe.
