@@ -209,17 +209,7 @@ fn sender_loop(c: &mut Criterion) {
         b.iter(|| {
             let now = Instant::now();
             let sender = Sender::<synsurvey::wire::V4> {
-                shared: SendShared {
-                    space: &space,
-                    template: &t,
-                    validator: &v,
-                    probes: 1,
-                    blocklist: &live,
-                    counters: &counters,
-                    stop: &stop,
-                    epoch: now,
-                    deadline: None,
-                },
+                shared: SendShared::new(&space, &t, &v, 1, &live, &counters, &stop).with_epoch(now),
                 thread: 0,
                 rate: None,
                 batch: FRAMES,

@@ -118,7 +118,7 @@ run_one() {
         [[ $tool == *-xdp ]] && extra=(--xdp)
         [[ $tool == synsurvey-v6* ]] && net=2001:2::/112
         "${x[@]}" "$BIN" "$net" -p "1-$PORTS" -n "$n" -r 0 -T "$THREADS" \
-            --no-default-blocklist -c 0 -q -o /dev/null "${extra[@]}" 2>"$TMP/$tool.err" ;;
+            --no-default-blocklist --max-net-rate 0 -c 0 -q -o /dev/null "${extra[@]}" 2>"$TMP/$tool.err" ;;
     kernel-ceiling)
         "${x[@]}" "$CEIL" veth0 "$mac" "$THREADS" "$n" >/dev/null ;;
     zmap)
@@ -228,7 +228,7 @@ EOF
     local r
     for r in $(seq 1 "$RUNS"); do
         bash "$TESTBED" exec "$NAME" scan "$BIN" 198.18.0.0/16 -p 80 -r 0 -T "$THREADS" \
-            --no-default-blocklist -c 3 -q -o "$TMP/out.json" -m "$TMP/meta.json" 2>/dev/null || true
+            --no-default-blocklist --max-net-rate 0 -c 3 -q -o "$TMP/out.json" -m "$TMP/meta.json" 2>/dev/null || true
         python3 - "$TMP/open" "$TMP/out.json" "$TMP/meta.json" <<'EOF'
 import json, sys
 open_ = set(l.strip() for l in open(sys.argv[1]) if l.strip())

@@ -2,8 +2,10 @@
 # A real scan a newcomer can run on one machine: builds synsurvey, creates a target
 # network in network namespaces (the Linux TCP stack answers for 198.18.0.0/16; a few
 # addresses have port 80 open), scans 198.18.0.0/20 from the scanner namespace, prints the
-# JSON lines and the metadata summary, and removes the namespaces. Needs root.
+# JSON lines and the metadata summary, and removes the namespaces. Needs root: run as
+# another user, it runs itself again through sudo.
 set -euo pipefail
+source "$(dirname "$0")/lib/as-root.sh"
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --quiet

@@ -34,3 +34,12 @@ if ((${#need[@]})); then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v cargo >/dev/null 2>&1 || { echo "setup.sh: cargo not found: install Rust (rustup)" >&2; exit 1; }
+# scripts/test.sh checks formatting and lints: rustfmt and clippy, added where rustup manages
+# the toolchain (rustup's proxies exist without the component, so ask cargo itself).
+for component in fmt clippy; do
+    if ! cargo "$component" --version >/dev/null 2>&1; then
+        name=$([ "$component" = fmt ] && echo rustfmt || echo clippy)
+        command -v rustup >/dev/null 2>&1 || { echo "setup.sh: cargo $component not found: install $name" >&2; exit 1; }
+        rustup component add "$name"
+    fi
+done

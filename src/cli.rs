@@ -44,6 +44,16 @@ pub struct Args {
     )]
     pub rate: Option<String>,
 
+    /// The most probes per second any one /24 (IPv4) or /48 (IPv6) receives, counted over
+    /// every shard; the scan's rate is lowered to keep its busiest network under it.
+    /// 0 turns the ceiling off. Default 100.
+    #[arg(
+        allow_negative_numbers = true,
+        long = "max-net-rate",
+        value_name = "PPS"
+    )]
+    pub max_net_rate: Option<String>,
+
     /// Send rate as bandwidth in bits per second, with a K, M or G suffix (e.g. 10M).
     #[arg(allow_hyphen_values = true, short = 'B', long, value_name = "BPS")]
     pub bandwidth: Option<String>,
@@ -177,6 +187,12 @@ pub struct Args {
     /// Write a JSON summary of the scan here when it ends.
     #[arg(short = 'm', long = "metadata-file", value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
+
+    /// Permission bits (octal) of the -o, -m and -u files: 600 by default, since results
+    /// are confidential; e.g. 640 to share them with a group on purpose. The umask still
+    /// applies to a new file; an existing file is set to this mode.
+    #[arg(long = "file-mode", value_name = "OCTAL")]
+    pub file_mode: Option<String>,
 
     /// Report RSTs and repeated replies too, not only the first SYN-ACK from each target.
     #[arg(long = "all-responses")]

@@ -39,7 +39,7 @@ pub struct RecvCounters {
     /// (published by the receiver after each first success: see `recv::dedup`).
     pub dedup_bytes: AtomicU64,
     pub dedup_peak_bytes: AtomicU64,
-    pub dropped: [AtomicU64; DropReason::ALL.len()],
+    pub dropped: [AtomicU64; DropReason::COUNT],
 }
 
 #[derive(Default)]

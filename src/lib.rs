@@ -44,6 +44,7 @@
 //! * [`merge`]: `synsurvey merge`, which checks that the shards cover the survey and
 //!   merges their results.
 //! * [`report`]: `synsurvey report`, one HTML page that shows a finished scan.
+//! * [`split`]: `synsurvey split`, one results file per owner of the scanned addresses.
 //! * [`subcommand`]: the subcommands beside the scan (`merge`, `report`, `completions`, `man`).
 //! * [`usage`]: the usage error, its exit code, and the one path from an error to its line.
 //! * [`net`]: the one place for `libc` and `unsafe`: raw sockets, AF_XDP, BPF, netlink,
@@ -68,6 +69,7 @@ pub mod report;
 pub mod resume;
 pub mod scan;
 pub mod send;
+pub(crate) mod split;
 pub mod stop;
 pub mod subcommand;
 pub(crate) mod survey;

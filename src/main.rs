@@ -35,8 +35,12 @@ fn scan(argv: Vec<OsString>) -> anyhow::Result<ExitCode> {
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if config.dryrun() {
         // A bad -o path is a usage error like any other file named on the command line.
-        let mut out = synsurvey::output::open(config.output_target(), config.resuming())
-            .map_err(|e| UsageError(e.to_string()))?;
+        let mut out = synsurvey::output::open(
+            config.output_target(),
+            config.resuming(),
+            config.file_mode(),
+        )
+        .map_err(|e| UsageError(e.to_string()))?;
         return Ok(exit_code(synsurvey::scan::dry_run(config, &mut out)?));
     }
     let argv: Vec<String> = std::env::args().collect();

@@ -2,8 +2,9 @@
 //!
 //! Someone who sees our SYNs in their logs typically looks up the source address: its
 //! reverse DNS name, then a web page on it. `--notice-http ADDR:PORT` serves that page from
-//! the scanning host for the duration of the scan: HTML at `/` and the same facts as JSON
-//! at `/.well-known/scan.json`. The listener is bound before the scanner drops its
+//! the scanning host for the duration of the scan: HTML at `/`, the same facts as JSON
+//! at `/.well-known/scan.json`, and the Probe Description File of RFC 9511 at
+//! `/.well-known/probing.txt` ([`probing`]). The listener is bound before the scanner drops its
 //! capabilities (port 80 needs CAP_NET_BIND_SERVICE) and before the first probe, so an
 //! address that cannot be bound stops the scan before it starts; the serving threads are
 //! started only after the drop ([`BoundNotice`]), so they never hold a capability. The
@@ -26,6 +27,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::output::rfc3339_us;
+
+pub(crate) mod probing;
 
 /// The largest request head read; longer ones get 431.
 pub const MAX_REQUEST: usize = 4096;
@@ -113,7 +116,8 @@ impl Notice {
              <dt>Targets</dt><dd>{addrs} addresses, ports {ports}, {probes} probe(s) each \
              ({targets} targets; shard {shard} of {shards})</dd>\n\
              </dl>\n\
-             <p>The same facts as JSON: <a href=\"/.well-known/scan.json\">/.well-known/scan.json</a>.</p>\n\
+             <p>The same facts as JSON: <a href=\"/.well-known/scan.json\">/.well-known/scan.json</a>; \
+             the probe description of RFC 9511: <a href=\"/.well-known/probing.txt\">/.well-known/probing.txt</a>.</p>\n\
              </body>\n</html>\n",
             ip = e(&self.source_ip),
             ver = e(self.version),
@@ -176,8 +180,15 @@ fn text(status: &'static str) -> Response {
     }
 }
 
+/// The bodies the server answers with.
+struct Pages {
+    html: Vec<u8>,
+    json: Vec<u8>,
+    probing: Vec<u8>,
+}
+
 /// Answers one request head (everything before the blank line).
-fn respond(head: &[u8], html: &[u8], json: &[u8]) -> (Response, bool) {
+fn respond(head: &[u8], pages: &Pages) -> (Response, bool) {
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
     let mut parts = line.trim_end_matches('\r').split(' ');
@@ -191,12 +202,17 @@ fn respond(head: &[u8], html: &[u8], json: &[u8]) -> (Response, bool) {
         "/" | "/index.html" => Response {
             status: "200 OK",
             content_type: "text/html; charset=utf-8",
-            body: html.to_vec(),
+            body: pages.html.clone(),
         },
         "/.well-known/scan.json" | "/scan.json" => Response {
             status: "200 OK",
             content_type: "application/json",
-            body: json.to_vec(),
+            body: pages.json.clone(),
+        },
+        probing::PATH => Response {
+            status: "200 OK",
+            content_type: "text/plain; charset=utf-8",
+            body: pages.probing.clone(),
         },
         _ => text("404 Not Found"),
     };
@@ -204,7 +220,7 @@ fn respond(head: &[u8], html: &[u8], json: &[u8]) -> (Response, bool) {
 }
 
 /// Reads a request head, answers it, closes. Any I/O error just ends the connection.
-fn serve(mut s: TcpStream, html: &[u8], json: &[u8]) -> io::Result<()> {
+fn serve(mut s: TcpStream, pages: &Pages) -> io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(IO_TIMEOUT))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -226,7 +242,7 @@ fn serve(mut s: TcpStream, html: &[u8], json: &[u8]) -> io::Result<()> {
         len += n;
     };
     let (r, head_only) = match complete {
-        Some(end) => respond(&buf[..end], html, json),
+        Some(end) => respond(&buf[..end], pages),
         None => (text("431 Request Header Fields Too Large"), false),
     };
     let mut out = format!(
@@ -264,30 +280,43 @@ pub struct NoticeServer {
 pub struct BoundNotice {
     listener: TcpListener,
     notice: Notice,
+    probing: String,
 }
 
 impl BoundNotice {
-    /// Binds `addr`; nothing is accepted until [`BoundNotice::serve`].
-    pub fn bind(addr: SocketAddr, notice: Notice) -> io::Result<BoundNotice> {
+    /// Binds `addr`; nothing is accepted until [`BoundNotice::serve`]. `probing` is the
+    /// text of `/.well-known/probing.txt` ([`probing::ProbeDescription::text`]).
+    pub fn bind(addr: SocketAddr, notice: Notice, probing: String) -> io::Result<BoundNotice> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
-        Ok(BoundNotice { listener, notice })
+        Ok(BoundNotice {
+            listener,
+            notice,
+            probing,
+        })
     }
 
     /// Serves the page from a thread of its own (spawned by the calling thread, whose
     /// credentials it inherits).
     pub fn serve(self) -> io::Result<NoticeServer> {
-        let BoundNotice { listener, notice } = self;
-        let html: Arc<[u8]> = notice.html().into_bytes().into();
+        let BoundNotice {
+            listener,
+            notice,
+            probing,
+        } = self;
         let mut json = serde_json::to_vec_pretty(&notice).map_err(io::Error::from)?;
         json.push(b'\n');
-        let json: Arc<[u8]> = json.into();
+        let pages = Arc::new(Pages {
+            html: notice.html().into_bytes(),
+            json,
+            probing: probing.into_bytes(),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("notice-http".into())
-                .spawn(move || accept_loop(&listener, &stop, &html, &json))?
+                .spawn(move || accept_loop(&listener, &stop, &pages))?
         };
         Ok(NoticeServer {
             stop,
@@ -297,7 +326,7 @@ impl BoundNotice {
 }
 
 /// Accepts until `stop`, one short-lived thread per client, at most [`MAX_CLIENTS`].
-fn accept_loop(listener: &TcpListener, stop: &AtomicBool, html: &Arc<[u8]>, json: &Arc<[u8]>) {
+fn accept_loop(listener: &TcpListener, stop: &AtomicBool, pages: &Arc<Pages>) {
     let active = Arc::new(AtomicUsize::new(0));
     while !stop.load(Relaxed) {
         match listener.accept() {
@@ -306,11 +335,11 @@ fn accept_loop(listener: &TcpListener, stop: &AtomicBool, html: &Arc<[u8]>, json
                     continue; // dropped: closed at once
                 }
                 active.fetch_add(1, Relaxed);
-                let (html, json, mine) = (html.clone(), json.clone(), active.clone());
+                let (pages, mine) = (pages.clone(), active.clone());
                 let spawned = std::thread::Builder::new()
                     .name("notice-client".into())
                     .spawn(move || {
-                        let _ = serve(s, &html, &json);
+                        let _ = serve(s, &pages);
                         mine.fetch_sub(1, Relaxed);
                     });
                 if spawned.is_err() {
@@ -347,6 +376,8 @@ mod test {
             "80,443,8000-8002",
             "-r",
             "1234",
+            "--max-net-rate",
+            "0",
             "--contact",
             "scans@example.org <Lab & Co>",
             "--purpose",
@@ -384,7 +415,8 @@ mod test {
 
     #[test]
     fn serves_html_json_and_refuses_the_rest() {
-        let bound = BoundNotice::bind("127.0.0.1:0".parse().unwrap(), notice()).unwrap();
+        let probing = "Contact: mailto:scans@example.org\n".to_string();
+        let bound = BoundNotice::bind("127.0.0.1:0".parse().unwrap(), notice(), probing).unwrap();
         // Port 0 picked a free port.
         let addr = bound.listener.local_addr().unwrap();
         let server = bound.serve().unwrap();
@@ -398,6 +430,13 @@ mod test {
         assert_eq!(v["rate_pps"], 1234);
         assert_eq!(v["purpose"], "\"Counting\" <script>alert(1)</script>");
         assert_eq!(v["addresses"], 256);
+        let txt = get(addr, b"GET /.well-known/probing.txt HTTP/1.1\r\n\r\n");
+        assert!(txt.starts_with("HTTP/1.0 200 OK\r\n"), "{txt}");
+        assert!(txt.contains("text/plain"), "{txt}");
+        assert!(
+            txt.ends_with("\r\n\r\nContact: mailto:scans@example.org\n"),
+            "{txt}"
+        );
         assert!(get(addr, b"POST / HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 405"));
         assert!(get(addr, b"GET /etc/passwd HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 404"));
         let head = get(addr, b"HEAD / HTTP/1.0\r\n\r\n");

@@ -1,4 +1,5 @@
-//! Subcommands beside the scan: `synsurvey merge`, `report`, `completions` and `man`.
+//! Subcommands beside the scan: `synsurvey merge`, `report`, `probing-txt`, `split`,
+//! `completions` and `man`.
 //!
 //! A scan's command line has no subcommand (`synsurvey 198.18.0.0/16 -p 80`), as ZMap's,
 //! and every such command line keeps working: [`dispatch`] looks only at the first
@@ -34,6 +35,16 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
         name: "report",
         command: crate::report::ReportArgs::command,
         run: |argv| crate::report::run(parse(argv)?),
+    },
+    Subcommand {
+        name: "probing-txt",
+        command: crate::notice::probing::clap_command,
+        run: |argv| write_stdout(crate::notice::probing::text_for(argv)?.as_bytes()),
+    },
+    Subcommand {
+        name: "split",
+        command: crate::split::SplitArgs::command,
+        run: |argv| crate::split::run(parse(argv)?),
     },
     Subcommand {
         name: "completions",
@@ -122,7 +133,7 @@ fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes all of `bytes` to standard output; a closed pipe (`| head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),

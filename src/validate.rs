@@ -111,75 +111,69 @@ pub struct Accepted {
     pub probe: u16,
 }
 
-/// Why the receiver did not report a packet it captured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
+/// Declares [`DropReason`] from one table: each variant with its doc line and the name the
+/// metadata reports it under. `ALL`, `COUNT`, `as_str` and `index` all come from it, so a
+/// new reason is one new row.
+macro_rules! drop_reasons {
+    ($($(#[doc = $doc:literal])+ $variant:ident => $name:literal,)+) => {
+        /// Why the receiver did not report a packet it captured.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum DropReason {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl DropReason {
+            /// Every reason, in the order of the table (and of the metadata).
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant),+];
+            /// How many reasons there are: the length of a counter array indexed by
+            /// [`DropReason::index`].
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The name in the metadata (`validation_failures.NAME`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(DropReason::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+drop_reasons! {
     /// Not a parseable Ethernet/IPv4/TCP frame (truncated, bad lengths, fragment, other protocol).
-    Malformed,
+    Malformed => "malformed",
     /// The IPv4 header checksum is wrong.
-    BadIpChecksum,
+    BadIpChecksum => "bad_ip_checksum",
     /// The TCP checksum is wrong.
-    BadTcpChecksum,
+    BadTcpChecksum => "bad_tcp_checksum",
     /// Neither a SYN-ACK nor a RST.
-    NotAReply,
+    NotAReply => "not_a_reply",
     /// Addressed to another IP address than the scan's source.
-    WrongDestination,
+    WrongDestination => "wrong_destination",
     /// From an address, or about a port, that the scan does not probe.
-    NotATarget,
+    NotATarget => "not_a_target",
     /// The destination port is not one of the source ports our probes to that target used.
-    PortMismatch,
+    PortMismatch => "port_mismatch",
     /// The acknowledgement number does not answer our sequence number.
-    AckMismatch,
+    AckMismatch => "ack_mismatch",
     /// From an address on the blocklist as it is now (the initial list, or a reload);
     /// checked before anything else about a parsed reply.
-    Blocklisted,
+    Blocklisted => "blocklisted",
     /// A second reply from a target already reported.
-    Duplicate,
+    Duplicate => "duplicate",
     /// An ICMP destination unreachable whose quoted packet is no probe of this scan
     /// (another source, protocol or port range, or not a target).
-    IcmpUnrelated,
+    IcmpUnrelated => "icmp_unrelated",
     /// An ICMP destination unreachable quoting what looks like our probe, but whose
     /// sequence number or source port fails the MAC: forged or corrupted.
-    IcmpForged,
+    IcmpForged => "icmp_forged",
     /// An ICMP message with a wrong checksum.
-    BadIcmpChecksum,
+    BadIcmpChecksum => "bad_icmp_checksum",
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 13] = [
-        DropReason::Malformed,
-        DropReason::BadIpChecksum,
-        DropReason::BadTcpChecksum,
-        DropReason::NotAReply,
-        DropReason::WrongDestination,
-        DropReason::NotATarget,
-        DropReason::PortMismatch,
-        DropReason::AckMismatch,
-        DropReason::Blocklisted,
-        DropReason::Duplicate,
-        DropReason::IcmpUnrelated,
-        DropReason::IcmpForged,
-        DropReason::BadIcmpChecksum,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Malformed => "malformed",
-            DropReason::BadIpChecksum => "bad_ip_checksum",
-            DropReason::BadTcpChecksum => "bad_tcp_checksum",
-            DropReason::NotAReply => "not_a_reply",
-            DropReason::WrongDestination => "wrong_destination",
-            DropReason::NotATarget => "not_a_target",
-            DropReason::PortMismatch => "port_mismatch",
-            DropReason::AckMismatch => "ack_mismatch",
-            DropReason::Blocklisted => "blocklisted",
-            DropReason::Duplicate => "duplicate",
-            DropReason::IcmpUnrelated => "icmp_unrelated",
-            DropReason::IcmpForged => "icmp_forged",
-            DropReason::BadIcmpChecksum => "bad_icmp_checksum",
-        }
-    }
-
+    /// This reason's place in [`DropReason::ALL`]: the macro declares the variants in the
+    /// table's order with default discriminants, so the discriminant is that place.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -321,6 +315,17 @@ mod test {
 
     fn validator(probes: u16) -> Validator {
         Validator::new(&Key([7; 16]), SRC, (32768, 61000), probes)
+    }
+
+    #[test]
+    fn drop_reasons_index_their_place_in_the_table_under_distinct_names() {
+        for (i, d) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(d.index(), i, "{d:?}");
+        }
+        let names: std::collections::BTreeSet<_> =
+            DropReason::ALL.iter().map(|d| d.as_str()).collect();
+        assert_eq!(names.len(), DropReason::COUNT);
+        assert_eq!(DropReason::COUNT, 13);
     }
 
     fn reply_to(v: &Validator, daddr: Ipv4Addr, dport: u16, probe: u16, flags: u8) -> Reply {

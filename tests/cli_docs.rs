@@ -182,7 +182,7 @@ fn scan_command_lines_keep_working_beside_subcommands() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read_json_lines(&out.stdout).len(), 4);
+    assert_eq!(read_probes(&out.stdout).len(), 4);
     // A word that is no subcommand is a target, refused as one (exit 2, one line).
     let out = Command::new(synsurvey())
         .args(["reprot", "-p", "80"])

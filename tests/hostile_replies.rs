@@ -28,7 +28,7 @@ fn scan_while<T: Send + 'static>(
     tb: &Testbed,
     args: &[&str],
     inject: impl FnOnce(Arc<AtomicBool>) -> T + Send + 'static,
-) -> (Vec<Value>, Value, Output, T) {
+) -> (Vec<Line>, Value, Output, T) {
     let stop = Arc::new(AtomicBool::new(false));
     let injector = {
         let stop = stop.clone();
@@ -222,8 +222,8 @@ fn forged_replies_are_counted_and_never_reported() {
         "one line per target"
     );
     for l in &lines {
-        assert_eq!(l["sport"], 80, "{l}");
-        assert_eq!(l["repeat"], false, "{l}");
+        assert_eq!(l.sport, Some(80), "{l:?}");
+        assert!(!l.repeat, "{l:?}");
     }
 
     // Every injected frame that passed the kernel filter is counted under its reason.

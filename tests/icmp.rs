@@ -8,7 +8,6 @@ mod forge;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -52,31 +51,16 @@ fn testbed(open: &[Ipv4Addr]) -> Testbed {
     tb
 }
 
-fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Value>, Value) {
-    let (out, meta) = scan_raw(tb, args);
-    (read_json_lines(out.as_bytes()), meta)
+fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Line>, Value) {
+    let r = Scan::new(args).run(tb);
+    (r.lines, r.meta)
 }
 
-/// Runs synsurvey in the scan namespace; returns its standard output and metadata.
+/// Runs a scan whose output is not synsurvey's JSON lines (CSV); returns its standard
+/// output and metadata.
 fn scan_raw(tb: &Testbed, args: &[&str]) -> (String, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
-    let mut argv = vec![
-        synsurvey().to_str().unwrap().to_string(),
-        "--no-default-blocklist".into(),
-        "-q".into(),
-        "-m".into(),
-        meta.to_str().unwrap().into(),
-    ];
-    argv.extend(args.iter().map(|s| s.to_string()));
-    let out = tb.exec_scan(&argv).stdin(Stdio::null()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    (String::from_utf8(out.stdout).unwrap(), meta)
+    let r = Scan::new(args).raw().run(tb);
+    (String::from_utf8(r.output.stdout).unwrap(), r.meta)
 }
 
 #[test]
@@ -98,41 +82,33 @@ fn unreachables_are_reported_as_zmap_does() {
             "--output-filter=",
         ],
     );
-    let icmp: Vec<&Value> = lines
+    let icmp: Vec<&Line> = lines
         .iter()
-        .filter(|l| l["classification"] == "icmp")
+        .filter(|l| l.classification == "icmp")
         .collect();
-    let addrs: BTreeSet<Ipv4Addr> = icmp
-        .iter()
-        .map(|l| l["saddr"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let addrs: BTreeSet<Ipv4Addr> = icmp.iter().map(|l| l.saddr()).collect();
     let want: BTreeSet<Ipv4Addr> = (64..96).map(|i| Ipv4Addr::new(198, 18, 0, i)).collect();
     assert_eq!(addrs, want, "one unreachable per address of {UNREACH}");
     assert_eq!(icmp.len(), 32);
     for l in &icmp {
-        assert_eq!(l["success"], false, "{l}");
-        assert_eq!(l["repeat"], false, "{l}");
-        assert_eq!(l["icmp_type"], 3, "{l}");
-        assert_eq!(l["icmp_code"], 1, "{l}");
-        assert_eq!(l["icmp_unreach_str"], "host unreachable", "{l}");
+        assert!(!l.success && !l.repeat, "{l:?}");
+        assert_eq!((l.icmp_type, l.icmp_code), (Some(3), Some(1)), "{l:?}");
+        let unreach_str = l.icmp_unreach_str.as_deref();
+        assert_eq!(unreach_str, Some("host unreachable"), "{l:?}");
         // The target's own kernel rejects, so the responder is the target.
-        assert_eq!(l["icmp_responder"], l["saddr"], "{l}");
-        assert_eq!(l["daddr"], SCAN_ADDR.to_string(), "{l}");
-        for k in ["sport", "dport", "seqnum", "acknum", "window"] {
-            assert!(
-                l[k].is_null(),
-                "{k} of an ICMP record is null (ZMap 4): {l}"
-            );
-        }
+        assert_eq!(l.icmp_responder.as_ref(), Some(&l.saddr), "{l:?}");
+        assert_eq!(l.daddr, SCAN_ADDR.to_string(), "{l:?}");
+        let tcp = (l.sport, l.dport, l.seqnum, l.acknum, l.window);
+        assert_eq!(
+            tcp,
+            (None, None, None, None, None),
+            "the TCP fields of an ICMP record are null (ZMap 4): {l:?}"
+        );
     }
     // TCP replies carry no ICMP fields.
-    for l in lines.iter().filter(|l| l["classification"] != "icmp") {
-        assert!(
-            l["icmp_type"].is_null() && l["icmp_responder"].is_null(),
-            "{l}"
-        );
-        let a: Ipv4Addr = l["saddr"].as_str().unwrap().parse().unwrap();
-        assert!(!in_unreach(a), "{l}");
+    for l in lines.iter().filter(|l| l.classification != "icmp") {
+        assert!(l.icmp_type.is_none() && l.icmp_responder.is_none(), "{l:?}");
+        assert!(!in_unreach(l.saddr()), "{l:?}");
     }
     assert_eq!(meta["replies"]["icmp_unreach"], 32, "{meta}");
     assert_eq!(meta["replies"]["rst"], 256 - 32 - 20);
@@ -142,7 +118,7 @@ fn unreachables_are_reported_as_zmap_does() {
     // ZMap's default keeps successes only, and filters can pick unreachables.
     let (lines, meta) = scan(&tb, &[NET, "-p", "80", "-c", "1"]);
     assert_eq!(lines.len(), 20);
-    assert!(lines.iter().all(|l| l["classification"] == "synack"));
+    assert!(lines.iter().all(|l| l.classification == "synack"));
     assert_eq!(meta["replies"]["icmp_unreach"], 32);
     let (csv, _) = scan_raw(
         &tb,
@@ -217,10 +193,7 @@ fn forged_and_unrelated_unreachables_are_counted_not_reported() {
     // Only the real ones are reported.
     assert_eq!(meta["replies"]["icmp_unreach"], 32);
     assert_eq!(
-        lines
-            .iter()
-            .filter(|l| l["classification"] == "icmp")
-            .count(),
+        lines.iter().filter(|l| l.classification == "icmp").count(),
         32
     );
 }

@@ -5,7 +5,9 @@
 //! 2001:2::/64, from 2001:2:0:ff::/64 (docs/testbed.md). The dry runs send nothing.
 //!
 //! 2001:2::/48 is in the built-in IPv6 blocklist (RFC 5180 benchmarking), hence
-//! `--no-default-blocklist` in every scan (`common::Scan` adds it).
+//! `--no-default-blocklist` in every scan (`common::Scan` adds it), and `--max-net-rate 0`:
+//! the whole testbed (2001:2::/64) is one /48, which the per-network ceiling would hold
+//! to 100 pps; it is our own namespace.
 
 mod common;
 
@@ -74,23 +76,22 @@ fn write_hitlist(path: &Path, addrs: &[Ipv6Addr], seed: u64) {
 }
 
 /// Checks the fields every result line of an IPv6 scan has, whatever its class.
-fn check_line(l: &Value, scanner: Ipv6Addr) {
-    assert_eq!(l["daddr"], scanner.to_string(), "{l}");
-    let saddr = l["saddr"].as_str().unwrap_or_else(|| panic!("saddr: {l}"));
-    let a: Ipv6Addr = saddr.parse().unwrap_or_else(|_| panic!("saddr: {l}"));
-    assert_eq!(a.to_string(), saddr, "RFC 5952 text: {l}");
+fn check_line(l: &Line, scanner: Ipv6Addr) {
+    assert_eq!(l.daddr, scanner.to_string(), "{l:?}");
+    // IPv6 text in RFC 5952 form.
+    let _: Ipv6Addr = l.saddr();
     assert!(
-        l.get("saddr_raw").is_none() && l.get("daddr_raw").is_none(),
-        "no *_raw fields for IPv6: {l}"
+        l.saddr_raw.is_none() && l.daddr_raw.is_none(),
+        "no *_raw fields for IPv6: {l:?}"
     );
 }
 
 /// (address, port) of every SYN-ACK line.
-fn synacks_by_port(lines: &[Value]) -> BTreeMap<u16, BTreeSet<Ipv6Addr>> {
+fn synacks_by_port(lines: &[Line]) -> BTreeMap<u16, BTreeSet<Ipv6Addr>> {
     let mut by_port: BTreeMap<u16, BTreeSet<Ipv6Addr>> = BTreeMap::new();
-    for l in lines.iter().filter(|l| l["classification"] == "synack") {
-        let a: Ipv6Addr = l["saddr"].as_str().unwrap().parse().unwrap();
-        let p = l["sport"].as_u64().unwrap() as u16;
+    for l in lines.iter().filter(|l| l.classification == "synack") {
+        let a: Ipv6Addr = l.saddr();
+        let p = l.port();
         assert!(by_port.entry(p).or_default().insert(a), "{a}:{p} twice");
     }
     by_port
@@ -116,7 +117,18 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
     assert_eq!(tb.connect(closed, 80), ConnectOutcome::Refused);
     let before = tb.counter("syn-in");
 
-    let r = Scan::new(&["2001:2::/112", "-p", "80,443", "-r", "25000", "-c", "1"]).run(&tb);
+    let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
+        "2001:2::/112",
+        "-p",
+        "80,443",
+        "-r",
+        "25000",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
     let by_port = synacks_by_port(&r.lines);
     assert_eq!(by_port.get(&80), Some(&set(&open)), "port 80");
     assert_eq!(by_port.get(&443), Some(&set(&open)), "port 443");
@@ -124,8 +136,7 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
     assert_eq!(r.lines.len(), 2 * open.len(), "first SYN-ACKs only");
     for l in &r.lines {
         check_line(l, SCAN_ADDR6);
-        assert_eq!(l["success"], true, "{l}");
-        assert_eq!(l["repeat"], false, "{l}");
+        assert!(l.success && !l.repeat, "{l:?}");
     }
     let meta = &r.meta;
     assert_eq!(meta["packets_sent"], 2 * 65536, "{meta}");
@@ -173,13 +184,14 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
     ] {
         let before = tb.counter("syn-in");
         let mut argv = args.clone();
+        argv.extend_from_slice(&["--max-net-rate", "0"]);
         argv.extend_from_slice(&common_args);
         let mut scan = Scan::new(&argv);
         if let Some(bytes) = stdin {
             scan = scan.stdin(bytes);
         }
         let r = scan.run(&tb);
-        let found = addrs6_of(&r.lines, "synack");
+        let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
         let missed: Vec<_> = set(&open).difference(&found).copied().collect();
         for a in missed.iter().take(3) {
             eprintln!("missed {a}: the target says {:?}", tb.connect(*a, 80));
@@ -209,18 +221,9 @@ fn rsts_and_unreachables_are_classified() {
         tb.connect_timeout(ip6("2001:2::81"), 80, Duration::from_millis(500)),
         ConnectOutcome::Unreachable
     );
-    let r = Scan::new(&[
-        "2001:2::/120",
-        "-p",
-        "80",
-        "-c",
-        "2",
-        "-O",
-        "json",
-        "-f",
-        "*",
-        "--output-filter=",
-    ])
+    let r = Scan::new(&words(
+        "--max-net-rate 0 2001:2::/120 -p 80 -c 2 -O json -f * --output-filter=",
+    ))
     .run(&tb);
     let all = expand("2001:2::/120");
     let unreach: BTreeSet<Ipv6Addr> = all[0x80..0xc0].iter().copied().collect();
@@ -230,24 +233,33 @@ fn rsts_and_unreachables_are_classified() {
         .filter(|a| !open.contains(a) && !unreach.contains(a) && !silent.contains(a))
         .copied()
         .collect();
-    assert_eq!(addrs6_of(&r.lines, "synack"), set(&open));
-    assert_eq!(addrs6_of(&r.lines, "rst"), rst);
-    assert_eq!(addrs6_of(&r.lines, "icmp"), unreach, "one per unreachable");
+    assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), set(&open));
+    assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "rst"), rst);
+    assert_eq!(
+        addrs_of::<Ipv6Addr>(&r.lines, "icmp"),
+        unreach,
+        "one per unreachable"
+    );
     for l in &r.lines {
         check_line(l, SCAN_ADDR6);
-        let class = l["classification"].as_str().unwrap();
-        assert_eq!(l["success"], class == "synack", "{l}");
+        let class = l.classification.as_str();
+        assert_eq!(l.success, class == "synack", "{l:?}");
         if class == "icmp" {
-            assert_eq!(l["icmp_type"], 1, "ICMPv6 destination unreachable: {l}");
-            assert_eq!(l["icmp_code"], 3, "address unreachable: {l}");
+            assert_eq!(
+                l.icmp_type,
+                Some(1),
+                "ICMPv6 destination unreachable: {l:?}"
+            );
+            assert_eq!(l.icmp_code, Some(3), "address unreachable: {l:?}");
             // The target's kernel sends its errors from the link address (docs/testbed.md).
-            assert_eq!(l["icmp_responder"], GATEWAY_ADDR6.to_string(), "{l}");
+            let responder = GATEWAY_ADDR6.to_string();
+            assert_eq!(l.icmp_responder.as_ref(), Some(&responder), "{l:?}");
         }
     }
     assert_eq!(
         r.lines
             .iter()
-            .filter(|l| l["classification"] == "icmp")
+            .filter(|l| l.classification == "icmp")
             .count(),
         64
     );
@@ -263,19 +275,8 @@ fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
     let mut o = opts(&open);
     o.loss_pct = Some(1.0);
     let tb = Testbed::up(o);
-    let r = Scan::new(&[
-        "2001:2::/116",
-        "-p",
-        "80",
-        "-P",
-        "2",
-        "-r",
-        "20000",
-        "-c",
-        "1",
-    ])
-    .run(&tb);
-    let found = addrs6_of(&r.lines, "synack");
+    let r = Scan::new(&words("--max-net-rate 0 2001:2::/116 -p 80 -P 2 -r 20000 -c 1")).run(&tb);
+    let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
     // The testbed records which SYN-ACKs its loss rule dropped: an open host is missed
     // only if both of its replies were (about 1 in 10^4; a handful at most).
     let lost_twice: BTreeSet<Ipv6Addr> = tb
@@ -314,6 +315,8 @@ fn spawn_scan(tb: &Testbed, args: &[&str], dir: &Path) -> Child {
     let mut argv: Vec<String> = vec![
         synsurvey().to_str().unwrap().into(),
         "--no-default-blocklist".into(),
+        "--max-net-rate".into(),
+        "0".into(),
         "-q".into(),
         "-m".into(),
         dir.join("meta.json").to_str().unwrap().into(),
@@ -418,52 +421,29 @@ fn three_hosts_three_shards_partition_a_hitlist() {
     let caps: Vec<_> = (1..=3)
         .map(|k| tb.capture_syns_on(&format!("veth{k}")))
         .collect();
-    let children: Vec<_> = (0..3u8)
+    let scans: Vec<Running> = (0..3u8)
         .map(|shard| {
-            let threads = (shard + 1).to_string();
-            tb.exec_scanner(
-                shard + 1,
-                [
-                    synsurvey().to_str().unwrap(),
-                    "--no-default-blocklist",
-                    "-I",
-                    file.to_str().unwrap(),
-                    "-p",
-                    "80",
-                    "-e",
-                    "424242",
-                    "--shards",
-                    "3",
-                    "--shard",
-                    &shard.to_string(),
-                    "-T",
-                    &threads,
-                    "-r",
-                    "8000",
-                    "-c",
-                    "1",
-                    "-q",
-                ],
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            let (shard_s, threads) = (shard.to_string(), (shard + 1).to_string());
+            let file_s = file.to_str().unwrap();
+            let args = [
+                &["-I", file_s, "-p", "80", "-e", "424242", "--shards", "3"][..],
+                &["--shard", &shard_s, "-T", &threads, "-r", "8000", "-c", "1", "--max-net-rate", "0"],
+            ];
+            Scan::new(&args.concat())
+                .scanner(shard + 1)
+                .may_fail()
+                .spawn(&tb)
         })
         .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs: Vec<Scanned> = scans.into_iter().map(Running::wait).collect();
     let seen: Vec<_> = caps.into_iter().map(|c| c.stop6()).collect();
 
     let mut found = BTreeSet::new();
     for (i, out) in outputs.iter().enumerate() {
-        assert!(out.status.success(), "shard {i}: {}", stderr(out));
-        for l in read_json_lines(&out.stdout) {
-            check_line(&l, scan_addr6(i as u8 + 1));
-            let a: Ipv6Addr = l["saddr"].as_str().unwrap().parse().unwrap();
+        assert!(out.output.status.success(), "shard {i}: {}", out.stderr);
+        for l in &out.lines {
+            check_line(l, scan_addr6(i as u8 + 1));
+            let a: Ipv6Addr = l.saddr();
             assert!(found.insert(a), "{a} reported by two shards");
         }
     }
@@ -497,41 +477,32 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
         file.to_str().unwrap(),
     );
     let scan = ["-I", file_s, "-p", "80", "-T", "2", "-e", "77", "-c", "1"];
-    let cmd = |extra: &[&str]| -> Command {
-        let mut c = tb.exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "-q",
-        ]);
-        c.args(scan).args(extra).stdin(Stdio::null());
-        c
+    // No metadata file of the runner's: the resumed run would take its path from the
+    // checkpoint.
+    let cmd = |extra: &[&str]| {
+        Scan::new(&[&["--no-default-blocklist", "--max-net-rate", "0", "-q"], &scan[..], extra].concat()).bare()
     };
 
     // 6000 targets at 1000 pps: about 6 s; interrupted a second after the first probe.
     let cap = tb.capture_syns();
-    let mut child = cmd(&["-r", "1000", "--checkpoint", ck_s, "-o", out_s])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run1 = cmd(&["-r", "1000", "--checkpoint", ck_s, "-o", out_s])
+        .may_fail()
+        .spawn(&tb);
     cap.wait_for_first(Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(1));
-    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    assert_eq!(child.wait().unwrap().code(), Some(130));
-    let part1 = read_json_lines(&std::fs::read(&out).unwrap());
+    signal(run1.id(), libc::SIGINT);
+    assert_eq!(run1.wait().output.status.code(), Some(130));
+    let part1 = read_lines(&std::fs::read(&out).unwrap());
     let c: Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();
     assert_eq!(c["complete"], false);
     let sent1 = c["totals"]["packets_sent"].as_u64().unwrap();
     assert!(sent1 > 0 && sent1 < 6000, "sent {sent1} before SIGINT");
 
-    let o = cmd(&["-r", "4000", "--resume", ck_s, "-o", out_s])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    cmd(&["-r", "4000", "--resume", ck_s, "-o", out_s]).run(&tb);
     let syns = cap.stop6();
-    let both = read_json_lines(&std::fs::read(&out).unwrap());
+    let both = read_lines(&std::fs::read(&out).unwrap());
     assert_eq!(&both[..part1.len()], &part1[..], "the first part is kept");
-    assert_eq!(addrs6_of(&both, "synack"), set(&open));
+    assert_eq!(addrs_of::<Ipv6Addr>(&both, "synack"), set(&open));
 
     let mut per_target: BTreeMap<Ipv6Addr, u32> = BTreeMap::new();
     for s in &syns {
@@ -589,10 +560,21 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
 
     // --iid low (the default): 2001:2::X01, one a /120.
     let cap = tb.capture_syns();
-    let r = Scan::new(&["2001:2::/108-120", "-p", "80", "-r", "20000", "-c", "1"]).run(&tb);
+    let r = Scan::new(&[
+        "--max-net-rate",
+        "0",
+        "2001:2::/108-120",
+        "-p",
+        "80",
+        "-r",
+        "20000",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
     let syns = cap.stop6();
     let want: BTreeSet<Ipv6Addr> = open_subs.iter().map(|&j| low_iid(j)).collect();
-    assert_eq!(addrs6_of(&r.lines, "synack"), want);
+    assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), want);
     let probed: BTreeSet<Ipv6Addr> = syns.iter().map(|s| s.daddr).collect();
     assert_eq!(syns.len(), 4096);
     assert_eq!(probed, (0..4096).map(low_iid).collect::<BTreeSet<_>>());
@@ -603,6 +585,8 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
     let random = |seed: &str| {
         let cap = tb.capture_syns();
         let r = Scan::new(&[
+            "--max-net-rate",
+            "0",
             "2001:2::/108-120",
             "--iid",
             "random",
@@ -631,7 +615,7 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
             > 3000,
         "random identifiers"
     );
-    let found_subs: BTreeSet<u32> = addrs6_of(&r.lines, "synack")
+    let found_subs: BTreeSet<u32> = addrs_of::<Ipv6Addr>(&r.lines, "synack")
         .into_iter()
         .map(sub120)
         .collect();
@@ -688,24 +672,13 @@ fn bad_input_exits_2_before_any_probe() {
 fn the_builtin_blocklist_keeps_the_benchmarking_prefix() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let tb = Testbed::up(opts(&[ip6("2001:2::1")]));
-    let out = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "-q",
-            "2001:2::/120",
-            "-p",
-            "80",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(read_json_lines(&out.stdout).is_empty(), "{}", stderr(&out));
-    assert_eq!(
-        tb.counter("syn-in"),
-        0,
-        "nothing was sent: {}",
-        stderr(&out)
-    );
+    // Bare: the runner would add --no-default-blocklist.
+    let r = Scan::new(&["-q", "2001:2::/120", "-p", "80"])
+        .bare()
+        .may_fail()
+        .run(&tb);
+    assert!(r.lines.is_empty(), "{}", r.stderr);
+    assert_eq!(tb.counter("syn-in"), 0, "nothing was sent: {}", r.stderr);
 }
 
 /// A dry run of a hitlist lists every address once, whatever the order of the file, from
@@ -725,15 +698,12 @@ fn dry_run_of_a_hitlist_probes_each_address_once() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{flag}: {}", stderr(&out));
-        let probes = read_json_lines(&out.stdout);
+        let probes = read_probes(&out.stdout);
         assert_eq!(probes.len(), list.len(), "{flag}");
-        let daddrs: BTreeSet<Ipv6Addr> = probes
-            .iter()
-            .map(|p| p["daddr"].as_str().unwrap().parse().unwrap())
-            .collect();
+        let daddrs: BTreeSet<Ipv6Addr> = probes.iter().map(|p| p.daddr.parse().unwrap()).collect();
         assert_eq!(daddrs, set(&list), "{flag}");
         assert!(probes
             .iter()
-            .all(|p| p["saddr"] == SCAN_ADDR6.to_string() && p["dport"] == 80));
+            .all(|p| p.saddr == SCAN_ADDR6.to_string() && p.dport == 80));
     }
 }

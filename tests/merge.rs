@@ -21,30 +21,28 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 const SEED: &str = "515151";
 
-/// The scan every shard runs, in scanner namespace `shard + 1`.
-fn shard_cmd(tb: &Testbed, shard: u8, blocklist: &Path, extra: &[&str]) -> Command {
+/// The scan every shard runs, in scanner namespace `shard + 1`, with `extra`: its flags
+/// only (each shard names its own -o and -m).
+fn shard_scan(shard: u8, blocklist: &Path, extra: &[&str]) -> Scan {
     let shard_s = shard.to_string();
-    let mut c = tb.exec_scanner(
-        shard + 1,
-        [
-            BIN,
-            "--no-default-blocklist",
-            "198.18.0.0/18",
-            "-p",
-            "80",
-            "--shards",
-            "3",
-            "--shard",
-            &shard_s,
-            "-c",
-            "1",
-            "-q",
-            "-b",
-            blocklist.to_str().unwrap(),
-        ],
-    );
-    c.args(extra).stdin(Stdio::null());
-    c
+    let base = [
+        "--no-default-blocklist",
+        "198.18.0.0/18",
+        "-p",
+        "80",
+        "--shards",
+        "3",
+        "--shard",
+        &shard_s,
+        "-c",
+        "1",
+        "-q",
+        "-b",
+        blocklist.to_str().unwrap(),
+    ];
+    Scan::new(&[&base[..], extra].concat())
+        .scanner(shard + 1)
+        .bare()
 }
 
 fn merge(args: &[&Path]) -> Output {
@@ -80,17 +78,15 @@ fn json(path: &Path) -> Value {
 }
 
 /// (saddr, sport) of every success in these JSON-lines files, with repeats.
-fn success_keys(files: &[&Path]) -> Vec<(Ipv4Addr, u16)> {
+/// A result's key in the merge: address and port.
+type Key = (Ipv4Addr, u16);
+
+fn success_keys(files: &[&Path]) -> Vec<Key> {
     files
         .iter()
-        .flat_map(|f| read_json_lines(&std::fs::read(f).unwrap()))
-        .filter(|l| l["success"] == true)
-        .map(|l| {
-            (
-                l["saddr"].as_str().unwrap().parse().unwrap(),
-                l["sport"].as_u64().unwrap() as u16,
-            )
-        })
+        .flat_map(|f| read_lines(&std::fs::read(f).unwrap()))
+        .filter(|l| l.success)
+        .map(|l| (l.saddr(), l.port()))
         .collect()
 }
 
@@ -110,7 +106,8 @@ fn to_csv(src: &Path, dst: &Path, header: bool) {
     if header {
         text += &(FIELDS.join(",") + "\n");
     }
-    for l in read_json_lines(&std::fs::read(src).unwrap()) {
+    // The JSON text itself, field by field.
+    for l in read_json_lines::<Value>(&std::fs::read(src).unwrap()) {
         let row: Vec<String> = FIELDS
             .iter()
             .map(|f| match &l[*f] {
@@ -142,6 +139,193 @@ fn wait_for_save(path: &Path, runs: u64, sent: u64) {
     );
 }
 
+/// Shard 1 unfinished (its metadata `m1a` ended by -t), then left out: refused, naming
+/// it, and nothing written.
+fn incomplete_merges_are_refused(dir: &Path, m1a: &Path) {
+    let out = dir.join("merged.json");
+    let o = merge_words(
+        dir,
+        "--metadata m0.json m1a.json m2.json -o merged.json r0.json r1.json r2.json",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "shard 1 ({}): incomplete: its last run (run 1) ended max_runtime",
+            m1a.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "an incomplete merge writes nothing");
+    let o = merge_words(dir, "--metadata m0.json m2.json -- r0.json r2.json");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("shard 1: missing: no metadata file"));
+    assert!(o.stdout.is_empty());
+}
+
+/// The merged output `out` holds one record per key, and its open set is the testbed's
+/// (`open` without the opted-out 198.18.63.0/24). Returns its keys, and their set.
+fn merged_is_the_open_set(out: &Path, open: &[Ipv4Addr]) -> (Vec<Key>, BTreeSet<Key>) {
+    let expected: BTreeSet<Ipv4Addr> = open
+        .iter()
+        .filter(|a| a.octets()[2] != 63)
+        .copied()
+        .collect();
+    let merged = success_keys(&[out]);
+    let unique: BTreeSet<_> = merged.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        merged.len(),
+        "the merge keeps one record per key"
+    );
+    let found: BTreeSet<Ipv4Addr> = unique.iter().map(|k| k.0).collect();
+    assert_eq!(found, expected, "the merged open set is the testbed's");
+    (merged, unique)
+}
+
+/// The summary `summary` of the complete merge of `inputs_files` into `merged` adds up:
+/// records read, duplicates removed and written, and the shards' totals (`metas`, the
+/// last run of each).
+fn summary_adds_up(
+    summary: &Path,
+    inputs_files: &[&Path],
+    merged: &[(Ipv4Addr, u16)],
+    metas: &[Value],
+) {
+    let unique: BTreeSet<_> = merged.iter().collect();
+    let inputs = success_keys(inputs_files);
+    let input_lines: usize = inputs_files
+        .iter()
+        .map(|f| read_lines(&std::fs::read(f).unwrap()).len())
+        .sum();
+    let s = json(summary);
+    assert_eq!(s["complete"], true);
+    assert_eq!(s["problems"], serde_json::json!([]));
+    assert_eq!(s["results"]["records_read"], input_lines);
+    assert_eq!(
+        s["results"]["duplicates_removed"],
+        inputs.len() - unique.len()
+    );
+    assert_eq!(s["results"]["records_written"], merged.len());
+    let sum = |f: &str| -> u64 {
+        metas
+            .iter()
+            .map(|m| m["survey"]["totals"][f].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(s["shards"]["targets_planned"], 16384);
+    for f in [
+        "targets_planned",
+        "targets_scanned",
+        "blocklisted_skips",
+        "packets_sent",
+        "results_written",
+    ] {
+        assert_eq!(s["shards"][f], sum(f), "{f}");
+    }
+    assert_eq!(s["shards"]["runs"], 5);
+    assert_eq!(s["survey_id"], metas[0]["survey"]["id"]);
+    assert!(s["shards"]["targets_scanned"].as_u64().unwrap() >= 16384 - 256);
+}
+
+/// Merges of the same shards in other forms: a file given twice, CSV with and without a
+/// header row, a results file left out. `merged` and `unique` are the complete merge's
+/// keys.
+fn merge_variants(dir: &Path, merged: &[(Ipv4Addr, u16)], unique: &BTreeSet<(Ipv4Addr, u16)>) {
+    let p = |name: &str| -> PathBuf { dir.join(name) };
+    let (out, r0, r1, r2) = (p("merged.json"), p("r0.json"), p("r1.json"), p("r2.json"));
+    // First record wins: a file given twice changes nothing in the output.
+    let again = p("again.json");
+    let o = merge_words(
+        dir,
+        "--metadata m0.json m1c.json m2.json -o again.json r0.json r1.json r0.json r2.json",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&out).unwrap(),
+        "every record of the second copy is a duplicate"
+    );
+
+    // CSV, with and without a header row: the same records survive.
+    let (c0, c1, c2) = (p("r0.csv"), p("r1.csv"), p("r2.csv"));
+    to_csv(&r0, &c0, true);
+    to_csv(&r1, &c1, true);
+    to_csv(&r2, &c2, true);
+    let merged_csv = p("merged.csv");
+    let o = merge_words(
+        dir,
+        "--metadata m0.json m1c.json m2.json -o merged.csv r0.csv r1.csv r2.csv",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&merged_csv).unwrap();
+    assert!(csv.starts_with("saddr,daddr,sport,"));
+    assert_eq!(csv.lines().count(), merged.len() + 1, "one header row");
+    let csv_keys: BTreeSet<(Ipv4Addr, u16)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(&csv_keys, unique);
+    to_csv(&r1, &c1, false);
+    let o = merge_words(
+        dir,
+        "--metadata m0.json m1c.json m2.json -- r0.csv r1.csv r2.csv",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("header row differs"), "{}", stderr(&o));
+
+    // A results file left out: fewer records than the shards wrote.
+    let o = merge_words(
+        dir,
+        "--metadata m0.json m1c.json m2.json -- r0.json r2.json",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a results file is missing or cut short"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Shard 2 again with another seed: mismatched, named, and shard 2 is then missing.
+fn other_seed_is_mismatched(tb: &Testbed, dir: &Path, blocklist: &Path) {
+    let p = |name: &str| -> PathBuf { dir.join(name) };
+    let (m2x, r2x) = (p("m2x.json"), p("r2x.json"));
+    let (r2x_s, m2x_s) = (r2x.to_str().unwrap(), m2x.to_str().unwrap());
+    shard_scan(
+        2,
+        blocklist,
+        &["-e", "7", "-r", "6000", "-o", r2x_s, "-m", m2x_s],
+    )
+    .run(tb);
+    let o = merge_words(
+        dir,
+        "--metadata m0.json m1c.json m2x.json -- r0.json r1.json r2x.json",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let problems: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("synsurvey merge: shard "))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            format!(
+                "2 ({}): mismatched: another scan: seed 7 (others: {SEED})",
+                m2x.display()
+            ),
+            "2: missing: no metadata file".to_string(),
+        ],
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
     let open = random_subset("198.18.0.0/18", 1500, 21);
@@ -163,73 +347,45 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
         .iter()
         .map(|&s| {
             let (o, m) = (p(&format!("r{s}.json")), p(&format!("m{s}.json")));
-            let args = ["-e", SEED, "-r", "2000", "-o", o.to_str().unwrap(), "-m"];
-            shard_cmd(&tb, s, &blocklist, &args)
-                .arg(&m)
-                .spawn()
-                .unwrap()
+            let (o, m) = (o.to_str().unwrap(), m.to_str().unwrap());
+            let args = ["-e", SEED, "-r", "2000", "-o", o, "-m", m];
+            shard_scan(s, &blocklist, &args).spawn(&tb)
         })
         .collect();
-    let args = ["-e", SEED, "-r", "1500", "-t", "1", "--checkpoint"];
-    let first = shard_cmd(&tb, 1, &blocklist, &args)
-        .arg(&ck1)
-        .args(["-o", r1s, "-m"])
-        .arg(p("m1a.json"))
-        .output()
-        .unwrap();
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (ck1_s, m1a_s) = (ck1.to_str().unwrap(), p("m1a.json"));
+    let m1a_s = m1a_s.to_str().unwrap();
+    let args = ["-e", SEED, "-r", "1500", "-t", "1", "--checkpoint", ck1_s];
+    shard_scan(
+        1,
+        &blocklist,
+        &[&args[..], &["-o", r1s, "-m", m1a_s]].concat(),
+    )
+    .run(&tb);
     for c in whole {
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
+        c.wait();
     }
     let (m0, m1a, m2) = (p("m0.json"), p("m1a.json"), p("m2.json"));
     let (r0, r2) = (p("r0.json"), p("r2.json"));
     assert_eq!(json(&m1a)["end_reason"], "max_runtime");
     assert_eq!(json(&m1a)["survey"]["complete"], false);
 
-    // Shard 1 unfinished, then left out: refused, naming it, and nothing written.
-    let out = p("merged.json");
-    let o = merge_in("--metadata m0.json m1a.json m2.json -o merged.json r0.json r1.json r2.json");
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!(
-            "shard 1 ({}): incomplete: its last run (run 1) ended max_runtime",
-            m1a.display()
-        )),
-        "{}",
-        stderr(&o)
-    );
-    assert!(!out.exists(), "an incomplete merge writes nothing");
-    let o = merge_in("--metadata m0.json m2.json -- r0.json r2.json");
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("shard 1: missing: no metadata file"));
-    assert!(o.stdout.is_empty());
+    incomplete_merges_are_refused(dir.path(), &m1a);
 
     // Run 2 is killed outright; run 3 repeats what run 2 sent after its last save.
     let sent_a = json(&m1a)["packets_sent"].as_u64().unwrap();
-    let mut second = shard_cmd(&tb, 1, &blocklist, &["--resume"])
-        .arg(&ck1)
-        .args(["-o", r1s, "-m"])
-        .arg(p("m1b.json"))
-        .spawn()
-        .unwrap();
+    let m1b_s = p("m1b.json");
+    let resume = |m: &str| shard_scan(1, &blocklist, &["--resume", ck1_s, "-o", r1s, "-m", m]);
+    let second = resume(m1b_s.to_str().unwrap()).spawn(&tb);
     wait_for_save(&ck1, 2, sent_a);
     std::thread::sleep(Duration::from_millis(300));
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     let m1b = p("m1b.json");
     assert!(
         std::fs::read(&m1b).unwrap().is_empty(),
         "a killed run leaves its metadata file empty"
     );
     let m1c = p("m1c.json");
-    let third = shard_cmd(&tb, 1, &blocklist, &["--resume"])
-        .arg(&ck1)
-        .args(["-o", r1s, "-m"])
-        .arg(&m1c)
-        .output()
-        .unwrap();
-    assert!(third.status.success(), "{}", stderr(&third));
+    resume(m1c.to_str().unwrap()).run(&tb);
     let last = json(&m1c);
     assert_eq!(last["survey"]["run"], 3);
     assert_eq!(last["survey"]["complete"], true);
@@ -265,130 +421,12 @@ fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
         "{line}"
     );
 
-    let expected: BTreeSet<Ipv4Addr> = open
-        .iter()
-        .filter(|a| a.octets()[2] != 63)
-        .copied()
-        .collect();
-    let merged = success_keys(&[&out]);
-    let unique: BTreeSet<_> = merged.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        merged.len(),
-        "the merge keeps one record per key"
-    );
-    let found: BTreeSet<Ipv4Addr> = unique.iter().map(|k| k.0).collect();
-    assert_eq!(found, expected, "the merged open set is the testbed's");
-
-    let inputs = success_keys(&[&r0, &r1, &r2]);
-    let input_lines: usize = [&r0, &r1, &r2]
-        .iter()
-        .map(|f| read_json_lines(&std::fs::read(f).unwrap()).len())
-        .sum();
-    let s = json(&summary);
-    assert_eq!(s["complete"], true);
-    assert_eq!(s["problems"], serde_json::json!([]));
-    assert_eq!(s["results"]["records_read"], input_lines);
-    assert_eq!(
-        s["results"]["duplicates_removed"],
-        inputs.len() - unique.len()
-    );
-    assert_eq!(s["results"]["records_written"], merged.len());
+    let (merged, unique) = merged_is_the_open_set(&p("merged.json"), &open);
     let metas = [json(&m0), last, json(&m2)];
-    let sum = |f: &str| -> u64 {
-        metas
-            .iter()
-            .map(|m| m["survey"]["totals"][f].as_u64().unwrap())
-            .sum()
-    };
-    assert_eq!(s["shards"]["targets_planned"], 16384);
-    for f in [
-        "targets_planned",
-        "targets_scanned",
-        "blocklisted_skips",
-        "packets_sent",
-        "results_written",
-    ] {
-        assert_eq!(s["shards"][f], sum(f), "{f}");
-    }
-    assert_eq!(s["shards"]["runs"], 5);
-    assert_eq!(s["survey_id"], metas[0]["survey"]["id"]);
-    assert!(s["shards"]["targets_scanned"].as_u64().unwrap() >= 16384 - 256);
+    summary_adds_up(&summary, &[&r0, &r1, &r2], &merged, &metas);
 
-    // First record wins: a file given twice changes nothing in the output.
-    let again = p("again.json");
-    let o = merge_in(
-        "--metadata m0.json m1c.json m2.json -o again.json r0.json r1.json r0.json r2.json",
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        std::fs::read(&again).unwrap(),
-        std::fs::read(&out).unwrap(),
-        "every record of the second copy is a duplicate"
-    );
-
-    // CSV, with and without a header row: the same records survive.
-    let (c0, c1, c2) = (p("r0.csv"), p("r1.csv"), p("r2.csv"));
-    to_csv(&r0, &c0, true);
-    to_csv(&r1, &c1, true);
-    to_csv(&r2, &c2, true);
-    let merged_csv = p("merged.csv");
-    let o = merge_in("--metadata m0.json m1c.json m2.json -o merged.csv r0.csv r1.csv r2.csv");
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let csv = std::fs::read_to_string(&merged_csv).unwrap();
-    assert!(csv.starts_with("saddr,daddr,sport,"));
-    assert_eq!(csv.lines().count(), merged.len() + 1, "one header row");
-    let csv_keys: BTreeSet<(Ipv4Addr, u16)> = csv
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].parse().unwrap(), f[2].parse().unwrap())
-        })
-        .collect();
-    assert_eq!(csv_keys, unique);
-    to_csv(&r1, &c1, false);
-    let o = merge_in("--metadata m0.json m1c.json m2.json -- r0.csv r1.csv r2.csv");
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("header row differs"), "{}", stderr(&o));
-
-    // A results file left out: fewer records than the shards wrote.
-    let o = merge_in("--metadata m0.json m1c.json m2.json -- r0.json r2.json");
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("a results file is missing or cut short"),
-        "{}",
-        stderr(&o)
-    );
-
-    // Shard 2 again with another seed: mismatched, named, and shard 2 is then missing.
-    let (m2x, r2x) = (p("m2x.json"), p("r2x.json"));
-    let o = shard_cmd(&tb, 2, &blocklist, &["-e", "7", "-r", "6000", "-o"])
-        .arg(&r2x)
-        .arg("-m")
-        .arg(&m2x)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = merge_in("--metadata m0.json m1c.json m2x.json -- r0.json r1.json r2x.json");
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = stderr(&o);
-    let problems: Vec<&str> = err
-        .lines()
-        .filter_map(|l| l.strip_prefix("synsurvey merge: shard "))
-        .collect();
-    assert_eq!(
-        problems,
-        vec![
-            format!(
-                "2 ({}): mismatched: another scan: seed 7 (others: {SEED})",
-                m2x.display()
-            ),
-            "2: missing: no metadata file".to_string(),
-        ],
-        "{}",
-        stderr(&o)
-    );
+    merge_variants(dir.path(), &merged, &unique);
+    other_seed_is_mismatched(&tb, dir.path(), &blocklist);
 }
 
 #[test]

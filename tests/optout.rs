@@ -126,8 +126,7 @@ fn sighup_rereads_an_unchanged_looking_file() {
     // The watcher alone would not notice: give it time to (wrongly) do so.
     std::thread::sleep(Duration::from_millis(600));
     let changed_at = now();
-    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-    unsafe { libc::kill(scan.id() as i32, libc::SIGHUP) };
+    signal(scan.id(), libc::SIGHUP);
     let Scanned { meta, stderr, .. } = scan.wait();
     let seen = cap.stop();
     assert_eq!(late(&seen, in_20, changed_at).len(), 0);
@@ -229,7 +228,7 @@ fn large_scans_need_a_blocklist_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read_json_lines(&out.stdout).len(), 5);
+    assert_eq!(read_probes(&out.stdout).len(), 5);
     // 2^24 addresses exactly is not "more than".
     let out = run(&["11.0.0.0/8", "-p", "80", "-d", "-n", "1"]);
     assert!(

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -43,8 +42,7 @@ fn unwritable_output_fails_before_any_probe() {
     ];
     for (flag, path, want) in cases {
         let cap = tb.capture_syns();
-        let mut cmd = tb.exec_scan([
-            synsurvey().to_str().unwrap(),
+        let mut args = vec![
             "--no-default-blocklist",
             "198.18.1.0/24",
             "-p",
@@ -53,15 +51,12 @@ fn unwritable_output_fails_before_any_probe() {
             "1000",
             "-c",
             "0",
-        ]);
+        ];
         if flag == "-o" {
-            cmd.args(["-m", meta.to_str().unwrap()]);
+            args.extend(["-m", meta.to_str().unwrap()]);
         }
-        let out = cmd
-            .args([flag, &path])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        args.extend([flag, &path]);
+        let out = Scan::new(&args).bare().raw().may_fail().run(&tb).output;
         let seen = cap.stop();
         let lines = stderr_lines(&out);
         assert!(!out.status.success(), "{flag} {path}: exit {}", out.status);
@@ -96,24 +91,22 @@ fn output_failing_mid_scan_stops_with_an_error_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let meta = dir.path().join("meta.json");
     let start = Instant::now();
-    let out = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "198.18.0.0/16",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-q",
-            "-o",
-            "/dev/full",
-            "-m",
-            meta.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = Scan::new(&[
+        "198.18.0.0/16",
+        "-p",
+        "80",
+        "-r",
+        "5000",
+        "-q",
+        "-o",
+        "/dev/full",
+        "-m",
+        meta.to_str().unwrap(),
+    ])
+    .raw()
+    .may_fail()
+    .run(&tb)
+    .output;
     let took = start.elapsed();
     let lines = stderr_lines(&out);
     assert_eq!(out.status.code(), Some(1), "{lines:?}");

@@ -96,6 +96,9 @@ fn measure_rate(rate: u64, secs: f64, threads: u32) -> RateCheck {
                 "-p",
                 "1-1000",
                 "--no-default-blocklist",
+                // Throughput into our own sink: the per-network ceiling is for other people's networks.
+                "--max-net-rate",
+                "0",
                 "-c",
                 "0",
                 "-q",
@@ -243,6 +246,8 @@ fn xdp_scan(tb: &Testbed, n: u64) -> (String, u64) {
             "-p",
             "1-10",
             "--no-default-blocklist",
+            "--max-net-rate",
+            "0",
             "-c",
             "0",
             "-q",
@@ -280,6 +285,7 @@ fn xdp_sends_every_ipv6_probe() {
     let out = tb
         .exec_scan([synsurvey().as_os_str()])
         .args(["2001:2::/108", "-p", "1-10", "--no-default-blocklist"])
+        .args(["--max-net-rate", "0"])
         .args(["-c", "0", "-q", "-o", "/dev/null", "-T", "2", "-r", "0"])
         .args(["-n", "300000", "--xdp"])
         .output()

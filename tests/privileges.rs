@@ -179,9 +179,9 @@ fn nobody_scans_with_file_capabilities() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let found: std::collections::BTreeSet<String> = read_json_lines(&out.stdout)
-        .iter()
-        .map(|l| l["saddr"].as_str().unwrap().to_string())
+    let found: std::collections::BTreeSet<String> = read_lines(&out.stdout)
+        .into_iter()
+        .map(|l| l.saddr)
         .collect();
     let want: std::collections::BTreeSet<String> = open.iter().map(|a| a.to_string()).collect();
     assert_eq!(found, want);

@@ -4,95 +4,39 @@
 //! destination unreachables as for IPv4, count every other frame by its reason, and never
 //! panic on hostile input.
 
+mod forge;
+
 use std::net::Ipv6Addr;
-use std::time::Instant;
 
+use forge::{Fixture, PORT};
 use proptest::prelude::*;
-use synsurvey::recv::{Classifier, Outcome};
-use synsurvey::targets::live_blocklist::LiveBlocklist;
+use synsurvey::recv::Outcome;
 use synsurvey::targets::v6::{Addrs6, Iid, Ranges6};
-use synsurvey::targets::TargetSpace;
-use synsurvey::validate::{DropReason, Key, Validator};
+use synsurvey::validate::DropReason;
 use synsurvey::wire::tcp::flags;
-use synsurvey::wire::{ethernet, icmpv6, ipv6, Ipv6Packet, TcpPacket, V6};
-
-const SPORTS: (u16, u16) = (40000, 40099);
-const PORT: u16 = 80;
+use synsurvey::wire::{icmpv6, ipv6, V6};
 
 fn a(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
 }
 
-struct Scan {
-    src: Ipv6Addr,
-    validator: Validator<Ipv6Addr>,
-    space: TargetSpace<Addrs6>,
-    blocklist: LiveBlocklist<Ranges6>,
+/// 2001:2::/120 port 80 from 2001:2::ffff:1, and 2001:2::77 on the blocklist.
+fn fixture() -> Fixture<V6> {
+    let net = "2001:2::/120".parse().unwrap();
+    let blocked = Ranges6::from_nets(&["2001:2::77/128".parse().unwrap()]);
+    let addrs = Addrs6::new(vec![], &[(net, 128)], &Ranges6::new(), Iid::Low).unwrap();
+    Fixture::new(a("2001:2::ffff:1"), addrs, blocked)
 }
 
-impl Scan {
-    /// 2001:2::/120 port 80, and 2001:2::77 on the blocklist.
-    fn new() -> Scan {
-        let src = a("2001:2::ffff:1");
-        let net = "2001:2::/120".parse().unwrap();
-        let blocked = Ranges6::from_nets(&["2001:2::77/128".parse().unwrap()]);
-        let addrs = Addrs6::new(vec![], &[(net, 128)], &Ranges6::new(), Iid::Low).unwrap();
-        Scan {
-            src,
-            validator: Validator::new(&Key([0x5e; 16]), src, SPORTS, 1),
-            space: TargetSpace::new(addrs, vec![PORT]),
-            blocklist: LiveBlocklist::new(blocked),
-        }
-    }
-
-    fn classifier(&self) -> Classifier<'_, V6> {
-        Classifier::new(
-            &self.validator,
-            &self.space,
-            &self.blocklist,
-            Instant::now(),
-            false,
-        )
-    }
-
-    /// The TCP reply `from:PORT` sends to our probe, after the extension `chain`.
-    fn reply(&self, from: Ipv6Addr, tcp_flags: u8, chain: &[(u8, Vec<u8>)]) -> Vec<u8> {
-        let tag = self.validator.tag(from, PORT);
-        let mut tcp = [0u8; 20];
-        let mut t = TcpPacket::new_unchecked(&mut tcp[..]);
-        t.set_src_port(PORT);
-        t.set_dst_port(self.validator.sport(&tag, 0));
-        t.set_seq_number(0x1234_5678);
-        t.set_ack_number(tag.seq.wrapping_add(1));
-        t.set_header_len(20);
-        t.set_flags(tcp_flags);
-        t.set_window_len(65535);
-        t.fill_checksum_v6(from, self.src);
-        frame(from, self.src, ipv6::NEXT_HEADER_TCP, chain, &tcp)
-    }
-}
-
-/// Ethernet + IPv6 from `src` to `dst` + the extension headers `chain` (each `(kind,
-/// bytes)`, bytes[0] set here to the next header) + the upper layer `body` of `proto`.
-fn frame(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, chain: &[(u8, Vec<u8>)], body: &[u8]) -> Vec<u8> {
-    let mut exts = Vec::new();
-    for (i, (_, bytes)) in chain.iter().enumerate() {
-        let mut b = bytes.clone();
-        b[0] = chain.get(i + 1).map_or(proto, |c| c.0);
-        exts.extend(b);
-    }
-    let mut f = vec![0u8; 14 + 40];
-    f[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV6.to_be_bytes());
-    let mut ip = Ipv6Packet::new_unchecked(&mut f[14..]);
-    ip.set_version_tc_flow(0, 0);
-    ip.set_payload_len((exts.len() + body.len()) as u16);
-    ip.set_next_header(chain.first().map_or(proto, |c| c.0));
-    ip.set_hop_limit(57);
-    ip.set_src_addr(src);
-    ip.set_dst_addr(dst);
-    f.extend(exts);
-    f.extend_from_slice(body);
-    f
+/// The TCP reply (no options, hop limit 57) `from:PORT` sends to our probe, after the
+/// extension `chain`.
+fn reply(s: &Fixture<V6>, from: Ipv6Addr, tcp_flags: u8, chain: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let mut f = s.reply(from, PORT);
+    f.flags = tcp_flags;
+    f.tcp_options.clear();
+    f.ttl = 57;
+    f.ext_headers = chain.to_vec();
+    f.build()
 }
 
 fn hop_by_hop() -> (u8, Vec<u8>) {
@@ -116,11 +60,11 @@ fn dropped(o: &Outcome) -> Option<DropReason> {
 
 #[test]
 fn accepts_our_replies_and_classifies_them() {
-    let s = Scan::new();
+    let s = fixture();
     let t = a("2001:2::9");
     let mut c = s.classifier();
     let Outcome::Result { record, report } =
-        c.classify(&s.reply(t, flags::SYN | flags::ACK, &[]), false, false)
+        c.classify(&reply(&s, t, flags::SYN | flags::ACK, &[]), false, false)
     else {
         panic!("SYN-ACK refused");
     };
@@ -131,16 +75,17 @@ fn accepts_our_replies_and_classifies_them() {
     );
     assert_eq!((record.classification.as_str(), record.ttl), ("synack", 57));
     // The same reply again is a duplicate; a reply after extension headers is accepted.
-    let again = c.classify(&s.reply(t, flags::SYN | flags::ACK, &[]), false, false);
+    let again = c.classify(&reply(&s, t, flags::SYN | flags::ACK, &[]), false, false);
     assert_eq!(dropped(&again), Some(DropReason::Duplicate));
-    let ext = s.reply(
+    let ext = reply(
+        &s,
         a("2001:2::a"),
         flags::SYN | flags::ACK,
         &[hop_by_hop(), dest_opts()],
     );
     assert!(dropped(&s.classifier().classify(&ext, false, false)).is_none());
     let Outcome::Result { record, .. } = s.classifier().classify(
-        &s.reply(a("2001:2::b"), flags::RST | flags::ACK, &[]),
+        &reply(&s, a("2001:2::b"), flags::RST | flags::ACK, &[]),
         false,
         false,
     ) else {
@@ -154,33 +99,36 @@ fn accepts_our_replies_and_classifies_them() {
 
 #[test]
 fn drop_reasons() {
-    let s = Scan::new();
+    let s = fixture();
     let t = a("2001:2::9");
     let verdict = |f: &[u8]| dropped(&s.classifier().classify(f, false, false));
     assert_eq!(
-        verdict(&s.reply(a("2001:2::77"), flags::SYN | flags::ACK, &[])),
+        verdict(&reply(&s, a("2001:2::77"), flags::SYN | flags::ACK, &[])),
         Some(DropReason::Blocklisted)
     );
     assert_eq!(
-        verdict(&s.reply(a("2001:2::1:9"), flags::SYN | flags::ACK, &[])),
+        verdict(&reply(&s, a("2001:2::1:9"), flags::SYN | flags::ACK, &[])),
         Some(DropReason::NotATarget)
     );
-    let mut bad_sum = s.reply(t, flags::SYN | flags::ACK, &[]);
+    let mut bad_sum = reply(&s, t, flags::SYN | flags::ACK, &[]);
     let last = bad_sum.len() - 1;
     bad_sum[last] ^= 1;
     assert_eq!(verdict(&bad_sum), Some(DropReason::BadTcpChecksum));
-    let mut bad_ack = s.reply(t, flags::SYN | flags::ACK, &[]);
+    let mut bad_ack = reply(&s, t, flags::SYN | flags::ACK, &[]);
     bad_ack[14 + 40 + 8] ^= 0x80;
     assert_ne!(verdict(&bad_ack), None, "a wrong ack is refused");
     let mut frag = (ipv6::ext::FRAGMENT, vec![0, 0, 0, 1, 0, 0, 0, 1]);
     assert_eq!(
-        verdict(&s.reply(t, flags::SYN | flags::ACK, &[frag.clone()])),
+        verdict(&reply(&s, t, flags::SYN | flags::ACK, &[frag.clone()])),
         Some(DropReason::Malformed)
     );
     frag.1[3] = 0; // an atomic fragment holds the whole segment
-    assert_eq!(verdict(&s.reply(t, flags::SYN | flags::ACK, &[frag])), None);
     assert_eq!(
-        verdict(&s.reply(t, flags::SYN, &[])),
+        verdict(&reply(&s, t, flags::SYN | flags::ACK, &[frag])),
+        None
+    );
+    assert_eq!(
+        verdict(&reply(&s, t, flags::SYN, &[])),
         Some(DropReason::NotAReply)
     );
 }
@@ -189,7 +137,7 @@ fn drop_reasons() {
 /// can put before TCP, and what the receiver must decide about each (`None`: accepted).
 #[test]
 fn extension_header_corpus() {
-    let s = Scan::new();
+    let s = fixture();
     let sa = flags::SYN | flags::ACK;
     let routing = (ipv6::ext::ROUTING, vec![0, 0, 0, 0, 0, 0, 0, 0]);
     // Authentication header: length 1 = (1 + 2) * 4 = 12 bytes (SPI and sequence number).
@@ -231,7 +179,7 @@ fn extension_header_corpus() {
     for (i, (name, chain, want)) in cases.into_iter().enumerate() {
         // A fresh target for each case, so that an accepted one is no duplicate.
         let t = Ipv6Addr::from(u128::from(a("2001:2::10")) + i as u128);
-        let f = s.reply(t, sa, &chain);
+        let f = reply(&s, t, sa, &chain);
         let got = dropped(&s.classifier().classify(&f, false, false));
         assert_eq!(got, want, "{name}");
         // Every prefix of the frame is refused, never a panic.
@@ -242,26 +190,9 @@ fn extension_header_corpus() {
     }
 }
 
-/// The IPv6 header and 8 TCP bytes of our probe to `t`, as an unreachable quotes them.
-fn quoted_probe(s: &Scan, t: Ipv6Addr, seq: u32) -> Vec<u8> {
-    let tag = s.validator.tag(t, PORT);
-    let mut p = vec![0u8; 48];
-    let mut ip = Ipv6Packet::new_unchecked(&mut p[..]);
-    ip.set_version_tc_flow(0, 0);
-    ip.set_payload_len(40);
-    ip.set_next_header(ipv6::NEXT_HEADER_TCP);
-    ip.set_hop_limit(3);
-    ip.set_src_addr(s.src);
-    ip.set_dst_addr(t);
-    p[40..42].copy_from_slice(&s.validator.sport(&tag, 0).to_be_bytes());
-    p[42..44].copy_from_slice(&PORT.to_be_bytes());
-    p[44..48].copy_from_slice(&seq.to_be_bytes());
-    p
-}
-
 #[test]
 fn icmpv6_unreachables_are_classified_as_for_ipv4() {
-    let s = Scan::new();
+    let s = fixture();
     let t = a("2001:2::9");
     let router = a("2001:2:ff::1");
     let seq = s.validator.tag(t, PORT).seq;
@@ -270,7 +201,7 @@ fn icmpv6_unreachables_are_classified_as_for_ipv4() {
         router,
         s.src,
         icmpv6::code::ADMIN_PROHIBITED,
-        &quoted_probe(&s, t, seq),
+        &s.quoted(t, PORT, seq),
     );
     let Outcome::Result { record, .. } = s.classifier().classify(&u, false, false) else {
         panic!("unreachable refused");
@@ -289,7 +220,7 @@ fn icmpv6_unreachables_are_classified_as_for_ipv4() {
         router,
         s.src,
         4,
-        &quoted_probe(&s, t, seq ^ 1),
+        &s.quoted(t, PORT, seq ^ 1),
     );
     assert_eq!(
         dropped(&s.classifier().classify(&forged, false, false)),
@@ -300,7 +231,7 @@ fn icmpv6_unreachables_are_classified_as_for_ipv4() {
         router,
         s.src,
         4,
-        &quoted_probe(&s, a("2001:3::1"), seq),
+        &s.quoted(a("2001:3::1"), PORT, seq),
     );
     assert_eq!(
         dropped(&s.classifier().classify(&other, false, false)),
@@ -325,8 +256,8 @@ proptest! {
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
     ) {
-        let s = Scan::new();
-        let mut f = s.reply(a("2001:2::9"), flags::SYN | flags::ACK, &[hop_by_hop(), dest_opts()]);
+        let s = fixture();
+        let mut f = reply(&s, a("2001:2::9"), flags::SYN | flags::ACK, &[hop_by_hop(), dest_opts()]);
         for (i, v) in flips {
             let at = 14 + i.index(f.len() - 14);
             f[at] ^= v;

@@ -294,30 +294,21 @@ fn report_of_a_testbed_scan_shows_its_map_in_a_browser() {
         dir.path().join("results.json"),
         dir.path().join("meta.json"),
     );
-    let o = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "198.18.0.0/20",
-        ])
-        .args(["-p", "80", "-r", "5000", "-c", "1", "-q", "-e", "7"])
-        .args([
-            "--contact",
-            "report-test@example.org",
-            "--purpose",
-            "testing the report",
-        ])
-        .arg("-o")
-        .arg(&results)
-        .arg("-m")
-        .arg(&meta)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let (results_s, meta_s) = (results.to_str().unwrap(), meta.to_str().unwrap());
+    let scan = words("198.18.0.0/20 -p 80 -r 5000 -c 1 -q -e 7 --contact report-test@example.org");
+    let purpose = [
+        "--purpose",
+        "testing the report",
+        "-o",
+        results_s,
+        "-m",
+        meta_s,
+    ];
+    let o = Scan::new(&[&scan[..], &purpose].concat()).run(&tb).output;
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let hits = read_json_lines(&std::fs::read(&results).unwrap())
+    let hits = read_lines(&std::fs::read(&results).unwrap())
         .iter()
-        .filter(|l| l["success"] == true)
+        .filter(|l| l.success)
         .count();
     assert_eq!(
         hits,

@@ -54,8 +54,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn lines(path: &Path) -> Vec<Value> {
-    read_json_lines(&std::fs::read(path).unwrap())
+/// The result lines of a live scan's `-o` file.
+fn lines(path: &Path) -> Vec<Line> {
+    read_lines(&std::fs::read(path).unwrap())
+}
+
+/// The probes of a dry run's `-o` file.
+fn probes(path: &Path) -> Vec<DryRunRecord> {
+    read_probes(&std::fs::read(path).unwrap())
 }
 
 fn checkpoint(path: &Path) -> Value {
@@ -86,7 +92,7 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
     seeded.extend_from_slice(&["-e", "4242"]);
     let o = run(&seeded);
     assert!(o.status.success(), "{}", stderr(&o));
-    let full = read_json_lines(&o.stdout);
+    let full = read_probes(&o.stdout);
 
     let mut first = full_args.clone();
     first.extend_from_slice(&[
@@ -101,7 +107,7 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
     ]);
     let o = run(&first);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    let part1 = lines(&out);
+    let part1 = probes(&out);
     assert!(!part1.is_empty() && part1.len() < full.len());
     let c = checkpoint(&ck);
     assert_eq!(
@@ -131,20 +137,13 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
         }
     };
     assert!(o.status.success(), "{}", stderr(&o));
-    let both = lines(&out);
+    let both = probes(&out);
     assert!(both.len() > part1.len());
     assert_eq!(&both[..part1.len()], &part1[..], "the first part is kept");
 
     // A run without a checkpoint draws its own key, so compare what is probed, not the
     // sequence numbers; within the interrupted scan the key is the same in both parts.
-    let probe = |v: &Value| {
-        (
-            v["daddr"].as_str().unwrap().to_string(),
-            v["dport"].as_u64().unwrap(),
-            v["probe"].as_u64().unwrap(),
-            v["thread"].as_u64().unwrap(),
-        )
-    };
+    let probe = |v: &DryRunRecord| (v.daddr.clone(), v.dport, v.probe, v.thread);
     let want: BTreeSet<_> = full.iter().map(probe).collect();
     let got: BTreeSet<_> = both.iter().map(probe).collect();
     let missing: Vec<_> = want.difference(&got).take(5).collect();
@@ -153,13 +152,13 @@ fn interrupted_dry_run(scan: &[&str], stop_after: &str, threads: usize, how: Res
         missing.is_empty() && extra.is_empty(),
         "resumed scan differs from an uninterrupted one: missing {missing:?}, extra {extra:?}"
     );
-    let mut seen: HashMap<_, (u64, u64)> = HashMap::new();
+    let mut seen: HashMap<_, (u32, u16)> = HashMap::new();
     for v in &both {
-        let fields = (v["seqnum"].as_u64().unwrap(), v["sport"].as_u64().unwrap());
+        let fields = (v.seqnum, v.sport);
         let before = seen.insert(probe(v), fields);
         assert!(
             before.is_none_or(|b| b == fields),
-            "a repeated probe with another key: {v}"
+            "a repeated probe with another key: {v:?}"
         );
     }
     let repeated = both.len() - full.len();
@@ -256,14 +255,7 @@ fn resume_refuses_another_scan_and_bad_files() {
             "already exists",
         ),
         (
-            &[
-                "-d",
-                "198.18.0.0/22",
-                "-p",
-                "80",
-                "--resume",
-                "/nonexistent/ck",
-            ],
+            &words("-d 198.18.0.0/22 -p 80 --resume /nonexistent/ck"),
             "--resume: /nonexistent/ck: cannot read",
         ),
         (
@@ -275,15 +267,7 @@ fn resume_refuses_another_scan_and_bad_files() {
             "--notice-http needs --contact",
         ),
         (
-            &[
-                "198.18.0.0/22",
-                "-p",
-                "80",
-                "--notice-http",
-                "nowhere",
-                "--contact",
-                "x",
-            ],
+            &words("198.18.0.0/22 -p 80 --notice-http nowhere --contact x"),
             "--notice-http: \"nowhere\" is not ADDR:PORT",
         ),
         (
@@ -349,9 +333,9 @@ fn resume_refuses_a_changed_target_list() {
 
 /// The addresses a dry run printed.
 fn daddrs(stdout: &[u8]) -> BTreeSet<Ipv4Addr> {
-    read_json_lines(stdout)
+    read_probes(stdout)
         .iter()
-        .map(|v| v["daddr"].as_str().unwrap().parse().unwrap())
+        .map(|v| v.daddr.parse().unwrap())
         .collect()
 }
 
@@ -402,24 +386,25 @@ fn resume_reads_a_version_1_checkpoint() {
 // Live, in the testbed
 // ---------------------------------------------------------------------------------------
 
-fn synacks(lines: &[Value]) -> BTreeSet<Ipv4Addr> {
-    lines
-        .iter()
-        .filter(|v| v["classification"] == "synack")
-        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
-        .collect()
+fn synacks(lines: &[Line]) -> BTreeSet<Ipv4Addr> {
+    addrs_of(lines, "synack")
 }
 
-fn scan_cmd(tb: &Testbed, args: &[&str]) -> Command {
-    let mut c = tb.exec_scan([BIN, "--no-default-blocklist", "-q"]);
-    c.args(args).stdin(Stdio::null());
-    c
+/// A live scan as these tests run it, with no metadata file of the runner's: a resumed
+/// run would take its path from the checkpoint.
+fn live(args: &[&str]) -> Scan {
+    Scan::new(&[&["--no-default-blocklist", "-q"], args].concat()).bare()
 }
 
-/// Runs `cmd` and interrupts it with SIGINT once its checkpoint `ck` records more than
+/// A resumed live scan: `--resume CK` and `args`, nothing else.
+fn resumed(ck: &str, args: &[&str]) -> Scan {
+    Scan::new(&[&["--resume", ck], args].concat()).bare()
+}
+
+/// Runs `scan` and interrupts it with SIGINT once its checkpoint `ck` records more than
 /// `sent` packets: a save is about a second into the run, whatever the machine's load.
-fn interrupt_after_a_save(cmd: &mut Command, ck: &Path, sent: u64) {
-    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+fn interrupt_after_a_save(tb: &Testbed, scan: Scan, ck: &Path, sent: u64) {
+    let mut running = scan.may_fail().spawn(tb);
     let deadline = Instant::now() + Duration::from_secs(20);
     let saved = || {
         std::fs::read(ck)
@@ -430,17 +415,65 @@ fn interrupt_after_a_save(cmd: &mut Command, ck: &Path, sent: u64) {
     };
     while !saved() {
         assert!(Instant::now() < deadline, "no checkpoint saved");
-        assert!(child.try_wait().unwrap().is_none(), "the scan ended early");
+        assert!(running.try_wait().is_none(), "the scan ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let o = child.wait_with_output().unwrap();
+    signal(running.id(), libc::SIGINT);
+    let o = running.wait().output;
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
 }
 
 fn sent(ck: &Path) -> u64 {
     checkpoint(ck)["totals"]["packets_sent"].as_u64().unwrap()
+}
+
+/// Flags that contradict the checkpoint `ck` are refused, naming the flag, with nothing
+/// sent and nothing written (to `ck` or to the first run's output `out1`).
+fn refused_without_a_trace(tb: &Testbed, ck: &Path, out1: &Path) {
+    let ck_s = ck.to_str().unwrap();
+    let part1 = lines(out1);
+    let saved = std::fs::read(ck).unwrap();
+    let cap = tb.capture_syns();
+    let refused: &[(&[&str], &str)] = &[
+        (&["-p", "443"], "-p 443 differs from the checkpoint's 80"),
+        (
+            &["198.18.0.0/21"],
+            "targets 198.18.0.0/21 differ from the checkpoint's 198.18.0.0/20",
+        ),
+    ];
+    for (args, msg) in refused {
+        let o = resumed(ck_s, args).raw().may_fail().run(tb).output;
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(stderr(&o), format!("synsurvey: --resume: {msg}\n"));
+    }
+    assert_eq!(cap.stop(), vec![], "nothing sent");
+    assert_eq!(
+        std::fs::read(ck).unwrap(),
+        saved,
+        "the checkpoint is untouched"
+    );
+    assert_eq!(lines(out1), part1, "the output is untouched");
+}
+
+/// Ground truth from the wire: every target of 198.18.0.0/20 probed, and none twice:
+/// SIGINT is a clean stop, whose final save holds the exact positions (-P 1 splits no
+/// target). The checkpoint `ck` says the scan is complete after three runs.
+fn each_probed_once(syns: &[SeenSyn], ck: &Path) {
+    let mut per_target: HashMap<Ipv4Addr, u32> = HashMap::new();
+    for s in syns {
+        assert_eq!(s.dport, 80);
+        *per_target.entry(s.daddr).or_default() += 1;
+    }
+    assert_eq!(per_target.len(), 4096, "every target probed");
+    assert!(per_target
+        .keys()
+        .all(|a| u32::from(*a) >> 12 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 12));
+    let twice: Vec<_> = per_target.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(twice.is_empty(), "probed more than once: {twice:?}");
+    let c = checkpoint(ck);
+    assert_eq!(c["complete"], true);
+    assert_eq!(c["runs"], 3);
+    assert_eq!(c["totals"]["targets_scanned"], 4096);
 }
 
 /// A live scan interrupted twice: resumed the first time with a new rate and a new `-o`
@@ -477,60 +510,25 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
     ];
 
     // Uninterrupted, for comparison.
-    let o = scan_cmd(&tb, &scan).args(["-r", "8000"]).output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(synacks(&read_json_lines(&o.stdout)), want);
+    let full = live(&[&scan[..], &["-r", "8000"]].concat()).run(&tb);
+    assert_eq!(synacks(&full.lines), want);
 
     // Run 1, at 1000 pps (4.1 s for the whole scan), interrupted after its first save.
     let cap = tb.capture_syns();
-    interrupt_after_a_save(
-        scan_cmd(&tb, &scan).args(["-r", "1000", "--checkpoint", ck_s, "-o", out1_s]),
-        &ck,
-        0,
-    );
+    let run1 = ["-r", "1000", "--checkpoint", ck_s, "-o", out1_s];
+    interrupt_after_a_save(&tb, live(&[&scan[..], &run1].concat()), &ck, 0);
     let mut syns = cap.stop();
     let part1 = lines(&out1);
     let sent1 = sent(&ck);
     assert!(sent1 < 4096, "sent {sent1} before SIGINT");
     assert!(!part1.is_empty(), "results of the first part are written");
 
-    // Flags that contradict the checkpoint: refused, naming the flag, with nothing sent
-    // and nothing written.
-    let saved = std::fs::read(&ck).unwrap();
-    let cap = tb.capture_syns();
-    let refused: &[(&[&str], &str)] = &[
-        (&["-p", "443"], "-p 443 differs from the checkpoint's 80"),
-        (
-            &["198.18.0.0/21"],
-            "targets 198.18.0.0/21 differ from the checkpoint's 198.18.0.0/20",
-        ),
-    ];
-    for (args, msg) in refused {
-        let o = tb
-            .exec_scan([BIN, "--resume", ck_s])
-            .args(*args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert_eq!(stderr(&o), format!("synsurvey: --resume: {msg}\n"));
-    }
-    assert_eq!(cap.stop(), vec![], "nothing sent");
-    assert_eq!(
-        std::fs::read(&ck).unwrap(),
-        saved,
-        "the checkpoint is untouched"
-    );
-    assert_eq!(lines(&out1), part1, "the output is untouched");
+    refused_without_a_trace(&tb, &ck, &out1);
 
     // Run 2: another rate and another output file are accepted; interrupted again.
     let cap = tb.capture_syns();
-    interrupt_after_a_save(
-        tb.exec_scan([BIN, "--resume", ck_s, "-r", "800", "-o", out2_s])
-            .stdin(Stdio::null()),
-        &ck,
-        sent1,
-    );
+    let run2 = resumed(ck_s, &["-r", "800", "-o", out2_s]);
+    interrupt_after_a_save(&tb, run2, &ck, sent1);
     let c = checkpoint(&ck);
     assert_eq!(c["command"]["args"]["rate"], serde_json::json!(["800"]));
     assert_eq!(
@@ -541,12 +539,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
     assert_eq!(lines(&out1), part1, "run 2 writes to its own -o");
 
     // Run 3: the checkpoint alone (with run 2's rate and -o).
-    let o = tb
-        .exec_scan([BIN, "--resume", ck_s])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = resumed(ck_s, &[]).run(&tb).output;
     assert!(o.stdout.is_empty(), "-o and -q come from the checkpoint");
     syns.extend(cap.stop());
 
@@ -558,23 +551,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
         "same open set as the uninterrupted scan"
     );
 
-    // Ground truth from the wire: every target probed, and none twice: SIGINT is a clean
-    // stop, whose final save holds the exact positions (-P 1 splits no target).
-    let mut per_target: HashMap<Ipv4Addr, u32> = HashMap::new();
-    for s in &syns {
-        assert_eq!(s.dport, 80);
-        *per_target.entry(s.daddr).or_default() += 1;
-    }
-    assert_eq!(per_target.len(), 4096, "every target probed");
-    assert!(per_target
-        .keys()
-        .all(|a| u32::from(*a) >> 12 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 12));
-    let twice: Vec<_> = per_target.iter().filter(|(_, &n)| n > 1).collect();
-    assert!(twice.is_empty(), "probed more than once: {twice:?}");
-    let c = checkpoint(&ck);
-    assert_eq!(c["complete"], true);
-    assert_eq!(c["runs"], 3);
-    assert_eq!(c["totals"]["targets_scanned"], 4096);
+    each_probed_once(&syns, &ck);
 }
 
 /// Fetches `url` from the target namespace with python3's urllib; `Err` on any failure.
@@ -608,21 +585,25 @@ fn notice_page_is_served_during_the_scan_only() {
     let purpose = "Measuring <TCP> reachability & churn";
     // Cannot bind (not an address of the scanner): refused before any probe.
     let cap = tb.capture_syns();
-    let o = scan_cmd(&tb, &["198.18.0.0/24", "-p", "80", "--contact", contact])
-        .args(["--notice-http", "198.19.99.99:8080"])
-        .output()
-        .unwrap();
+    let bad_bind = ["--notice-http", "198.19.99.99:8080"];
+    let args = [
+        &["198.18.0.0/24", "-p", "80", "--contact", contact][..],
+        &bad_bind,
+    ];
+    let o = live(&args.concat()).raw().may_fail().run(&tb).output;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("--notice-http: cannot serve on 198.19.99.99:8080"));
     assert!(cap.stop().is_empty(), "nothing sent");
 
-    let mut child = scan_cmd(&tb, &["198.18.0.0/21", "-p", "80", "-r", "700", "-c", "0"])
-        .args(["--contact", contact, "--purpose", purpose])
-        .args(["--notice-http", "198.19.0.1:8080"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let scan = live(
+        &[
+            &["198.18.0.0/21", "-p", "80", "-r", "700", "-c", "0"][..],
+            &["--contact", contact, "--purpose", purpose],
+            &["--notice-http", "198.19.0.1:8080"],
+        ]
+        .concat(),
+    )
+    .spawn(&tb);
     let url = format!("http://{SCAN_ADDR}:8080/");
     let deadline = Instant::now() + Duration::from_secs(5);
     let page = loop {
@@ -645,8 +626,8 @@ fn notice_page_is_served_during_the_scan_only() {
     assert_eq!(v["purpose"], purpose);
     assert_eq!(v["rate_pps"], 700);
     assert_eq!(v["source_ip"], SCAN_ADDR.to_string());
-    let status = child.wait().unwrap();
-    assert!(status.success());
+    // The runner asserts that the scan succeeded.
+    scan.wait();
     let gone = fetch_from_target(&tb, &url);
     assert!(gone.is_err(), "the page outlives the scan: {gone:?}");
 }
@@ -676,19 +657,13 @@ fn resume_accepts_an_updated_opt_out_list() {
     ]);
     let o = run(&first);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    let part1 = lines(&out).len();
+    let part1 = probes(&out).len();
 
     std::fs::write(&list, "198.18.0.0/24\n198.18.3.0/24\n").unwrap();
     let o = run_bare(&["--resume", ck_s]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let all = lines(&out);
-    let daddr = |v: &Value| {
-        v["daddr"]
-            .as_str()
-            .unwrap()
-            .parse::<std::net::Ipv4Addr>()
-            .unwrap()
-    };
+    let all = probes(&out);
+    let daddr = |v: &DryRunRecord| v.daddr.parse::<std::net::Ipv4Addr>().unwrap();
     assert!(
         all[part1..].iter().all(|v| daddr(v).octets()[2] != 3),
         "the resumed part honours the new list"

@@ -8,73 +8,34 @@ mod forge;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::time::Instant;
 
-use forge::{at, quoted_probe, refill_ip_checksum, Forge};
+use forge::{at, quoted_probe, refill_ip_checksum, Fixture, Forge, PORT, SPORTS};
 use proptest::prelude::*;
-use synsurvey::recv::{Classifier, Outcome};
-use synsurvey::targets::live_blocklist::LiveBlocklist;
-use synsurvey::targets::{AddrSet, TargetSpace};
-use synsurvey::validate::{DropReason, Key, Validator};
+use synsurvey::output::filter::Filter;
+use synsurvey::recv::Outcome;
+use synsurvey::targets::AddrSet;
+use synsurvey::validate::DropReason;
 use synsurvey::wire::icmp::build_unreachable;
 use synsurvey::wire::tcp::flags;
-use synsurvey::wire::Reply;
+use synsurvey::wire::{Reply, V4};
 
 const SRC: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 2);
-const SPORTS: (u16, u16) = (40000, 40099);
-const PORT: u16 = 80;
 /// Scanned: 198.18.50.0/24 port 80, minus the blocklisted address below.
 const NET: (u32, u32) = (0xc612_3200, 0xc612_32ff);
 const BLOCKED: Ipv4Addr = Ipv4Addr::new(198, 18, 50, 77);
 const TARGET: Ipv4Addr = Ipv4Addr::new(198, 18, 50, 9);
 
-struct Scan {
-    validator: Validator,
-    space: TargetSpace,
-    blocklist: LiveBlocklist,
+/// 198.18.50.0/24 port 80 from [`SRC`], with [`BLOCKED`] on the live blocklist.
+fn fixture() -> Fixture<V4> {
+    let block = AddrSet::from_ranges(vec![(u32::from(BLOCKED), u32::from(BLOCKED))]);
+    let addrs = AddrSet::from_ranges(vec![NET]).subtract(&block);
+    Fixture::new(SRC, addrs, block)
 }
 
-impl Scan {
-    fn new() -> Scan {
-        let block = AddrSet::from_ranges(vec![(u32::from(BLOCKED), u32::from(BLOCKED))]);
-        let addrs = AddrSet::from_ranges(vec![NET]).subtract(&block);
-        Scan {
-            validator: Validator::new(&Key([0x5e; 16]), SRC, SPORTS, 1),
-            space: TargetSpace::new(addrs, vec![PORT]),
-            blocklist: LiveBlocklist::new(block),
-        }
-    }
-
-    fn classifier(&self, all_responses: bool) -> Classifier<'_> {
-        Classifier::new(
-            &self.validator,
-            &self.space,
-            &self.blocklist,
-            Instant::now(),
-            all_responses,
-        )
-    }
-
-    /// The SYN-ACK `addr:port` would send in answer to our probe.
-    fn reply(&self, addr: Ipv4Addr, port: u16) -> Forge {
-        let tag = self.validator.tag(addr, port);
-        Forge::syn_ack(
-            addr,
-            port,
-            SRC,
-            self.validator.sport(&tag, 0),
-            tag.seq.wrapping_add(1),
-        )
-    }
-
-    /// Classifies one frame with a fresh classifier (no duplicate state).
-    fn verdict(&self, frame: &[u8], csum_unverifiable: bool) -> Verdict {
-        verdict(
-            self.classifier(false)
-                .classify(frame, csum_unverifiable, false),
-        )
-    }
+/// Classifies one frame with a fresh classifier (no duplicate state).
+fn verdict_of(s: &Fixture<V4>, frame: &[u8], csum_unverifiable: bool) -> Verdict {
+    verdict(s.classifier().classify(frame, csum_unverifiable, false))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,75 +54,108 @@ fn verdict(o: Outcome) -> Verdict {
 use DropReason::*;
 use Verdict::{Accepted, Dropped};
 
+/// One case of the corpus: a name, a frame, whether its TCP checksum is unverifiable, and
+/// what the receiver must decide.
+type Case = (&'static str, Vec<u8>, bool, Verdict);
+
 /// The regression corpus: crafted frames and what the receiver must decide about each.
-fn corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
-    let good = s.reply(TARGET, PORT);
-    let frame = good.build();
-    let with = |f: &dyn Fn(&mut Forge)| {
-        let mut g = good.clone();
+fn corpus(s: &Fixture<V4>) -> Vec<Case> {
+    [
+        link_and_ip_cases(s),
+        tcp_cases(s),
+        address_and_ack_cases(s),
+        option_cases(s),
+        icmp_corpus(s),
+    ]
+    .concat()
+}
+
+/// A valid reply to our probe to [`TARGET`], and ways to change it.
+struct Base {
+    good: Forge,
+    frame: Vec<u8>,
+}
+
+impl Base {
+    fn new(s: &Fixture<V4>) -> Base {
+        let good = s.reply(TARGET, PORT);
+        let frame = good.build();
+        Base { good, frame }
+    }
+
+    /// The reply built with one field changed.
+    fn with(&self, f: &dyn Fn(&mut Forge)) -> Vec<u8> {
+        let mut g = self.good.clone();
         f(&mut g);
         g.build()
-    };
-    let edit = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut v = frame.clone();
+    }
+
+    /// The reply's bytes edited.
+    fn edit(&self, f: &dyn Fn(&mut Vec<u8>)) -> Vec<u8> {
+        let mut v = self.frame.clone();
         f(&mut v);
         v
-    };
-    let edit_fixed = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut v = frame.clone();
-        f(&mut v);
+    }
+
+    /// The reply's bytes edited, then the IP header checksum made right again.
+    fn edit_fixed(&self, f: &dyn Fn(&mut Vec<u8>)) -> Vec<u8> {
+        let mut v = self.edit(f);
         refill_ip_checksum(&mut v);
         v
-    };
-    let tag = s.validator.tag(TARGET, PORT);
-    let other_sport = if good.dport == SPORTS.1 {
-        SPORTS.0
-    } else {
-        good.dport + 1
-    };
+    }
+}
+
+/// Ethernet and IPv4: lengths, versions, protocols, fragments.
+fn link_and_ip_cases(s: &Fixture<V4>) -> Vec<Case> {
+    let b = Base::new(s);
     vec![
-        ("valid syn-ack", frame.clone(), false, Accepted),
+        ("valid syn-ack", b.frame.clone(), false, Accepted),
         ("empty", vec![], false, Dropped(Malformed)),
         (
             "ethernet header only",
-            frame[..14].to_vec(),
+            b.frame[..14].to_vec(),
             false,
             Dropped(Malformed),
         ),
-        ("13 bytes", frame[..13].to_vec(), false, Dropped(Malformed)),
+        (
+            "13 bytes",
+            b.frame[..13].to_vec(),
+            false,
+            Dropped(Malformed),
+        ),
         (
             "ipv6 ethertype",
-            edit(&|v| v[12..14].copy_from_slice(&[0x86, 0xdd])),
+            b.edit(&|v| v[12..14].copy_from_slice(&[0x86, 0xdd])),
             false,
             Dropped(Malformed),
         ),
         (
             "vlan tag",
-            edit(&|v| v[12..14].copy_from_slice(&[0x81, 0x00])),
+            b.edit(&|v| v[12..14].copy_from_slice(&[0x81, 0x00])),
             false,
             Dropped(Malformed),
         ),
         (
             "ip version 6",
-            edit_fixed(&|v| v[at::IP] = 0x65),
+            b.edit_fixed(&|v| v[at::IP] = 0x65),
             false,
             Dropped(Malformed),
         ),
         (
             "ihl 4",
-            edit_fixed(&|v| v[at::IP] = 0x44),
+            b.edit_fixed(&|v| v[at::IP] = 0x44),
             false,
             Dropped(Malformed),
         ),
         (
             "ihl 0",
-            edit(&|v| v[at::IP] = 0x40),
+            b.edit(&|v| v[at::IP] = 0x40),
             false,
             Dropped(Malformed),
         ),
         (
             "ihl 15 past the frame",
-            edit(&|v| {
+            b.edit(&|v| {
                 v[at::IP] = 0x4f;
                 v.truncate(at::IP + 40);
             }),
@@ -170,127 +164,147 @@ fn corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
         ),
         (
             "total length below header",
-            edit_fixed(&|v| v[at::IP_TOTAL_LEN..at::IP_TOTAL_LEN + 2].copy_from_slice(&[0, 12])),
+            b.edit_fixed(&|v| v[at::IP_TOTAL_LEN..at::IP_TOTAL_LEN + 2].copy_from_slice(&[0, 12])),
             false,
             Dropped(Malformed),
         ),
         (
             "total length cuts the tcp header",
-            edit_fixed(&|v| v[at::IP_TOTAL_LEN..at::IP_TOTAL_LEN + 2].copy_from_slice(&[0, 39])),
+            b.edit_fixed(&|v| v[at::IP_TOTAL_LEN..at::IP_TOTAL_LEN + 2].copy_from_slice(&[0, 39])),
             false,
             Dropped(Malformed),
         ),
         (
             "udp",
-            edit_fixed(&|v| v[at::IP + 9] = 17),
+            b.edit_fixed(&|v| v[at::IP + 9] = 17),
             false,
             Dropped(Malformed),
         ),
         (
             "icmp",
-            edit_fixed(&|v| v[at::IP + 9] = 1),
+            b.edit_fixed(&|v| v[at::IP + 9] = 1),
             false,
             Dropped(Malformed),
         ),
         (
             "first fragment (MF)",
-            with(&|g| g.ip_frag = 0x2000),
+            b.with(&|g| g.ip_frag = 0x2000),
             false,
             Dropped(Malformed),
         ),
         (
             "later fragment",
-            with(&|g| g.ip_frag = 0x0003),
+            b.with(&|g| g.ip_frag = 0x0003),
             false,
             Dropped(Malformed),
         ),
         (
             "last fragment",
-            with(&|g| g.ip_frag = 0x0100),
+            b.with(&|g| g.ip_frag = 0x0100),
             false,
             Dropped(Malformed),
         ),
+    ]
+}
+
+/// The TCP header, the checksums and the flags.
+fn tcp_cases(s: &Fixture<V4>) -> Vec<Case> {
+    let b = Base::new(s);
+    vec![
         (
             "tcp header cut at 19 bytes",
-            frame[..at::TCP + 19].to_vec(),
+            b.frame[..at::TCP + 19].to_vec(),
             false,
             Dropped(Malformed),
         ),
         (
             "tcp data offset 4",
-            edit(&|v| v[at::TCP_DATA_OFFSET] = 0x40),
+            b.edit(&|v| v[at::TCP_DATA_OFFSET] = 0x40),
             false,
             Dropped(Malformed),
         ),
         (
             "tcp data offset 0",
-            edit(&|v| v[at::TCP_DATA_OFFSET] = 0x00),
+            b.edit(&|v| v[at::TCP_DATA_OFFSET] = 0x00),
             false,
             Dropped(Malformed),
         ),
         (
             "tcp data offset past a complete segment",
-            edit(&|v| v[at::TCP_DATA_OFFSET] = 0xf0),
+            b.edit(&|v| v[at::TCP_DATA_OFFSET] = 0xf0),
             false,
             Dropped(Malformed),
         ),
         (
             "bad ip checksum",
-            with(&|g| g.bad_ip_checksum = true),
+            b.with(&|g| g.bad_ip_checksum = true),
             false,
             Dropped(BadIpChecksum),
         ),
         (
             "bad tcp checksum",
-            with(&|g| g.bad_tcp_checksum = true),
+            b.with(&|g| g.bad_tcp_checksum = true),
             false,
             Dropped(BadTcpChecksum),
         ),
         (
             "bad tcp checksum the kernel did not compute",
-            with(&|g| g.bad_tcp_checksum = true),
+            b.with(&|g| g.bad_tcp_checksum = true),
             true,
             Accepted,
         ),
         (
             "syn only",
-            with(&|g| g.flags = flags::SYN),
+            b.with(&|g| g.flags = flags::SYN),
             false,
             Dropped(NotAReply),
         ),
         (
             "ack only",
-            with(&|g| g.flags = flags::ACK),
+            b.with(&|g| g.flags = flags::ACK),
             false,
             Dropped(NotAReply),
         ),
         (
             "fin-ack",
-            with(&|g| g.flags = flags::FIN | flags::ACK),
+            b.with(&|g| g.flags = flags::FIN | flags::ACK),
             false,
             Dropped(NotAReply),
         ),
         (
             "no flags",
-            with(&|g| g.flags = 0),
+            b.with(&|g| g.flags = 0),
             false,
             Dropped(NotAReply),
         ),
+    ]
+}
+
+/// Addresses, ports and acknowledgement numbers: what the MAC and the target set decide.
+fn address_and_ack_cases(s: &Fixture<V4>) -> Vec<Case> {
+    let b = Base::new(s);
+    let tag = s.validator.tag(TARGET, PORT);
+    let other_sport = if b.good.dport == SPORTS.1 {
+        SPORTS.0
+    } else {
+        b.good.dport + 1
+    };
+    vec![
         (
             "to another address",
-            with(&|g| g.daddr = Ipv4Addr::new(198, 19, 0, 3)),
+            b.with(&|g| g.daddr = Ipv4Addr::new(198, 19, 0, 3)),
             false,
             Dropped(WrongDestination),
         ),
         (
             "from an address not scanned",
-            with(&|g| g.saddr = Ipv4Addr::new(198, 18, 99, 1)),
+            b.with(&|g| g.saddr = Ipv4Addr::new(198, 18, 99, 1)),
             false,
             Dropped(NotATarget),
         ),
         (
             "from a port not scanned",
-            with(&|g| g.sport = 81),
+            b.with(&|g| g.sport = 81),
             false,
             Dropped(NotATarget),
         ),
@@ -306,49 +320,49 @@ fn corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
         ),
         (
             "to another port of the range",
-            with(&|g| g.dport = other_sport),
+            b.with(&|g| g.dport = other_sport),
             false,
             Dropped(PortMismatch),
         ),
         (
             "to a port below the range",
-            with(&|g| g.dport = SPORTS.0 - 1),
+            b.with(&|g| g.dport = SPORTS.0 - 1),
             false,
             Dropped(PortMismatch),
         ),
         (
             "to a port above the range",
-            with(&|g| g.dport = SPORTS.1 + 1),
+            b.with(&|g| g.dport = SPORTS.1 + 1),
             false,
             Dropped(PortMismatch),
         ),
         (
             "ack + 1",
-            with(&|g| g.ack = tag.seq.wrapping_add(2)),
+            b.with(&|g| g.ack = tag.seq.wrapping_add(2)),
             false,
             Dropped(AckMismatch),
         ),
         (
             "ack = seq on a syn-ack",
-            with(&|g| g.ack = tag.seq),
+            b.with(&|g| g.ack = tag.seq),
             false,
             Dropped(AckMismatch),
         ),
         (
             "ack zero",
-            with(&|g| g.ack = 0),
+            b.with(&|g| g.ack = 0),
             false,
             Dropped(AckMismatch),
         ),
         (
             "rst acking seq + 1",
-            with(&|g| g.flags = flags::RST | flags::ACK),
+            b.with(&|g| g.flags = flags::RST | flags::ACK),
             false,
             Accepted,
         ),
         (
             "rst acking seq",
-            with(&|g| {
+            b.with(&|g| {
                 g.flags = flags::RST | flags::ACK;
                 g.ack = tag.seq;
             }),
@@ -357,22 +371,29 @@ fn corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
         ),
         (
             "rst acking seq + 2",
-            with(&|g| {
+            b.with(&|g| {
                 g.flags = flags::RST | flags::ACK;
                 g.ack = tag.seq.wrapping_add(2);
             }),
             false,
             Dropped(AckMismatch),
         ),
+    ]
+}
+
+/// IP and TCP options, padding, and captures cut short.
+fn option_cases(s: &Fixture<V4>) -> Vec<Case> {
+    let b = Base::new(s);
+    vec![
         (
             "ip options (NOP, EOL) on a valid reply",
-            with(&|g| g.ip_options = vec![1, 1, 1, 0]),
+            b.with(&|g| g.ip_options = vec![1, 1, 1, 0]),
             false,
             Accepted,
         ),
         (
             "ip options on a wrong ack",
-            with(&|g| {
+            b.with(&|g| {
                 g.ip_options = vec![1, 1, 1, 0, 7, 7, 4, 0];
                 g.ack ^= 0x8000;
             }),
@@ -381,42 +402,39 @@ fn corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
         ),
         (
             "ip option length overrunning the header",
-            with(&|g| g.ip_options = vec![7, 39, 4, 0]),
+            b.with(&|g| g.ip_options = vec![7, 39, 4, 0]),
             false,
             Accepted,
         ),
         (
             "tcp option length overrunning the header",
-            with(&|g| g.tcp_options = vec![2, 4, 5, 0xb4, 8, 40, 0, 0]),
+            b.with(&|g| g.tcp_options = vec![2, 4, 5, 0xb4, 8, 40, 0, 0]),
             false,
             Accepted,
         ),
         (
             "tcp option length zero",
-            with(&|g| g.tcp_options = vec![2, 0, 0, 0]),
+            b.with(&|g| g.tcp_options = vec![2, 0, 0, 0]),
             false,
             Accepted,
         ),
         (
             "ethernet padding after the segment",
-            edit(&|v| v.extend_from_slice(&[0xee; 6])),
+            b.edit(&|v| v.extend_from_slice(&[0xee; 6])),
             false,
             Accepted,
         ),
         (
             "capture cut inside the options",
-            frame[..at::TCP_OPTIONS + 6].to_vec(),
+            b.frame[..at::TCP_OPTIONS + 6].to_vec(),
             false,
             Accepted,
         ),
     ]
-    .into_iter()
-    .chain(icmp_corpus(s))
-    .collect()
 }
 
 /// ICMP destination unreachables quoting our probe to `TARGET` or variations of it.
-fn icmp_corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
+fn icmp_corpus(s: &Fixture<V4>) -> Vec<Case> {
     let tag = s.validator.tag(TARGET, PORT);
     let probe = |src: Ipv4Addr, dst: Ipv4Addr, proto: u8, sport: u16, seq: u32| {
         quoted_probe(src, dst, proto, (sport, PORT), seq)
@@ -489,10 +507,10 @@ fn icmp_corpus(s: &Scan) -> Vec<(&'static str, Vec<u8>, bool, Verdict)> {
 
 #[test]
 fn corpus_verdicts() {
-    let s = Scan::new();
+    let s = fixture();
     let mut failures = Vec::new();
     for (name, frame, unverifiable, want) in corpus(&s) {
-        let got = s.verdict(&frame, unverifiable);
+        let got = verdict_of(&s, &frame, unverifiable);
         if got != want {
             failures.push(format!("{name}: want {want:?}, got {got:?}"));
         }
@@ -502,17 +520,17 @@ fn corpus_verdicts() {
 
 #[test]
 fn every_drop_reason_is_reachable() {
-    let s = Scan::new();
+    let s = fixture();
     let mut reached: BTreeSet<&str> = corpus(&s)
         .into_iter()
-        .filter_map(|(_, f, u, _)| match s.verdict(&f, u) {
+        .filter_map(|(_, f, u, _)| match verdict_of(&s, &f, u) {
             Dropped(d) => Some(d.as_str()),
             Accepted => None,
         })
         .collect();
     // Duplicate needs state: the same reply twice.
     let frame = s.reply(TARGET, PORT).build();
-    let mut c = s.classifier(false);
+    let mut c = s.classifier();
     assert_eq!(verdict(c.classify(&frame, false, false)), Accepted);
     assert_eq!(
         verdict(c.classify(&frame, false, false)),
@@ -525,9 +543,9 @@ fn every_drop_reason_is_reachable() {
 
 #[test]
 fn duplicates_and_all_responses() {
-    let s = Scan::new();
+    let s = fixture();
     let frame = s.reply(TARGET, PORT).build();
-    let mut c = s.classifier(true);
+    let mut c = s.classifier_with(Filter::All);
     for i in 0..3 {
         match c.classify(&frame, false, false) {
             Outcome::Result { record, report } => {
@@ -542,10 +560,10 @@ fn duplicates_and_all_responses() {
 
 #[test]
 fn truncation_at_every_length() {
-    let s = Scan::new();
+    let s = fixture();
     let frame = s.reply(TARGET, PORT).build();
     for len in 0..=frame.len() {
-        let got = s.verdict(&frame[..len], false);
+        let got = verdict_of(&s, &frame[..len], false);
         // The fixed TCP header (ports, seq, ack, flags) is all validation needs; a capture
         // cut after it cannot be checksummed but is not a fake.
         let want = if len >= at::TCP + 20 {
@@ -562,13 +580,13 @@ fn truncation_at_every_length() {
 fn any_single_byte_change_after_the_macs_is_rejected() {
     // Ones' complement sums catch every single-byte change; fields the checksums do not
     // cover either are checked (ethertype) or select another, unprobed target.
-    let s = Scan::new();
+    let s = fixture();
     let frame = s.reply(TARGET, PORT).build();
     for pos in 12..frame.len() {
         for x in 1..=255u8 {
             let mut f = frame.clone();
             f[pos] ^= x;
-            let got = s.verdict(&f, false);
+            let got = verdict_of(&s, &f, false);
             assert_ne!(got, Accepted, "byte {pos} ^ {x:#04x} accepted");
         }
     }
@@ -577,7 +595,7 @@ fn any_single_byte_change_after_the_macs_is_rejected() {
 /// Checks what must hold for any outcome: a reported frame parses, comes from a target of
 /// the scan, and passes the MAC.
 fn consistent(
-    s: &Scan,
+    s: &Fixture<V4>,
     frame: &[u8],
     unverifiable: bool,
     o: &Outcome,
@@ -602,8 +620,8 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..160)) {
         let _ = Reply::parse(&bytes);
-        let s = Scan::new();
-        let o = s.classifier(true).classify(&bytes, false, false);
+        let s = fixture();
+        let o = s.classifier_with(Filter::All).classify(&bytes, false, false);
         // Random bytes pass the 32-bit MAC with probability < 2^-40 (address in the space,
         // port, checksums, then the ack): an acceptance is a bug.
         prop_assert!(matches!(o, Outcome::Dropped(_)), "{:?}", o);
@@ -614,13 +632,13 @@ proptest! {
         ip in proptest::collection::vec(any::<u8>(), 0..120),
         fix in any::<bool>(),
     ) {
-        let s = Scan::new();
+        let s = fixture();
         let mut f = s.reply(TARGET, PORT).build()[..14].to_vec();
         f.extend_from_slice(&ip);
         if fix {
             refill_ip_checksum(&mut f);
         }
-        let o = s.classifier(true).classify(&f, false, false);
+        let o = s.classifier_with(Filter::All).classify(&f, false, false);
         prop_assert!(matches!(o, Outcome::Dropped(_)), "{:?}", o);
     }
 }
@@ -631,7 +649,7 @@ proptest! {
     #[test]
     fn flipped_bytes(flips in proptest::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 1..6),
                      cut in any::<prop::sample::Index>(), unverifiable in any::<bool>()) {
-        let s = Scan::new();
+        let s = fixture();
         let mut f = s.reply(TARGET, PORT).build();
         for (i, x) in &flips {
             let i = i.index(f.len());
@@ -639,13 +657,13 @@ proptest! {
         }
         let len = cut.index(f.len() + 1);
         let f = &f[..len.max(1)];
-        let o = s.classifier(true).classify(f, unverifiable, false);
+        let o = s.classifier_with(Filter::All).classify(f, unverifiable, false);
         consistent(&s, f, unverifiable, &o)?;
     }
 
     #[test]
     fn random_header_lengths(ihl in 0u8..16, doff in 0u8..16, fix_tcp in any::<bool>()) {
-        let s = Scan::new();
+        let s = fixture();
         let mut f = s.reply(TARGET, PORT).build();
         f[at::IP] = 0x40 | ihl;
         f[at::TCP_DATA_OFFSET] = doff << 4;
@@ -656,7 +674,7 @@ proptest! {
             g.fill_checksum(TARGET, SRC);
         }
         refill_ip_checksum(&mut f);
-        let o = s.classifier(true).classify(&f, false, false);
+        let o = s.classifier_with(Filter::All).classify(&f, false, false);
         consistent(&s, &f, false, &o)?;
         let v = verdict(o);
         let seg = f.len() - at::TCP;
@@ -675,22 +693,22 @@ proptest! {
     fn garbage_tcp_options(opts in proptest::collection::vec(any::<u8>(), 0..=40)) {
         // Options do not make a reply more or less ours: a valid reply with any option
         // bytes is accepted, and nothing about them can panic.
-        let s = Scan::new();
+        let s = fixture();
         let mut g = s.reply(TARGET, PORT);
         g.tcp_options = opts;
         let f = g.build();
-        let o = s.classifier(true).classify(&f, false, false);
+        let o = s.classifier_with(Filter::All).classify(&f, false, false);
         consistent(&s, &f, false, &o)?;
         prop_assert_eq!(verdict(o), Accepted);
     }
 
     #[test]
     fn garbage_ip_options(opts in proptest::collection::vec(any::<u8>(), 0..=40)) {
-        let s = Scan::new();
+        let s = fixture();
         let mut g = s.reply(TARGET, PORT);
         g.ip_options = opts;
         let f = g.build();
-        prop_assert_eq!(s.verdict(&f, false), Accepted);
+        prop_assert_eq!(verdict_of(&s, &f, false), Accepted);
     }
 
     #[test]
@@ -698,16 +716,16 @@ proptest! {
         // Any fragment offset or the more-fragments bit: never a result, even with correct
         // checksums and MAC.
         prop_assume!(frag & 0x3fff != 0 && (frag & 0x2000 != 0 || frag & 0x1fff != 0));
-        let s = Scan::new();
+        let s = fixture();
         let mut g = s.reply(TARGET, PORT);
         g.ip_frag = (frag & 0x3fff) | if df { 0x4000 } else { 0 };
-        prop_assert_eq!(s.verdict(&g.build(), false), Dropped(Malformed));
+        prop_assert_eq!(verdict_of(&s, &g.build(), false), Dropped(Malformed));
     }
 
     #[test]
     fn forged_fields(ack in any::<u32>(), dport in any::<u16>(), last in 0u8..=255, rst in any::<bool>()) {
         // Someone who does not know the key: any ack, any port, any target of the range.
-        let s = Scan::new();
+        let s = fixture();
         let addr = Ipv4Addr::new(198, 18, 50, last);
         let tag = s.validator.tag(addr, PORT);
         let mut g = Forge::syn_ack(addr, PORT, SRC, dport, ack);
@@ -716,7 +734,7 @@ proptest! {
         }
         let right_port = dport == s.validator.sport(&tag, 0);
         let right_ack = ack == tag.seq.wrapping_add(1) || (rst && ack == tag.seq);
-        let v = s.verdict(&g.build(), false);
+        let v = verdict_of(&s, &g.build(), false);
         if addr == BLOCKED {
             prop_assert_eq!(v, Dropped(Blocklisted));
         } else if !right_port {

@@ -54,9 +54,9 @@ fn three_hosts_three_shards_cover_everything_once() {
     let mut total_scanned = 0;
     for (i, out) in outputs.iter().enumerate() {
         for l in &out.lines {
-            let a: Ipv4Addr = l["saddr"].as_str().unwrap().parse().unwrap();
+            let a: Ipv4Addr = l.saddr();
             assert_eq!(
-                l["daddr"],
+                l.daddr,
                 format!("198.19.{i}.1"),
                 "each host gets its own replies"
             );

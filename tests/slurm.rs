@@ -180,8 +180,7 @@ impl Slurm {
             std::thread::sleep(Duration::from_millis(100));
         }
         while let Some((_, mut child)) = self.daemons.pop() {
-            // SAFETY: a signal to a child of this process that has not been reaped yet.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            signal(child.id(), libc::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() {
                 if Instant::now() > deadline {
@@ -348,6 +347,56 @@ fn requeue_when(slurm: &Slurm, id: &str, checkpoint: &Path, sent: u64) {
     });
 }
 
+/// On the wire: every target probed, by its shard's namespace; twice only in shard 1,
+/// and no more than its last batch before the requeue. (Slurm's SIGTERM is a clean
+/// stop: the final save holds the exact position, so with -P 1 nothing is repeated;
+/// see src/resume/format.rs. Only a SIGKILL, after KillWait, would repeat up to a second.)
+fn each_target_probed_by_its_shard(seen: &[Vec<SeenSyn>]) {
+    let mut probes: BTreeMap<Ipv4Addr, (usize, u32)> = BTreeMap::new();
+    for (k, syns) in seen.iter().enumerate() {
+        for s in syns {
+            assert_eq!(s.saddr, Ipv4Addr::new(198, 19, k as u8, 1));
+            let e = probes.entry(s.daddr).or_insert((k, 0));
+            assert_eq!(e.0, k, "{} probed by two shards", s.daddr);
+            e.1 += 1;
+        }
+    }
+    assert_eq!(probes.len(), 16384 - 256, "every target probed");
+    let twice: Vec<_> = probes.iter().filter(|(_, &(_, n))| n > 1).collect();
+    eprintln!("targets probed twice after the requeue: {}", twice.len());
+    assert!(
+        twice.iter().all(|(_, &(k, n))| k == 1 && n == 2),
+        "{twice:?}"
+    );
+    assert!(
+        twice.len() as u64 <= MAX_BATCH,
+        "{} targets probed twice",
+        twice.len()
+    );
+}
+
+/// A second survey whose task 2 runs with another seed: the merge job fails, naming it.
+fn mismatched_seed_fails_the_merge(slurm: &Slurm, tb: &Testbed) {
+    let survey2 = tempfile::tempdir().unwrap();
+    let dir2 = survey2.path();
+    let conf2 = survey_conf(tb, dir2, "8675309", 6000, Some("7"));
+    let (_, merge2) = submit(slurm, &conf2);
+    slurm.wait_idle();
+    let log2 = std::fs::read_to_string(dir2.join(format!("logs/merge-{merge2}.log"))).unwrap();
+    let job = slurm.job(&merge2);
+    assert_eq!(
+        (job["JobState"].as_str(), job["ExitCode"].as_str()),
+        ("FAILED", "1:0"),
+        "{log2}"
+    );
+    let named = format!(
+        "shard 2 ({}): mismatched: another scan: seed 7 (others: 8675309)",
+        dir2.join("meta-2.json").display()
+    );
+    assert!(log2.contains(&named), "{log2}");
+    assert!(!dir2.join("results.json").exists());
+}
+
 #[test]
 fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     let open = random_subset("198.18.0.0/18", 1200, 33);
@@ -414,10 +463,10 @@ fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     );
 
     // The merged open set is the testbed's, once each.
-    let merged = read_json_lines(&std::fs::read(dir.join("results.json")).unwrap());
+    let merged = read_lines(&std::fs::read(dir.join("results.json")).unwrap());
     let mut found = BTreeSet::new();
     for l in &merged {
-        let a: Ipv4Addr = l["saddr"].as_str().unwrap().parse().unwrap();
+        let a: Ipv4Addr = l.saddr();
         assert!(found.insert(a), "{a} twice in the merged results");
     }
     let expected: BTreeSet<Ipv4Addr> = open
@@ -431,51 +480,8 @@ fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     assert_eq!(summary["shards"]["targets_planned"], 16384);
     assert_eq!(summary["shards"]["runs"], 4);
 
-    // On the wire: every target probed, by its shard's namespace; twice only in shard 1,
-    // and no more than its last batch before the requeue. (Slurm's SIGTERM is a clean
-    // stop: the final save holds the exact position, so with -P 1 nothing is repeated;
-    // see src/resume/format.rs. Only a SIGKILL, after KillWait, would repeat up to a second.)
-    let mut probes: BTreeMap<Ipv4Addr, (usize, u32)> = BTreeMap::new();
-    for (k, syns) in seen.iter().enumerate() {
-        for s in syns {
-            assert_eq!(s.saddr, Ipv4Addr::new(198, 19, k as u8, 1));
-            let e = probes.entry(s.daddr).or_insert((k, 0));
-            assert_eq!(e.0, k, "{} probed by two shards", s.daddr);
-            e.1 += 1;
-        }
-    }
-    assert_eq!(probes.len(), 16384 - 256, "every target probed");
-    let twice: Vec<_> = probes.iter().filter(|(_, &(_, n))| n > 1).collect();
-    eprintln!("targets probed twice after the requeue: {}", twice.len());
-    assert!(
-        twice.iter().all(|(_, &(k, n))| k == 1 && n == 2),
-        "{twice:?}"
-    );
-    assert!(
-        twice.len() as u64 <= MAX_BATCH,
-        "{} targets probed twice",
-        twice.len()
-    );
-
-    // A second survey whose task 2 runs with another seed: the merge job fails, naming it.
-    let survey2 = tempfile::tempdir().unwrap();
-    let dir2 = survey2.path();
-    let conf2 = survey_conf(&tb, dir2, "8675309", 6000, Some("7"));
-    let (_, merge2) = submit(&slurm, &conf2);
-    slurm.wait_idle();
-    let log2 = std::fs::read_to_string(dir2.join(format!("logs/merge-{merge2}.log"))).unwrap();
-    let job = slurm.job(&merge2);
-    assert_eq!(
-        (job["JobState"].as_str(), job["ExitCode"].as_str()),
-        ("FAILED", "1:0"),
-        "{log2}"
-    );
-    let named = format!(
-        "shard 2 ({}): mismatched: another scan: seed 7 (others: 8675309)",
-        dir2.join("meta-2.json").display()
-    );
-    assert!(log2.contains(&named), "{log2}");
-    assert!(!dir2.join("results.json").exists());
+    each_target_probed_by_its_shard(&seen);
+    mismatched_seed_fails_the_merge(&slurm, &tb);
 
     // Tear down and check: daemons gone, namespaces gone.
     let pids: Vec<u32> = slurm.daemons.iter().map(|(_, c)| c.id()).collect();

@@ -60,9 +60,9 @@ fn pinned(cpus: &str, args: &[&str]) -> Output {
 
 /// The sender threads that printed probes in a dry run's output.
 fn threads_seen(out: &Output) -> BTreeSet<u64> {
-    read_json_lines(&out.stdout)
+    read_probes(&out.stdout)
         .iter()
-        .map(|p| p["thread"].as_u64().expect("thread field"))
+        .map(|p| u64::from(p.thread))
         .collect()
 }
 
@@ -128,8 +128,8 @@ fn a_resumed_scan_keeps_the_threads_of_its_checkpoint() {
     assert!(threads_seen(&rest).contains(&1));
     let mut all: Vec<String> = [&first.stdout, &rest.stdout]
         .iter()
-        .flat_map(|o| read_json_lines(o))
-        .map(|p| p["daddr"].as_str().unwrap().to_string())
+        .flat_map(|o| read_probes(o))
+        .map(|p| p.daddr)
         .collect();
     assert_eq!(all.len(), 256);
     all.sort();

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
@@ -108,35 +107,11 @@ fn bed() -> (Testbed, BTreeSet<Ipv4Addr>) {
 }
 
 fn scan(tb: &Testbed, args: &[&str], stdin: Option<&str>) -> String {
-    let mut c = tb.exec_scan([
-        synsurvey().to_str().unwrap(),
-        "--no-default-blocklist",
-        "-q",
-        "-c",
-        "1",
-    ]);
-    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = c.spawn().unwrap();
+    let mut scan = Scan::new(&[&["-c", "1"], args].concat()).raw();
     if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
+        scan = scan.stdin(text.as_bytes().to_vec());
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(scan.run(tb).output.stdout).unwrap()
 }
 
 /// Sorted data rows, after checking the header row.
@@ -265,7 +240,7 @@ fn status_updates_and_user_metadata() {
         ],
         None,
     );
-    assert_eq!(read_json_lines(out.as_bytes()).len(), open.len());
+    assert_eq!(read_lines(out.as_bytes()).len(), open.len());
     let text = std::fs::read_to_string(&status).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

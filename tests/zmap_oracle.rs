@@ -43,7 +43,7 @@ enum Cmp {
 }
 
 struct Case {
-    args: &'static [&'static str],
+    args: Vec<&'static str>,
     target: &'static str,
     cmp: Cmp,
 }
@@ -51,162 +51,56 @@ struct Case {
 const ALL: &str = "success = 0 || success = 1";
 const FIRST: &str = "success = 1 && repeat = 0";
 
+/// A case: `words` split at whitespace, then `--output-filter FILTER` if there is one.
+fn case(words: &'static str, filter: Option<&'static str>, target: &'static str, cmp: Cmp) -> Case {
+    let mut args: Vec<&str> = words.split_whitespace().collect();
+    if let Some(f) = filter {
+        args.extend(["--output-filter", f]);
+    }
+    Case { args, target, cmp }
+}
+
 fn cases() -> Vec<Case> {
-    let c = |args: &'static [&'static str], target, cmp| Case { args, target, cmp };
+    let exact = |words, filter| case(words, filter, NET, Cmp::Exact);
     vec![
         // ZMap's default output: unique successful saddr, CSV, no header.
-        c(&["-p", "80"], NET, Cmp::Exact),
+        exact("-p 80", None),
         // With -O but no --output-filter, ZMap 2.1.1 writes every response where ZMap 3
         // and later (and synsurvey) keep first successes only: the filter is explicit.
-        c(
-            &["-p", "443", "-O", "csv", "--output-filter", FIRST],
-            NET,
-            Cmp::Exact,
+        exact("-p 443 -O csv", Some(FIRST)),
+        exact("-p 80 -O csv -f saddr,sport,window,ttl", Some(FIRST)),
+        exact(
+            "-p 80 -O csv -f saddr,daddr,sport,classification,success,repeat",
+            Some(ALL),
         ),
-        c(
-            &[
-                "-p",
-                "80",
-                "-O",
-                "csv",
-                "-f",
-                "saddr,sport,window,ttl",
-                "--output-filter",
-                FIRST,
-            ],
-            NET,
-            Cmp::Exact,
-        ),
-        c(
-            &[
-                "-p",
-                "80",
-                "-O",
-                "csv",
-                "-f",
-                "saddr,daddr,sport,classification,success,repeat",
-                "--output-filter",
-                ALL,
-            ],
-            NET,
-            Cmp::Exact,
-        ),
-        c(
-            &["-p", "80", "-O", "csv", "-f", "*", "--output-filter", ALL],
-            NET,
-            Cmp::Exact,
-        ),
+        exact("-p 80 -O csv -f *", Some(ALL)),
         // LZR's command line.
-        c(
-            &[
-                "-p",
-                "80",
-                "-O",
-                "json",
-                "-f",
-                "saddr,daddr,sport,dport,seqnum,acknum,window",
-                "--output-filter",
-                FIRST,
-            ],
-            NET,
-            Cmp::Exact,
+        exact(
+            "-p 80 -O json -f saddr,daddr,sport,dport,seqnum,acknum,window",
+            Some(FIRST),
         ),
-        c(
-            &["-p", "443", "-O", "json", "-f", "*", "--output-filter", ALL],
-            NET,
-            Cmp::Exact,
+        exact("-p 443 -O json -f *", Some(ALL)),
+        exact(
+            "-p 80 -O csv -f saddr,classification",
+            Some("classification = rst"),
         ),
-        c(
-            &[
-                "-p",
-                "80",
-                "-O",
-                "csv",
-                "-f",
-                "saddr,classification",
-                "--output-filter",
-                "classification = rst",
-            ],
-            NET,
-            Cmp::Exact,
-        ),
-        c(
-            &[
-                "-p",
-                "80",
-                "-O",
-                "csv",
-                "-f",
-                "saddr,success",
-                "--output-filter",
-                "success = 0",
-            ],
-            NET,
-            Cmp::Exact,
-        ),
-        c(
-            &[
-                "-p",
-                "80",
-                "-O",
-                "csv",
-                "-f",
-                "saddr-raw,daddr-raw,timestamp-str,timestamp-ts,timestamp-us",
-                "--output-filter",
-                "(classification = synack || classification = rst) && repeat = 0",
-            ],
-            NET,
-            Cmp::Exact,
+        exact("-p 80 -O csv -f saddr,success", Some("success = 0")),
+        exact(
+            "-p 80 -O csv -f saddr-raw,daddr-raw,timestamp-str,timestamp-ts,timestamp-us",
+            Some("(classification = synack || classification = rst) && repeat = 0"),
         ),
         // Two probes per target: each open host answers twice (the second is a repeat),
         // each closed one answers two RSTs (neither is a repeat: only a SYN-ACK counts).
-        c(
-            &[
-                "-p",
-                "80",
-                "-P",
-                "2",
-                "-O",
-                "csv",
-                "-f",
-                "saddr,classification,success,repeat",
-                "--output-filter",
-                ALL,
-            ],
-            NET,
-            Cmp::Exact,
+        exact(
+            "-p 80 -P 2 -O csv -f saddr,classification,success,repeat",
+            Some(ALL),
         ),
-        c(
-            &[
-                "-p",
-                "80",
-                "-P",
-                "2",
-                "-O",
-                "csv",
-                "-f",
-                "saddr,repeat",
-                "--output-filter",
-                "repeat = 1",
-            ],
-            NET,
-            Cmp::Exact,
-        ),
-        c(&["-p", "80", "-N", "5"], NET, Cmp::Count(5)),
+        exact("-p 80 -P 2 -O csv -f saddr,repeat", Some("repeat = 1")),
+        case("-p 80 -N 5", None, NET, Cmp::Count(5)),
         // Every address of this /25 answers, so -n 64 gives 64 records.
-        c(
-            &[
-                "-p",
-                "80",
-                "-n",
-                "64",
-                "-O",
-                "csv",
-                "-f",
-                "saddr,classification",
-                "--output-filter",
-                ALL,
-            ],
+        case(
+            "-p 80 -n 64 -O csv -f saddr,classification",
+            Some(ALL),
             "198.18.0.0/25",
             Cmp::Count(64),
         ),
@@ -470,8 +364,8 @@ fn zmap_command_lines_give_zmaps_records() {
         let fields = case.args.windows(2).find(|w| w[0] == "-f").map(|w| w[1]);
         let star = fields == Some("*");
         let header = !json && fields.is_some_and(|f| f.contains(','));
-        let z = bed.run(true, case.args, case.target, &format!("z{i}"));
-        let s = bed.run(false, case.args, case.target, &format!("s{i}"));
+        let z = bed.run(true, &case.args, case.target, &format!("z{i}"));
+        let s = bed.run(false, &case.args, case.target, &format!("s{i}"));
         let (zh, mut zr) = parse(&z, json, header || star, false, &ctx);
         let (sh, mut sr) = parse(&s, json, header || star, true, &ctx);
         if !star {

@@ -22,6 +22,7 @@ use crate::targets::v6::{Addrs6, Ranges6};
 use crate::targets::{Numbered, TargetSpace};
 use crate::validate::Key;
 
+pub(crate) mod contact;
 pub mod output_flags;
 mod targets6;
 
@@ -121,6 +122,8 @@ pub(crate) struct Pacing {
     pub(crate) sender_threads_source: ThreadsSource,
     pub(crate) max_results: Option<u64>,
     pub(crate) max_runtime: Option<Duration>,
+    /// The per-network ceiling and what it did to `rate` (which is already lowered).
+    pub(crate) net_rate: crate::targets::net_rate::NetRate,
 }
 
 /// What the operator sets instead of discovering it (`-i`, `-S`, `-G`), and the sockets.
@@ -141,6 +144,8 @@ pub(crate) struct NetworkOverrides {
 pub(crate) struct Output {
     pub(crate) target: OutputTarget,
     pub(crate) metadata_file: Option<PathBuf>,
+    /// Permission bits of the -o, -m and -u files (`--file-mode`, default 0600).
+    pub(crate) file_mode: u32,
     pub(crate) all_responses: bool,
     pub(crate) quiet: bool,
     pub(crate) dryrun: bool,
@@ -192,11 +197,12 @@ impl Config {
             Some(p) => parse_ports(p)?,
             None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
         };
-        let pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
+        let mut pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
         let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
         check_source_family(&network, matches!(targets.set, TargetSet::V6(_)))?;
+        pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after()?;
@@ -222,6 +228,11 @@ impl Config {
     /// Where the results go.
     pub fn output_target(&self) -> &OutputTarget {
         &self.output.target
+    }
+
+    /// Permission bits of the result, metadata and status files (`--file-mode`).
+    pub fn file_mode(&self) -> u32 {
+        self.output.file_mode
     }
 
     /// Whether this scan continues a checkpoint (its output file is appended to).
@@ -258,7 +269,45 @@ impl Pacing {
                 .as_deref()
                 .map(|s| parse_secs("-t/--max-runtime", s, false))
                 .transpose()?,
+            net_rate: crate::targets::net_rate::NetRate {
+                ceiling_pps: None,
+                network: "/24",
+                busiest_network_targets: 0,
+                total_targets: 0,
+                requested_pps: rate,
+                effective_pps: rate,
+            },
         })
+    }
+
+    /// `--max-net-rate`: lowers `rate` so that the busiest /24 (/48) of the survey stays
+    /// under the ceiling (see [`crate::targets::net_rate`]).
+    fn apply_net_ceiling(&mut self, a: &Args, t: &Targets) -> Result<(), UsageError> {
+        use crate::targets::net_rate::{busiest_24, busiest_48, capped_rate, DEFAULT_MAX_NET_RATE};
+        let ceiling = match &a.max_net_rate {
+            Some(s) => parse_u64("--max-net-rate", s)?,
+            None => DEFAULT_MAX_NET_RATE,
+        };
+        let ceiling = (ceiling > 0).then_some(ceiling);
+        let (network, busiest, nports) = match &t.set {
+            TargetSet::V6(t6) => ("/48", busiest_48(t6.space.addrs()), t6.space.ports().len()),
+            TargetSet::V4(t4) => ("/24", busiest_24(t4.space.addrs()), t4.space.ports().len()),
+        };
+        let nports = nports.max(1) as u64;
+        // Per target, -P probes: the ratio of probes into a network stays the same.
+        let busiest = busiest.saturating_mul(nports);
+        let total = t.len();
+        let effective = capped_rate(self.rate, ceiling, busiest, total, t.shards);
+        self.net_rate = crate::targets::net_rate::NetRate {
+            ceiling_pps: ceiling,
+            network,
+            busiest_network_targets: busiest,
+            total_targets: total,
+            requested_pps: self.rate,
+            effective_pps: effective,
+        };
+        self.rate = effective;
+        Ok(())
     }
 }
 
@@ -539,6 +588,10 @@ impl Output {
                 _ => OutputTarget::Stdout,
             },
             metadata_file: a.metadata_file.clone(),
+            file_mode: match &a.file_mode {
+                Some(m) => crate::output::private::parse_mode(m).map_err(UsageError)?,
+                None => crate::output::private::DEFAULT_MODE,
+            },
             all_responses: a.all_responses,
             quiet: a.quiet,
             dryrun: a.dryrun,
@@ -565,6 +618,13 @@ impl Operator {
             .transpose()?;
         if notice_http.is_some() && contact.is_none() {
             return err("--notice-http needs --contact: the page tells people how to reach you");
+        }
+        if let (Some(_), Some(c)) = (notice_http, contact.as_deref()) {
+            if contact::contact_uri(c).is_none() {
+                return err(format!(
+                    "--contact: {c:?} holds no e-mail address or URI, which --notice-http needs for /.well-known/probing.txt (RFC 9511)"
+                ));
+            }
         }
         Ok(Operator {
             contact,
@@ -808,10 +868,22 @@ mod test {
             "80",
             "-r",
             "0",
+            "--max-net-rate",
+            "0",
         ])
         .unwrap();
         assert_eq!(uncapped.pacing.rate, None);
-        let default = cfg(&["--no-default-blocklist", "198.18.0.0/20", "-p", "80"]).unwrap();
+        // -r 0 lifts the global cap, not the per-network ceiling (16 /24s: 1600 pps).
+        let ceiling = cfg(&[
+            "--no-default-blocklist",
+            "198.18.0.0/20",
+            "-p",
+            "80",
+            "-r",
+            "0",
+        ]);
+        assert_eq!(ceiling.unwrap().pacing.rate, Some(1_600));
+        let default = cfg(&["--no-default-blocklist", "198.18.0.0/16", "-p", "80"]).unwrap();
         assert_eq!(default.pacing.rate, Some(10_000));
     }
 

@@ -247,7 +247,9 @@ impl Output {
         name.push(path.file_name().unwrap_or_default());
         name.push(format!(".merging{}", std::process::id()));
         let tmp = path.with_file_name(name);
-        let f = File::create(&tmp).map_err(|e| {
+        // Merged results are as confidential as the shards' (mode 0600).
+        let f = crate::output::private::create(&tmp, false, crate::output::private::DEFAULT_MODE)
+            .map_err(|e| {
             MergeError::Input(UsageError(format!(
                 "-o/--output-file: cannot create {}: {e}",
                 tmp.display()
@@ -288,7 +290,8 @@ fn write_summary(path: &Path, summary: &Summary) -> Result<(), MergeError> {
             format!("-m/--summary-file: {}: {e}", path.display()),
         ))
     };
-    let mut f = File::create(path).map_err(err)?;
+    let mut f = crate::output::private::create(path, false, crate::output::private::DEFAULT_MODE)
+        .map_err(err)?;
     serde_json::to_writer_pretty(&mut f, summary)
         .map_err(io::Error::from)
         .and_then(|()| f.write_all(b"\n"))

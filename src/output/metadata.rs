@@ -91,8 +91,12 @@ pub struct ScanConfig {
     pub allowlist_file: Option<PathBuf>,
     pub blocklist_files: Vec<PathBuf>,
     pub default_blocklist: bool,
-    /// Packets per second for the whole scan; `null` for no cap.
+    /// Packets per second for the whole scan; `null` for no cap. With `--max-net-rate`,
+    /// the rate after the ceiling lowered it (see `net_rate`).
     pub rate: Option<u64>,
+    /// `--max-net-rate`: the ceiling per /24 (/48) (`ceiling_pps` null: off), the busiest
+    /// network's targets, and the rate asked for and the one used.
+    pub net_rate: crate::targets::net_rate::NetRate,
     pub seed: u64,
     pub shards: u32,
     pub shard: u32,
@@ -112,6 +116,8 @@ pub struct ScanConfig {
     pub max_runtime: Option<Duration>,
     pub output: OutputTarget,
     pub metadata_file: Option<PathBuf>,
+    /// `--file-mode` of the -o, -m and -u files, in octal (`"0600"`).
+    pub file_mode: String,
     pub all_responses: bool,
     pub quiet: bool,
     pub dryrun: bool,
@@ -312,7 +318,15 @@ mod test {
             "config.allowlist_file",
             "config.blocklist_files",
             "config.default_blocklist",
+            "config.file_mode",
             "config.rate",
+            "config.net_rate",
+            "config.net_rate.ceiling_pps",
+            "config.net_rate.network",
+            "config.net_rate.busiest_network_targets",
+            "config.net_rate.total_targets",
+            "config.net_rate.requested_pps",
+            "config.net_rate.effective_pps",
             "config.seed",
             "config.shards",
             "config.shard",

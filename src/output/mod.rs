@@ -5,12 +5,12 @@
 //! writer reports it as [`WriteOutcome::Closed`] and the scan stops cleanly.
 
 pub(crate) mod fields;
-pub(crate) mod filter;
+pub mod filter;
 pub(crate) mod metadata;
+pub mod private;
 pub mod spec;
 pub(crate) mod status;
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
@@ -93,18 +93,12 @@ pub struct JsonLines {
 }
 
 impl JsonLines {
-    /// Opens the destination. A file is created (truncated) or, with `append`, appended to.
-    pub fn open(target: &OutputTarget, append: bool) -> io::Result<JsonLines> {
+    /// Opens the destination. A file is created (truncated) or, with `append`, appended to,
+    /// with `mode` (see [`private`]).
+    pub fn open(target: &OutputTarget, append: bool, mode: u32) -> io::Result<JsonLines> {
         let w: Box<dyn Write + Send> = match target {
             OutputTarget::Stdout => Box::new(io::stdout()),
-            OutputTarget::File(p) => {
-                let f = if append {
-                    File::options().append(true).create(true).open(p)?
-                } else {
-                    File::create(p)?
-                };
-                Box::new(f)
-            }
+            OutputTarget::File(p) => Box::new(private::create(p, append, mode)?),
         };
         Ok(JsonLines {
             out: BufWriter::with_capacity(1 << 16, w),
@@ -137,8 +131,8 @@ impl JsonLines {
 
 /// Opens the output of a scan (appending when resuming), with a one-line error that names
 /// the file and the flag.
-pub fn open(target: &OutputTarget, append: bool) -> anyhow::Result<JsonLines> {
-    JsonLines::open(target, append).map_err(|e| match target {
+pub fn open(target: &OutputTarget, append: bool, mode: u32) -> anyhow::Result<JsonLines> {
+    JsonLines::open(target, append, mode).map_err(|e| match target {
         OutputTarget::File(p) => anyhow::anyhow!(
             "cannot create the output file {} (-o/--output-file): {e}",
             p.display()

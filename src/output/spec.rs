@@ -176,8 +176,9 @@ pub fn open_output(
     spec: &OutputSpec,
     target: &super::OutputTarget,
     append: bool,
+    mode: u32,
 ) -> anyhow::Result<super::JsonLines> {
-    let mut out = super::open(target, append)?;
+    let mut out = super::open(target, append, mode)?;
     if let (Some(h), false) = (spec.header(), append) {
         out.write_bytes(h.as_bytes())?;
     }

@@ -71,8 +71,8 @@ pub struct StatusFile {
 
 impl StatusFile {
     /// Creates the file and writes the header row.
-    pub fn create(path: &Path) -> io::Result<StatusFile> {
-        let mut out = BufWriter::new(File::create(path)?);
+    pub fn create(path: &Path, mode: u32) -> io::Result<StatusFile> {
+        let mut out = BufWriter::new(super::private::create(path, false, mode)?);
         writeln!(out, "{}", COLUMNS.join(","))?;
         out.flush()?;
         Ok(StatusFile {

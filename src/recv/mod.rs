@@ -44,25 +44,27 @@ pub enum Outcome {
 /// The stateless part of receiving: decides about one frame. Owned by the receiver thread.
 /// Generic over the address family `F`, so each family's receive path is compiled apart.
 pub struct Classifier<'a, F: ScanFamily = V4> {
-    pub validator: &'a Validator<F::Addr>,
-    pub space: &'a TargetSpace<F::Addrs>,
-    pub blocklist: BlockView<'a, F::Blocked>,
-    pub seen: dedup::Seen,
+    validator: &'a Validator<F::Addr>,
+    space: &'a TargetSpace<F::Addrs>,
+    blocklist: BlockView<'a, F::Blocked>,
+    seen: dedup::Seen,
     /// The zero of our TCP timestamp values.
-    pub epoch: Instant,
-    pub all_responses: bool,
-    pub rtt: Histogram<u64>,
-    /// Which results go to the output (`--output-filter`; by default first SYN-ACKs).
-    pub filter: Filter,
+    epoch: Instant,
+    rtt: Histogram<u64>,
+    /// Which results go to the output (`--output-filter`; ZMap's default is first SYN-ACKs).
+    filter: Filter,
 }
 
 impl<'a, F: ScanFamily> Classifier<'a, F> {
+    /// A classifier for replies to probes of `space` signed by `validator`, that drops
+    /// what `blocklist` holds at the time, measures round trips from `epoch` and reports
+    /// the results that pass `filter` (compiled once, from `--output-filter`).
     pub fn new(
         validator: &'a Validator<F::Addr>,
         space: &'a TargetSpace<F::Addrs>,
         blocklist: &'a LiveBlocklist<F::Blocked>,
         epoch: Instant,
-        all_responses: bool,
+        filter: Filter,
     ) -> Self {
         Classifier {
             validator,
@@ -70,22 +72,16 @@ impl<'a, F: ScanFamily> Classifier<'a, F> {
             blocklist: BlockView::new(blocklist),
             seen: dedup::Seen::new(),
             epoch,
-            all_responses,
             // 1 µs to 1 hour at 3 significant digits.
             rtt: Histogram::new_with_bounds(1, 3_600_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).expect("histogram")),
-            filter: if all_responses {
-                Filter::All
-            } else {
-                Filter::zmap_default()
-            },
+            filter,
         }
     }
 
-    /// Reports the results that pass `filter` (compiled once, from `--output-filter`).
-    pub fn with_filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
+    /// The round-trip times of the first SYN-ACK from each target, in microseconds.
+    pub fn into_rtt(self) -> Histogram<u64> {
+        self.rtt
     }
 
     /// Decides about one captured frame. `csum_unverifiable` says the kernel reported the

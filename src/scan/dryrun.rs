@@ -1,7 +1,6 @@
 //! The dry run: the sender loop with a back end that prints instead of sending.
 
 use std::io;
-use std::time::Instant;
 
 use anyhow::Context;
 
@@ -67,17 +66,15 @@ fn run<F: Live>(
         Some(_) => StopSignals::install()?,
         None => StopSignals::default(),
     };
-    let shared = SendShared::<F> {
-        space: &targets.space,
-        template: &template,
-        validator: &validator,
-        probes: config.pacing.probes,
-        blocklist: &blocklist,
-        counters: &counters,
-        stop: &stop,
-        epoch: Instant::now(),
-        deadline: None,
-    };
+    let shared = SendShared::<F>::new(
+        &targets.space,
+        &template,
+        &validator,
+        config.pacing.probes,
+        &blocklist,
+        &counters,
+        &stop,
+    );
     let mut all_done = true;
     for thread in 0..threads {
         let mut walk = crate::plan::walk(config, &cyclic, thread, threads)?;

@@ -111,6 +111,9 @@ fn live_family<F: Live>(
 
 /// Warnings about a configuration that is allowed but deserves a second look.
 fn warn_about(config: &Config) {
+    if let Some(note) = config.pacing.net_rate.note() {
+        eprintln!("synsurvey: {note}");
+    }
     if !config.targets.default_blocklist {
         eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
     }
@@ -159,13 +162,13 @@ impl<F: Live> Resources<F> {
         // Discovery can wait seconds for a neighbour: read what changed meanwhile.
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
-        let filter = F::filter(network.src_ip, config.network.source_ports, F::SNAPLEN);
-        let capture = SocketCapture::open(network.ifindex, &filter, F::ETHERTYPE)?;
+        let filter = F::filter(network.src_ip(), config.network.source_ports, F::SNAPLEN);
+        let capture = SocketCapture::open(network.ifindex(), &filter, F::ETHERTYPE)?;
         let txs: Vec<_> = (0..threads)
             .map(|t| {
                 open_tx(
                     config.network.xdp,
-                    network.ifindex,
+                    network.ifindex(),
                     t,
                     <F::Template as Probe>::FRAME_LEN,
                 )
@@ -176,6 +179,7 @@ impl<F: Live> Resources<F> {
             &config.output.spec,
             &config.output.target,
             config.resume.checkpoint.is_some(),
+            config.output.file_mode,
         )?;
         let status_file = config
             .output
@@ -183,7 +187,7 @@ impl<F: Live> Resources<F> {
             .status_updates_file
             .as_ref()
             .map(|p| {
-                StatusFile::create(p).map_err(|e| {
+                StatusFile::create(p, config.output.file_mode).map_err(|e| {
                     anyhow::anyhow!("cannot create the status updates file {}: {e}", p.display())
                 })
             })
@@ -193,7 +197,7 @@ impl<F: Live> Resources<F> {
             .metadata_file
             .as_ref()
             .map(|p| {
-                File::create(p).map_err(|e| {
+                crate::output::private::create(p, false, config.output.file_mode).map_err(|e| {
                     anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
                 })
             })
@@ -203,8 +207,14 @@ impl<F: Live> Resources<F> {
             .operator
             .notice_http
             .map(|addr| {
-                let page = crate::notice::Notice::of(config, network.src_ip.into(), start_us);
-                BoundNotice::bind(addr, page)
+                let page = crate::notice::Notice::of(config, network.src_ip().into(), start_us);
+                let probing = crate::notice::probing::for_page(
+                    config,
+                    addr,
+                    network.src_ip().into(),
+                    start_us,
+                )?;
+                BoundNotice::bind(addr, page, probing)
                     .map_err(|e| anyhow::anyhow!("--notice-http: cannot serve on {addr}: {e}"))
             })
             .transpose()?;
@@ -272,11 +282,11 @@ impl<'t, F: Live> Shared<'t, F> {
             space: &targets.space,
             validator: Validator::new(
                 &key,
-                net.src_ip,
+                net.src_ip(),
                 config.network.source_ports,
                 config.pacing.probes,
             ),
-            template: F::template(net.src_mac, net.dst_mac, net.src_ip),
+            template: F::template(net.src_mac(), net.dst_mac(), net.src_ip()),
             blocklist: LiveBlocklist::new(targets.blocklist.clone()),
             counters: Counters::default(),
             stop: Stop::default(),
@@ -298,19 +308,17 @@ impl<'t, F: Live> Shared<'t, F> {
         signals: &'a StopSignals,
         status_file: &'a std::cell::RefCell<Option<StatusFile>>,
     ) -> Monitor<'a> {
-        Monitor {
-            status_file,
-            stop: &self.stop,
+        Monitor::new(
+            &self.stop,
             signals,
-            counters: &self.counters,
-            checkpoint: self.checkpoint.as_ref(),
-            senders_done: &self.senders_done,
-            senders: self.senders,
-            cooldown: config.pacing.cooldown,
-            quiet: config.output.quiet,
-            planned: self.planned,
-            epoch: self.epoch,
-        }
+            &self.counters,
+            &self.senders_done,
+            self.senders,
+            self.epoch,
+        )
+        .with_cooldown(config.pacing.cooldown)
+        .with_status(config.output.quiet, self.planned, status_file)
+        .with_checkpoint(self.checkpoint.as_ref())
     }
 }
 
@@ -384,9 +392,8 @@ impl<'scope> Pipeline<'scope> {
             scan.space,
             &scan.blocklist,
             scan.epoch,
-            config.output.all_responses,
-        )
-        .with_filter(config.output.spec.filter.clone());
+            config.output.spec.filter.clone(),
+        );
         let control = Control {
             stop,
             max_results: config.pacing.max_results,
@@ -394,7 +401,7 @@ impl<'scope> Pipeline<'scope> {
         let capture = io.capture;
         let receiver = s.spawn(move || {
             let run = || crate::recv::run(capture, cls, counters, &control, &chan_tx);
-            stage(stop, Stage::Receiver, run).map(|cls| cls.rtt)
+            stage(stop, Stage::Receiver, run).map(Classifier::into_rtt)
         });
         let senders = spawn_senders(s, config, scan, walks, io.txs);
         let watcher = spawn_reloader(s, scan, &res.hangup, reloader);
@@ -455,17 +462,17 @@ fn spawn_senders<'scope, 'env, F: Live>(
     walks: Vec<Walk>,
     txs: Vec<Backend<SocketTx>>,
 ) -> Vec<ScopedJoinHandle<'scope, Option<SendReport>>> {
-    let shared = SendShared::<F> {
-        space: scan.space,
-        template: &scan.template,
-        validator: &scan.validator,
-        probes: config.pacing.probes,
-        blocklist: &scan.blocklist,
-        counters: &scan.counters,
-        stop: &scan.stop,
-        epoch: scan.epoch,
-        deadline: config.pacing.max_runtime.map(|d| scan.epoch + d),
-    };
+    let shared = SendShared::<F>::new(
+        scan.space,
+        &scan.template,
+        &scan.validator,
+        config.pacing.probes,
+        &scan.blocklist,
+        &scan.counters,
+        &scan.stop,
+    )
+    .with_epoch(scan.epoch)
+    .with_deadline(config.pacing.max_runtime.map(|d| scan.epoch + d));
     let rates = crate::plan::thread_rates(config.pacing.rate, txs.len() as u32);
     let mut handles = Vec::new();
     for (t, (mut walk, mut tx)) in walks.into_iter().zip(txs).enumerate() {

@@ -5,10 +5,12 @@
 //! has finished. It returns when the cooldown is over, or at once when the scan was stopped
 //! (a signal, `-N`, a closed output, a failed stage): nobody waits for replies then.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::counters::Counters;
+use crate::output::status::StatusFile;
 use crate::stop::{Reason, Stop};
 
 use super::checkpointing::Session;
@@ -18,21 +20,77 @@ use super::StopSignals;
 /// every sender directly; this bounds only how soon the cooldown starts and ends.
 const TICK: Duration = Duration::from_millis(20);
 
-/// What the monitor watches, borrowed from the scan.
+/// What the monitor watches, borrowed from the scan. Built with [`Monitor::new`] and a
+/// `with_*` step for each optional concern (cooldown, status, checkpoint).
 pub(crate) struct Monitor<'a> {
-    pub stop: &'a Stop,
-    pub signals: &'a StopSignals,
-    pub counters: &'a Counters,
-    pub checkpoint: Option<&'a Session>,
+    stop: &'a Stop,
+    signals: &'a StopSignals,
+    counters: &'a Counters,
+    checkpoint: Option<&'a Session>,
     /// Senders that have returned, out of `senders`.
-    pub senders_done: &'a AtomicUsize,
-    pub senders: usize,
-    pub cooldown: Duration,
-    pub quiet: bool,
-    pub planned: u64,
-    pub epoch: Instant,
+    senders_done: &'a AtomicUsize,
+    senders: usize,
+    cooldown: Duration,
+    /// No status line on standard error (`-q`).
+    quiet: bool,
+    planned: u64,
+    epoch: Instant,
     /// `-u`: the status as CSV, a row a second.
-    pub status_file: &'a std::cell::RefCell<Option<crate::output::status::StatusFile>>,
+    status_file: Option<&'a RefCell<Option<StatusFile>>>,
+}
+
+impl<'a> Monitor<'a> {
+    /// A monitor of the scan that began at `epoch`, counting into `counters`: it turns
+    /// `signals` into a stop reason in `stop`, and returns once `senders_done` reaches
+    /// `senders` (then no cooldown, no status, no checkpoint until the `with_*` steps).
+    pub fn new(
+        stop: &'a Stop,
+        signals: &'a StopSignals,
+        counters: &'a Counters,
+        senders_done: &'a AtomicUsize,
+        senders: usize,
+        epoch: Instant,
+    ) -> Self {
+        Monitor {
+            stop,
+            signals,
+            counters,
+            checkpoint: None,
+            senders_done,
+            senders,
+            cooldown: Duration::ZERO,
+            quiet: true,
+            planned: 0,
+            epoch,
+            status_file: None,
+        }
+    }
+
+    /// Waits this long for replies after the last sender finished.
+    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// Prints the status line (unless `quiet`) and writes a row a second to `file` (`-u`),
+    /// progress counted against `planned` targets.
+    pub fn with_status(
+        mut self,
+        quiet: bool,
+        planned: u64,
+        file: &'a RefCell<Option<StatusFile>>,
+    ) -> Self {
+        self.quiet = quiet;
+        self.planned = planned;
+        self.status_file = Some(file);
+        self
+    }
+
+    /// Saves the checkpoint of `session` on every tick.
+    pub fn with_checkpoint(mut self, session: Option<&'a Session>) -> Self {
+        self.checkpoint = session;
+        self
+    }
 }
 
 impl Monitor<'_> {
@@ -71,7 +129,10 @@ impl Monitor<'_> {
     /// Writes a row of the `-u` file, if there is one. A failed row does not stop the scan:
     /// the results matter more.
     fn status_row(&self, now: Instant, cooldown_until: Option<Instant>) {
-        if let Some(f) = self.status_file.borrow_mut().as_mut() {
+        let Some(file) = self.status_file else {
+            return;
+        };
+        if let Some(f) = file.borrow_mut().as_mut() {
             let active = self.senders - self.senders_done.load(Relaxed);
             let left = cooldown_until.map(|c| c.saturating_duration_since(now));
             let _ = f.row(self.counters, now - self.epoch, self.planned, active, left);

@@ -15,16 +15,37 @@ use crate::wire::ethernet::format_mac;
 
 /// Where probes leave from and go to at layer 2.
 #[derive(Debug, Clone)]
+/// Found once by [`discover`]; read-only after that.
 pub struct Network<A> {
-    pub ifname: String,
-    pub ifindex: u32,
-    pub src_ip: A,
-    pub src_mac: [u8; 6],
-    pub gateway: Option<A>,
-    pub dst_mac: [u8; 6],
+    ifname: String,
+    ifindex: u32,
+    src_ip: A,
+    src_mac: [u8; 6],
+    gateway: Option<A>,
+    dst_mac: [u8; 6],
 }
 
 impl<A: NetAddr> Network<A> {
+    /// The index of the interface probes leave from.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// The scan's source address.
+    pub fn src_ip(&self) -> A {
+        self.src_ip
+    }
+
+    /// The interface's MAC address: the probes' Ethernet source.
+    pub fn src_mac(&self) -> [u8; 6] {
+        self.src_mac
+    }
+
+    /// The next hop's MAC address: the probes' Ethernet destination.
+    pub fn dst_mac(&self) -> [u8; 6] {
+        self.dst_mac
+    }
+
     pub(super) fn info(&self) -> NetworkInfo {
         NetworkInfo {
             interface: self.ifname.clone(),

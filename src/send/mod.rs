@@ -53,18 +53,58 @@ pub trait Transmit {
 /// What every sender thread of a scan shares, borrowed from the scan; `F` is the
 /// address family.
 pub struct SendShared<'a, F: ScanFamily = V4> {
-    pub space: &'a TargetSpace<F::Addrs>,
-    pub template: &'a F::Template,
-    pub validator: &'a Validator<F::Addr>,
-    pub probes: u16,
-    pub blocklist: &'a LiveBlocklist<F::Blocked>,
-    pub counters: &'a Counters,
+    space: &'a TargetSpace<F::Addrs>,
+    template: &'a F::Template,
+    validator: &'a Validator<F::Addr>,
+    probes: u16,
+    blocklist: &'a LiveBlocklist<F::Blocked>,
+    counters: &'a Counters,
     /// Checked once per batch: any stop reason stops every sender.
-    pub stop: &'a Stop,
+    stop: &'a Stop,
     /// When pacing starts, and the zero of the TCP timestamp values (microseconds since it).
-    pub epoch: Instant,
+    epoch: Instant,
     /// Stop sending at this time (`-t`).
-    pub deadline: Option<Instant>,
+    deadline: Option<Instant>,
+}
+
+impl<'a, F: ScanFamily> SendShared<'a, F> {
+    /// Senders of `probes` probes to each target of `space`, patched into `template` and
+    /// signed by `validator`, that skip what `blocklist` holds at the time, count into
+    /// `counters` and end at any reason in `stop`. Pacing starts now, with no deadline:
+    /// see [`SendShared::with_epoch`] and [`SendShared::with_deadline`].
+    pub fn new(
+        space: &'a TargetSpace<F::Addrs>,
+        template: &'a F::Template,
+        validator: &'a Validator<F::Addr>,
+        probes: u16,
+        blocklist: &'a LiveBlocklist<F::Blocked>,
+        counters: &'a Counters,
+        stop: &'a Stop,
+    ) -> Self {
+        SendShared {
+            space,
+            template,
+            validator,
+            probes,
+            blocklist,
+            counters,
+            stop,
+            epoch: Instant::now(),
+            deadline: None,
+        }
+    }
+
+    /// Pacing starts at `epoch`, the zero of the TCP timestamp values (the receiver's too).
+    pub fn with_epoch(mut self, epoch: Instant) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
+    /// Sending stops at `deadline` (`-t`), if any.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
 }
 
 // Derived `Clone` would require `F: Clone` of the marker only, but spell it out: every

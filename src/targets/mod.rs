@@ -19,6 +19,7 @@ pub mod blocklist;
 pub mod cyclic;
 pub(crate) mod iplist;
 pub mod live_blocklist;
+pub mod net_rate;
 pub(crate) mod ranges;
 pub(crate) mod reload;
 pub mod v6;

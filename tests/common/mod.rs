@@ -28,6 +28,11 @@ use std::time::{Duration, Instant};
 mod rng;
 pub use rng::SplitMix64;
 
+use pcap_file::pcap::PcapReader;
+use pcap_file::DataLink;
+pub use synsurvey::output::DryRunRecord;
+use synsurvey::wire::{ethernet, ipv4, tcp, EthernetFrame, Ipv4Packet, Ipv6Packet, TcpPacket};
+
 /// Address of `veth0` in the scan namespace (the scanner's source address).
 pub const SCAN_ADDR: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 /// Address of `veth1` on the other side: the scan namespace's gateway.
@@ -789,10 +794,7 @@ impl Capture<'_> {
         // Let frames still in flight on the veth pair arrive.
         std::thread::sleep(Duration::from_millis(200));
         let mut child = self.child.take().unwrap();
-        // SAFETY: kill(2) takes integers only; the pid is our own child, not yet reaped.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-        }
+        signal(child.id(), libc::SIGINT);
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
             if let Some(st) = child.try_wait().expect("wait tcpdump") {
@@ -827,26 +829,8 @@ impl Drop for Capture<'_> {
     }
 }
 
-fn rd16(b: &[u8], be: bool) -> u16 {
-    let a = [b[0], b[1]];
-    if be {
-        u16::from_be_bytes(a)
-    } else {
-        u16::from_le_bytes(a)
-    }
-}
-
-fn rd32(b: &[u8], be: bool) -> u32 {
-    let a = [b[0], b[1], b[2], b[3]];
-    if be {
-        u32::from_be_bytes(a)
-    } else {
-        u32::from_le_bytes(a)
-    }
-}
-
 /// Parses a classic pcap file (Ethernet link type, µs or ns timestamps, either
-/// byte order). One entry per record: `Some` for an IPv4 TCP segment with SYN
+/// byte order; read by the `pcap-file` crate). One entry per record: `Some` for an IPv4 TCP segment with SYN
 /// set and ACK clear, `None` for anything else. Panics on a malformed file.
 pub fn parse_pcap(bytes: &[u8]) -> Vec<Option<SeenSyn>> {
     parse_pcap_any(bytes)
@@ -877,105 +861,62 @@ pub fn parse_pcap6(bytes: &[u8]) -> Vec<Option<SeenSyn6>> {
 }
 
 fn parse_pcap_any(bytes: &[u8]) -> Vec<Option<SeenSyn<IpAddr>>> {
-    assert!(
-        bytes.len() >= 24,
-        "pcap file too short ({} bytes)",
-        bytes.len()
+    let mut reader = PcapReader::new(bytes).unwrap_or_else(|e| panic!("not a pcap file: {e}"));
+    let linktype = reader.header().datalink;
+    assert_eq!(
+        linktype,
+        DataLink::ETHERNET,
+        "pcap link type {linktype:?} is not Ethernet"
     );
-    let magic = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
-    let (be, nanos) = match magic {
-        0xa1b2_c3d4 => (false, false),
-        0xa1b2_3c4d => (false, true),
-        0xd4c3_b2a1 => (true, false),
-        0x4d3c_b2a1 => (true, true),
-        m => panic!("not a pcap file (magic {m:#x})"),
-    };
-    let linktype = rd32(&bytes[20..24], be) & 0x0fff_ffff;
-    assert_eq!(linktype, 1, "pcap link type {linktype} is not Ethernet");
     let mut out = Vec::new();
-    let mut off = 24;
-    while off < bytes.len() {
-        assert!(
-            off + 16 <= bytes.len(),
-            "truncated pcap record header at {off}"
-        );
-        let h = &bytes[off..off + 16];
-        let sec = rd32(&h[0..4], be) as f64;
-        let frac = rd32(&h[4..8], be) as f64;
-        let incl = rd32(&h[8..12], be) as usize;
-        off += 16;
-        assert!(off + incl <= bytes.len(), "truncated pcap record at {off}");
-        let time = sec + frac / if nanos { 1e9 } else { 1e6 };
-        out.push(parse_frame(&bytes[off..off + incl], time));
-        off += incl;
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.unwrap_or_else(|e| panic!("malformed pcap record: {e}"));
+        out.push(parse_frame(&packet.data, packet.timestamp.as_secs_f64()));
     }
     out
 }
 
+/// A pure SYN in an Ethernet frame (IPv4, or IPv6 after any extension headers), read
+/// through the crate's own `wire` views.
 fn parse_frame(f: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
-    let mut p = 12;
-    let mut ethertype = u16::from_be_bytes(f.get(p..p + 2)?.try_into().ok()?);
-    p += 2;
-    while ethertype == 0x8100 || ethertype == 0x88a8 {
-        ethertype = u16::from_be_bytes(f.get(p + 2..p + 4)?.try_into().ok()?);
-        p += 4;
+    let eth = EthernetFrame::new_checked(f).ok()?;
+    match eth.ethertype() {
+        ethernet::ETHERTYPE_IPV4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            if ip.protocol() != ipv4::PROTOCOL_TCP || ip.frag_offset() != 0 {
+                return None;
+            }
+            tcp_syn(
+                ip.payload(),
+                time,
+                ip.src_addr().into(),
+                ip.dst_addr().into(),
+            )
+        }
+        ethernet::ETHERTYPE_IPV6 => {
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            let (next, at) = ip.upper_layer().ok()?;
+            if next != ipv4::PROTOCOL_TCP {
+                return None;
+            }
+            let (saddr, daddr) = (ip.src_addr().into(), ip.dst_addr().into());
+            tcp_syn(ip.payload().get(at..)?, time, saddr, daddr)
+        }
+        _ => None,
     }
-    if ethertype == 0x86dd {
-        return parse_ipv6(f.get(p..)?, time);
-    }
-    if ethertype != 0x0800 {
-        return None;
-    }
-    let ip = f.get(p..)?;
-    if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 6 {
-        return None;
-    }
-    let ihl = ((ip[0] & 0x0f) as usize) * 4;
-    let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
-    if ihl < 20 || frag_off != 0 {
-        return None;
-    }
-    let saddr = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let daddr = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    tcp_syn(ip.get(ihl..)?, time, saddr.into(), daddr.into())
 }
 
-fn parse_ipv6(ip: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
-    if ip.len() < 40 || ip[0] >> 4 != 6 {
-        return None;
-    }
-    let addr = |at: usize| -> Option<IpAddr> {
-        let b: [u8; 16] = ip.get(at..at + 16)?.try_into().ok()?;
-        Some(Ipv6Addr::from(b).into())
-    };
-    let (saddr, daddr) = (addr(8)?, addr(24)?);
-    let (mut next, mut p) = (ip[6], 40);
-    // Hop-by-hop options, routing, destination options: (length + 1) * 8 bytes each.
-    while matches!(next, 0 | 43 | 60) {
-        let h = ip.get(p..p + 2)?;
-        next = h[0];
-        p += (h[1] as usize + 1) * 8;
-    }
-    if next != 6 {
-        return None;
-    }
-    tcp_syn(ip.get(p..)?, time, saddr, daddr)
-}
-
-/// A pure SYN (SYN set, ACK clear) from the TCP header `tcp`, or `None`.
+/// A pure SYN (SYN set, ACK clear) from the TCP segment `tcp`, or `None`.
 fn tcp_syn(tcp: &[u8], time: f64, saddr: IpAddr, daddr: IpAddr) -> Option<SeenSyn<IpAddr>> {
-    let tcp = tcp.get(..14)?;
-    let flags = tcp[13];
-    if flags & 0x02 == 0 || flags & 0x10 != 0 {
-        return None;
-    }
-    Some(SeenSyn {
+    let tcp = TcpPacket::new_checked(tcp).ok()?;
+    let syn = tcp.flags() & (tcp::flags::SYN | tcp::flags::ACK) == tcp::flags::SYN;
+    syn.then(|| SeenSyn {
         time,
         saddr,
         daddr,
-        sport: u16::from_be_bytes([tcp[0], tcp[1]]),
-        dport: u16::from_be_bytes([tcp[2], tcp[3]]),
-        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        sport: tcp.src_port(),
+        dport: tcp.dst_port(),
+        seq: tcp.seq_number(),
     })
 }
 
@@ -1061,6 +1002,21 @@ pub fn shared() -> Option<SharedGuard> {
     })
 }
 
+/// Sends signal `sig` to process `pid` (a child of the test, not yet reaped). Panics if
+/// kill(2) fails.
+pub fn signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: kill(2) takes integers only and touches no memory of ours; the pid is a child
+    // the caller has not reaped, so it names no other process.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 /// Parses `a.b.c.d/len` (or a plain address, /32) into (network, len).
 pub fn parse_cidr(cidr: &str) -> (Ipv4Addr, u8) {
     let (addr, len) = match cidr.split_once('/') {
@@ -1113,9 +1069,10 @@ pub fn random_subset(cidr: &str, count: usize, seed: u64) -> Vec<Ipv4Addr> {
         .collect()
 }
 
-/// Parses newline-delimited JSON; blank lines are skipped. Panics with the
-/// line number and text of the first line that is not valid JSON.
-pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+/// Parses newline-delimited JSON into `T` (untyped `serde_json::Value` only where a test is
+/// about the JSON text itself); blank lines are skipped. Panics with the line number and
+/// text of the first line that is not a `T`.
+pub fn read_json_lines<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Vec<T> {
     let mut out = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
@@ -1124,7 +1081,7 @@ pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
         match serde_json::from_slice(line) {
             Ok(v) => out.push(v),
             Err(e) => panic!(
-                "line {} is not valid JSON ({e}): {}",
+                "line {} is not valid JSON of its type ({e}): {}",
                 i + 1,
                 String::from_utf8_lossy(line)
             ),
@@ -1133,11 +1090,106 @@ pub fn read_json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
     out
 }
 
-/// One run of synsurvey in a testbed's scan namespace, as most tests want it:
-/// `synsurvey --no-default-blocklist -q -m META ARGS...` with the results on standard
-/// output. [`Scan::run`] waits for it and returns the lines, the metadata and stderr.
+/// A command line's words, written as one string: `words("198.18.0.0/24 -p 80 -c 1")`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// One result line of synsurvey's JSON output, typed: its own lines (no `-f`, absent
+/// values left out) and ZMap's `-f "*"` (absent values written as null) alike. Unknown
+/// fields are refused, so a renamed field fails the reader instead of reading as absent.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    pub saddr: String,
+    #[serde(default)]
+    pub saddr_raw: Option<u32>,
+    pub daddr: String,
+    #[serde(default)]
+    pub daddr_raw: Option<u32>,
+    /// The TCP fields are absent (null with `-f "*"`) in an ICMP record.
+    #[serde(default)]
+    pub sport: Option<u16>,
+    #[serde(default)]
+    pub dport: Option<u16>,
+    #[serde(default)]
+    pub seqnum: Option<u32>,
+    #[serde(default)]
+    pub acknum: Option<u32>,
+    #[serde(default)]
+    pub window: Option<u16>,
+    pub ttl: u8,
+    pub ipid: u16,
+    #[serde(default)]
+    pub tcpopt_mss: Option<u16>,
+    #[serde(default)]
+    pub tcpopt_wscale: Option<u8>,
+    #[serde(default)]
+    pub tcpopt_sack_perm: Option<bool>,
+    #[serde(default)]
+    pub tcpopt_ts_val: Option<u32>,
+    #[serde(default)]
+    pub tcpopt_ts_ecr: Option<u32>,
+    pub classification: String,
+    pub success: bool,
+    #[serde(default)]
+    pub icmp_responder: Option<String>,
+    #[serde(default)]
+    pub icmp_type: Option<u8>,
+    #[serde(default)]
+    pub icmp_code: Option<u8>,
+    #[serde(default)]
+    pub icmp_unreach_str: Option<String>,
+    pub repeat: bool,
+    pub cooldown: bool,
+    pub timestamp_str: String,
+    pub timestamp_ts: u64,
+    pub timestamp_us: u32,
+    pub timestamp_unix_us: u64,
+    #[serde(default)]
+    pub rtt_us: Option<u64>,
+}
+
+impl Line {
+    /// The source address, which must be in the canonical text form (RFC 5952 for IPv6,
+    /// what `Display` writes).
+    pub fn saddr<A: std::str::FromStr + std::fmt::Display>(&self) -> A {
+        let a: A = self
+            .saddr
+            .parse()
+            .unwrap_or_else(|_| panic!("saddr is no address of the family: {self:?}"));
+        assert_eq!(a.to_string(), self.saddr, "saddr not canonical: {self:?}");
+        a
+    }
+
+    /// The source port of a TCP record.
+    pub fn port(&self) -> u16 {
+        self.sport
+            .unwrap_or_else(|| panic!("no sport in a TCP record: {self:?}"))
+    }
+}
+
+/// Reads synsurvey's JSON result lines into [`Line`]s.
+pub fn read_lines(bytes: &[u8]) -> Vec<Line> {
+    read_json_lines(bytes)
+}
+
+/// Reads a dry run's JSON lines into the crate's [`DryRunRecord`]s.
+pub fn read_probes(bytes: &[u8]) -> Vec<DryRunRecord> {
+    read_json_lines(bytes)
+}
+
+/// One run of synsurvey in a testbed's scan namespace: every live scan of the tests goes
+/// through here. By default `synsurvey --no-default-blocklist -q -m META ARGS...` with the
+/// results on standard output; each of the three is left out where ARGS give their own
+/// (`-m FILE` is then read as the metadata), and all of them with [`Scan::bare`].
+/// [`Scan::run`] waits for it and returns the lines, the metadata and stderr.
 pub struct Scan {
     args: Vec<String>,
+    /// Add no flags of our own.
+    bare: bool,
+    /// The output is synsurvey's JSON result lines, read into [`Scanned::lines`].
+    typed: bool,
     env: Vec<(String, String)>,
     must_succeed: bool,
     stdin: Option<Vec<u8>>,
@@ -1147,7 +1199,7 @@ pub struct Scan {
 /// What a [`Scan`] left: its result lines, its metadata (`Null` if it wrote none) and
 /// its standard error.
 pub struct Scanned {
-    pub lines: Vec<serde_json::Value>,
+    pub lines: Vec<Line>,
     pub meta: serde_json::Value,
     pub stderr: String,
     pub output: Output,
@@ -1157,6 +1209,8 @@ impl Scan {
     pub fn new(args: &[&str]) -> Scan {
         Scan {
             args: args.iter().map(|s| s.to_string()).collect(),
+            bare: false,
+            typed: true,
             env: Vec::new(),
             must_succeed: true,
             stdin: None,
@@ -1182,6 +1236,21 @@ impl Scan {
         self
     }
 
+    /// Runs synsurvey with ARGS alone (a resumed scan takes its flags from the checkpoint;
+    /// a test of the defaults wants none added). [`Scanned::meta`] is then read from
+    /// ARGS' `-m FILE`, if any.
+    pub fn bare(mut self) -> Scan {
+        self.bare = true;
+        self
+    }
+
+    /// The output is not synsurvey's JSON result lines (CSV, or `-f` fields a test reads
+    /// as text): [`Scanned::lines`] stays empty, the bytes are in [`Scanned::output`].
+    pub fn raw(mut self) -> Scan {
+        self.typed = false;
+        self
+    }
+
     /// Lets the scan exit with an error status (by default, [`Scan::run`] panics then).
     pub fn may_fail(mut self) -> Scan {
         self.must_succeed = false;
@@ -1196,18 +1265,28 @@ impl Scan {
     /// Starts the scan and returns at once, for a test that acts while it runs.
     pub fn spawn(self, tb: &Testbed) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let meta = dir.path().join("meta.json");
-        let mut cmd = tb.exec_scanner(
-            self.scanner,
-            [
-                synsurvey().to_str().unwrap(),
-                "--no-default-blocklist",
-                "-q",
-                "-m",
-                meta.to_str().unwrap(),
-            ],
-        );
-        cmd.args(&self.args)
+        let given = |flags: &[&str]| self.args.iter().position(|a| flags.contains(&a.as_str()));
+        let mut ours: Vec<String> = Vec::new();
+        let meta = match given(&["-m", "--metadata-file"]) {
+            Some(i) => PathBuf::from(&self.args[i + 1]),
+            None => {
+                let meta = dir.path().join("meta.json");
+                ours.extend(["-m".into(), meta.to_str().unwrap().into()]);
+                meta
+            }
+        };
+        if given(&["-q", "--quiet"]).is_none() {
+            ours.insert(0, "-q".into());
+        }
+        if given(&["--no-default-blocklist"]).is_none() {
+            ours.insert(0, "--no-default-blocklist".into());
+        }
+        if self.bare {
+            ours.clear();
+        }
+        let mut cmd = tb.exec_scanner(self.scanner, [synsurvey().as_os_str()]);
+        cmd.args(&ours)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -1232,6 +1311,7 @@ impl Scan {
             meta,
             _dir: dir,
             must_succeed: self.must_succeed,
+            typed: self.typed,
         }
     }
 }
@@ -1243,12 +1323,24 @@ pub struct Running {
     meta: PathBuf,
     _dir: tempfile::TempDir,
     must_succeed: bool,
+    typed: bool,
 }
 
 impl Running {
     /// The scanner's process id (`ip netns exec` execs it: it is synsurvey's own).
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the scanner outright (SIGKILL) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the scanner has exited (then its status), without waiting.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("wait for the scanner")
     }
 
     /// Waits for the scan to end and returns what it left.
@@ -1268,7 +1360,11 @@ impl Running {
             _ => serde_json::Value::Null,
         };
         Scanned {
-            lines: read_json_lines(&output.stdout),
+            lines: if self.typed {
+                read_lines(&output.stdout)
+            } else {
+                Vec::new()
+            },
             meta,
             stderr,
             output,
@@ -1276,31 +1372,17 @@ impl Running {
     }
 }
 
-/// The source addresses of the result lines of `class` (`synack`, `rst`).
-pub fn addrs_of(lines: &[serde_json::Value], class: &str) -> std::collections::BTreeSet<Ipv4Addr> {
+/// The source addresses of the result lines of `class` (`synack`, `rst`, `icmp`), for
+/// either family (`addrs_of::<Ipv6Addr>`). Panics on an `saddr` that is no address of the
+/// family in its canonical text form (RFC 5952 for IPv6).
+pub fn addrs_of<A>(lines: &[Line], class: &str) -> std::collections::BTreeSet<A>
+where
+    A: std::str::FromStr + std::fmt::Display + Ord,
+{
     lines
         .iter()
-        .filter(|v| v["classification"] == class)
-        .map(|v| v["saddr"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
-
-/// [`addrs_of`] for an IPv6 scan. Panics on an `saddr` that is not IPv6 text in the
-/// canonical form of RFC 5952 (what `Ipv6Addr`'s `Display` writes).
-pub fn addrs6_of(lines: &[serde_json::Value], class: &str) -> std::collections::BTreeSet<Ipv6Addr> {
-    lines
-        .iter()
-        .filter(|v| v["classification"] == class)
-        .map(|v| {
-            let text = v["saddr"]
-                .as_str()
-                .unwrap_or_else(|| panic!("no saddr: {v}"));
-            let a: Ipv6Addr = text
-                .parse()
-                .unwrap_or_else(|_| panic!("saddr is not IPv6: {v}"));
-            assert_eq!(a.to_string(), text, "saddr not in RFC 5952 form: {v}");
-            a
-        })
+        .filter(|l| l.classification == class)
+        .map(Line::saddr)
         .collect()
 }
 

@@ -1,44 +1,157 @@
-//! Building hostile and forged reply frames for the robustness tests.
+//! Building reply frames of both families for the tests, and the receive-side fixture
+//! they are checked against.
 //!
-//! [`Forge`] describes one Ethernet/IPv4/TCP frame field by field; [`Forge::build`] writes it
-//! with correct lengths and checksums, and the `corrupt_*` knobs break exactly one thing.
+//! [`Forge`] describes one Ethernet/IP/TCP frame field by field, over IPv4 (`Forge`, the
+//! default) or IPv6 (`Forge<Ipv6Addr>`, with a chain of extension headers);
+//! [`Forge::build`] writes it through the crate's `wire` views with correct lengths and
+//! checksums, and the `bad_*` knobs break exactly one thing. [`Fixture`] is a scan's
+//! receive side without a network: a validator, a target space and a live blocklist, the
+//! classifier over them, and the replies its targets would send.
 #![allow(dead_code)]
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
 
+use synsurvey::family::ScanFamily;
+use synsurvey::output::filter::Filter;
+use synsurvey::recv::Classifier;
+use synsurvey::targets::live_blocklist::LiveBlocklist;
+use synsurvey::targets::TargetSpace;
+use synsurvey::validate::{Key, Validator};
 use synsurvey::wire::tcp::flags;
-use synsurvey::wire::{ethernet, ipv4, EthernetFrame, Ipv4Packet, TcpPacket};
+use synsurvey::wire::{ethernet, ipv4, ipv6, EthernetFrame, Ipv4Packet, Ipv6Packet, TcpPacket};
+
+/// An address family a [`Forge`] can build: how its IP header is written.
+pub trait ForgeAddr: Copy + std::fmt::Debug {
+    const ETHERTYPE: u16;
+    /// Writes the IP header into `ip` (which holds `header_len` header bytes, then the
+    /// payload): everything but the options (IPv4) or extension headers (IPv6).
+    fn write_ip(f: &Forge<Self>, ip: &mut [u8], header_len: usize, next: u8);
+    /// The TCP checksum over the pseudo header.
+    fn fill_tcp_checksum(tcp: &mut TcpPacket<&mut [u8]>, src: Self, dst: Self);
+    /// What an ICMP error quotes of a probe from `src` to `dst`: the IP header (of a
+    /// 60-byte datagram) of `proto`.
+    fn quoted_ip(src: Self, dst: Self, proto: u8) -> Vec<u8>;
+}
+
+impl ForgeAddr for Ipv4Addr {
+    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV4;
+    fn write_ip(f: &Forge<Self>, ip: &mut [u8], header_len: usize, next: u8) {
+        assert!(header_len <= 60, "IP options too long");
+        let total = ip.len();
+        let mut p = Ipv4Packet::new_unchecked(&mut ip[..]);
+        p.set_version_and_header_len(header_len);
+        p.set_total_len(total as u16);
+        p.set_ident(0x4242);
+        p.set_ttl(f.ttl);
+        p.set_protocol(next);
+        p.set_src_addr(f.saddr);
+        p.set_dst_addr(f.daddr);
+        ip[6..8].copy_from_slice(&f.ip_frag.to_be_bytes());
+        ip[ipv4::HEADER_LEN..header_len].copy_from_slice(&pad4(&f.ip_options));
+        let mut p = Ipv4Packet::new_unchecked(&mut ip[..]);
+        p.fill_checksum();
+        if f.bad_ip_checksum {
+            let c = p.checksum();
+            p.set_checksum(c ^ 0x0101);
+        }
+    }
+    fn fill_tcp_checksum(tcp: &mut TcpPacket<&mut [u8]>, src: Self, dst: Self) {
+        tcp.fill_checksum(src, dst);
+    }
+    fn quoted_ip(src: Self, dst: Self, proto: u8) -> Vec<u8> {
+        // DF, TTL 64, checksum left 0 as a router may leave it.
+        let mut q = vec![0u8; ipv4::HEADER_LEN];
+        let mut ip = Ipv4Packet::new_unchecked(&mut q[..]);
+        ip.set_version_and_header_len(ipv4::HEADER_LEN);
+        ip.set_total_len(60);
+        ip.set_dont_frag(true);
+        ip.set_ttl(64);
+        ip.set_protocol(proto);
+        ip.set_src_addr(src);
+        ip.set_dst_addr(dst);
+        q
+    }
+}
+
+impl ForgeAddr for Ipv6Addr {
+    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV6;
+    fn write_ip(f: &Forge<Self>, ip: &mut [u8], header_len: usize, next: u8) {
+        let payload = ip.len() - ipv6::HEADER_LEN;
+        let mut at = ipv6::HEADER_LEN;
+        for (i, (_, bytes)) in f.ext_headers.iter().enumerate() {
+            ip[at..at + bytes.len()].copy_from_slice(bytes);
+            ip[at] = f.ext_headers.get(i + 1).map_or(next, |c| c.0);
+            at += bytes.len();
+        }
+        debug_assert_eq!(at, header_len);
+        let mut p = Ipv6Packet::new_unchecked(&mut ip[..]);
+        p.set_version_tc_flow(0, 0);
+        p.set_payload_len(payload as u16);
+        p.set_next_header(f.ext_headers.first().map_or(next, |c| c.0));
+        p.set_hop_limit(f.ttl);
+        p.set_src_addr(f.saddr);
+        p.set_dst_addr(f.daddr);
+    }
+    fn fill_tcp_checksum(tcp: &mut TcpPacket<&mut [u8]>, src: Self, dst: Self) {
+        tcp.fill_checksum_v6(src, dst);
+    }
+    fn quoted_ip(src: Self, dst: Self, proto: u8) -> Vec<u8> {
+        let mut q = vec![0u8; ipv6::HEADER_LEN];
+        let mut ip = Ipv6Packet::new_unchecked(&mut q[..]);
+        ip.set_version_tc_flow(0, 0);
+        ip.set_payload_len(40);
+        ip.set_next_header(proto);
+        ip.set_hop_limit(3);
+        ip.set_src_addr(src);
+        ip.set_dst_addr(dst);
+        q
+    }
+}
 
 /// One frame to build.
 #[derive(Clone, Debug)]
-pub struct Forge {
+pub struct Forge<A = Ipv4Addr> {
     pub dst_mac: [u8; 6],
     pub src_mac: [u8; 6],
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+    pub saddr: A,
+    pub daddr: A,
     pub sport: u16,
     pub dport: u16,
     pub seq: u32,
     pub ack: u32,
     pub flags: u8,
-    /// IP options (padded with EOL to a multiple of 4 bytes).
+    /// TTL (IPv4) or hop limit (IPv6).
+    pub ttl: u8,
+    /// IPv4 options (padded with EOL to a multiple of 4 bytes).
     pub ip_options: Vec<u8>,
+    /// IPv6 extension headers before TCP, each `(kind, bytes)`; bytes[0] (the next
+    /// header) is filled in.
+    pub ext_headers: Vec<(u8, Vec<u8>)>,
     /// TCP options (padded with EOL to a multiple of 4 bytes).
     pub tcp_options: Vec<u8>,
     /// Zero bytes after the TCP header (a segment's data, or padding).
     pub payload: usize,
-    /// Flags and fragment offset word of the IP header (0x4000 = DF, not a fragment).
+    /// IPv4: flags and fragment offset word (0x4000 = DF, not a fragment).
     pub ip_frag: u16,
-    /// Write a wrong IP header checksum.
+    /// IPv4: write a wrong IP header checksum.
     pub bad_ip_checksum: bool,
     /// Write a wrong TCP checksum.
     pub bad_tcp_checksum: bool,
 }
 
-impl Forge {
+fn pad4(v: &[u8]) -> Vec<u8> {
+    let mut v = v.to_vec();
+    while v.len() % 4 != 0 {
+        v.push(0);
+    }
+    v
+}
+
+impl<A: ForgeAddr> Forge<A> {
     /// A SYN-ACK from `saddr:sport` to `daddr:dport` acknowledging `ack`, with the options a
     /// Linux host sends (MSS, SACK permitted, timestamps, window scale).
-    pub fn syn_ack(saddr: Ipv4Addr, sport: u16, daddr: Ipv4Addr, dport: u16, ack: u32) -> Forge {
+    pub fn syn_ack(saddr: A, sport: u16, daddr: A, dport: u16, ack: u32) -> Forge<A> {
         Forge {
             dst_mac: [0x02, 0, 0, 0, 0, 0x01],
             src_mac: [0x02, 0, 0, 0, 0, 0x02],
@@ -49,7 +162,9 @@ impl Forge {
             seq: 0x1122_3344,
             ack,
             flags: flags::SYN | flags::ACK,
+            ttl: 64,
             ip_options: Vec::new(),
+            ext_headers: Vec::new(),
             tcp_options: vec![
                 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 42, 0, 0, 0, 0, 1, 3, 3, 7,
             ],
@@ -61,26 +176,20 @@ impl Forge {
     }
 
     pub fn build(&self) -> Vec<u8> {
-        let pad4 = |v: &[u8]| {
-            let mut v = v.to_vec();
-            while v.len() % 4 != 0 {
-                v.push(0);
-            }
-            v
-        };
-        let ip_opts = pad4(&self.ip_options);
         let tcp_opts = pad4(&self.tcp_options);
-        let ip_hl = ipv4::HEADER_LEN + ip_opts.len();
+        let ip_hl = if A::ETHERTYPE == ethernet::ETHERTYPE_IPV4 {
+            ipv4::HEADER_LEN + pad4(&self.ip_options).len()
+        } else {
+            ipv6::HEADER_LEN + self.ext_headers.iter().map(|e| e.1.len()).sum::<usize>()
+        };
         let tcp_hl = 20 + tcp_opts.len();
-        assert!(ip_hl <= 60 && tcp_hl <= 60, "options too long");
+        assert!(tcp_hl <= 60, "options too long");
         let ip_len = ip_hl + tcp_hl + self.payload;
         let mut f = vec![0u8; ethernet::HEADER_LEN + ip_len];
-        {
-            let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
-            eth.set_dst_addr(self.dst_mac);
-            eth.set_src_addr(self.src_mac);
-            eth.set_ethertype(ethernet::ETHERTYPE_IPV4);
-        }
+        let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+        eth.set_dst_addr(self.dst_mac);
+        eth.set_src_addr(self.src_mac);
+        eth.set_ethertype(A::ETHERTYPE);
         let ip_bytes = &mut f[ethernet::HEADER_LEN..];
         {
             let seg = &mut ip_bytes[ip_hl..];
@@ -93,57 +202,98 @@ impl Forge {
             tcp.set_flags(self.flags);
             tcp.set_window_len(65160);
             tcp.options_mut().copy_from_slice(&tcp_opts);
-            tcp.fill_checksum(self.saddr, self.daddr);
+            A::fill_tcp_checksum(&mut tcp, self.saddr, self.daddr);
             if self.bad_tcp_checksum {
                 seg[16] ^= 0x5a;
             }
         }
-        let mut ip = Ipv4Packet::new_unchecked(&mut ip_bytes[..]);
-        ip.set_version_and_header_len(ip_hl);
-        ip.set_total_len(ip_len as u16);
-        ip.set_ident(0x4242);
-        ip.set_ttl(64);
-        ip.set_protocol(ipv4::PROTOCOL_TCP);
-        ip.set_src_addr(self.saddr);
-        ip.set_dst_addr(self.daddr);
-        let ip_bytes = ip.into_inner();
-        ip_bytes[6..8].copy_from_slice(&self.ip_frag.to_be_bytes());
-        ip_bytes[20..ip_hl].copy_from_slice(&ip_opts);
-        let mut ip = Ipv4Packet::new_unchecked(&mut ip_bytes[..]);
-        ip.fill_checksum();
-        if self.bad_ip_checksum {
-            let c = ip.checksum();
-            ip.set_checksum(c ^ 0x0101);
-        }
+        A::write_ip(self, ip_bytes, ip_hl, ipv4::PROTOCOL_TCP);
         f
     }
 }
 
-/// What an ICMP error quotes of a probe: the IPv4 header of a 60-byte datagram (DF, TTL
-/// 64, checksum left 0 as a router may leave it) and the first 8 bytes of its transport
-/// header, the ports and the sequence number.
-pub fn quoted_probe(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+/// What an ICMP error quotes of a probe: the IP header of the datagram (see
+/// [`ForgeAddr::quoted_ip`]) and the first 8 bytes of its transport header, the ports
+/// and the sequence number.
+pub fn quoted_probe<A: ForgeAddr>(
+    src: A,
+    dst: A,
     proto: u8,
     ports: (u16, u16),
     seq: u32,
 ) -> Vec<u8> {
-    let mut q = vec![0u8; ipv4::HEADER_LEN + 8];
-    let mut ip = Ipv4Packet::new_unchecked(&mut q[..]);
-    ip.set_version_and_header_len(ipv4::HEADER_LEN);
-    ip.set_total_len(60);
-    ip.set_dont_frag(true);
-    ip.set_ttl(64);
-    ip.set_protocol(proto);
-    ip.set_src_addr(src);
-    ip.set_dst_addr(dst);
+    let mut q = A::quoted_ip(src, dst, proto);
+    let ip_len = q.len();
+    q.resize(ip_len + 8, 0);
     // Only the first 8 bytes of the TCP header are quoted: the view writes no further.
-    let mut tcp = TcpPacket::new_unchecked(&mut q[ipv4::HEADER_LEN..]);
+    let mut tcp = TcpPacket::new_unchecked(&mut q[ip_len..]);
     tcp.set_src_port(ports.0);
     tcp.set_dst_port(ports.1);
     tcp.set_seq_number(seq);
     q
+}
+
+/// Source ports of a [`Fixture`]'s probes.
+pub const SPORTS: (u16, u16) = (40000, 40099);
+/// The one port a [`Fixture`] probes.
+pub const PORT: u16 = 80;
+
+/// A scan's receive side without a network, for family `F`: one probe per target to
+/// [`PORT`] from [`SPORTS`], signed with a fixed key.
+pub struct Fixture<F: ScanFamily> {
+    pub src: F::Addr,
+    pub validator: Validator<F::Addr>,
+    pub space: TargetSpace<F::Addrs>,
+    pub blocklist: LiveBlocklist<F::Blocked>,
+}
+
+impl<F: ScanFamily> Fixture<F>
+where
+    F::Addr: ForgeAddr,
+{
+    /// Probes from `src` to `addrs` on [`PORT`]; `blocked` is the live blocklist.
+    pub fn new(src: F::Addr, addrs: F::Addrs, blocked: F::Blocked) -> Fixture<F> {
+        Fixture {
+            src,
+            validator: Validator::new(&Key([0x5e; 16]), src, SPORTS, 1),
+            space: TargetSpace::new(addrs, vec![PORT]),
+            blocklist: LiveBlocklist::new(blocked),
+        }
+    }
+
+    /// A fresh classifier (no duplicate state) that reports what `filter` passes.
+    pub fn classifier_with(&self, filter: Filter) -> Classifier<'_, F> {
+        Classifier::new(
+            &self.validator,
+            &self.space,
+            &self.blocklist,
+            Instant::now(),
+            filter,
+        )
+    }
+
+    /// A fresh classifier with ZMap's default output filter (first SYN-ACKs).
+    pub fn classifier(&self) -> Classifier<'_, F> {
+        self.classifier_with(Filter::zmap_default())
+    }
+
+    /// The SYN-ACK `addr:port` would send in answer to our probe.
+    pub fn reply(&self, addr: F::Addr, port: u16) -> Forge<F::Addr> {
+        let tag = self.validator.tag(addr, port);
+        Forge::syn_ack(
+            addr,
+            port,
+            self.src,
+            self.validator.sport(&tag, 0),
+            tag.seq.wrapping_add(1),
+        )
+    }
+
+    /// What an ICMP error quotes of our probe to `addr:port`, with sequence number `seq`.
+    pub fn quoted(&self, addr: F::Addr, port: u16, seq: u32) -> Vec<u8> {
+        let sport = self.validator.sport(&self.validator.tag(addr, port), 0);
+        quoted_probe(self.src, addr, ipv4::PROTOCOL_TCP, (sport, port), seq)
+    }
 }
 
 /// Offsets in a frame built with no IP options.

@@ -271,6 +271,33 @@ impl Addrs6 {
         self.len
     }
 
+    /// An upper bound on the addresses in the busiest /48 (for `--max-net-rate`): exact
+    /// for the list and for blocks inside one /48; a block wider than a /48 counts the
+    /// most elements one /48 of it can hold, on top of the list's busiest /48.
+    pub fn busiest_48(&self) -> u64 {
+        let net = |a: u128| a >> 80;
+        let mut per: std::collections::BTreeMap<u128, u64> = Default::default();
+        for &a in self.list.iter() {
+            *per.entry(net(a)).or_default() += 1;
+        }
+        let mut wide = 0u64;
+        for b in &self.blocks {
+            if b.len >= 48 {
+                *per.entry(net(b.base)).or_default() += b.elems.len();
+            } else {
+                let per_48 = 1u64
+                    .checked_shl(u32::from(b.sub_len.max(48) - 48))
+                    .unwrap_or(u64::MAX);
+                wide = wide.max(per_48.min(b.elems.len()));
+            }
+        }
+        per.values()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .saturating_add(wide)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
