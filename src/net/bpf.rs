@@ -110,6 +110,36 @@ struct Builder {
 }
 
 impl Builder {
+    /// A program that begins by rejecting our own transmissions (skb->pkt_type) and every
+    /// frame but `ethertype` with IP version nibble `version`.
+    fn start(capacity: usize, ethertype: u32, version: u32) -> Builder {
+        use Target::{Next, Reject};
+        let mut b = Builder {
+            insns: Vec::with_capacity(capacity),
+            icmp: 0,
+            ext: 0,
+        };
+        b.stmt(BPF_LD | BPF_W | BPF_ABS, PKTTYPE_LOAD);
+        b.jump(BPF_JEQ, PACKET_OUTGOING, Reject, Next);
+        b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_ETHERTYPE);
+        b.jump(BPF_JEQ, ethertype, Next, Reject);
+        b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP_VHL);
+        b.stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+        b.jump(BPF_JEQ, version << 4, Next, Reject);
+        b
+    }
+    /// IPv4: rejects a later fragment, another destination than `dst_ip` and a header
+    /// shorter than 20 bytes; leaves X = 4 * IHL (the `ldxb 4*([14]&0xf)` idiom).
+    fn ipv4_first_fragment_to(&mut self, dst_ip: Ipv4Addr) {
+        use Target::{Next, Reject};
+        self.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_IP_FRAG);
+        self.jump(BPF_JSET, FRAG_OFFSET_MASK, Reject, Next);
+        self.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP_DST);
+        self.jump(BPF_JEQ, u32::from(dst_ip), Next, Reject);
+        self.stmt(BPF_LDX | BPF_B | BPF_MSH, OFF_IP_VHL);
+        self.stmt(BPF_MISC | BPF_TXA, 0);
+        self.jump(BPF_JGE, 20, Next, Reject);
+    }
     /// Marks the next instruction as the target of [`Target::Ext`].
     fn ext_here(&mut self) {
         self.ext = self.insns.len();
@@ -179,39 +209,16 @@ pub fn reply_filter(
     snaplen: u32,
 ) -> Vec<sock_filter> {
     use Target::{Accept, Icmp, Next, Reject};
-    let mut b = Builder {
-        insns: Vec::with_capacity(32),
-        icmp: 0,
-        ext: 0,
-    };
-
-    // 1. Not our own transmissions: A = skb->pkt_type.
-    b.stmt(BPF_LD | BPF_W | BPF_ABS, PKTTYPE_LOAD);
-    b.jump(BPF_JEQ, PACKET_OUTGOING, Reject, Next);
-
-    // 2. IPv4: EtherType 0x0800 and version nibble 4.
-    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_ETHERTYPE);
-    b.jump(BPF_JEQ, ETHERTYPE_IPV4, Next, Reject);
-    b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP_VHL);
-    b.stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0);
-    b.jump(BPF_JEQ, 0x40, Next, Reject);
+    // 1. Not our own transmissions; 2. IPv4: EtherType 0x0800 and version nibble 4.
+    let mut b = Builder::start(32, ETHERTYPE_IPV4, 4);
 
     // 3. TCP, or else the ICMP checks at the end.
     b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP_PROTO);
     b.jump(BPF_JEQ, IPPROTO_TCP, Next, Icmp);
 
-    // 4. First (or only) fragment: the 13-bit fragment offset is zero.
-    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_IP_FRAG);
-    b.jump(BPF_JSET, FRAG_OFFSET_MASK, Reject, Next);
-
-    // 5. Addressed to us.
-    b.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP_DST);
-    b.jump(BPF_JEQ, u32::from(dst_ip), Next, Reject);
-
-    // 6. X = 4 * IHL (the `ldxb 4*([14]&0xf)` idiom); a header shorter than 20 bytes is bogus.
-    b.stmt(BPF_LDX | BPF_B | BPF_MSH, OFF_IP_VHL);
-    b.stmt(BPF_MISC | BPF_TXA, 0);
-    b.jump(BPF_JGE, 20, Next, Reject);
+    // 4. First (or only) fragment (the 13-bit fragment offset is zero); 5. addressed to
+    // us; 6. X = 4 * IHL, and a header shorter than 20 bytes is bogus.
+    b.ipv4_first_fragment_to(dst_ip);
 
     // 7. dport_lo <= TCP destination port <= dport_hi.
     b.stmt(BPF_LD | BPF_H | BPF_IND, OFF_TCP_DPORT);
@@ -227,13 +234,7 @@ pub fn reply_filter(
     // ICMP (A still holds the protocol): not a later fragment, to us, IHL >= 5, type 3.
     b.icmp_here();
     b.jump(BPF_JEQ, IPPROTO_ICMP, Next, Reject);
-    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_IP_FRAG);
-    b.jump(BPF_JSET, FRAG_OFFSET_MASK, Reject, Next);
-    b.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP_DST);
-    b.jump(BPF_JEQ, u32::from(dst_ip), Next, Reject);
-    b.stmt(BPF_LDX | BPF_B | BPF_MSH, OFF_IP_VHL);
-    b.stmt(BPF_MISC | BPF_TXA, 0);
-    b.jump(BPF_JGE, 20, Next, Reject);
+    b.ipv4_first_fragment_to(dst_ip);
     b.stmt(BPF_LD | BPF_B | BPF_IND, OFF_ICMP_TYPE);
     b.jump(BPF_JEQ, ICMP_DEST_UNREACH, Accept, Reject);
 
@@ -250,18 +251,7 @@ pub fn reply_filter6(
     snaplen: u32,
 ) -> Vec<sock_filter> {
     use Target::{Accept, Ext, Icmp, Next, Reject};
-    let mut b = Builder {
-        insns: Vec::with_capacity(40),
-        icmp: 0,
-        ext: 0,
-    };
-    b.stmt(BPF_LD | BPF_W | BPF_ABS, PKTTYPE_LOAD);
-    b.jump(BPF_JEQ, PACKET_OUTGOING, Reject, Next);
-    b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_ETHERTYPE);
-    b.jump(BPF_JEQ, ETHERTYPE_IPV6, Next, Reject);
-    b.stmt(BPF_LD | BPF_B | BPF_ABS, ETH_HLEN);
-    b.stmt(BPF_ALU | BPF_AND | BPF_K, 0xf0);
-    b.jump(BPF_JEQ, 0x60, Next, Reject);
+    let mut b = Builder::start(40, ETHERTYPE_IPV6, 6);
     let dst = dst_ip.octets();
     for (i, w) in dst.chunks_exact(4).enumerate() {
         b.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP6_DST + 4 * i as u32);

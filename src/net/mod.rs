@@ -39,6 +39,23 @@ macro_rules! syscall {
     }};
 }
 
+/// `AsFd` and `AsRawFd` for a socket type that owns its descriptor in a field `fd`.
+macro_rules! fd_owner {
+    ($t:ty) => {
+        impl std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.fd.as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.fd.as_raw_fd()
+            }
+        }
+    };
+}
+
 pub(crate) mod bpf;
 pub(crate) mod inotify;
 pub(crate) mod netns;

@@ -45,55 +45,39 @@ pub trait NetAddr: Copy + Eq + std::fmt::Display + std::fmt::Debug {
     fn of(iface: &Interface) -> Option<Self>;
 }
 
-impl NetAddr for Ipv4Addr {
-    const FAMILY: AddressFamily = AddressFamily::Inet;
-    fn route_addr(self) -> RouteAddress {
-        RouteAddress::Inet(self)
-    }
-    fn from_route(a: &RouteAddress) -> Option<Self> {
-        match a {
-            RouteAddress::Inet(x) => Some(*x),
-            _ => None,
+/// `NetAddr` for an address type: its variant of the netlink address enums (named as the
+/// address family) and the interface's list of addresses it takes its source from.
+macro_rules! net_addr {
+    ($addr:ty, $variant:ident, $list:ident) => {
+        impl NetAddr for $addr {
+            const FAMILY: AddressFamily = AddressFamily::$variant;
+            fn route_addr(self) -> RouteAddress {
+                RouteAddress::$variant(self)
+            }
+            fn from_route(a: &RouteAddress) -> Option<Self> {
+                match a {
+                    RouteAddress::$variant(x) => Some(*x),
+                    _ => None,
+                }
+            }
+            fn neigh_addr(self) -> NeighbourAddress {
+                NeighbourAddress::$variant(self)
+            }
+            fn from_neigh(a: &NeighbourAddress) -> Option<Self> {
+                match a {
+                    NeighbourAddress::$variant(x) => Some(*x),
+                    _ => None,
+                }
+            }
+            fn of(iface: &Interface) -> Option<Self> {
+                iface.$list.first().copied()
+            }
         }
-    }
-    fn neigh_addr(self) -> NeighbourAddress {
-        NeighbourAddress::Inet(self)
-    }
-    fn from_neigh(a: &NeighbourAddress) -> Option<Self> {
-        match a {
-            NeighbourAddress::Inet(x) => Some(*x),
-            _ => None,
-        }
-    }
-    fn of(iface: &Interface) -> Option<Self> {
-        iface.ipv4.first().copied()
-    }
+    };
 }
 
-impl NetAddr for Ipv6Addr {
-    const FAMILY: AddressFamily = AddressFamily::Inet6;
-    fn route_addr(self) -> RouteAddress {
-        RouteAddress::Inet6(self)
-    }
-    fn from_route(a: &RouteAddress) -> Option<Self> {
-        match a {
-            RouteAddress::Inet6(x) => Some(*x),
-            _ => None,
-        }
-    }
-    fn neigh_addr(self) -> NeighbourAddress {
-        NeighbourAddress::Inet6(self)
-    }
-    fn from_neigh(a: &NeighbourAddress) -> Option<Self> {
-        match a {
-            NeighbourAddress::Inet6(x) => Some(*x),
-            _ => None,
-        }
-    }
-    fn of(iface: &Interface) -> Option<Self> {
-        iface.ipv6.first().copied()
-    }
-}
+net_addr!(Ipv4Addr, Inet, ipv4);
+net_addr!(Ipv6Addr, Inet6, ipv6);
 
 /// How the scanner reaches a destination: the output interface and the next hop.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -150,17 +150,7 @@ impl PacketRx {
     }
 }
 
-impl AsFd for PacketRx {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for PacketRx {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.fd.as_raw_fd()
-    }
-}
+fd_owner!(PacketRx);
 
 /// Preallocated receive slots plus the `recvmmsg` tables that point at them.
 ///

@@ -13,7 +13,7 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::sockopt::{self, HeapArray};
@@ -127,17 +127,7 @@ fn backoff(failures: u32) {
     }
 }
 
-impl AsFd for PacketTx {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl AsRawFd for PacketTx {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.fd.as_raw_fd()
-    }
-}
+fd_owner!(PacketTx);
 
 /// Preallocated frames plus the `sendmmsg` tables that point at them.
 ///

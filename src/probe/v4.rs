@@ -4,56 +4,25 @@
 
 use std::net::Ipv4Addr;
 
-use super::{fold_carries, syn_options, Probe, ProbeFields};
-use crate::wire::{checksum, ethernet, ipv4, tcp};
+use super::{
+    fold_carries, patch_tcp, write_eth_and_syn, write_tcp_checksum, Probe, ProbeFields,
+    TemplateParams, TCP_LEN,
+};
+use crate::wire::{checksum, ethernet, ipv4};
 
 const IP: usize = ethernet::HEADER_LEN;
 const TCP: usize = IP + ipv4::HEADER_LEN;
-const TCP_LEN: usize = 40;
 
 /// Length of a probe frame on the wire (without the Ethernet FCS).
 pub const FRAME_LEN: usize = TCP + TCP_LEN;
 
 /// Offsets of the per-probe fields inside the frame.
 mod field {
-    use super::{IP, TCP};
+    use super::IP;
     use core::ops::Range;
     pub const IP_IDENT: Range<usize> = IP + 4..IP + 6;
     pub const IP_CHECKSUM: Range<usize> = IP + 10..IP + 12;
     pub const IP_DST: Range<usize> = IP + 16..IP + 20;
-    pub const SRC_PORT: Range<usize> = TCP..TCP + 2;
-    pub const DST_PORT: Range<usize> = TCP + 2..TCP + 4;
-    pub const SEQ: Range<usize> = TCP + 4..TCP + 8;
-    pub const TCP_CHECKSUM: Range<usize> = TCP + 16..TCP + 18;
-    /// TSval inside the timestamp option (MSS 4 bytes, SACK-permitted 2, kind and length 2).
-    pub const TSVAL: Range<usize> = TCP + 20 + 8..TCP + 20 + 12;
-}
-
-/// What the constant part of a probe is made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TemplateParams {
-    pub src_mac: [u8; 6],
-    pub dst_mac: [u8; 6],
-    pub src_ip: Ipv4Addr,
-    pub ttl: u8,
-    pub window: u16,
-    pub mss: u16,
-    pub wscale: u8,
-}
-
-impl TemplateParams {
-    /// The values a Linux host uses, with the given addresses.
-    pub fn linux_like(src_mac: [u8; 6], dst_mac: [u8; 6], src_ip: Ipv4Addr) -> Self {
-        TemplateParams {
-            src_mac,
-            dst_mac,
-            src_ip,
-            ttl: 64,
-            window: 64240,
-            mss: 1460,
-            wscale: 7,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,12 +35,7 @@ pub struct ProbeTemplate {
 impl ProbeTemplate {
     pub fn new(p: &TemplateParams) -> Self {
         let mut frame = [0u8; FRAME_LEN];
-        {
-            let mut eth = ethernet::Frame::new_unchecked(&mut frame[..]);
-            eth.set_dst_addr(p.dst_mac);
-            eth.set_src_addr(p.src_mac);
-            eth.set_ethertype(ethernet::ETHERTYPE_IPV4);
-        }
+        write_eth_and_syn(&mut frame, ethernet::ETHERTYPE_IPV4, TCP, p);
         {
             let mut ip = ipv4::Packet::new_unchecked(&mut frame[IP..]);
             ip.set_version_and_header_len(ipv4::HEADER_LEN);
@@ -80,14 +44,6 @@ impl ProbeTemplate {
             ip.set_ttl(p.ttl);
             ip.set_protocol(ipv4::PROTOCOL_TCP);
             ip.set_src_addr(p.src_ip);
-        }
-        {
-            let mut t = tcp::Packet::new_unchecked(&mut frame[TCP..]);
-            t.set_header_len(TCP_LEN);
-            t.set_flags(tcp::flags::SYN);
-            t.set_window_len(p.window);
-            t.options_mut()
-                .copy_from_slice(&syn_options(p.mss, p.wscale));
         }
         let ip_sum = checksum::add(0, &frame[IP..TCP]);
         let pseudo = checksum::pseudo_header(
@@ -124,15 +80,9 @@ impl ProbeTemplate {
         let ip_sum = checksum::add_u32(self.ip_sum + u32::from(f.ipid), daddr);
         buf[field::IP_CHECKSUM].copy_from_slice(&checksum::fold(ip_sum).to_be_bytes());
 
-        buf[field::SRC_PORT].copy_from_slice(&f.sport.to_be_bytes());
-        buf[field::DST_PORT].copy_from_slice(&f.dport.to_be_bytes());
-        buf[field::SEQ].copy_from_slice(&f.seq.to_be_bytes());
-        buf[field::TSVAL].copy_from_slice(&f.tsval.to_be_bytes());
-        let mut sum = self.tcp_sum + u32::from(f.sport) + u32::from(f.dport);
-        sum = checksum::add_u32(sum, daddr);
-        sum = checksum::add_u32(sum, f.seq);
-        sum = checksum::add_u32(sum, f.tsval);
-        buf[field::TCP_CHECKSUM].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+        let tcp = &mut buf[TCP..];
+        let sum = patch_tcp(tcp, f, checksum::add_u32(self.tcp_sum, daddr));
+        write_tcp_checksum(tcp, sum);
     }
 }
 
@@ -237,7 +187,7 @@ mod test {
     fn looks_like_linux() {
         let t = ProbeTemplate::new(&params());
         let r = Reply::parse(t.frame()).unwrap();
-        assert_eq!(r.flags, tcp::flags::SYN);
+        assert_eq!(r.flags, crate::wire::tcp::flags::SYN);
         assert_eq!(r.ttl, 64);
         assert_eq!(r.window, 64240);
         assert_eq!(r.options.mss, Some(1460));

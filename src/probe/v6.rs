@@ -10,55 +10,25 @@
 
 use std::net::Ipv6Addr;
 
-use super::{fold_carries, syn_options, Probe, ProbeFields};
-use crate::wire::{checksum, ethernet, ipv6, tcp};
+use super::{
+    fold_carries, patch_tcp, write_eth_and_syn, write_tcp_checksum, Probe, ProbeFields,
+    TemplateParams, TCP_LEN,
+};
+use crate::wire::{checksum, ethernet, ipv6};
 
 const IP: usize = ethernet::HEADER_LEN;
 const TCP: usize = IP + ipv6::HEADER_LEN;
-const TCP_LEN: usize = 40;
 
 /// Length of an IPv6 probe frame on the wire (without the Ethernet FCS): 20 bytes more
 /// than the IPv4 probe.
 pub const FRAME_LEN_V6: usize = TCP + TCP_LEN;
 
 mod field {
-    use super::{IP, TCP};
+    use super::IP;
     use core::ops::Range;
     /// The low 16 bits of the 20-bit flow label.
     pub const FLOW_LOW: Range<usize> = IP + 2..IP + 4;
     pub const IP_DST: Range<usize> = IP + 24..IP + 40;
-    pub const SRC_PORT: Range<usize> = TCP..TCP + 2;
-    pub const DST_PORT: Range<usize> = TCP + 2..TCP + 4;
-    pub const SEQ: Range<usize> = TCP + 4..TCP + 8;
-    pub const TCP_CHECKSUM: Range<usize> = TCP + 16..TCP + 18;
-    pub const TSVAL: Range<usize> = TCP + 20 + 8..TCP + 20 + 12;
-}
-
-/// What the constant part of an IPv6 probe is made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TemplateParams6 {
-    pub src_mac: [u8; 6],
-    pub dst_mac: [u8; 6],
-    pub src_ip: Ipv6Addr,
-    pub hop_limit: u8,
-    pub window: u16,
-    pub mss: u16,
-    pub wscale: u8,
-}
-
-impl TemplateParams6 {
-    /// The values Linux uses over IPv6 on a 1500-byte link: MSS 1440 (60 bytes of headers).
-    pub fn linux_like(src_mac: [u8; 6], dst_mac: [u8; 6], src_ip: Ipv6Addr) -> Self {
-        TemplateParams6 {
-            src_mac,
-            dst_mac,
-            src_ip,
-            hop_limit: 64,
-            window: 64800,
-            mss: 1440,
-            wscale: 7,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -68,24 +38,15 @@ pub struct ProbeTemplate6 {
 }
 
 impl ProbeTemplate6 {
-    pub fn new(p: &TemplateParams6) -> Self {
+    pub fn new(p: &TemplateParams<Ipv6Addr>) -> Self {
         let mut frame = [0u8; FRAME_LEN_V6];
-        let mut eth = ethernet::Frame::new_unchecked(&mut frame[..]);
-        eth.set_dst_addr(p.dst_mac);
-        eth.set_src_addr(p.src_mac);
-        eth.set_ethertype(ethernet::ETHERTYPE_IPV6);
+        write_eth_and_syn(&mut frame, ethernet::ETHERTYPE_IPV6, TCP, p);
         let mut ip = ipv6::Packet::new_unchecked(&mut frame[IP..]);
         ip.set_version_tc_flow(0, 0);
         ip.set_payload_len(TCP_LEN as u16);
         ip.set_next_header(ipv6::NEXT_HEADER_TCP);
-        ip.set_hop_limit(p.hop_limit);
+        ip.set_hop_limit(p.ttl);
         ip.set_src_addr(p.src_ip);
-        let mut t = tcp::Packet::new_unchecked(&mut frame[TCP..]);
-        t.set_header_len(TCP_LEN);
-        t.set_flags(tcp::flags::SYN);
-        t.set_window_len(p.window);
-        t.options_mut()
-            .copy_from_slice(&syn_options(p.mss, p.wscale));
         let pseudo = checksum::pseudo_header_v6(
             p.src_ip,
             Ipv6Addr::UNSPECIFIED,
@@ -119,18 +80,14 @@ impl Probe for ProbeTemplate6 {
         let buf = &mut buf[..FRAME_LEN_V6];
         buf[field::FLOW_LOW].copy_from_slice(&f.ipid.to_be_bytes());
         buf[field::IP_DST].copy_from_slice(&f.daddr.octets());
-        buf[field::SRC_PORT].copy_from_slice(&f.sport.to_be_bytes());
-        buf[field::DST_PORT].copy_from_slice(&f.dport.to_be_bytes());
-        buf[field::SEQ].copy_from_slice(&f.seq.to_be_bytes());
-        buf[field::TSVAL].copy_from_slice(&f.tsval.to_be_bytes());
         // At most 8 + 6 words of 0xffff on top of a 16-bit sum: far from overflow.
-        let mut sum = self.tcp_sum + u32::from(f.sport) + u32::from(f.dport);
+        let mut sum = self.tcp_sum;
         for w in f.daddr.segments() {
             sum += u32::from(w);
         }
-        sum = checksum::add_u32(sum, f.seq);
-        sum = checksum::add_u32(sum, f.tsval);
-        buf[field::TCP_CHECKSUM].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+        let tcp = &mut buf[TCP..];
+        let sum = patch_tcp(tcp, f, sum);
+        write_tcp_checksum(tcp, sum);
     }
 }
 
@@ -140,7 +97,7 @@ mod test {
     use crate::wire::{Family, V6};
 
     fn template() -> ProbeTemplate6 {
-        ProbeTemplate6::new(&TemplateParams6::linux_like(
+        ProbeTemplate6::new(&TemplateParams::linux_like(
             [2, 0, 0, 0, 0, 1],
             [2, 0, 0, 0, 0, 2],
             "2001:2::1".parse().unwrap(),
@@ -205,7 +162,7 @@ mod test {
     #[test]
     fn looks_like_linux() {
         let r = V6::parse_reply(template().frame()).unwrap();
-        assert_eq!(r.flags, tcp::flags::SYN);
+        assert_eq!(r.flags, crate::wire::tcp::flags::SYN);
         assert_eq!(r.ttl, 64);
         assert_eq!(r.saddr, "2001:2::1".parse::<Ipv6Addr>().unwrap());
         assert_eq!(r.options.mss, Some(1440));

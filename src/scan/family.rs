@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::config::{Config, FamilyTargets, TargetSet};
 use crate::family::ScanFamily;
 use crate::net::{self, route::NetAddr};
-use crate::probe::{ProbeTemplate, ProbeTemplate6, TemplateParams, TemplateParams6};
+use crate::probe::{ProbeTemplate, ProbeTemplate6, TemplateParams};
 use crate::wire::{V4, V6};
 
 pub(super) trait Live: ScanFamily<Addr: NetAddr> {
@@ -47,7 +47,7 @@ impl Live for V6 {
         config.network.source_ip6
     }
     fn template(src_mac: [u8; 6], dst_mac: [u8; 6], src: Ipv6Addr) -> ProbeTemplate6 {
-        ProbeTemplate6::new(&TemplateParams6::linux_like(src_mac, dst_mac, src))
+        ProbeTemplate6::new(&TemplateParams::linux_like(src_mac, dst_mac, src))
     }
     fn filter(src: Ipv6Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter> {
         net::reply_filter6(src, sports.0, sports.1, snaplen)

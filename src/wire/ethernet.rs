@@ -14,35 +14,19 @@ mod field {
     pub const PAYLOAD: RangeFrom<usize> = 14..;
 }
 
-/// A view of an Ethernet II frame.
-#[derive(Debug, Clone)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an Ethernet II frame.
+    pub struct Frame<T: AsRef<[u8]>>;
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    /// Wraps a buffer without checking its length: only for buffers this program built.
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
-
-    /// Wraps a buffer after checking that it holds a whole header.
-    pub fn new_checked(buffer: T) -> Result<Frame<T>> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
+    /// Checks that the buffer holds a whole header.
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             Err(Error::Truncated)
         } else {
             Ok(())
         }
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     pub fn dst_addr(&self) -> [u8; 6] {
@@ -54,8 +38,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     pub fn ethertype(&self) -> u16 {
-        let d = &self.buffer.as_ref()[field::ETHERTYPE];
-        u16::from_be_bytes([d[0], d[1]])
+        self.u16_at(field::ETHERTYPE)
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -73,12 +56,21 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     }
 
     pub fn set_ethertype(&mut self, value: u16) {
-        self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&value.to_be_bytes());
+        self.set_u16_at(field::ETHERTYPE, value);
     }
 
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::PAYLOAD]
     }
+}
+
+/// The payload of the Ethernet frame `frame` if its ethertype is `ethertype`.
+pub(crate) fn payload_of(frame: &[u8], ethertype: u16) -> Result<&[u8]> {
+    let eth = Frame::new_checked(frame)?;
+    if eth.ethertype() != ethertype {
+        return Err(Error::Protocol);
+    }
+    Ok(&frame[field::PAYLOAD])
 }
 
 fn mac(bytes: &[u8]) -> [u8; 6] {

@@ -16,7 +16,7 @@ pub const PROTOCOL_ICMP: u8 = 1;
 /// Destination unreachable.
 pub const TYPE_UNREACHABLE: u8 = 3;
 
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
     pub const TYPE: usize = 0;
     pub const CODE: usize = 1;
@@ -34,24 +34,18 @@ mod quoted_tcp {
     pub const LEN: usize = 8;
 }
 
-/// A view of an ICMP message.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an ICMP message.
+    pub struct Packet<T: AsRef<[u8]>>;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Requires the 8-byte header; after this no accessor panics.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Self::new_unchecked(buffer);
-        if p.buffer.as_ref().len() < HEADER_LEN {
+    /// Requires the 8-byte header.
+    pub fn check_len(&self) -> Result<()> {
+        if self.buffer.as_ref().len() < HEADER_LEN {
             return Err(Error::Truncated);
         }
-        Ok(p)
+        Ok(())
     }
 
     pub fn msg_type(&self) -> u8 {
@@ -63,8 +57,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn checksum(&self) -> u16 {
-        let d = &self.buffer.as_ref()[field::CHECKSUM];
-        u16::from_be_bytes([d[0], d[1]])
+        self.u16_at(field::CHECKSUM)
     }
 
     /// The quoted datagram, as far as it was captured.
@@ -151,11 +144,8 @@ impl Unreachable<Ipv4Addr> {
     /// Parses an Ethernet frame carrying an ICMP destination unreachable that quotes at
     /// least an IPv4 header and 8 bytes of its payload. Never panics on any input.
     pub fn parse(frame: &[u8]) -> Result<Unreachable> {
-        let eth = EthernetFrame::new_checked(frame)?;
-        if eth.ethertype() != ethernet::ETHERTYPE_IPV4 {
-            return Err(Error::Protocol);
-        }
-        let ip = Ipv4Packet::new_checked(eth.payload())?;
+        let captured = ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV4)?;
+        let ip = Ipv4Packet::new_checked(captured)?;
         if ip.protocol() != PROTOCOL_ICMP {
             return Err(Error::Protocol);
         }
@@ -173,7 +163,7 @@ impl Unreachable<Ipv4Addr> {
             .filter(|t| t.len() >= quoted_tcp::LEN)
             .ok_or(Error::Truncated)?;
         let (sport, dport, seq) = quoted_ports_and_seq(l4);
-        let complete = usize::from(ip.total_len()) <= eth.payload().len();
+        let complete = usize::from(ip.total_len()) <= captured.len();
         Ok(Unreachable {
             saddr: ip.src_addr(),
             daddr: ip.dst_addr(),

@@ -27,13 +27,8 @@ pub mod code {
     pub const REJECT_ROUTE: u8 = 6;
 }
 
-mod field {
-    use core::ops::Range;
-    pub const TYPE: usize = 0;
-    pub const CODE: usize = 1;
-    pub const CHECKSUM: Range<usize> = 2..4;
-    pub const QUOTED: usize = 8;
-}
+/// The ICMPv6 header has the layout of ICMP's: type, code, checksum, 4 bytes, quote.
+use super::icmp::field;
 
 /// Whether `frame` is an IPv6 packet whose upper layer is ICMPv6 (lengths checked only).
 pub fn is_icmpv6(frame: &[u8]) -> bool {
@@ -64,11 +59,7 @@ impl Unreachable<Ipv6Addr> {
     /// Parses an Ethernet frame carrying an ICMPv6 destination unreachable that quotes
     /// at least an IPv6 header, its extension headers and 8 bytes of TCP.
     pub fn parse_v6(frame: &[u8]) -> Result<Unreachable<Ipv6Addr>> {
-        let eth = EthernetFrame::new_checked(frame)?;
-        if eth.ethertype() != ethernet::ETHERTYPE_IPV6 {
-            return Err(Error::Protocol);
-        }
-        let ip = Ipv6Packet::new_checked(eth.payload())?;
+        let ip = Ipv6Packet::new_checked(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?)?;
         let (protocol, at) = ip.upper_layer()?;
         if protocol != ipv6::NEXT_HEADER_ICMPV6 {
             return Err(Error::Protocol);

@@ -25,26 +25,15 @@ const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 const OFFSET_MASK: u16 = 0x1fff;
 
-/// A view of an IPv4 packet.
-///
-/// A captured packet may be cut short by the capture length: `new_checked` requires the
-/// whole header, and [`Packet::payload`] returns what was captured of the payload.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an IPv4 packet.
+    ///
+    /// A captured packet may be cut short by the capture length: `new_checked` requires the
+    /// whole header, and [`Packet::payload`] returns what was captured of the payload.
+    pub struct Packet<T: AsRef<[u8]>>;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the version, that the header (with options) was captured, and that the
     /// total length is at least the header length. After this no accessor panics.
     pub fn check_len(&self) -> Result<()> {
@@ -63,15 +52,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Truncated);
         }
         Ok(())
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    fn u16_at(&self, r: core::ops::Range<usize>) -> u16 {
-        let d = &self.buffer.as_ref()[r];
-        u16::from_be_bytes([d[0], d[1]])
     }
 
     pub fn version(&self) -> u8 {
@@ -145,10 +125,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn set_u16_at(&mut self, r: core::ops::Range<usize>, v: u16) {
-        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
-    }
-
     /// Sets version 4 and the header length in bytes (a multiple of 4).
     pub fn set_version_and_header_len(&mut self, header_len: usize) {
         self.buffer.as_mut()[field::VER_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0f);

@@ -42,26 +42,15 @@ mod field {
     pub const DST_ADDR: Range<usize> = 24..40;
 }
 
-/// A view of an IPv6 packet.
-///
-/// A captured packet may be cut short: `new_checked` requires the fixed header, and
-/// [`Packet::payload`] returns what was captured of the payload.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of an IPv6 packet.
+    ///
+    /// A captured packet may be cut short: `new_checked` requires the fixed header, and
+    /// [`Packet::payload`] returns what was captured of the payload.
+    pub struct Packet<T: AsRef<[u8]>>;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks that the fixed header was captured and the version is 6.
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
@@ -73,13 +62,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(())
     }
 
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     fn word0(&self) -> u32 {
-        let d = &self.buffer.as_ref()[field::VER_TC_FLOW];
-        u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+        self.u32_at(field::VER_TC_FLOW)
     }
 
     pub fn version(&self) -> u8 {
@@ -95,8 +79,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn payload_len(&self) -> u16 {
-        let d = &self.buffer.as_ref()[field::PAYLOAD_LEN];
-        u16::from_be_bytes([d[0], d[1]])
+        self.u16_at(field::PAYLOAD_LEN)
     }
 
     pub fn next_header(&self) -> u8 {
@@ -139,11 +122,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets version 6, the traffic class and the flow label.
     pub fn set_version_tc_flow(&mut self, traffic_class: u8, flow_label: u32) {
         let w = (6u32 << 28) | (u32::from(traffic_class) << 20) | (flow_label & 0x000f_ffff);
-        self.buffer.as_mut()[field::VER_TC_FLOW].copy_from_slice(&w.to_be_bytes());
+        self.set_u32_at(field::VER_TC_FLOW, w);
     }
 
     pub fn set_payload_len(&mut self, v: u16) {
-        self.buffer.as_mut()[field::PAYLOAD_LEN].copy_from_slice(&v.to_be_bytes());
+        self.set_u16_at(field::PAYLOAD_LEN, v);
     }
 
     pub fn set_next_header(&mut self, v: u8) {

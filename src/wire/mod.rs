@@ -9,6 +9,67 @@
 //! [`Reply`] is the small parsed representation of a received TCP segment that the
 //! validation stage works on.
 
+/// Declares a typed view `$name<T: AsRef<[u8]>>` over a byte buffer, in the manner of
+/// smoltcp: `new_unchecked` wraps a buffer this program built, `new_checked` wraps one
+/// after the view's own `check_len` (written beside its accessors), after which no
+/// accessor panics; `into_inner` gives the buffer back. The private `u16_at`/`u32_at`
+/// (and `set_` twins) read and write a big-endian field given by its named range.
+macro_rules! view {
+    ($(#[$attr:meta])* pub struct $name:ident<T: AsRef<[u8]>>;) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wraps a buffer without checking its length: only for buffers this program built.
+            pub const fn new_unchecked(buffer: T) -> $name<T> {
+                $name { buffer }
+            }
+
+            /// Wraps a buffer after `check_len`; after this no accessor panics.
+            pub fn new_checked(buffer: T) -> $crate::wire::Result<$name<T>> {
+                let view = Self::new_unchecked(buffer);
+                view.check_len()?;
+                Ok(view)
+            }
+
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+
+            #[allow(dead_code)]
+            #[inline]
+            fn u16_at(&self, r: core::ops::Range<usize>) -> u16 {
+                let d = &self.buffer.as_ref()[r];
+                u16::from_be_bytes([d[0], d[1]])
+            }
+
+            #[allow(dead_code)]
+            #[inline]
+            fn u32_at(&self, r: core::ops::Range<usize>) -> u32 {
+                let d = &self.buffer.as_ref()[r];
+                u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+            }
+        }
+
+        impl<T: AsRef<[u8]> + AsMut<[u8]>> $name<T> {
+            #[allow(dead_code)]
+            #[inline]
+            fn set_u16_at(&mut self, r: core::ops::Range<usize>, v: u16) {
+                self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+            }
+
+            #[allow(dead_code)]
+            #[inline]
+            fn set_u32_at(&mut self, r: core::ops::Range<usize>, v: u32) {
+                self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+            }
+        }
+    };
+}
+
 pub(crate) mod checksum;
 pub mod ethernet;
 pub mod icmp;
@@ -123,11 +184,8 @@ pub struct Reply<A = Ipv4Addr> {
 impl Reply<Ipv4Addr> {
     /// Parses an Ethernet frame carrying IPv4 and TCP. Never panics on any input.
     pub fn parse(frame: &[u8]) -> Result<Reply> {
-        let eth = EthernetFrame::new_checked(frame)?;
-        if eth.ethertype() != ethernet::ETHERTYPE_IPV4 {
-            return Err(Error::Protocol);
-        }
-        let ip = Ipv4Packet::new_checked(eth.payload())?;
+        let captured = ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV4)?;
+        let ip = Ipv4Packet::new_checked(captured)?;
         if ip.protocol() != ipv4::PROTOCOL_TCP {
             return Err(Error::Protocol);
         }
@@ -142,23 +200,15 @@ impl Reply<Ipv4Addr> {
         if tcp.header_len() > usize::from(ip.total_len()) - ip.header_len() {
             return Err(Error::Malformed);
         }
-        let complete = ip.total_len() as usize <= eth.payload().len();
+        let complete = ip.total_len() as usize <= captured.len();
         let tcp_checksum_ok = complete.then(|| tcp.verify_checksum(ip.src_addr(), ip.dst_addr()));
-        Ok(Reply {
-            saddr: ip.src_addr(),
-            daddr: ip.dst_addr(),
-            ttl: ip.ttl(),
-            ipid: ip.ident(),
-            sport: tcp.src_port(),
-            dport: tcp.dst_port(),
-            seq: tcp.seq_number(),
-            ack: tcp.ack_number(),
-            flags: tcp.flags(),
-            window: tcp.window_len(),
-            options: tcp::OptionSummary::parse(tcp.options()),
-            ip_checksum_ok: ip.verify_checksum(),
+        let ip_fields = (ip.src_addr(), ip.dst_addr(), ip.ttl(), ip.ident());
+        Ok(Reply::from_segment(
+            &tcp,
+            ip_fields,
+            ip.verify_checksum(),
             tcp_checksum_ok,
-        })
+        ))
     }
 }
 
@@ -166,11 +216,8 @@ impl Reply<Ipv6Addr> {
     /// Parses an Ethernet frame carrying IPv6, extension headers if any, and TCP.
     /// Never panics on any input.
     pub fn parse_v6(frame: &[u8]) -> Result<Reply<Ipv6Addr>> {
-        let eth = EthernetFrame::new_checked(frame)?;
-        if eth.ethertype() != ethernet::ETHERTYPE_IPV6 {
-            return Err(Error::Protocol);
-        }
-        let ip = Ipv6Packet::new_checked(eth.payload())?;
+        let captured = ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?;
+        let ip = Ipv6Packet::new_checked(captured)?;
         let (protocol, at) = ip.upper_layer()?;
         if protocol != ipv6::NEXT_HEADER_TCP {
             return Err(Error::Protocol);
@@ -185,11 +232,24 @@ impl Reply<Ipv6Addr> {
         let tcp_checksum_ok = ip
             .is_complete()
             .then(|| tcp.verify_checksum_v6(ip.src_addr(), ip.dst_addr()));
-        Ok(Reply {
-            saddr: ip.src_addr(),
-            daddr: ip.dst_addr(),
-            ttl: ip.hop_limit(),
-            ipid: 0,
+        let ip_fields = (ip.src_addr(), ip.dst_addr(), ip.hop_limit(), 0);
+        Ok(Reply::from_segment(&tcp, ip_fields, true, tcp_checksum_ok))
+    }
+}
+
+impl<A> Reply<A> {
+    /// The reply of a TCP segment whose IP header gave `(saddr, daddr, ttl, ipid)`.
+    fn from_segment<T: AsRef<[u8]>>(
+        tcp: &TcpPacket<T>,
+        (saddr, daddr, ttl, ipid): (A, A, u8, u16),
+        ip_checksum_ok: bool,
+        tcp_checksum_ok: Option<bool>,
+    ) -> Reply<A> {
+        Reply {
+            saddr,
+            daddr,
+            ttl,
+            ipid,
             sport: tcp.src_port(),
             dport: tcp.dst_port(),
             seq: tcp.seq_number(),
@@ -197,13 +257,11 @@ impl Reply<Ipv6Addr> {
             flags: tcp.flags(),
             window: tcp.window_len(),
             options: tcp::OptionSummary::parse(tcp.options()),
-            ip_checksum_ok: true,
+            ip_checksum_ok,
             tcp_checksum_ok,
-        })
+        }
     }
-}
 
-impl<A> Reply<A> {
     pub fn is_syn_ack(&self) -> bool {
         self.flags & (tcp::flags::SYN | tcp::flags::ACK) == tcp::flags::SYN | tcp::flags::ACK
             && self.flags & tcp::flags::RST == 0

@@ -40,26 +40,15 @@ pub mod option {
     pub const TIMESTAMP: u8 = 8;
 }
 
-/// A view of a TCP segment.
-///
-/// `new_checked` requires the fixed 20-byte header and a data offset of at least 5 words.
-/// A capture may end inside the options: [`Packet::options`] returns what was captured.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+view! {
+    /// A view of a TCP segment.
+    ///
+    /// `new_checked` requires the fixed 20-byte header and a data offset of at least 5 words.
+    /// A capture may end inside the options: [`Packet::options`] returns what was captured.
+    pub struct Packet<T: AsRef<[u8]>>;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             return Err(Error::Truncated);
@@ -68,20 +57,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::Malformed);
         }
         Ok(())
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    fn u16_at(&self, r: core::ops::Range<usize>) -> u16 {
-        let d = &self.buffer.as_ref()[r];
-        u16::from_be_bytes([d[0], d[1]])
-    }
-
-    fn u32_at(&self, r: core::ops::Range<usize>) -> u32 {
-        let d = &self.buffer.as_ref()[r];
-        u32::from_be_bytes([d[0], d[1], d[2], d[3]])
     }
 
     pub fn src_port(&self) -> u16 {
@@ -151,10 +126,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn set_u16_at(&mut self, r: core::ops::Range<usize>, v: u16) {
-        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
-    }
-
     pub fn set_src_port(&mut self, v: u16) {
         self.set_u16_at(field::SRC_PORT, v);
     }
@@ -164,11 +135,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 
     pub fn set_seq_number(&mut self, v: u32) {
-        self.buffer.as_mut()[field::SEQ_NUM].copy_from_slice(&v.to_be_bytes());
+        self.set_u32_at(field::SEQ_NUM, v);
     }
 
     pub fn set_ack_number(&mut self, v: u32) {
-        self.buffer.as_mut()[field::ACK_NUM].copy_from_slice(&v.to_be_bytes());
+        self.set_u32_at(field::ACK_NUM, v);
     }
 
     /// Sets the header length in bytes (a multiple of 4, 20 to 60).
