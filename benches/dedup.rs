@@ -135,6 +135,12 @@ fn run(shape: &Shape, mut set: impl Set) -> (f64, usize, u64) {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
+    // where minutes of inserts would only slow the test suite down.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("benches/dedup.rs: a benchmark; run it with scripts/bench.sh dedup");
+        return;
+    }
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
