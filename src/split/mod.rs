@@ -152,6 +152,20 @@ fn csv_fields(line: &str) -> Result<Vec<String>, &'static str> {
     Ok(fields)
 }
 
+/// An owners row's id and contact, checked: the id names a file, the contact goes into a
+/// summary.
+fn check_row(id: &str, contact: &str) -> Result<(), String> {
+    if !valid_owner_id(id) {
+        return Err(format!(
+            "owner {id:?} is not a usable id (letters, digits, . _ -, at most 64, not \"{UNOWNED}\")"
+        ));
+    }
+    if contact.chars().any(char::is_control) {
+        return Err("the contact has control characters".into());
+    }
+    Ok(())
+}
+
 impl Owners {
     /// Reads and checks the table; errors name the line.
     pub(crate) fn parse(name: &str, input: impl BufRead) -> Result<Owners, String> {
@@ -185,16 +199,7 @@ impl Owners {
                 )
             })?;
             let (prefix, id, contact) = (prefix.trim(), id.trim(), contact.trim());
-            if !valid_owner_id(id) {
-                return Err(format!(
-                    "{name} line {n}: owner {id:?} is not a usable id (letters, digits, . _ -, at most 64, not \"{UNOWNED}\")"
-                ));
-            }
-            if contact.chars().any(char::is_control) {
-                return Err(format!(
-                    "{name} line {n}: the contact has control characters"
-                ));
-            }
+            check_row(id, contact).map_err(|e| format!("{name} line {n}: {e}"))?;
             let idx = match by_id.get(id) {
                 Some(&k) => {
                     if o.owners[k].contact != contact {
@@ -363,6 +368,16 @@ struct Tally {
     ports: BTreeMap<u16, u64>,
 }
 
+impl Tally {
+    fn add(&mut self, addr: IpAddr, port: Option<u16>) {
+        self.records += 1;
+        self.hosts.insert(addr);
+        if let Some(port) = port {
+            *self.ports.entry(port).or_default() += 1;
+        }
+    }
+}
+
 /// The scan's purpose, contact and start time, as its metadata file gives them.
 type ScanFacts = (Option<String>, Option<String>, Option<String>);
 
@@ -393,13 +408,24 @@ fn split(a: &SplitArgs) -> Result<(), SplitError> {
         Some(p) => scan_facts(p).map_err(SplitError::Input)?,
         None => (None, None, None),
     };
-    let rname = a.results.display().to_string();
-    let rerr = |e: io::Error| SplitError::Input(format!("{rname}: {e}"));
-    // Pass 1: the format, and every record checked, before anything is written.
+    let (format, header) = check_results(&a.results)?;
+    let (files, tallies) = copy_records(a, &owners, format, header.as_deref())?;
+    write_summaries(&a.output_dir, &owners, files, &tallies, &facts)
+}
+
+/// The results file's input error, named by its path.
+fn input_error(path: &Path) -> impl Fn(io::Error) -> SplitError + '_ {
+    move |e| SplitError::Input(format!("{}: {e}", path.display()))
+}
+
+/// Pass 1: the format, and every record checked, before anything is written. Returns the
+/// format and the CSV header line (to copy into every owner's file).
+fn check_results(path: &Path) -> Result<(Format, Option<Vec<u8>>), SplitError> {
+    let rname = path.display().to_string();
     let mut format = None;
     let mut header: Option<Vec<u8>> = None;
-    for l in lines(&a.results).map_err(rerr)? {
-        let (n, raw) = l.map_err(rerr)?;
+    for l in lines(path).map_err(input_error(path))? {
+        let (n, raw) = l.map_err(input_error(path))?;
         let text = std::str::from_utf8(&raw)
             .map_err(|_| SplitError::Input(format!("{rname} line {n}: not UTF-8")))?
             .trim_end_matches(['\n', '\r']);
@@ -410,35 +436,50 @@ fn split(a: &SplitArgs) -> Result<(), SplitError> {
             Some(f) => f,
             None if text.trim_start().starts_with('{') => *format.insert(Format::Json),
             None => {
-                let cols = csv_fields(text)
-                    .map_err(|e| SplitError::Input(format!("{rname} line {n}: {e}")))?;
-                let pos = |name: &str| cols.iter().position(|c| c.trim() == name);
-                let saddr = pos("saddr").ok_or_else(|| {
-                    SplitError::Input(format!(
-                        "{rname} line {n}: neither a JSON record nor a CSV header with a saddr column"
-                    ))
-                })?;
-                format = Some(Format::Csv {
-                    saddr,
-                    sport: pos("sport"),
-                });
+                format = Some(
+                    csv_format(text)
+                        .map_err(|e| SplitError::Input(format!("{rname} line {n}: {e}")))?,
+                );
                 header = Some(raw.clone());
                 continue;
             }
         };
         read_record(f, text).map_err(|e| SplitError::Input(format!("{rname} line {n}: {e}")))?;
     }
-    let format = format.unwrap_or(Format::Json);
-    // Pass 2: copy each record to its owner's file.
+    Ok((format.unwrap_or(Format::Json), header))
+}
+
+/// The CSV format that a header line names: where `saddr` (required) and `sport` stand.
+fn csv_format(header: &str) -> Result<Format, String> {
+    let cols = csv_fields(header)?;
+    let pos = |name: &str| cols.iter().position(|c| c.trim() == name);
+    let saddr = pos("saddr").ok_or("neither a JSON record nor a CSV header with a saddr column")?;
+    Ok(Format::Csv {
+        saddr,
+        sport: pos("sport"),
+    })
+}
+
+/// An owner's open results file: its path and writer.
+type OwnerFile = (PathBuf, BufWriter<File>);
+
+/// Pass 2: copies each record unchanged to its owner's file (the last file is the
+/// unowned one) and tallies hosts and ports for the summaries.
+fn copy_records(
+    a: &SplitArgs,
+    owners: &Owners,
+    format: Format,
+    header: Option<&[u8]>,
+) -> Result<(Vec<OwnerFile>, Vec<Tally>), SplitError> {
     let dir = &a.output_dir;
     std::fs::create_dir_all(dir)
         .map_err(|e| SplitError::Output(format!("-o/--output-dir: {}: {e}", dir.display())))?;
-    let open = |name: &str| -> Result<(PathBuf, BufWriter<File>), SplitError> {
+    let open = |name: &str| -> Result<OwnerFile, SplitError> {
         let p = dir.join(format!("{name}.{}", format.ext()));
         let f = private::create(&p, false, private::DEFAULT_MODE)
             .map_err(|e| SplitError::Output(format!("{}: {e}", p.display())))?;
         let mut w = BufWriter::with_capacity(1 << 14, f);
-        if let Some(h) = &header {
+        if let Some(h) = header {
             w.write_all(h)
                 .map_err(|e| SplitError::Output(format!("{}: {e}", p.display())))?;
         }
@@ -452,8 +493,9 @@ fn split(a: &SplitArgs) -> Result<(), SplitError> {
     let unowned = owners.owners.len();
     let mut tallies: Vec<Tally> = (0..=unowned).map(|_| Tally::default()).collect();
     let mut seen_header = false;
-    for l in lines(&a.results).map_err(rerr)? {
-        let (n, raw) = l.map_err(rerr)?;
+    let rname = a.results.display().to_string();
+    for l in lines(&a.results).map_err(input_error(&a.results))? {
+        let (n, raw) = l.map_err(input_error(&a.results))?;
         let text = std::str::from_utf8(&raw)
             .unwrap_or_default()
             .trim_end_matches(['\n', '\r']);
@@ -480,13 +522,19 @@ fn split(a: &SplitArgs) -> Result<(), SplitError> {
                 }
             })
             .map_err(|e| SplitError::Output(format!("{}: {e}", p.display())))?;
-        let t = &mut tallies[k];
-        t.records += 1;
-        t.hosts.insert(addr);
-        if let Some(port) = port {
-            *t.ports.entry(port).or_default() += 1;
-        }
+        tallies[k].add(addr, port);
     }
+    Ok((files, tallies))
+}
+
+/// Flushes each owner's file and writes `<owner>.summary.json` beside it.
+fn write_summaries(
+    dir: &Path,
+    owners: &Owners,
+    files: Vec<OwnerFile>,
+    tallies: &[Tally],
+    facts: &ScanFacts,
+) -> Result<(), SplitError> {
     for (k, (p, mut w)) in files.into_iter().enumerate() {
         w.flush()
             .map_err(|e| SplitError::Output(format!("{}: {e}", p.display())))?;
