@@ -62,18 +62,7 @@ fn every_target_of_a_dense_many_port_scan_is_reported_once() {
         ports: (FIRST_PORT..=LAST_PORT).collect(),
         ..Default::default()
     });
-    for cmd in [
-        "add table inet dedup_test",
-        "add chain inet dedup_test out { type filter hook output priority filter; policy accept; }",
-        "add rule inet dedup_test out ip saddr 198.18.0.0/16 tcp flags & (syn | ack) == syn | ack counter",
-    ] {
-        let out = tb.exec_tgt(["nft", cmd]).output().expect("run nft");
-        assert!(
-            out.status.success(),
-            "cannot add the SYN-ACK counter ({cmd}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    add_synack_counter(&tb);
 
     let (base, prefix) = parse_cidr(NET);
     let addrs: Vec<Ipv4Addr> = (0..1u32 << (32 - prefix))
@@ -116,9 +105,49 @@ fn every_target_of_a_dense_many_port_scan_is_reported_once() {
         "the scanner's capture socket dropped frames: replies were lost, not deduplicated"
     );
 
+    assert_each_target_once(&r.lines, &addrs, targets);
+    assert_eq!(meta["replies"]["unique_success"], targets);
+    assert_eq!(meta["replies"]["results_written"], targets);
+
+    // Every second SYN-ACK was dropped as a duplicate, and nothing else was dropped.
+    let drops = &meta["validation_failures"];
+    assert_eq!(
+        drops["duplicate"],
+        sent - targets,
+        "duplicates dropped: {drops}"
+    );
+    for (reason, n) in drops.as_object().expect("validation_failures") {
+        if reason != "duplicate" {
+            assert_eq!(n, 0, "dropped as {reason}: {drops}");
+        }
+    }
+    // `replies.synack` counts the SYN-ACKs that passed validation and dedup.
+    assert_eq!(meta["replies"]["synack"], targets, "{}", meta["replies"]);
+
+    assert_memory_within_the_model(meta, targets);
+}
+
+/// An nftables counter of the SYN-ACKs the target sends (ground truth for the drops).
+fn add_synack_counter(tb: &Testbed) {
+    for cmd in [
+        "add table inet dedup_test",
+        "add chain inet dedup_test out { type filter hook output priority filter; policy accept; }",
+        "add rule inet dedup_test out ip saddr 198.18.0.0/16 tcp flags & (syn | ack) == syn | ack counter",
+    ] {
+        let out = tb.exec_tgt(["nft", cmd]).output().expect("run nft");
+        assert!(
+            out.status.success(),
+            "cannot add the SYN-ACK counter ({cmd}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Every (address, port) of the scan reported exactly once, as a first SYN-ACK.
+fn assert_each_target_once(lines: &[Line], addrs: &[Ipv4Addr], targets: u64) {
     // Every (address, port) exactly once, as a first SYN-ACK.
     let mut seen: BTreeMap<(Ipv4Addr, u16), u32> = BTreeMap::new();
-    for line in &r.lines {
+    for line in lines {
         assert_eq!(line.classification, "synack", "{line:?}");
         assert!(line.success && !line.repeat, "{line:?}");
         assert_eq!(line.daddr, SCAN_ADDR.to_string());
@@ -138,24 +167,10 @@ fn every_target_of_a_dense_many_port_scan_is_reported_once() {
         &missing[..missing.len().min(5)]
     );
     assert_eq!(seen.len() as u64, targets, "reports from outside the scan");
-    assert_eq!(meta["replies"]["unique_success"], targets);
-    assert_eq!(meta["replies"]["results_written"], targets);
+}
 
-    // Every second SYN-ACK was dropped as a duplicate, and nothing else was dropped.
-    let drops = &meta["validation_failures"];
-    assert_eq!(
-        drops["duplicate"],
-        sent - targets,
-        "duplicates dropped: {drops}"
-    );
-    for (reason, n) in drops.as_object().expect("validation_failures") {
-        if reason != "duplicate" {
-            assert_eq!(n, 0, "dropped as {reason}: {drops}");
-        }
-    }
-    // `replies.synack` counts the SYN-ACKs that passed validation and dedup.
-    assert_eq!(meta["replies"]["synack"], targets, "{}", meta["replies"]);
-
+/// `dedup_bytes` and its peak within the memory model of the `recv::dedup` module docs.
+fn assert_memory_within_the_model(meta: &serde_json::Value, targets: u64) {
     // Memory within the documented model: every index 0..targets answered, so the chunks
     // touched are ceil(targets / 2^16), each past 3,072 replies and so a bitmap.
     let chunks = targets.div_ceil(CHUNK_TARGETS);

@@ -202,6 +202,31 @@ pub struct Control<'a> {
     pub max_results: Option<u64>,
 }
 
+/// Counts a reply under its class; after a first success, publishes the memory that
+/// duplicate suppression holds (two stores on the receiver's own cache line: cheap next to
+/// the insert, and the monitor sees the memory within a second).
+fn count_reply(counters: &Counters, seen: &dedup::Seen, record: &Record) {
+    let class = if record.success {
+        &counters.recv.synack
+    } else if record.icmp.is_some() {
+        &counters.recv.icmp_unreach
+    } else {
+        &counters.recv.rst
+    };
+    class.fetch_add(1, Relaxed);
+    if record.success && !record.repeat {
+        counters.recv.unique_success.fetch_add(1, Relaxed);
+        counters
+            .recv
+            .dedup_bytes
+            .store(seen.memory() as u64, Relaxed);
+        counters
+            .recv
+            .dedup_peak_bytes
+            .store(seen.peak_memory() as u64, Relaxed);
+    }
+}
+
 /// Runs until `control.stop`, sending reported records to `out`. Returns the classifier
 /// (for its RTT histogram) when done.
 pub fn run<'a, C: Capture, F: ScanFamily>(
@@ -222,27 +247,7 @@ pub fn run<'a, C: Capture, F: ScanFamily>(
             match cls.classify(frame, unverifiable, cooldown) {
                 Outcome::Dropped(why) => counters.drop(why),
                 Outcome::Result { record, report } => {
-                    let class = if record.success {
-                        &counters.recv.synack
-                    } else if record.icmp.is_some() {
-                        &counters.recv.icmp_unreach
-                    } else {
-                        &counters.recv.rst
-                    };
-                    class.fetch_add(1, Relaxed);
-                    if record.success && !record.repeat {
-                        counters.recv.unique_success.fetch_add(1, Relaxed);
-                        // Two stores on the receiver's own cache line: cheap next to
-                        // the insert, and the monitor sees the memory within a second.
-                        counters
-                            .recv
-                            .dedup_bytes
-                            .store(cls.seen.memory() as u64, Relaxed);
-                        counters
-                            .recv
-                            .dedup_peak_bytes
-                            .store(cls.seen.peak_memory() as u64, Relaxed);
-                    }
+                    count_reply(counters, &cls.seen, &record);
                     // -N caps the results written, as in ZMap: none beyond the cap.
                     let capped = control
                         .max_results
