@@ -111,8 +111,9 @@ fn live_family<F: Live>(
 
 /// Warnings about a configuration that is allowed but deserves a second look.
 fn warn_about(config: &Config) {
+    // A warning: the rate asked for is not the rate the scan runs at.
     if let Some(note) = config.pacing.net_rate.note() {
-        eprintln!("synsurvey: {note}");
+        eprintln!("synsurvey: warning: {note}");
     }
     if !config.targets.default_blocklist {
         eprintln!("synsurvey: warning: the built-in blocklist of reserved ranges is off (--no-default-blocklist)");
@@ -175,33 +176,7 @@ impl<F: Live> Resources<F> {
             })
             .collect::<anyhow::Result<_>>()?;
         let transmit = txs.iter().map(Backend::name).collect();
-        let out = crate::output::spec::open_output(
-            &config.output.spec,
-            &config.output.target,
-            config.resume.checkpoint.is_some(),
-            config.output.file_mode,
-        )?;
-        let status_file = config
-            .output
-            .spec
-            .status_updates_file
-            .as_ref()
-            .map(|p| {
-                StatusFile::create(p, config.output.file_mode).map_err(|e| {
-                    anyhow::anyhow!("cannot create the status updates file {}: {e}", p.display())
-                })
-            })
-            .transpose()?;
-        let meta_file = config
-            .output
-            .metadata_file
-            .as_ref()
-            .map(|p| {
-                crate::output::private::create(p, false, config.output.file_mode).map_err(|e| {
-                    anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
-                })
-            })
-            .transpose()?;
+        let (out, status_file, meta_file) = open_files(config)?;
         // Binding a port below 1024 needs CAP_NET_BIND_SERVICE: before the capabilities go.
         let notice = config
             .operator
@@ -243,6 +218,39 @@ impl<F: Live> Resources<F> {
         };
         Ok((res, Io { capture, txs, out }))
     }
+}
+
+/// The files a scan writes: results, status updates (`-u`) and metadata (`-m`), each
+/// created with the scan's file mode, before the capabilities are dropped.
+fn open_files(config: &Config) -> anyhow::Result<(JsonLines, Option<StatusFile>, Option<File>)> {
+    let out = crate::output::spec::open_output(
+        &config.output.spec,
+        &config.output.target,
+        config.resume.checkpoint.is_some(),
+        config.output.file_mode,
+    )?;
+    let status_file = config
+        .output
+        .spec
+        .status_updates_file
+        .as_ref()
+        .map(|p| {
+            StatusFile::create(p, config.output.file_mode).map_err(|e| {
+                anyhow::anyhow!("cannot create the status updates file {}: {e}", p.display())
+            })
+        })
+        .transpose()?;
+    let meta_file = config
+        .output
+        .metadata_file
+        .as_ref()
+        .map(|p| {
+            crate::output::private::create(p, false, config.output.file_mode).map_err(|e| {
+                anyhow::anyhow!("cannot create the metadata file {}: {e}", p.display())
+            })
+        })
+        .transpose()?;
+    Ok((out, status_file, meta_file))
 }
 
 /// What the pipeline's threads share, built once the resources are open.
