@@ -14,29 +14,6 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 
-/// `GET url` from the target namespace (the scanned side), as someone who saw a probe would.
-fn fetch_from_target(tb: &Testbed, url: &str) -> Result<String, String> {
-    const PY: &str = r#"
-import sys, urllib.request
-try:
-    sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())
-except Exception as e:
-    sys.stdout.write("ERROR %s: %s" % (type(e).__name__, e))
-    sys.exit(3)
-"#;
-    let o = tb
-        .exec_tgt(["python3", "-c", PY, url])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    if o.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
-}
-
 fn is_digits(s: &str, n: usize) -> bool {
     s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -201,7 +178,7 @@ fn probing_txt_is_served_from_the_scanner_during_the_scan() {
     let url = format!("http://{SCAN_ADDR}:8080/.well-known/probing.txt");
     let deadline = Instant::now() + Duration::from_secs(5);
     let text = loop {
-        match fetch_from_target(&tb, &url) {
+        match tb.fetch(&url) {
             Ok(p) => break p,
             Err(e) if Instant::now() > deadline => panic!("no probing.txt: {e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -236,10 +213,7 @@ fn probing_txt_is_served_from_the_scanner_during_the_scan() {
             .collect()
     };
     assert_eq!(strip(&printed), strip(&fields));
-    assert!(
-        fetch_from_target(&tb, &url).is_err(),
-        "served after the scan"
-    );
+    assert!(tb.fetch(&url).is_err(), "served after the scan");
 }
 
 #[test]
@@ -577,6 +551,17 @@ fn split_gives_each_owner_their_own_hosts() {
     );
 }
 
+/// `synsurvey split --owners OWNERS RESULTS -o OUT`.
+fn split_to(owners: &Path, results: &Path, out: &Path) -> std::process::Output {
+    split(&[
+        "--owners",
+        owners.to_str().unwrap(),
+        results.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn split_bad_rows_exit_2_naming_the_line_before_writing() {
     let dir = tempfile::tempdir().unwrap();
@@ -585,13 +570,7 @@ fn split_bad_rows_exit_2_naming_the_line_before_writing() {
     std::fs::write(&results, record("198.18.5.1", 80) + "{\"daddr\":\"x\"}\n").unwrap();
     std::fs::write(&owners, OWNERS).unwrap();
     let out = dir.path().join("out");
-    let o = split(&[
-        "--owners",
-        owners.to_str().unwrap(),
-        results.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = split_to(&owners, &results, &out);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -605,13 +584,7 @@ fn split_bad_rows_exit_2_naming_the_line_before_writing() {
         "prefix,owner,contact\n198.18.0.0/16,a,x\n198.18.0.0/16,b,y\n",
     )
     .unwrap();
-    let o = split(&[
-        "--owners",
-        owners.to_str().unwrap(),
-        results.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = split_to(&owners, &results, &out);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("owners.csv line 3"), "{e}");

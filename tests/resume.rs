@@ -554,29 +554,6 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
     each_probed_once(&syns, &ck);
 }
 
-/// Fetches `url` from the target namespace with python3's urllib; `Err` on any failure.
-fn fetch_from_target(tb: &Testbed, url: &str) -> Result<String, String> {
-    const PY: &str = r#"
-import sys, urllib.request
-try:
-    sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())
-except Exception as e:
-    sys.stdout.write("ERROR %s: %s" % (type(e).__name__, e))
-    sys.exit(3)
-"#;
-    let o = tb
-        .exec_tgt(["python3", "-c", PY, url])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    if o.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
-}
-
 #[test]
 fn notice_page_is_served_during_the_scan_only() {
     require_privileges!("create a network-namespace testbed");
@@ -607,7 +584,7 @@ fn notice_page_is_served_during_the_scan_only() {
     let url = format!("http://{SCAN_ADDR}:8080/");
     let deadline = Instant::now() + Duration::from_secs(5);
     let page = loop {
-        match fetch_from_target(&tb, &url) {
+        match tb.fetch(&url) {
             Ok(p) => break p,
             Err(e) if Instant::now() > deadline => panic!("no notice page: {e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -620,7 +597,7 @@ fn notice_page_is_served_during_the_scan_only() {
     );
     assert!(page.contains("700 packets per second"), "{page}");
     assert!(page.contains("2048 addresses"), "{page}");
-    let json = fetch_from_target(&tb, &format!("{url}.well-known/scan.json")).unwrap();
+    let json = tb.fetch(&format!("{url}.well-known/scan.json")).unwrap();
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["contact"], contact);
     assert_eq!(v["purpose"], purpose);
@@ -628,7 +605,7 @@ fn notice_page_is_served_during_the_scan_only() {
     assert_eq!(v["source_ip"], SCAN_ADDR.to_string());
     // The runner asserts that the scan succeeded.
     scan.wait();
-    let gone = fetch_from_target(&tb, &url);
+    let gone = tb.fetch(&url);
     assert!(gone.is_err(), "the page outlives the scan: {gone:?}");
 }
 

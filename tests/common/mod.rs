@@ -600,6 +600,29 @@ print(r, took)
             .collect()
     }
 
+    /// Fetches `url` from the target namespace with python3's urllib; `Err` on any failure.
+    pub fn fetch(&self, url: &str) -> Result<String, String> {
+        const PY: &str = r#"
+import sys, urllib.request
+try:
+    sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())
+except Exception as e:
+    sys.stdout.write("ERROR %s: %s" % (type(e).__name__, e))
+    sys.exit(3)
+"#;
+        let o = self
+            .exec_tgt(["python3", "-c", PY, url])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        if o.status.success() {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    }
+
     /// Starts capturing pure SYNs arriving at the target side of the link
     /// (`tcpdump` on veth1 in the target/sink namespace). Returns once
     /// tcpdump is actually capturing. On an IPv6 testbed it captures IPv6 SYNs (read
