@@ -462,7 +462,7 @@ mod test {
         );
         assert_eq!(tcp.get_sequence(), f.seq);
         assert_eq!(tcp.get_acknowledgement(), 0);
-        assert_eq!(tcp.get_flags(), u8::from(tcp::flags::SYN));
+        assert_eq!(tcp.get_flags(), tcp::flags::SYN);
         assert_eq!(
             usize::from(tcp.get_data_offset()) * 4,
             20 + o.as_bytes().len()
