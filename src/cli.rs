@@ -307,6 +307,24 @@ pub struct Args {
     #[arg(long)]
     pub xdp: bool,
 
+    /// Put a Probe Description URI (RFC 9511, in-band attribution) in every probe: the
+    /// SYN carries it as data, null-terminated; no connection is ever completed. Without
+    /// a value: the URI of the scan's probing.txt (the --notice-http page's, else
+    /// https://SOURCE/.well-known/probing.txt). Or a URI of your own (https:, mailto:,
+    /// tel:). Costs its length plus one byte per probe.
+    #[arg(
+        long = "probe-attribution",
+        value_name = "URI",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub probe_attribution: Option<String>,
+
+    /// The probes' IPv4 TTL or IPv6 hop limit, 1 to 255 (default 64, as Linux).
+    #[arg(long = "probe-ttl", value_name = "N")]
+    pub probe_ttl: Option<String>,
+
     /// The flags given on the command line, as typed: filled by [`Args::parse_argv`]
     /// (empty for an `Args` parsed otherwise), recorded in checkpoints for `--resume`.
     #[arg(skip)]

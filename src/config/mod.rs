@@ -205,11 +205,11 @@ impl Config {
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
         let v6 = matches!(targets.set, TargetSet::V6(_));
         check_source_family(&network, v6)?;
-        let probe = probe::ProbeShape::from_args(a)?;
+        let operator = Operator::from_args(a)?;
+        let probe = probe::ProbeShape::from_args(a, operator.notice_http)?;
         pacing.apply_bandwidth(a, probe.wire_bytes(v6)?)?;
         pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
-        let operator = Operator::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after()?;
         if resume.checkpoint_file.is_some() {
             resume.command = Some(crate::resume::record(a)?);

@@ -93,6 +93,26 @@ impl ProbeDescription {
     }
 }
 
+/// Where the scan's probing.txt is, for a scan from `source`: on the notice page (`notice`,
+/// its own address, or the source address where it listens on every address), else where
+/// RFC 9511's out-of-band attribution looks for it, `https://SOURCE/.well-known/probing.txt`
+/// (for an operator who hosts it, see `synsurvey probing-txt`).
+pub fn uri(notice: Option<std::net::SocketAddr>, source: std::net::IpAddr) -> String {
+    let Some(addr) = notice else {
+        return match source {
+            std::net::IpAddr::V4(a) => format!("https://{a}{PATH}"),
+            std::net::IpAddr::V6(a) => format!("https://[{a}]{PATH}"),
+        };
+    };
+    let host = if addr.ip().is_unspecified() {
+        source
+    } else {
+        addr.ip()
+    };
+    let origin = std::net::SocketAddr::new(host, addr.port());
+    format!("http://{origin}{PATH}")
+}
+
 /// The file the notice page on `addr` serves: Canonical is the page's own address (the
 /// scan's source address where the page listens on every address).
 pub fn for_page(
@@ -101,14 +121,7 @@ pub fn for_page(
     source: std::net::IpAddr,
     start_unix_us: u64,
 ) -> anyhow::Result<String> {
-    let host = if addr.ip().is_unspecified() {
-        source
-    } else {
-        addr.ip()
-    };
-    let origin = std::net::SocketAddr::new(host, addr.port());
-    let canonical = format!("http://{origin}{PATH}");
-    ProbeDescription::of(config, start_unix_us, Some(canonical))
+    ProbeDescription::of(config, start_unix_us, Some(uri(Some(addr), source)))
         .map(|d| d.text())
         .map_err(|e| anyhow::anyhow!("--notice-http: {e}"))
 }

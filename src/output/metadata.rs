@@ -134,6 +134,11 @@ pub struct ScanConfig {
     pub output_filter: Option<String>,
     pub probe_module: &'static str,
     pub status_updates_file: Option<PathBuf>,
+    /// `--probe-ttl`: the probes' IPv4 TTL or IPv6 hop limit.
+    pub probe_ttl: u8,
+    /// `--probe-attribution`: the Probe Description URI every probe carried as its data
+    /// (RFC 9511), `null` without.
+    pub probe_attribution: Option<String>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -357,6 +362,8 @@ mod test {
             "config.output_filter",
             "config.probe_module",
             "config.status_updates_file",
+            "config.probe_ttl",
+            "config.probe_attribution",
             "notes",
             "user-metadata",
             // network

@@ -638,7 +638,7 @@ fn metadata<F: Live>(
     Metadata {
         synsurvey_version: env!("CARGO_PKG_VERSION"),
         command_line,
-        config: ScanConfig::of(config),
+        config: ScanConfig::of(config).with_source(config, res.network.src_ip().into()),
         notes: config.output.spec.notes.clone(),
         user_metadata: config.output.spec.user_metadata.clone(),
         network: Some(res.network.info()),

@@ -56,6 +56,25 @@ impl ScanConfig {
             output_filter: c.output.spec.filter_text.clone(),
             probe_module: c.output.spec.probe_module,
             status_updates_file: c.output.spec.status_updates_file.clone(),
+            probe_ttl: c.probe.ttl,
+            probe_attribution: c.probe.attribution_uri(configured_source(c)),
         }
+    }
+
+    /// The record of a scan that sends from `source` (found when the scan started).
+    pub fn with_source(mut self, c: &Config, source: std::net::IpAddr) -> ScanConfig {
+        self.probe_attribution = c.probe.attribution_uri(source);
+        self
+    }
+}
+
+/// The source address as configured (`-S`), the family's unspecified address without:
+/// what a dry run sends from.
+fn configured_source(c: &Config) -> std::net::IpAddr {
+    use crate::config::TargetSet;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    match c.targets.set {
+        TargetSet::V4(_) => c.network.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).into(),
+        TargetSet::V6(_) => c.network.source_ip6.unwrap_or(Ipv6Addr::UNSPECIFIED).into(),
     }
 }

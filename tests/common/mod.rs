@@ -634,6 +634,31 @@ except Exception as e:
     /// Like [`Testbed::capture_syns`], on another interface of the target namespace
     /// (`vethK` faces scanner `K`).
     pub fn capture_syns_on(&self, iface: &str) -> Capture<'_> {
+        // libpcap's tcp[] does not reach into IPv6: the TCP header follows the fixed
+        // header (the scanner and the kernel send no extension headers), flags at 40+13.
+        let filter = if self.ipv6 {
+            "ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02"
+        } else {
+            "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
+        };
+        self.capture_on(iface, 128, filter)
+    }
+
+    /// Starts capturing every TCP segment of the family, both ways, whole (up to 600
+    /// bytes), on the target side of the link: the probes and the target's answers. Read
+    /// the frames with [`Capture::stop_frames`].
+    pub fn capture_tcp(&self) -> Capture<'_> {
+        let filter = if self.ipv6 {
+            "ip6 and ip6[6] == 6"
+        } else {
+            "ip and tcp"
+        };
+        self.capture_on(TGT_IFACE, 600, filter)
+    }
+
+    /// tcpdump on `iface` of the target namespace, `snaplen` bytes of each frame that
+    /// matches `filter`; returns once it captures.
+    fn capture_on(&self, iface: &str, snaplen: u32, filter: &str) -> Capture<'_> {
         let dir = tempfile::Builder::new()
             .prefix("synsurvey-capture-")
             .tempdir()
@@ -652,17 +677,11 @@ except Exception as e:
                 "-Z",
                 "root",
                 "-s",
-                "128",
+                &snaplen.to_string(),
                 "-w",
             ])
             .arg(&path)
-            // libpcap's tcp[] does not reach into IPv6: the TCP header follows the fixed
-            // header (the scanner and the kernel send no extension headers), flags at 40+13.
-            .arg(if self.ipv6 {
-                "ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02"
-            } else {
-                "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
-            })
+            .arg(filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -810,6 +829,25 @@ impl Capture<'_> {
     pub fn stop6(self) -> Vec<SeenSyn6> {
         let bytes = self.stop_raw();
         parse_pcap6(&bytes).into_iter().flatten().collect()
+    }
+
+    /// Stops the capture and returns every frame captured (Ethernet), in capture order.
+    pub fn stop_frames(self) -> Vec<Vec<u8>> {
+        let bytes = self.stop_raw();
+        let mut reader =
+            PcapReader::new(&bytes[..]).unwrap_or_else(|e| panic!("not a pcap file: {e}"));
+        assert_eq!(reader.header().datalink, DataLink::ETHERNET);
+        let mut out = Vec::new();
+        while let Some(packet) = reader.next_packet() {
+            let packet = packet.unwrap_or_else(|e| panic!("malformed pcap record: {e}"));
+            assert_eq!(
+                packet.data.len(),
+                packet.orig_len as usize,
+                "a frame was cut short"
+            );
+            out.push(packet.data.into_owned());
+        }
+        out
     }
 
     /// Stops tcpdump, checks that it dropped nothing, returns the pcap file.
