@@ -273,6 +273,13 @@ pub struct Args {
     #[arg(short = 'M', long = "probe-module", value_name = "NAME")]
     pub probe_module: Option<String>,
 
+    /// The probes' TCP options: one of ZMap's sets, byte for byte as ZMap sends them
+    /// (with ZMap's window, 65535): windows, linux, bsd or smallest-probes. Without it,
+    /// synsurvey's own Linux-like set. Sets without timestamps (windows, smallest-probes)
+    /// give no round-trip times.
+    #[arg(long = "probe-args", value_name = "SET")]
+    pub probe_args: Option<String>,
+
     /// Scan the addresses in this file (one per line, # comments, - for standard input),
     /// in random order, instead of TARGETs; for long lists of single addresses, IPv4 or
     /// IPv6 (an IPv6 hitlist: --ipv6-target-file is the same option).

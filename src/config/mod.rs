@@ -24,6 +24,7 @@ use crate::validate::Key;
 
 pub(crate) mod contact;
 pub mod output_flags;
+mod probe_args;
 mod targets6;
 
 use crate::usage::{err, UsageError};
@@ -38,6 +39,8 @@ pub struct Config {
     pub(crate) output: Output,
     pub(crate) operator: Operator,
     pub(crate) resume: Resume,
+    /// The probes' TCP option set (`--probe-args`).
+    pub(crate) option_set: crate::probe::options::OptionSet,
     /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
     pub(crate) debug_stop_after: Option<u64>,
 }
@@ -205,6 +208,7 @@ impl Config {
         pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
+        let option_set = probe_args::option_set(a)?;
         let debug_stop_after = crate::test_hooks::stop_after()?;
         if resume.checkpoint_file.is_some() {
             resume.command = Some(crate::resume::record(a)?);
@@ -216,6 +220,7 @@ impl Config {
             output,
             operator,
             resume,
+            option_set,
             debug_stop_after,
         })
     }

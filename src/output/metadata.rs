@@ -134,6 +134,22 @@ pub struct ScanConfig {
     pub output_filter: Option<String>,
     pub probe_module: &'static str,
     pub status_updates_file: Option<PathBuf>,
+    /// `--probe-args` and the TCP header it gives the probes.
+    pub tcp_options: TcpOptionsRecord,
+}
+
+/// The probes' TCP option set, as the metadata records it (see `probe::options`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpOptionsRecord {
+    /// ZMap's name of the set (`--probe-args`); `null` for synsurvey's own Linux-like set.
+    pub probe_args: Option<&'static str>,
+    /// The options as sent, in hex, with the TSval's four bytes written as zeros.
+    pub options_hex: String,
+    /// The TCP window the probes advertise.
+    pub window: u16,
+    /// Where the TSval sits in the options (bytes); `null` when the set has no timestamp
+    /// option, and then no reply carries `rtt_us`.
+    pub tsval_offset: Option<usize>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -357,6 +373,11 @@ mod test {
             "config.output_filter",
             "config.probe_module",
             "config.status_updates_file",
+            "config.tcp_options",
+            "config.tcp_options.probe_args",
+            "config.tcp_options.options_hex",
+            "config.tcp_options.window",
+            "config.tcp_options.tsval_offset",
             "notes",
             "user-metadata",
             // network

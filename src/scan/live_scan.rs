@@ -395,13 +395,16 @@ impl<'scope> Pipeline<'scope> {
                 stop.request(Reason::OutputClosed);
             }
         });
-        let cls = Classifier::<F>::new(
+        let mut cls = Classifier::<F>::new(
             &scan.validator,
             scan.space,
             &scan.blocklist,
             scan.epoch,
             config.output.spec.filter.clone(),
         );
+        if !config.option_set.has_timestamp() {
+            cls = cls.without_timestamps();
+        }
         let control = Control {
             stop,
             max_results: config.pacing.max_results,

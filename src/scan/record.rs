@@ -2,8 +2,11 @@
 //! from the [`Config`] so that the output stage takes what it writes and never reads the
 //! configuration itself.
 
-use crate::config::Config;
-use crate::output::metadata::ScanConfig;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::config::{Config, TargetSet};
+use crate::output::metadata::{ScanConfig, TcpOptionsRecord};
+use crate::probe::TemplateParams;
 
 impl ScanConfig {
     /// The configuration as the metadata records it.
@@ -56,6 +59,29 @@ impl ScanConfig {
             output_filter: c.output.spec.filter_text.clone(),
             probe_module: c.output.spec.probe_module,
             status_updates_file: c.output.spec.status_updates_file.clone(),
+            tcp_options: tcp_options(c),
         }
+    }
+}
+
+/// The TCP options and window of the scan's probes, for its family.
+fn tcp_options(c: &Config) -> TcpOptionsRecord {
+    let (mss, window, wscale) = match c.targets.set {
+        TargetSet::V4(_) => {
+            let p = TemplateParams::linux_like([0; 6], [0; 6], Ipv4Addr::UNSPECIFIED);
+            (p.mss, p.window, p.wscale)
+        }
+        TargetSet::V6(_) => {
+            let p = TemplateParams::linux_like([0; 6], [0; 6], Ipv6Addr::UNSPECIFIED);
+            (p.mss, p.window, p.wscale)
+        }
+    };
+    let set = c.option_set;
+    let options = set.options(mss, wscale);
+    TcpOptionsRecord {
+        probe_args: set.zmap_name(),
+        options_hex: options.bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        window: set.window(window),
+        tsval_offset: options.tsval_at,
     }
 }
