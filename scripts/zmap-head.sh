@@ -68,15 +68,25 @@ else
 fi
 
 mkdir -p "$PREFIX/build" "$PREFIX/sbin"
-# No `make install`: it would write ZMap's configuration files to /etc/zmap, over Debian's.
-cmake -S "$SRC" -B "$PREFIX/build" -DCMAKE_BUILD_TYPE=Release -DWITH_WERROR=OFF \
-    >"$PREFIX/build.log" 2>&1 \
+# ZMap's CMakeLists "upgrades" /etc/zmap when it configures: it symlinks blocklist.conf and
+# rewrites zmap.conf's blacklist-file line, after which Debian's zmap 2.1.1 (the live
+# oracle) refuses to start. RESPECT_INSTALL_PREFIX_CONFIG points it at a relative etc/zmap
+# instead, and /etc/zmap is checked to be unchanged. No `make install` either: it would
+# copy ZMap's configuration files there.
+etc_before=$(cd /etc && find zmap -exec ls -ld --time-style=+ {} + 2>/dev/null; cat /etc/zmap/* 2>/dev/null | sha256sum)
+(cd "$PREFIX/build" && cmake -S "$SRC" -B . -DCMAKE_BUILD_TYPE=Release -DWITH_WERROR=OFF \
+    -DRESPECT_INSTALL_PREFIX_CONFIG=ON) >"$PREFIX/build.log" 2>&1 \
     || { tail -n 30 "$PREFIX/build.log" >&2; die "cmake failed (log: $PREFIX/build.log)"; }
+etc_after=$(cd /etc && find zmap -exec ls -ld --time-style=+ {} + 2>/dev/null; cat /etc/zmap/* 2>/dev/null | sha256sum)
+[[ $etc_before == "$etc_after" ]] || die "ZMap's cmake changed /etc/zmap: restore Debian's zmap.conf (dpkg --verify zmap)"
 make -C "$PREFIX/build" -j"$JOBS" zmap >>"$PREFIX/build.log" 2>&1 \
     || { tail -n 30 "$PREFIX/build.log" >&2; die "make failed (log: $PREFIX/build.log)"; }
 install -m 0755 "$PREFIX/build/src/zmap" "$PREFIX/sbin/zmap"
 ZMAP=$PREFIX/sbin/zmap
-VERSION=$("$ZMAP" --version | head -n1)
+# An empty configuration file: ZMap HEAD reads /etc/zmap/zmap.conf otherwise, and Debian's
+# 2.1.1 file has an option (blacklist-file) that HEAD no longer knows.
+: >"$PREFIX/empty.conf"
+VERSION=$("$ZMAP" -C "$PREFIX/empty.conf" --version | head -n1)
 printf '%s\nsource %s\nrevision %s\n' "$VERSION" "$SRC" "$REV" >"$PREFIX/VERSION"
 echo "zmap-head.sh: built $VERSION ($REV) at $ZMAP"
 
