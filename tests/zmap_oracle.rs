@@ -115,7 +115,8 @@ fn cases() -> Vec<Case> {
         }
     };
     let both = |name, words, filter| c(name, words, filter, NET, Cmp::Exact, Some(&[][..]), &[]);
-    let only43 = |name, words, filter, target| c(name, words, filter, target, Cmp::Exact, None, &[]);
+    let only43 =
+        |name, words, filter, target| c(name, words, filter, target, Cmp::Exact, None, &[]);
     vec![
         // ZMap's default output: unique successful saddr, CSV, no header.
         both("default", "-p 80", None),
@@ -128,7 +129,11 @@ fn cases() -> Vec<Case> {
             Some(V2_ONE_FIELD_HEADER),
             &[],
         ),
-        both("fields", "-p 80 -O csv -f saddr,sport,window,ttl", Some(FIRST)),
+        both(
+            "fields",
+            "-p 80 -O csv -f saddr,sport,window,ttl",
+            Some(FIRST),
+        ),
         both(
             "fields-all",
             "-p 80 -O csv -f saddr,daddr,sport,classification,success,repeat",
@@ -163,7 +168,11 @@ fn cases() -> Vec<Case> {
             "-p 80 -O csv -f saddr,classification",
             Some("classification = rst"),
         ),
-        both("filter-failure", "-p 80 -O csv -f saddr,success", Some("success = 0")),
+        both(
+            "filter-failure",
+            "-p 80 -O csv -f saddr,success",
+            Some("success = 0"),
+        ),
         // ZMap 2's dashed names: ZMap 4.3 refuses them, synsurvey reads them as ZMap 2.
         c(
             "dashed-names",
@@ -187,7 +196,11 @@ fn cases() -> Vec<Case> {
             "-p 80 -P 2 -O csv -f saddr,classification,success,repeat",
             Some(ALL),
         ),
-        both("probes2-repeat", "-p 80 -P 2 -O csv -f saddr,repeat", Some("repeat = 1")),
+        both(
+            "probes2-repeat",
+            "-p 80 -P 2 -O csv -f saddr,repeat",
+            Some("repeat = 1"),
+        ),
         c(
             "max-results",
             "-p 80 -N 5",
@@ -221,8 +234,18 @@ fn cases() -> Vec<Case> {
         only43("module-json", "-p 80 -O json", None, NET),
         only43("ports-csv", "-p 80,443 -O csv", None, NET),
         only43("ports-json", "-p 80,443 -O json", None, NET),
-        only43("ports-csv-no-header", "-p 80,443 -O csv --no-header-row", None, NET),
-        only43("fields-no-filter", "-p 80 -O csv -f saddr,classification", None, NET),
+        only43(
+            "ports-csv-no-header",
+            "-p 80,443 -O csv --no-header-row",
+            None,
+            NET,
+        ),
+        only43(
+            "fields-no-filter",
+            "-p 80 -O csv -f saddr,classification",
+            None,
+            NET,
+        ),
         // Unreachables: ZMap 4.3's rows with an empty sport.
         only43("icmp-ports-csv", "-p 80,443 -O csv", None, ICMP_NET),
         c(
@@ -311,12 +334,7 @@ impl Bed {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("empty.bl"), "").unwrap();
         std::fs::write(dir.path().join("empty.conf"), "").unwrap();
-        Bed {
-            tb,
-            mac,
-            dir,
-            open,
-        }
+        Bed { tb, mac, dir, open }
     }
 
     /// Runs one tool with `args` and returns what it wrote to `-o`.
@@ -339,12 +357,16 @@ impl Bed {
             ],
         };
         let bl = path(&self.dir.path().join("empty.bl"));
-        for a in ["-q", "-b", &bl, "-G", &self.mac, "-i", SCAN_IFACE, "-c", "1"] {
+        for a in [
+            "-q", "-b", &bl, "-G", &self.mac, "-i", SCAN_IFACE, "-c", "1",
+        ] {
             argv.push(a.into());
         }
         argv.extend(["-o".into(), path(&out)]);
         if tool == Tool::Ours && default_mode(&case.args) {
-            argv.extend(["-O", "csv", "--output-filter", FIRST, "--no-header-row"].map(String::from));
+            argv.extend(
+                ["-O", "csv", "--output-filter", FIRST, "--no-header-row"].map(String::from),
+            );
         }
         argv.extend(case.args.iter().map(|s| s.to_string()));
         argv.push(case.target.into());
@@ -426,7 +448,10 @@ fn check_format(k: &str, v: &str, now: u64, ctx: &str) {
             .unwrap_or_else(|_| panic!("{ctx}: {k} = {v:?} is not an integer"))
     };
     match k {
-        "timestamp_ts" => assert!(int().abs_diff(now) < 600, "{ctx}: timestamp_ts {v} is not now"),
+        "timestamp_ts" => assert!(
+            int().abs_diff(now) < 600,
+            "{ctx}: timestamp_ts {v} is not now"
+        ),
         "timestamp_us" => assert!(int() < 1_000_000, "{ctx}: timestamp_us {v}"),
         "timestamp_str" => assert!(is_zmap_time(v), "{ctx}: timestamp_str {v:?}"),
         "cooldown" => assert!(v == "0" || v == "1", "{ctx}: cooldown {v:?}"),
@@ -670,7 +695,10 @@ fn normalize(text: &str, case: &Case, extra: &[&str], check_now: Option<u64>, ct
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("{ctx}: {e}: {l}"));
             let mut row = Vec::new();
             for (k, v) in v {
-                assert!(!v.is_null(), "{ctx}: null {k} (ZMap 4.3 leaves nulls out): {l}");
+                assert!(
+                    !v.is_null(),
+                    "{ctx}: null {k} (ZMap 4.3 leaves nulls out): {l}"
+                );
                 if extra.contains(&k.as_str()) {
                     seen_extra.insert(k);
                     continue;
@@ -717,9 +745,14 @@ fn normalize(text: &str, case: &Case, extra: &[&str], check_now: Option<u64>, ct
             rows.push(row);
         }
         if !extra.is_empty() {
-            let h = header.as_deref().unwrap_or_else(|| panic!("{ctx}: no header"));
+            let h = header
+                .as_deref()
+                .unwrap_or_else(|| panic!("{ctx}: no header"));
             let tail = format!(",{}", extra.join(","));
-            assert!(h.ends_with(&tail), "{ctx}: {h:?} does not end with {tail:?}");
+            assert!(
+                h.ends_with(&tail),
+                "{ctx}: {h:?} does not end with {tail:?}"
+            );
             header = Some(h[..h.len() - tail.len()].to_string());
         }
     }
@@ -867,7 +900,10 @@ fn compare_v43(bed: &Bed, case: &Case, s: &Ran, ctx: &str) {
     let mut want = want;
     for d in case.v43 {
         if let Diff::Values(field) = d {
-            assert_ne!(got, want, "{ctx}: {field} no longer differs: remove the Diff");
+            assert_ne!(
+                got, want,
+                "{ctx}: {field} no longer differs: remove the Diff"
+            );
             for n in [&mut got, &mut want] {
                 if let Norm::Out { rows, .. } = n {
                     for r in rows.iter_mut() {
@@ -878,7 +914,16 @@ fn compare_v43(bed: &Bed, case: &Case, s: &Ran, ctx: &str) {
             }
         }
     }
-    let (Norm::Out { header: gh, rows: gr }, Norm::Out { header: wh, rows: wr }) = (&got, &want)
+    let (
+        Norm::Out {
+            header: gh,
+            rows: gr,
+        },
+        Norm::Out {
+            header: wh,
+            rows: wr,
+        },
+    ) = (&got, &want)
     else {
         unreachable!()
     };

@@ -378,7 +378,11 @@ mod test {
         assert_eq!(v["saddr"], "2001:2::1:53", "RFC 5952 text");
         assert_eq!(v["daddr"], "2001:2::1");
         assert!(v.get("saddr_raw").is_none() && v.get("daddr_raw").is_none());
-        assert_eq!(v.as_object().unwrap().len(), FIELDS.len() - 2 - 7, "no raw, no nulls");
+        assert_eq!(
+            v.as_object().unwrap().len(),
+            FIELDS.len() - 2 - 7,
+            "no raw, no nulls"
+        );
         let csv = spec(&["-O", "csv", "-f", "saddr,saddr_raw,daddr_raw,sport"], 1).unwrap();
         assert_eq!(line(&csv, &r), "2001:2::1:53,,,80\n");
         let mut icmp = r.clone();
