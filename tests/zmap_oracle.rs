@@ -414,31 +414,29 @@ fn now() -> u64 {
 /// Fields whose values differ between two scans: checked for format, then left out.
 fn check_and_strip(row: &mut BTreeMap<String, String>, now: u64, ctx: &str) {
     for (k, v) in row.iter() {
-        if volatile(k).is_some() {
+        if volatile(k) {
             check_format(k, v, now, ctx);
         }
     }
-    row.retain(|k, _| volatile(k).is_none());
+    row.retain(|k, _| !volatile(k));
 }
 
-/// Why a field may differ between two scans, if it may.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Volatile {
-    /// Timing (arrival time, cooldown, the kernel's ICMP IP id).
-    Time,
-    /// The reply depends on the probe's TCP options, port and sequence number.
-    Probe,
-}
-
-fn volatile(name: &str) -> Option<Volatile> {
-    match name {
-        "timestamp_ts" | "timestamp_us" | "timestamp_str" | "cooldown" | "ipid" => {
-            Some(Volatile::Time)
-        }
-        "dport" | "seqnum" | "acknum" | "window" => Some(Volatile::Probe),
-        n if n.starts_with("tcpopt_") => Some(Volatile::Probe),
-        _ => None,
-    }
+/// A field whose values differ between any two scans: timing (arrival time, cooldown, the
+/// IP id) or the probe (its source port and sequence number, and its TCP options, which
+/// decide the reply's window and options).
+fn volatile(name: &str) -> bool {
+    matches!(
+        name,
+        "timestamp_ts"
+            | "timestamp_us"
+            | "timestamp_str"
+            | "cooldown"
+            | "ipid"
+            | "dport"
+            | "seqnum"
+            | "acknum"
+            | "window"
+    ) || name.starts_with("tcpopt_")
 }
 
 /// A volatile value (as CSV prints it) has the right format.
@@ -681,8 +679,9 @@ enum Norm {
 /// What a masked value is written as (in JSON, as a string).
 const MASK: &str = "~";
 
-/// Reduces a tool's output. `ours`: synsurvey's fields named by [`Diff::Extra`] are
-/// removed first (they must be present).
+/// Reduces a tool's output. `extra`: synsurvey's own fields ([`Diff::Extra`]), removed
+/// first (they must be there). `check_now`: check the volatile values' formats (the
+/// arrival time against this clock) and mask them; `None` for a fixture, already masked.
 fn normalize(text: &str, case: &Case, extra: &[&str], check_now: Option<u64>, ctx: &str) -> Norm {
     let json = flag(&case.args, "-O") == Some("json");
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
@@ -706,8 +705,12 @@ fn normalize(text: &str, case: &Case, extra: &[&str], check_now: Option<u64>, ct
                 match (volatile(&k), check_now) {
                     // A probe-dependent option may be present in one tool's record and
                     // absent (null) in the other's: left out.
-                    (Some(Volatile::Probe), _) if k.starts_with("tcpopt_") => {}
-                    (Some(_), Some(now)) => {
+                    _ if k.starts_with("tcpopt_") => {
+                        if let Some(now) = check_now {
+                            check_format(&k, &json_as_csv(&v), now, ctx);
+                        }
+                    }
+                    (true, Some(now)) => {
                         check_json_type(&k, &v, ctx);
                         check_format(&k, &json_as_csv(&v), now, ctx);
                         row.push((k, format!("{MASK:?}")));
@@ -735,7 +738,7 @@ fn normalize(text: &str, case: &Case, extra: &[&str], check_now: Option<u64>, ct
                     continue;
                 }
                 match (volatile(k), check_now) {
-                    (Some(_), Some(now)) => {
+                    (true, Some(now)) => {
                         check_format(k, v, now, ctx);
                         row.push((k.clone(), MASK.to_string()));
                     }
