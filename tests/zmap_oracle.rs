@@ -203,7 +203,7 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "max-results",
-            "-p 80 -N 5",
+            "-p 80 -N 5 -e 7",
             None,
             NET,
             Cmp::Count(5),
