@@ -2,7 +2,7 @@
 # Builds ZMap HEAD (4.3 and later) from its source, out of the repository, and re-records
 # the fixtures of tests/zmap_oracle.rs's ZMap 4.3 oracle with it.
 #
-#   scripts/zmap-head.sh [--src DIR] [--prefix DIR] [--jobs N]          build and install
+#   scripts/zmap-head.sh [--src DIR] [--prefix DIR] [--jobs N]          build
 #   scripts/zmap-head.sh [--src DIR] [--prefix DIR] --record            build, then record
 #
 # --src     ZMap's source tree (default /work/zmap-src). A git checkout or an extracted
@@ -14,9 +14,9 @@
 #           tests/fixtures/zmap-4.3/. Needs root (namespaces), as every live test.
 #
 # The Debian build dependencies are installed with apt-get when missing (root). CI cannot
-# fetch ZMap's source, so CI never runs this script: it compares synsurvey against the
-# recorded fixtures instead. Nothing here sends a packet; --record's scans run inside the
-# namespaces the test creates, toward 198.18.0.0/24 only (docs/testbed.md).
+# fetch ZMap's source, so CI never runs this script: it compares synsurvey with the
+# recorded fixtures instead. The build sends nothing; --record's scans run inside the
+# namespaces the test creates, toward 198.18.0.0/23 only (docs/testbed.md).
 set -euo pipefail
 
 SRC=/work/zmap-src
