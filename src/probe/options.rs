@@ -20,10 +20,12 @@
 //! `smallest-probes`) gives no round-trip time: a reply that carries one anyway echoes
 //! nothing of ours, and is not read as one.
 
-use crate::wire::tcp::option;
+use std::net::IpAddr;
 
-/// The longest option string of any set (ZMap's `bsd`), in bytes.
-pub const MAX_OPTIONS_LEN: usize = 24;
+use super::{TcpOptions, TemplateParams};
+use crate::wire::tcp::option::{
+    END, MSS, NOP, SACK_PERMITTED as SACK, TIMESTAMP as TS, WINDOW_SCALE as WS,
+};
 
 /// The MSS of every ZMap set.
 pub const ZMAP_MSS: u16 = 1460;
@@ -49,13 +51,25 @@ pub enum OptionSet {
 /// The values `--probe-args` accepts, as ZMap spells them.
 pub const ZMAP_SETS: [&str; 4] = ["windows", "linux", "bsd", "smallest-probes"];
 
-/// A probe's TCP options: the bytes after the 20-byte header (a multiple of 4), and where
-/// in them the TSval goes (patched per probe), if the set has the timestamp option.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpOptions {
-    pub bytes: Vec<u8>,
-    pub tsval_at: Option<usize>,
-}
+const M: [u8; 2] = ZMAP_MSS.to_be_bytes();
+
+/// ZMap's option bytes of each set (TSval and TSecr as zeros), and where the TSval is.
+const SMALLEST_PROBES: (&[u8], Option<usize>) = (&[MSS, 4, M[0], M[1]], None);
+#[rustfmt::skip]
+const WINDOWS: (&[u8], Option<usize>) = (
+    &[MSS, 4, M[0], M[1], NOP, WS, 3, 8, NOP, NOP, SACK, 2],
+    None,
+);
+#[rustfmt::skip]
+const LINUX: (&[u8], Option<usize>) = (
+    &[MSS, 4, M[0], M[1], SACK, 2, TS, 10, 0, 0, 0, 0, 0, 0, 0, 0, NOP, WS, 3, 7],
+    Some(8),
+);
+#[rustfmt::skip]
+const BSD: (&[u8], Option<usize>) = (
+    &[MSS, 4, M[0], M[1], NOP, WS, 3, 6, NOP, NOP, TS, 10, 0, 0, 0, 0, 0, 0, 0, 0, SACK, 2, END, END],
+    Some(12),
+);
 
 impl OptionSet {
     /// The set named by `--probe-args VALUE` (ZMap's names), or `None`.
@@ -80,63 +94,44 @@ impl OptionSet {
         }
     }
 
-    /// The TCP window the probe advertises: ZMap's for a ZMap set, else `linux_window`
-    /// (the family's, see `TemplateParams::linux_like`).
-    pub fn window(self, linux_window: u16) -> u16 {
+    /// ZMap's bytes of the set; `None` for synsurvey's own.
+    fn zmap_bytes(self) -> Option<(&'static [u8], Option<usize>)> {
         match self {
-            OptionSet::Default => linux_window,
-            _ => ZMAP_WINDOW,
+            OptionSet::Default => None,
+            OptionSet::Windows => Some(WINDOWS),
+            OptionSet::Linux => Some(LINUX),
+            OptionSet::Bsd => Some(BSD),
+            OptionSet::SmallestProbes => Some(SMALLEST_PROBES),
         }
     }
 
     /// Whether the probe carries a timestamp, so that a reply's TSecr is our send time.
     pub fn has_timestamp(self) -> bool {
-        self.options(ZMAP_MSS, 7).tsval_at.is_some()
+        self.zmap_bytes().is_none_or(|(_, tsval)| tsval.is_some())
     }
 
-    /// The option bytes. `mss` and `wscale` are used by synsurvey's own set only (the
-    /// family's MSS, Linux's scale); ZMap's sets have theirs fixed.
-    pub fn options(self, mss: u16, wscale: u8) -> TcpOptions {
-        use option::{END, MSS, NOP, SACK_PERMITTED as SACK, TIMESTAMP as TS, WINDOW_SCALE as WS};
-        let own_mss = mss.to_be_bytes();
-        let m = ZMAP_MSS.to_be_bytes();
-        // TSval and TSecr are written as zeros; the sender patches TSval per probe.
-        let (bytes, tsval_at): (&[u8], Option<usize>) = match self {
-            OptionSet::Default => (
-                &[
-                    MSS, 4, own_mss[0], own_mss[1], SACK, 2, TS, 10, 0, 0, 0, 0, 0, 0, 0, 0, NOP,
-                    WS, 3, wscale,
-                ],
-                Some(8),
-            ),
-            OptionSet::SmallestProbes => (&[MSS, 4, m[0], m[1]], None),
-            OptionSet::Windows => (
-                &[MSS, 4, m[0], m[1], NOP, WS, 3, 8, NOP, NOP, SACK, 2],
-                None,
-            ),
-            OptionSet::Linux => (
-                &[
-                    MSS, 4, m[0], m[1], SACK, 2, TS, 10, 0, 0, 0, 0, 0, 0, 0, 0, NOP, WS, 3, 7,
-                ],
-                Some(8),
-            ),
-            OptionSet::Bsd => (
-                &[
-                    MSS, 4, m[0], m[1], NOP, WS, 3, 6, NOP, NOP, TS, 10, 0, 0, 0, 0, 0, 0, 0, 0,
-                    SACK, 2, END, END,
-                ],
-                Some(12),
-            ),
+    /// The template parameters `p` (synsurvey's Linux-like ones) with this set's options
+    /// and window: unchanged for synsurvey's own set.
+    pub fn apply<A: Copy + Into<IpAddr>>(self, p: TemplateParams<A>) -> TemplateParams<A> {
+        let Some((bytes, tsval_at)) = self.zmap_bytes() else {
+            return p;
         };
-        TcpOptions {
-            bytes: bytes.to_vec(),
-            tsval_at,
+        let options = match TcpOptions::new(bytes, tsval_at) {
+            Ok(o) => o,
+            Err(_) => unreachable!("ZMap's sets are multiples of 4 bytes with the TSval inside"),
+        };
+        TemplateParams {
+            options,
+            window: ZMAP_WINDOW,
+            ..p
         }
     }
 }
 
 #[cfg(test)]
 mod test {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
     use super::*;
     use crate::wire::tcp::{Options, TcpOption};
 
@@ -144,8 +139,13 @@ mod test {
         b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
+    fn linux_v4() -> TemplateParams<Ipv4Addr> {
+        TemplateParams::linux_like([0; 6], [0; 6], Ipv4Addr::new(198, 19, 0, 1))
+    }
+
     /// Each of ZMap's sets, byte for byte as ZMap's `set_tcp_options` writes it (TSval
-    /// left zero here), and the TCP header length ZMap gives it.
+    /// left zero here), the TCP header length ZMap gives it, and ZMap's window; over IPv6
+    /// the same bytes (ZMap's MSS is 1460 whatever the family).
     #[test]
     fn zmap_sets_byte_for_byte() {
         let cases = [
@@ -178,36 +178,40 @@ mod test {
         for (name, bytes, tsval_at, header_len) in cases {
             let set = OptionSet::from_zmap_name(name).unwrap();
             assert_eq!(set.zmap_name(), Some(name));
-            // MSS and scale given here must not leak into a ZMap set.
-            let o = set.options(1440, 9);
-            assert_eq!(hex(&o.bytes), bytes, "{name}");
-            assert_eq!(o.tsval_at, tsval_at, "{name}");
-            assert_eq!(20 + o.bytes.len(), header_len, "{name}");
-            assert!(o.bytes.len() <= MAX_OPTIONS_LEN);
-            assert_eq!(set.window(64240), 65535, "{name}");
+            let p = set.apply(linux_v4());
+            assert_eq!(hex(p.options.as_bytes()), bytes, "{name}");
+            assert_eq!(p.options.tsval_at(), tsval_at, "{name}");
+            assert_eq!(20 + p.options.as_bytes().len(), header_len, "{name}");
+            assert_eq!(p.window, 65535, "{name}");
             assert_eq!(set.has_timestamp(), tsval_at.is_some(), "{name}");
+            let p6 = set.apply(TemplateParams::linux_like(
+                [0; 6],
+                [0; 6],
+                Ipv6Addr::LOCALHOST,
+            ));
+            assert_eq!(hex(p6.options.as_bytes()), bytes, "{name} over IPv6");
+            assert_eq!(p6.window, 65535, "{name} over IPv6");
+            // Nothing but options and window changes with the set.
+            let l = linux_v4();
+            assert_eq!(
+                (p.link, p.src_ip, p.ttl, p.payload),
+                (l.link, l.src_ip, l.ttl, l.payload)
+            );
         }
     }
 
     /// Our default keeps today's bytes: the options of the reference SYN of the wire tests.
     #[test]
     fn default_is_todays_linux_like_set() {
-        let o = OptionSet::default().options(1460, 7);
-        assert_eq!(
-            o.bytes,
-            &crate::wire::tcp::test::SYN_PACKET_BYTES[20..]
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| if (8..12).contains(&i) { 0 } else { b })
-                .collect::<Vec<_>>()[..]
-        );
-        assert_eq!(o.tsval_at, Some(8));
-        assert_eq!(OptionSet::default().window(64240), 64240);
+        let p = OptionSet::default().apply(linux_v4());
+        assert_eq!(p, linux_v4());
+        let mut want = crate::wire::tcp::test::SYN_PACKET_BYTES[20..].to_vec();
+        want[8..12].fill(0);
+        assert_eq!(p.options.as_bytes(), &want[..]);
+        assert_eq!(p.options.tsval_at(), Some(8));
+        assert_eq!(p.window, 64240);
+        assert!(OptionSet::default().has_timestamp());
         assert_eq!(OptionSet::default().zmap_name(), None);
-        assert_eq!(
-            hex(&OptionSet::Default.options(1440, 7).bytes[..4]),
-            "020405a0"
-        );
     }
 
     /// The TSval offset points at the timestamp option's value in every set, and every
@@ -221,18 +225,18 @@ mod test {
             OptionSet::Bsd,
             OptionSet::SmallestProbes,
         ] {
-            let mut o = set.options(1460, 7);
-            assert_eq!(o.bytes.len() % 4, 0, "{set:?}");
-            if let Some(at) = o.tsval_at {
-                o.bytes[at..at + 4].copy_from_slice(&0xa1b2c3d4u32.to_be_bytes());
+            let o = set.apply(linux_v4()).options;
+            let mut bytes = o.as_bytes().to_vec();
+            if let Some(at) = o.tsval_at() {
+                bytes[at..at + 4].copy_from_slice(&0xa1b2c3d4u32.to_be_bytes());
             }
-            let opts: Vec<_> = Options::new(&o.bytes).map(|x| x.unwrap()).collect();
+            let opts: Vec<_> = Options::new(&bytes).map(|x| x.unwrap()).collect();
             assert!(opts.contains(&TcpOption::MaxSegmentSize(1460)), "{set:?}");
             let ts = opts.iter().find_map(|x| match x {
                 TcpOption::Timestamp { tsval, tsecr } => Some((*tsval, *tsecr)),
                 _ => None,
             });
-            assert_eq!(ts, o.tsval_at.map(|_| (0xa1b2c3d4, 0)), "{set:?}");
+            assert_eq!(ts, o.tsval_at().map(|_| (0xa1b2c3d4, 0)), "{set:?}");
         }
     }
 

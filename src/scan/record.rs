@@ -6,7 +6,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::config::{Config, TargetSet};
 use crate::output::metadata::{ScanConfig, TcpOptionsRecord};
-use crate::probe::TemplateParams;
 
 impl ScanConfig {
     /// The configuration as the metadata records it.
@@ -66,22 +65,26 @@ impl ScanConfig {
 
 /// The TCP options and window of the scan's probes, for its family.
 fn tcp_options(c: &Config) -> TcpOptionsRecord {
-    let (mss, window, wscale) = match c.targets.set {
+    let shape = &c.probe;
+    let link = shape.link([0; 6], [0; 6]);
+    let (options, window) = match c.targets.set {
         TargetSet::V4(_) => {
-            let p = TemplateParams::linux_like([0; 6], [0; 6], Ipv4Addr::UNSPECIFIED);
-            (p.mss, p.window, p.wscale)
+            let p = shape.params(link, Ipv4Addr::UNSPECIFIED);
+            (p.options, p.window)
         }
         TargetSet::V6(_) => {
-            let p = TemplateParams::linux_like([0; 6], [0; 6], Ipv6Addr::UNSPECIFIED);
-            (p.mss, p.window, p.wscale)
+            let p = shape.params(link, Ipv6Addr::UNSPECIFIED);
+            (p.options, p.window)
         }
     };
-    let set = c.option_set;
-    let options = set.options(mss, wscale);
     TcpOptionsRecord {
-        probe_args: set.zmap_name(),
-        options_hex: options.bytes.iter().map(|b| format!("{b:02x}")).collect(),
-        window: set.window(window),
-        tsval_offset: options.tsval_at,
+        probe_args: shape.option_set.zmap_name(),
+        options_hex: options
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        window,
+        tsval_offset: options.tsval_at(),
     }
 }
