@@ -307,6 +307,12 @@ pub struct Args {
     #[arg(long)]
     pub xdp: bool,
 
+    /// Read more flags from FILE, ZMap's configuration format: `key value` lines with the
+    /// long flag names (`rate 1000`, `blocklist-file /etc/opt-outs.txt`), a bare key for a
+    /// flag without a value (`dryrun`), # comments. Flags on the command line win.
+    #[arg(short = 'C', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// The flags given on the command line, as typed: filled by [`Args::parse_argv`]
     /// (empty for an `Args` parsed otherwise), recorded in checkpoints for `--resume`.
     #[arg(skip)]

@@ -89,8 +89,11 @@ impl InputFile {
 /// Flags about this run only: which checkpoint it continues and where it saves, how long
 /// it may send (a resumed scan runs to its end unless given `-t` again), and the listings
 /// that print and exit. Never recorded, never compared.
+///
+/// `-C FILE` is here too: its flags are recorded as if typed (see [`crate::config_file`]).
 const PER_RUN: &[&str] = &[
     "resume",
+    "config",
     "checkpoint",
     "max-runtime",
     "help",
