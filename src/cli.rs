@@ -313,6 +313,22 @@ pub struct Args {
     #[arg(short = 'C', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Stop the scan when the hit rate, in percent (ZMap's unit: 1 is 1%), stays below R
+    /// for 5 seconds after the first 5: a broken route or a firewall in the way. The
+    /// checkpoint is saved and the metadata says why (end_reason min_hitrate). 0 is off.
+    #[arg(long = "min-hitrate", value_name = "R")]
+    pub min_hitrate: Option<String>,
+
+    /// Go on past failed sends (their targets are lost, and counted) and stop the scan
+    /// once more than N frames failed (end_reason max_sendto_failures); -1: never stop.
+    /// Without it, the first failed send stops the scan.
+    #[arg(
+        allow_negative_numbers = true,
+        long = "max-sendto-failures",
+        value_name = "N"
+    )]
+    pub max_sendto_failures: Option<String>,
+
     /// The flags given on the command line, as typed: filled by [`Args::parse_argv`]
     /// (empty for an `Args` parsed otherwise), recorded in checkpoints for `--resume`.
     #[arg(skip)]

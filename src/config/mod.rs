@@ -23,6 +23,7 @@ use crate::targets::{Numbered, TargetSpace};
 use crate::validate::Key;
 
 pub(crate) mod contact;
+pub(crate) mod guards;
 pub mod output_flags;
 mod targets6;
 
@@ -38,6 +39,9 @@ pub struct Config {
     pub(crate) output: Output,
     pub(crate) operator: Operator,
     pub(crate) resume: Resume,
+    /// `--min-hitrate`, `--max-sendto-failures`: when the monitor stops a scan that goes
+    /// nowhere.
+    pub(crate) guards: guards::Guards,
     /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
     pub(crate) debug_stop_after: Option<u64>,
 }
@@ -205,6 +209,7 @@ impl Config {
         pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
+        let guards = guards::Guards::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after()?;
         if resume.checkpoint_file.is_some() {
             resume.command = Some(crate::resume::record(a)?);
@@ -216,6 +221,7 @@ impl Config {
             output,
             operator,
             resume,
+            guards,
             debug_stop_after,
         })
     }

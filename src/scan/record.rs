@@ -56,6 +56,11 @@ impl ScanConfig {
             output_filter: c.output.spec.filter_text.clone(),
             probe_module: c.output.spec.probe_module,
             status_updates_file: c.output.spec.status_updates_file.clone(),
+            min_hitrate: c.guards.min_hitrate,
+            max_sendto_failures: c
+                .guards
+                .max_sendto_failures
+                .map(|m| m.map_or(-1, |n| n as i64)),
         }
     }
 }
