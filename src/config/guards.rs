@@ -22,9 +22,11 @@ impl Guards {
             None => None,
             Some(s) => match s.trim().parse::<f64>() {
                 Ok(r) if (0.0..=100.0).contains(&r) => (r > 0.0).then_some(r),
-                _ => return err(format!(
+                _ => {
+                    return err(format!(
                     "--min-hitrate: {s:?} is not a percentage from 0 to 100 (ZMap's unit: 1 is 1%)"
-                )),
+                ))
+                }
             },
         };
         let max_sendto_failures = match a.max_sendto_failures.as_deref() {
