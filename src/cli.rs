@@ -329,6 +329,11 @@ pub struct Args {
     )]
     pub max_sendto_failures: Option<String>,
 
+    /// Source MAC address of the probes (default: the interface's). Replies still come to
+    /// the interface's own address, which the neighbours know.
+    #[arg(long = "source-mac", value_name = "MAC")]
+    pub source_mac: Option<String>,
+
     /// The flags given on the command line, as typed: filled by [`Args::parse_argv`]
     /// (empty for an `Args` parsed otherwise), recorded in checkpoints for `--resume`.
     #[arg(skip)]

@@ -138,6 +138,8 @@ pub(crate) struct NetworkOverrides {
     /// `-S`/`--ipv6-source-ip` for an IPv6 scan.
     pub(crate) source_ip6: Option<Ipv6Addr>,
     pub(crate) gateway_mac: Option<[u8; 6]>,
+    /// `--source-mac`: the frames' source address instead of the interface's.
+    pub(crate) source_mac: Option<[u8; 6]>,
     pub(crate) source_ports: (u16, u16),
     /// Send over AF_XDP where possible (`--xdp`).
     pub(crate) xdp: bool,
@@ -404,6 +406,7 @@ impl NetworkOverrides {
             source_ip,
             source_ip6,
             gateway_mac,
+            source_mac: source_mac(a)?,
             source_ports,
             xdp: a.xdp,
         })
@@ -481,6 +484,23 @@ fn targets_v4(a: &Args, ports: Vec<u16>) -> Result<FamilyTargets<AddrSet, AddrSe
         builtin_blocklist,
         target_addresses: unblocked.len(),
     })
+}
+
+/// `--source-mac`: a unicast address (a group address is no frame's source).
+fn source_mac(a: &Args) -> Result<Option<[u8; 6]>, UsageError> {
+    let Some(s) = a.source_mac.as_deref() else {
+        return Ok(None);
+    };
+    match crate::wire::ethernet::parse_mac(s.trim()) {
+        None => err(format!(
+            "--source-mac: {s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"
+        )),
+        Some(m) if m[0] & 1 == 1 => err(format!(
+            "--source-mac: {s} is a group (multicast) address, which no frame may come from"
+        )),
+        Some(m) if m == [0; 6] => err("--source-mac: 00:00:00:00:00:00 is no address"),
+        Some(m) => Ok(Some(m)),
+    }
 }
 
 fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), UsageError> {

@@ -106,6 +106,8 @@ pub struct ScanConfig {
     pub interface: Option<String>,
     pub source_ip: Option<Ipv4Addr>,
     pub gateway_mac: Option<String>,
+    /// `--source-mac`, if given (`network.source_mac` is the one used).
+    pub source_mac: Option<String>,
     pub source_ports: (u16, u16),
     pub sender_threads: u32,
     /// `default` (from the CPUs available), `flag` (`-T`) or `checkpoint` (`--resume`).
@@ -368,6 +370,7 @@ mod test {
             "config.output_filter",
             "config.probe_module",
             "config.status_updates_file",
+            "config.source_mac",
             "config.min_hitrate",
             "config.max_sendto_failures",
             "notes",

@@ -28,6 +28,10 @@ impl ScanConfig {
                 .network
                 .gateway_mac
                 .map(|m| crate::wire::ethernet::format_mac(&m)),
+            source_mac: c
+                .network
+                .source_mac
+                .map(|m| crate::wire::ethernet::format_mac(&m)),
             source_ports: c.network.source_ports,
             sender_threads: crate::plan::sender_threads(c),
             sender_threads_source: c.pacing.sender_threads_source,
