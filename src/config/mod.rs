@@ -104,6 +104,15 @@ impl TargetSet {
         }
     }
 
+    /// Addresses in the walk (targets over ports; for a list of pairs, its distinct
+    /// addresses).
+    pub(crate) fn addresses(&self) -> u64 {
+        match self {
+            TargetSet::V4(t) => t.space.addrs().count(),
+            TargetSet::V6(t) => t.space.addrs().count(),
+        }
+    }
+
     /// Addresses to probe after every blocklist.
     pub(crate) fn target_addresses(&self) -> u64 {
         match self {
