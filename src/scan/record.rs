@@ -30,6 +30,10 @@ impl ScanConfig {
                 .network
                 .gateway_mac
                 .map(|m| crate::wire::ethernet::format_mac(&m)),
+            source_mac: c
+                .network
+                .source_mac
+                .map(|m| crate::wire::ethernet::format_mac(&m)),
             source_ports: c.network.source_ports,
             sender_threads: crate::plan::sender_threads(c),
             sender_threads_source: c.pacing.sender_threads_source,
@@ -59,6 +63,11 @@ impl ScanConfig {
             probe_module: c.output.spec.probe_module,
             status_updates_file: c.output.spec.status_updates_file.clone(),
             tcp_options: tcp_options(c),
+            min_hitrate: c.guards.min_hitrate,
+            max_sendto_failures: c
+                .guards
+                .max_sendto_failures
+                .map(|m| m.map_or(-1, |n| n as i64)),
         }
     }
 }
