@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::cli::Args;
+use crate::probe::options::OptionSet;
 use crate::probe::{LinkHeader, TemplateParams};
 use crate::usage::{err, UsageError};
 
@@ -21,6 +22,8 @@ pub(crate) struct ProbeShape {
     pub(crate) ttl: u8,
     /// `--probe-attribution`.
     pub(crate) attribution: Option<Attribution>,
+    /// The TCP options and window (`--probe-args`).
+    pub(crate) option_set: OptionSet,
 }
 
 /// The Probe Description URI each probe carries.
@@ -53,7 +56,11 @@ impl ProbeShape {
             Some("") => Some(Attribution::ProbingTxt { notice }),
             Some(uri) => Some(Attribution::Uri(check_uri(uri)?.to_string())),
         };
-        Ok(ProbeShape { ttl, attribution })
+        Ok(ProbeShape {
+            ttl,
+            attribution,
+            option_set: super::probe_args::option_set(a)?,
+        })
     }
 
     /// The link header of the probes, given our MAC and the next hop's.
@@ -85,12 +92,12 @@ impl ProbeShape {
             .attribution_uri(src.into())
             .map(|u| [u.as_bytes(), &[0]].concat())
             .unwrap_or_default();
-        TemplateParams {
+        self.option_set.apply(TemplateParams {
             link,
             ttl: self.ttl,
             payload,
             ..TemplateParams::linux_like([0; 6], [0; 6], src)
-        }
+        })
     }
 
     /// The bytes one probe takes on the wire (for `-B`), or the one-line usage error that
