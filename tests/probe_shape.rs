@@ -104,8 +104,8 @@ fn scan_and_capture(tb: &Testbed, targets: &str, open: &[IpAddr], args: &[&str])
     all.extend_from_slice(args);
     let scan = Scan::new(&all).run(tb);
     let segs = segments(&cap.stop_frames());
-    let syn = u8::try_from(TcpFlags::SYN).unwrap();
-    let synack = u8::try_from(TcpFlags::SYN | TcpFlags::ACK).unwrap();
+    let syn = TcpFlags::SYN;
+    let synack = TcpFlags::SYN | TcpFlags::ACK;
     let syns: Vec<Segment> = segs
         .iter()
         .filter(|s| s.saddr == scanner && s.flags == syn)
