@@ -23,6 +23,7 @@ use crate::targets::{Numbered, TargetSpace};
 use crate::validate::Key;
 
 pub(crate) mod contact;
+pub(crate) mod link;
 pub mod output_flags;
 mod targets6;
 
@@ -137,6 +138,8 @@ pub(crate) struct NetworkOverrides {
     pub(crate) source_ports: (u16, u16),
     /// Send over AF_XDP where possible (`--xdp`).
     pub(crate) xdp: bool,
+    /// `-X/--iplayer`, `--vlan`.
+    pub(crate) link: link::LinkFlags,
 }
 
 /// Where results, metadata and progress go.
@@ -400,6 +403,7 @@ impl NetworkOverrides {
             gateway_mac,
             source_ports,
             xdp: a.xdp,
+            link: link::LinkFlags::from_args(a)?,
         })
     }
 }

@@ -318,6 +318,18 @@ pub struct Framing {
     pub vlan: Option<u16>,
 }
 
+impl Framing {
+    /// The protocol a capture socket for replies of EtherType `ethertype` is bound to.
+    /// A socket bound to one EtherType sees a reply only after the kernel has cleared
+    /// its VLAN tag: with a VLAN the socket takes every frame, and its filter the tag.
+    pub fn capture_protocol(self, ethertype: u16) -> u16 {
+        match self.vlan {
+            Some(_) => libc::ETH_P_ALL as u16,
+            None => ethertype,
+        }
+    }
+}
+
 /// Adapts a program of [`reply_filter`] or [`reply_filter6`] (written for Ethernet frames)
 /// to `framing` (see the module documentation). For plain Ethernet it is returned as is.
 pub fn for_link(mut prog: Vec<sock_filter>, framing: Framing) -> Vec<sock_filter> {

@@ -164,7 +164,10 @@ impl<F: Live> Resources<F> {
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
         let filter = F::filter(network.src_ip(), config.network.source_ports, F::SNAPLEN);
-        let capture = SocketCapture::open(network.ifindex(), &filter, F::ETHERTYPE)?;
+        let framing = network.framing();
+        let filter = net::for_link(filter, framing);
+        let protocol = framing.capture_protocol(F::ETHERTYPE);
+        let capture = SocketCapture::open(network.ifindex(), &filter, protocol)?;
         let txs: Vec<_> = (0..threads)
             .map(|t| {
                 open_tx(
@@ -401,7 +404,8 @@ impl<'scope> Pipeline<'scope> {
             &scan.blocklist,
             scan.epoch,
             config.output.spec.filter.clone(),
-        );
+        )
+        .with_link(res.network.link());
         let control = Control {
             stop,
             max_results: config.pacing.max_results,
