@@ -1,0 +1,204 @@
+//! Links other than a plain Ethernet segment, on testbeds built for them (docs/testbed.md):
+//! an IP-layer link (`tun0` <-> `tun1`: no hardware address, no link header, as WireGuard
+//! or PPP), where `-X/--iplayer` is the scanner's own choice, and an 802.1Q VLAN, where a
+//! relay passes only frames with the scan's tag. Real packets, real kernels on both ends.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use common::*;
+use pcap_file::pcap::PcapReader;
+use pcap_file::DataLink;
+
+/// The testbed's open addresses as text, for [`TestbedOpts::open`].
+fn texts<A: ToString>(addrs: &[A]) -> Vec<String> {
+    addrs.iter().map(ToString::to_string).collect()
+}
+
+/// A scan's `network` metadata says the link it framed its probes for.
+fn link_of(meta: &serde_json::Value) -> (&str, Option<u64>) {
+    let n = &meta["network"];
+    (n["link"].as_str().unwrap_or("?"), n["vlan"].as_u64())
+}
+
+#[test]
+fn iplayer_is_chosen_on_a_tun_link_and_finds_the_open_set() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset("198.18.2.0/24", 25, 31);
+    let tb = Testbed::up(TestbedOpts {
+        tun: true,
+        open: texts(&open),
+        ..Default::default()
+    });
+    let cap = tb.capture_syns();
+    // No -X: the interface has no hardware address, which is enough.
+    let r = Scan::new(&words("198.18.2.0/24 -p 80 -r 5000 -c 1 --all-responses")).run(&tb);
+    let syns = cap.stop();
+    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "synack"), open.iter().copied().collect());
+    let all: BTreeSet<Ipv4Addr> = (0..=255).map(|i| Ipv4Addr::new(198, 18, 2, i)).collect();
+    let rst: BTreeSet<Ipv4Addr> = all.iter().copied().filter(|a| !open.contains(a)).collect();
+    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "rst"), rst);
+    assert_eq!(link_of(&r.meta), ("ip", None), "{}", r.meta);
+    assert_eq!(r.meta["network"]["interface"], "tun0");
+    assert_eq!(r.meta["network"]["gateway_mac"], "", "no MAC on a tun link");
+    assert_eq!(r.meta["config"]["iplayer"], false);
+    assert_eq!(r.meta["packets_sent"], 256);
+    // Every probe reached the target's tun1 as a bare IP packet (LINKTYPE_RAW), once.
+    let seen: BTreeSet<Ipv4Addr> = syns.iter().map(|s| s.daddr).collect();
+    assert_eq!(seen, all);
+    assert_eq!(syns.len(), 256);
+    assert!(syns.iter().all(|s| s.saddr == SCAN_ADDR && s.dport == 80));
+    let drops: u64 = r.meta["validation_failures"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(drops, 0, "{}", r.meta);
+}
+
+#[test]
+fn iplayer_ipv6_over_a_tun_link() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset6("2001:2::1:0/120", 20, 32);
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        tun: true,
+        open: texts(&open),
+        ..Default::default()
+    });
+    let cap = tb.capture_syns();
+    let r = Scan::new(&words("2001:2::1:0/120 -X -p 80 -r 5000 -c 1")).run(&tb);
+    let syns = cap.stop6();
+    let want: BTreeSet<Ipv6Addr> = open.iter().copied().collect();
+    assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), want);
+    assert_eq!(link_of(&r.meta), ("ip", None), "{}", r.meta);
+    assert_eq!(r.meta["config"]["iplayer"], true);
+    assert_eq!(syns.len(), 256, "every probe crossed the tun link once");
+    assert!(syns.iter().all(|s| s.saddr == SCAN_ADDR6));
+}
+
+#[test]
+fn iplayer_is_refused_on_an_ethernet_link_before_sending() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts::default());
+    let r = Scan::new(&words("198.18.3.0/28 -X -p 80 -c 0"))
+        .may_fail()
+        .run(&tb);
+    assert!(!r.output.status.success());
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(lines[0].contains("-X/--iplayer: veth0 is an Ethernet interface"), "{}", r.stderr);
+    assert_eq!(tb.counter("syn-in"), 0, "a probe was sent");
+}
+
+#[test]
+fn xdp_on_a_tun_link() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset("198.18.5.0/26", 8, 33);
+    let tb = Testbed::up(TestbedOpts {
+        tun: true,
+        open: texts(&open),
+        ..Default::default()
+    });
+    let r = Scan::new(&words("198.18.5.0/26 -p 80 -r 2000 -c 1 --xdp"))
+        .may_fail()
+        .run(&tb);
+    assert!(!r.output.status.success(), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--xdp"), "{}", r.stderr);
+    assert_eq!(tb.counter("syn-in"), 0, "a probe was sent");
+}
+
+/// The 802.1Q frames of a pcap file: (VLAN id, the frame's IPv4 TCP SYN if it is one).
+fn tagged_syns(pcap: &[u8]) -> Vec<(Option<u16>, Option<(Ipv4Addr, u16)>)> {
+    let mut reader = PcapReader::new(pcap).expect("pcap");
+    assert_eq!(reader.header().datalink, DataLink::ETHERNET);
+    let mut out = Vec::new();
+    while let Some(p) = reader.next_packet() {
+        let f = p.expect("pcap record").data;
+        if f.len() < 14 {
+            continue;
+        }
+        let (vid, ip_at) = match u16::from_be_bytes([f[12], f[13]]) {
+            0x8100 if f.len() >= 18 => (Some(u16::from_be_bytes([f[14], f[15]]) & 0xfff), 18),
+            _ => (None, 14),
+        };
+        let ethertype_at = ip_at - 2;
+        if u16::from_be_bytes([f[ethertype_at], f[ethertype_at + 1]]) != 0x0800 {
+            continue; // ARP, IPv6 chatter
+        }
+        let ip = &f[ip_at..];
+        let ihl = usize::from(ip[0] & 0xf) * 4;
+        let syn = (ip[9] == 6 && ip.len() >= ihl + 14 && ip[ihl + 13] & 0x12 == 0x02).then(|| {
+            let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+            (dst, u16::from_be_bytes([ip[ihl + 2], ip[ihl + 3]]))
+        });
+        out.push((vid, syn));
+    }
+    out
+}
+
+#[test]
+fn vlan_tags_every_probe_and_finds_the_open_set() {
+    require_privileges!("create a network-namespace testbed");
+    const VID: u16 = 1234;
+    let open = random_subset("198.18.6.0/24", 25, 34);
+    let tb = Testbed::up(TestbedOpts {
+        vlan: Some(VID),
+        open: texts(&open),
+        ..Default::default()
+    });
+    // On the relay's scanner-side port, before the relay pops the tag; libpcap puts the
+    // tag the kernel took out of the frame back in.
+    let cap = tb.capture_in(&tb.dly_ns(), "a", "");
+    let r = Scan::new(&words("198.18.6.0/24 -p 80 -r 5000 -c 1 --vlan 1234")).run(&tb);
+    let frames = tagged_syns(&cap.stop_raw());
+    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "synack"), open.iter().copied().collect());
+    assert_eq!(link_of(&r.meta), ("ethernet", Some(u64::from(VID))), "{}", r.meta);
+    assert_eq!(r.meta["config"]["vlan"], VID);
+    let probes: Vec<_> = frames.iter().filter(|(_, syn)| syn.is_some()).collect();
+    assert_eq!(probes.len(), 256, "one SYN per target on the wire");
+    assert!(
+        probes.iter().all(|(vid, _)| *vid == Some(VID)),
+        "a probe without the tag: {:?}",
+        probes.iter().find(|(vid, _)| *vid != Some(VID))
+    );
+    let dsts: BTreeSet<IpAddr> = probes.iter().map(|(_, s)| IpAddr::V4(s.unwrap().0)).collect();
+    assert_eq!(dsts.len(), 256);
+    // The target saw them untagged, through the relay, and the replies came back tagged.
+    assert_eq!(tb.counter("syn-in"), 256);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let stats = tb.relay_stats_of("vlanrelay");
+    assert_eq!(stats["tagged_in"], 256, "{stats:?}");
+    assert_eq!(stats["untagged_dropped"], 0, "{stats:?}");
+    assert!(stats["tagged_out"] >= 256, "{stats:?}");
+}
+
+#[test]
+fn without_vlan_nothing_crosses_the_tagged_link() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset("198.18.7.0/26", 10, 35);
+    let tb = Testbed::up(TestbedOpts {
+        vlan: Some(7),
+        open: texts(&open),
+        ..Default::default()
+    });
+    let r = Scan::new(&words("198.18.7.0/26 -p 80 -r 2000 -c 1 --all-responses")).run(&tb);
+    assert!(r.lines.is_empty(), "{:?}", r.lines.first());
+    assert_eq!(r.meta["packets_sent"], 64);
+    assert_eq!(tb.counter("syn-in"), 0, "an untagged probe reached the target");
+    // The wrong tag is dropped as well, and the scan on the right one finds the set.
+    let r = Scan::new(&words("198.18.7.0/26 -p 80 -r 2000 -c 1 --vlan 8")).run(&tb);
+    assert!(r.lines.is_empty());
+    assert_eq!(tb.counter("syn-in"), 0);
+    let r = Scan::new(&words("198.18.7.0/26 -p 80 -r 2000 -c 1 --vlan 7")).run(&tb);
+    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "synack"), open.iter().copied().collect());
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let stats = tb.relay_stats_of("vlanrelay");
+    assert_eq!(stats["untagged_dropped"], 64, "{stats:?}");
+    assert_eq!(stats["wrong_tag"], 64, "{stats:?}");
+    assert_eq!(stats["tagged_in"], 64, "{stats:?}");
+}
