@@ -308,7 +308,7 @@ pub struct Args {
 
     /// Tag every probe with 802.1Q VLAN ID (1-4094); only replies received on that VLAN
     /// are captured.
-    #[arg(long, value_name = "ID")]
+    #[arg(allow_hyphen_values = true, long, value_name = "ID")]
     pub vlan: Option<String>,
 
     /// Send over AF_XDP (one socket per sender thread, on queue = thread number; the
