@@ -30,6 +30,30 @@ fn link_of(meta: &serde_json::Value) -> (&str, Option<u64>) {
     (n["link"].as_str().unwrap_or("?"), n["vlan"].as_u64())
 }
 
+/// The tun testbed itself, checked with the kernel's own TCP and `ip`: a link with no
+/// hardware address, routed without a gateway, over which the real stack connects.
+#[test]
+fn tun_testbed_is_an_ip_layer_link() {
+    require_privileges!("create a network-namespace testbed");
+    let tb = Testbed::up(TestbedOpts {
+        tun: true,
+        open: vec!["198.18.1.7".into()],
+        ..Default::default()
+    });
+    let show = |args: &[&str]| {
+        let out = tb.exec_scan(["ip"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(show(&["link", "show", "tun0"]).contains("link/none"));
+    assert_eq!(show(&["route", "get", "198.18.1.7"]).split_whitespace().nth(1), Some("dev"));
+    assert_eq!(tb.connect(Ipv4Addr::new(198, 18, 1, 7), 80), ConnectOutcome::Open);
+    assert_eq!(tb.connect(Ipv4Addr::new(198, 18, 1, 8), 80), ConnectOutcome::Refused);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let stats = tb.relay_stats_of("tunrelay");
+    assert!(stats["packets_scan_to_tgt"] >= 4, "{stats:?}");
+    assert!(stats["packets_tgt_to_scan"] >= 3, "{stats:?}");
+}
+
 #[test]
 fn iplayer_is_chosen_on_a_tun_link_and_finds_the_open_set() {
     require_privileges!("create a network-namespace testbed");
