@@ -45,9 +45,20 @@ fn tun_testbed_is_an_ip_layer_link() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert!(show(&["link", "show", "tun0"]).contains("link/none"));
-    assert_eq!(show(&["route", "get", "198.18.1.7"]).split_whitespace().nth(1), Some("dev"));
-    assert_eq!(tb.connect(Ipv4Addr::new(198, 18, 1, 7), 80), ConnectOutcome::Open);
-    assert_eq!(tb.connect(Ipv4Addr::new(198, 18, 1, 8), 80), ConnectOutcome::Refused);
+    assert_eq!(
+        show(&["route", "get", "198.18.1.7"])
+            .split_whitespace()
+            .nth(1),
+        Some("dev")
+    );
+    assert_eq!(
+        tb.connect(Ipv4Addr::new(198, 18, 1, 7), 80),
+        ConnectOutcome::Open
+    );
+    assert_eq!(
+        tb.connect(Ipv4Addr::new(198, 18, 1, 8), 80),
+        ConnectOutcome::Refused
+    );
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let stats = tb.relay_stats_of("tunrelay");
     assert!(stats["packets_scan_to_tgt"] >= 4, "{stats:?}");
@@ -65,9 +76,15 @@ fn iplayer_is_chosen_on_a_tun_link_and_finds_the_open_set() {
     });
     let cap = tb.capture_syns();
     // No -X: the interface has no hardware address, which is enough.
-    let r = Scan::new(&words("198.18.2.0/24 -p 80 -r 5000 -c 1 --all-responses")).run(&tb);
+    let r = Scan::new(&words(
+        "198.18.2.0/24 -p 80 -r 5000 -c 1 --all-responses --max-net-rate 0",
+    ))
+    .run(&tb);
     let syns = cap.stop();
-    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "synack"), open.iter().copied().collect());
+    assert_eq!(
+        addrs_of::<Ipv4Addr>(&r.lines, "synack"),
+        open.iter().copied().collect()
+    );
     let all: BTreeSet<Ipv4Addr> = (0..=255).map(|i| Ipv4Addr::new(198, 18, 2, i)).collect();
     let rst: BTreeSet<Ipv4Addr> = all.iter().copied().filter(|a| !open.contains(a)).collect();
     assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "rst"), rst);
@@ -101,7 +118,10 @@ fn iplayer_ipv6_over_a_tun_link() {
         ..Default::default()
     });
     let cap = tb.capture_syns();
-    let r = Scan::new(&words("2001:2::1:0/120 -X -p 80 -r 5000 -c 1")).run(&tb);
+    let r = Scan::new(&words(
+        "2001:2::1:0/120 -X -p 80 -r 5000 -c 1 --max-net-rate 0",
+    ))
+    .run(&tb);
     let syns = cap.stop6();
     let want: BTreeSet<Ipv6Addr> = open.iter().copied().collect();
     assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), want);
@@ -115,13 +135,21 @@ fn iplayer_ipv6_over_a_tun_link() {
 fn iplayer_is_refused_on_an_ethernet_link_before_sending() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
-    let r = Scan::new(&words("198.18.3.0/28 -X -p 80 -c 0"))
+    let r = Scan::new(&words("198.18.3.0/28 -X -p 80 -c 0 --max-net-rate 0"))
         .may_fail()
         .run(&tb);
     assert!(!r.output.status.success());
-    let lines: Vec<&str> = r.stderr.lines().collect();
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("synsurvey: warning:"))
+        .collect();
     assert_eq!(lines.len(), 1, "{}", r.stderr);
-    assert!(lines[0].contains("-X/--iplayer: veth0 is an Ethernet interface"), "{}", r.stderr);
+    assert!(
+        lines[0].contains("-X/--iplayer: veth0 is an Ethernet interface"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(tb.counter("syn-in"), 0, "a probe was sent");
 }
 
@@ -138,11 +166,22 @@ fn xdp_on_a_tun_link() {
         ..Default::default()
     });
     let cap = tb.capture_syns();
-    let r = Scan::new(&words("198.18.5.0/26 -p 80 -r 2000 -c 1 -T 1 --xdp")).run(&tb);
+    let r = Scan::new(&words(
+        "198.18.5.0/26 -p 80 -r 2000 -c 1 -T 1 --xdp --max-net-rate 0",
+    ))
+    .run(&tb);
     let syns = cap.stop();
-    assert_eq!(r.meta["transmit"], serde_json::json!(["af_xdp_copy"]), "{}", r.stderr);
+    assert_eq!(
+        r.meta["transmit"],
+        serde_json::json!(["af_xdp_copy"]),
+        "{}",
+        r.stderr
+    );
     assert_eq!(link_of(&r.meta), ("ip", None));
-    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "synack"), open.iter().copied().collect());
+    assert_eq!(
+        addrs_of::<Ipv4Addr>(&r.lines, "synack"),
+        open.iter().copied().collect()
+    );
     assert_eq!(syns.len(), 64, "every probe crossed the tun link once");
 }
 
@@ -189,10 +228,21 @@ fn vlan_tags_every_probe_and_finds_the_open_set() {
     // tag the kernel took out of the frame back in.
     let before = vlan_relay(&tb);
     let cap = tb.capture_in(&tb.dly_ns(), "a", "");
-    let r = Scan::new(&words("198.18.6.0/24 -p 80 -r 5000 -c 1 --vlan 1234")).run(&tb);
+    let r = Scan::new(&words(
+        "198.18.6.0/24 -p 80 -r 5000 -c 1 --vlan 1234 --max-net-rate 0",
+    ))
+    .run(&tb);
     let frames = tagged_syns(&cap.stop_raw());
-    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "synack"), open.iter().copied().collect());
-    assert_eq!(link_of(&r.meta), ("ethernet", Some(u64::from(VID))), "{}", r.meta);
+    assert_eq!(
+        addrs_of::<Ipv4Addr>(&r.lines, "synack"),
+        open.iter().copied().collect()
+    );
+    assert_eq!(
+        link_of(&r.meta),
+        ("ethernet", Some(u64::from(VID))),
+        "{}",
+        r.meta
+    );
     assert_eq!(r.meta["config"]["vlan"], VID);
     let probes: Vec<_> = frames.iter().filter(|(_, syn)| syn.is_some()).collect();
     assert_eq!(probes.len(), 256, "one SYN per target on the wire");
@@ -201,7 +251,10 @@ fn vlan_tags_every_probe_and_finds_the_open_set() {
         "a probe without the tag: {:?}",
         probes.iter().find(|(vid, _)| *vid != Some(VID))
     );
-    let dsts: BTreeSet<IpAddr> = probes.iter().map(|(_, s)| IpAddr::V4(s.unwrap().0)).collect();
+    let dsts: BTreeSet<IpAddr> = probes
+        .iter()
+        .map(|(_, s)| IpAddr::V4(s.unwrap().0))
+        .collect();
     assert_eq!(dsts.len(), 256);
     // The target saw them untagged, through the relay, and the replies came back tagged.
     assert_eq!(tb.counter("syn-in"), 256);
@@ -222,16 +275,32 @@ fn without_vlan_nothing_crosses_the_tagged_link() {
         ..Default::default()
     });
     let before = vlan_relay(&tb);
-    let r = Scan::new(&words("198.18.7.0/26 -p 80 -r 2000 -c 1 --all-responses")).run(&tb);
+    let r = Scan::new(&words(
+        "198.18.7.0/26 -p 80 -r 2000 -c 1 --all-responses --max-net-rate 0",
+    ))
+    .run(&tb);
     assert!(r.lines.is_empty(), "{:?}", r.lines.first());
     assert_eq!(r.meta["packets_sent"], 64);
-    assert_eq!(tb.counter("syn-in"), 0, "an untagged probe reached the target");
+    assert_eq!(
+        tb.counter("syn-in"),
+        0,
+        "an untagged probe reached the target"
+    );
     // The wrong tag is dropped as well, and the scan on the right one finds the set.
-    let r = Scan::new(&words("198.18.7.0/26 -p 80 -r 2000 -c 1 --vlan 8")).run(&tb);
+    let r = Scan::new(&words(
+        "198.18.7.0/26 -p 80 -r 2000 -c 1 --vlan 8 --max-net-rate 0",
+    ))
+    .run(&tb);
     assert!(r.lines.is_empty());
     assert_eq!(tb.counter("syn-in"), 0);
-    let r = Scan::new(&words("198.18.7.0/26 -p 80 -r 2000 -c 1 --vlan 7")).run(&tb);
-    assert_eq!(addrs_of::<Ipv4Addr>(&r.lines, "synack"), open.iter().copied().collect());
+    let r = Scan::new(&words(
+        "198.18.7.0/26 -p 80 -r 2000 -c 1 --vlan 7 --max-net-rate 0",
+    ))
+    .run(&tb);
+    assert_eq!(
+        addrs_of::<Ipv4Addr>(&r.lines, "synack"),
+        open.iter().copied().collect()
+    );
     let after = vlan_relay(&tb);
     let d = |k: &str| after[k] - before[k];
     assert_eq!(d("untagged_dropped"), 64, "{after:?}");

@@ -747,13 +747,28 @@ mod tests {
             assert_eq!(v4(&tcp(port, SYNACK), HOST), 96, "SYN-ACK to {port}");
             assert_eq!(v4(&tcp(port, 0x04), HOST), 96, "RST to {port}");
         }
-        assert_eq!(v4(&frame(0x0800, 6, 6, 0, DST, 40003, SYNACK), HOST), 96, "IHL 6");
+        assert_eq!(
+            v4(&frame(0x0800, 6, 6, 0, DST, 40003, SYNACK), HOST),
+            96,
+            "IHL 6"
+        );
         assert_eq!(v4(&tcp(40005, 0x02), HOST), 0, "a SYN");
         assert_eq!(v4(&tcp(40011, SYNACK), HOST), 0, "port out of range");
         assert_eq!(v4(&tcp(40005, SYNACK), PACKET_OUTGOING), 0, "our own");
-        let other = frame(0x0800, 5, 6, 0, Ipv4Addr::new(198, 18, 0, 11), 40005, SYNACK);
+        let other = frame(
+            0x0800,
+            5,
+            6,
+            0,
+            Ipv4Addr::new(198, 18, 0, 11),
+            40005,
+            SYNACK,
+        );
         assert_eq!(v4(&other, HOST), 0, "wrong dst");
-        assert_eq!(v4(&frame(0x0800, 5, 6, 0x0001, DST, 40005, SYNACK), HOST), 0);
+        assert_eq!(
+            v4(&frame(0x0800, 5, 6, 0x0001, DST, 40005, SYNACK), HOST),
+            0
+        );
         let mut icmp = frame(0x0800, 5, 1, 0, DST, 0, 0);
         icmp[14 + 20] = 3;
         assert!(v4(&icmp, HOST) > 0, "unreachable");
@@ -770,7 +785,10 @@ mod tests {
             );
         }
         // The Ethernet program does not read bare IP packets as replies.
-        assert_eq!(run_meta(&filter(), &full, Meta::host(HOST, 0x0800, None)), 0);
+        assert_eq!(
+            run_meta(&filter(), &full, Meta::host(HOST, 0x0800, None)),
+            0
+        );
 
         let us: Ipv6Addr = "2001:2::ffff:1".parse().unwrap();
         let p6 = for_link(reply_filter6(us, 40000, 40010, 128), ip);
@@ -782,7 +800,11 @@ mod tests {
         let mut unreach = [0u8; 56];
         unreach[0] = 1;
         assert_eq!(v6(&frame6(us, 58, &unreach)), 128);
-        assert_eq!(v6(&frame6(us, 0, &[6, 0, 0, 0, 0, 0, 0, 0])), 128, "hop-by-hop");
+        assert_eq!(
+            v6(&frame6(us, 0, &[6, 0, 0, 0, 0, 0, 0, 0])),
+            128,
+            "hop-by-hop"
+        );
         let bare6 = strip(&tcp6(us, 40005, SYNACK));
         assert_eq!(run_meta(&p6, &bare6, Meta::host(HOST, 0x0800, None)), 0);
         // No load is left pointing at the Ethernet header.

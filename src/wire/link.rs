@@ -64,7 +64,10 @@ mod test {
             Link::Ethernet.ip_packet(&f, ethernet::ETHERTYPE_IPV6),
             Err(Error::Protocol)
         );
-        assert_eq!(Link::Ethernet.ip_packet(&f[..13], 0x0800), Err(Error::Truncated));
+        assert_eq!(
+            Link::Ethernet.ip_packet(&f[..13], 0x0800),
+            Err(Error::Truncated)
+        );
         assert_eq!(Link::Ip.ip_packet(&f[14..], 0x0800).unwrap(), &f[14..]);
         assert_eq!(Link::Ip.ip_packet(&[], 0x0800), Err(Error::Truncated));
         assert_eq!(Link::Ethernet.header_len(), 14);

@@ -703,10 +703,10 @@ except Exception as e:
         .arg(&path)
         .args((!filter.is_empty()).then_some(filter))
         .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tcpdump (is it installed? apt-get install -y tcpdump)");
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcpdump (is it installed? apt-get install -y tcpdump)");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
