@@ -5,6 +5,7 @@
 //! kernel's link type (`scan::network`).
 
 use crate::cli::Args;
+use crate::probe::LinkHeader;
 use crate::usage::{err, UsageError};
 
 /// The link framing the operator asked for.
@@ -20,6 +21,15 @@ pub(crate) struct LinkFlags {
 pub(crate) const MAX_VLAN_ID: u16 = 4094;
 
 impl LinkFlags {
+    /// The link header of probes from `src` to the next hop `dst` (MAC addresses).
+    pub(crate) fn header(&self, src: [u8; 6], dst: [u8; 6]) -> LinkHeader {
+        match (self.iplayer, self.vlan) {
+            (true, _) => LinkHeader::None,
+            (false, Some(vlan)) => LinkHeader::Vlan { src, dst, vlan },
+            (false, None) => LinkHeader::Ethernet { src, dst },
+        }
+    }
+
     pub(crate) fn from_args(a: &Args) -> Result<LinkFlags, UsageError> {
         let vlan = a
             .vlan

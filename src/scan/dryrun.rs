@@ -52,7 +52,8 @@ fn run<F: Live>(
 ) -> anyhow::Result<End> {
     let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
     let src = F::source_override(config).unwrap_or(F::UNSPECIFIED);
-    let template = F::template([0; 6], gateway, src);
+    let link = config.probe.link([0; 6], gateway);
+    let template = super::family::template::<F>(config, link, src)?;
     let sports = config.network.source_ports;
     let validator = Validator::new(key, src, sports, config.pacing.probes);
     let blocklist = LiveBlocklist::new(targets.blocklist.clone());

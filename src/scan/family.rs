@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::config::{Config, FamilyTargets, TargetSet};
 use crate::family::ScanFamily;
 use crate::net::{self, route::NetAddr};
-use crate::probe::{ProbeTemplate, ProbeTemplate6, TemplateParams};
+use crate::probe::{LayoutError, LinkHeader, ProbeTemplate, ProbeTemplate6, TemplateParams};
 use crate::wire::{V4, V6};
 
 pub(super) trait Live: ScanFamily<Addr: NetAddr> {
@@ -18,8 +18,8 @@ pub(super) trait Live: ScanFamily<Addr: NetAddr> {
     const SNAPLEN: u32;
     /// `-S`, if given.
     fn source_override(config: &Config) -> Option<Self::Addr>;
-    /// The probe template from our MAC, the next hop's MAC and our address.
-    fn template(src_mac: [u8; 6], dst_mac: [u8; 6], src: Self::Addr) -> Self::Template;
+    /// The probe template of these parameters.
+    fn template(params: &TemplateParams<Self::Addr>) -> Result<Self::Template, LayoutError>;
     /// The capture filter for replies to `src` on our source ports.
     fn filter(src: Self::Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter>;
 }
@@ -30,8 +30,8 @@ impl Live for V4 {
     fn source_override(config: &Config) -> Option<Ipv4Addr> {
         config.network.source_ip
     }
-    fn template(src_mac: [u8; 6], dst_mac: [u8; 6], src: Ipv4Addr) -> ProbeTemplate {
-        ProbeTemplate::new(&TemplateParams::linux_like(src_mac, dst_mac, src))
+    fn template(params: &TemplateParams<Ipv4Addr>) -> Result<ProbeTemplate, LayoutError> {
+        ProbeTemplate::new(params)
     }
     fn filter(src: Ipv4Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter> {
         net::reply_filter(src, sports.0, sports.1, snaplen)
@@ -46,12 +46,22 @@ impl Live for V6 {
     fn source_override(config: &Config) -> Option<Ipv6Addr> {
         config.network.source_ip6
     }
-    fn template(src_mac: [u8; 6], dst_mac: [u8; 6], src: Ipv6Addr) -> ProbeTemplate6 {
-        ProbeTemplate6::new(&TemplateParams::linux_like(src_mac, dst_mac, src))
+    fn template(params: &TemplateParams<Ipv6Addr>) -> Result<ProbeTemplate6, LayoutError> {
+        ProbeTemplate6::new(params)
     }
     fn filter(src: Ipv6Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter> {
         net::reply_filter6(src, sports.0, sports.1, snaplen)
     }
+}
+
+/// The scan's probe template (its shape from the configuration), sent from `src` behind
+/// the link header `link`.
+pub(super) fn template<F: Live>(
+    config: &Config,
+    link: LinkHeader,
+    src: F::Addr,
+) -> anyhow::Result<F::Template> {
+    F::template(&config.probe.params(link, src)).map_err(|e| anyhow::anyhow!("probe: {e}"))
 }
 
 /// The targets of family `F`.

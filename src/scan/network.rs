@@ -10,6 +10,7 @@ use crate::config::link::LinkFlags;
 use crate::config::Config;
 use crate::net::{self, route::NetAddr};
 use crate::output::metadata::NetworkInfo;
+use crate::probe::LinkHeader;
 use crate::targets::Numbered;
 use crate::targets::TargetSpace;
 
@@ -42,24 +43,18 @@ impl<A: NetAddr> Network<A> {
         self.src_ip
     }
 
-    /// The interface's MAC address: the probes' Ethernet source.
-    pub fn src_mac(&self) -> [u8; 6] {
-        self.src_mac
-    }
-
-    /// The next hop's MAC address: the probes' Ethernet destination.
-    pub fn dst_mac(&self) -> [u8; 6] {
-        self.dst_mac
-    }
-
     /// What precedes the IP header of the probes and of the replies captured.
     pub fn link(&self) -> Link {
         self.link
     }
 
-    /// `--vlan`: the 802.1Q VLAN id of the probes (on an Ethernet link only).
-    pub fn vlan(&self) -> Option<u16> {
-        self.vlan
+    /// The link header of the probes.
+    pub fn link_header(&self) -> LinkHeader {
+        LinkFlags {
+            iplayer: self.link == Link::Ip,
+            vlan: self.vlan,
+        }
+        .header(self.src_mac, self.dst_mac)
     }
 
     /// The reply filter's framing (see [`net::for_link`]).
@@ -127,7 +122,7 @@ pub(super) fn discover<F: Live>(
         Ok(r) if r.ifindex == ifindex => (r.gateway, r.next_hop),
         _ => (None, first),
     };
-    let flags = config.network.link;
+    let flags = config.probe.link;
     let link = link_of(&flags, &ifname, if_link)?;
     if link == Link::Ip && config.network.gateway_mac.is_some() {
         anyhow::bail!("-G/--gateway-mac: {ifname} is an IP-layer link, with no MAC addresses");
