@@ -185,8 +185,11 @@ fn xdp_on_a_tun_link() {
     assert_eq!(syns.len(), 64, "every probe crossed the tun link once");
 }
 
-/// The 802.1Q frames of a pcap file: (VLAN id, the frame's IPv4 TCP SYN if it is one).
-fn tagged_syns(pcap: &[u8]) -> Vec<(Option<u16>, Option<(Ipv4Addr, u16)>)> {
+/// A captured IPv4 frame: its VLAN id if tagged, and (destination, port) if a TCP SYN.
+type TaggedFrame = (Option<u16>, Option<(Ipv4Addr, u16)>);
+
+/// The IPv4 frames of a pcap file, tagged or not (see [`TaggedFrame`]).
+fn tagged_syns(pcap: &[u8]) -> Vec<TaggedFrame> {
     let mut reader = PcapReader::new(pcap).expect("pcap");
     assert_eq!(reader.header().datalink, DataLink::ETHERNET);
     let mut out = Vec::new();

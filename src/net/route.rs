@@ -211,8 +211,16 @@ fn link_of(t: LinkLayerType) -> Option<Link> {
     }
 }
 
-/// All links of the namespace: (index, name, mac, framing).
-fn links() -> io::Result<Vec<(u32, String, [u8; 6], Option<Link>)>> {
+/// One link of the namespace as [`links`] lists it.
+struct LinkRow {
+    index: u32,
+    name: String,
+    mac: [u8; 6],
+    link: Option<Link>,
+}
+
+/// All links of the namespace.
+fn links() -> io::Result<Vec<LinkRow>> {
     let replies = request(
         RouteNetlinkMessage::GetLink(LinkMessage::default()),
         NLM_F_DUMP,
@@ -233,8 +241,12 @@ fn links() -> io::Result<Vec<(u32, String, [u8; 6], Option<Link>)>> {
                     _ => {}
                 }
             }
-            let framing = link_of(link.header.link_layer_type);
-            (link.header.index, name, mac, framing)
+            LinkRow {
+                index: link.header.index,
+                name,
+                mac,
+                link: link_of(link.header.link_layer_type),
+            }
         })
         .collect())
 }
@@ -271,9 +283,14 @@ fn addresses(index: u32, family: AddressFamily) -> io::Result<Vec<IpAddr>> {
 }
 
 fn interface_by(pred: impl Fn(u32, &str) -> bool, what: &str) -> io::Result<Interface> {
-    let (index, name, mac, link) = links()?
+    let LinkRow {
+        index,
+        name,
+        mac,
+        link,
+    } = links()?
         .into_iter()
-        .find(|(i, n, _, _)| pred(*i, n))
+        .find(|r| pred(r.index, &r.name))
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface {what}")))?;
     let ipv4 = addresses(index, AddressFamily::Inet)?
         .into_iter()

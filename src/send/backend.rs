@@ -225,4 +225,3 @@ impl<F: Family> Transmit for DryRun<'_, F> {
         Ok(())
     }
 }
-
