@@ -185,87 +185,93 @@ fn xdp_on_a_tun_link() {
     assert_eq!(syns.len(), 64, "every probe crossed the tun link once");
 }
 
-/// A captured IPv4 frame: its VLAN id if tagged, and (destination, port) if a TCP SYN.
-type TaggedFrame = (Option<u16>, Option<(Ipv4Addr, u16)>);
+/// A captured frame: its VLAN id if tagged, and the TCP SYN it carries, if any.
+type TaggedFrame = (Option<u16>, Option<SeenSyn<IpAddr>>);
 
-/// The IPv4 frames of a pcap file, tagged or not (see [`TaggedFrame`]).
+/// The frames of a pcap file of an Ethernet link, tagged or not (see [`TaggedFrame`]).
 fn tagged_syns(pcap: &[u8]) -> Vec<TaggedFrame> {
     let mut reader = PcapReader::new(pcap).expect("pcap");
     assert_eq!(reader.header().datalink, DataLink::ETHERNET);
     let mut out = Vec::new();
     while let Some(p) = reader.next_packet() {
         let f = p.expect("pcap record").data;
-        if f.len() < 14 {
-            continue;
-        }
-        let (vid, ip_at) = match u16::from_be_bytes([f[12], f[13]]) {
-            0x8100 if f.len() >= 18 => (Some(u16::from_be_bytes([f[14], f[15]]) & 0xfff), 18),
-            _ => (None, 14),
+        let (vid, ip_at) = match f.get(12..14) {
+            Some([0x81, 0x00]) if f.len() >= 18 => {
+                (Some(u16::from_be_bytes([f[14], f[15]]) & 0xfff), 18)
+            }
+            Some(_) => (None, 14),
+            None => continue,
         };
-        let ethertype_at = ip_at - 2;
-        if u16::from_be_bytes([f[ethertype_at], f[ethertype_at + 1]]) != 0x0800 {
-            continue; // ARP, IPv6 chatter
-        }
-        let ip = &f[ip_at..];
-        let ihl = usize::from(ip[0] & 0xf) * 4;
-        let syn = (ip[9] == 6 && ip.len() >= ihl + 14 && ip[ihl + 13] & 0x12 == 0x02).then(|| {
-            let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-            (dst, u16::from_be_bytes([ip[ihl + 2], ip[ihl + 3]]))
-        });
+        let inner = u16::from_be_bytes([f[ip_at - 2], f[ip_at - 1]]);
+        let syn = matches!(inner, 0x0800 | 0x86dd)
+            .then(|| parse_ip(&f[ip_at..], 0.0))
+            .flatten();
         out.push((vid, syn));
     }
     out
 }
 
-#[test]
-fn vlan_tags_every_probe_and_finds_the_open_set() {
-    require_privileges!("create a network-namespace testbed");
-    const VID: u16 = 1234;
-    let open = random_subset("198.18.6.0/24", 25, 34);
-    let tb = Testbed::up(TestbedOpts {
-        vlan: Some(VID),
-        open: texts(&open),
-        ..Default::default()
-    });
-    // On the relay's scanner-side port, before the relay pops the tag; libpcap puts the
-    // tag the kernel took out of the frame back in.
-    let before = vlan_relay(&tb);
+/// Scans `cidr` over the VLAN testbed `tb` (tag `vid`) while capturing on the relay's
+/// scanner-side port, where the tags are still on the wire (libpcap puts back the tag
+/// the kernel took out of the frame). Checks the tag on every probe, one probe per
+/// address, the open set, and the relay's count of tagged frames.
+fn vlan_scan(tb: &Testbed, cidr: &str, addrs: usize, vid: u16, open: BTreeSet<IpAddr>) {
+    let before = vlan_relay(tb);
     let cap = tb.capture_in(&tb.dly_ns(), "a", "");
-    let r = Scan::new(&words(
-        "198.18.6.0/24 -p 80 -r 5000 -c 1 --vlan 1234 --max-net-rate 0",
-    ))
-    .run(&tb);
+    let args = format!("{cidr} -p 80 -r 5000 -c 1 --vlan {vid} --max-net-rate 0");
+    let r = Scan::new(&words(&args)).run(tb);
     let frames = tagged_syns(&cap.stop_raw());
-    assert_eq!(
-        addrs_of::<Ipv4Addr>(&r.lines, "synack"),
-        open.iter().copied().collect()
-    );
+    assert_eq!(addrs_of::<IpAddr>(&r.lines, "synack"), open);
     assert_eq!(
         link_of(&r.meta),
-        ("ethernet", Some(u64::from(VID))),
+        ("ethernet", Some(u64::from(vid))),
         "{}",
         r.meta
     );
-    assert_eq!(r.meta["config"]["vlan"], VID);
-    let probes: Vec<_> = frames.iter().filter(|(_, syn)| syn.is_some()).collect();
-    assert_eq!(probes.len(), 256, "one SYN per target on the wire");
-    assert!(
-        probes.iter().all(|(vid, _)| *vid == Some(VID)),
-        "a probe without the tag: {:?}",
-        probes.iter().find(|(vid, _)| *vid != Some(VID))
-    );
+    assert_eq!(r.meta["config"]["vlan"], vid);
+    let probes: Vec<&TaggedFrame> = frames.iter().filter(|(_, syn)| syn.is_some()).collect();
+    assert_eq!(probes.len(), addrs, "one SYN per target on the wire");
+    let untagged = probes.iter().find(|(v, _)| *v != Some(vid));
+    assert!(untagged.is_none(), "a probe without the tag: {untagged:?}");
     let dsts: BTreeSet<IpAddr> = probes
         .iter()
-        .map(|(_, s)| IpAddr::V4(s.unwrap().0))
+        .filter_map(|(_, s)| Some(s.as_ref()?.daddr))
         .collect();
-    assert_eq!(dsts.len(), 256);
-    // The target saw them untagged, through the relay, and the replies came back tagged.
-    assert_eq!(tb.counter("syn-in"), 256);
-    let after = vlan_relay(&tb);
+    assert_eq!(dsts.len(), addrs);
+    // The target saw them untagged, through the relay, and the replies went back tagged.
+    let after = vlan_relay(tb);
     let d = |k: &str| after[k] - before[k];
-    assert_eq!(d("tagged_in"), 256, "{after:?}");
+    assert_eq!(d("tagged_in"), addrs as u64, "{after:?}");
     assert_eq!(d("untagged_dropped"), 0, "{after:?}");
-    assert!(d("tagged_out") >= 256, "{after:?}");
+    assert!(d("tagged_out") >= addrs as u64, "{after:?}");
+}
+
+#[test]
+fn vlan_tags_every_probe_and_finds_the_open_set() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset("198.18.6.0/24", 25, 34);
+    let tb = Testbed::up(TestbedOpts {
+        vlan: Some(1234),
+        open: texts(&open),
+        ..Default::default()
+    });
+    let open = open.iter().map(|a| IpAddr::V4(*a)).collect();
+    vlan_scan(&tb, "198.18.6.0/24", 256, 1234, open);
+    assert_eq!(tb.counter("syn-in"), 256);
+}
+
+#[test]
+fn vlan_ipv6() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset6("2001:2::6:0/120", 20, 36);
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        vlan: Some(4094),
+        open: texts(&open),
+        ..Default::default()
+    });
+    let open = open.iter().map(|a| IpAddr::V6(*a)).collect();
+    vlan_scan(&tb, "2001:2::6:0/120", 256, 4094, open);
 }
 
 #[test]

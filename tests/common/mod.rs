@@ -945,7 +945,7 @@ fn parse_pcap_any(bytes: &[u8]) -> Vec<Option<SeenSyn<IpAddr>>> {
 }
 
 /// A pure SYN in a bare IP packet (the version nibble says which IP).
-fn parse_ip(p: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
+pub fn parse_ip(p: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
     let ethertype = match p.first()? >> 4 {
         4 => ethernet::ETHERTYPE_IPV4,
         6 => ethernet::ETHERTYPE_IPV6,
