@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::cli::Args;
 use crate::config::link::LinkFlags;
+use crate::probe::options::OptionSet;
 use crate::probe::{LinkHeader, TemplateParams};
 use crate::usage::{err, UsageError};
 
@@ -20,14 +21,17 @@ pub(crate) struct ProbeShape {
     /// `-X/--iplayer` and `--vlan`: the link header asked for (a live scan frames for
     /// the link it finds, which may be IP-layer without `-X`: `scan::network`).
     pub(crate) link: LinkFlags,
+    /// The TCP options and window (`--probe-args`).
+    pub(crate) option_set: OptionSet,
 }
 
 impl ProbeShape {
-    pub(crate) fn from_args(_a: &Args) -> Result<ProbeShape, UsageError> {
+    pub(crate) fn from_args(a: &Args) -> Result<ProbeShape, UsageError> {
         Ok(ProbeShape {
             ttl: 64,
             payload: Vec::new(),
-            link: LinkFlags::from_args(_a)?,
+            link: LinkFlags::from_args(a)?,
+            option_set: super::probe_args::option_set(a)?,
         })
     }
 
@@ -42,12 +46,12 @@ impl ProbeShape {
         link: LinkHeader,
         src: A,
     ) -> TemplateParams<A> {
-        TemplateParams {
+        self.option_set.apply(TemplateParams {
             link,
             ttl: self.ttl,
             payload: self.payload.clone(),
             ..TemplateParams::linux_like([0; 6], [0; 6], src)
-        }
+        })
     }
 
     /// The bytes one probe takes on the wire (for `-B`), or the one-line usage error that

@@ -26,6 +26,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::wire::{checksum, ethernet, tcp};
 
+pub mod options;
 pub mod v4;
 pub mod v6;
 pub use v4::ProbeTemplate;
@@ -462,7 +463,7 @@ mod test {
         );
         assert_eq!(tcp.get_sequence(), f.seq);
         assert_eq!(tcp.get_acknowledgement(), 0);
-        assert_eq!(tcp.get_flags(), u8::from(tcp::flags::SYN));
+        assert_eq!(tcp.get_flags(), tcp::flags::SYN);
         assert_eq!(
             usize::from(tcp.get_data_offset()) * 4,
             20 + o.as_bytes().len()

@@ -145,7 +145,7 @@ pub(super) fn discover<F: Live>(
         ifname,
         ifindex,
         src_ip,
-        src_mac: if_mac,
+        src_mac: config.network.source_mac.unwrap_or(if_mac),
         gateway,
         dst_mac,
         link,
