@@ -14,6 +14,8 @@ set -euo pipefail
 PROG=$(basename "$0")
 SCRIPT_DIR=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 RELAY_PY=$SCRIPT_DIR/testbed-relay.py
+TUNRELAY_PY=$SCRIPT_DIR/testbed-tunrelay.py
+VLANRELAY_PY=$SCRIPT_DIR/testbed-vlanrelay.py
 STATE_ROOT=/run/synsurvey-testbed
 SCAN_ADDR=198.19.0.1
 GW_ADDR=198.19.0.2
@@ -34,7 +36,7 @@ Usage: $PROG COMMAND NAME [OPTIONS]
 
 Commands:
   up NAME [--ipv6] [--open LIST] [--silent LIST] [--unreach LIST] [--ports P,P,...]
-          [--loss PCT] [--scanners K] [--delay MS] [--rate-limit]
+          [--loss PCT] [--scanners K] [--delay MS] [--rate-limit] [--tun | --vlan ID]
       Create namespaces NAME-scan (scanner) and NAME-tgt (target).
       veth0 in NAME-scan has $SCAN_ADDR/$LINK_PREFIX, veth1 in NAME-tgt has
       $GW_ADDR/$LINK_PREFIX; NAME-scan routes $TARGET_NET via $GW_ADDR.
@@ -67,6 +69,20 @@ Commands:
                     <-> veth1, bridged by a delaying L2 relay
                     (scripts/testbed-relay.py; no netem needed). Frames
                     toward the target pass at once.
+      --tun         an IP-layer link instead of the veth pair: tun0 in NAME-scan and
+                    tun1 in NAME-tgt (no hardware address, no link header, as a
+                    WireGuard or PPP link), joined by a relay
+                    (scripts/testbed-tunrelay.py) that copies each IP packet from
+                    one to the other. Same addresses; NAME-scan routes the target
+                    network with 'dev tun0' (no gateway, no neighbours). Not with
+                    --delay, --scanners, --loss or --vlan.
+      --vlan ID     802.1Q VLAN ID (1-4094) between the scanner and the target:
+                    veth0 <-> a (NAME-dly) and b (NAME-dly) <-> veth1, bridged by
+                    a relay (scripts/testbed-vlanrelay.py) that passes toward the
+                    target only frames tagged ID (tag removed) and tags every
+                    frame toward the scanner; untagged ARP and IPv6 neighbour
+                    discovery pass both ways. Counters: 'status' or
+                    NAME's state dir vlanrelay.stats. Not with --delay or --scanners.
       --rate-limit [PPS]
                     make the target answer at most PPS SYNs per second
                     (default 1000, burst PPS/10) and drop the rest, like a
@@ -232,6 +248,35 @@ make_pair() {
     fi
 }
 
+# An IP-layer link between namespaces $1 (tun0) and $2 (tun1): the tun relay creates
+# both devices (it holds them open: they live as long as it does), then they get the
+# addresses and routes of the veth pair, with the target network routed 'dev tun0'.
+make_tun_pair() {
+    local a=$1 b=$2 py=$3 ns
+    for ns in "$a" "$b"; do
+        ip netns add "$ns"
+        ns_ipv6 "$ns"
+        ip -n "$ns" link set lo up
+    done
+    rm -f "$state/tunrelay.ready"
+    ip netns exec "$a" "$py" "$TUNRELAY_PY" "$state/tunrelay.ready" "$state/tunrelay.stats" \
+        "/run/netns/$a" "/run/netns/$b" </dev/null >"$state/tunrelay.log" 2>&1 &
+    echo $! >"$state/tunrelay.pid"
+    wait_ready tunrelay
+    ip -n "$a" addr add "$SCAN_ADDR/$LINK_PREFIX" dev tun0
+    ip -n "$b" addr add "$GW_ADDR/$LINK_PREFIX" dev tun1
+    if ((IPV6)); then
+        ip -n "$a" -6 addr add "$SCAN_ADDR6/$LINK_PREFIX6" dev tun0 nodad
+        ip -n "$b" -6 addr add "$GW_ADDR6/$LINK_PREFIX6" dev tun1 nodad
+    fi
+    ip -n "$a" link set tun0 up
+    ip -n "$b" link set tun1 up
+    ip -n "$a" route add "$TARGET_NET" dev tun0
+    if ((IPV6)); then
+        ip -n "$a" -6 route add "$TARGET_NET6" dev tun0
+    fi
+}
+
 # IPv6 in a new namespace: off without --ipv6 (no DAD/MLD/RS chatter on the link, which
 # would also pollute the sink's counters); with it on, addresses usable at once (no
 # DAD, link-local ones included) and no router solicitations: nothing here is a router.
@@ -371,6 +416,7 @@ cmd_up() {
     check_name "$name"
     shift
     local open_arg="" silent_arg="" unreach_arg="" ports_arg="80" loss="" delay="" ratelimit="" scanners=1
+    local tun=0 vlan=""
     while [[ $# -gt 0 ]]; do
         case $1 in
         --ipv6) IPV6=1; shift ;;
@@ -381,6 +427,8 @@ cmd_up() {
         --ports) ports_arg=${2?--ports needs an argument}; shift 2 ;;
         --loss) loss=${2?--loss needs an argument}; shift 2 ;;
         --delay) delay=${2?--delay needs an argument}; shift 2 ;;
+        --tun) tun=1; shift ;;
+        --vlan) vlan=${2?--vlan needs an argument}; shift 2 ;;
         --rate-limit)
             if [[ ${2:-} =~ ^[0-9]+$ ]]; then
                 ratelimit=$2
@@ -422,8 +470,21 @@ cmd_up() {
     [[ $scanners =~ ^[1-4]$ ]] || die "--scanners: give 1 to 4, not '$scanners'"
     [[ $scanners == 1 || -z $delay ]] || die "--scanners and --delay do not go together"
     ((IPV6 == 0)) || [[ -z $delay ]] || die "--ipv6 and --delay do not go together (yet)"
+    if ((tun)); then
+        [[ -z $delay && -z $loss && -z $vlan && $scanners == 1 ]] ||
+            die "--tun does not go with --delay, --loss, --vlan or --scanners"
+        [[ -r $TUNRELAY_PY ]] || die "--tun: relay program $TUNRELAY_PY missing"
+        [[ -c /dev/net/tun ]] || die "--tun: /dev/net/tun missing (no tun module?)"
+    fi
+    if [[ -n $vlan ]]; then
+        [[ $vlan =~ ^[0-9]{1,4}$ ]] && ((10#$vlan >= 1 && 10#$vlan <= 4094)) ||
+            die "--vlan: not a VLAN id in 1..4094: '$vlan'"
+        vlan=$((10#$vlan))
+        [[ -z $delay && $scanners == 1 ]] || die "--vlan does not go with --delay or --scanners"
+        [[ -r $VLANRELAY_PY ]] || die "--vlan: relay program $VLANRELAY_PY missing"
+    fi
     local scan=$name-scan tgt=$name-tgt dly="" state=$STATE_ROOT/$name
-    [[ -n $delay ]] && dly=$name-dly
+    [[ -n $delay || -n $vlan ]] && dly=$name-dly
     for p in "$scan" "$tgt" "$name-sink" "$name-dly"; do
         ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
     done
@@ -433,14 +494,20 @@ cmd_up() {
     mkdir -p "$state"
     echo up >"$state/mode"
 
-    make_pair "$scan" "$tgt" "$dly"
+    local py
+    py=$(python_bin)
+    if ((tun)); then
+        make_tun_pair "$scan" "$tgt" "$py"
+    else
+        make_pair "$scan" "$tgt" "$dly"
+    fi
     local k
     for ((k = 2; k <= scanners; k++)); do
         add_scanner "$name" "$k"
     done
 
     # Scan side: keep the gateway's neighbour entry reachable for a long time.
-    keep_neighbours "$scan"
+    ((tun)) || keep_neighbours "$scan"
     if [[ -n $delay ]]; then
         # ARP answers come back delayed too: let neighbour probes wait for
         # them rather than declare the peer unreachable.
@@ -542,8 +609,15 @@ table netdev testbed_loss {
 }
 EOF
     fi
-    local py
-    py=$(python_bin)
+    if [[ -n $vlan ]]; then
+        # The VLAN relay: pops tag $vlan toward the target, pushes it toward the scanner.
+        rm -f "$state/vlanrelay.ready"
+        ip netns exec "$dly" "$py" "$VLANRELAY_PY" "$state/vlanrelay.ready" \
+            "$state/vlanrelay.stats" a b "$vlan" </dev/null >"$state/vlanrelay.log" 2>&1 &
+        echo $! >"$state/vlanrelay.pid"
+        wait_ready vlanrelay
+        echo "$vlan" >"$state/vlan"
+    fi
     if [[ -n $delay ]]; then
         # The delay relay: a -> b at once, b -> a after $delay ms.
         rm -f "$state/relay.ready"
@@ -562,7 +636,7 @@ EOF
     wait_ready listener
     echo "$ports_csv" >"$state/ports"
 
-    warm_neighbour "$scan" "$py" "${delay:-0}"
+    ((tun)) || warm_neighbour "$scan" "$py" "${delay:-0}"
     for ((k = 2; k <= scanners; k++)); do
         warm_neighbour "$name-scan$k" "$py" 0 "198.19.$((k - 1)).2"
     done
@@ -571,16 +645,19 @@ EOF
         for ((k = 1; k <= scanners; k++)); do
             p=$name-scan$k
             ((k > 1)) || p=$scan
-            warm_neighbour "$p" "$py" 0 "$(gw_addr6 "$k")"
+            ((tun)) || warm_neighbour "$p" "$py" 0 "$(gw_addr6 "$k")"
         done
     fi
 
     CREATING=""
     trap - EXIT
+    local via=""
+    ((tun)) && via=", over tun0 <-> tun1 (IP-layer link)"
+    [[ -n $vlan ]] && via=", over VLAN $vlan via $dly"
     if ((IPV6)); then
-        echo "testbed $name up: $scan ($SCAN_ADDR6) -> $tgt ($GW_ADDR6, owns $TARGET_NET6), ports $ports_csv"
+        echo "testbed $name up: $scan ($SCAN_ADDR6) -> $tgt ($GW_ADDR6, owns $TARGET_NET6), ports $ports_csv$via"
     else
-        echo "testbed $name up: $scan ($SCAN_ADDR) -> $tgt ($GW_ADDR), ports $ports_csv${delay:+, replies delayed ${delay} ms via $dly}"
+        echo "testbed $name up: $scan ($SCAN_ADDR) -> $tgt ($GW_ADDR), ports $ports_csv${delay:+, replies delayed ${delay} ms via $dly}$via"
     fi
 }
 
@@ -671,7 +748,7 @@ kill_ns_procs() {
 
 do_down() {
     local name=$1 state=$STATE_ROOT/$1 ns pid what
-    for what in listener:tgt relay:dly; do
+    for what in listener:tgt relay:dly vlanrelay:dly tunrelay:tgt; do
         [[ -f $state/${what%%:*}.pid ]] || continue
         pid=$(cat "$state/${what%%:*}.pid" 2>/dev/null || true)
         # Only if that pid still is ours (inside our namespace).
@@ -748,6 +825,11 @@ cmd_status() {
         fi
         [[ -f $state/relay.stats ]] && sed 's/^/  /' "$state/relay.stats"
     fi
+    for what in vlanrelay tunrelay; do
+        [[ -f $state/$what.pid ]] || continue
+        echo "$what: pid $(cat "$state/$what.pid")$(kill -0 "$(cat "$state/$what.pid")" 2>/dev/null || echo ' NOT RUNNING')"
+        [[ -f $state/$what.stats ]] && sed 's/^/  /' "$state/$what.stats"
+    done
     for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do
         ns_exists "$ns" || continue
         found=1

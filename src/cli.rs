@@ -310,6 +310,16 @@ pub struct Args {
     #[arg(long = "user-metadata", value_name = "JSON")]
     pub user_metadata: Option<String>,
 
+    /// Send IP packets with no Ethernet header, for links without one (tun, WireGuard,
+    /// PPP). Chosen on its own on a link without a hardware address.
+    #[arg(short = 'X', long)]
+    pub iplayer: bool,
+
+    /// Tag every probe with 802.1Q VLAN ID (1-4094); only replies received on that VLAN
+    /// are captured.
+    #[arg(allow_hyphen_values = true, long, value_name = "ID")]
+    pub vlan: Option<String>,
+
     /// Send over AF_XDP (one socket per sender thread, on queue = thread number; the
     /// interface needs as many queues as threads). Falls back to AF_PACKET where AF_XDP
     /// is unavailable.

@@ -242,6 +242,15 @@ const CASES: &[(&[&str], &str)] = &[
     ),
     (&["-p", "80", "-G", "not-a-mac"], "-G/--gateway-mac"),
     (&["-p", "80", "-G", "02:00:00:00:00"], "-G/--gateway-mac"),
+    // Link framing: VLAN ids 1-4094; no tag and no MAC on an IP-layer link.
+    (&["-p", "80", "--vlan", "0"], "--vlan: \"0\""),
+    (&["-p", "80", "--vlan", "4095"], "--vlan: \"4095\""),
+    (&["-p", "80", "--vlan", "ten"], "--vlan: \"ten\""),
+    (&["-p", "80", "-X", "--vlan", "5"], "802.1Q"),
+    (
+        &["-p", "80", "--iplayer", "-G", "02:00:00:00:00:01"],
+        "-G/--gateway-mac: an IP-layer link",
+    ),
     (&["-p", "80", "-S", "::1"], "-S/--source-ip"),
     (&["-p", "80", "-S", "1.2.3"], "-S/--source-ip"),
     (&["-p", "80", "-S", "198.19.0.0/24"], "-S/--source-ip"),

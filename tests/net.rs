@@ -357,6 +357,7 @@ fn route_via_gateway_then_resolve_next_hop() {
             ifindex: va.index,
             src_ip: A,
             src_mac: va.mac,
+            link: Some(synsurvey::wire::Link::Ethernet),
             gateway: Some(B),
             next_hop: B,
             next_hop_mac: None,

@@ -23,6 +23,7 @@ use crate::validate::Key;
 
 pub(crate) mod contact;
 pub(crate) mod guards;
+pub(crate) mod link;
 pub mod output_flags;
 pub(crate) mod probe;
 mod probe_args;

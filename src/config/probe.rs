@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::cli::Args;
+use crate::config::link::LinkFlags;
 use crate::probe::options::OptionSet;
 use crate::probe::{LinkHeader, TemplateParams};
 use crate::usage::{err, UsageError};
@@ -22,6 +23,9 @@ pub(crate) struct ProbeShape {
     pub(crate) ttl: u8,
     /// `--probe-attribution`.
     pub(crate) attribution: Option<Attribution>,
+    /// `-X/--iplayer` and `--vlan`: the link header asked for (a live scan frames for
+    /// the link it finds, which may be IP-layer without `-X`: `scan::network`).
+    pub(crate) link: LinkFlags,
     /// The TCP options and window (`--probe-args`).
     pub(crate) option_set: OptionSet,
 }
@@ -59,16 +63,14 @@ impl ProbeShape {
         Ok(ProbeShape {
             ttl,
             attribution,
+            link: LinkFlags::from_args(a)?,
             option_set: super::probe_args::option_set(a)?,
         })
     }
 
     /// The link header of the probes, given our MAC and the next hop's.
     pub(crate) fn link(&self, src_mac: [u8; 6], dst_mac: [u8; 6]) -> LinkHeader {
-        LinkHeader::Ethernet {
-            src: src_mac,
-            dst: dst_mac,
-        }
+        self.link.header(src_mac, dst_mac)
     }
 
     /// The Probe Description URI the probes from `source` carry, if any.

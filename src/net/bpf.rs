@@ -26,6 +26,18 @@
 //!
 //! Loads beyond the end of the frame abort the program with "reject", so truncated frames
 //! are dropped by the kernel without extra length checks.
+//!
+//! **Other links.** Both programs are written for Ethernet frames; [`for_link`] adapts one
+//! to the link the scan runs on. On an IP-layer link (tun, WireGuard, PPP: `-X`) a packet
+//! socket's frame starts at the IP header, so every packet load moves 14 bytes down, and
+//! the EtherType check reads the packet's protocol from the kernel instead
+//! (SKF_AD_PROTOCOL, which is the EtherType on Ethernet too). With `--vlan ID` the
+//! program first demands the 802.1Q tag ID: the kernel has already taken the tag out of
+//! the frame (`skb_vlan_untag`) into the packet's metadata, where classic BPF reads it
+//! with the ancillary loads SKF_AD_VLAN_TAG_PRESENT and SKF_AD_VLAN_TAG. Such a socket
+//! must be bound to ETH_P_ALL: sockets bound to one EtherType see a frame only after the
+//! kernel has cleared its tag (and, on a host without that VLAN, marked it as another
+//! host's).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -58,6 +70,16 @@ const SKF_AD_PKTTYPE: i32 = 4;
 const PKTTYPE_LOAD: u32 = (SKF_AD_OFF + SKF_AD_PKTTYPE) as u32;
 /// skb->pkt_type of frames this host transmits.
 const PACKET_OUTGOING: u32 = 4;
+/// Ancillary loads of skb->protocol (host order), of whether a VLAN tag was received
+/// and of the tag (TCI) itself (linux/filter.h).
+const SKF_AD_PROTOCOL: i32 = 0;
+const SKF_AD_VLAN_TAG: i32 = 44;
+const SKF_AD_VLAN_TAG_PRESENT: i32 = 48;
+const PROTOCOL_LOAD: u32 = (SKF_AD_OFF + SKF_AD_PROTOCOL) as u32;
+const VLAN_TAG_LOAD: u32 = (SKF_AD_OFF + SKF_AD_VLAN_TAG) as u32;
+const VLAN_PRESENT_LOAD: u32 = (SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT) as u32;
+/// The VLAN id bits of a TCI.
+const VLAN_VID_MASK: u32 = 0x0fff;
 
 // Frame layout: Ethernet II header (14 bytes), IPv4, then TCP at 14 + 4 * IHL.
 const ETH_HLEN: u32 = 14;
@@ -288,6 +310,74 @@ pub fn reply_filter6(
     b.finish(snaplen)
 }
 
+/// The link a reply filter runs on: see [`for_link`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Framing {
+    pub link: crate::wire::Link,
+    /// `--vlan`: accept only frames received with this 802.1Q VLAN id.
+    pub vlan: Option<u16>,
+}
+
+impl Framing {
+    /// The protocol a capture socket for replies of EtherType `ethertype` is bound to.
+    /// A socket bound to one EtherType sees a reply only after the kernel has cleared
+    /// its VLAN tag: with a VLAN the socket takes every frame, and its filter the tag.
+    pub fn capture_protocol(self, ethertype: u16) -> u16 {
+        match self.vlan {
+            Some(_) => libc::ETH_P_ALL as u16,
+            None => ethertype,
+        }
+    }
+}
+
+/// Adapts a program of [`reply_filter`] or [`reply_filter6`] (written for Ethernet frames)
+/// to `framing` (see the module documentation). For plain Ethernet it is returned as is.
+pub fn for_link(mut prog: Vec<sock_filter>, framing: Framing) -> Vec<sock_filter> {
+    if framing.link == crate::wire::Link::Ip {
+        for ins in &mut prog {
+            let mode = ins.code & 0xe0;
+            let is_load = matches!(ins.code & 0x07, c if c == BPF_LD || c == BPF_LDX);
+            if !is_load || (ins.k as i32) < 0 {
+                continue; // not a load, or an ancillary one
+            }
+            if ins.code == BPF_LD | BPF_H | BPF_ABS && ins.k == OFF_ETHERTYPE {
+                ins.code = BPF_LD | BPF_W | BPF_ABS;
+                ins.k = PROTOCOL_LOAD;
+            } else if mode == BPF_ABS || mode == BPF_IND || mode == BPF_MSH {
+                // Every packet load is at ETH_HLEN or beyond (the EtherType aside).
+                ins.k -= ETH_HLEN;
+            }
+        }
+    }
+    let Some(vid) = framing.vlan else {
+        return prog;
+    };
+    // Its own rejects, so that no jump reaches past the prologue (offsets are 8 bits).
+    let stmt = |code, k| sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let skip_reject_if = |k| sock_filter {
+        code: BPF_JMP | BPF_JEQ | BPF_K,
+        jt: 1,
+        jf: 0,
+        k,
+    };
+    let mut out = vec![
+        stmt(BPF_LD | BPF_W | BPF_ABS, VLAN_PRESENT_LOAD),
+        skip_reject_if(1),
+        stmt(BPF_RET | BPF_K, 0),
+        stmt(BPF_LD | BPF_W | BPF_ABS, VLAN_TAG_LOAD),
+        stmt(BPF_ALU | BPF_AND | BPF_K, VLAN_VID_MASK),
+        skip_reject_if(u32::from(vid)),
+        stmt(BPF_RET | BPF_K, 0),
+    ];
+    out.extend(prog);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +386,31 @@ mod tests {
     /// it keeps (0: drop). A load past the end of the frame aborts with 0. `pkttype` is what
     /// the ancillary SKF_AD_PKTTYPE load yields (skb->pkt_type).
     fn run(prog: &[sock_filter], pkt: &[u8], pkttype: u32) -> u32 {
+        run_meta(prog, pkt, Meta::host(pkttype, 0, None))
+    }
+
+    /// What the kernel knows of a frame beside its bytes, for the ancillary loads.
+    #[derive(Clone, Copy)]
+    struct Meta {
+        pkttype: u32,
+        /// skb->protocol (host order).
+        protocol: u32,
+        /// The received 802.1Q TCI, if any.
+        vlan_tci: Option<u16>,
+    }
+
+    impl Meta {
+        fn host(pkttype: u32, protocol: u32, vlan_tci: Option<u16>) -> Meta {
+            Meta {
+                pkttype,
+                protocol,
+                vlan_tci,
+            }
+        }
+    }
+
+    /// [`run`] with the ancillary loads of `meta`.
+    fn run_meta(prog: &[sock_filter], pkt: &[u8], meta: Meta) -> u32 {
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
         let load = |off: u32, size: usize| -> Option<u32> {
             let off = off as usize;
@@ -308,7 +423,15 @@ mod tests {
             let code = ins.code;
             let k = ins.k;
             match code {
-                c if c == BPF_LD | BPF_W | BPF_ABS && k == PKTTYPE_LOAD => a = pkttype,
+                c if c == BPF_LD | BPF_W | BPF_ABS && k == PKTTYPE_LOAD => a = meta.pkttype,
+                c if c == BPF_LD | BPF_W | BPF_ABS && k == PROTOCOL_LOAD => a = meta.protocol,
+                c if c == BPF_LD | BPF_W | BPF_ABS && k == VLAN_PRESENT_LOAD => {
+                    a = u32::from(meta.vlan_tci.is_some())
+                }
+                c if c == BPF_LD | BPF_W | BPF_ABS && k == VLAN_TAG_LOAD => {
+                    a = u32::from(meta.vlan_tci.unwrap_or(0))
+                }
+                c if c & 0xe0 == BPF_ABS && (k as i32) < 0 => panic!("ancillary load {k:#x}"),
                 c if c == BPF_LD | BPF_W | BPF_ABS => match load(k, 4) {
                     Some(v) => a = v,
                     None => return 0,
@@ -605,5 +728,130 @@ mod tests {
         }
         // The IPv4 filter rejects IPv6 frames.
         assert_eq!(run(&filter(), &full, HOST), 0);
+    }
+
+    /// The IP packet of an Ethernet frame: what a packet socket on a tun device reads.
+    fn strip(f: &[u8]) -> Vec<u8> {
+        f[14..].to_vec()
+    }
+
+    #[test]
+    fn ip_layer_link() {
+        let ip = Framing {
+            link: crate::wire::Link::Ip,
+            vlan: None,
+        };
+        let p = for_link(filter(), ip);
+        let v4 = |f: &[u8], t| run_meta(&p, &strip(f), Meta::host(t, 0x0800, None));
+        for port in [40000, 40010] {
+            assert_eq!(v4(&tcp(port, SYNACK), HOST), 96, "SYN-ACK to {port}");
+            assert_eq!(v4(&tcp(port, 0x04), HOST), 96, "RST to {port}");
+        }
+        assert_eq!(
+            v4(&frame(0x0800, 6, 6, 0, DST, 40003, SYNACK), HOST),
+            96,
+            "IHL 6"
+        );
+        assert_eq!(v4(&tcp(40005, 0x02), HOST), 0, "a SYN");
+        assert_eq!(v4(&tcp(40011, SYNACK), HOST), 0, "port out of range");
+        assert_eq!(v4(&tcp(40005, SYNACK), PACKET_OUTGOING), 0, "our own");
+        let other = frame(
+            0x0800,
+            5,
+            6,
+            0,
+            Ipv4Addr::new(198, 18, 0, 11),
+            40005,
+            SYNACK,
+        );
+        assert_eq!(v4(&other, HOST), 0, "wrong dst");
+        assert_eq!(
+            v4(&frame(0x0800, 5, 6, 0x0001, DST, 40005, SYNACK), HOST),
+            0
+        );
+        let mut icmp = frame(0x0800, 5, 1, 0, DST, 0, 0);
+        icmp[14 + 20] = 3;
+        assert!(v4(&icmp, HOST) > 0, "unreachable");
+        // The protocol comes from the kernel: an IPv6 packet is not let through, and
+        // neither is an IPv4 packet the kernel calls something else.
+        let full = strip(&tcp(40005, SYNACK));
+        assert_eq!(run_meta(&p, &full, Meta::host(HOST, 0x86dd, None)), 0);
+        // Truncated packets are rejected, as on Ethernet.
+        for cut in 0..(20 + 14) {
+            assert_eq!(
+                run_meta(&p, &full[..cut], Meta::host(HOST, 0x0800, None)),
+                0,
+                "cut at {cut}"
+            );
+        }
+        // The Ethernet program does not read bare IP packets as replies.
+        assert_eq!(
+            run_meta(&filter(), &full, Meta::host(HOST, 0x0800, None)),
+            0
+        );
+
+        let us: Ipv6Addr = "2001:2::ffff:1".parse().unwrap();
+        let p6 = for_link(reply_filter6(us, 40000, 40010, 128), ip);
+        let v6 = |f: &[u8]| run_meta(&p6, &strip(f), Meta::host(HOST, 0x86dd, None));
+        assert_eq!(v6(&tcp6(us, 40000, SYNACK)), 128);
+        assert_eq!(v6(&tcp6(us, 40011, SYNACK)), 0, "port out of range");
+        let other6 = Ipv6Addr::from(u128::from(us) ^ 1);
+        assert_eq!(v6(&tcp6(other6, 40005, SYNACK)), 0, "wrong dst");
+        let mut unreach = [0u8; 56];
+        unreach[0] = 1;
+        assert_eq!(v6(&frame6(us, 58, &unreach)), 128);
+        assert_eq!(
+            v6(&frame6(us, 0, &[6, 0, 0, 0, 0, 0, 0, 0])),
+            128,
+            "hop-by-hop"
+        );
+        let bare6 = strip(&tcp6(us, 40005, SYNACK));
+        assert_eq!(run_meta(&p6, &bare6, Meta::host(HOST, 0x0800, None)), 0);
+        // No load is left pointing at the Ethernet header.
+        for ins in p.iter().chain(p6.iter()) {
+            assert!(ins.k != OFF_ETHERTYPE || ins.code & 0x07 != BPF_LD);
+        }
+    }
+
+    #[test]
+    fn vlan_tag_is_demanded() {
+        let tagged = |link| Framing {
+            link,
+            vlan: Some(7),
+        };
+        let p = for_link(filter(), tagged(crate::wire::Link::Ethernet));
+        let f = tcp(40005, SYNACK);
+        let with = |tci| run_meta(&p, &f, Meta::host(HOST, 0x0800, tci));
+        assert_eq!(with(Some(7)), 96, "VLAN 7");
+        assert_eq!(with(Some(0xe007)), 96, "VLAN 7 with priority bits");
+        assert_eq!(with(Some(8)), 0, "VLAN 8");
+        assert_eq!(with(Some(0)), 0, "priority tag only");
+        assert_eq!(with(None), 0, "untagged");
+        assert_eq!(
+            run_meta(&p, &f, Meta::host(PACKET_OUTGOING, 0x0800, Some(7))),
+            0,
+            "our own"
+        );
+        assert_eq!(
+            run_meta(&p, &tcp(40005, 0x02), Meta::host(HOST, 0x0800, Some(7))),
+            0,
+            "a SYN on the VLAN"
+        );
+        // The same prologue on an IP-layer program.
+        let p = for_link(filter(), tagged(crate::wire::Link::Ip));
+        let bare = strip(&f);
+        assert_eq!(run_meta(&p, &bare, Meta::host(HOST, 0x0800, Some(7))), 96);
+        assert_eq!(run_meta(&p, &bare, Meta::host(HOST, 0x0800, None)), 0);
+        // Plain Ethernet without a VLAN: the program is unchanged.
+        assert_eq!(
+            for_link(filter(), Framing::default())
+                .iter()
+                .map(|i| (i.code, i.jt, i.jf, i.k))
+                .collect::<Vec<_>>(),
+            filter()
+                .iter()
+                .map(|i| (i.code, i.jt, i.jf, i.k))
+                .collect::<Vec<_>>()
+        );
     }
 }

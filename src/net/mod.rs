@@ -66,7 +66,7 @@ mod sockopt;
 pub(crate) mod tx;
 pub(crate) mod xdp;
 
-pub use bpf::{reply_filter, reply_filter6};
+pub use bpf::{for_link, reply_filter, reply_filter6, Framing};
 pub use netns::enter_netns;
 pub use privs::{capabilities, drop_capabilities, has_net_raw, Caps};
 pub use route::{interface, neighbour_mac, resolve_neighbour, route_to, Interface, Route};

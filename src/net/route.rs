@@ -26,13 +26,15 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkLayerType, LinkMessage};
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
 };
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+use crate::wire::Link;
 
 /// An address family's netlink spelling.
 pub trait NetAddr: Copy + Eq + std::fmt::Display + std::fmt::Debug {
@@ -91,6 +93,9 @@ pub struct Route<A = Ipv4Addr> {
     pub src_ip: A,
     /// MAC address of the output interface.
     pub src_mac: [u8; 6],
+    /// What a packet socket on the interface reads before the IP header (see
+    /// [`Interface::link`]).
+    pub link: Option<Link>,
     /// The gateway, if the destination is not on-link.
     pub gateway: Option<A>,
     /// Where frames go at layer 2: the gateway, or the destination itself when on-link.
@@ -106,6 +111,11 @@ pub struct Interface {
     pub index: u32,
     /// Hardware address; all zeros for interfaces without one (loopback, tunnels).
     pub mac: [u8; 6],
+    /// What a packet socket on it reads and writes before the IP header, from its link
+    /// type (ARPHRD_*): Ethernet for Ethernet and loopback; nothing for the links without a
+    /// hardware header (tun, WireGuard: ARPHRD_NONE; PPP; raw IP; IP-in-IP and SIT
+    /// tunnels); `None` for any other type, which synsurvey does not know how to frame.
+    pub link: Option<Link>,
     /// IPv4 addresses in the order the kernel lists them.
     pub ipv4: Vec<Ipv4Addr>,
     /// IPv6 addresses that are not link-local, in the order the kernel lists them.
@@ -187,8 +197,30 @@ fn mac6(bytes: &[u8]) -> Option<[u8; 6]> {
     bytes.try_into().ok()
 }
 
-/// All links of the namespace: (index, name, mac).
-fn links() -> io::Result<Vec<(u32, String, [u8; 6])>> {
+/// How a link of this type frames IP packets for a packet socket (see [`Interface::link`]).
+fn link_of(t: LinkLayerType) -> Option<Link> {
+    match t {
+        LinkLayerType::Ether | LinkLayerType::Loopback => Some(Link::Ethernet),
+        LinkLayerType::None
+        | LinkLayerType::Ppp
+        | LinkLayerType::Rawip
+        | LinkLayerType::Tunnel
+        | LinkLayerType::Tunnel6
+        | LinkLayerType::Sit => Some(Link::Ip),
+        _ => None,
+    }
+}
+
+/// One link of the namespace as [`links`] lists it.
+struct LinkRow {
+    index: u32,
+    name: String,
+    mac: [u8; 6],
+    link: Option<Link>,
+}
+
+/// All links of the namespace.
+fn links() -> io::Result<Vec<LinkRow>> {
     let replies = request(
         RouteNetlinkMessage::GetLink(LinkMessage::default()),
         NLM_F_DUMP,
@@ -209,7 +241,12 @@ fn links() -> io::Result<Vec<(u32, String, [u8; 6])>> {
                     _ => {}
                 }
             }
-            (link.header.index, name, mac)
+            LinkRow {
+                index: link.header.index,
+                name,
+                mac,
+                link: link_of(link.header.link_layer_type),
+            }
         })
         .collect())
 }
@@ -246,9 +283,14 @@ fn addresses(index: u32, family: AddressFamily) -> io::Result<Vec<IpAddr>> {
 }
 
 fn interface_by(pred: impl Fn(u32, &str) -> bool, what: &str) -> io::Result<Interface> {
-    let (index, name, mac) = links()?
+    let LinkRow {
+        index,
+        name,
+        mac,
+        link,
+    } = links()?
         .into_iter()
-        .find(|(i, n, _)| pred(*i, n))
+        .find(|r| pred(r.index, &r.name))
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface {what}")))?;
     let ipv4 = addresses(index, AddressFamily::Inet)?
         .into_iter()
@@ -269,6 +311,7 @@ fn interface_by(pred: impl Fn(u32, &str) -> bool, what: &str) -> io::Result<Inte
         name,
         index,
         mac,
+        link,
         ipv4,
         ipv6,
     })
@@ -417,12 +460,17 @@ pub fn route_to<A: NetAddr>(dst: A) -> io::Result<Route<A>> {
         }
     };
     let next_hop = gateway.unwrap_or(dst);
-    let next_hop_mac = neighbour_mac(ifindex, next_hop)?;
+    // A link without a hardware header has no neighbours to look up.
+    let next_hop_mac = match iface.link {
+        Some(Link::Ip) => None,
+        _ => neighbour_mac(ifindex, next_hop)?,
+    };
     Ok(Route {
         ifname: iface.name,
         ifindex,
         src_ip,
         src_mac: iface.mac,
+        link: iface.link,
         gateway,
         next_hop,
         next_hop_mac,

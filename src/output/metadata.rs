@@ -39,6 +39,11 @@ pub struct NetworkInfo {
     pub source_mac: String,
     pub gateway_ip: Option<String>,
     pub gateway_mac: String,
+    /// What precedes the IP header of a probe: `ethernet`, or `ip` (none: `-X`, or a
+    /// link without a hardware address, whose MAC fields are then empty).
+    pub link: &'static str,
+    /// The 802.1Q VLAN id of every probe (`--vlan`).
+    pub vlan: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -129,6 +134,10 @@ pub struct ScanConfig {
     pub resume_file: Option<PathBuf>,
     pub notice_http: Option<SocketAddr>,
     pub xdp: bool,
+    /// `-X/--iplayer` as given (the link may be IP-layer without it: see `network.link`).
+    pub iplayer: bool,
+    /// `--vlan`.
+    pub vlan: Option<u16>,
     /// `-O`, `-f` (as given, `null` for the default), `--output-filter` (`null`: first
     /// successes), `-M` and `-u`.
     pub output_module: crate::output::spec::Module,
@@ -284,6 +293,8 @@ mod test {
                 source_mac: String::new(),
                 gateway_ip: None,
                 gateway_mac: String::new(),
+                link: "ethernet",
+                vlan: None,
             }),
             start_time: String::new(),
             end_time: String::new(),
@@ -386,6 +397,8 @@ mod test {
             "config.resume_file",
             "config.notice_http",
             "config.xdp",
+            "config.iplayer",
+            "config.vlan",
             "config.output_module",
             "config.output_fields",
             "config.output_filter",
@@ -409,6 +422,8 @@ mod test {
             "network.source_mac",
             "network.gateway_ip",
             "network.gateway_mac",
+            "network.link",
+            "network.vlan",
             // replies
             "replies.synack",
             "replies.rst",

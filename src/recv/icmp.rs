@@ -15,14 +15,15 @@ use crate::validate::DropReason;
 use crate::wire::icmp::Unreachable;
 
 impl<F: ScanFamily> Classifier<'_, F> {
-    /// Decides about a captured ICMP frame (see the module documentation).
+    /// Decides about a captured ICMP packet, its link header removed (see the module
+    /// documentation).
     pub(super) fn classify_icmp(
         &mut self,
-        frame: &[u8],
+        packet: &[u8],
         csum_unverifiable: bool,
         cooldown: bool,
     ) -> Outcome {
-        let mut u = match F::parse_unreachable(frame) {
+        let mut u = match F::parse_unreachable_ip(packet) {
             Ok(u) => u,
             Err(_) => return Outcome::Dropped(DropReason::Malformed),
         };

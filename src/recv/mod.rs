@@ -28,7 +28,7 @@ use crate::stop::{Reason, Stop};
 use crate::targets::live_blocklist::{BlockView, LiveBlocklist};
 use crate::targets::TargetSpace;
 use crate::validate::{Class, DropReason, Validator};
-use crate::wire::{Reply, V4};
+use crate::wire::{Link, Reply, V4};
 
 /// What the receiver decides about one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +54,8 @@ pub struct Classifier<'a, F: ScanFamily = V4> {
     rtt: Histogram<u64>,
     /// Which results go to the output (`--output-filter`; ZMap's default is first SYN-ACKs).
     filter: Filter,
+    /// What precedes the IP header in a captured frame.
+    link: Link,
 }
 
 impl<'a, F: ScanFamily> Classifier<'a, F> {
@@ -77,7 +79,14 @@ impl<'a, F: ScanFamily> Classifier<'a, F> {
             rtt: Histogram::new_with_bounds(1, 3_600_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).expect("histogram")),
             filter,
+            link: Link::Ethernet,
         }
+    }
+
+    /// Frames captured on `link` (Ethernet unless told otherwise).
+    pub fn with_link(mut self, link: Link) -> Self {
+        self.link = link;
+        self
     }
 
     /// For probes without the timestamp option: a reply's TSecr (if a host sends one
@@ -92,13 +101,17 @@ impl<'a, F: ScanFamily> Classifier<'a, F> {
         self.rtt
     }
 
-    /// Decides about one captured frame. `csum_unverifiable` says the kernel reported the
+    /// Decides about one captured frame (a whole frame of the classifier's [`Link`]).
+    /// `csum_unverifiable` says the kernel reported the
     /// TCP checksum as never computed (offload on a local path), so it is not checked.
     pub fn classify(&mut self, frame: &[u8], csum_unverifiable: bool, cooldown: bool) -> Outcome {
-        let mut r = match F::parse_reply(frame) {
+        let Ok(packet) = self.link.ip_packet(frame, F::ETHERTYPE) else {
+            return Outcome::Dropped(DropReason::Malformed);
+        };
+        let mut r = match F::parse_reply_ip(packet) {
             Ok(r) => r,
-            Err(crate::wire::Error::Protocol) if F::is_icmp(frame) => {
-                return self.classify_icmp(frame, csum_unverifiable, cooldown);
+            Err(crate::wire::Error::Protocol) if F::is_icmp_ip(packet) => {
+                return self.classify_icmp(packet, csum_unverifiable, cooldown);
             }
             Err(_) => return Outcome::Dropped(DropReason::Malformed),
         };

@@ -53,7 +53,8 @@ fn run<F: Live>(
     let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
     let src = F::source_override(config).unwrap_or(F::UNSPECIFIED);
     let src_mac = config.network.source_mac.unwrap_or([0; 6]);
-    let template = super::family::template::<F>(config, src_mac, gateway, src)?;
+    let link = config.probe.link(src_mac, gateway);
+    let template = super::family::template::<F>(config, link, src)?;
     let sports = config.network.source_ports;
     let validator = Validator::new(key, src, sports, config.pacing.probes);
     let blocklist = LiveBlocklist::new(targets.blocklist.clone());

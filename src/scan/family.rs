@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::config::{Config, FamilyTargets, TargetSet};
 use crate::family::ScanFamily;
 use crate::net::{self, route::NetAddr};
-use crate::probe::{LayoutError, ProbeTemplate, ProbeTemplate6, TemplateParams};
+use crate::probe::{LayoutError, LinkHeader, ProbeTemplate, ProbeTemplate6, TemplateParams};
 use crate::wire::{V4, V6};
 
 pub(super) trait Live: ScanFamily<Addr: NetAddr> {
@@ -54,17 +54,14 @@ impl Live for V6 {
     }
 }
 
-/// The scan's probe template (its shape from the configuration), sent from `src` with
-/// our MAC `src_mac` to the next hop's `dst_mac`.
+/// The scan's probe template (its shape from the configuration), sent from `src` behind
+/// the link header `link`.
 pub(super) fn template<F: Live>(
     config: &Config,
-    src_mac: [u8; 6],
-    dst_mac: [u8; 6],
+    link: LinkHeader,
     src: F::Addr,
 ) -> anyhow::Result<F::Template> {
-    let shape = &config.probe;
-    F::template(&shape.params(shape.link(src_mac, dst_mac), src))
-        .map_err(|e| anyhow::anyhow!("probe: {e}"))
+    F::template(&config.probe.params(link, src)).map_err(|e| anyhow::anyhow!("probe: {e}"))
 }
 
 /// The targets of family `F`.

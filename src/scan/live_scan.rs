@@ -166,13 +166,12 @@ impl<F: Live> Resources<F> {
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
         let filter = F::filter(network.src_ip(), config.network.source_ports, F::SNAPLEN);
-        let capture = SocketCapture::open(network.ifindex(), &filter, F::ETHERTYPE)?;
-        let template = super::family::template::<F>(
-            config,
-            network.src_mac(),
-            network.dst_mac(),
-            network.src_ip(),
-        )?;
+        let framing = network.framing();
+        let filter = net::for_link(filter, framing);
+        let protocol = framing.capture_protocol(F::ETHERTYPE);
+        let capture = SocketCapture::open(network.ifindex(), &filter, protocol)?;
+        let template =
+            super::family::template::<F>(config, network.link_header(), network.src_ip())?;
         let txs: Vec<_> = (0..threads)
             .map(|t| {
                 open_tx(
@@ -411,7 +410,8 @@ impl<'scope> Pipeline<'scope> {
             &scan.blocklist,
             scan.epoch,
             config.output.spec.filter.clone(),
-        );
+        )
+        .with_link(res.network.link());
         // Without a timestamp option in the probe (`--probe-args windows`), no TSecr is ours.
         if crate::probe::Probe::layout(&scan.template).tsval.is_none() {
             cls = cls.without_timestamps();

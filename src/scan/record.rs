@@ -52,6 +52,8 @@ impl ScanConfig {
             resume_file: c.resume.resume_file.clone(),
             notice_http: c.operator.notice_http,
             xdp: c.network.xdp,
+            iplayer: c.probe.link.iplayer,
+            vlan: c.probe.link.vlan,
             output_module: c.output.spec.module,
             output_fields: c
                 .output

@@ -9,7 +9,7 @@ use crate::net::{self, PacketTx, TxBatch};
 use crate::output::{DryRunRecord, JsonLines, WriteOutcome};
 use crate::probe::{Layout, Probe, MAX_FRAME_LEN};
 use crate::stop::{Reason, Stop};
-use crate::wire::{ethernet, Family, V4};
+use crate::wire::{Family, V4};
 
 use super::{Transmit, MAX_BATCH};
 
@@ -203,10 +203,9 @@ impl<F: Family> Transmit for DryRun<'_, F> {
         let layout = self
             .layout
             .ok_or_else(|| io::Error::other("the dry run sent before it was prepared"))?;
-        let mut scratch = [0u8; MAX_FRAME_LEN + ethernet::HEADER_LEN];
         for (frame, &probe) in self.frames[..n].iter().zip(probes) {
-            let frame = as_ethernet::<F>(&frame[..layout.len], layout.ip, &mut scratch);
-            let p = F::parse_reply(frame)
+            // The IP packet, whatever link header precedes it.
+            let p = F::parse_reply_ip(&frame[layout.ip..layout.len])
                 .map_err(|e| io::Error::other(format!("crafted an unreadable frame: {e}")))?;
             let rec = DryRunRecord {
                 saddr: p.saddr.to_string(),
@@ -225,18 +224,4 @@ impl<F: Family> Transmit for DryRun<'_, F> {
         }
         Ok(())
     }
-}
-
-/// The frame as the Ethernet parser reads it: as it is if it has a plain Ethernet header,
-/// else its IP packet (from `ip`) behind a blank Ethernet header of the family, in `scratch`.
-fn as_ethernet<'s, F: Family>(frame: &'s [u8], ip: usize, scratch: &'s mut [u8]) -> &'s [u8] {
-    if ip == ethernet::HEADER_LEN {
-        return frame;
-    }
-    let packet = &frame[ip..];
-    let len = ethernet::HEADER_LEN + packet.len();
-    scratch[..ethernet::HEADER_LEN].fill(0);
-    ethernet::Frame::new_unchecked(&mut scratch[..]).set_ethertype(F::ETHERTYPE);
-    scratch[ethernet::HEADER_LEN..len].copy_from_slice(packet);
-    &scratch[..len]
 }

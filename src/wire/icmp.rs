@@ -129,22 +129,23 @@ pub struct Unreachable<A = Ipv4Addr> {
 
 /// Whether `frame` is an IPv4 ICMP message (cheap: no checks beyond the lengths).
 pub fn is_icmp(frame: &[u8]) -> bool {
-    EthernetFrame::new_checked(frame)
-        .ok()
-        .filter(|e| e.ethertype() == ethernet::ETHERTYPE_IPV4)
-        .and_then(|e| {
-            Ipv4Packet::new_checked(e.payload())
-                .ok()
-                .map(|ip| ip.protocol())
-        })
-        == Some(PROTOCOL_ICMP)
+    ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV4).is_ok_and(is_icmp_ip)
+}
+
+/// Whether the IPv4 packet `packet` (no link header) carries ICMP.
+pub fn is_icmp_ip(packet: &[u8]) -> bool {
+    Ipv4Packet::new_checked(packet).is_ok_and(|ip| ip.protocol() == PROTOCOL_ICMP)
 }
 
 impl Unreachable<Ipv4Addr> {
     /// Parses an Ethernet frame carrying an ICMP destination unreachable that quotes at
     /// least an IPv4 header and 8 bytes of its payload. Never panics on any input.
     pub fn parse(frame: &[u8]) -> Result<Unreachable> {
-        let captured = ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV4)?;
+        Self::parse_ipv4(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV4)?)
+    }
+
+    /// As [`Unreachable::parse`], for an IPv4 packet with no link header.
+    pub fn parse_ipv4(captured: &[u8]) -> Result<Unreachable> {
         let ip = Ipv4Packet::new_checked(captured)?;
         if ip.protocol() != PROTOCOL_ICMP {
             return Err(Error::Protocol);

@@ -32,15 +32,14 @@ use super::icmp::field;
 
 /// Whether `frame` is an IPv6 packet whose upper layer is ICMPv6 (lengths checked only).
 pub fn is_icmpv6(frame: &[u8]) -> bool {
-    EthernetFrame::new_checked(frame)
+    ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6).is_ok_and(is_icmpv6_ip)
+}
+
+/// Whether the IPv6 packet `packet` (no link header) carries ICMPv6.
+pub fn is_icmpv6_ip(packet: &[u8]) -> bool {
+    Ipv6Packet::new_checked(packet)
         .ok()
-        .filter(|e| e.ethertype() == ethernet::ETHERTYPE_IPV6)
-        .and_then(|e| {
-            Ipv6Packet::new_checked(e.payload())
-                .ok()?
-                .upper_layer()
-                .ok()
-        })
+        .and_then(|ip| ip.upper_layer().ok())
         .map(|(p, _)| p)
         == Some(ipv6::NEXT_HEADER_ICMPV6)
 }
@@ -59,7 +58,12 @@ impl Unreachable<Ipv6Addr> {
     /// Parses an Ethernet frame carrying an ICMPv6 destination unreachable that quotes
     /// at least an IPv6 header, its extension headers and 8 bytes of TCP.
     pub fn parse_v6(frame: &[u8]) -> Result<Unreachable<Ipv6Addr>> {
-        let ip = Ipv6Packet::new_checked(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?)?;
+        Self::parse_ipv6(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?)
+    }
+
+    /// As [`Unreachable::parse_v6`], for an IPv6 packet with no link header.
+    pub fn parse_ipv6(packet: &[u8]) -> Result<Unreachable<Ipv6Addr>> {
+        let ip = Ipv6Packet::new_checked(packet)?;
         let (protocol, at) = ip.upper_layer()?;
         if protocol != ipv6::NEXT_HEADER_ICMPV6 {
             return Err(Error::Protocol);

@@ -76,6 +76,7 @@ pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod link;
 pub mod tcp;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -83,6 +84,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub use ethernet::Frame as EthernetFrame;
 pub use ipv4::Packet as Ipv4Packet;
 pub use ipv6::Packet as Ipv6Packet;
+pub use link::Link;
 pub use tcp::Packet as TcpPacket;
 
 /// Why a buffer could not be read as the header it claims to be.
@@ -114,10 +116,25 @@ pub trait Family: Copy + Send + Sync + 'static {
         + Into<std::net::IpAddr>;
     /// The ethertype of this family's frames.
     const ETHERTYPE: u16;
-    fn parse_reply(frame: &[u8]) -> Result<Reply<Self::Addr>>;
-    fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Self::Addr>>;
-    /// Whether `frame` carries this family's ICMP (lengths checked only).
-    fn is_icmp(frame: &[u8]) -> bool;
+    /// Parses an IP packet (no link header) carrying TCP.
+    fn parse_reply_ip(packet: &[u8]) -> Result<Reply<Self::Addr>>;
+    /// Parses an IP packet (no link header) carrying an ICMP destination unreachable.
+    fn parse_unreachable_ip(packet: &[u8]) -> Result<icmp::Unreachable<Self::Addr>>;
+    /// Whether the IP packet `packet` carries this family's ICMP (lengths checked only).
+    fn is_icmp_ip(packet: &[u8]) -> bool;
+
+    /// [`Family::parse_reply_ip`] for an Ethernet frame.
+    fn parse_reply(frame: &[u8]) -> Result<Reply<Self::Addr>> {
+        Self::parse_reply_ip(ethernet::payload_of(frame, Self::ETHERTYPE)?)
+    }
+    /// [`Family::parse_unreachable_ip`] for an Ethernet frame.
+    fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Self::Addr>> {
+        Self::parse_unreachable_ip(ethernet::payload_of(frame, Self::ETHERTYPE)?)
+    }
+    /// Whether the Ethernet frame `frame` carries this family's ICMP.
+    fn is_icmp(frame: &[u8]) -> bool {
+        ethernet::payload_of(frame, Self::ETHERTYPE).is_ok_and(Self::is_icmp_ip)
+    }
 }
 
 /// IPv4 (with ICMP).
@@ -131,28 +148,28 @@ pub struct V6;
 impl Family for V4 {
     type Addr = Ipv4Addr;
     const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV4;
-    fn parse_reply(frame: &[u8]) -> Result<Reply<Ipv4Addr>> {
-        Reply::<Ipv4Addr>::parse(frame)
+    fn parse_reply_ip(packet: &[u8]) -> Result<Reply<Ipv4Addr>> {
+        Reply::<Ipv4Addr>::parse_ipv4(packet)
     }
-    fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Ipv4Addr>> {
-        icmp::Unreachable::<Ipv4Addr>::parse(frame)
+    fn parse_unreachable_ip(packet: &[u8]) -> Result<icmp::Unreachable<Ipv4Addr>> {
+        icmp::Unreachable::<Ipv4Addr>::parse_ipv4(packet)
     }
-    fn is_icmp(frame: &[u8]) -> bool {
-        icmp::is_icmp(frame)
+    fn is_icmp_ip(packet: &[u8]) -> bool {
+        icmp::is_icmp_ip(packet)
     }
 }
 
 impl Family for V6 {
     type Addr = Ipv6Addr;
     const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV6;
-    fn parse_reply(frame: &[u8]) -> Result<Reply<Ipv6Addr>> {
-        Reply::parse_v6(frame)
+    fn parse_reply_ip(packet: &[u8]) -> Result<Reply<Ipv6Addr>> {
+        Reply::parse_ipv6(packet)
     }
-    fn parse_unreachable(frame: &[u8]) -> Result<icmp::Unreachable<Ipv6Addr>> {
-        icmp::Unreachable::parse_v6(frame)
+    fn parse_unreachable_ip(packet: &[u8]) -> Result<icmp::Unreachable<Ipv6Addr>> {
+        icmp::Unreachable::parse_ipv6(packet)
     }
-    fn is_icmp(frame: &[u8]) -> bool {
-        icmpv6::is_icmpv6(frame)
+    fn is_icmp_ip(packet: &[u8]) -> bool {
+        icmpv6::is_icmpv6_ip(packet)
     }
 }
 
@@ -184,7 +201,12 @@ pub struct Reply<A = Ipv4Addr> {
 impl Reply<Ipv4Addr> {
     /// Parses an Ethernet frame carrying IPv4 and TCP. Never panics on any input.
     pub fn parse(frame: &[u8]) -> Result<Reply> {
-        let captured = ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV4)?;
+        Self::parse_ipv4(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV4)?)
+    }
+
+    /// Parses an IPv4 packet (the frame's payload, or all of it on an IP-layer link)
+    /// carrying TCP. Never panics on any input.
+    pub fn parse_ipv4(captured: &[u8]) -> Result<Reply> {
         let ip = Ipv4Packet::new_checked(captured)?;
         if ip.protocol() != ipv4::PROTOCOL_TCP {
             return Err(Error::Protocol);
@@ -216,7 +238,12 @@ impl Reply<Ipv6Addr> {
     /// Parses an Ethernet frame carrying IPv6, extension headers if any, and TCP.
     /// Never panics on any input.
     pub fn parse_v6(frame: &[u8]) -> Result<Reply<Ipv6Addr>> {
-        let captured = ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?;
+        Self::parse_ipv6(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?)
+    }
+
+    /// Parses an IPv6 packet (no link header) carrying TCP, after any extension headers.
+    /// Never panics on any input.
+    pub fn parse_ipv6(captured: &[u8]) -> Result<Reply<Ipv6Addr>> {
         let ip = Ipv6Packet::new_checked(captured)?;
         let (protocol, at) = ip.upper_layer()?;
         if protocol != ipv6::NEXT_HEADER_TCP {

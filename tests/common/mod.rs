@@ -136,6 +136,15 @@ pub struct TestbedOpts {
     /// Scanner namespaces (1 to 4), each on its own link to the target; see
     /// [`Testbed::exec_scanner`].
     pub scanners: u8,
+    /// An IP-layer link instead of the veth pair: `tun0` in the scan namespace, `tun1`
+    /// in the target namespace, joined by a relay that copies IP packets (no link
+    /// header, no hardware address). Captures then run on `tun1`.
+    pub tun: bool,
+    /// 802.1Q VLAN between scanner and target: a relay in `NAME-dly` (see
+    /// [`Testbed::dly_ns`]) passes toward the target only frames tagged with this id
+    /// (untagging them) and tags every frame toward the scanner; ARP and neighbour
+    /// discovery pass untagged. Its counters: [`Testbed::relay_stats_of`]`("vlanrelay")`.
+    pub vlan: Option<u16>,
 }
 
 impl Default for TestbedOpts {
@@ -150,6 +159,8 @@ impl Default for TestbedOpts {
             delay_ms: None,
             rate_limit_pps: None,
             scanners: 1,
+            tun: false,
+            vlan: None,
         }
     }
 }
@@ -166,6 +177,8 @@ pub struct Testbed {
     pub name: String,
     kind: Kind,
     ipv6: bool,
+    /// The link is `tun0` <-> `tun1` ([`TestbedOpts::tun`]).
+    tun: bool,
     /// Released after `Drop::drop` has torn the namespaces down.
     _lock: Option<SharedGuard>,
 }
@@ -262,6 +275,7 @@ impl Testbed {
             name,
             kind,
             ipv6,
+            tun: false,
             _lock: shared(),
         }
     }
@@ -270,7 +284,8 @@ impl Testbed {
     /// `opts`. Panics (with the script's stderr) if that fails, e.g. when not
     /// running as root.
     pub fn up(opts: TestbedOpts) -> Testbed {
-        let tb = Testbed::fresh(Kind::Target, opts.ipv6);
+        let mut tb = Testbed::fresh(Kind::Target, opts.ipv6);
+        tb.tun = opts.tun;
 
         let mut args: Vec<String> = vec!["up".into(), tb.name.clone()];
         if opts.ipv6 {
@@ -310,6 +325,13 @@ impl Testbed {
         if opts.scanners > 1 {
             args.push("--scanners".into());
             args.push(opts.scanners.to_string());
+        }
+        if opts.tun {
+            args.push("--tun".into());
+        }
+        if let Some(vlan) = opts.vlan {
+            args.push("--vlan".into());
+            args.push(vlan.to_string());
         }
         if let Some(pps) = opts.rate_limit_pps {
             args.push("--rate-limit".into());
@@ -590,9 +612,17 @@ print(r, took)
     /// `socket_drops_a`, ...), as it last wrote them (about once a second).
     /// Empty without `delay_ms`.
     pub fn relay_stats(&self) -> std::collections::HashMap<String, u64> {
+        self.relay_stats_of("relay")
+    }
+
+    /// Counters of the testbed's relay `what`: `relay` (delay), `vlanrelay` (`tagged_in`,
+    /// `wrong_tag`, `untagged_dropped`, `untagged_control`, `tagged_out`, ...) or
+    /// `tunrelay` (`packets_scan_to_tgt`, `packets_tgt_to_scan`), as last written (about
+    /// once a second).
+    pub fn relay_stats_of(&self, what: &str) -> std::collections::HashMap<String, u64> {
         let path = Path::new("/run/synsurvey-testbed")
             .join(&self.name)
-            .join("relay.stats");
+            .join(format!("{what}.stats"));
         let text = std::fs::read_to_string(path).unwrap_or_default();
         text.lines()
             .filter_map(|l| l.split_once('='))
@@ -628,7 +658,7 @@ except Exception as e:
     /// tcpdump is actually capturing. On an IPv6 testbed it captures IPv6 SYNs (read
     /// them with [`Capture::stop6`]).
     pub fn capture_syns(&self) -> Capture<'_> {
-        self.capture_syns_on(TGT_IFACE)
+        self.capture_syns_on(if self.tun { "tun1" } else { TGT_IFACE })
     }
 
     /// Like [`Testbed::capture_syns`], on another interface of the target namespace
@@ -641,7 +671,7 @@ except Exception as e:
         } else {
             "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn"
         };
-        self.capture_on(iface, 128, filter)
+        self.capture_in_snap(&self.tgt_ns(), iface, 128, filter)
     }
 
     /// Starts capturing every TCP segment of the family, both ways, whole (up to 600
@@ -653,19 +683,25 @@ except Exception as e:
         } else {
             "ip and tcp"
         };
-        self.capture_on(TGT_IFACE, 600, filter)
+        self.capture_in_snap(&self.tgt_ns(), TGT_IFACE, 600, filter)
     }
 
-    /// tcpdump on `iface` of the target namespace, `snaplen` bytes of each frame that
-    /// matches `filter`; returns once it captures.
-    fn capture_on(&self, iface: &str, snaplen: u32, filter: &str) -> Capture<'_> {
+    /// Starts tcpdump on `iface` of namespace `ns` (one of this testbed's) with the
+    /// libpcap filter `filter` (`""`: every frame). Returns once it is capturing.
+    pub fn capture_in(&self, ns: &str, iface: &str, filter: &str) -> Capture<'_> {
+        self.capture_in_snap(ns, iface, 128, filter)
+    }
+
+    /// [`Testbed::capture_in`], keeping `snaplen` bytes of each frame.
+    fn capture_in_snap(&self, ns: &str, iface: &str, snaplen: u32, filter: &str) -> Capture<'_> {
         let dir = tempfile::Builder::new()
             .prefix("synsurvey-capture-")
             .tempdir()
             .expect("temp dir");
         let path = dir.path().join("syns.pcap");
-        let mut child = self
-            .exec_tgt([
+        let mut child = ns_command(
+            ns,
+            [
                 "tcpdump",
                 "-i",
                 iface,
@@ -679,14 +715,15 @@ except Exception as e:
                 "-s",
                 &snaplen.to_string(),
                 "-w",
-            ])
-            .arg(&path)
-            .arg(filter)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tcpdump (is it installed? apt-get install -y tcpdump)");
+            ],
+        )
+        .arg(&path)
+        .args((!filter.is_empty()).then_some(filter))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcpdump (is it installed? apt-get install -y tcpdump)");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
@@ -845,7 +882,7 @@ impl Capture<'_> {
     }
 
     /// Stops tcpdump, checks that it dropped nothing, returns the pcap file.
-    fn stop_raw(mut self) -> Vec<u8> {
+    pub fn stop_raw(mut self) -> Vec<u8> {
         // Let frames still in flight on the veth pair arrive.
         std::thread::sleep(Duration::from_millis(200));
         let mut child = self.child.take().unwrap();
@@ -918,17 +955,36 @@ pub fn parse_pcap6(bytes: &[u8]) -> Vec<Option<SeenSyn6>> {
 fn parse_pcap_any(bytes: &[u8]) -> Vec<Option<SeenSyn<IpAddr>>> {
     let mut reader = PcapReader::new(bytes).unwrap_or_else(|e| panic!("not a pcap file: {e}"));
     let linktype = reader.header().datalink;
-    assert_eq!(
-        linktype,
-        DataLink::ETHERNET,
-        "pcap link type {linktype:?} is not Ethernet"
-    );
+    // An IP-layer link (tun) is captured as bare IP packets (LINKTYPE_RAW).
+    let bare_ip = match linktype {
+        DataLink::ETHERNET => false,
+        DataLink::RAW => true,
+        other => panic!("pcap link type {other:?} is neither Ethernet nor raw IP"),
+    };
     let mut out = Vec::new();
     while let Some(packet) = reader.next_packet() {
         let packet = packet.unwrap_or_else(|e| panic!("malformed pcap record: {e}"));
-        out.push(parse_frame(&packet.data, packet.timestamp.as_secs_f64()));
+        let time = packet.timestamp.as_secs_f64();
+        out.push(if bare_ip {
+            parse_ip(&packet.data, time)
+        } else {
+            parse_frame(&packet.data, time)
+        });
     }
     out
+}
+
+/// A pure SYN in a bare IP packet (the version nibble says which IP).
+pub fn parse_ip(p: &[u8], time: f64) -> Option<SeenSyn<IpAddr>> {
+    let ethertype = match p.first()? >> 4 {
+        4 => ethernet::ETHERTYPE_IPV4,
+        6 => ethernet::ETHERTYPE_IPV6,
+        _ => return None,
+    };
+    let mut frame = vec![0u8; ethernet::HEADER_LEN];
+    frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    frame.extend_from_slice(p);
+    parse_frame(&frame, time)
 }
 
 /// A pure SYN in an Ethernet frame (IPv4, or IPv6 after any extension headers), read
