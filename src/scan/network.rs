@@ -11,6 +11,7 @@ use crate::targets::Numbered;
 use crate::targets::TargetSpace;
 
 use super::family::Live;
+use crate::sources::{SourceAddr, SourceList};
 use crate::wire::ethernet::format_mac;
 
 /// Where probes leave from and go to at layer 2.
@@ -19,21 +20,27 @@ use crate::wire::ethernet::format_mac;
 pub struct Network<A> {
     ifname: String,
     ifindex: u32,
-    src_ip: A,
+    /// `-S`, or the interface's address.
+    sources: SourceList<A>,
     src_mac: [u8; 6],
     gateway: Option<A>,
     dst_mac: [u8; 6],
 }
 
-impl<A: NetAddr> Network<A> {
+impl<A: NetAddr + SourceAddr> Network<A> {
     /// The index of the interface probes leave from.
     pub fn ifindex(&self) -> u32 {
         self.ifindex
     }
 
-    /// The scan's source address.
+    /// The scan's (first) source address.
     pub fn src_ip(&self) -> A {
-        self.src_ip
+        self.sources.first()
+    }
+
+    /// Every source address of the scan.
+    pub fn sources(&self) -> &SourceList<A> {
+        &self.sources
     }
 
     /// The interface's MAC address: the probes' Ethernet source.
@@ -49,7 +56,7 @@ impl<A: NetAddr> Network<A> {
     pub(super) fn info(&self) -> NetworkInfo {
         NetworkInfo {
             interface: self.ifname.clone(),
-            source_ip: self.src_ip.to_string(),
+            source_ip: self.src_ip().to_string(),
             source_mac: format_mac(&self.src_mac),
             gateway_ip: self.gateway.map(|g| g.to_string()),
             gateway_mac: format_mac(&self.dst_mac),
@@ -81,9 +88,13 @@ pub(super) fn discover<F: Live>(
             anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
         }
     };
-    let src_ip = match F::source_override(config).or(if_ip) {
-        Some(ip) => ip,
-        None => anyhow::bail!(
+    let sources = match (F::source_override(config), if_ip) {
+        (Some(list), _) => {
+            warn_unless_local(list);
+            list.clone()
+        }
+        (None, Some(ip)) => SourceList::one(ip),
+        (None, None) => anyhow::bail!(
             "interface {ifname} has no address of the targets' family; pass -S/--source-ip"
         ),
     };
@@ -106,9 +117,28 @@ pub(super) fn discover<F: Live>(
     Ok(Network {
         ifname,
         ifindex,
-        src_ip,
+        sources,
         src_mac: if_mac,
         gateway,
         dst_mac,
     })
+}
+
+/// `-S` names addresses this host does not own: a warning, not a refusal (ZMap sends from
+/// them too), since a block routed to this host need not be assigned to an interface. But
+/// replies to such an address reach the scanner only if the network routes them here, and
+/// the kernel does not reset the connections the targets' SYN-ACKs open (they time out).
+fn warn_unless_local<A: NetAddr + SourceAddr>(list: &SourceList<A>) {
+    let foreign: Vec<A> = list
+        .iter()
+        .filter(|a| !net::is_local(*a).unwrap_or(false))
+        .collect();
+    if let Some(first) = foreign.first() {
+        eprintln!(
+            "synsurvey: warning: -S/--source-ip: {} of {} source addresses are not addresses of this host (first: {first}); \
+             replies to them arrive only if the network routes them here, and this host will not reset the connections they open",
+            foreign.len(),
+            list.len()
+        );
+    }
 }

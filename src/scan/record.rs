@@ -23,7 +23,11 @@ impl ScanConfig {
             probes: c.pacing.probes,
             cooldown: c.pacing.cooldown,
             interface: c.network.interface.clone(),
-            source_ip: c.network.source_ip,
+            source_ip: match &c.network.sources {
+                Some(crate::sources::ParsedSources::V4(l)) => Some(l.first()),
+                _ => None,
+            },
+            source_ips: c.network.sources.as_ref().map(|s| s.to_text()),
             gateway_mac: c
                 .network
                 .gateway_mac

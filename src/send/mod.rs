@@ -139,10 +139,13 @@ pub enum SendEnd {
     Deadline,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SendReport {
     pub end: SendEnd,
     pub packets: u64,
+    /// Packets sent from each source address, by its number in the scan's list: counted
+    /// by this thread alone, summed over the threads at the end.
+    pub per_source: Vec<u64>,
     /// When the last batch had been handed to the kernel.
     pub finished: Instant,
     /// When the first batch was, and how many packets it held: the rate over the
@@ -165,9 +168,9 @@ impl SendReport {
 }
 
 /// Where a sender stands in its walk, between batches; `A` is the numbered set's address.
-struct Cursor<A> {
+struct Cursor<A, W> {
     /// A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).
-    pending: Option<(A, u16, Tag, u16)>,
+    pending: Option<(A, u16, Tag<W>, u16)>,
     /// Indices this run's walk yielded.
     yielded: u64,
     /// (position, yielded) just before the target being probed was drawn: the resume point
@@ -175,7 +178,7 @@ struct Cursor<A> {
     target_from: (u64, u64),
 }
 
-impl<A> Cursor<A> {
+impl<A, W> Cursor<A, W> {
     /// Where a resumed scan continues: a target whose probes were not all sent is not
     /// consumed.
     fn resume_point(&self, walk: &Walk) -> (u64, u64) {
@@ -205,6 +208,9 @@ impl<F: ScanFamily> Sender<'_, F> {
         let mut pacer = Pacer::with_batch(self.rate, sh.epoch, batch);
         let mut view = BlockView::new(sh.blocklist);
         let mut probe_nums = vec![0u16; batch];
+        let mut per_source = vec![0u64; sh.validator.sources().len() as usize];
+        // The source number of each frame of the batch (left untouched with one source).
+        let mut sources = vec![0u32; if per_source.len() > 1 { batch } else { 0 }];
         let mut cur = Cursor {
             pending: None,
             yielded: 0,
@@ -221,7 +227,15 @@ impl<F: ScanFamily> Sender<'_, F> {
             }
             view.refresh();
             let tsval = sh.epoch.elapsed().as_micros() as u32;
-            let b = self.fill(&mut cur, walk, &view, tx, &mut probe_nums, tsval);
+            let b = self.fill(
+                &mut cur,
+                walk,
+                &view,
+                tx,
+                &mut probe_nums,
+                &mut sources,
+                tsval,
+            );
             if b.frames > 0 {
                 let sent = crate::test_hooks::fault(crate::test_hooks::Point::Send)
                     .and_then(|()| tx.send(b.frames, &probe_nums[..b.frames]));
@@ -233,6 +247,7 @@ impl<F: ScanFamily> Sender<'_, F> {
                 started.get_or_insert((finished, b.frames as u64));
                 pacer.sent(b.frames as u64);
                 sh.counters.send.packets.fetch_add(b.frames as u64, Relaxed);
+                count_sources(&mut per_source, &sources, b.frames);
             }
             sh.counters.send.targets.fetch_add(b.targets, Relaxed);
             sh.counters.send.blocklisted.fetch_add(b.skipped, Relaxed);
@@ -248,21 +263,25 @@ impl<F: ScanFamily> Sender<'_, F> {
         Ok(SendReport {
             end,
             packets: pacer.total_sent(),
+            per_source,
             finished,
             started,
             skipped: pacer.skipped(),
         })
     }
 
-    /// Patches the next probes of the walk into the frames of one batch.
+    /// Patches the next probes of the walk into the frames of one batch; with several
+    /// sources, the source number of frame `i` goes into `sources[i]`.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn fill<T: Transmit>(
         &self,
-        cur: &mut Cursor<<F::Addrs as Numbered>::Addr>,
+        cur: &mut Cursor<<F::Addrs as Numbered>::Addr, F::Addr>,
         walk: &mut Walk,
         view: &BlockView<F::Blocked>,
         tx: &mut T,
         probe_nums: &mut [u16],
+        sources: &mut [u32],
         tsval: u32,
     ) -> Filled {
         let sh = &self.shared;
@@ -308,6 +327,9 @@ impl<F: ScanFamily> Sender<'_, F> {
             };
             sh.template.patch(tx.frame_mut(b.frames), &f);
             probe_nums[b.frames] = probe;
+            if let Some(s) = sources.get_mut(b.frames) {
+                *s = tag.source;
+            }
             b.frames += 1;
             if probe + 1 < sh.probes.max(1) {
                 cur.pending = Some((daddr, dport, tag, probe + 1));
@@ -316,5 +338,21 @@ impl<F: ScanFamily> Sender<'_, F> {
             }
         }
         b
+    }
+}
+
+/// Adds a sent batch of `n` frames to the per-source counts: all to the one source, or
+/// each to the source `sources` records for it.
+#[inline]
+fn count_sources(per_source: &mut [u64], sources: &[u32], n: usize) {
+    match per_source {
+        [only] => *only += n as u64,
+        _ => {
+            for &s in &sources[..n] {
+                if let Some(c) = per_source.get_mut(s as usize) {
+                    *c += 1;
+                }
+            }
+        }
     }
 }
