@@ -250,7 +250,7 @@ fn shards_and_resumes_choose_the_same_source() {
     assert_eq!(o.output.status.code(), Some(2));
     assert_eq!(
         o.stderr,
-        format!("synsurvey: --resume: -S/--source-ip {SOURCES} differs from the checkpoint's 198.19.100.10-198.19.100.13,198.19.100.14/31,198.19.100.16,198.19.100.17\n")
+        format!("synsurvey: --resume: -S {SOURCES} differs from the checkpoint's 198.19.100.10-198.19.100.13,198.19.100.14/31,198.19.100.16,198.19.100.17\n")
     );
 }
 
@@ -301,4 +301,41 @@ fn ipv6_sources_in_a_dry_run() {
     }
     let used: BTreeSet<Ipv6Addr> = map.values().copied().collect();
     assert_eq!(used, list, "every source in use");
+}
+
+/// A source the host does not own is used with a warning, not refused: here the target
+/// routes replies to it back to the scanner's link, where the capture sees them (the
+/// scanner's kernel drops them, and resets nothing), so the open set is still found.
+#[test]
+fn a_foreign_source_is_used_with_a_warning() {
+    require_privileges!("create a network-namespace testbed");
+    let open = random_subset("198.18.0.0/24", 20, 3);
+    let tb = Testbed::up(TestbedOpts {
+        open: open.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    });
+    // 198.19.100.10 is the host's; 198.19.100.99 only routed to it.
+    own_sources(&tb, &sources()[..1]);
+    let cap = tb.capture_syns();
+    let s = Scan::new(&[
+        "198.18.0.0/24",
+        "-p",
+        "80",
+        "-S",
+        "198.19.100.10,198.19.100.99",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
+    assert!(
+        s.stderr.contains(
+            "warning: -S/--source-ip: 1 of 2 source addresses are not addresses of this host (first: 198.19.100.99)"
+        ),
+        "{}",
+        s.stderr
+    );
+    let used: BTreeSet<Ipv4Addr> = cap.stop().iter().map(|s| s.saddr).collect();
+    assert_eq!(used.len(), 2);
+    let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
+    assert_eq!(addrs_of::<Ipv4Addr>(&s.lines, "synack"), want);
 }

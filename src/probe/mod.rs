@@ -4,9 +4,11 @@
 //! header ([`v4`]: 20-byte IPv4 with don't-fragment set; [`v6`]: 40-byte IPv6) and a
 //! 40-byte TCP header carrying MSS, SACK-permitted, timestamps, NOP and window scale, in
 //! Linux's order. Everything that is the same for every probe is written once per send
-//! buffer ([`Probe::init`]); per target only the destination address, ports, sequence
-//! number, IP id (IPv6: flow label), timestamp value and the checksums are written
-//! ([`Probe::patch`]).
+//! buffer ([`Probe::init`]); per target only the source and destination addresses, ports,
+//! sequence number, IP id (IPv6: flow label), timestamp value and the checksums are
+//! written ([`Probe::patch`]). The source is a per-probe field because a scan may spread
+//! its targets over several source addresses (`-S`, see [`crate::sources`]); the header
+//! sums of the template leave it out and each probe adds its own.
 //!
 //! The checksums are incremental: the template keeps the unfolded one's-complement sums of
 //! the headers with the variable fields zeroed, so a probe costs a handful of additions
@@ -105,6 +107,8 @@ fn write_tcp_checksum(tcp: &mut [u8], sum: u32) {
 /// The per-probe fields. For IPv6, `ipid` goes into the flow label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbeFields<A = Ipv4Addr> {
+    /// The source address: one of the scan's (`-S`), chosen per target.
+    pub saddr: A,
     pub daddr: A,
     pub dport: u16,
     pub sport: u16,

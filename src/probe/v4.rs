@@ -1,6 +1,6 @@
 //! The IPv4 SYN probe: a 20-byte IPv4 header with don't-fragment set before the
-//! Linux-like TCP header. Per probe the destination address, ports, sequence number, IP
-//! id, timestamp value and both checksums (IPv4 header and TCP) are written.
+//! Linux-like TCP header. Per probe the source and destination addresses, ports, sequence
+//! number, IP id, timestamp value and both checksums (IPv4 header and TCP) are written.
 
 use std::net::Ipv4Addr;
 
@@ -22,6 +22,7 @@ mod field {
     use core::ops::Range;
     pub const IP_IDENT: Range<usize> = IP + 4..IP + 6;
     pub const IP_CHECKSUM: Range<usize> = IP + 10..IP + 12;
+    pub const IP_SRC: Range<usize> = IP + 12..IP + 16;
     pub const IP_DST: Range<usize> = IP + 16..IP + 20;
 }
 
@@ -45,9 +46,12 @@ impl ProbeTemplate {
             ip.set_protocol(ipv4::PROTOCOL_TCP);
             ip.set_src_addr(p.src_ip);
         }
-        let ip_sum = checksum::add(0, &frame[IP..TCP]);
+        // The sums leave out both addresses: each probe adds its own.
+        let mut without_src = frame;
+        without_src[field::IP_SRC].fill(0);
+        let ip_sum = checksum::add(0, &without_src[IP..TCP]);
         let pseudo = checksum::pseudo_header(
-            p.src_ip,
+            Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             ipv4::PROTOCOL_TCP,
             TCP_LEN as u16,
@@ -74,14 +78,17 @@ impl ProbeTemplate {
     #[inline]
     pub fn patch(&self, buf: &mut [u8], f: &ProbeFields) {
         let buf = &mut buf[..FRAME_LEN];
-        let daddr = u32::from(f.daddr);
+        let (saddr, daddr) = (u32::from(f.saddr), u32::from(f.daddr));
         buf[field::IP_IDENT].copy_from_slice(&f.ipid.to_be_bytes());
+        buf[field::IP_SRC].copy_from_slice(&saddr.to_be_bytes());
         buf[field::IP_DST].copy_from_slice(&daddr.to_be_bytes());
-        let ip_sum = checksum::add_u32(self.ip_sum + u32::from(f.ipid), daddr);
+        // Both addresses are in the IP header sum and in the TCP pseudo-header sum.
+        let addrs = checksum::add_u32(checksum::add_u32(0, saddr), daddr);
+        let ip_sum = self.ip_sum + u32::from(f.ipid) + addrs;
         buf[field::IP_CHECKSUM].copy_from_slice(&checksum::fold(ip_sum).to_be_bytes());
 
         let tcp = &mut buf[TCP..];
-        let sum = patch_tcp(tcp, f, checksum::add_u32(self.tcp_sum, daddr));
+        let sum = patch_tcp(tcp, f, self.tcp_sum + addrs);
         write_tcp_checksum(tcp, sum);
     }
 }
@@ -115,6 +122,7 @@ mod test {
 
     fn fields() -> ProbeFields {
         ProbeFields {
+            saddr: Ipv4Addr::new(198, 19, 0, 1),
             daddr: Ipv4Addr::new(198, 18, 3, 7),
             dport: 80,
             sport: 40001,
@@ -153,6 +161,7 @@ mod test {
             (x >> 16) as u32
         };
         let mut cases = vec![ProbeFields {
+            saddr: Ipv4Addr::new(255, 255, 255, 255),
             daddr: Ipv4Addr::new(255, 255, 255, 255),
             dport: 0xffff,
             sport: 0xffff,
@@ -162,6 +171,7 @@ mod test {
         }];
         for _ in 0..10_000 {
             cases.push(ProbeFields {
+                saddr: Ipv4Addr::from(next()),
                 daddr: Ipv4Addr::from(next()),
                 dport: next() as u16,
                 sport: next() as u16,
@@ -176,8 +186,15 @@ mod test {
             assert!(reply.ip_checksum_ok, "{f:?}");
             assert_eq!(reply.tcp_checksum_ok, Some(true), "{f:?}");
             assert_eq!(
-                (reply.daddr, reply.dport, reply.sport, reply.seq, reply.ipid),
-                (f.daddr, f.dport, f.sport, f.seq, f.ipid)
+                (
+                    reply.saddr,
+                    reply.daddr,
+                    reply.dport,
+                    reply.sport,
+                    reply.seq,
+                    reply.ipid
+                ),
+                (f.saddr, f.daddr, f.dport, f.sport, f.seq, f.ipid)
             );
             assert_eq!(reply.options.timestamp, Some((f.tsval, 0)));
         }

@@ -1,12 +1,12 @@
 //! The IPv6 SYN probe: the same Linux-like TCP header as the IPv4 probe behind a 40-byte
 //! IPv6 header (no extension headers), patched per target in the same way.
 //!
-//! Per probe the destination address (16 bytes), ports, sequence number, timestamp value
-//! and the low 16 bits of the flow label (the tag's IP-id bits, which make probes differ
-//! on the wire as the IPv4 id does) are written. IPv6 has no header checksum; the TCP
-//! checksum covers the IPv6 pseudo-header, whose constant part (source address, length,
-//! next header) is summed once in the template, so a probe adds the eight 16-bit words of
-//! the destination and the TCP fields, then folds.
+//! Per probe the source and destination addresses (16 bytes each), ports, sequence number,
+//! timestamp value and the low 16 bits of the flow label (the tag's IP-id bits, which make
+//! probes differ on the wire as the IPv4 id does) are written. IPv6 has no header checksum;
+//! the TCP checksum covers the IPv6 pseudo-header, whose constant part (length, next
+//! header) is summed once in the template, so a probe adds the sixteen 16-bit words of the
+//! two addresses and the TCP fields, then folds.
 
 use std::net::Ipv6Addr;
 
@@ -28,6 +28,7 @@ mod field {
     use core::ops::Range;
     /// The low 16 bits of the 20-bit flow label.
     pub const FLOW_LOW: Range<usize> = IP + 2..IP + 4;
+    pub const IP_SRC: Range<usize> = IP + 8..IP + 24;
     pub const IP_DST: Range<usize> = IP + 24..IP + 40;
 }
 
@@ -47,8 +48,9 @@ impl ProbeTemplate6 {
         ip.set_next_header(ipv6::NEXT_HEADER_TCP);
         ip.set_hop_limit(p.ttl);
         ip.set_src_addr(p.src_ip);
+        // The sum leaves out both addresses: each probe adds its own.
         let pseudo = checksum::pseudo_header_v6(
-            p.src_ip,
+            Ipv6Addr::UNSPECIFIED,
             Ipv6Addr::UNSPECIFIED,
             ipv6::NEXT_HEADER_TCP,
             TCP_LEN as u32,
@@ -79,10 +81,11 @@ impl Probe for ProbeTemplate6 {
     fn patch(&self, buf: &mut [u8], f: &ProbeFields<Ipv6Addr>) {
         let buf = &mut buf[..FRAME_LEN_V6];
         buf[field::FLOW_LOW].copy_from_slice(&f.ipid.to_be_bytes());
+        buf[field::IP_SRC].copy_from_slice(&f.saddr.octets());
         buf[field::IP_DST].copy_from_slice(&f.daddr.octets());
-        // At most 8 + 6 words of 0xffff on top of a 16-bit sum: far from overflow.
+        // At most 16 + 6 words of 0xffff on top of a 16-bit sum: far from overflow.
         let mut sum = self.tcp_sum;
-        for w in f.daddr.segments() {
+        for w in f.saddr.segments().into_iter().chain(f.daddr.segments()) {
             sum += u32::from(w);
         }
         let tcp = &mut buf[TCP..];
@@ -119,6 +122,7 @@ mod test {
             x
         };
         let mut cases = vec![ProbeFields {
+            saddr: Ipv6Addr::from(u128::MAX),
             daddr: Ipv6Addr::from(u128::MAX),
             dport: 0xffff,
             sport: 0xffff,
@@ -128,6 +132,7 @@ mod test {
         }];
         for _ in 0..5_000 {
             cases.push(ProbeFields {
+                saddr: Ipv6Addr::from(u128::from(next()) << 64 | u128::from(next())),
                 daddr: Ipv6Addr::from(u128::from(next()) << 64 | u128::from(next())),
                 dport: next() as u16,
                 sport: next() as u16,
@@ -141,8 +146,8 @@ mod test {
             let r = V6::parse_reply(&buf).unwrap();
             assert_eq!(r.tcp_checksum_ok, Some(true), "{f:?}");
             assert_eq!(
-                (r.daddr, r.dport, r.sport, r.seq),
-                (f.daddr, f.dport, f.sport, f.seq)
+                (r.saddr, r.daddr, r.dport, r.sport, r.seq),
+                (f.saddr, f.daddr, f.dport, f.sport, f.seq)
             );
             assert_eq!(r.options.timestamp, Some((f.tsval, 0)));
             let ip = crate::wire::Ipv6Packet::new_checked(&buf[IP..]).unwrap();

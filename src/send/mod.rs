@@ -318,6 +318,7 @@ impl<F: ScanFamily> Sender<'_, F> {
                 }
             };
             let f = ProbeFields {
+                saddr: tag.saddr,
                 daddr: F::wire_addr(daddr),
                 dport,
                 sport: sh.validator.sport(&tag, probe),
