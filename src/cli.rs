@@ -238,18 +238,20 @@ pub struct Args {
     #[arg(long = "notice-http", value_name = "ADDR:PORT")]
     pub notice_http: Option<String>,
 
-    /// Output module: json (JSON lines, the default) or csv (as ZMap's).
+    /// Output module: json or csv. Named, the output is ZMap 4.3's: fields saddr (saddr,sport
+    /// with several ports), every response unless --output-filter, a CSV header row.
+    /// Without -O: synsurvey's own JSON lines.
     #[arg(short = 'O', long = "output-module", value_name = "NAME")]
     pub output_module: Option<String>,
 
     /// Fields to write, in order, separated by commas, or * for all (see
-    /// --list-output-fields). With -O csv the default is ZMap's: saddr (saddr,sport with
+    /// --list-output-fields). With -O the default is ZMap's: saddr (saddr,sport with
     /// several ports).
     #[arg(short = 'f', long = "output-fields", value_name = "FIELDS")]
     pub output_fields: Option<String>,
 
     /// Which responses to write, in ZMap's filter language (e.g. "success = 1 && repeat =
-    /// 0", the default); "" writes every response.
+    /// 0", the default without -O); "" writes every response (the default with -O).
     #[arg(
         long = "output-filter",
         value_name = "FILTER",

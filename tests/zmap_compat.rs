@@ -1,7 +1,7 @@
-//! ZMap 4 behaviours that Debian's ZMap 2.1.1 lacks (several ports, `-I`, `blank`, the
-//! default filter with an explicit `-O`), checked against fixtures written from ZMap 4's
-//! documentation and the testbed's ground truth; and ZMap's command-line contract (exit
-//! code 2 with a one-line message, the listings). Live tests stay inside the namespaces
+//! ZMap 4 behaviours that Debian's ZMap 2.1.1 lacks (several ports, `-I`, `blank`, every
+//! response with an explicit `-O`), checked against the testbed's ground truth (ZMap 4.3's
+//! own recorded outputs are compared in tests/zmap_oracle.rs); and ZMap's command-line
+//! contract (exit code 2 with a one-line message, the listings). Live tests stay inside the namespaces
 //! they create, toward 198.18.0.0/16.
 
 mod common;
@@ -136,9 +136,13 @@ fn fixture(open: &BTreeSet<Ipv4Addr>, line: impl Fn(&Ipv4Addr) -> Vec<String>) -
 fn zmap4_behaviours_against_fixtures() {
     let (tb, open) = bed();
     let net = "198.18.0.0/24";
-    // Several ports, -O csv: ZMap 4 writes saddr,sport (with a header row: two fields).
+    let every: Vec<Ipv4Addr> = (0..=255u8).map(|i| Ipv4Addr::new(198, 18, 0, i)).collect();
+    let class = |a: &Ipv4Addr| if open.contains(a) { "synack" } else { "rst" };
+    // Several ports, -O csv: ZMap 4.3 writes saddr,sport (with a header row) and, with -O
+    // and no --output-filter, every response (tests/fixtures/zmap-4.3/ports-csv.txt).
     let out = scan(&tb, &[net, "-p", "80,443", "-O", "csv"], None);
-    let want = fixture(&open, |a| vec![format!("{a},443"), format!("{a},80")]);
+    let all: BTreeSet<Ipv4Addr> = every.iter().copied().collect();
+    let want = fixture(&all, |a| vec![format!("{a},443"), format!("{a},80")]);
     assert_eq!(rows(&out, Some("saddr,sport")), want);
     let out = scan(
         &tb,
@@ -146,7 +150,8 @@ fn zmap4_behaviours_against_fixtures() {
         None,
     );
     assert_eq!(rows(&out, None), want);
-    // ZGrab2's input, ip,domain,tag,port: saddr,blank,blank,sport.
+    // ZGrab2's input, ip,domain,tag,port: saddr,blank,blank,sport (blank is synsurvey's;
+    // ZMap 4.3 refuses it).
     let out = scan(
         &tb,
         &[
@@ -157,19 +162,31 @@ fn zmap4_behaviours_against_fixtures() {
             "csv",
             "-f",
             "saddr,blank,blank,sport",
+            "--output-filter",
+            "success = 1 && repeat = 0",
         ],
         None,
     );
     let want = fixture(&open, |a| vec![format!("{a},,,443")]);
     assert_eq!(rows(&out, Some("saddr,blank,blank,sport")), want);
-    // An explicit -O without --output-filter keeps first successes only (ZMap 3 and 4).
+    // An explicit -O without --output-filter writes every response (ZMap 4.3), a header
+    // row even for one field; without -O, synsurvey's JSON keeps first successes.
     let out = scan(
         &tb,
         &[net, "-p", "80", "-O", "csv", "-f", "saddr,classification"],
         None,
     );
-    let want = fixture(&open, |a| vec![format!("{a},synack")]);
+    let want = fixture(&all, |a| vec![format!("{a},{}", class(a))]);
     assert_eq!(rows(&out, Some("saddr,classification")), want);
+    let out = scan(&tb, &[net, "-p", "80", "-O", "csv"], None);
+    let want = fixture(&all, |a| vec![a.to_string()]);
+    assert_eq!(rows(&out, Some("saddr")), want);
+    let out = scan(&tb, &[net, "-p", "80"], None);
+    let got: BTreeSet<Ipv4Addr> = read_lines(out.as_bytes())
+        .iter()
+        .map(|l| l.saddr())
+        .collect();
+    assert_eq!(got, open);
 
     // -I: a list with comments, duplicates, closed and open addresses, from a file and
     // from standard input; only the list is probed.

@@ -34,11 +34,13 @@ impl OutputSpec {
                 ))
             }
         };
-        let fields = match (&a.output_fields, module) {
-            (Some(list), _) => Some(parse_fields(list)?),
-            (None, Module::Csv) if ports > 1 => Some(columns(&[Field::Saddr, Field::Sport])),
-            (None, Module::Csv) => Some(columns(&[Field::Saddr])),
-            (None, Module::Json) => None,
+        // ZMap 4.3 decides these by whether -O was given at all (see OutputSpec).
+        let named = a.output_module.is_some();
+        let fields = match &a.output_fields {
+            Some(list) => Some(parse_fields(list)?),
+            None if !named => None,
+            None if ports > 1 => Some(columns(&[Field::Saddr, Field::Sport])),
+            None => Some(columns(&[Field::Saddr])),
         };
         let filter = match (&a.output_filter, a.all_responses) {
             (Some(_), true) => {
@@ -48,11 +50,10 @@ impl OutputSpec {
                 Filter::parse(f).map_err(|e| UsageError(format!("--output-filter: {e}: {f:?}")))?
             }
             (None, true) => Filter::All,
+            (None, false) if named => Filter::All,
             (None, false) => Filter::zmap_default(),
         };
-        let header_row = module == Module::Csv
-            && fields.as_ref().is_some_and(|f| f.len() > 1)
-            && !a.no_header_row;
+        let header_row = module == Module::Csv && !a.no_header_row;
         let user_metadata = a
             .user_metadata
             .as_deref()

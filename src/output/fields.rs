@@ -107,7 +107,8 @@ const fn def(
     }
 }
 
-/// Every field, in the order `-f '*'` prints them: ZMap's first, in ZMap's order.
+/// Every field, in the order `-f '*'` prints them: ZMap 4.3's first, in ZMap 4.3's order
+/// (the `tcpopt_*` fields after `window`), then synsurvey's own.
 pub const FIELDS: &[FieldDef] = &[
     def(
         Field::Saddr,
@@ -180,6 +181,41 @@ pub const FIELDS: &[FieldDef] = &[
         "TCP acknowledgement number",
     ),
     def(Field::Window, "window", None, Kind::Int, "TCP window"),
+    def(
+        Field::TcpoptMss,
+        "tcpopt_mss",
+        None,
+        Kind::Int,
+        "TCP MSS option of a SYN-ACK",
+    ),
+    def(
+        Field::TcpoptWscale,
+        "tcpopt_wscale",
+        None,
+        Kind::Int,
+        "TCP window scale option",
+    ),
+    def(
+        Field::TcpoptSackPerm,
+        "tcpopt_sack_perm",
+        None,
+        Kind::Bool,
+        "TCP SACK-permitted option present",
+    ),
+    def(
+        Field::TcpoptTsVal,
+        "tcpopt_ts_val",
+        None,
+        Kind::Int,
+        "TCP timestamp option: value",
+    ),
+    def(
+        Field::TcpoptTsEcr,
+        "tcpopt_ts_ecr",
+        None,
+        Kind::Int,
+        "TCP timestamp option: echo reply",
+    ),
     def(
         Field::Classification,
         "classification",
@@ -258,41 +294,6 @@ pub const FIELDS: &[FieldDef] = &[
         "microsecond part of the time of arrival (0 to 999999)",
     ),
     def(
-        Field::TcpoptMss,
-        "tcpopt_mss",
-        None,
-        Kind::Int,
-        "TCP MSS option of a SYN-ACK",
-    ),
-    def(
-        Field::TcpoptWscale,
-        "tcpopt_wscale",
-        None,
-        Kind::Int,
-        "TCP window scale option",
-    ),
-    def(
-        Field::TcpoptSackPerm,
-        "tcpopt_sack_perm",
-        None,
-        Kind::Bool,
-        "TCP SACK-permitted option present",
-    ),
-    def(
-        Field::TcpoptTsVal,
-        "tcpopt_ts_val",
-        None,
-        Kind::Int,
-        "TCP timestamp option: value",
-    ),
-    def(
-        Field::TcpoptTsEcr,
-        "tcpopt_ts_ecr",
-        None,
-        Kind::Int,
-        "TCP timestamp option: echo reply",
-    ),
-    def(
         Field::RttUs,
         "rtt_us",
         None,
@@ -317,7 +318,7 @@ pub const BLANK: FieldDef = def(
     "an empty column (e.g. -f saddr,blank,blank,sport for ZGrab2)",
 );
 
-/// The fields of synsurvey's own JSON lines (no `-O`, or `-O json` without `-f`):
+/// The fields of synsurvey's own JSON lines (neither `-O` nor `-f`):
 /// absent values are left out rather than written as null.
 pub const DEFAULT_JSON: &[Field] = &[
     Field::Saddr,

@@ -3,11 +3,20 @@
 //! `--user-metadata`, `-M`, `-u`).
 //!
 //! `config` validates them with the rest of the command line (exit code 2
-//! before anything is sent); [`OutputSpec::format`] turns one record into one line. The
-//! defaults follow ZMap when the user asks for a ZMap mode: `-O csv` without `-f` writes
-//! ZMap's `saddr` (`saddr,sport` with several ports), and without `--output-filter` only
-//! first SYN-ACKs are kept (`success = 1 && repeat = 0`). With neither `-O` nor `-f` the
-//! output is synsurvey's own JSON lines.
+//! before anything is sent); [`OutputSpec::format`] turns one record into one line.
+//!
+//! When the user names an output module with `-O`, the output is ZMap 4.3's for the same
+//! command line (checked against its recorded output, tests/fixtures/zmap-4.3/):
+//! * without `-f`, the fields are `saddr` (`saddr,sport` with several ports), in JSON too;
+//! * without `--output-filter`, every response is written (ZMap's filter is the default
+//!   only when none of `-O`, `-f`, `--output-filter` is given);
+//! * CSV has a header row, even for one field, unless `--no-header-row`;
+//! * JSON leaves out null values, as ZMap's json-c writer does.
+//!
+//! Without `-O` the output is synsurvey's own JSON lines (every field that has a value,
+//! or the `-f` fields), first successes only (`success = 1 && repeat = 0`) unless
+//! `--output-filter` says otherwise. ZMap's default file (unique successful `saddr`, no
+//! header) is `-O csv --output-filter "success = 1 && repeat = 0" --no-header-row`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,7 +54,7 @@ pub struct Column {
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputSpec {
     pub module: Module,
-    /// `None`: synsurvey's own JSON record (absent values left out).
+    /// `None`: synsurvey's own JSON record (no `-O`, no `-f`).
     pub fields: Option<Vec<Column>>,
     /// The filter as given (`None`: the default, first SYN-ACKs only).
     pub filter_text: Option<String>,
@@ -76,11 +85,11 @@ impl OutputSpec {
             (Module::Csv, None) => csv_line(r, &columns(&[Field::Saddr]), buf),
             (Module::Json, Some(cols)) => {
                 let it = cols.iter().filter(|c| c.field != Field::Blank);
-                json_line(r, it.map(|c| (c.name.as_str(), c.field)), false, buf)
+                json_line(r, it.map(|c| (c.name.as_str(), c.field)), buf)
             }
             (Module::Json, None) => {
                 let it = DEFAULT_JSON.iter().map(|&f| (fields::def_of(f).name, f));
-                json_line(r, it, true, buf)
+                json_line(r, it, buf)
             }
         }
     }
@@ -140,17 +149,14 @@ fn csv_line(r: &Record, cols: &[Column], buf: &mut Vec<u8>) {
     buf.push(b'\n');
 }
 
-fn json_line<'a>(
-    r: &Record,
-    cols: impl Iterator<Item = (&'a str, Field)>,
-    skip_null: bool,
-    buf: &mut Vec<u8>,
-) {
+/// One JSON object. Null and absent values are left out, as ZMap 4's json-c writer leaves
+/// out its null fields (and as synsurvey's own record always did).
+fn json_line<'a>(r: &Record, cols: impl Iterator<Item = (&'a str, Field)>, buf: &mut Vec<u8>) {
     buf.push(b'{');
     let mut first = true;
     for (name, f) in cols {
         let v = fields::value(r, f);
-        if v == Value::Absent || (skip_null && v == Value::Null) {
+        if v == Value::Absent || v == Value::Null {
             continue;
         }
         if !first {
@@ -164,7 +170,8 @@ fn json_line<'a>(
             Value::Bool(b) => write!(buf, "{b}"),
             Value::Addr(a) => write!(buf, "\"{a}\""),
             Value::Str(s) => serde_json::to_writer(&mut *buf, s).map_err(std::io::Error::from),
-            Value::Null | Value::Absent => buf.write_all(b"null"),
+            // Left out above.
+            Value::Null | Value::Absent => Ok(()),
         };
     }
     buf.extend_from_slice(b"}\n");
@@ -231,16 +238,48 @@ mod test {
     }
 
     #[test]
-    fn csv_defaults_are_zmaps() {
+    fn named_module_defaults_are_zmap_43s() {
+        // ZMap 4.3 with -O: a header row even for one field, every response.
         let one = spec(&["-O", "csv"], 1).unwrap();
-        assert_eq!(one.header(), None);
+        assert_eq!(one.header().as_deref(), Some("saddr\n"));
         assert_eq!(line(&one, &rec()), "198.18.0.83\n");
-        assert_eq!(one.filter, Filter::zmap_default());
+        assert_eq!(one.filter, Filter::All);
         let two = spec(&["-O", "csv"], 2).unwrap();
         assert_eq!(line(&two, &rec()), "198.18.0.83,80\n");
         assert_eq!(two.header().as_deref(), Some("saddr,sport\n"));
         let no = spec(&["-O", "csv", "--no-header-row"], 2).unwrap();
         assert_eq!(no.header(), None);
+        // ZMap's default mode, spelled out.
+        let default = spec(
+            &[
+                "-O",
+                "csv",
+                "--output-filter",
+                "success = 1 && repeat = 0",
+                "--no-header-row",
+            ],
+            1,
+        )
+        .unwrap();
+        assert_eq!(default.header(), None);
+        assert_eq!(default.filter, Filter::zmap_default());
+        // -O json without -f: saddr (and sport with several ports) only.
+        let json = spec(&["-O", "json"], 1).unwrap();
+        assert_eq!(line(&json, &rec()), "{\"saddr\":\"198.18.0.83\"}\n");
+        assert_eq!(json.filter, Filter::All);
+        assert_eq!(json.header(), None);
+        let json2 = spec(&["-O", "json"], 2).unwrap();
+        assert_eq!(
+            line(&json2, &rec()),
+            "{\"saddr\":\"198.18.0.83\",\"sport\":80}\n"
+        );
+        // Without -O: synsurvey's own JSON record, first successes only, also with -f.
+        for args in [&[][..], &["-f", "saddr,sport"][..]] {
+            let own = spec(args, 2).unwrap();
+            assert_eq!(own.filter, Filter::zmap_default(), "{args:?}");
+            assert_eq!(own.header(), None, "{args:?}");
+        }
+        assert!(spec(&[], 1).unwrap().fields.is_none());
     }
 
     #[test]
@@ -281,10 +320,11 @@ mod test {
         )
         .unwrap();
         let v: serde_json::Value = serde_json::from_str(&line(&lzr, &rec())).unwrap();
+        // A null (tcpopt_wscale of a SYN-ACK without the option) is left out, as ZMap 4.3.
         assert_eq!(
             v,
             serde_json::json!({"saddr": "198.18.0.83", "daddr": "198.19.0.1", "sport": 80,
-                "dport": 40625, "seqnum": 7, "acknum": 8, "window": 64240, "tcpopt_wscale": null})
+                "dport": 40625, "seqnum": 7, "acknum": 8, "window": 64240})
         );
         let ours = spec(&[], 1).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line(&ours, &rec())).unwrap();
@@ -295,7 +335,34 @@ mod test {
         assert!(v.get("tcpopt_wscale").is_none() && v.get("icmp_type").is_none());
         let star = spec(&["-f", "*"], 1).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line(&star, &rec())).unwrap();
-        assert_eq!(v.as_object().unwrap().len(), FIELDS.len());
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        // Every field but the nulls: no window scale, no timestamps, no ICMP.
+        let nulls = [
+            "tcpopt_wscale",
+            "tcpopt_ts_val",
+            "tcpopt_ts_ecr",
+            "icmp_responder",
+            "icmp_type",
+            "icmp_code",
+            "icmp_unreach_str",
+        ];
+        let mut want: Vec<&str> = FIELDS
+            .iter()
+            .map(|d| d.name)
+            .filter(|n| !nulls.contains(n))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        // ZMap 4.3's order, then synsurvey's own fields.
+        let csv = spec(&["-O", "csv", "-f", "*"], 1).unwrap();
+        assert_eq!(
+            csv.header().unwrap(),
+            "saddr,saddr_raw,daddr,daddr_raw,ipid,ttl,sport,dport,seqnum,acknum,window,\
+             tcpopt_mss,tcpopt_wscale,tcpopt_sack_perm,tcpopt_ts_val,tcpopt_ts_ecr,\
+             classification,success,icmp_responder,icmp_type,icmp_code,icmp_unreach_str,\
+             repeat,cooldown,timestamp_str,timestamp_ts,timestamp_us,rtt_us,timestamp_unix_us\n"
+        );
     }
 
     #[test]
@@ -311,7 +378,11 @@ mod test {
         assert_eq!(v["saddr"], "2001:2::1:53", "RFC 5952 text");
         assert_eq!(v["daddr"], "2001:2::1");
         assert!(v.get("saddr_raw").is_none() && v.get("daddr_raw").is_none());
-        assert_eq!(v.as_object().unwrap().len(), FIELDS.len() - 2);
+        assert_eq!(
+            v.as_object().unwrap().len(),
+            FIELDS.len() - 2 - 7,
+            "no raw, no nulls"
+        );
         let csv = spec(&["-O", "csv", "-f", "saddr,saddr_raw,daddr_raw,sport"], 1).unwrap();
         assert_eq!(line(&csv, &r), "2001:2::1:53,,,80\n");
         let mut icmp = r.clone();
