@@ -339,3 +339,61 @@ fn a_foreign_source_is_used_with_a_warning() {
     let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
     assert_eq!(addrs_of::<Ipv4Addr>(&s.lines, "synack"), want);
 }
+
+/// IPv6 on the wire: four sources of the scan namespace, every one in use, all probes to
+/// one target from one source, and the open set found.
+#[test]
+fn four_ipv6_sources_find_the_open_set() {
+    require_privileges!("create a network-namespace testbed");
+    let open = common::random_subset6("2001:2::/116", 100, 4);
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        open: open.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    });
+    let ok = |mut c: std::process::Command| {
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let list: Vec<Ipv6Addr> = (0x10..=0x13)
+        .map(|i| Ipv6Addr::new(0x2001, 2, 0, 0xff, 0, 0, 1, i))
+        .collect();
+    for a in &list {
+        let a = format!("{a}/128");
+        ok(tb.exec_scan(["ip", "-6", "addr", "add", &a, "dev", "veth0", "nodad"]));
+    }
+    let back = ["ip", "-6", "route", "add", "2001:2:0:ff::1:0/112"];
+    ok(tb.exec_tgt([&back[..], &["via", "2001:2:0:ff::1", "dev", "veth1"]].concat()));
+    let cap = tb.capture_syns();
+    let s = Scan::new(&[
+        "2001:2::/116",
+        "-p",
+        "80",
+        "-S",
+        "2001:2:0:ff::1:10-2001:2:0:ff::1:13",
+        "--max-net-rate",
+        "0",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+    ])
+    .run(&tb);
+    let want: BTreeSet<Ipv6Addr> = open.iter().copied().collect();
+    assert_eq!(addrs_of::<Ipv6Addr>(&s.lines, "synack"), want);
+    let mut map: BTreeMap<Ipv6Addr, Ipv6Addr> = BTreeMap::new();
+    for syn in cap.stop6() {
+        if let Some(prev) = map.insert(syn.daddr, syn.saddr) {
+            assert_eq!(prev, syn.saddr, "{} from two sources", syn.daddr);
+        }
+    }
+    assert_eq!(map.len(), 4096);
+    let used: Vec<Ipv6Addr> = map
+        .values()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(used, list, "every source in use");
+    assert_eq!(s.meta["packets_by_source"].as_array().unwrap().len(), 4);
+}
