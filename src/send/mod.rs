@@ -189,6 +189,14 @@ impl<A, W> Cursor<A, W> {
     }
 }
 
+/// What each frame of a batch is, by its place in the batch.
+struct Slots {
+    /// Which of the `-P` probes to its target.
+    probes: Vec<u16>,
+    /// The number of its source address (with several sources only).
+    sources: Vec<u32>,
+}
+
 /// What one batch holds.
 struct Filled {
     frames: usize,
@@ -207,10 +215,12 @@ impl<F: ScanFamily> Sender<'_, F> {
         tx.prepare(sh.template);
         let mut pacer = Pacer::with_batch(self.rate, sh.epoch, batch);
         let mut view = BlockView::new(sh.blocklist);
-        let mut probe_nums = vec![0u16; batch];
         let mut per_source = vec![0u64; sh.validator.sources().len() as usize];
-        // The source number of each frame of the batch (left untouched with one source).
-        let mut sources = vec![0u32; if per_source.len() > 1 { batch } else { 0 }];
+        let mut slots = Slots {
+            probes: vec![0u16; batch],
+            // Left empty with one source: every frame is its.
+            sources: vec![0u32; if per_source.len() > 1 { batch } else { 0 }],
+        };
         let mut cur = Cursor {
             pending: None,
             yielded: 0,
@@ -227,18 +237,10 @@ impl<F: ScanFamily> Sender<'_, F> {
             }
             view.refresh();
             let tsval = sh.epoch.elapsed().as_micros() as u32;
-            let b = self.fill(
-                &mut cur,
-                walk,
-                &view,
-                tx,
-                &mut probe_nums,
-                &mut sources,
-                tsval,
-            );
+            let b = self.fill(&mut cur, walk, &view, tx, &mut slots, tsval);
             if b.frames > 0 {
                 let sent = crate::test_hooks::fault(crate::test_hooks::Point::Send)
-                    .and_then(|()| tx.send(b.frames, &probe_nums[..b.frames]));
+                    .and_then(|()| tx.send(b.frames, &slots.probes[..b.frames]));
                 if let Err(e) = sent {
                     sh.counters.send.errors.fetch_add(1, Relaxed);
                     return Err(e);
@@ -247,7 +249,7 @@ impl<F: ScanFamily> Sender<'_, F> {
                 started.get_or_insert((finished, b.frames as u64));
                 pacer.sent(b.frames as u64);
                 sh.counters.send.packets.fetch_add(b.frames as u64, Relaxed);
-                count_sources(&mut per_source, &sources, b.frames);
+                count_sources(&mut per_source, &slots.sources, b.frames);
             }
             sh.counters.send.targets.fetch_add(b.targets, Relaxed);
             sh.counters.send.blocklisted.fetch_add(b.skipped, Relaxed);
@@ -270,18 +272,16 @@ impl<F: ScanFamily> Sender<'_, F> {
         })
     }
 
-    /// Patches the next probes of the walk into the frames of one batch; with several
-    /// sources, the source number of frame `i` goes into `sources[i]`.
+    /// Patches the next probes of the walk into the frames of one batch, and notes in
+    /// `slots` what each frame is.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
     fn fill<T: Transmit>(
         &self,
         cur: &mut Cursor<<F::Addrs as Numbered>::Addr, F::Addr>,
         walk: &mut Walk,
         view: &BlockView<F::Blocked>,
         tx: &mut T,
-        probe_nums: &mut [u16],
-        sources: &mut [u32],
+        slots: &mut Slots,
         tsval: u32,
     ) -> Filled {
         let sh = &self.shared;
@@ -291,7 +291,7 @@ impl<F: ScanFamily> Sender<'_, F> {
             skipped: 0,
             exhausted: false,
         };
-        while b.frames < probe_nums.len() {
+        while b.frames < slots.probes.len() {
             let (daddr, dport, tag, probe) = match cur.pending.take() {
                 // The rest of a target's -P probes obey the list as it is now: an opt-out
                 // that arrived between two of its probes stops the rest.
@@ -327,8 +327,8 @@ impl<F: ScanFamily> Sender<'_, F> {
                 tsval,
             };
             sh.template.patch(tx.frame_mut(b.frames), &f);
-            probe_nums[b.frames] = probe;
-            if let Some(s) = sources.get_mut(b.frames) {
+            slots.probes[b.frames] = probe;
+            if let Some(s) = slots.sources.get_mut(b.frames) {
                 *s = tag.source;
             }
             b.frames += 1;
