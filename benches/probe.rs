@@ -23,7 +23,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ipnet::Ipv4Net;
 
 use synsurvey::counters::Counters;
-use synsurvey::probe::{ProbeFields, ProbeTemplate, TemplateParams, FRAME_LEN};
+use synsurvey::probe::{Probe, ProbeFields, ProbeTemplate, TemplateParams};
 use synsurvey::send::{SendShared, Sender, Transmit};
 use synsurvey::stop::Stop;
 use synsurvey::targets::cyclic::Cyclic;
@@ -48,6 +48,7 @@ fn template() -> ProbeTemplate {
         [2, 0, 0, 0, 0, 2],
         Ipv4Addr::new(198, 19, 0, 1),
     ))
+    .expect("the default probe fits")
 }
 
 fn validator() -> Validator {
@@ -73,7 +74,7 @@ fn scan() -> (AddrSet, TargetSpace) {
 
 fn patch(c: &mut Criterion) {
     let t = template();
-    let mut buf = [0u8; FRAME_LEN];
+    let mut buf = vec![0u8; t.frame_len()];
     t.init(&mut buf);
     let mut g = c.benchmark_group("probe");
     g.throughput(Throughput::Elements(BATCH));
@@ -125,7 +126,7 @@ fn per_probe(c: &mut Criterion) {
     let live = LiveBlocklist::new(block);
     let t = template();
     let v = validator();
-    let mut frames = vec![[0u8; FRAME_LEN]; FRAMES];
+    let mut frames = vec![vec![0u8; t.frame_len()]; FRAMES];
     for f in &mut frames {
         t.init(f);
     }
@@ -175,7 +176,7 @@ fn per_probe(c: &mut Criterion) {
 
 /// A back end that drops every batch.
 struct Null {
-    frames: Vec<[u8; FRAME_LEN]>,
+    frames: Vec<Vec<u8>>,
 }
 
 impl Transmit for Null {
@@ -200,7 +201,7 @@ fn sender_loop(c: &mut Criterion) {
     let counters = Counters::default();
     let stop = Stop::default();
     let mut tx = Null {
-        frames: vec![[0u8; FRAME_LEN]; FRAMES],
+        frames: vec![vec![0u8; t.frame_len()]; FRAMES],
     };
     // Shard the permutation so that one walk is about BATCH probes.
     let shards = (space.len() / BATCH) as u32;

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use synsurvey::net::{self, PacketTx, TxBatch};
-use synsurvey::probe::{ProbeFields, ProbeTemplate, TemplateParams, FRAME_LEN};
+use synsurvey::probe::{Probe, ProbeFields, ProbeTemplate, TemplateParams};
 use synsurvey::wire::ethernet::parse_mac;
 
 fn main() -> anyhow::Result<()> {
@@ -30,7 +30,8 @@ fn main() -> anyhow::Result<()> {
         .first()
         .copied()
         .unwrap_or([198, 19, 0, 1].into());
-    let template = ProbeTemplate::new(&TemplateParams::linux_like(iface.mac, mac, src));
+    let template = ProbeTemplate::new(&TemplateParams::linux_like(iface.mac, mac, src))?;
+    let frame_len = template.frame_len();
     let t0 = Instant::now();
     std::thread::scope(|s| -> anyhow::Result<()> {
         let mut hs = Vec::new();
@@ -41,8 +42,8 @@ fn main() -> anyhow::Result<()> {
             hs.push(s.spawn(move || -> std::io::Result<()> {
                 let tx = PacketTx::open(index)?;
                 let _ = tx.set_qdisc_bypass(true);
-                let mut batch = TxBatch::new(index, 256, FRAME_LEN)?;
-                batch.set_all_len(FRAME_LEN);
+                let mut batch = TxBatch::new(index, 256, frame_len)?;
+                batch.set_all_len(frame_len);
                 for i in 0..256 {
                     template.init(batch.frame_mut(i));
                     let f = ProbeFields {

@@ -21,7 +21,7 @@ pub trait ScanFamily: Family<Addr: MacAddr> {
     type Addrs: Numbered;
     /// The blocklist's set, queried with the numbered set's address type.
     type Blocked: BlockSet<Addr = <Self::Addrs as Numbered>::Addr>;
-    type Template: Probe<Addr = Self::Addr>;
+    type Template: Probe<Addr = Self::Addr> + Clone;
     /// The wire address of an address of the numbered set (free: the same bits).
     fn wire_addr(a: <Self::Addrs as Numbered>::Addr) -> Self::Addr;
     /// The other way round.

@@ -13,7 +13,6 @@ use ipnet::Ipv4Net;
 use crate::cli::Args;
 use crate::output::metadata::ThreadsSource;
 pub use crate::output::OutputTarget;
-use crate::probe::FRAME_LEN;
 use crate::resume::{Checkpoint, ThreadState};
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
@@ -23,6 +22,7 @@ use crate::validate::Key;
 
 pub(crate) mod contact;
 pub mod output_flags;
+pub(crate) mod probe;
 mod targets6;
 
 use crate::usage::{err, UsageError};
@@ -37,6 +37,8 @@ pub struct Config {
     pub(crate) output: Output,
     pub(crate) operator: Operator,
     pub(crate) resume: Resume,
+    /// What goes into the frame besides the addresses.
+    pub(crate) probe: probe::ProbeShape,
     /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
     pub(crate) debug_stop_after: Option<u64>,
 }
@@ -200,7 +202,10 @@ impl Config {
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
         let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
-        check_source_family(&network, matches!(targets.set, TargetSet::V6(_)))?;
+        let v6 = matches!(targets.set, TargetSet::V6(_));
+        check_source_family(&network, v6)?;
+        let probe = probe::ProbeShape::from_args(a)?;
+        pacing.apply_bandwidth(a, probe.wire_bytes(v6)?)?;
         pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
@@ -215,6 +220,7 @@ impl Config {
             output,
             operator,
             resume,
+            probe,
             debug_stop_after,
         })
     }
@@ -247,7 +253,8 @@ impl Pacing {
                 let r = parse_u64("-r/--rate", r)?;
                 (r > 0).then_some(r)
             }
-            (None, Some(b)) => Some(rate_from_bandwidth(b)?),
+            // Set by `apply_bandwidth`, once the frame's length is known.
+            (None, Some(_)) => None,
             (None, None) => Some(10_000),
         };
         let probes = parse_u64_in("-P/--probes", &a.probes, 1, u64::from(MAX_PROBES))? as u16;
@@ -277,6 +284,15 @@ impl Pacing {
                 effective_pps: rate,
             },
         })
+    }
+
+    /// `-B` without `-r`: the rate that fills the bandwidth with probes of `wire_bytes`
+    /// bytes each (the frame and the link's overhead).
+    fn apply_bandwidth(&mut self, a: &Args, wire_bytes: usize) -> Result<(), UsageError> {
+        if let (None, Some(b)) = (&a.rate, &a.bandwidth) {
+            self.rate = Some(rate_from_bandwidth(b, wire_bytes)?);
+        }
+        Ok(())
     }
 
     /// `--max-net-rate`: lowers `rate` so that the busiest /24 (/48) of the survey stays
@@ -757,7 +773,7 @@ pub fn parse_ports(s: &str) -> Result<Vec<u16>, UsageError> {
 
 /// Converts a bandwidth such as `10M` into packets per second, counting the frame plus
 /// the Ethernet preamble, inter-frame gap and FCS (24 bytes) per packet.
-pub fn rate_from_bandwidth(s: &str) -> Result<u64, UsageError> {
+pub fn rate_from_bandwidth(s: &str, wire_bytes: usize) -> Result<u64, UsageError> {
     const FLAG: &str = "-B/--bandwidth";
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
@@ -776,7 +792,7 @@ pub fn rate_from_bandwidth(s: &str) -> Result<u64, UsageError> {
         .trim()
         .parse()
         .or_else(|_| err(format!("{FLAG}: {s:?} is not a bandwidth (e.g. 10M)")))?;
-    let bits_per_packet = ((FRAME_LEN + 24) * 8) as f64;
+    let bits_per_packet = (wire_bytes * 8) as f64;
     let pps = (v * mult / bits_per_packet).floor();
     if !pps.is_finite() || pps < 1.0 {
         return err(format!("{FLAG}: {s:?} is less than one packet per second"));
@@ -836,10 +852,22 @@ mod test {
     #[test]
     fn bandwidth() {
         // 10 Mbit/s with 74-byte frames plus 24 bytes of overhead: 784 bits per packet.
-        assert_eq!(rate_from_bandwidth("10M").unwrap(), 12_755);
-        assert_eq!(rate_from_bandwidth("1G").unwrap(), 1_275_510);
-        assert!(rate_from_bandwidth("10X").is_err());
-        assert!(rate_from_bandwidth("100").is_err());
+        assert_eq!(rate_from_bandwidth("10M", 98).unwrap(), 12_755);
+        assert_eq!(rate_from_bandwidth("1G", 98).unwrap(), 1_275_510);
+        assert!(rate_from_bandwidth("10X", 98).is_err());
+        assert!(rate_from_bandwidth("100", 98).is_err());
+    }
+
+    /// -B counts the probe as sent: an IPv6 probe is 20 bytes longer (118 bytes with
+    /// Ethernet's overhead, against 98).
+    #[test]
+    fn bandwidth_follows_the_frame() {
+        let rate = |target| {
+            let c = cfg(&["--no-default-blocklist", target, "-p", "80", "-B", "10M"]).unwrap();
+            c.pacing.net_rate.requested_pps
+        };
+        assert_eq!(rate("198.18.0.0/24"), Some(12_755));
+        assert_eq!(rate("2001:2::/120"), Some(10_593));
     }
 
     #[test]

@@ -1,102 +1,110 @@
-//! The IPv4 SYN probe: a 20-byte IPv4 header with don't-fragment set before the
-//! Linux-like TCP header. Per probe the source and destination addresses, ports, sequence
-//! number, IP id, timestamp value and both checksums (IPv4 header and TCP) are written.
+//! The IPv4 SYN probe: a 20-byte IPv4 header with don't-fragment set before the TCP
+//! header. Per probe the source and destination addresses, ports, sequence number, IP id,
+//! timestamp value (if any) and both checksums (IPv4 header and TCP) are written.
 
 use std::net::Ipv4Addr;
 
 use super::{
-    fold_carries, patch_tcp, write_eth_and_syn, write_tcp_checksum, Probe, ProbeFields,
-    TemplateParams, TCP_LEN,
+    fold_carries, frame_with_syn, patch_tcp, tsval_in_tcp, write_tcp_checksum, Layout, LayoutError,
+    Probe, ProbeFields, TemplateParams,
 };
 use crate::wire::{checksum, ethernet, ipv4};
 
-const IP: usize = ethernet::HEADER_LEN;
-const TCP: usize = IP + ipv4::HEADER_LEN;
-
-/// Length of a probe frame on the wire (without the Ethernet FCS).
-pub const FRAME_LEN: usize = TCP + TCP_LEN;
-
-/// Offsets of the per-probe fields inside the frame.
+/// Offsets of the per-probe fields from the start of the IPv4 header.
 mod field {
-    use super::IP;
     use core::ops::Range;
-    pub const IP_IDENT: Range<usize> = IP + 4..IP + 6;
-    pub const IP_CHECKSUM: Range<usize> = IP + 10..IP + 12;
-    pub const IP_SRC: Range<usize> = IP + 12..IP + 16;
-    pub const IP_DST: Range<usize> = IP + 16..IP + 20;
+    pub const IDENT: Range<usize> = 4..6;
+    pub const CHECKSUM: Range<usize> = 10..12;
+    pub const SRC: Range<usize> = 12..16;
+    pub const DST: Range<usize> = 16..20;
 }
 
 #[derive(Debug, Clone)]
 pub struct ProbeTemplate {
-    frame: [u8; FRAME_LEN],
+    frame: Vec<u8>,
+    layout: Layout,
+    /// The TSval's offset in the TCP header, if the options have a timestamp.
+    tsval: Option<usize>,
+    protocol: u16,
     ip_sum: u32,
     tcp_sum: u32,
 }
 
 impl ProbeTemplate {
-    pub fn new(p: &TemplateParams) -> Self {
-        let mut frame = [0u8; FRAME_LEN];
-        write_eth_and_syn(&mut frame, ethernet::ETHERTYPE_IPV4, TCP, p);
+    pub fn new(p: &TemplateParams) -> Result<Self, LayoutError> {
+        let layout = p.layout()?;
+        let (ip_at, tcp_at) = (layout.ip, layout.tcp);
+        let segment_len = layout.len - tcp_at;
+        let mut frame = frame_with_syn(&layout, ethernet::ETHERTYPE_IPV4, p);
         {
-            let mut ip = ipv4::Packet::new_unchecked(&mut frame[IP..]);
+            let mut ip = ipv4::Packet::new_unchecked(&mut frame[ip_at..tcp_at]);
             ip.set_version_and_header_len(ipv4::HEADER_LEN);
-            ip.set_total_len((ipv4::HEADER_LEN + TCP_LEN) as u16);
+            ip.set_total_len((ipv4::HEADER_LEN + segment_len) as u16);
             ip.set_dont_frag(true);
             ip.set_ttl(p.ttl);
             ip.set_protocol(ipv4::PROTOCOL_TCP);
             ip.set_src_addr(p.src_ip);
         }
         // The sums leave out both addresses: each probe adds its own.
-        let mut without_src = frame;
-        without_src[field::IP_SRC].fill(0);
-        let ip_sum = checksum::add(0, &without_src[IP..TCP]);
+        let mut header = [0u8; ipv4::HEADER_LEN];
+        header.copy_from_slice(&frame[ip_at..tcp_at]);
+        header[field::SRC].fill(0);
+        let ip_sum = checksum::add(0, &header);
         let pseudo = checksum::pseudo_header(
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             ipv4::PROTOCOL_TCP,
-            TCP_LEN as u16,
+            segment_len as u16,
         );
-        let tcp_sum = checksum::add(pseudo, &frame[TCP..]);
-        ProbeTemplate {
+        let tcp_sum = checksum::add(pseudo, &frame[tcp_at..]);
+        Ok(ProbeTemplate {
             frame,
+            layout,
+            tsval: tsval_in_tcp(&layout),
+            protocol: p.link.protocol(ethernet::ETHERTYPE_IPV4),
             ip_sum: fold_carries(ip_sum),
             tcp_sum: fold_carries(tcp_sum),
-        }
+        })
     }
 
     /// The template frame (with all per-probe fields zero).
-    pub fn frame(&self) -> &[u8; FRAME_LEN] {
+    pub fn frame(&self) -> &[u8] {
         &self.frame
     }
 
     /// Writes the constant fields into a send buffer; do this once per buffer.
     pub fn init(&self, buf: &mut [u8]) {
-        buf[..FRAME_LEN].copy_from_slice(&self.frame);
+        buf[..self.frame.len()].copy_from_slice(&self.frame);
     }
 
     /// Writes the per-probe fields and checksums into a buffer prepared by [`init`](Self::init).
     #[inline]
     pub fn patch(&self, buf: &mut [u8], f: &ProbeFields) {
-        let buf = &mut buf[..FRAME_LEN];
+        let (head, tcp) = buf[..self.layout.len].split_at_mut(self.layout.tcp);
+        let ip = &mut head[self.layout.ip..];
         let (saddr, daddr) = (u32::from(f.saddr), u32::from(f.daddr));
-        buf[field::IP_IDENT].copy_from_slice(&f.ipid.to_be_bytes());
-        buf[field::IP_SRC].copy_from_slice(&saddr.to_be_bytes());
-        buf[field::IP_DST].copy_from_slice(&daddr.to_be_bytes());
+        ip[field::IDENT].copy_from_slice(&f.ipid.to_be_bytes());
+        ip[field::SRC].copy_from_slice(&saddr.to_be_bytes());
+        ip[field::DST].copy_from_slice(&daddr.to_be_bytes());
         // Both addresses are in the IP header sum and in the TCP pseudo-header sum.
         let addrs = checksum::add_u32(checksum::add_u32(0, saddr), daddr);
         let ip_sum = self.ip_sum + u32::from(f.ipid) + addrs;
-        buf[field::IP_CHECKSUM].copy_from_slice(&checksum::fold(ip_sum).to_be_bytes());
+        ip[field::CHECKSUM].copy_from_slice(&checksum::fold(ip_sum).to_be_bytes());
 
-        let tcp = &mut buf[TCP..];
-        let sum = patch_tcp(tcp, f, self.tcp_sum + addrs);
+        let sum = patch_tcp(tcp, f, self.tcp_sum + addrs, self.tsval);
         write_tcp_checksum(tcp, sum);
     }
 }
 
 impl Probe for ProbeTemplate {
     type Addr = Ipv4Addr;
-    const FRAME_LEN: usize = FRAME_LEN;
-    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV4;
+    #[inline]
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+    fn protocol(&self) -> u16 {
+        self.protocol
+    }
     #[inline]
     fn init(&self, buf: &mut [u8]) {
         ProbeTemplate::init(self, buf)
@@ -111,6 +119,9 @@ impl Probe for ProbeTemplate {
 mod test {
     use super::*;
     use crate::wire::{ipv4::test::HEADER_BYTES, tcp::test::SYN_PACKET_BYTES, Reply};
+
+    const IP: usize = 14;
+    const TCP: usize = IP + 20;
 
     fn params() -> TemplateParams {
         TemplateParams::linux_like(
@@ -135,8 +146,8 @@ mod test {
     /// The patched probe is byte for byte the reference SYN of the wire tests.
     #[test]
     fn construct() {
-        let t = ProbeTemplate::new(&params());
-        let mut buf = [0u8; FRAME_LEN];
+        let t = ProbeTemplate::new(&params()).unwrap();
+        let mut buf = vec![0u8; t.frame_len()];
         t.init(&mut buf);
         t.patch(&mut buf, &fields());
         assert_eq!(&buf[..6], &[2, 0, 0, 0, 0, 2]);
@@ -150,8 +161,8 @@ mod test {
     /// including all-ones values that stress carry folding.
     #[test]
     fn checksum() {
-        let t = ProbeTemplate::new(&params());
-        let mut buf = [0u8; FRAME_LEN];
+        let t = ProbeTemplate::new(&params()).unwrap();
+        let mut buf = vec![0u8; t.frame_len()];
         t.init(&mut buf);
         let mut x: u64 = 1;
         let mut next = || {
@@ -202,7 +213,8 @@ mod test {
 
     #[test]
     fn looks_like_linux() {
-        let t = ProbeTemplate::new(&params());
+        let t = ProbeTemplate::new(&params()).unwrap();
+        assert_eq!(t.frame_len(), 74);
         let r = Reply::parse(t.frame()).unwrap();
         assert_eq!(r.flags, crate::wire::tcp::flags::SYN);
         assert_eq!(r.ttl, 64);

@@ -11,40 +11,38 @@
 use std::net::Ipv6Addr;
 
 use super::{
-    fold_carries, patch_tcp, write_eth_and_syn, write_tcp_checksum, Probe, ProbeFields,
-    TemplateParams, TCP_LEN,
+    fold_carries, frame_with_syn, patch_tcp, tsval_in_tcp, write_tcp_checksum, Layout, LayoutError,
+    Probe, ProbeFields, TemplateParams,
 };
 use crate::wire::{checksum, ethernet, ipv6};
 
-const IP: usize = ethernet::HEADER_LEN;
-const TCP: usize = IP + ipv6::HEADER_LEN;
-
-/// Length of an IPv6 probe frame on the wire (without the Ethernet FCS): 20 bytes more
-/// than the IPv4 probe.
-pub const FRAME_LEN_V6: usize = TCP + TCP_LEN;
-
+/// Offsets of the per-probe fields from the start of the IPv6 header.
 mod field {
-    use super::IP;
     use core::ops::Range;
     /// The low 16 bits of the 20-bit flow label.
-    pub const FLOW_LOW: Range<usize> = IP + 2..IP + 4;
-    pub const IP_SRC: Range<usize> = IP + 8..IP + 24;
-    pub const IP_DST: Range<usize> = IP + 24..IP + 40;
+    pub const FLOW_LOW: Range<usize> = 2..4;
+    pub const SRC: Range<usize> = 8..24;
+    pub const DST: Range<usize> = 24..40;
 }
 
 #[derive(Debug, Clone)]
 pub struct ProbeTemplate6 {
-    frame: [u8; FRAME_LEN_V6],
+    frame: Vec<u8>,
+    layout: Layout,
+    /// The TSval's offset in the TCP header, if the options have a timestamp.
+    tsval: Option<usize>,
+    protocol: u16,
     tcp_sum: u32,
 }
 
 impl ProbeTemplate6 {
-    pub fn new(p: &TemplateParams<Ipv6Addr>) -> Self {
-        let mut frame = [0u8; FRAME_LEN_V6];
-        write_eth_and_syn(&mut frame, ethernet::ETHERTYPE_IPV6, TCP, p);
-        let mut ip = ipv6::Packet::new_unchecked(&mut frame[IP..]);
+    pub fn new(p: &TemplateParams<Ipv6Addr>) -> Result<Self, LayoutError> {
+        let layout = p.layout()?;
+        let segment_len = layout.len - layout.tcp;
+        let mut frame = frame_with_syn(&layout, ethernet::ETHERTYPE_IPV6, p);
+        let mut ip = ipv6::Packet::new_unchecked(&mut frame[layout.ip..]);
         ip.set_version_tc_flow(0, 0);
-        ip.set_payload_len(TCP_LEN as u16);
+        ip.set_payload_len(segment_len as u16);
         ip.set_next_header(ipv6::NEXT_HEADER_TCP);
         ip.set_hop_limit(p.ttl);
         ip.set_src_addr(p.src_ip);
@@ -53,43 +51,51 @@ impl ProbeTemplate6 {
             Ipv6Addr::UNSPECIFIED,
             Ipv6Addr::UNSPECIFIED,
             ipv6::NEXT_HEADER_TCP,
-            TCP_LEN as u32,
+            segment_len as u32,
         );
-        let tcp_sum = checksum::add(pseudo, &frame[TCP..]);
-        ProbeTemplate6 {
+        let tcp_sum = checksum::add(pseudo, &frame[layout.tcp..]);
+        Ok(ProbeTemplate6 {
             frame,
+            layout,
+            tsval: tsval_in_tcp(&layout),
+            protocol: p.link.protocol(ethernet::ETHERTYPE_IPV6),
             tcp_sum: fold_carries(tcp_sum),
-        }
+        })
     }
 
     /// The template frame (with all per-probe fields zero).
-    pub fn frame(&self) -> &[u8; FRAME_LEN_V6] {
+    pub fn frame(&self) -> &[u8] {
         &self.frame
     }
 }
 
 impl Probe for ProbeTemplate6 {
     type Addr = Ipv6Addr;
-    const FRAME_LEN: usize = FRAME_LEN_V6;
-    const ETHERTYPE: u16 = ethernet::ETHERTYPE_IPV6;
+    #[inline]
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+    fn protocol(&self) -> u16 {
+        self.protocol
+    }
 
     fn init(&self, buf: &mut [u8]) {
-        buf[..FRAME_LEN_V6].copy_from_slice(&self.frame);
+        buf[..self.frame.len()].copy_from_slice(&self.frame);
     }
 
     #[inline]
     fn patch(&self, buf: &mut [u8], f: &ProbeFields<Ipv6Addr>) {
-        let buf = &mut buf[..FRAME_LEN_V6];
-        buf[field::FLOW_LOW].copy_from_slice(&f.ipid.to_be_bytes());
-        buf[field::IP_SRC].copy_from_slice(&f.saddr.octets());
-        buf[field::IP_DST].copy_from_slice(&f.daddr.octets());
+        let (head, tcp) = buf[..self.layout.len].split_at_mut(self.layout.tcp);
+        let ip = &mut head[self.layout.ip..];
+        ip[field::FLOW_LOW].copy_from_slice(&f.ipid.to_be_bytes());
+        ip[field::SRC].copy_from_slice(&f.saddr.octets());
+        ip[field::DST].copy_from_slice(&f.daddr.octets());
         // At most 16 + 6 words of 0xffff on top of a 16-bit sum: far from overflow.
         let mut sum = self.tcp_sum;
         for w in f.saddr.segments().into_iter().chain(f.daddr.segments()) {
             sum += u32::from(w);
         }
-        let tcp = &mut buf[TCP..];
-        let sum = patch_tcp(tcp, f, sum);
+        let sum = patch_tcp(tcp, f, sum, self.tsval);
         write_tcp_checksum(tcp, sum);
     }
 }
@@ -99,12 +105,16 @@ mod test {
     use super::*;
     use crate::wire::{Family, V6};
 
+    const IP: usize = 14;
+    const TCP: usize = IP + 40;
+
     fn template() -> ProbeTemplate6 {
         ProbeTemplate6::new(&TemplateParams::linux_like(
             [2, 0, 0, 0, 0, 1],
             [2, 0, 0, 0, 0, 2],
             "2001:2::1".parse().unwrap(),
         ))
+        .unwrap()
     }
 
     /// Incremental checksums agree with pnet's full computation for many field values,
@@ -112,7 +122,7 @@ mod test {
     #[test]
     fn checksum() {
         let t = template();
-        let mut buf = [0u8; FRAME_LEN_V6];
+        let mut buf = vec![0u8; t.frame_len()];
         t.init(&mut buf);
         let mut x: u64 = 1;
         let mut next = || {
@@ -173,6 +183,6 @@ mod test {
         assert_eq!(r.options.mss, Some(1440));
         assert_eq!(r.options.wscale, Some(7));
         assert!(r.options.sack_permitted && !r.options.malformed);
-        assert_eq!(FRAME_LEN_V6, super::super::FRAME_LEN + 20);
+        assert_eq!(template().frame_len(), 74 + 20);
     }
 }

@@ -54,7 +54,7 @@ fn run<F: Live>(
     let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
     let sources = F::source_override(config);
     let src = sources.map_or(F::UNSPECIFIED, |l| l.first());
-    let template = F::template([0; 6], gateway, src);
+    let template = super::family::template::<F>(config, [0; 6], gateway, src)?;
     let sports = config.network.source_ports;
     let mut validator = Validator::new(key, src, sports, config.pacing.probes);
     if let Some(list) = sources {

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::config::{Config, FamilyTargets, TargetSet};
 use crate::family::ScanFamily;
 use crate::net::{self, route::NetAddr};
-use crate::probe::{ProbeTemplate, ProbeTemplate6, TemplateParams};
+use crate::probe::{LayoutError, ProbeTemplate, ProbeTemplate6, TemplateParams};
 use crate::sources::{ParsedSources, SourceList};
 use crate::wire::{V4, V6};
 
@@ -19,8 +19,8 @@ pub(super) trait Live: ScanFamily<Addr: NetAddr> {
     const SNAPLEN: u32;
     /// `-S`, if given.
     fn source_override(config: &Config) -> Option<&SourceList<Self::Addr>>;
-    /// The probe template from our MAC, the next hop's MAC and our address.
-    fn template(src_mac: [u8; 6], dst_mac: [u8; 6], src: Self::Addr) -> Self::Template;
+    /// The probe template of these parameters.
+    fn template(params: &TemplateParams<Self::Addr>) -> Result<Self::Template, LayoutError>;
     /// The capture filter for replies to any of `sources` on our source ports.
     fn filter(
         sources: &SourceList<Self::Addr>,
@@ -38,8 +38,8 @@ impl Live for V4 {
             _ => None,
         }
     }
-    fn template(src_mac: [u8; 6], dst_mac: [u8; 6], src: Ipv4Addr) -> ProbeTemplate {
-        ProbeTemplate::new(&TemplateParams::linux_like(src_mac, dst_mac, src))
+    fn template(params: &TemplateParams<Ipv4Addr>) -> Result<ProbeTemplate, LayoutError> {
+        ProbeTemplate::new(params)
     }
     fn filter(
         sources: &SourceList<Ipv4Addr>,
@@ -61,8 +61,8 @@ impl Live for V6 {
             _ => None,
         }
     }
-    fn template(src_mac: [u8; 6], dst_mac: [u8; 6], src: Ipv6Addr) -> ProbeTemplate6 {
-        ProbeTemplate6::new(&TemplateParams::linux_like(src_mac, dst_mac, src))
+    fn template(params: &TemplateParams<Ipv6Addr>) -> Result<ProbeTemplate6, LayoutError> {
+        ProbeTemplate6::new(params)
     }
     fn filter(
         sources: &SourceList<Ipv6Addr>,
@@ -71,6 +71,19 @@ impl Live for V6 {
     ) -> Vec<net::sock_filter> {
         net::reply_filter6(sources.ranges(), sports.0, sports.1, snaplen)
     }
+}
+
+/// The scan's probe template (its shape from the configuration), sent from `src` with
+/// our MAC `src_mac` to the next hop's `dst_mac`.
+pub(super) fn template<F: Live>(
+    config: &Config,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: F::Addr,
+) -> anyhow::Result<F::Template> {
+    let shape = &config.probe;
+    F::template(&shape.params(shape.link(src_mac, dst_mac), src))
+        .map_err(|e| anyhow::anyhow!("probe: {e}"))
 }
 
 /// The targets of family `F`.

@@ -134,6 +134,8 @@ fn warn_about(config: &Config) {
 /// Phase 1: what the scan opens while it still has its privileges.
 struct Resources<F: Live> {
     start_us: u64,
+    /// The probe template: its length sized the back ends' buffers.
+    template: F::Template,
     network: Network<F::Addr>,
     threads: u32,
     /// The transmit back end each sender got.
@@ -168,13 +170,19 @@ impl<F: Live> Resources<F> {
         let threads = crate::plan::thread_count(config);
         let filter = F::filter(network.sources(), config.network.source_ports, F::SNAPLEN);
         let capture = SocketCapture::open(network.ifindex(), &filter, F::ETHERTYPE)?;
+        let template = super::family::template::<F>(
+            config,
+            network.src_mac(),
+            network.dst_mac(),
+            network.src_ip(),
+        )?;
         let txs: Vec<_> = (0..threads)
             .map(|t| {
                 open_tx(
                     config.network.xdp,
                     network.ifindex(),
                     t,
-                    <F::Template as Probe>::FRAME_LEN,
+                    template.frame_len(),
                 )
             })
             .collect::<anyhow::Result<_>>()?;
@@ -207,6 +215,7 @@ impl<F: Live> Resources<F> {
         signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
             .context("installing signal handlers")?;
         let res = Resources {
+            template,
             status_file: std::cell::RefCell::new(status_file),
             start_us,
             network,
@@ -298,7 +307,7 @@ impl<'t, F: Live> Shared<'t, F> {
                 config.pacing.probes,
             )
             .with_sources(Sources::new(net.sources().clone(), config.targets.seed)),
-            template: F::template(net.src_mac(), net.dst_mac(), net.src_ip()),
+            template: res.template.clone(),
             blocklist: LiveBlocklist::new(targets.blocklist.clone()),
             counters: Counters::default(),
             stop: Stop::default(),

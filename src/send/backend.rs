@@ -7,9 +7,9 @@ use std::io;
 
 use crate::net::{self, PacketTx, TxBatch};
 use crate::output::{DryRunRecord, JsonLines, WriteOutcome};
-use crate::probe::{Probe, MAX_FRAME_LEN};
+use crate::probe::{Layout, Probe, MAX_FRAME_LEN};
 use crate::stop::{Reason, Stop};
-use crate::wire::{Family, V4};
+use crate::wire::{ethernet, Family, V4};
 
 use super::{Transmit, MAX_BATCH};
 
@@ -20,12 +20,19 @@ pub struct SocketTx {
 }
 
 impl SocketTx {
-    /// Buffers hold frames of any family; [`Transmit::prepare`] sets their length.
-    pub fn open(ifindex: u32) -> std::io::Result<SocketTx> {
+    /// Buffers hold frames of up to `frame_len` bytes (the template's length, at most
+    /// [`MAX_FRAME_LEN`]); [`Transmit::prepare`] sets their length.
+    pub fn open(ifindex: u32, frame_len: usize) -> std::io::Result<SocketTx> {
+        if frame_len > MAX_FRAME_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a {frame_len}-byte frame is longer than {MAX_FRAME_LEN} bytes"),
+            ));
+        }
         let sock = PacketTx::open(ifindex)?;
         // Bypassing the qdisc saves a lock per packet; not every kernel allows it.
         let _ = sock.set_qdisc_bypass(true);
-        let batch = TxBatch::new(ifindex, MAX_BATCH, MAX_FRAME_LEN)?;
+        let batch = TxBatch::new(ifindex, MAX_BATCH, frame_len)?;
         Ok(SocketTx { sock, batch })
     }
 }
@@ -40,8 +47,8 @@ impl Transmit for SocketTx {
     }
 
     fn prepare<P: Probe>(&mut self, template: &P) {
-        self.batch.set_all_len(P::FRAME_LEN);
-        self.batch.set_protocol(P::ETHERTYPE);
+        self.batch.set_all_len(template.frame_len());
+        self.batch.set_protocol(template.protocol());
         for i in 0..self.capacity() {
             template.init(self.frame_mut(i));
         }
@@ -73,7 +80,7 @@ pub fn open_tx(
         }
     }
     Ok(Backend::Packet(
-        SocketTx::open(ifindex).map_err(|e| net::open_error("send socket", e))?,
+        SocketTx::open(ifindex, frame_len).map_err(|e| net::open_error("send socket", e))?,
     ))
 }
 
@@ -154,6 +161,8 @@ impl<P: Transmit> Transmit for Backend<P> {
 /// The dry run's printer; `F` is the family whose parser reads the frames back.
 pub struct DryRun<'a, F: Family = V4> {
     frames: Vec<[u8; MAX_FRAME_LEN]>,
+    /// The template's layout, known once [`Transmit::prepare`] ran.
+    layout: Option<Layout>,
     thread: u32,
     out: &'a mut JsonLines,
     /// Told when the reader of the output went away.
@@ -165,6 +174,7 @@ impl<'a, F: Family> DryRun<'a, F> {
     pub fn new(capacity: usize, thread: u32, out: &'a mut JsonLines, stop: &'a Stop) -> Self {
         DryRun {
             frames: vec![[0u8; MAX_FRAME_LEN]; capacity.max(1)],
+            layout: None,
             thread,
             out,
             stop,
@@ -182,8 +192,20 @@ impl<F: Family> Transmit for DryRun<'_, F> {
         &mut self.frames[i]
     }
 
+    fn prepare<P: Probe>(&mut self, template: &P) {
+        self.layout = Some(*template.layout());
+        for frame in &mut self.frames {
+            template.init(frame);
+        }
+    }
+
     fn send(&mut self, n: usize, probes: &[u16]) -> io::Result<()> {
+        let layout = self
+            .layout
+            .ok_or_else(|| io::Error::other("the dry run sent before it was prepared"))?;
+        let mut scratch = [0u8; MAX_FRAME_LEN + ethernet::HEADER_LEN];
         for (frame, &probe) in self.frames[..n].iter().zip(probes) {
+            let frame = as_ethernet::<F>(&frame[..layout.len], layout.ip, &mut scratch);
             let p = F::parse_reply(frame)
                 .map_err(|e| io::Error::other(format!("crafted an unreadable frame: {e}")))?;
             let rec = DryRunRecord {
@@ -203,4 +225,18 @@ impl<F: Family> Transmit for DryRun<'_, F> {
         }
         Ok(())
     }
+}
+
+/// The frame as the Ethernet parser reads it: as it is if it has a plain Ethernet header,
+/// else its IP packet (from `ip`) behind a blank Ethernet header of the family, in `scratch`.
+fn as_ethernet<'s, F: Family>(frame: &'s [u8], ip: usize, scratch: &'s mut [u8]) -> &'s [u8] {
+    if ip == ethernet::HEADER_LEN {
+        return frame;
+    }
+    let packet = &frame[ip..];
+    let len = ethernet::HEADER_LEN + packet.len();
+    scratch[..ethernet::HEADER_LEN].fill(0);
+    ethernet::Frame::new_unchecked(&mut scratch[..]).set_ethertype(F::ETHERTYPE);
+    scratch[ethernet::HEADER_LEN..len].copy_from_slice(packet);
+    &scratch[..len]
 }

@@ -5,6 +5,10 @@ use super::{Error, Result};
 pub const HEADER_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// The TPID of an IEEE 802.1Q tag, in the EtherType's place.
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+/// An 802.1Q tag's length: TPID and tag control information.
+pub const VLAN_TAG_LEN: usize = 4;
 
 mod field {
     use core::ops::{Range, RangeFrom};
