@@ -279,6 +279,13 @@ pub struct Args {
     #[arg(short = 'M', long = "probe-module", value_name = "NAME")]
     pub probe_module: Option<String>,
 
+    /// The probes' TCP options: one of ZMap's sets, byte for byte as ZMap sends them
+    /// (with ZMap's window, 65535): windows, linux, bsd or smallest-probes. Without it,
+    /// synsurvey's own Linux-like set. Sets without timestamps (windows, smallest-probes)
+    /// give no round-trip times.
+    #[arg(long = "probe-args", value_name = "SET")]
+    pub probe_args: Option<String>,
+
     /// Scan the addresses in this file (one per line, # comments, - for standard input),
     /// in random order, instead of TARGETs; for long lists of single addresses, IPv4 or
     /// IPv6 (an IPv6 hitlist: --ipv6-target-file is the same option).
@@ -312,6 +319,33 @@ pub struct Args {
     /// is unavailable.
     #[arg(long)]
     pub xdp: bool,
+
+    /// Read more flags from FILE, ZMap's configuration format: `key value` lines with the
+    /// long flag names (`rate 1000`, `blocklist-file /etc/opt-outs.txt`), a bare key for a
+    /// flag without a value (`dryrun`), # comments. Flags on the command line win.
+    #[arg(short = 'C', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Stop the scan when the hit rate, in percent (ZMap's unit: 1 is 1%), stays below R
+    /// for 5 seconds after the first 5: a broken route or a firewall in the way. The
+    /// checkpoint is saved and the metadata says why (end_reason min_hitrate). 0 is off.
+    #[arg(long = "min-hitrate", value_name = "R")]
+    pub min_hitrate: Option<String>,
+
+    /// Go on past failed sends (their targets are lost, and counted) and stop the scan
+    /// once more than N frames failed (end_reason max_sendto_failures); -1: never stop.
+    /// Without it, the first failed send stops the scan.
+    #[arg(
+        allow_negative_numbers = true,
+        long = "max-sendto-failures",
+        value_name = "N"
+    )]
+    pub max_sendto_failures: Option<String>,
+
+    /// Source MAC address of the probes (default: the interface's). Replies still come to
+    /// the interface's own address, which the neighbours know.
+    #[arg(long = "source-mac", value_name = "MAC")]
+    pub source_mac: Option<String>,
 
     /// The flags given on the command line, as typed: filled by [`Args::parse_argv`]
     /// (empty for an `Args` parsed otherwise), recorded in checkpoints for `--resume`.

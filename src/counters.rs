@@ -19,6 +19,11 @@ pub struct SendCounters {
     pub blocklisted: AtomicU64,
     /// Send calls that failed for a reason other than a full queue.
     pub errors: AtomicU64,
+    /// Frames of the batches whose send failed, when the senders go on past a failure
+    /// (`--max-sendto-failures`); their targets are not probed. ZMap's `sendto_failures`.
+    pub failed_frames: AtomicU64,
+    /// The last send error, for the message of the guard that stops the scan.
+    pub last_error: std::sync::Mutex<Option<String>>,
 }
 
 #[derive(Default)]

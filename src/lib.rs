@@ -15,6 +15,8 @@
 //! * [`config`]: the validated configuration, grouped by concern; its targets are one
 //!   `TargetSet` with a variant per family (`V4`, `V6`), beside ports, seed and shards.
 //!   `config/output_flags.rs` turns the output flags into the output stage's spec.
+//! * [`config_file`]: `-C FILE`, ZMap's configuration file, read as more flags of the
+//!   command line.
 //! * [`plan`]: thread counts (the default for the CPUs available is chosen here only),
 //!   each thread's walk, the split of `-n`, the scan's and the survey's identity, the
 //!   resume check.
@@ -56,6 +58,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod counters;
 pub mod family;
 pub(crate) mod merge;

@@ -21,13 +21,14 @@ fn main() -> ExitCode {
 /// A scan: the command line (completed from the checkpoint with `--resume`), the
 /// configuration, the check that a checkpoint to resume belongs to it, and the run.
 fn scan(argv: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    let args = Args::parse_argv(argv)?;
+    let args = Args::parse_argv(argv.clone())?;
+    let (args, from_file) = synsurvey::config_file::expand(args, &argv)?;
     if let Some(text) = synsurvey::config::output_flags::listing(&args) {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     let (args, checkpoint) = resume::start(args)?;
-    let config = Config::from_args(&args, checkpoint)?;
+    let config = Config::from_args(&args, checkpoint).map_err(|e| from_file.attribute(e))?;
     plan::check_resume(&config)?;
     run(&config)
 }

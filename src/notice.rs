@@ -77,7 +77,7 @@ impl Notice {
             source_ip: source_ip.to_string(),
             start_time: rfc3339_us(start_unix_us),
             rate_pps: config.pacing.rate,
-            addresses: config.targets.len() / config.targets.ports.len().max(1) as u64,
+            addresses: config.targets.set.addresses(),
             ports: config.targets.ports.clone(),
             probes_per_target: config.pacing.probes,
             targets: config.targets.len(),

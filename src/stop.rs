@@ -52,6 +52,28 @@ pub enum Reason {
     OutputClosed,
     /// A stage failed: the scan stops and reports it.
     Failed { stage: Stage, cause: String },
+    /// A guard of the monitor tripped (`--min-hitrate`, `--max-sendto-failures`): the scan
+    /// stops as a failed one does, and reports which guard and why.
+    Guard { guard: Guard, cause: String },
+}
+
+/// The monitor's guards against a scan that goes nowhere (ZMap's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// `--min-hitrate`: too few targets answer (a broken route, a firewall in the way).
+    MinHitrate,
+    /// `--max-sendto-failures`: too many frames failed to send.
+    MaxSendtoFailures,
+}
+
+impl Guard {
+    /// The `end_reason` of the metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Guard::MinHitrate => "min_hitrate",
+            Guard::MaxSendtoFailures => "max_sendto_failures",
+        }
+    }
 }
 
 impl Reason {
@@ -63,7 +85,14 @@ impl Reason {
             Reason::MaxResults => "max_results",
             Reason::OutputClosed => "output_closed",
             Reason::Failed { .. } => "error",
+            Reason::Guard { guard, .. } => guard.as_str(),
         }
+    }
+
+    /// Whether the scan failed: a stage's error or a guard. A failure outranks every other
+    /// reason, and the scan exits with it.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Reason::Failed { .. } | Reason::Guard { .. })
     }
 
     /// Whether replies to the probes already sent are still worth the cooldown: only when
@@ -76,6 +105,7 @@ impl Reason {
     pub fn error(&self) -> Option<String> {
         match self {
             Reason::Failed { stage, cause } => Some(format!("{}: {cause}", stage.doing())),
+            Reason::Guard { cause, .. } => Some(cause.clone()),
             _ => None,
         }
     }
@@ -100,8 +130,8 @@ impl Stop {
         let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
         let replace = match (&*r, &why) {
             (None, _) => true,
-            (Some(Reason::Failed { .. }), _) => false,
-            (Some(_), Reason::Failed { .. }) => true,
+            (Some(old), _) if old.is_failure() => false,
+            (Some(_), new) if new.is_failure() => true,
             // `-t` only ends the sending: a signal, `-N` or a closed output in the cooldown
             // that follows ends the scan, and is its reason.
             (Some(old), _) => old.waits_for_replies(),
@@ -178,6 +208,21 @@ mod test {
         assert_eq!(r.error().as_deref(), Some("writing the output: disk full"));
         s.request(Reason::OutputClosed);
         assert_eq!(s.reason(), Some(r));
+    }
+
+    #[test]
+    fn a_guard_is_a_failure() {
+        let s = Stop::default();
+        s.request(Reason::MaxResults);
+        let g = Reason::Guard {
+            guard: Guard::MinHitrate,
+            cause: "hit rate".into(),
+        };
+        s.request(g.clone());
+        s.fail(Stage::Sender, "later");
+        assert_eq!(s.reason(), Some(g));
+        assert_eq!(s.reason().unwrap().as_str(), "min_hitrate");
+        assert_eq!(s.reason().unwrap().error().as_deref(), Some("hit rate"));
     }
 
     #[test]

@@ -183,6 +183,13 @@ const CASES: &[(&[&str], &str)] = &[
     (&["-p", ""], "empty entry"),
     (&["-p", "80-"], "-p/--target-ports"),
     (&["-p", "http"], "\"http\""),
+    // --probe-args: ZMap's option sets only.
+    (
+        &["-p", "80", "--probe-args", "macos"],
+        "--probe-args: \"macos\" is not a TCP option set; give one of windows, linux, bsd, smallest-probes",
+    ),
+    (&["-p", "80", "--probe-args=Linux"], "\"Linux\" is not a TCP option set"),
+    (&["-p", "80", "--probe-args="], "\"\" is not a TCP option set"),
     // Rate.
     (&["-p", "80", "-r", "-5"], "negative"),
     (&["-p", "80", "-r", "abc"], "-r/--rate"),

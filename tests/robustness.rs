@@ -558,6 +558,26 @@ fn duplicates_and_all_responses() {
     }
 }
 
+/// Probes without the timestamp option (`--probe-args windows`): a reply is validated as
+/// before (sequence number and source port carry the MAC), and a timestamp the host sends
+/// anyway is recorded as the host's, but its TSecr is no round-trip time of ours.
+#[test]
+fn no_rtt_from_a_reply_to_probes_without_timestamps() {
+    let s = fixture();
+    let frame = s.reply(TARGET, PORT).build();
+    let rtt_and_ts =
+        |mut c: synsurvey::recv::Classifier<'_, V4>| match c.classify(&frame, false, false) {
+            Outcome::Result { record, .. } => (record.rtt_us, record.tcpopt_ts_val),
+            o => panic!("{o:?}"),
+        };
+    let (rtt, ts) = rtt_and_ts(s.classifier());
+    assert!(rtt.is_some(), "with timestamps the echo is a round trip");
+    assert_eq!(ts, Some(42));
+    let (rtt, ts) = rtt_and_ts(s.classifier().without_timestamps());
+    assert_eq!(rtt, None, "without timestamps no echo is ours");
+    assert_eq!(ts, Some(42));
+}
+
 #[test]
 fn truncation_at_every_length() {
     let s = fixture();

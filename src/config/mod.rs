@@ -17,12 +17,14 @@ use crate::resume::{Checkpoint, ThreadState};
 use crate::targets::blocklist;
 use crate::targets::ranges::AddrSet;
 use crate::targets::v6::{Addrs6, Ranges6};
-use crate::targets::{Numbered, TargetSpace};
+use crate::targets::{Numbered, Pairs, TargetSpace};
 use crate::validate::Key;
 
 pub(crate) mod contact;
+pub(crate) mod guards;
 pub mod output_flags;
 pub(crate) mod probe;
+mod probe_args;
 mod targets6;
 
 use crate::usage::{err, UsageError};
@@ -37,6 +39,9 @@ pub struct Config {
     pub(crate) output: Output,
     pub(crate) operator: Operator,
     pub(crate) resume: Resume,
+    /// `--min-hitrate`, `--max-sendto-failures`: when the monitor stops a scan that goes
+    /// nowhere.
+    pub(crate) guards: guards::Guards,
     /// What goes into the frame besides the addresses.
     pub(crate) probe: probe::ProbeShape,
     /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
@@ -101,6 +106,15 @@ impl TargetSet {
         }
     }
 
+    /// Addresses in the walk (targets over ports; for a list of pairs, its distinct
+    /// addresses).
+    pub(crate) fn addresses(&self) -> u64 {
+        match self {
+            TargetSet::V4(t) => t.space.addrs().count(),
+            TargetSet::V6(t) => t.space.addrs().count(),
+        }
+    }
+
     /// Addresses to probe after every blocklist.
     pub(crate) fn target_addresses(&self) -> u64 {
         match self {
@@ -135,6 +149,8 @@ pub(crate) struct NetworkOverrides {
     /// `check_source_family`).
     pub(crate) sources: Option<crate::sources::ParsedSources>,
     pub(crate) gateway_mac: Option<[u8; 6]>,
+    /// `--source-mac`: the frames' source address instead of the interface's.
+    pub(crate) source_mac: Option<[u8; 6]>,
     pub(crate) source_ports: (u16, u16),
     /// Send over AF_XDP where possible (`--xdp`).
     pub(crate) xdp: bool,
@@ -178,6 +194,8 @@ pub(crate) struct Resume {
     pub(crate) command: Option<crate::resume::Command>,
 }
 
+const NO_PORTS: &str = "no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)";
+
 /// Above this many addresses a scan needs an explicit blocklist file (see [`Config::from_args`]).
 pub const LARGE_SCAN: u64 = 1 << 24;
 /// Above this many addresses a scan without --contact and --purpose gets a warning.
@@ -194,14 +212,16 @@ impl Config {
     /// separate step: `plan::check_resume`.
     pub fn from_args(a: &Args, checkpoint: Option<Checkpoint>) -> Result<Config, UsageError> {
         let mut resume = Resume::from_args(a, checkpoint);
+        // A list of (address, port) pairs gives its own ports: checked once it is read.
         let ports = match &a.target_ports {
             Some(p) => parse_ports(p)?,
-            None => return err("no ports: give -p/--target-ports (e.g. -p 80 or -p 80,443)"),
+            None if a.list_of_ips_file.is_some() => Vec::new(),
+            None => return err(NO_PORTS),
         };
         let mut pacing = Pacing::from_args(a, resume.checkpoint.as_deref())?;
         let network = NetworkOverrides::from_args(a, pacing.probes)?;
-        let nports = ports.len();
         let targets = Targets::from_args(a, ports, resume.checkpoint.as_deref())?;
+        let nports = targets.ports.len();
         let v6 = matches!(targets.set, TargetSet::V6(_));
         check_source_family(&network, v6)?;
         let probe = probe::ProbeShape::from_args(a)?;
@@ -209,6 +229,7 @@ impl Config {
         pacing.apply_net_ceiling(a, &targets)?;
         let output = Output::from_args(a, nports)?;
         let operator = Operator::from_args(a)?;
+        let guards = guards::Guards::from_args(a)?;
         let debug_stop_after = crate::test_hooks::stop_after()?;
         if resume.checkpoint_file.is_some() {
             resume.command = Some(crate::resume::record(a)?);
@@ -220,6 +241,7 @@ impl Config {
             output,
             operator,
             resume,
+            guards,
             probe,
             debug_stop_after,
         })
@@ -304,9 +326,17 @@ impl Pacing {
             None => DEFAULT_MAX_NET_RATE,
         };
         let ceiling = (ceiling > 0).then_some(ceiling);
+        use crate::targets::net_rate::busiest_pairs;
+        // A list of pairs counts its pairs per network, not addresses times ports.
         let (network, busiest, nports) = match &t.set {
-            TargetSet::V6(t6) => ("/48", busiest_48(t6.space.addrs()), t6.space.ports().len()),
-            TargetSet::V4(t4) => ("/24", busiest_24(t4.space.addrs()), t4.space.ports().len()),
+            TargetSet::V6(t6) => match t6.space.pairs() {
+                Some(p) => ("/48", busiest_pairs(p, |a| u128::from(a) >> 80), 1),
+                None => ("/48", busiest_48(t6.space.addrs()), t6.space.ports().len()),
+            },
+            TargetSet::V4(t4) => match t4.space.pairs() {
+                Some(p) => ("/24", busiest_pairs(p, |a| u128::from(a >> 8)), 1),
+                None => ("/24", busiest_24(t4.space.addrs()), t4.space.ports().len()),
+            },
         };
         let nports = nports.max(1) as u64;
         // Per target, -P probes: the ratio of probes into a network stays the same.
@@ -401,6 +431,7 @@ impl NetworkOverrides {
             interface: a.interface.clone(),
             sources,
             gateway_mac,
+            source_mac: source_mac(a)?,
             source_ports,
             xdp: a.xdp,
         })
@@ -441,6 +472,7 @@ impl Targets {
         } else {
             TargetSet::V4(targets_v4(a, ports.clone())?)
         };
+        let ports = pair_ports(a, &set, ports)?;
         let max_targets = a
             .max_targets
             .as_deref()
@@ -461,10 +493,28 @@ impl Targets {
     }
 }
 
+/// The ports of a list of pairs (`-I` with `address,port` lines), which come with its
+/// pairs: `-p` beside it is refused rather than ignored, since either reading of it (a
+/// filter, or more ports) would surprise someone. Any other scan needs `-p`.
+fn pair_ports(a: &Args, set: &TargetSet, ports: Vec<u16>) -> Result<Vec<u16>, UsageError> {
+    let from_pairs = match set {
+        TargetSet::V4(t) => t.space.pairs().map(|_| t.space.ports().to_vec()),
+        TargetSet::V6(t) => t.space.pairs().map(|_| t.space.ports().to_vec()),
+    };
+    match (from_pairs, &a.target_ports) {
+        (Some(_), Some(_)) => err(
+            "-p/--target-ports: the -I/--list-of-ips-file list gives a port with each address (address,port lines): give no -p",
+        ),
+        (Some(pair_ports), None) => Ok(pair_ports),
+        (None, _) if ports.is_empty() => err(NO_PORTS),
+        (None, _) => Ok(ports),
+    }
+}
+
 /// The IPv4 targets of a scan.
 fn targets_v4(a: &Args, ports: Vec<u16>) -> Result<FamilyTargets<AddrSet, AddrSet>, UsageError> {
     let (blocklist, builtin_blocklist) = blocklists(a)?;
-    let wanted = wanted_addresses(a, &builtin_blocklist)?;
+    let (wanted, pairs) = wanted_addresses(a, &builtin_blocklist)?;
     // Targets are numbered over the built-in blocklist only: the operator's files are a
     // live filter (as their reloads are), so shards started with different versions
     // of an opt-out list still split the same permutation, and a resume accepts a list
@@ -472,8 +522,12 @@ fn targets_v4(a: &Args, ports: Vec<u16>) -> Result<FamilyTargets<AddrSet, AddrSe
     let addrs = wanted.subtract(&builtin_blocklist);
     let unblocked = wanted.subtract(&blocklist);
     check_scannable(a, &wanted, &unblocked, &addrs)?;
+    let space = match pairs {
+        Some(p) => TargetSpace::from_pairs(addrs, Pairs::new(p, u32::to_be_bytes)),
+        None => TargetSpace::new(addrs, ports),
+    };
     Ok(FamilyTargets {
-        space: TargetSpace::new(addrs, ports),
+        space,
         blocklist,
         builtin_blocklist,
         target_addresses: unblocked.len(),
@@ -488,6 +542,23 @@ fn parse_sources(values: &[String]) -> Result<Option<crate::sources::ParsedSourc
     crate::sources::parse(values)
         .map(Some)
         .map_err(|e| UsageError(format!("-S/--source-ip: {e}")))
+}
+
+/// `--source-mac`: a unicast address (a group address is no frame's source).
+fn source_mac(a: &Args) -> Result<Option<[u8; 6]>, UsageError> {
+    let Some(s) = a.source_mac.as_deref() else {
+        return Ok(None);
+    };
+    match crate::wire::ethernet::parse_mac(s.trim()) {
+        None => err(format!(
+            "--source-mac: {s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"
+        )),
+        Some(m) if m[0] & 1 == 1 => err(format!(
+            "--source-mac: {s} is a group (multicast) address, which no frame may come from"
+        )),
+        Some(m) if m == [0; 6] => err("--source-mac: 00:00:00:00:00:00 is no address"),
+        Some(m) => Ok(Some(m)),
+    }
 }
 
 fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), UsageError> {
@@ -508,7 +579,11 @@ fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), UsageErro
 /// The targets asked for: command-line CIDRs and the allowlist file, or the `-I` list
 /// (within the allowlist if there is one) less the built-in blocklist, dropped while
 /// reading so that a long list costs no memory for them.
-fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, UsageError> {
+#[allow(clippy::type_complexity)]
+fn wanted_addresses(
+    a: &Args,
+    builtin: &AddrSet,
+) -> Result<(AddrSet, Option<Vec<(u32, u16)>>), UsageError> {
     let mut nets: Vec<Ipv4Net> = Vec::new();
     for t in &a.targets {
         nets.push(
@@ -530,7 +605,7 @@ fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, UsageError> 
         return crate::targets::iplist::load(path, |ip| {
             !builtin.contains(ip) && allow.is_none_or(|w| w.contains(ip))
         })
-        .map(|l| l.set)
+        .map(|l| (l.set, l.pairs))
         .map_err(|e| UsageError(format!("-I/--list-of-ips-file: {e}")));
     }
     if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
@@ -540,7 +615,7 @@ fn wanted_addresses(a: &Args, builtin: &AddrSet) -> Result<AddrSet, UsageError> 
             path.display()
         ));
     }
-    Ok(wanted)
+    Ok((wanted, None))
 }
 
 /// The blocklist and its built-in part: the addresses that are never unicast-routable

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::cli::Args;
+use crate::probe::options::OptionSet;
 use crate::probe::{LinkHeader, TemplateParams};
 use crate::usage::{err, UsageError};
 
@@ -16,13 +17,16 @@ pub(crate) struct ProbeShape {
     pub(crate) ttl: u8,
     /// Bytes after the TCP header of every probe, usually none.
     pub(crate) payload: Vec<u8>,
+    /// The TCP options and window (`--probe-args`).
+    pub(crate) option_set: OptionSet,
 }
 
 impl ProbeShape {
-    pub(crate) fn from_args(_a: &Args) -> Result<ProbeShape, UsageError> {
+    pub(crate) fn from_args(a: &Args) -> Result<ProbeShape, UsageError> {
         Ok(ProbeShape {
             ttl: 64,
             payload: Vec::new(),
+            option_set: super::probe_args::option_set(a)?,
         })
     }
 
@@ -40,12 +44,12 @@ impl ProbeShape {
         link: LinkHeader,
         src: A,
     ) -> TemplateParams<A> {
-        TemplateParams {
+        self.option_set.apply(TemplateParams {
             link,
             ttl: self.ttl,
             payload: self.payload.clone(),
             ..TemplateParams::linux_like([0; 6], [0; 6], src)
-        }
+        })
     }
 
     /// The bytes one probe takes on the wire (for `-B`), or the one-line usage error that

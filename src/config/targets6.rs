@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::cli::Args;
 use crate::targets::v6::{self, blocklist as builtin6, list, Addrs6, Iid, Ranges6, Target6};
-use crate::targets::TargetSpace;
+use crate::targets::{Pairs, TargetSpace};
 
 use super::{err, FamilyTargets, UsageError, LARGE_SCAN};
 
@@ -80,6 +80,7 @@ pub(super) fn from_args(
         );
     }
     let mut addrs: Vec<u128> = Vec::new();
+    let mut pairs = None;
     let mut blocks = Vec::new();
     for t in &wanted {
         match *t {
@@ -98,6 +99,7 @@ pub(super) fn from_args(
         })
         .map_err(|e| UsageError(format!("-I/--list-of-ips-file: {e}")))?;
         addrs = hit.addrs;
+        pairs = hit.pairs;
         blocks.clear();
     } else if wanted.is_empty() {
         return err("no targets: -w/--allowlist-file has no addresses or prefixes");
@@ -106,8 +108,12 @@ pub(super) fn from_args(
         Addrs6::new(addrs, &blocks, &builtin, iid).map_err(|e| UsageError(e.to_string()))?;
     let target_addresses = numbered.count_outside(&blocklist);
     check_scannable(a, numbered.len(), target_addresses, &wanted, &builtin)?;
+    let space = match pairs {
+        Some(p) => TargetSpace::from_pairs(numbered, Pairs::new(p, |a| a.octets())),
+        None => TargetSpace::new(numbered, ports),
+    };
     Ok(FamilyTargets {
-        space: TargetSpace::new(numbered, ports),
+        space,
         blocklist,
         builtin_blocklist: builtin,
         target_addresses,

@@ -88,7 +88,9 @@ impl PacketRx {
 
     /// Waits up to `timeout` for frames, then takes as many as are queued (up to the batch
     /// capacity) with one non-blocking `recvmmsg`. Returns how many frames are now in
-    /// `batch`; 0 on timeout or when interrupted by a signal (EINTR).
+    /// `batch`; 0 on timeout or when interrupted by a signal (EINTR), and 0 for the
+    /// ENETDOWN the kernel reports once when the interface goes down: frames come again
+    /// when it is back up (a link flap is the senders' failure, not the receiver's).
     pub fn recv(&self, batch: &mut RxBatch, timeout: Duration) -> io::Result<usize> {
         batch.count = 0;
         let fd = self.fd.as_raw_fd();
@@ -122,7 +124,7 @@ impl PacketRx {
         if n < 0 {
             let err = io::Error::last_os_error();
             return match err.raw_os_error() {
-                Some(libc::EINTR) | Some(libc::EAGAIN) => Ok(0),
+                Some(libc::EINTR) | Some(libc::EAGAIN) | Some(libc::ENETDOWN) => Ok(0),
                 _ => Err(err),
             };
         }

@@ -117,6 +117,8 @@ pub struct ScanConfig {
     /// without `-S`.
     pub source_ips: Option<String>,
     pub gateway_mac: Option<String>,
+    /// `--source-mac`, if given (`network.source_mac` is the one used).
+    pub source_mac: Option<String>,
     pub source_ports: (u16, u16),
     pub sender_threads: u32,
     /// `default` (from the CPUs available), `flag` (`-T`) or `checkpoint` (`--resume`).
@@ -145,6 +147,26 @@ pub struct ScanConfig {
     pub output_filter: Option<String>,
     pub probe_module: &'static str,
     pub status_updates_file: Option<PathBuf>,
+    /// `--probe-args` and the TCP header it gives the probes.
+    pub tcp_options: TcpOptionsRecord,
+    /// `--min-hitrate` in percent (`null`: off) and `--max-sendto-failures` (`null`: not
+    /// given, the first failed send stops the scan; -1: no limit), as ZMap records them.
+    pub min_hitrate: Option<f64>,
+    pub max_sendto_failures: Option<i64>,
+}
+
+/// The probes' TCP option set, as the metadata records it (see `probe::options`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpOptionsRecord {
+    /// ZMap's name of the set (`--probe-args`); `null` for synsurvey's own Linux-like set.
+    pub probe_args: Option<&'static str>,
+    /// The options as sent, in hex, with the TSval's four bytes written as zeros.
+    pub options_hex: String,
+    /// The TCP window the probes advertise.
+    pub window: u16,
+    /// Where the TSval sits in the options (bytes); `null` when the set has no timestamp
+    /// option, and then no reply carries `rtt_us`.
+    pub tsval_offset: Option<usize>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -174,16 +196,21 @@ pub struct Metadata {
     pub duration_s: f64,
     pub send_duration_s: f64,
     /// How the scan ended: completed, interrupted, max_runtime, max_results,
-    /// output_closed or error.
+    /// output_closed, error, or a guard that stopped it: min_hitrate, max_sendto_failures
+    /// (then `error` says why and `error_stage` is `monitor`).
     pub end_reason: String,
     pub error: Option<String>,
-    /// The stage that failed (`sender`, `receiver` or `writer`), when `end_reason` is `error`.
+    /// The stage that failed (`sender`, `receiver` or `writer`), when `end_reason` is `error`;
+    /// `monitor` when a guard stopped the scan.
     pub error_stage: Option<&'static str>,
     pub targets_planned: u64,
     pub targets_scanned: u64,
     pub blocklisted_skips: u64,
     pub packets_sent: u64,
     pub send_errors: u64,
+    /// Frames lost in failed sends when the senders go on past them
+    /// (`--max-sendto-failures`): ZMap's `sendto_failures`.
+    pub send_failed_frames: u64,
     /// Packets per second over the sending phase.
     pub send_rate_achieved_pps: f64,
     /// Time the senders' pacers skipped because a sender fell behind its schedule, summed
@@ -279,6 +306,7 @@ mod test {
             blocklisted_skips: 0,
             packets_sent: 0,
             send_errors: 0,
+            send_failed_frames: 0,
             send_rate_achieved_pps: 0.0,
             send_schedule_skipped_s: 0.0,
             packets_by_source: vec![SourceCount {
@@ -317,6 +345,7 @@ mod test {
             "blocklisted_skips",
             "packets_sent",
             "send_errors",
+            "send_failed_frames",
             "send_rate_achieved_pps",
             "send_schedule_skipped_s",
             "packets_by_source",
@@ -377,6 +406,14 @@ mod test {
             "config.output_filter",
             "config.probe_module",
             "config.status_updates_file",
+            "config.tcp_options",
+            "config.tcp_options.probe_args",
+            "config.tcp_options.options_hex",
+            "config.tcp_options.window",
+            "config.tcp_options.tsval_offset",
+            "config.source_mac",
+            "config.min_hitrate",
+            "config.max_sendto_failures",
             "notes",
             "user-metadata",
             // network

@@ -106,13 +106,20 @@ pub fn identity(config: &Config) -> ScanIdentity {
     let (addresses, address_ranges, addresses_hash) = match &config.targets.set {
         TargetSet::V6(t6) => {
             let a = t6.space.addrs();
-            (a.len(), a.entries(), a.hash_hex())
+            let hash = t6.space.pairs().map(|p| p.hash_hex().to_string());
+            (a.len(), a.entries(), hash.unwrap_or_else(|| a.hash_hex()))
         }
         TargetSet::V4(t) => {
             let a = t.space.addrs();
-            (a.len(), a.ranges().len() as u64, a.hash_hex())
+            let hash = t.space.pairs().map(|p| p.hash_hex().to_string());
+            (
+                a.len(),
+                a.ranges().len() as u64,
+                hash.unwrap_or_else(|| a.hash_hex()),
+            )
         }
     };
+    // A list of pairs: the hash is the pairs' (`p...`), which also say the ports.
     ScanIdentity {
         addresses,
         address_ranges,

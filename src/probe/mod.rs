@@ -29,6 +29,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::wire::{checksum, ethernet, tcp};
 
+pub mod options;
 pub mod v4;
 pub mod v6;
 pub use v4::ProbeTemplate;

@@ -48,8 +48,9 @@ pub struct Classifier<'a, F: ScanFamily = V4> {
     space: &'a TargetSpace<F::Addrs>,
     blocklist: BlockView<'a, F::Blocked>,
     seen: dedup::Seen,
-    /// The zero of our TCP timestamp values.
-    epoch: Instant,
+    /// The zero of our TCP timestamp values; `None` when the probes carry no timestamp
+    /// option (`--probe-args windows`), so that no TSecr is ours.
+    epoch: Option<Instant>,
     rtt: Histogram<u64>,
     /// Which results go to the output (`--output-filter`; ZMap's default is first SYN-ACKs).
     filter: Filter,
@@ -71,12 +72,19 @@ impl<'a, F: ScanFamily> Classifier<'a, F> {
             space,
             blocklist: BlockView::new(blocklist),
             seen: dedup::Seen::new(),
-            epoch,
+            epoch: Some(epoch),
             // 1 µs to 1 hour at 3 significant digits.
             rtt: Histogram::new_with_bounds(1, 3_600_000_000, 3)
                 .unwrap_or_else(|_| Histogram::new(3).expect("histogram")),
             filter,
         }
+    }
+
+    /// For probes without the timestamp option: a reply's TSecr (if a host sends one
+    /// anyway) echoes nothing of ours, so no round-trip time is read from it.
+    pub fn without_timestamps(mut self) -> Self {
+        self.epoch = None;
+        self
     }
 
     /// The round-trip times of the first SYN-ACK from each target, in microseconds.
@@ -125,9 +133,9 @@ impl<'a, F: ScanFamily> Classifier<'a, F> {
             return Outcome::Dropped(DropReason::Duplicate);
         }
         let now_us = unix_us_now();
-        let rtt_us = match (success, r.options.timestamp) {
-            (true, Some((_, tsecr))) => {
-                let now = self.epoch.elapsed().as_micros() as u32;
+        let rtt_us = match (success, r.options.timestamp, self.epoch) {
+            (true, Some((_, tsecr)), Some(epoch)) => {
+                let now = epoch.elapsed().as_micros() as u32;
                 let rtt = u64::from(now.wrapping_sub(tsecr));
                 // An echo from the future or from more than an hour ago is not ours.
                 (rtt < 3_600_000_000).then_some(rtt)

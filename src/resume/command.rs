@@ -89,8 +89,11 @@ impl InputFile {
 /// Flags about this run only: which checkpoint it continues and where it saves, how long
 /// it may send (a resumed scan runs to its end unless given `-t` again), and the listings
 /// that print and exit. Never recorded, never compared.
+///
+/// `-C FILE` is here too: its flags are recorded as if typed (see [`crate::config_file`]).
 const PER_RUN: &[&str] = &[
     "resume",
+    "config",
     "checkpoint",
     "max-runtime",
     "help",
@@ -105,9 +108,17 @@ const PER_RUN: &[&str] = &[
 const OUTPUTS: &[&str] = &["output-file", "metadata-file", "status-updates-file"];
 
 /// Flags that may differ from the checkpoint's: how fast this run sends, how long it
-/// waits for replies, and what it prints. None of them changes which probes the scan
-/// sends. Not given, they keep the checkpoint's value.
-const MAY_CHANGE: &[&str] = &["rate", "bandwidth", "cooldown-time", "quiet"];
+/// waits for replies, what it prints, and when its guards stop it (a scan stopped by
+/// `--min-hitrate` is resumed once the route is mended, maybe with another limit). None
+/// of them changes which probes the scan sends. Not given, they keep the checkpoint's value.
+const MAY_CHANGE: &[&str] = &[
+    "rate",
+    "bandwidth",
+    "cooldown-time",
+    "quiet",
+    "min-hitrate",
+    "max-sendto-failures",
+];
 
 /// Input files whose contents may change between runs: opt-out lists filter probes, they
 /// do not number targets (and a running scan re-reads them anyway). Their paths may not.

@@ -54,7 +54,8 @@ fn run<F: Live>(
     let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
     let sources = F::source_override(config);
     let src = sources.map_or(F::UNSPECIFIED, |l| l.first());
-    let template = super::family::template::<F>(config, [0; 6], gateway, src)?;
+    let src_mac = config.network.source_mac.unwrap_or([0; 6]);
+    let template = super::family::template::<F>(config, src_mac, gateway, src)?;
     let sports = config.network.source_ports;
     let mut validator = Validator::new(key, src, sports, config.pacing.probes);
     if let Some(list) = sources {

@@ -340,6 +340,7 @@ impl<'t, F: Live> Shared<'t, F> {
         .with_cooldown(config.pacing.cooldown)
         .with_status(config.output.quiet, self.planned, status_file)
         .with_checkpoint(self.checkpoint.as_ref())
+        .with_guards(config.guards)
     }
 }
 
@@ -410,13 +411,17 @@ impl<'scope> Pipeline<'scope> {
                 stop.request(Reason::OutputClosed);
             }
         });
-        let cls = Classifier::<F>::new(
+        let mut cls = Classifier::<F>::new(
             &scan.validator,
             scan.space,
             &scan.blocklist,
             scan.epoch,
             config.output.spec.filter.clone(),
         );
+        // Without a timestamp option in the probe (`--probe-args windows`), no TSecr is ours.
+        if crate::probe::Probe::layout(&scan.template).tsval.is_none() {
+            cls = cls.without_timestamps();
+        }
         let control = Control {
             stop,
             max_results: config.pacing.max_results,
@@ -500,7 +505,8 @@ fn spawn_senders<'scope, 'env, F: Live>(
         &scan.stop,
     )
     .with_epoch(scan.epoch)
-    .with_deadline(config.pacing.max_runtime.map(|d| scan.epoch + d));
+    .with_deadline(config.pacing.max_runtime.map(|d| scan.epoch + d))
+    .with_failures_tolerated(config.guards.max_sendto_failures.is_some());
     let rates = crate::plan::thread_rates(config.pacing.rate, txs.len() as u32);
     let mut handles = Vec::new();
     for (t, (mut walk, mut tx)) in walks.into_iter().zip(txs).enumerate() {
@@ -661,6 +667,7 @@ fn metadata<F: Live>(
         error: reason.and_then(Reason::error),
         error_stage: match reason {
             Some(Reason::Failed { stage, .. }) => Some(stage.as_str()),
+            Some(Reason::Guard { .. }) => Some("monitor"),
             _ => None,
         },
         targets_planned: scan.planned,
@@ -668,6 +675,7 @@ fn metadata<F: Live>(
         blocklisted_skips: c.send.blocklisted.load(Relaxed),
         packets_sent: packets,
         send_errors: c.send.errors.load(Relaxed),
+        send_failed_frames: c.send.failed_frames.load(Relaxed),
         // Summed over the senders' own sending windows where each sent several batches;
         // else packets over the sending phase.
         send_rate_achieved_pps: match joined.achieved {

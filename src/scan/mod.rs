@@ -10,6 +10,7 @@
 mod checkpointing;
 mod dryrun;
 mod family;
+mod guards;
 mod live_scan;
 mod monitor;
 mod network;
@@ -77,7 +78,7 @@ impl From<Option<Reason>> for End {
             Some(Reason::MaxRuntime) => End::MaxRuntime,
             Some(Reason::MaxResults) => End::MaxResults,
             Some(Reason::OutputClosed) => End::OutputClosed,
-            Some(Reason::Failed { .. }) => End::Failed,
+            Some(Reason::Failed { .. } | Reason::Guard { .. }) => End::Failed,
         }
     }
 }

@@ -14,7 +14,9 @@ use crate::output::status::StatusFile;
 use crate::stop::{Reason, Stop};
 
 use super::checkpointing::Session;
+use super::guards::Watch;
 use super::StopSignals;
+use crate::config::guards::Guards;
 
 /// How often the monitor looks at the stop cell and the senders. A stop request reaches
 /// every sender directly; this bounds only how soon the cooldown starts and ends.
@@ -37,6 +39,8 @@ pub(crate) struct Monitor<'a> {
     epoch: Instant,
     /// `-u`: the status as CSV, a row a second.
     status_file: Option<&'a RefCell<Option<StatusFile>>>,
+    /// `--min-hitrate`, `--max-sendto-failures`.
+    guards: Option<RefCell<Watch>>,
 }
 
 impl<'a> Monitor<'a> {
@@ -63,7 +67,14 @@ impl<'a> Monitor<'a> {
             planned: 0,
             epoch,
             status_file: None,
+            guards: None,
         }
+    }
+
+    /// Stops the scan when one of `guards` trips (see [`super::guards`]).
+    pub fn with_guards(mut self, guards: Guards) -> Self {
+        self.guards = Some(RefCell::new(Watch::new(guards)));
+        self
     }
 
     /// Waits this long for replies after the last sender finished.
@@ -114,6 +125,13 @@ impl Monitor<'_> {
             if now >= next_row {
                 next_row += Duration::from_secs(1);
                 self.status_row(now, sending_ended.map(|(_, c)| c));
+            }
+            if let Some(g) = &self.guards {
+                let sending = sending_ended.is_none();
+                let age = now - self.epoch;
+                if let Some(why) = g.borrow_mut().check(self.counters, now, age, sending) {
+                    self.stop.request(why);
+                }
             }
             if let Some(c) = self.checkpoint {
                 c.tick(self.counters);

@@ -118,7 +118,7 @@ pub(super) fn discover<F: Live>(
         ifname,
         ifindex,
         sources,
-        src_mac: if_mac,
+        src_mac: config.network.source_mac.unwrap_or(if_mac),
         gateway,
         dst_mac,
     })

@@ -2,8 +2,10 @@
 //! from the [`Config`] so that the output stage takes what it writes and never reads the
 //! configuration itself.
 
-use crate::config::Config;
-use crate::output::metadata::ScanConfig;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::config::{Config, TargetSet};
+use crate::output::metadata::{ScanConfig, TcpOptionsRecord};
 
 impl ScanConfig {
     /// The configuration as the metadata records it.
@@ -31,6 +33,10 @@ impl ScanConfig {
             gateway_mac: c
                 .network
                 .gateway_mac
+                .map(|m| crate::wire::ethernet::format_mac(&m)),
+            source_mac: c
+                .network
+                .source_mac
                 .map(|m| crate::wire::ethernet::format_mac(&m)),
             source_ports: c.network.source_ports,
             sender_threads: crate::plan::sender_threads(c),
@@ -60,6 +66,38 @@ impl ScanConfig {
             output_filter: c.output.spec.filter_text.clone(),
             probe_module: c.output.spec.probe_module,
             status_updates_file: c.output.spec.status_updates_file.clone(),
+            tcp_options: tcp_options(c),
+            min_hitrate: c.guards.min_hitrate,
+            max_sendto_failures: c
+                .guards
+                .max_sendto_failures
+                .map(|m| m.map_or(-1, |n| n as i64)),
         }
+    }
+}
+
+/// The TCP options and window of the scan's probes, for its family.
+fn tcp_options(c: &Config) -> TcpOptionsRecord {
+    let shape = &c.probe;
+    let link = shape.link([0; 6], [0; 6]);
+    let (options, window) = match c.targets.set {
+        TargetSet::V4(_) => {
+            let p = shape.params(link, Ipv4Addr::UNSPECIFIED);
+            (p.options, p.window)
+        }
+        TargetSet::V6(_) => {
+            let p = shape.params(link, Ipv6Addr::UNSPECIFIED);
+            (p.options, p.window)
+        }
+    };
+    TcpOptionsRecord {
+        probe_args: shape.option_set.zmap_name(),
+        options_hex: options
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        window,
+        tsval_offset: options.tsval_at(),
     }
 }

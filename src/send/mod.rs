@@ -65,6 +65,9 @@ pub struct SendShared<'a, F: ScanFamily = V4> {
     epoch: Instant,
     /// Stop sending at this time (`-t`).
     deadline: Option<Instant>,
+    /// A failed send loses its batch and the sender goes on (`--max-sendto-failures`, whose
+    /// limit the monitor enforces); otherwise the first failure stops the scan.
+    tolerate_failures: bool,
 }
 
 impl<'a, F: ScanFamily> SendShared<'a, F> {
@@ -91,7 +94,15 @@ impl<'a, F: ScanFamily> SendShared<'a, F> {
             stop,
             epoch: Instant::now(),
             deadline: None,
+            tolerate_failures: false,
         }
+    }
+
+    /// A failed send loses its batch, counted in `failed_frames`, and the sender goes on
+    /// (`--max-sendto-failures`: the monitor stops the scan past the limit).
+    pub fn with_failures_tolerated(mut self, tolerate: bool) -> Self {
+        self.tolerate_failures = tolerate;
+        self
     }
 
     /// Pacing starts at `epoch`, the zero of the TCP timestamp values (the receiver's too).
@@ -104,6 +115,17 @@ impl<'a, F: ScanFamily> SendShared<'a, F> {
     pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
         self.deadline = deadline;
         self
+    }
+}
+
+impl<F: ScanFamily> SendShared<'_, F> {
+    /// Counts the `frames` of a batch whose send failed with `e` (an upper bound when the
+    /// kernel took some of them before the error: `sendmmsg` does not say how many then).
+    #[cold]
+    fn lose_batch(&self, frames: u64, e: &io::Error) {
+        let c = &self.counters.send;
+        c.failed_frames.fetch_add(frames, Relaxed);
+        *c.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
     }
 }
 
@@ -228,6 +250,7 @@ impl<F: ScanFamily> Sender<'_, F> {
         };
         let mut started = None;
         let mut finished = Instant::now();
+        let mut failed = 0u64;
         let end = loop {
             if sh.stop.requested() {
                 break SendEnd::Stopped;
@@ -241,17 +264,29 @@ impl<F: ScanFamily> Sender<'_, F> {
             if b.frames > 0 {
                 let sent = crate::test_hooks::fault(crate::test_hooks::Point::Send)
                     .and_then(|()| tx.send(b.frames, &slots.probes[..b.frames]));
-                if let Err(e) = sent {
-                    sh.counters.send.errors.fetch_add(1, Relaxed);
-                    return Err(e);
+                let frames = b.frames as u64;
+                // The pacer counts a lost batch too: failures come at the rate, not in a spin.
+                pacer.sent(frames);
+                match sent {
+                    Ok(()) => {
+                        finished = Instant::now();
+                        started.get_or_insert((finished, frames));
+                        sh.counters.send.packets.fetch_add(frames, Relaxed);
+                        sh.counters.send.targets.fetch_add(b.targets, Relaxed);
+                        count_sources(&mut per_source, &slots.sources, b.frames);
+                    }
+                    Err(e) => {
+                        sh.counters.send.errors.fetch_add(1, Relaxed);
+                        if !sh.tolerate_failures {
+                            return Err(e);
+                        }
+                        failed += frames;
+                        sh.lose_batch(frames, &e);
+                    }
                 }
-                finished = Instant::now();
-                started.get_or_insert((finished, b.frames as u64));
-                pacer.sent(b.frames as u64);
-                sh.counters.send.packets.fetch_add(b.frames as u64, Relaxed);
-                count_sources(&mut per_source, &slots.sources, b.frames);
+            } else {
+                sh.counters.send.targets.fetch_add(b.targets, Relaxed);
             }
-            sh.counters.send.targets.fetch_add(b.targets, Relaxed);
             sh.counters.send.blocklisted.fetch_add(b.skipped, Relaxed);
             if let Some(p) = self.progress {
                 // Only now, with the batch sent: a checkpoint never skips a probe.
@@ -264,7 +299,7 @@ impl<F: ScanFamily> Sender<'_, F> {
         };
         Ok(SendReport {
             end,
-            packets: pacer.total_sent(),
+            packets: pacer.total_sent() - failed,
             per_source,
             finished,
             started,

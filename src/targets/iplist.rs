@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
+use super::pairs::{mixed, parse_port, Entry};
 use super::AddrSet;
 
 /// What went wrong with a list file.
@@ -27,12 +28,26 @@ pub enum IpListError {
     },
     #[error("{path}: no addresses")]
     Empty { path: String },
+    #[error("{path}, line {line}: {text:?} is not a port (1 to 65535) in an address,port pair")]
+    BadPort {
+        path: String,
+        line: u64,
+        text: String,
+    },
+    #[error("{path}, line {line}: {msg}")]
+    Mixed {
+        path: String,
+        line: u64,
+        msg: String,
+    },
 }
 
-/// The addresses of a list: the set to scan.
+/// The addresses of a list: the set to scan; for a list of pairs, the pairs kept too
+/// (then `set` holds their distinct addresses).
 #[derive(Debug)]
 pub struct IpList {
     pub set: AddrSet,
+    pub pairs: Option<Vec<(u32, u16)>>,
 }
 
 /// Reads `path` (`-` for standard input), keeping the addresses `keep` accepts.
@@ -49,9 +64,12 @@ pub fn load(path: &Path, keep: impl Fn(u32) -> bool) -> Result<IpList, IpListErr
         (Box::new(File::open(path).map_err(io_err)?), lines)
     };
     let mut addrs: Vec<u32> = Vec::with_capacity(hint);
+    let mut pairs: Vec<(u32, u16)> = Vec::new();
     let mut r = BufReader::with_capacity(1 << 20, reader);
     let mut line = Vec::with_capacity(64);
     let (mut number, mut seen) = (0u64, 0u64);
+    // The list's kind: whether its first entry (on this line) is a pair.
+    let mut kind: Option<(bool, u64)> = None;
     loop {
         line.clear();
         if r.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
@@ -62,14 +80,44 @@ pub fn load(path: &Path, keep: impl Fn(u32) -> bool) -> Result<IpList, IpListErr
         if text.is_empty() {
             continue;
         }
-        let a = parse_ipv4(text).ok_or_else(|| IpListError::BadLine {
+        let bad = |text: &[u8]| IpListError::BadLine {
             path: name.clone(),
             line: number,
             text: String::from_utf8_lossy(text).chars().take(80).collect(),
-        })?;
+        };
+        // The common case, a bare address, without the pair's text handling.
+        let (a, port) = match parse_ipv4(text) {
+            Some(a) => (a, None),
+            None => {
+                let s = std::str::from_utf8(text).map_err(|_| bad(text))?;
+                match Entry::of(s) {
+                    Entry::Pair(addr, port) => {
+                        let a = parse_ipv4(addr.as_bytes()).ok_or_else(|| bad(addr.as_bytes()))?;
+                        let p = parse_port(port).ok_or_else(|| IpListError::BadPort {
+                            path: name.clone(),
+                            line: number,
+                            text: port.chars().take(80).collect(),
+                        })?;
+                        (a, Some(p))
+                    }
+                    Entry::Addr(_) => return Err(bad(text)),
+                }
+            }
+        };
+        let (pair_list, first) = *kind.get_or_insert((port.is_some(), number));
+        if pair_list != port.is_some() {
+            return Err(IpListError::Mixed {
+                path: name.clone(),
+                line: number,
+                msg: mixed(pair_list, first, &String::from_utf8_lossy(text)),
+            });
+        }
         seen += 1;
         if keep(a) {
             addrs.push(a);
+            if let Some(p) = port {
+                pairs.push((a, p));
+            }
         }
     }
     if seen == 0 {
@@ -80,6 +128,7 @@ pub fn load(path: &Path, keep: impl Fn(u32) -> bool) -> Result<IpList, IpListErr
     addrs.shrink_to_fit();
     Ok(IpList {
         set: AddrSet::from_sorted_addrs(addrs),
+        pairs: kind.is_some_and(|(p, _)| p).then_some(pairs),
     })
 }
 
@@ -203,6 +252,45 @@ mod test {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("/nonexistent/list: "), "{e}");
+    }
+
+    #[test]
+    fn loads_pairs() {
+        let f = file(
+            "198.18.0.9,443\n# c\n198.18.0.1, 80 # x\n198.18.0.9,22\n198.18.0.1,80\n10.0.0.1,80\n",
+        );
+        let l = load(f.path(), |a| a >> 24 == 198).unwrap();
+        assert_eq!(l.set.len(), 2);
+        let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+        assert_eq!(
+            l.pairs.unwrap(),
+            vec![
+                (base + 9, 443),
+                (base + 1, 80),
+                (base + 9, 22),
+                (base + 1, 80)
+            ],
+            "as read, less what keep refused (sorted later)"
+        );
+        let f = file("198.18.0.1\n");
+        assert_eq!(load(f.path(), |_| true).unwrap().pairs, None);
+    }
+
+    #[test]
+    fn bad_pair_lines_are_named_by_number() {
+        let cases = [
+            ("198.18.0.1,80\n198.18.0.2\n", "line 2: \"198.18.0.2\" is a bare address in a list of address,port pairs (from line 1)"),
+            ("# x\n198.18.0.2\n198.18.0.1,80\n", "line 3: \"198.18.0.1,80\" is an address,port pair in a list of bare addresses (from line 2)"),
+            ("198.18.0.1,0\n", "line 1: \"0\" is not a port"),
+            ("198.18.0.1,http\n", "line 1: \"http\" is not a port"),
+            ("198.18.0.1,80\n198.18.0.300,80\n", "line 2: \"198.18.0.300\" is not an IPv4 address"),
+            ("198.18.0.1:80\n", "line 1: \"198.18.0.1:80\" is not an IPv4 address"),
+        ];
+        for (text, want) in cases {
+            let f = file(text);
+            let e = load(f.path(), |_| true).unwrap_err().to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
     }
 
     #[test]

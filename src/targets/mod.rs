@@ -5,7 +5,8 @@
 //!   binary search. The scan's set is the allowlist minus the blocklists.
 //! * [`blocklist`] parses list files and command-line targets, and holds the built-in
 //!   [`blocklist::RESERVED`] and [`blocklist::NEVER`] ranges.
-//! * [`iplist`] loads `-I` lists of single addresses fast and compactly.
+//! * [`iplist`] loads `-I` lists of single addresses fast and compactly, or of
+//!   (address, port) [`pairs`].
 //! * [`v6`] is the IPv6 counterpart: hitlists, whole prefixes and `PREFIX/A-B` sub-prefix
 //!   enumerations as one numbered set ([`v6::Addrs6`]), the built-in IPv6 blocklist and the
 //!   IPv6 list files.
@@ -20,6 +21,7 @@ pub mod cyclic;
 pub(crate) mod iplist;
 pub mod live_blocklist;
 pub mod net_rate;
+pub mod pairs;
 pub(crate) mod ranges;
 pub(crate) mod reload;
 pub mod v6;
@@ -53,7 +55,7 @@ pub fn port_runs(ports: &[u16]) -> Vec<String> {
 /// and the IPv6 [`v6::Addrs6`]. [`TargetSpace`] is generic over it, so the send and
 /// receive paths are compiled once per family with no per-packet branch.
 pub trait Numbered: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
-    type Addr: Copy + Eq + std::fmt::Debug;
+    type Addr: Copy + Ord + std::fmt::Debug + Send + Sync;
     fn count(&self) -> u64;
     fn nth_addr(&self, index: u64) -> Option<Self::Addr>;
     fn rank_of(&self, addr: Self::Addr) -> Option<u64>;
@@ -90,13 +92,63 @@ impl Numbered for v6::Addrs6 {
 }
 
 /// Every (address, port) pair of a scan, numbered `0..len()` with
-/// `index = rank(address) · ports.len() + port_index`.
+/// `index = rank(address) · ports.len() + port_index`; or, for a list of pairs (`-I` with
+/// `address,port` lines), the pairs themselves, numbered in their sorted order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetSpace<A: Numbered = AddrSet> {
     addrs: A,
     ports: Vec<u16>,
     /// `(port, index in ports)` sorted by port, for [`TargetSpace::index_of`].
     port_index: Vec<(u16, u32)>,
+    /// The pairs of a list of pairs, sorted and distinct: then the space is these, and
+    /// `addrs` and `ports` are the distinct addresses and ports among them.
+    pairs: Option<Pairs<A::Addr>>,
+}
+
+/// The (address, port) pairs of a list, sorted and distinct, shared by every thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pairs<T> {
+    list: std::sync::Arc<[(T, u16)]>,
+    /// A fingerprint of the pairs, for the scan's identity (hex).
+    hash: String,
+}
+
+impl<T: Copy + Ord> Pairs<T> {
+    /// The pairs of `list`, sorted and deduplicated; `bytes` gives an address's bytes
+    /// for the fingerprint.
+    pub fn new<const N: usize>(mut list: Vec<(T, u16)>, bytes: impl Fn(T) -> [u8; N]) -> Self {
+        use std::hash::Hasher;
+        list.sort_unstable();
+        list.dedup();
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+        for &(a, p) in &list {
+            h.write(&bytes(a));
+            h.write(&p.to_be_bytes());
+        }
+        Pairs {
+            list: list.into(),
+            hash: format!("p{:016x}", h.finish()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The pairs, sorted.
+    pub fn as_slice(&self) -> &[(T, u16)] {
+        &self.list
+    }
+
+    /// The fingerprint of the pairs (hex, with a `p` before it so that it never equals an
+    /// address set's).
+    pub fn hash_hex(&self) -> &str {
+        &self.hash
+    }
 }
 
 impl<A: Numbered> TargetSpace<A> {
@@ -116,12 +168,35 @@ impl<A: Numbered> TargetSpace<A> {
             addrs,
             ports,
             port_index,
+            pairs: None,
         }
     }
 
-    /// Number of targets: addresses × ports (at most 2^48).
+    /// The targets of a list of `pairs`, whose distinct addresses are `addrs`. The ports
+    /// (for the record) are the distinct ones, in increasing order.
+    pub fn from_pairs(addrs: A, pairs: Pairs<A::Addr>) -> Self {
+        let mut seen = vec![false; 1 << 16];
+        for &(_, p) in pairs.as_slice() {
+            seen[usize::from(p)] = true;
+        }
+        let ports = (0..=u16::MAX).filter(|&p| seen[usize::from(p)]).collect();
+        Self {
+            pairs: Some(pairs),
+            ..Self::new(addrs, ports)
+        }
+    }
+
+    /// The pairs, for a list of pairs.
+    pub fn pairs(&self) -> Option<&Pairs<A::Addr>> {
+        self.pairs.as_ref()
+    }
+
+    /// Number of targets: addresses × ports (at most 2^48), or the pairs of a list.
     pub fn len(&self) -> u64 {
-        self.addrs.count() * self.ports.len() as u64
+        match &self.pairs {
+            Some(p) => p.len() as u64,
+            None => self.addrs.count() * self.ports.len() as u64,
+        }
     }
 
     /// Whether there is no target.
@@ -132,6 +207,11 @@ impl<A: Numbered> TargetSpace<A> {
     /// The target with number `index`, or `None` if `index >= len()`.
     #[inline]
     pub fn get(&self, index: u64) -> Option<(A::Addr, u16)> {
+        if let Some(p) = &self.pairs {
+            return usize::try_from(index)
+                .ok()
+                .and_then(|i| p.list.get(i).copied());
+        }
         let nports = self.ports.len() as u64;
         if nports == 0 {
             return None;
@@ -143,6 +223,9 @@ impl<A: Numbered> TargetSpace<A> {
 
     /// The number of the target `(addr, port)`, or `None` if it is not in the space.
     pub fn index_of(&self, addr: A::Addr, port: u16) -> Option<u64> {
+        if let Some(p) = &self.pairs {
+            return p.list.binary_search(&(addr, port)).ok().map(|i| i as u64);
+        }
         let slot = self
             .port_index
             .binary_search_by_key(&port, |&(p, _)| p)
@@ -221,6 +304,39 @@ mod tests {
         assert_eq!(space.get(0), None);
         assert_eq!(space.index_of(1, 80), None);
         assert!(TargetSpace::new(AddrSet::new(), vec![80]).is_empty());
+    }
+
+    #[test]
+    fn pairs_are_the_space() {
+        let pairs = Pairs::new(
+            vec![(7u32, 443), (5, 80), (7, 22), (5, 80), (9, 8080)],
+            u32::to_be_bytes,
+        );
+        assert_eq!(pairs.as_slice(), &[(5, 80), (7, 22), (7, 443), (9, 8080)]);
+        let space = TargetSpace::from_pairs(AddrSet::from_sorted_addrs(vec![5, 7, 9]), pairs);
+        assert_eq!(space.len(), 4);
+        assert_eq!(space.ports(), &[22, 80, 443, 8080]);
+        for i in 0..4 {
+            let (a, p) = space.get(i).unwrap();
+            assert_eq!(space.index_of(a, p), Some(i));
+        }
+        assert_eq!(space.get(4), None);
+        // Not a pair of the list, though its address and port are in it.
+        assert_eq!(space.index_of(5, 443), None);
+        let cyclic = Cyclic::new(space.len(), 3);
+        let mut seen: Vec<u64> = cyclic.walk(0, 1, 0, 1).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, vec![0, 1, 2, 3]);
+        let other = Pairs::new(
+            vec![(5u32, 80), (7, 22), (7, 443), (9, 8081)],
+            u32::to_be_bytes,
+        );
+        let same = Pairs::new(
+            vec![(9u32, 8080), (7, 443), (7, 22), (5, 80)],
+            u32::to_be_bytes,
+        );
+        assert_ne!(other.hash_hex(), space.pairs().unwrap().hash_hex());
+        assert_eq!(same.hash_hex(), space.pairs().unwrap().hash_hex());
     }
 
     #[test]

@@ -119,12 +119,42 @@ pub fn busiest_48(addrs: &Addrs6) -> u64 {
     addrs.busiest_48()
 }
 
+/// The most pairs of a list of pairs in one network, `net` giving an address's network.
+/// The pairs are sorted by address, so a network's pairs are adjacent.
+pub fn busiest_pairs<T: Copy + Ord>(pairs: &super::Pairs<T>, net: impl Fn(T) -> u128) -> u64 {
+    let (mut best, mut cur, mut cur_net) = (0u64, 0u64, None);
+    for &(a, _) in pairs.as_slice() {
+        let n = net(a);
+        if cur_net == Some(n) {
+            cur += 1;
+        } else {
+            (cur, cur_net) = (1, Some(n));
+        }
+        best = best.max(cur);
+    }
+    best
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
 
     fn set(ranges: &[(u32, u32)]) -> AddrSet {
         AddrSet::from_ranges(ranges.to_vec())
+    }
+
+    #[test]
+    fn busiest_pairs_counts_pairs_per_network() {
+        let p = super::super::Pairs::new(
+            vec![
+                (0x0a00_0001u32, 80),
+                (0x0a00_0001, 443),
+                (0x0a00_00ff, 22),
+                (0x0a00_0100, 80),
+            ],
+            u32::to_be_bytes,
+        );
+        assert_eq!(busiest_pairs(&p, |a| u128::from(a >> 8)), 3);
     }
 
     #[test]

@@ -812,6 +812,18 @@ impl Capture<'_> {
         parse_pcap6(&bytes).into_iter().flatten().collect()
     }
 
+    /// Stops the capture and returns every frame captured (pure SYNs), as captured, in
+    /// capture order: for tests of the probe's bytes.
+    pub fn stop_frames(self) -> Vec<Vec<u8>> {
+        let bytes = self.stop_raw();
+        let mut reader = PcapReader::new(&bytes[..]).expect("pcap file");
+        let mut frames = Vec::new();
+        while let Some(packet) = reader.next_packet() {
+            frames.push(packet.expect("pcap record").data.into_owned());
+        }
+        frames
+    }
+
     /// Stops tcpdump, checks that it dropped nothing, returns the pcap file.
     fn stop_raw(mut self) -> Vec<u8> {
         // Let frames still in flight on the veth pair arrive.

@@ -15,6 +15,7 @@ use std::path::Path;
 use ipnet::Ipv6Net;
 
 use super::{parse_target, Target6, TargetError};
+use crate::targets::pairs::{mixed, parse_port, Entry};
 
 /// Longest accepted line, in bytes (as for IPv4 lists).
 const MAX_LINE: usize = super::super::blocklist::MAX_LINE;
@@ -38,13 +39,27 @@ pub enum ListError6 {
     },
     #[error("{path}: no addresses")]
     Empty { path: String },
+    #[error("{path}, line {line}: {text:?} is not a port (1 to 65535) in an address,port pair")]
+    BadPort {
+        path: String,
+        line: u64,
+        text: String,
+    },
+    #[error("{path}, line {line}: {msg}")]
+    Mixed {
+        path: String,
+        line: u64,
+        msg: String,
+    },
 }
 
-/// A hitlist as read: the addresses kept and how many lines named an address.
+/// A hitlist as read: the addresses kept and how many lines named an address; for a list
+/// of pairs (`[a]:port` or `a,port` lines), the pairs kept too.
 #[derive(Debug)]
 pub struct Hitlist {
     pub addrs: Vec<u128>,
     pub lines: u64,
+    pub pairs: Option<Vec<(Ipv6Addr, u16)>>,
 }
 
 fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {
@@ -105,13 +120,35 @@ pub fn load_hitlist(path: &Path, keep: impl Fn(u128) -> bool) -> Result<Hitlist,
     let hint = std::fs::metadata(path).map_or(0, |m| m.len() as usize / 12);
     let mut addrs = Vec::with_capacity(hint.min(1 << 28));
     let mut lines = 0u64;
+    let mut pairs = Vec::new();
+    // The list's kind: whether its first entry (on this line) is a pair.
+    let mut kind: Option<(bool, u64)> = None;
     for_each_entry(path, |line, s| {
-        let a = match s.parse::<Ipv6Addr>() {
+        let (text, port) = match Entry::of(s) {
+            Entry::Addr(a) => (a, None),
+            Entry::Pair(a, p) => {
+                let p = parse_port(p).ok_or_else(|| ListError6::BadPort {
+                    path: name.clone(),
+                    line,
+                    text: p.chars().take(80).collect(),
+                })?;
+                (a, Some(p))
+            }
+        };
+        let (pair_list, first) = *kind.get_or_insert((port.is_some(), line));
+        if pair_list != port.is_some() {
+            return Err(ListError6::Mixed {
+                path: name.clone(),
+                line,
+                msg: mixed(pair_list, first, s),
+            });
+        }
+        let a = match text.parse::<Ipv6Addr>() {
             Ok(a) => u128::from(a),
             Err(_) => {
-                let err = match parse_target(s) {
+                let err = match parse_target(text) {
                     Err(e) => e,
-                    Ok(_) => TargetError::NotAnAddress(s.to_string()),
+                    Ok(_) => TargetError::NotAnAddress(text.to_string()),
                 };
                 return Err(ListError6::BadLine {
                     path: name.clone(),
@@ -123,13 +160,21 @@ pub fn load_hitlist(path: &Path, keep: impl Fn(u128) -> bool) -> Result<Hitlist,
         lines += 1;
         if keep(a) {
             addrs.push(a);
+            if let Some(p) = port {
+                pairs.push((Ipv6Addr::from(a), p));
+            }
         }
         Ok(())
     })?;
     if lines == 0 {
         return Err(ListError6::Empty { path: name });
     }
-    Ok(Hitlist { addrs, lines })
+    let pairs = kind.is_some_and(|(p, _)| p).then_some(pairs);
+    Ok(Hitlist {
+        addrs,
+        lines,
+        pairs,
+    })
 }
 
 /// Reads a `-w` file: addresses, whole prefixes and `P/A-B` ranges.
