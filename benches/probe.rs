@@ -84,6 +84,7 @@ fn patch(c: &mut Criterion) {
             for _ in 0..BATCH {
                 x = x.wrapping_add(0x9e37_79b9);
                 let f = ProbeFields {
+                    saddr: Ipv4Addr::new(198, 19, 0, 1),
                     daddr: Ipv4Addr::from(x),
                     dport: 443,
                     sport: x as u16,
@@ -151,6 +152,7 @@ fn per_probe(c: &mut Criterion) {
                 let daddr = Ipv4Addr::from(addr);
                 let tag = v.tag(daddr, port);
                 let f = ProbeFields {
+                    saddr: tag.saddr,
                     daddr,
                     dport: port,
                     sport: v.sport(&tag, 0),

@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
                 for i in 0..256 {
                     template.init(batch.frame_mut(i));
                     let f = ProbeFields {
+                        saddr: src,
                         daddr: [198, 18, 0, 1].into(),
                         dport: 80,
                         sport: 40000 + i as u16,

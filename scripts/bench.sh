@@ -3,6 +3,7 @@
 # installed) zmap and masscan, side by side on one packet sink.
 #
 #   scripts/bench.sh [sink] [--runs R] [--ports P] [-T THREADS] [--xdp] [--ipv6] [--install-others]
+#                    [--base BIN] [--sources LIST]
 #   scripts/bench.sh recall [--runs R] [--open K] [-T THREADS]
 #   scripts/bench.sh hitlist [--runs R] [--sizes N,N,...]
 #   scripts/bench.sh dedup [SHAPE...]
@@ -16,6 +17,11 @@
 # "kernel-ceiling" is examples/txceiling.rs: prebuilt frames through the same sendmmsg
 # path, nothing crafted: what the kernel allows on this machine at this moment.
 # --xdp adds "synsurvey-xdp" (AF_XDP copy mode, one veth queue per thread).
+# --base BIN adds "synsurvey-base": another synsurvey binary (an older build, to measure a
+# change), run with the same flags, interleaved with this one.
+# --sources LIST adds "synsurvey-sources": this build with -S LIST (several source
+# addresses, e.g. 198.19.0.1,198.19.100.10-198.19.100.16; those the scan namespace does
+# not own draw a warning, and the sink counts their probes all the same).
 # --ipv6 adds "synsurvey-v6" (and "synsurvey-v6-xdp" with --xdp): the same number of
 # probes to 2001:2::/112 x ports 1-P, interleaved with the IPv4 tools on the same
 # (dual-stack) sinks. Every line also has "frame_bytes" (Ethernet frame without FCS, from
@@ -52,6 +58,8 @@ INSTALL=0
 OPEN=3000
 IPV6=0
 SIZES=1000000,10000000
+BASE=
+SOURCES=
 NAME=bench$$
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -72,7 +80,9 @@ while [[ $# -gt 0 ]]; do
     --sizes) SIZES=$2; shift 2 ;;
     --install-others) INSTALL=1; shift ;;
     --open) OPEN=$2; shift 2 ;;
-    -h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --base) BASE=$2; shift 2 ;;
+    --sources) SOURCES=$2; shift 2 ;;
+    -h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see -h)" ;;
     esac
 done
@@ -113,11 +123,13 @@ run_one() {
     read -r c0 b0 < <(bash "$TESTBED" sink-count "$tb" --bytes)
     t0=$(now)
     case $tool in
-    synsurvey | synsurvey-xdp | synsurvey-v6 | synsurvey-v6-xdp)
-        local extra=() net=198.18.0.0/16
+    synsurvey | synsurvey-xdp | synsurvey-v6 | synsurvey-v6-xdp | synsurvey-base | synsurvey-sources)
+        local extra=() net=198.18.0.0/16 bin=$BIN
         [[ $tool == *-xdp ]] && extra=(--xdp)
         [[ $tool == synsurvey-v6* ]] && net=2001:2::/112
-        "${x[@]}" "$BIN" "$net" -p "1-$PORTS" -n "$n" -r 0 -T "$THREADS" \
+        [[ $tool == synsurvey-base ]] && bin=$BASE
+        [[ $tool == synsurvey-sources ]] && extra=(-S "$SOURCES")
+        "${x[@]}" "$bin" "$net" -p "1-$PORTS" -n "$n" -r 0 -T "$THREADS" \
             --no-default-blocklist --max-net-rate 0 -c 0 -q -o /dev/null "${extra[@]}" 2>"$TMP/$tool.err" ;;
     kernel-ceiling)
         "${x[@]}" "$CEIL" veth0 "$mac" "$THREADS" "$n" >/dev/null ;;
@@ -157,6 +169,7 @@ run_one() {
 
 version_of() {
     case $1 in
+    synsurvey-base) "$BASE" --version | awk '{print $2}' ;;
     synsurvey*) "$BIN" --version | awk '{print $2}' ;;
     kernel-ceiling) uname -r ;;
     zmap) zmap --version 2>&1 | head -n1 | awk '{print $NF}' ;;
@@ -178,6 +191,8 @@ bench_sink() {
     bash "$TESTBED" sink "$NAME" "${v6[@]}" >/dev/null
     local tools=(synsurvey kernel-ceiling)
     ((IPV6)) && tools+=(synsurvey-v6)
+    [[ -n $BASE ]] && tools+=(synsurvey-base)
+    [[ -n $SOURCES ]] && tools+=(synsurvey-sources)
     command -v zmap >/dev/null && tools+=(zmap) || log "zmap not installed (--install-others)"
     command -v masscan >/dev/null && tools+=(masscan) || log "masscan not installed (--install-others)"
     if ((XDP)); then

@@ -120,15 +120,19 @@ pub struct Args {
     #[arg(short = 'i', long, value_name = "NAME")]
     pub interface: Option<String>,
 
-    /// Source IPv4 or IPv6 address of the probes (default: the interface's), of the
-    /// targets' family; --ipv6-source-ip is the same option.
+    /// Source addresses of the probes (default: the interface's): addresses, FIRST-LAST
+    /// ranges and CIDRs, comma-separated or with the flag repeated, all of the targets'
+    /// family; at most 1024 addresses in 64 ranges. All probes to one target address leave
+    /// from one of them, chosen by a keyed hash of the address and the seed. Each should be
+    /// an address of this host (a warning says which are not). --ipv6-source-ip is the
+    /// same option.
     #[arg(
         short = 'S',
         long = "source-ip",
         visible_alias = "ipv6-source-ip",
-        value_name = "ADDR"
+        value_name = "ADDRS"
     )]
-    pub source_ip: Option<String>,
+    pub source_ip: Vec<String>,
 
     /// MAC address of the gateway (default: from the kernel's neighbour table).
     #[arg(short = 'G', long = "gateway-mac", value_name = "MAC")]

@@ -27,6 +27,7 @@
 //!   and ICMPv6, with checksums.
 //! * [`probe`]: the SYN frame template and its per-target patching, `probe/v4.rs` beside
 //!   `probe/v6.rs`.
+//! * [`sources`]: the `-S` list of source addresses and the keyed choice of one per target.
 //! * [`validate`]: the keyed MAC that makes a probe's sequence number and source port
 //!   self-authenticating, and the checks a reply must pass.
 //! * [`send`]: sender threads, the packet-rate pacer and the transmit back ends.
@@ -72,6 +73,7 @@ pub mod report;
 pub mod resume;
 pub mod scan;
 pub mod send;
+pub mod sources;
 pub(crate) mod split;
 pub mod stop;
 pub mod subcommand;

@@ -26,6 +26,30 @@
 //! SipHash is a pseudo-random function. This also rejects stray traffic: a reply to another
 //! scanner, or to an earlier scan with another key, fails validation.
 //!
+//! **Several source addresses.** With a list of `n` sources (`-S`, see [`crate::sources`]),
+//! every probe to target address `d` leaves from source number
+//! `i(d) = ⌊SipHash-1-3_(e,C)(d) · n / 2^64⌋`, keyed with the scan's seed `e` and a
+//! constant `C`, and its MAC is computed over that source: `h = SipHash-1-3_k(s_i(d), d, p)`.
+//! So all probes to one address (every port, every one of the `-P` probes) come from one
+//! source. The receiver recomputes `i(d)` from the reply's source address `d` and drops a
+//! reply addressed to any other of our sources as [`DropReason::WrongDestination`]; the
+//! MAC is then checked with that source, so a reply to source B for a probe sent from A
+//! fails even where the BPF filter lets it through (it accepts replies to every source).
+//!
+//! * Why the seed and not the validation key `k`: `k` is drawn afresh by each shard (and
+//!   kept across resumes), while the seed is shared by every shard and every resumed run
+//!   of a survey, so the shards, the resumed runs and a single run of the same scan
+//!   choose the same source for each target. The choice needs no secrecy: the MAC under
+//!   `k` authenticates replies whatever source was chosen. The two hashes take inputs of
+//!   different lengths (4 or 16 bytes against 10 or 34) under different keys, so they are
+//!   independent.
+//! * Evenness: for a pseudo-random 64-bit `h`, `⌊h·n/2^64⌋` hits each of the `n` indices
+//!   with probability within `n/2^64` of `1/n` (multiply-shift, no modulo bias worth
+//!   naming); over `T` target addresses each source gets `T/n ± O(√(T/n))` of them.
+//!   Probes per source follow the targets' ports and `-P` times that.
+//! * Cost: one extra SipHash per target address with more than one source; with one
+//!   source the choice is a comparison, and the probe is the same as before.
+//!
 //! For IPv6 the same MAC covers the two 128-bit addresses (`s` and `d` are hashed as
 //! 16 bytes each instead of 4), with the same key, so everything above holds unchanged;
 //! the IP id has no IPv6 field and its 16 bits go into the flow label instead, where they
@@ -40,6 +64,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::Serialize;
 use siphasher::sip::SipHasher13;
 
+use crate::sources::{SourceAddr, Sources};
 use crate::wire::Reply;
 
 /// The secret that keys the MAC of a scan.
@@ -76,12 +101,16 @@ impl std::fmt::Debug for Key {
     }
 }
 
-/// The per-target values derived from the MAC.
+/// The per-target values derived from the MAC, and the source they were derived for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tag {
+pub struct Tag<A = Ipv4Addr> {
     pub seq: u32,
     pub ipid: u16,
     sport_offset: u16,
+    /// The source address of every probe to the target.
+    pub saddr: A,
+    /// Its number in the scan's source list (0 with one source).
+    pub source: u32,
 }
 
 /// What kind of reply a validated packet is.
@@ -148,7 +177,8 @@ drop_reasons! {
     BadTcpChecksum => "bad_tcp_checksum",
     /// Neither a SYN-ACK nor a RST.
     NotAReply => "not_a_reply",
-    /// Addressed to another IP address than the scan's source.
+    /// Addressed to another IP address than the scan's source for that target (with
+    /// several sources, `-S`, the one the target's probes left from).
     WrongDestination => "wrong_destination",
     /// From an address, or about a port, that the scan does not probe.
     NotATarget => "not_a_target",
@@ -180,7 +210,7 @@ impl DropReason {
 }
 
 /// An address the MAC covers: 4 bytes for IPv4, 16 for IPv6.
-pub trait MacAddr: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
+pub trait MacAddr: SourceAddr {
     fn write_to(self, h: &mut SipHasher13);
 }
 
@@ -202,31 +232,45 @@ impl MacAddr for Ipv6Addr {
 #[derive(Debug, Clone)]
 pub struct Validator<A: MacAddr = Ipv4Addr> {
     key: (u64, u64),
-    src_ip: A,
+    sources: Sources<A>,
     sport_first: u16,
     sport_count: u32,
     probes: u16,
 }
 
 impl<A: MacAddr> Validator<A> {
-    /// `sports` is the inclusive source port range; `probes` the number of probes per target.
+    /// Probes from `src_ip` alone (see [`Validator::with_sources`]). `sports` is the
+    /// inclusive source port range; `probes` the number of probes per target.
     pub fn new(key: &Key, src_ip: A, sports: (u16, u16), probes: u16) -> Self {
         let (first, last) = sports;
         let k0 = u64::from_le_bytes(key.0[..8].try_into().unwrap_or([0; 8]));
         let k1 = u64::from_le_bytes(key.0[8..].try_into().unwrap_or([0; 8]));
         Validator {
             key: (k0, k1),
-            src_ip,
+            sources: Sources::one(src_ip),
             sport_first: first,
             sport_count: u32::from(last.saturating_sub(first)) + 1,
             probes: probes.max(1),
         }
     }
 
+    /// Probes from `sources`, each target's from the one [`Sources::pick`] chooses.
+    pub fn with_sources(mut self, sources: Sources<A>) -> Self {
+        self.sources = sources;
+        self
+    }
+
+    /// The scan's sources.
+    pub fn sources(&self) -> &Sources<A> {
+        &self.sources
+    }
+
+    /// The values of the probes to `daddr`, port `dport`, from the source chosen for it.
     #[inline]
-    pub fn tag(&self, daddr: A, dport: u16) -> Tag {
+    pub fn tag(&self, daddr: A, dport: u16) -> Tag<A> {
+        let (source, saddr) = self.sources.pick(daddr);
         let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
-        self.src_ip.write_to(&mut h);
+        saddr.write_to(&mut h);
         daddr.write_to(&mut h);
         h.write_u16(dport);
         let v = h.finish();
@@ -234,12 +278,14 @@ impl<A: MacAddr> Validator<A> {
             seq: v as u32,
             ipid: (v >> 48) as u16,
             sport_offset: ((v >> 32) as u32 % self.sport_count) as u16,
+            saddr,
+            source,
         }
     }
 
     /// The source port of probe number `probe` to the target of `tag`.
     #[inline]
-    pub fn sport(&self, tag: &Tag, probe: u16) -> u16 {
+    pub fn sport(&self, tag: &Tag<A>, probe: u16) -> u16 {
         let off = (u32::from(tag.sport_offset) + u32::from(probe)) % self.sport_count;
         self.sport_first.wrapping_add(off as u16)
     }
@@ -260,10 +306,10 @@ impl<A: MacAddr> Validator<A> {
         } else {
             return Err(DropReason::NotAReply);
         };
-        if r.daddr != self.src_ip {
+        let tag = self.tag(r.saddr, r.sport);
+        if r.daddr != tag.saddr {
             return Err(DropReason::WrongDestination);
         }
-        let tag = self.tag(r.saddr, r.sport);
         let off = u32::from(r.dport.wrapping_sub(self.sport_first));
         if off >= self.sport_count {
             return Err(DropReason::PortMismatch);
@@ -290,7 +336,7 @@ impl<A: MacAddr> Validator<A> {
     /// quoted destination is a target of the scan.
     pub fn check_quoted(&self, q: &crate::wire::icmp::Quoted<A>) -> Result<u16, DropReason> {
         // TCP is protocol 6 in IPv4 and next header 6 in IPv6.
-        if q.saddr != self.src_ip || q.protocol != crate::wire::ipv4::PROTOCOL_TCP {
+        if q.protocol != crate::wire::ipv4::PROTOCOL_TCP {
             return Err(DropReason::IcmpUnrelated);
         }
         let off = u32::from(q.sport.wrapping_sub(self.sport_first));
@@ -298,6 +344,9 @@ impl<A: MacAddr> Validator<A> {
             return Err(DropReason::IcmpUnrelated);
         }
         let tag = self.tag(q.daddr, q.dport);
+        if q.saddr != tag.saddr {
+            return Err(DropReason::IcmpUnrelated);
+        }
         let probe = (off + self.sport_count - u32::from(tag.sport_offset)) % self.sport_count;
         if probe >= u32::from(self.probes) || q.seq != tag.seq {
             return Err(DropReason::IcmpForged);
@@ -612,7 +661,8 @@ mod test {
         }
         // An IPv4 validator with the same key and the low 32 bits as addresses differs.
         let v4 = Validator::new(&Key([7; 16]), Ipv4Addr::new(0, 0, 0, 1), (32768, 61000), 2);
-        assert_ne!(v4.tag(Ipv4Addr::new(0, 1, 0, 9), 80), tag);
+        let t4 = v4.tag(Ipv4Addr::new(0, 1, 0, 9), 80);
+        assert_ne!((t4.seq, t4.ipid), (tag.seq, tag.ipid));
         let mut to_other = reply(d, tag.seq.wrapping_add(1));
         to_other.daddr = "2001:2::2".parse().unwrap();
         assert_eq!(v.check(&to_other), Err(DropReason::WrongDestination));
@@ -638,5 +688,72 @@ mod test {
         assert_eq!(Key::from_hex(&k.to_hex()), Some(k));
         assert_eq!(Key::from_hex("zz"), None);
         assert_eq!(format!("{k:?}"), "Key(..)");
+    }
+
+    /// With several sources, a reply must come back to the source its target's probes
+    /// left from: the same reply addressed to another source of the list is dropped, and
+    /// the MAC (sequence number, port) is that source's.
+    #[test]
+    fn replies_must_reach_the_chosen_source() {
+        let list = crate::sources::parse(&["198.19.0.10-198.19.0.17".to_string()]).unwrap();
+        let crate::sources::ParsedSources::V4(list) = list else {
+            panic!("IPv4 list");
+        };
+        let v = Validator::new(&Key([7; 16]), SRC, (32768, 61000), 2)
+            .with_sources(Sources::new(list.clone(), 42));
+        let mut used = std::collections::BTreeSet::new();
+        for i in 0..400u32 {
+            let d = Ipv4Addr::from(0xc612_0000 + i);
+            let t80 = v.tag(d, 80);
+            let t443 = v.tag(d, 443);
+            assert_eq!(t80.saddr, t443.saddr, "one source per target address");
+            assert_eq!(list.iter().nth(t80.source as usize), Some(t80.saddr));
+            used.insert(t80.saddr);
+            let good = Reply {
+                saddr: d,
+                daddr: t80.saddr,
+                ttl: 64,
+                ipid: 0,
+                sport: 80,
+                dport: v.sport(&t80, 1),
+                seq: 1,
+                ack: t80.seq.wrapping_add(1),
+                flags: flags::SYN | flags::ACK,
+                window: 65160,
+                options: OptionSummary::default(),
+                ip_checksum_ok: true,
+                tcp_checksum_ok: Some(true),
+            };
+            assert_eq!(v.check(&good).map(|a| a.probe), Ok(1));
+            for other in list.iter().filter(|a| *a != t80.saddr) {
+                let to_other = Reply {
+                    daddr: other,
+                    ..good
+                };
+                assert_eq!(v.check(&to_other), Err(DropReason::WrongDestination));
+            }
+            // The MAC covers the source: computed for another source, it fails.
+            let one = Validator::new(&Key([7; 16]), SRC, (32768, 61000), 2);
+            let mut from_src = good;
+            from_src.daddr = SRC;
+            if t80.saddr != SRC {
+                assert!(one.check(&from_src).is_err());
+            }
+            let q = crate::wire::icmp::Quoted {
+                saddr: t80.saddr,
+                daddr: d,
+                protocol: 6,
+                sport: v.sport(&t80, 0),
+                dport: 80,
+                seq: t80.seq,
+            };
+            assert_eq!(v.check_quoted(&q), Ok(0));
+            let other = list.iter().find(|a| *a != t80.saddr).unwrap();
+            assert_eq!(
+                v.check_quoted(&crate::wire::icmp::Quoted { saddr: other, ..q }),
+                Err(DropReason::IcmpUnrelated)
+            );
+        }
+        assert_eq!(used.len(), 8, "every source in use");
     }
 }

@@ -70,7 +70,7 @@ fn spawn_receiver(
     let (ready_tx, ready_rx) = mpsc::channel();
     let handle = in_netns(&tb.scan_ns(), move || {
         let va = interface(SCAN_IFACE).expect("veth0");
-        let filter = reply_filter(A, 40000, 40010, 96);
+        let filter = reply_filter(&[(A, A)], 40000, 40010, 96);
         let rx = PacketRx::open(va.index, &filter).expect("PacketRx::open");
         ready_tx.send(()).expect("ready");
         let mut batch = RxBatch::default();
@@ -210,7 +210,8 @@ fn stats_are_cumulative_and_send_checks_count() {
     let (res_tx, res_rx) = mpsc::channel();
     let h = in_netns(&tb.scan_ns(), move || {
         let va = interface(SCAN_IFACE).expect("veth0");
-        let rx = PacketRx::open(va.index, &reply_filter(A, 40000, 40010, 96)).expect("open");
+        let rx =
+            PacketRx::open(va.index, &reply_filter(&[(A, A)], 40000, 40010, 96)).expect("open");
         res_tx.send(None).expect("ready");
         let mut batch = RxBatch::default();
         let mut seen = 0;

@@ -5,7 +5,6 @@
 //! one line each, name the flag or file at fault, and are reported with exit code 2
 //! before any socket is opened.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -147,9 +146,9 @@ pub(crate) struct Pacing {
 #[derive(Debug, Clone)]
 pub(crate) struct NetworkOverrides {
     pub(crate) interface: Option<String>,
-    pub(crate) source_ip: Option<Ipv4Addr>,
-    /// `-S`/`--ipv6-source-ip` for an IPv6 scan.
-    pub(crate) source_ip6: Option<Ipv6Addr>,
+    /// `-S`: the source addresses, of the targets' family (checked by
+    /// `check_source_family`).
+    pub(crate) sources: Option<crate::sources::ParsedSources>,
     pub(crate) gateway_mac: Option<[u8; 6]>,
     /// `--source-mac`: the frames' source address instead of the interface's.
     pub(crate) source_mac: Option<[u8; 6]>,
@@ -410,18 +409,7 @@ impl NetworkOverrides {
                 "-s/--source-port range has {nsports} ports but -P/--probes is {probes}: each probe to a target needs its own source port"
             ));
         }
-        let (mut source_ip, mut source_ip6) = (None, None);
-        if let Some(s) = a.source_ip.as_deref() {
-            match (s.trim().parse::<Ipv4Addr>(), s.trim().parse::<Ipv6Addr>()) {
-                (Ok(v4), _) => source_ip = Some(v4),
-                (_, Ok(v6)) => source_ip6 = Some(v6),
-                _ => {
-                    return err(format!(
-                        "-S/--source-ip: {s:?} is not an IPv4 or IPv6 address"
-                    ))
-                }
-            }
-        }
+        let sources = parse_sources(&a.source_ip)?;
         let gateway_mac = a
             .gateway_mac
             .as_deref()
@@ -442,8 +430,7 @@ impl NetworkOverrides {
         }
         Ok(NetworkOverrides {
             interface: a.interface.clone(),
-            source_ip,
-            source_ip6,
+            sources,
             gateway_mac,
             source_mac: source_mac(a)?,
             source_ports,
@@ -548,6 +535,16 @@ fn targets_v4(a: &Args, ports: Vec<u16>) -> Result<FamilyTargets<AddrSet, AddrSe
     })
 }
 
+/// `-S`, if given: the source list, whose family [`check_source_family`] checks.
+fn parse_sources(values: &[String]) -> Result<Option<crate::sources::ParsedSources>, UsageError> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    crate::sources::parse(values)
+        .map(Some)
+        .map_err(|e| UsageError(format!("-S/--source-ip: {e}")))
+}
+
 /// `--source-mac`: a unicast address (a group address is no frame's source).
 fn source_mac(a: &Args) -> Result<Option<[u8; 6]>, UsageError> {
     let Some(s) = a.source_mac.as_deref() else {
@@ -566,12 +563,15 @@ fn source_mac(a: &Args) -> Result<Option<[u8; 6]>, UsageError> {
 }
 
 fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), UsageError> {
-    match (ipv6, n.source_ip, n.source_ip6) {
-        (true, Some(s), _) => err(format!(
-            "-S/--source-ip: {s} is IPv4 and the targets are IPv6: a scan is one address family"
+    use crate::sources::ParsedSources;
+    match (ipv6, &n.sources) {
+        (true, Some(ParsedSources::V4(l))) => err(format!(
+            "-S/--source-ip: {} is IPv4 and the targets are IPv6: a scan is one address family",
+            l.first()
         )),
-        (false, _, Some(s)) => err(format!(
-            "-S/--source-ip: {s} is IPv6 and the targets are IPv4: a scan is one address family"
+        (false, Some(ParsedSources::V6(l))) => err(format!(
+            "-S/--source-ip: {} is IPv6 and the targets are IPv4: a scan is one address family",
+            l.first()
         )),
         _ => Ok(()),
     }

@@ -8,7 +8,7 @@
 //! 2. EtherType is IPv4 and the IP version nibble is 4;
 //! 3. the IP protocol is TCP (or ICMP: see below);
 //! 4. the packet is not a non-first fragment (fragment offset 0);
-//! 5. the IP destination is the scanner's address;
+//! 5. the IP destination is one of the scanner's source addresses (see below);
 //! 6. the IP header length is at least 20 bytes (IHL ≥ 5);
 //! 7. the TCP destination port (our probe's source port) is within `[dport_lo, dport_hi]`;
 //! 8. the TCP flags have SYN and ACK both set, or RST set.
@@ -17,8 +17,18 @@
 //! (type 3); whether it quotes one of our probes is checked in user space, where the
 //! failures are counted.
 //!
+//! **The destination list.** The scanner's sources (`-S`) are sorted ranges. Each range
+//! is one compare (`jeq`) for a single address or two (`jge`, `jgt`) for a range, on the
+//! last 32-bit word of the destination; for IPv6, ranges are first split where the upper
+//! 96 bits change and grouped by those bits, which are compared once per group (three
+//! `jeq`). A group holds at most 64 ranges and ends with an unconditional jump (32-bit
+//! offset) to the checks that follow, so every conditional jump stays within its group
+//! and fits the 8-bit offsets of classic BPF however long the list. With at most 64
+//! ranges (`crate::sources::MAX_SOURCE_RANGES`) the IPv4 program has at most 166
+//! instructions and the IPv6 one at most about 1,300, well under the kernel's 4,096.
+//!
 //! [`reply_filter6`] is the IPv6 program: not outgoing; EtherType IPv6 and version 6;
-//! destination our address (four 32-bit compares); then by next header: TCP right after
+//! destination one of our addresses (as above); then by next header: TCP right after
 //! the fixed header with checks 7 and 8 as above; ICMPv6 of type 1 (destination
 //! unreachable); or a hop-by-hop, routing, fragment or destination-options header, which
 //! is passed up so that user space walks the chain and counts what it drops (a classic
@@ -48,6 +58,7 @@ const BPF_LD: u16 = 0x00;
 const BPF_LDX: u16 = 0x01;
 const BPF_ALU: u16 = 0x04;
 const BPF_JMP: u16 = 0x05;
+const BPF_JA: u16 = 0x00;
 const BPF_RET: u16 = 0x06;
 const BPF_MISC: u16 = 0x07;
 const BPF_W: u16 = 0x00;
@@ -122,6 +133,61 @@ enum Target {
     Icmp,
     /// The start of the IPv6 extension-header checks (see [`Builder::ext_here`]).
     Ext,
+    /// A place named by [`Builder::label`] and fixed by [`Builder::place`].
+    Label(usize),
+}
+
+/// The ranges of the destination's last 32-bit word that share the words before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DstGroup {
+    prefix: Vec<u32>,
+    ranges: Vec<(u32, u32)>,
+}
+
+/// The most ranges one [`DstGroup`] compares: keeps its jumps within 8 bits.
+const GROUP_RANGES: usize = 64;
+
+/// IPv4 destinations: one group without a prefix, split every [`GROUP_RANGES`].
+fn dst_groups_v4(ranges: &[(Ipv4Addr, Ipv4Addr)]) -> Vec<DstGroup> {
+    let words: Vec<(u32, u32)> = ranges
+        .iter()
+        .map(|(a, b)| (u32::from(*a), u32::from(*b)))
+        .collect();
+    words
+        .chunks(GROUP_RANGES)
+        .map(|c| DstGroup {
+            prefix: Vec::new(),
+            ranges: c.to_vec(),
+        })
+        .collect()
+}
+
+/// IPv6 destinations: each range split where the upper 96 bits change, grouped by them.
+fn dst_groups_v6(ranges: &[(Ipv6Addr, Ipv6Addr)]) -> Vec<DstGroup> {
+    let mut groups: Vec<DstGroup> = Vec::new();
+    for (a, b) in ranges {
+        let (mut lo, hi) = (u128::from(*a), u128::from(*b));
+        loop {
+            let upper = lo >> 32;
+            let end = hi.min((upper << 32) | 0xffff_ffff);
+            let prefix = vec![(upper >> 64) as u32, (upper >> 32) as u32, upper as u32];
+            let piece = (lo as u32, end as u32);
+            match groups.last_mut() {
+                Some(g) if g.prefix == prefix && g.ranges.len() < GROUP_RANGES => {
+                    g.ranges.push(piece)
+                }
+                _ => groups.push(DstGroup {
+                    prefix,
+                    ranges: vec![piece],
+                }),
+            }
+            if end >= hi {
+                break;
+            }
+            lo = end + 1;
+        }
+    }
+    groups
 }
 
 /// Builds a program whose jumps name their targets; offsets are resolved in `finish`.
@@ -129,6 +195,8 @@ struct Builder {
     insns: Vec<(u16, Target, Target, u32)>,
     icmp: usize,
     ext: usize,
+    /// Where each label was placed.
+    labels: Vec<usize>,
 }
 
 impl Builder {
@@ -140,6 +208,7 @@ impl Builder {
             insns: Vec::with_capacity(capacity),
             icmp: 0,
             ext: 0,
+            labels: Vec::new(),
         };
         b.stmt(BPF_LD | BPF_W | BPF_ABS, PKTTYPE_LOAD);
         b.jump(BPF_JEQ, PACKET_OUTGOING, Reject, Next);
@@ -150,17 +219,63 @@ impl Builder {
         b.jump(BPF_JEQ, version << 4, Next, Reject);
         b
     }
-    /// IPv4: rejects a later fragment, another destination than `dst_ip` and a header
-    /// shorter than 20 bytes; leaves X = 4 * IHL (the `ldxb 4*([14]&0xf)` idiom).
-    fn ipv4_first_fragment_to(&mut self, dst_ip: Ipv4Addr) {
+    /// IPv4: rejects a later fragment, a destination not in `dst` and a header shorter
+    /// than 20 bytes; leaves X = 4 * IHL (the `ldxb 4*([14]&0xf)` idiom).
+    fn ipv4_first_fragment_to(&mut self, dst: &[DstGroup]) {
         use Target::{Next, Reject};
         self.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_IP_FRAG);
         self.jump(BPF_JSET, FRAG_OFFSET_MASK, Reject, Next);
-        self.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP_DST);
-        self.jump(BPF_JEQ, u32::from(dst_ip), Next, Reject);
+        self.dst_in(OFF_IP_DST, dst);
         self.stmt(BPF_LDX | BPF_B | BPF_MSH, OFF_IP_VHL);
         self.stmt(BPF_MISC | BPF_TXA, 0);
         self.jump(BPF_JGE, 20, Next, Reject);
+    }
+    /// Rejects a destination address (at `offset`) in none of `groups`' ranges; goes on
+    /// with the next instruction otherwise (see the module documentation).
+    fn dst_in(&mut self, offset: u32, groups: &[DstGroup]) {
+        use Target::{Label, Next, Reject};
+        let hit = self.label();
+        for g in groups {
+            let next_group = self.label();
+            for (i, w) in g.prefix.iter().enumerate() {
+                self.stmt(BPF_LD | BPF_W | BPF_ABS, offset + 4 * i as u32);
+                self.jump(BPF_JEQ, *w, Next, Label(next_group));
+            }
+            self.stmt(BPF_LD | BPF_W | BPF_ABS, offset + 4 * g.prefix.len() as u32);
+            let in_group = self.label();
+            for (j, &(lo, hi)) in g.ranges.iter().enumerate() {
+                let last = j + 1 == g.ranges.len();
+                if lo == hi {
+                    let miss = if last { Label(next_group) } else { Next };
+                    self.jump(BPF_JEQ, lo, Label(in_group), miss);
+                } else {
+                    let miss = if last { next_group } else { self.label() };
+                    self.jump(BPF_JGE, lo, Next, Label(miss));
+                    self.jump(BPF_JGT, hi, Label(miss), Label(in_group));
+                    if !last {
+                        self.place(miss);
+                    }
+                }
+            }
+            self.place(in_group);
+            self.goto(Label(hit));
+            self.place(next_group);
+        }
+        self.goto(Reject);
+        self.place(hit);
+    }
+    /// A new label, to be placed once with [`Builder::place`].
+    fn label(&mut self) -> usize {
+        self.labels.push(usize::MAX);
+        self.labels.len() - 1
+    }
+    /// Places `label` at the next instruction.
+    fn place(&mut self, label: usize) {
+        self.labels[label] = self.insns.len();
+    }
+    /// An unconditional jump (32-bit offset).
+    fn goto(&mut self, to: Target) {
+        self.insns.push((BPF_JMP | BPF_JA, to, Target::Next, 0));
     }
     /// Marks the next instruction as the target of [`Target::Ext`].
     fn ext_here(&mut self) {
@@ -181,26 +296,40 @@ impl Builder {
     fn finish(self, snaplen: u32) -> Vec<sock_filter> {
         let n = self.insns.len();
         let (accept, reject) = (n, n + 1);
-        let offset = |pc: usize, t: Target| -> u8 {
+        let offset = |pc: usize, t: Target| -> usize {
             let to = match t {
                 Target::Next => pc + 1,
                 Target::Accept => accept,
                 Target::Reject => reject,
                 Target::Icmp => self.icmp,
                 Target::Ext => self.ext,
+                Target::Label(l) => self.labels[l],
             };
-            // The program is a fixed ~35 instructions, so every offset fits in a u8.
-            (to - pc - 1) as u8
+            to - pc - 1
         };
         let mut out: Vec<sock_filter> = self
             .insns
             .iter()
             .enumerate()
-            .map(|(pc, &(code, jt, jf, k))| sock_filter {
-                code,
-                jt: offset(pc, jt),
-                jf: offset(pc, jf),
-                k,
+            .map(|(pc, &(code, jt, jf, k))| {
+                if code == BPF_JMP | BPF_JA {
+                    return sock_filter {
+                        code,
+                        jt: 0,
+                        jf: 0,
+                        k: offset(pc, jt) as u32,
+                    };
+                }
+                // Conditional jumps stay within a group of the destination list or the
+                // fixed checks (see the module documentation): their offsets fit a u8,
+                // which `filters_stay_in_range` checks at the largest lists.
+                debug_assert!(offset(pc, jt) <= 255 && offset(pc, jf) <= 255);
+                sock_filter {
+                    code,
+                    jt: offset(pc, jt) as u8,
+                    jf: offset(pc, jf) as u8,
+                    k,
+                }
             })
             .collect();
         out.push(sock_filter {
@@ -219,28 +348,29 @@ impl Builder {
     }
 }
 
-/// Classic BPF for Ethernet frames that accepts only TCP SYN-ACK or RST replies to `dst_ip`
-/// with TCP destination port in `[dport_lo, dport_hi]`, not sent by this host, returning at
-/// most `snaplen` bytes of each (see the module documentation for the exact checks).
+/// Classic BPF for Ethernet frames that accepts only TCP SYN-ACK or RST replies to an
+/// address of `dst` (sorted inclusive ranges) with TCP destination port in
+/// `[dport_lo, dport_hi]`, not sent by this host, returning at most `snaplen` bytes of
+/// each (see the module documentation for the exact checks).
 ///
 /// If `dport_lo > dport_hi` the program accepts nothing.
 pub fn reply_filter(
-    dst_ip: Ipv4Addr,
+    dst: &[(Ipv4Addr, Ipv4Addr)],
     dport_lo: u16,
     dport_hi: u16,
     snaplen: u32,
 ) -> Vec<sock_filter> {
     use Target::{Accept, Icmp, Next, Reject};
     // 1. Not our own transmissions; 2. IPv4: EtherType 0x0800 and version nibble 4.
-    let mut b = Builder::start(32, ETHERTYPE_IPV4, 4);
+    let mut b = Builder::start(32 + 2 * dst.len(), ETHERTYPE_IPV4, 4);
+
+    // 4. First (or only) fragment (the 13-bit fragment offset is zero); 5. addressed to
+    // us; 6. X = 4 * IHL, and a header shorter than 20 bytes is bogus.
+    b.ipv4_first_fragment_to(&dst_groups_v4(dst));
 
     // 3. TCP, or else the ICMP checks at the end.
     b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP_PROTO);
     b.jump(BPF_JEQ, IPPROTO_TCP, Next, Icmp);
-
-    // 4. First (or only) fragment (the 13-bit fragment offset is zero); 5. addressed to
-    // us; 6. X = 4 * IHL, and a header shorter than 20 bytes is bogus.
-    b.ipv4_first_fragment_to(dst_ip);
 
     // 7. dport_lo <= TCP destination port <= dport_hi.
     b.stmt(BPF_LD | BPF_H | BPF_IND, OFF_TCP_DPORT);
@@ -253,37 +383,28 @@ pub fn reply_filter(
     b.jump(BPF_JEQ, TCP_SYN | TCP_ACK, Accept, Next);
     b.jump(BPF_JSET, TCP_RST, Accept, Reject);
 
-    // ICMP (A still holds the protocol): not a later fragment, to us, IHL >= 5, type 3.
+    // ICMP (A still holds the protocol; checks 4 to 6 passed above): type 3.
     b.icmp_here();
     b.jump(BPF_JEQ, IPPROTO_ICMP, Next, Reject);
-    b.ipv4_first_fragment_to(dst_ip);
     b.stmt(BPF_LD | BPF_B | BPF_IND, OFF_ICMP_TYPE);
     b.jump(BPF_JEQ, ICMP_DEST_UNREACH, Accept, Reject);
 
     b.finish(snaplen)
 }
 
-/// Classic BPF for Ethernet frames that accepts IPv6 replies to `dst_ip`: TCP SYN-ACK or
+/// Classic BPF for Ethernet frames that accepts IPv6 replies to an address of `dst`
+/// (sorted inclusive ranges): TCP SYN-ACK or
 /// RST with destination port in `[dport_lo, dport_hi]`, ICMPv6 destination unreachables,
 /// and packets whose first header is an extension header (see the module documentation).
 pub fn reply_filter6(
-    dst_ip: Ipv6Addr,
+    dst: &[(Ipv6Addr, Ipv6Addr)],
     dport_lo: u16,
     dport_hi: u16,
     snaplen: u32,
 ) -> Vec<sock_filter> {
     use Target::{Accept, Ext, Icmp, Next, Reject};
-    let mut b = Builder::start(40, ETHERTYPE_IPV6, 6);
-    let dst = dst_ip.octets();
-    for (i, w) in dst.chunks_exact(4).enumerate() {
-        b.stmt(BPF_LD | BPF_W | BPF_ABS, OFF_IP6_DST + 4 * i as u32);
-        b.jump(
-            BPF_JEQ,
-            u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
-            Next,
-            Reject,
-        );
-    }
+    let mut b = Builder::start(40 + 2 * dst.len(), ETHERTYPE_IPV6, 6);
+    b.dst_in(OFF_IP6_DST, &dst_groups_v6(dst));
     b.stmt(BPF_LD | BPF_B | BPF_ABS, OFF_IP6_NEXT);
     b.jump(BPF_JEQ, IPPROTO_TCP, Next, Icmp);
     b.stmt(BPF_LD | BPF_H | BPF_ABS, OFF_L4_6 + 2);
@@ -458,6 +579,7 @@ mod tests {
                 },
                 c if c == BPF_ALU | BPF_AND | BPF_K => a &= k,
                 c if c == BPF_MISC | BPF_TXA => a = x,
+                c if c == BPF_JMP | BPF_JA => pc += k as usize,
                 c if c & 0x07 == BPF_JMP => {
                     let cond = match c & 0xf0 {
                         BPF_JEQ => a == k,
@@ -518,7 +640,7 @@ mod tests {
     }
 
     fn filter() -> Vec<sock_filter> {
-        reply_filter(DST, 40000, 40010, 96)
+        reply_filter(&[(DST, DST)], 40000, 40010, 96)
     }
 
     const HOST: u32 = 0; // PACKET_HOST
@@ -645,7 +767,7 @@ mod tests {
 
     #[test]
     fn empty_port_range_accepts_nothing() {
-        let p = reply_filter(DST, 40010, 40000, 96);
+        let p = reply_filter(&[(DST, DST)], 40010, 40000, 96);
         for port in [40000, 40005, 40010] {
             assert_eq!(run(&p, &tcp(port, SYNACK), HOST), 0);
         }
@@ -653,9 +775,9 @@ mod tests {
 
     #[test]
     fn snaplen_is_returned_and_offsets_resolve() {
-        let p = reply_filter(DST, 1, 65535, 1500);
+        let p = reply_filter(&[(DST, DST)], 1, 65535, 1500);
         assert_eq!(run(&p, &tcp(443, SYNACK), HOST), 1500);
-        assert_eq!(p.len(), 35);
+        assert_eq!(p.len(), 30);
         for (pc, ins) in p.iter().enumerate() {
             if ins.code & 0x07 == BPF_JMP {
                 assert!(pc + 1 + usize::from(ins.jt) < p.len());
@@ -688,7 +810,7 @@ mod tests {
     #[test]
     fn ipv6_filter() {
         let us: Ipv6Addr = "2001:2::ffff:1".parse().unwrap();
-        let p = reply_filter6(us, 40000, 40010, 128);
+        let p = reply_filter6(&[(us, us)], 40000, 40010, 128);
         let verdict = |f: &[u8], t| run(&p, f, t);
         assert_eq!(verdict(&tcp6(us, 40000, SYNACK), HOST), 128);
         assert_eq!(verdict(&tcp6(us, 40010, 0x04), HOST), 128);
@@ -791,7 +913,7 @@ mod tests {
         );
 
         let us: Ipv6Addr = "2001:2::ffff:1".parse().unwrap();
-        let p6 = for_link(reply_filter6(us, 40000, 40010, 128), ip);
+        let p6 = for_link(reply_filter6(&[(us, us)], 40000, 40010, 128), ip);
         let v6 = |f: &[u8]| run_meta(&p6, &strip(f), Meta::host(HOST, 0x86dd, None));
         assert_eq!(v6(&tcp6(us, 40000, SYNACK)), 128);
         assert_eq!(v6(&tcp6(us, 40011, SYNACK)), 0, "port out of range");
@@ -853,5 +975,124 @@ mod tests {
                 .map(|i| (i.code, i.jt, i.jf, i.k))
                 .collect::<Vec<_>>()
         );
+    }
+
+    /// Replies to every address of a list of sources pass, and to no address outside it,
+    /// for single addresses and ranges alike, TCP and ICMP.
+    #[test]
+    fn a_list_of_sources() {
+        let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let list = [
+            (a("198.19.0.10"), a("198.19.0.17")),
+            (a("198.19.0.40"), a("198.19.0.40")),
+            (a("198.19.1.0"), a("198.19.1.255")),
+        ];
+        let p = reply_filter(&list, 40000, 40010, 96);
+        let to = |dst: &str| frame(0x0800, 5, 6, 0, a(dst), 40005, SYNACK);
+        for ok in [
+            "198.19.0.10",
+            "198.19.0.13",
+            "198.19.0.17",
+            "198.19.0.40",
+            "198.19.1.0",
+            "198.19.1.128",
+            "198.19.1.255",
+        ] {
+            assert_eq!(run(&p, &to(ok), HOST), 96, "{ok}");
+        }
+        for bad in [
+            "198.19.0.9",
+            "198.19.0.18",
+            "198.19.0.39",
+            "198.19.0.41",
+            "198.19.0.255",
+            "198.19.2.0",
+            "0.0.0.0",
+            "255.255.255.255",
+        ] {
+            assert_eq!(run(&p, &to(bad), HOST), 0, "{bad}");
+        }
+        let mut icmp = frame(0x0800, 5, 1, 0, a("198.19.1.7"), 0, 0);
+        icmp[34] = 3;
+        assert_eq!(run(&p, &icmp, HOST), 96);
+        icmp[30..34].copy_from_slice(&a("198.19.2.7").octets());
+        assert_eq!(run(&p, &icmp, HOST), 0);
+        // One compare per single address, two per range.
+        assert_eq!(p.len(), 30 - 1 + 2 + 1 + 2);
+    }
+
+    /// Every jump of the largest lists `-S` accepts lands inside the program, conditional
+    /// offsets fit in 8 bits, and the program is far under the kernel's 4,096.
+    #[test]
+    fn filters_stay_in_range() {
+        use crate::sources::MAX_SOURCE_RANGES;
+        let check = |p: &[sock_filter]| {
+            assert!(p.len() < 4096);
+            for (pc, ins) in p.iter().enumerate() {
+                if ins.code == BPF_JMP | BPF_JA {
+                    assert!(pc + 1 + (ins.k as usize) < p.len());
+                } else if ins.code & 0x07 == BPF_JMP {
+                    assert!(pc + 1 + usize::from(ins.jt) < p.len());
+                    assert!(pc + 1 + usize::from(ins.jf) < p.len());
+                }
+            }
+        };
+        // 64 two-address ranges, every other /24.
+        let v4: Vec<(Ipv4Addr, Ipv4Addr)> = (0..MAX_SOURCE_RANGES as u32)
+            .map(|i| {
+                let x = 0xc613_0000 + (i << 9);
+                (Ipv4Addr::from(x), Ipv4Addr::from(x + 1))
+            })
+            .collect();
+        let p = reply_filter(&v4, 40000, 40010, 96);
+        check(&p);
+        assert!(p.len() <= 166, "{}", p.len());
+        for (lo, hi) in &v4 {
+            for d in [*lo, *hi] {
+                assert_eq!(run(&p, &frame(0x0800, 5, 6, 0, d, 40005, SYNACK), HOST), 96);
+            }
+            let after = Ipv4Addr::from(u32::from(*hi) + 1);
+            assert_eq!(
+                run(&p, &frame(0x0800, 5, 6, 0, after, 40005, SYNACK), HOST),
+                0
+            );
+        }
+        // 64 IPv6 ranges that each cross a /96 boundary: 128 pieces in 64 groups.
+        let v6: Vec<(Ipv6Addr, Ipv6Addr)> = (0..MAX_SOURCE_RANGES as u128)
+            .map(|i| {
+                let x = (0x2001_0002_0000_00ffu128 << 64) | (i << 40) | 0xffff_fffe;
+                (Ipv6Addr::from(x), Ipv6Addr::from(x + 3))
+            })
+            .collect();
+        assert_eq!(dst_groups_v6(&v6).len(), 128);
+        let p6 = reply_filter6(&v6, 40000, 40010, 128);
+        check(&p6);
+        for (lo, hi) in &v6 {
+            for d in [u128::from(*lo), u128::from(*lo) + 2, u128::from(*hi)] {
+                assert_eq!(run(&p6, &tcp6(Ipv6Addr::from(d), 40005, SYNACK), HOST), 128);
+            }
+            let after = Ipv6Addr::from(u128::from(*hi) + 1);
+            assert_eq!(run(&p6, &tcp6(after, 40005, SYNACK), HOST), 0);
+        }
+        // 65 ranges in one /96: two groups with the same prefix.
+        let many: Vec<(Ipv6Addr, Ipv6Addr)> = (0..65u128)
+            .map(|i| {
+                let x = (0x2001_0002u128 << 96) | (i * 4);
+                (Ipv6Addr::from(x), Ipv6Addr::from(x + 1))
+            })
+            .collect();
+        let groups = dst_groups_v6(&many);
+        assert_eq!(
+            groups.iter().map(|g| g.ranges.len()).collect::<Vec<_>>(),
+            [64, 1]
+        );
+        let pm = reply_filter6(&many, 40000, 40010, 128);
+        check(&pm);
+        for (lo, hi) in &many {
+            assert_eq!(run(&pm, &tcp6(*lo, 40005, SYNACK), HOST), 128);
+            assert_eq!(run(&pm, &tcp6(*hi, 40005, SYNACK), HOST), 128);
+            let gap = Ipv6Addr::from(u128::from(*hi) + 1);
+            assert_eq!(run(&pm, &tcp6(gap, 40005, SYNACK), HOST), 0);
+        }
     }
 }

@@ -69,7 +69,9 @@ pub(crate) mod xdp;
 pub use bpf::{for_link, reply_filter, reply_filter6, Framing};
 pub use netns::enter_netns;
 pub use privs::{capabilities, drop_capabilities, has_net_raw, Caps};
-pub use route::{interface, neighbour_mac, resolve_neighbour, route_to, Interface, Route};
+pub use route::{
+    interface, is_local, neighbour_mac, resolve_neighbour, route_to, Interface, Route,
+};
 pub use rx::{PacketRx, RxBatch, RxStats};
 pub use tx::{PacketTx, TxBatch};
 

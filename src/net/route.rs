@@ -408,6 +408,25 @@ pub fn resolve_neighbour<A: NetAddr>(
     }
 }
 
+/// Whether `addr` is an address of this host: the kernel routes it locally (an address
+/// of any interface, or a `local` route such as AnyIP's `ip route add local PREFIX dev lo`).
+pub fn is_local<A: NetAddr>(addr: A) -> io::Result<bool> {
+    let mut req = RouteMessage::default();
+    req.header.address_family = A::FAMILY;
+    req.header.destination_prefix_length = if A::FAMILY == AddressFamily::Inet {
+        32
+    } else {
+        128
+    };
+    req.attributes
+        .push(RouteAttribute::Destination(addr.route_addr()));
+    let replies = request(RouteNetlinkMessage::GetRoute(req), 0)?;
+    Ok(replies.into_iter().any(|m| {
+        matches!(m, RouteNetlinkMessage::NewRoute(r)
+            if r.header.kind == netlink_packet_route::route::RouteType::Local)
+    }))
+}
+
 /// Finds how the kernel would route to `dst` (see [`Route`]).
 ///
 /// Errors: the kernel's own (e.g. ENETUNREACH "Network is unreachable" when there is no

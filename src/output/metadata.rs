@@ -46,6 +46,13 @@ pub struct NetworkInfo {
     pub vlan: Option<u16>,
 }
 
+/// The packets a run sent from one source address.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceCount {
+    pub source_ip: String,
+    pub packets: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct RttSummary {
     pub count: u64,
@@ -109,7 +116,11 @@ pub struct ScanConfig {
     #[serde(serialize_with = "secs")]
     pub cooldown: Duration,
     pub interface: Option<String>,
+    /// The first `-S` address of an IPv4 scan (ZMap's field).
     pub source_ip: Option<Ipv4Addr>,
+    /// `-S` as ranges (`198.19.0.10-198.19.0.17,198.19.0.40`), either family; null
+    /// without `-S`.
+    pub source_ips: Option<String>,
     pub gateway_mac: Option<String>,
     /// `--source-mac`, if given (`network.source_mac` is the one used).
     pub source_mac: Option<String>,
@@ -220,6 +231,9 @@ pub struct Metadata {
     /// over the senders: the evidence behind an exact rate (zero when every batch left on
     /// time).
     pub send_schedule_skipped_s: f64,
+    /// Every source address of the scan (`-S`, or the interface's) with the packets this
+    /// run sent from it, in the list's order.
+    pub packets_by_source: Vec<SourceCount>,
     /// The transmit back end of each sender thread: `af_packet`, `af_xdp_zerocopy` or
     /// `af_xdp_copy` (what ran, not what was asked for: AF_XDP falls back to AF_PACKET).
     pub transmit: Vec<&'static str>,
@@ -311,6 +325,10 @@ mod test {
             send_failed_frames: 0,
             send_rate_achieved_pps: 0.0,
             send_schedule_skipped_s: 0.0,
+            packets_by_source: vec![SourceCount {
+                source_ip: String::new(),
+                packets: 0,
+            }],
             transmit: vec![],
             frames_received: 0,
             replies: Replies::from_counters(&Counters::default()),
@@ -346,6 +364,7 @@ mod test {
             "send_failed_frames",
             "send_rate_achieved_pps",
             "send_schedule_skipped_s",
+            "packets_by_source",
             "transmit",
             "frames_received",
             "replies",
@@ -379,6 +398,7 @@ mod test {
             "config.cooldown",
             "config.interface",
             "config.source_ip",
+            "config.source_ips",
             "config.gateway_mac",
             "config.source_ports",
             "config.sender_threads",

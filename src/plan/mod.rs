@@ -135,6 +135,12 @@ pub fn identity(config: &Config) -> ScanIdentity {
         sender_threads: sender_threads(config),
         max_targets: config.targets.max_targets,
         seed: config.targets.seed,
+        source_ips: config
+            .network
+            .sources
+            .as_ref()
+            .filter(|s| s.len() > 1)
+            .map(|s| s.to_text()),
     }
 }
 

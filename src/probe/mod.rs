@@ -11,9 +11,12 @@
 //! [`MAX_FRAME_LEN`].
 //!
 //! Everything that is the same for every probe is written once per send buffer
-//! ([`Probe::init`]); per target only the destination address, ports, sequence number,
-//! IP id (IPv6: flow label), timestamp value (if the options have one) and the checksums
-//! are written ([`Probe::patch`]).
+//! ([`Probe::init`]); per target only the source and destination addresses, ports,
+//! sequence number, IP id (IPv6: flow label), timestamp value (if the options have one)
+//! and the checksums are written ([`Probe::patch`]). The source is a per-probe field
+//! because a scan may spread its targets over several source addresses (`-S`, see
+//! [`crate::sources`]); the template's sums leave both addresses out and each probe adds
+//! its own.
 //!
 //! The checksums are incremental: the template keeps the unfolded one's-complement sums of
 //! the headers (and the payload) with the variable fields zeroed, so a probe costs a
@@ -336,6 +339,8 @@ fn write_tcp_checksum(tcp: &mut [u8], sum: u32) {
 /// The per-probe fields. For IPv6, `ipid` goes into the flow label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbeFields<A = Ipv4Addr> {
+    /// The source address: one of the scan's (`-S`), chosen per target.
+    pub saddr: A,
     pub daddr: A,
     pub dport: u16,
     pub sport: u16,
@@ -412,9 +417,10 @@ mod test {
         ]
     }
 
-    fn fields<A: Copy>(daddr: A, i: u32) -> ProbeFields<A> {
+    fn fields<A: Copy>(saddr: A, daddr: A, i: u32) -> ProbeFields<A> {
         let x = i.wrapping_mul(2_654_435_761);
         ProbeFields {
+            saddr,
             daddr,
             dport: (x >> 3) as u16 | 1,
             sport: 0xffff - (x as u16 >> 1),
@@ -509,16 +515,21 @@ mod test {
                     let mut buf = vec![0xa5u8; MAX_FRAME_LEN];
                     t.init(&mut buf);
                     for i in 0..200u32 {
-                        let f = fields(Ipv4Addr::from(0xc612_0000 | i.wrapping_mul(7919)), i);
+                        // Every other probe from another source of a list (-S).
+                        let s = match i % 2 {
+                            0 => src,
+                            _ => Ipv4Addr::new(198, 19, 100, (i % 251) as u8),
+                        };
+                        let f = fields(s, Ipv4Addr::from(0xc612_0000 | i.wrapping_mul(7919)), i);
                         t.patch(&mut buf, &f);
                         let frame = &buf[..t.frame_len()];
                         let ip = Ipv4Packet::new(ip_of(frame, link, 0x0800)).unwrap();
                         assert_eq!(usize::from(ip.get_total_length()), len - link.len());
                         assert_eq!(ip.get_checksum(), pnet_ipv4::checksum(&ip), "{link:?}");
                         assert_eq!((ip.get_ttl(), ip.get_identification()), (17, f.ipid));
-                        assert_eq!((ip.get_source(), ip.get_destination()), (src, f.daddr));
+                        assert_eq!((ip.get_source(), ip.get_destination()), (s, f.daddr));
                         let tcp = TcpPacket::new(ip.payload()).unwrap();
-                        let sum = pnet_tcp::ipv4_checksum(&tcp, &src, &f.daddr);
+                        let sum = pnet_tcp::ipv4_checksum(&tcp, &s, &f.daddr);
                         check_tcp(&tcp, &f, &options, payload, sum);
                     }
                     assert!(buf[t.frame_len()..].iter().all(|&b| b == 0xa5));
@@ -553,16 +564,20 @@ mod test {
                     t.init(&mut buf);
                     for i in 0..200u32 {
                         let d = (0x2001_0002u128 << 96) | u128::from(i.wrapping_mul(104_729));
-                        let f = fields(Ipv6Addr::from(d | u128::from(u32::MAX - i) << 64), i);
+                        let s = match i % 2 {
+                            0 => src,
+                            _ => Ipv6Addr::from(u128::from(src) ^ u128::from(i) << 40 | 0xffff),
+                        };
+                        let f = fields(s, Ipv6Addr::from(d | u128::from(u32::MAX - i) << 64), i);
                         t.patch(&mut buf, &f);
                         let frame = &buf[..t.frame_len()];
                         let ip = Ipv6Packet::new(ip_of(frame, link, 0x86dd)).unwrap();
                         assert_eq!(usize::from(ip.get_payload_length()), len - link.len() - 40);
                         assert_eq!((ip.get_hop_limit(), ip.get_next_header().0), (200, 6));
                         assert_eq!(ip.get_flow_label(), u32::from(f.ipid));
-                        assert_eq!((ip.get_source(), ip.get_destination()), (src, f.daddr));
+                        assert_eq!((ip.get_source(), ip.get_destination()), (s, f.daddr));
                         let tcp = TcpPacket::new(ip.payload()).unwrap();
-                        let sum = pnet_tcp::ipv6_checksum(&tcp, &src, &f.daddr);
+                        let sum = pnet_tcp::ipv6_checksum(&tcp, &s, &f.daddr);
                         check_tcp(&tcp, &f, &options, payload, sum);
                     }
                     assert!(buf[t.frame_len()..].iter().all(|&b| b == 0xa5));

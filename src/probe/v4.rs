@@ -1,6 +1,6 @@
 //! The IPv4 SYN probe: a 20-byte IPv4 header with don't-fragment set before the TCP
-//! header. Per probe the destination address, ports, sequence number, IP id, timestamp
-//! value (if any) and both checksums (IPv4 header and TCP) are written.
+//! header. Per probe the source and destination addresses, ports, sequence number, IP id,
+//! timestamp value (if any) and both checksums (IPv4 header and TCP) are written.
 
 use std::net::Ipv4Addr;
 
@@ -15,6 +15,7 @@ mod field {
     use core::ops::Range;
     pub const IDENT: Range<usize> = 4..6;
     pub const CHECKSUM: Range<usize> = 10..12;
+    pub const SRC: Range<usize> = 12..16;
     pub const DST: Range<usize> = 16..20;
 }
 
@@ -44,9 +45,13 @@ impl ProbeTemplate {
             ip.set_protocol(ipv4::PROTOCOL_TCP);
             ip.set_src_addr(p.src_ip);
         }
-        let ip_sum = checksum::add(0, &frame[ip_at..tcp_at]);
+        // The sums leave out both addresses: each probe adds its own.
+        let mut header = [0u8; ipv4::HEADER_LEN];
+        header.copy_from_slice(&frame[ip_at..tcp_at]);
+        header[field::SRC].fill(0);
+        let ip_sum = checksum::add(0, &header);
         let pseudo = checksum::pseudo_header(
-            p.src_ip,
+            Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             ipv4::PROTOCOL_TCP,
             segment_len as u16,
@@ -77,13 +82,16 @@ impl ProbeTemplate {
     pub fn patch(&self, buf: &mut [u8], f: &ProbeFields) {
         let (head, tcp) = buf[..self.layout.len].split_at_mut(self.layout.tcp);
         let ip = &mut head[self.layout.ip..];
-        let daddr = u32::from(f.daddr);
+        let (saddr, daddr) = (u32::from(f.saddr), u32::from(f.daddr));
         ip[field::IDENT].copy_from_slice(&f.ipid.to_be_bytes());
+        ip[field::SRC].copy_from_slice(&saddr.to_be_bytes());
         ip[field::DST].copy_from_slice(&daddr.to_be_bytes());
-        let ip_sum = checksum::add_u32(self.ip_sum + u32::from(f.ipid), daddr);
+        // Both addresses are in the IP header sum and in the TCP pseudo-header sum.
+        let addrs = checksum::add_u32(checksum::add_u32(0, saddr), daddr);
+        let ip_sum = self.ip_sum + u32::from(f.ipid) + addrs;
         ip[field::CHECKSUM].copy_from_slice(&checksum::fold(ip_sum).to_be_bytes());
 
-        let sum = patch_tcp(tcp, f, checksum::add_u32(self.tcp_sum, daddr), self.tsval);
+        let sum = patch_tcp(tcp, f, self.tcp_sum + addrs, self.tsval);
         write_tcp_checksum(tcp, sum);
     }
 }
@@ -125,6 +133,7 @@ mod test {
 
     fn fields() -> ProbeFields {
         ProbeFields {
+            saddr: Ipv4Addr::new(198, 19, 0, 1),
             daddr: Ipv4Addr::new(198, 18, 3, 7),
             dport: 80,
             sport: 40001,
@@ -163,6 +172,7 @@ mod test {
             (x >> 16) as u32
         };
         let mut cases = vec![ProbeFields {
+            saddr: Ipv4Addr::new(255, 255, 255, 255),
             daddr: Ipv4Addr::new(255, 255, 255, 255),
             dport: 0xffff,
             sport: 0xffff,
@@ -172,6 +182,7 @@ mod test {
         }];
         for _ in 0..10_000 {
             cases.push(ProbeFields {
+                saddr: Ipv4Addr::from(next()),
                 daddr: Ipv4Addr::from(next()),
                 dport: next() as u16,
                 sport: next() as u16,
@@ -186,8 +197,15 @@ mod test {
             assert!(reply.ip_checksum_ok, "{f:?}");
             assert_eq!(reply.tcp_checksum_ok, Some(true), "{f:?}");
             assert_eq!(
-                (reply.daddr, reply.dport, reply.sport, reply.seq, reply.ipid),
-                (f.daddr, f.dport, f.sport, f.seq, f.ipid)
+                (
+                    reply.saddr,
+                    reply.daddr,
+                    reply.dport,
+                    reply.sport,
+                    reply.seq,
+                    reply.ipid
+                ),
+                (f.saddr, f.daddr, f.dport, f.sport, f.seq, f.ipid)
             );
             assert_eq!(reply.options.timestamp, Some((f.tsval, 0)));
         }

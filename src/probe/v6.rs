@@ -1,12 +1,12 @@
 //! The IPv6 SYN probe: the same Linux-like TCP header as the IPv4 probe behind a 40-byte
 //! IPv6 header (no extension headers), patched per target in the same way.
 //!
-//! Per probe the destination address (16 bytes), ports, sequence number, timestamp value
-//! and the low 16 bits of the flow label (the tag's IP-id bits, which make probes differ
-//! on the wire as the IPv4 id does) are written. IPv6 has no header checksum; the TCP
-//! checksum covers the IPv6 pseudo-header, whose constant part (source address, length,
-//! next header) is summed once in the template, so a probe adds the eight 16-bit words of
-//! the destination and the TCP fields, then folds.
+//! Per probe the source and destination addresses (16 bytes each), ports, sequence number,
+//! timestamp value and the low 16 bits of the flow label (the tag's IP-id bits, which make
+//! probes differ on the wire as the IPv4 id does) are written. IPv6 has no header checksum;
+//! the TCP checksum covers the IPv6 pseudo-header, whose constant part (length, next
+//! header) is summed once in the template, so a probe adds the sixteen 16-bit words of the
+//! two addresses and the TCP fields, then folds.
 
 use std::net::Ipv6Addr;
 
@@ -21,6 +21,7 @@ mod field {
     use core::ops::Range;
     /// The low 16 bits of the 20-bit flow label.
     pub const FLOW_LOW: Range<usize> = 2..4;
+    pub const SRC: Range<usize> = 8..24;
     pub const DST: Range<usize> = 24..40;
 }
 
@@ -45,8 +46,9 @@ impl ProbeTemplate6 {
         ip.set_next_header(ipv6::NEXT_HEADER_TCP);
         ip.set_hop_limit(p.ttl);
         ip.set_src_addr(p.src_ip);
+        // The sum leaves out both addresses: each probe adds its own.
         let pseudo = checksum::pseudo_header_v6(
-            p.src_ip,
+            Ipv6Addr::UNSPECIFIED,
             Ipv6Addr::UNSPECIFIED,
             ipv6::NEXT_HEADER_TCP,
             segment_len as u32,
@@ -86,10 +88,11 @@ impl Probe for ProbeTemplate6 {
         let (head, tcp) = buf[..self.layout.len].split_at_mut(self.layout.tcp);
         let ip = &mut head[self.layout.ip..];
         ip[field::FLOW_LOW].copy_from_slice(&f.ipid.to_be_bytes());
+        ip[field::SRC].copy_from_slice(&f.saddr.octets());
         ip[field::DST].copy_from_slice(&f.daddr.octets());
-        // At most 8 + 6 words of 0xffff on top of a 16-bit sum: far from overflow.
+        // At most 16 + 6 words of 0xffff on top of a 16-bit sum: far from overflow.
         let mut sum = self.tcp_sum;
-        for w in f.daddr.segments() {
+        for w in f.saddr.segments().into_iter().chain(f.daddr.segments()) {
             sum += u32::from(w);
         }
         let sum = patch_tcp(tcp, f, sum, self.tsval);
@@ -129,6 +132,7 @@ mod test {
             x
         };
         let mut cases = vec![ProbeFields {
+            saddr: Ipv6Addr::from(u128::MAX),
             daddr: Ipv6Addr::from(u128::MAX),
             dport: 0xffff,
             sport: 0xffff,
@@ -138,6 +142,7 @@ mod test {
         }];
         for _ in 0..5_000 {
             cases.push(ProbeFields {
+                saddr: Ipv6Addr::from(u128::from(next()) << 64 | u128::from(next())),
                 daddr: Ipv6Addr::from(u128::from(next()) << 64 | u128::from(next())),
                 dport: next() as u16,
                 sport: next() as u16,
@@ -151,8 +156,8 @@ mod test {
             let r = V6::parse_reply(&buf).unwrap();
             assert_eq!(r.tcp_checksum_ok, Some(true), "{f:?}");
             assert_eq!(
-                (r.daddr, r.dport, r.sport, r.seq),
-                (f.daddr, f.dport, f.sport, f.seq)
+                (r.saddr, r.daddr, r.dport, r.sport, r.seq),
+                (f.saddr, f.daddr, f.dport, f.sport, f.seq)
             );
             assert_eq!(r.options.timestamp, Some((f.tsval, 0)));
             let ip = crate::wire::Ipv6Packet::new_checked(&buf[IP..]).unwrap();

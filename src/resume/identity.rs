@@ -44,6 +44,11 @@ pub struct ScanIdentity {
     pub sender_threads: u32,
     pub max_targets: Option<u64>,
     pub seed: u64,
+    /// `-S` when it names more than one address (as ranges): which source each target's
+    /// probes leave from depends on it. Left out otherwise, so that the hash of a scan
+    /// with one source is the one it always was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ips: Option<String>,
 }
 
 impl ScanIdentity {
@@ -88,8 +93,17 @@ impl ScanIdentity {
         );
         cmp("max targets", opt(self.max_targets), opt(now.max_targets));
         cmp("seed", self.seed.to_string(), now.seed.to_string());
+        cmp(
+            "source addresses",
+            opt_text(&self.source_ips),
+            opt_text(&now.source_ips),
+        );
         d
     }
+}
+
+fn opt_text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "one".into())
 }
 
 /// Refuses a checkpoint of another scan: `now` is the identity of the configuration about
@@ -153,6 +167,7 @@ mod test {
             sender_threads: 3,
             max_targets: Some(100),
             seed: 42,
+            source_ips: None,
         }
     }
 
@@ -162,5 +177,13 @@ mod test {
         let mut other = fixed();
         other.seed = 43;
         assert_ne!(other.hash(), fixed().hash());
+        // A list of sources is part of the identity; one source leaves the hash as it was.
+        let mut sources = fixed();
+        sources.source_ips = Some("198.19.0.10-198.19.0.17".into());
+        assert_ne!(sources.hash(), fixed().hash());
+        assert_eq!(
+            sources.differences(&fixed()),
+            vec!["source addresses one (checkpoint: 198.19.0.10-198.19.0.17)".to_string()]
+        );
     }
 }

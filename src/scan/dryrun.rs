@@ -10,6 +10,7 @@ use crate::counters::Counters;
 use crate::output::{JsonLines, WriteOutcome};
 use crate::send::backend::DryRun;
 use crate::send::{SendEnd, SendShared, Sender, Transmit};
+use crate::sources::Sources;
 use crate::stop::{Reason, Stop};
 use crate::targets::cyclic::Cyclic;
 use crate::targets::live_blocklist::LiveBlocklist;
@@ -51,12 +52,16 @@ fn run<F: Live>(
     targets: &TargetsOf<F>,
 ) -> anyhow::Result<End> {
     let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
-    let src = F::source_override(config).unwrap_or(F::UNSPECIFIED);
+    let sources = F::source_override(config);
+    let src = sources.map_or(F::UNSPECIFIED, |l| l.first());
     let src_mac = config.network.source_mac.unwrap_or([0; 6]);
     let link = config.probe.link(src_mac, gateway);
     let template = super::family::template::<F>(config, link, src)?;
     let sports = config.network.source_ports;
-    let validator = Validator::new(key, src, sports, config.pacing.probes);
+    let mut validator = Validator::new(key, src, sports, config.pacing.probes);
+    if let Some(list) = sources {
+        validator = validator.with_sources(Sources::new(list.clone(), config.targets.seed));
+    }
     let blocklist = LiveBlocklist::new(targets.blocklist.clone());
     let cyclic = Cyclic::new(config.targets.len(), config.targets.seed);
     let counters = Counters::default();

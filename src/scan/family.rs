@@ -9,6 +9,7 @@ use crate::config::{Config, FamilyTargets, TargetSet};
 use crate::family::ScanFamily;
 use crate::net::{self, route::NetAddr};
 use crate::probe::{LayoutError, LinkHeader, ProbeTemplate, ProbeTemplate6, TemplateParams};
+use crate::sources::{ParsedSources, SourceList};
 use crate::wire::{V4, V6};
 
 pub(super) trait Live: ScanFamily<Addr: NetAddr> {
@@ -17,24 +18,35 @@ pub(super) trait Live: ScanFamily<Addr: NetAddr> {
     /// an ICMP error quoting the probe's IP header and 8 bytes of TCP.
     const SNAPLEN: u32;
     /// `-S`, if given.
-    fn source_override(config: &Config) -> Option<Self::Addr>;
+    fn source_override(config: &Config) -> Option<&SourceList<Self::Addr>>;
     /// The probe template of these parameters.
     fn template(params: &TemplateParams<Self::Addr>) -> Result<Self::Template, LayoutError>;
-    /// The capture filter for replies to `src` on our source ports.
-    fn filter(src: Self::Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter>;
+    /// The capture filter for replies to any of `sources` on our source ports.
+    fn filter(
+        sources: &SourceList<Self::Addr>,
+        sports: (u16, u16),
+        snaplen: u32,
+    ) -> Vec<net::sock_filter>;
 }
 
 impl Live for V4 {
     const UNSPECIFIED: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
     const SNAPLEN: u32 = crate::recv::capture::SNAPLEN;
-    fn source_override(config: &Config) -> Option<Ipv4Addr> {
-        config.network.source_ip
+    fn source_override(config: &Config) -> Option<&SourceList<Ipv4Addr>> {
+        match &config.network.sources {
+            Some(ParsedSources::V4(l)) => Some(l),
+            _ => None,
+        }
     }
     fn template(params: &TemplateParams<Ipv4Addr>) -> Result<ProbeTemplate, LayoutError> {
         ProbeTemplate::new(params)
     }
-    fn filter(src: Ipv4Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter> {
-        net::reply_filter(src, sports.0, sports.1, snaplen)
+    fn filter(
+        sources: &SourceList<Ipv4Addr>,
+        sports: (u16, u16),
+        snaplen: u32,
+    ) -> Vec<net::sock_filter> {
+        net::reply_filter(sources.ranges(), sports.0, sports.1, snaplen)
     }
 }
 
@@ -43,14 +55,21 @@ impl Live for V6 {
     /// An ICMPv6 error alone needs 14 + 40 + 8 + 40 + 8 = 110 bytes, and extension
     /// headers may come before TCP or ICMPv6 and inside the quote: room for 64 bytes of them.
     const SNAPLEN: u32 = 14 + 40 + 64 + 60;
-    fn source_override(config: &Config) -> Option<Ipv6Addr> {
-        config.network.source_ip6
+    fn source_override(config: &Config) -> Option<&SourceList<Ipv6Addr>> {
+        match &config.network.sources {
+            Some(ParsedSources::V6(l)) => Some(l),
+            _ => None,
+        }
     }
     fn template(params: &TemplateParams<Ipv6Addr>) -> Result<ProbeTemplate6, LayoutError> {
         ProbeTemplate6::new(params)
     }
-    fn filter(src: Ipv6Addr, sports: (u16, u16), snaplen: u32) -> Vec<net::sock_filter> {
-        net::reply_filter6(src, sports.0, sports.1, snaplen)
+    fn filter(
+        sources: &SourceList<Ipv6Addr>,
+        sports: (u16, u16),
+        snaplen: u32,
+    ) -> Vec<net::sock_filter> {
+        net::reply_filter6(sources.ranges(), sports.0, sports.1, snaplen)
     }
 }
 

@@ -26,7 +26,9 @@ use crate::config::Config;
 use crate::counters::Counters;
 use crate::net;
 use crate::notice::{BoundNotice, NoticeServer};
-use crate::output::metadata::{drops_by_reason, Metadata, Replies, RttSummary, ScanConfig};
+use crate::output::metadata::{
+    drops_by_reason, Metadata, Replies, RttSummary, ScanConfig, SourceCount,
+};
 use crate::output::spec::OutputSpec;
 use crate::output::status::StatusFile;
 use crate::output::{rfc3339_us, unix_us_now, JsonLines, Record, WriteOutcome};
@@ -35,6 +37,7 @@ use crate::recv::capture::SocketCapture;
 use crate::recv::{Classifier, Control};
 use crate::send::backend::{open_tx, SocketTx};
 use crate::send::{Backend, SendEnd, SendReport, SendShared, Sender};
+use crate::sources::Sources;
 use crate::stop::{Reason, Stage, Stop};
 use crate::targets::cyclic::{Cyclic, Walk};
 use crate::targets::live_blocklist::LiveBlocklist;
@@ -165,7 +168,7 @@ impl<F: Live> Resources<F> {
         // Discovery can wait seconds for a neighbour: read what changed meanwhile.
         reloader.catch_up();
         let threads = crate::plan::thread_count(config);
-        let filter = F::filter(network.src_ip(), config.network.source_ports, F::SNAPLEN);
+        let filter = F::filter(network.sources(), config.network.source_ports, F::SNAPLEN);
         let framing = network.framing();
         let filter = net::for_link(filter, framing);
         let protocol = framing.capture_protocol(F::ETHERTYPE);
@@ -301,7 +304,8 @@ impl<'t, F: Live> Shared<'t, F> {
                 net.src_ip(),
                 config.network.source_ports,
                 config.pacing.probes,
-            ),
+            )
+            .with_sources(Sources::new(net.sources().clone(), config.targets.seed)),
             template: res.template.clone(),
             blocklist: LiveBlocklist::new(targets.blocklist.clone()),
             counters: Counters::default(),
@@ -378,6 +382,8 @@ struct Joined {
     skipped: Duration,
     all_walks_done: bool,
     rtt: Option<Histogram<u64>>,
+    /// Packets sent from each source address (by number), summed over the senders.
+    per_source: Vec<u64>,
 }
 
 impl<'scope> Pipeline<'scope> {
@@ -446,6 +452,7 @@ impl<'scope> Pipeline<'scope> {
         let mut achieved = Some(0.0);
         let mut all_walks_done = true;
         let mut skipped = Duration::ZERO;
+        let mut per_source = vec![0u64; scan.validator.sources().len() as usize];
         for h in self.senders {
             // A panic was caught by `stage`; a failed join can only mean the same.
             let Ok(Some(r)) = h.join() else {
@@ -456,6 +463,9 @@ impl<'scope> Pipeline<'scope> {
             achieved = achieved.zip(r.achieved_rate()).map(|(a, b)| a + b);
             all_walks_done &= r.end == SendEnd::Done;
             skipped += r.skipped;
+            for (sum, n) in per_source.iter_mut().zip(&r.per_source) {
+                *sum += n;
+            }
         }
         if self.watcher.is_some_and(|w| w.join().is_err()) {
             anyhow::bail!("the blocklist watcher panicked");
@@ -473,6 +483,7 @@ impl<'scope> Pipeline<'scope> {
             skipped,
             all_walks_done,
             rtt,
+            per_source,
         })
     }
 }
@@ -509,7 +520,7 @@ fn spawn_senders<'scope, 'env, F: Live>(
         let (stop, done) = (&scan.stop, &scan.senders_done);
         handles.push(s.spawn(move || {
             let r = stage(stop, Stage::Sender, || sender.run(&mut walk, &mut tx));
-            if r.is_some_and(|r| r.end == SendEnd::Deadline) {
+            if r.as_ref().is_some_and(|r| r.end == SendEnd::Deadline) {
                 stop.request(Reason::MaxRuntime);
             }
             done.fetch_add(1, Relaxed);
@@ -673,6 +684,16 @@ fn metadata<F: Live>(
             None => 0.0,
         },
         send_schedule_skipped_s: joined.skipped.as_secs_f64(),
+        packets_by_source: res
+            .network
+            .sources()
+            .iter()
+            .zip(&joined.per_source)
+            .map(|(a, &packets)| SourceCount {
+                source_ip: a.to_string(),
+                packets,
+            })
+            .collect(),
         transmit: res.transmit.clone(),
         frames_received: c.recv.packets.load(Relaxed),
         replies: Replies::from_counters(c),

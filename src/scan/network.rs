@@ -15,6 +15,7 @@ use crate::targets::Numbered;
 use crate::targets::TargetSpace;
 
 use super::family::Live;
+use crate::sources::{SourceAddr, SourceList};
 use crate::wire::ethernet::format_mac;
 use crate::wire::Link;
 
@@ -24,7 +25,8 @@ use crate::wire::Link;
 pub struct Network<A> {
     ifname: String,
     ifindex: u32,
-    src_ip: A,
+    /// `-S`, or the interface's address.
+    sources: SourceList<A>,
     src_mac: [u8; 6],
     gateway: Option<A>,
     dst_mac: [u8; 6],
@@ -32,15 +34,20 @@ pub struct Network<A> {
     vlan: Option<u16>,
 }
 
-impl<A: NetAddr> Network<A> {
+impl<A: NetAddr + SourceAddr> Network<A> {
     /// The index of the interface probes leave from.
     pub fn ifindex(&self) -> u32 {
         self.ifindex
     }
 
-    /// The scan's source address.
+    /// The scan's (first) source address.
     pub fn src_ip(&self) -> A {
-        self.src_ip
+        self.sources.first()
+    }
+
+    /// Every source address of the scan.
+    pub fn sources(&self) -> &SourceList<A> {
+        &self.sources
     }
 
     /// What precedes the IP header of the probes and of the replies captured.
@@ -72,7 +79,7 @@ impl<A: NetAddr> Network<A> {
         };
         NetworkInfo {
             interface: self.ifname.clone(),
-            source_ip: self.src_ip.to_string(),
+            source_ip: self.src_ip().to_string(),
             source_mac: mac(&self.src_mac),
             gateway_ip: self.gateway.map(|g| g.to_string()),
             gateway_mac: mac(&self.dst_mac),
@@ -112,9 +119,13 @@ pub(super) fn discover<F: Live>(
             anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
         }
     };
-    let src_ip = match F::source_override(config).or(if_ip) {
-        Some(ip) => ip,
-        None => anyhow::bail!(
+    let sources = match (F::source_override(config), if_ip) {
+        (Some(list), _) => {
+            warn_unless_local(list);
+            list.clone()
+        }
+        (None, Some(ip)) => SourceList::one(ip),
+        (None, None) => anyhow::bail!(
             "interface {ifname} has no address of the targets' family; pass -S/--source-ip"
         ),
     };
@@ -144,7 +155,7 @@ pub(super) fn discover<F: Live>(
     Ok(Network {
         ifname,
         ifindex,
-        src_ip,
+        sources,
         src_mac: config.network.source_mac.unwrap_or(if_mac),
         gateway,
         dst_mac,
@@ -168,5 +179,24 @@ fn link_of(flags: &LinkFlags, ifname: &str, kind: Option<Link>) -> anyhow::Resul
         (None, false) => anyhow::bail!(
             "{ifname} is a kind of link synsurvey cannot frame probes for on its own; if it carries bare IP packets, pass -X/--iplayer"
         ),
+    }
+}
+
+/// `-S` names addresses this host does not own: a warning, not a refusal (ZMap sends from
+/// them too), since a block routed to this host need not be assigned to an interface. But
+/// replies to such an address reach the scanner only if the network routes them here, and
+/// the kernel does not reset the connections the targets' SYN-ACKs open (they time out).
+fn warn_unless_local<A: NetAddr + SourceAddr>(list: &SourceList<A>) {
+    let foreign: Vec<A> = list
+        .iter()
+        .filter(|a| !net::is_local(*a).unwrap_or(false))
+        .collect();
+    if let Some(first) = foreign.first() {
+        eprintln!(
+            "synsurvey: warning: -S/--source-ip: {} of {} source addresses are not addresses of this host (first: {first}); \
+             replies to them arrive only if the network routes them here, and this host will not reset the connections they open",
+            foreign.len(),
+            list.len()
+        );
     }
 }

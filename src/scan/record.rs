@@ -25,7 +25,11 @@ impl ScanConfig {
             probes: c.pacing.probes,
             cooldown: c.pacing.cooldown,
             interface: c.network.interface.clone(),
-            source_ip: c.network.source_ip,
+            source_ip: match &c.network.sources {
+                Some(crate::sources::ParsedSources::V4(l)) => Some(l.first()),
+                _ => None,
+            },
+            source_ips: c.network.sources.as_ref().map(|s| s.to_text()),
             gateway_mac: c
                 .network
                 .gateway_mac
@@ -86,10 +90,13 @@ impl ScanConfig {
 /// what a dry run sends from.
 fn configured_source(c: &Config) -> std::net::IpAddr {
     use crate::config::TargetSet;
+    use crate::sources::ParsedSources;
     use std::net::{Ipv4Addr, Ipv6Addr};
-    match c.targets.set {
-        TargetSet::V4(_) => c.network.source_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).into(),
-        TargetSet::V6(_) => c.network.source_ip6.unwrap_or(Ipv6Addr::UNSPECIFIED).into(),
+    match (&c.targets.set, &c.network.sources) {
+        (_, Some(ParsedSources::V4(l))) => l.first().into(),
+        (_, Some(ParsedSources::V6(l))) => l.first().into(),
+        (TargetSet::V4(_), None) => Ipv4Addr::UNSPECIFIED.into(),
+        (TargetSet::V6(_), None) => Ipv6Addr::UNSPECIFIED.into(),
     }
 }
 

@@ -161,10 +161,13 @@ pub enum SendEnd {
     Deadline,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SendReport {
     pub end: SendEnd,
     pub packets: u64,
+    /// Packets sent from each source address, by its number in the scan's list: counted
+    /// by this thread alone, summed over the threads at the end.
+    pub per_source: Vec<u64>,
     /// When the last batch had been handed to the kernel.
     pub finished: Instant,
     /// When the first batch was, and how many packets it held: the rate over the
@@ -187,9 +190,9 @@ impl SendReport {
 }
 
 /// Where a sender stands in its walk, between batches; `A` is the numbered set's address.
-struct Cursor<A> {
+struct Cursor<A, W> {
     /// A target whose probes did not all fit in the last batch: (addr, port, tag, next probe).
-    pending: Option<(A, u16, Tag, u16)>,
+    pending: Option<(A, u16, Tag<W>, u16)>,
     /// Indices this run's walk yielded.
     yielded: u64,
     /// (position, yielded) just before the target being probed was drawn: the resume point
@@ -197,7 +200,7 @@ struct Cursor<A> {
     target_from: (u64, u64),
 }
 
-impl<A> Cursor<A> {
+impl<A, W> Cursor<A, W> {
     /// Where a resumed scan continues: a target whose probes were not all sent is not
     /// consumed.
     fn resume_point(&self, walk: &Walk) -> (u64, u64) {
@@ -206,6 +209,14 @@ impl<A> Cursor<A> {
             None => (Walk::position(walk), self.yielded),
         }
     }
+}
+
+/// What each frame of a batch is, by its place in the batch.
+struct Slots {
+    /// Which of the `-P` probes to its target.
+    probes: Vec<u16>,
+    /// The number of its source address (with several sources only).
+    sources: Vec<u32>,
 }
 
 /// What one batch holds.
@@ -226,7 +237,12 @@ impl<F: ScanFamily> Sender<'_, F> {
         tx.prepare(sh.template);
         let mut pacer = Pacer::with_batch(self.rate, sh.epoch, batch);
         let mut view = BlockView::new(sh.blocklist);
-        let mut probe_nums = vec![0u16; batch];
+        let mut per_source = vec![0u64; sh.validator.sources().len() as usize];
+        let mut slots = Slots {
+            probes: vec![0u16; batch],
+            // Left empty with one source: every frame is its.
+            sources: vec![0u32; if per_source.len() > 1 { batch } else { 0 }],
+        };
         let mut cur = Cursor {
             pending: None,
             yielded: 0,
@@ -244,10 +260,10 @@ impl<F: ScanFamily> Sender<'_, F> {
             }
             view.refresh();
             let tsval = sh.epoch.elapsed().as_micros() as u32;
-            let b = self.fill(&mut cur, walk, &view, tx, &mut probe_nums, tsval);
+            let b = self.fill(&mut cur, walk, &view, tx, &mut slots, tsval);
             if b.frames > 0 {
                 let sent = crate::test_hooks::fault(crate::test_hooks::Point::Send)
-                    .and_then(|()| tx.send(b.frames, &probe_nums[..b.frames]));
+                    .and_then(|()| tx.send(b.frames, &slots.probes[..b.frames]));
                 let frames = b.frames as u64;
                 // The pacer counts a lost batch too: failures come at the rate, not in a spin.
                 pacer.sent(frames);
@@ -257,6 +273,7 @@ impl<F: ScanFamily> Sender<'_, F> {
                         started.get_or_insert((finished, frames));
                         sh.counters.send.packets.fetch_add(frames, Relaxed);
                         sh.counters.send.targets.fetch_add(b.targets, Relaxed);
+                        count_sources(&mut per_source, &slots.sources, b.frames);
                     }
                     Err(e) => {
                         sh.counters.send.errors.fetch_add(1, Relaxed);
@@ -283,21 +300,23 @@ impl<F: ScanFamily> Sender<'_, F> {
         Ok(SendReport {
             end,
             packets: pacer.total_sent() - failed,
+            per_source,
             finished,
             started,
             skipped: pacer.skipped(),
         })
     }
 
-    /// Patches the next probes of the walk into the frames of one batch.
+    /// Patches the next probes of the walk into the frames of one batch, and notes in
+    /// `slots` what each frame is.
     #[inline]
     fn fill<T: Transmit>(
         &self,
-        cur: &mut Cursor<<F::Addrs as Numbered>::Addr>,
+        cur: &mut Cursor<<F::Addrs as Numbered>::Addr, F::Addr>,
         walk: &mut Walk,
         view: &BlockView<F::Blocked>,
         tx: &mut T,
-        probe_nums: &mut [u16],
+        slots: &mut Slots,
         tsval: u32,
     ) -> Filled {
         let sh = &self.shared;
@@ -307,7 +326,7 @@ impl<F: ScanFamily> Sender<'_, F> {
             skipped: 0,
             exhausted: false,
         };
-        while b.frames < probe_nums.len() {
+        while b.frames < slots.probes.len() {
             let (daddr, dport, tag, probe) = match cur.pending.take() {
                 // The rest of a target's -P probes obey the list as it is now: an opt-out
                 // that arrived between two of its probes stops the rest.
@@ -334,6 +353,7 @@ impl<F: ScanFamily> Sender<'_, F> {
                 }
             };
             let f = ProbeFields {
+                saddr: tag.saddr,
                 daddr: F::wire_addr(daddr),
                 dport,
                 sport: sh.validator.sport(&tag, probe),
@@ -342,7 +362,10 @@ impl<F: ScanFamily> Sender<'_, F> {
                 tsval,
             };
             sh.template.patch(tx.frame_mut(b.frames), &f);
-            probe_nums[b.frames] = probe;
+            slots.probes[b.frames] = probe;
+            if let Some(s) = slots.sources.get_mut(b.frames) {
+                *s = tag.source;
+            }
             b.frames += 1;
             if probe + 1 < sh.probes.max(1) {
                 cur.pending = Some((daddr, dport, tag, probe + 1));
@@ -351,5 +374,21 @@ impl<F: ScanFamily> Sender<'_, F> {
             }
         }
         b
+    }
+}
+
+/// Adds a sent batch of `n` frames to the per-source counts: all to the one source, or
+/// each to the source `sources` records for it.
+#[inline]
+fn count_sources(per_source: &mut [u64], sources: &[u32], n: usize) {
+    match per_source {
+        [only] => *only += n as u64,
+        _ => {
+            for &s in &sources[..n] {
+                if let Some(c) = per_source.get_mut(s as usize) {
+                    *c += 1;
+                }
+            }
+        }
     }
 }
