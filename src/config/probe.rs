@@ -4,7 +4,7 @@
 //!
 //! `--probe-attribution` (RFC 9511, in-band attribution): the SYN carries a Probe
 //! Description URI as its data, from the first octet and null-terminated, as the RFC
-//! asks. Without a value the URI is the scan's probing.txt ([`crate::notice::probing::uri`]),
+//! asks. Without a value the URI is the scan's probing.txt ([`probing_txt_uri`]),
 //! which depends on the source address: the payload is made per source ([`ProbeShape::params`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -77,9 +77,7 @@ impl ProbeShape {
     pub(crate) fn attribution_uri(&self, source: IpAddr) -> Option<String> {
         match self.attribution.as_ref()? {
             Attribution::Uri(u) => Some(u.clone()),
-            Attribution::ProbingTxt { notice } => {
-                Some(crate::notice::probing::uri(*notice, source))
-            }
+            Attribution::ProbingTxt { notice } => Some(probing_txt_uri(*notice, source)),
         }
     }
 
@@ -141,6 +139,29 @@ fn check_uri(uri: &str) -> Result<&str, UsageError> {
         ));
     }
     Ok(uri)
+}
+
+/// Where RFC 9511 puts the Probe Description File (served by `notice::probing`).
+pub const PROBING_TXT_PATH: &str = "/.well-known/probing.txt";
+
+/// Where the scan's probing.txt is, for a scan from `source`: on the notice page (`notice`,
+/// its own address, or the source address where it listens on every address), else where
+/// RFC 9511's out-of-band attribution looks for it, `https://SOURCE/.well-known/probing.txt`
+/// (for an operator who hosts it, see `synsurvey probing-txt`).
+pub fn probing_txt_uri(notice: Option<std::net::SocketAddr>, source: std::net::IpAddr) -> String {
+    let Some(addr) = notice else {
+        return match source {
+            std::net::IpAddr::V4(a) => format!("https://{a}{PROBING_TXT_PATH}"),
+            std::net::IpAddr::V6(a) => format!("https://[{a}]{PROBING_TXT_PATH}"),
+        };
+    };
+    let host = if addr.ip().is_unspecified() {
+        source
+    } else {
+        addr.ip()
+    };
+    let origin = std::net::SocketAddr::new(host, addr.port());
+    format!("http://{origin}{PROBING_TXT_PATH}")
 }
 
 #[cfg(test)]

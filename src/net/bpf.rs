@@ -552,7 +552,9 @@ mod tests {
                 c if c == BPF_LD | BPF_W | BPF_ABS && k == VLAN_TAG_LOAD => {
                     a = u32::from(meta.vlan_tci.unwrap_or(0))
                 }
-                c if c & 0xe0 == BPF_ABS && (k as i32) < 0 => panic!("ancillary load {k:#x}"),
+                c if c & 0x07 == BPF_LD && c & 0xe0 == BPF_ABS && (k as i32) < 0 => {
+                    panic!("ancillary load {k:#x}")
+                }
                 c if c == BPF_LD | BPF_W | BPF_ABS => match load(k, 4) {
                     Some(v) => a = v,
                     None => return 0,

@@ -11,7 +11,7 @@ use crate::config::contact::contact_uri;
 use crate::config::Config;
 
 /// Where the notice page serves the file (RFC 9511's registered well-known name).
-pub const PATH: &str = "/.well-known/probing.txt";
+pub const PATH: &str = crate::config::probe::PROBING_TXT_PATH;
 
 /// The scan's probes, described in one line for the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,26 +93,6 @@ impl ProbeDescription {
     }
 }
 
-/// Where the scan's probing.txt is, for a scan from `source`: on the notice page (`notice`,
-/// its own address, or the source address where it listens on every address), else where
-/// RFC 9511's out-of-band attribution looks for it, `https://SOURCE/.well-known/probing.txt`
-/// (for an operator who hosts it, see `synsurvey probing-txt`).
-pub fn uri(notice: Option<std::net::SocketAddr>, source: std::net::IpAddr) -> String {
-    let Some(addr) = notice else {
-        return match source {
-            std::net::IpAddr::V4(a) => format!("https://{a}{PATH}"),
-            std::net::IpAddr::V6(a) => format!("https://[{a}]{PATH}"),
-        };
-    };
-    let host = if addr.ip().is_unspecified() {
-        source
-    } else {
-        addr.ip()
-    };
-    let origin = std::net::SocketAddr::new(host, addr.port());
-    format!("http://{origin}{PATH}")
-}
-
 /// The file the notice page on `addr` serves: Canonical is the page's own address (the
 /// scan's source address where the page listens on every address).
 pub fn for_page(
@@ -121,9 +101,13 @@ pub fn for_page(
     source: std::net::IpAddr,
     start_unix_us: u64,
 ) -> anyhow::Result<String> {
-    ProbeDescription::of(config, start_unix_us, Some(uri(Some(addr), source)))
-        .map(|d| d.text())
-        .map_err(|e| anyhow::anyhow!("--notice-http: {e}"))
+    ProbeDescription::of(
+        config,
+        start_unix_us,
+        Some(crate::config::probe::probing_txt_uri(Some(addr), source)),
+    )
+    .map(|d| d.text())
+    .map_err(|e| anyhow::anyhow!("--notice-http: {e}"))
 }
 
 /// `synsurvey probing-txt [scan flags]`: the file a scan with these flags would serve,
