@@ -18,12 +18,12 @@ Writes its pid to READY_FILE once both sockets are bound, and counters to
 STATS_FILE (rewritten about once a second, and at exit) as key=value lines.
 """
 import collections
-import os
 import select
-import signal
 import socket
 import sys
 import time
+
+import relaylib
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -78,11 +78,7 @@ def main():
     late_max = 0.0  # worst lateness of a delayed frame, seconds
     drops_a = drops_b = 0
 
-    def on_term(_sig, _frm):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    relaylib.exit_on_term()
 
     def write_stats():
         nonlocal drops_a, drops_b
@@ -101,15 +97,10 @@ def main():
             f"queued={queued}\nmax_queued={max_q}\nmax_frame={max_len}\n"
             f"max_late_us={int(late_max * 1e6)}\ndelay_ms={delay_ms}\n"
         )
-        tmp = stats_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.rename(tmp, stats_path)
+        relaylib.write_atomic(stats_path, text)
 
     write_stats()
-    with open(ready + ".tmp", "w") as f:
-        f.write(str(os.getpid()) + "\n")
-    os.rename(ready + ".tmp", ready)
+    relaylib.announce_ready(ready)
 
     poller = select.poll()
     poller.register(fa_, select.POLLIN)

@@ -18,10 +18,11 @@ import ctypes
 import fcntl
 import os
 import select
-import signal
 import struct
 import sys
 import time
+
+import relaylib
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -57,21 +58,11 @@ def main():
     counts = {"packets_scan_to_tgt": 0, "packets_tgt_to_scan": 0, "write_errors": 0}
 
     def write_stats():
-        tmp = stats_path + ".tmp"
-        with open(tmp, "w") as f:
-            for k, v in counts.items():
-                f.write("%s=%d\n" % (k, v))
-        os.rename(tmp, stats_path)
+        relaylib.write_counts(stats_path, counts)
 
-    def on_term(_sig, _frm):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    relaylib.exit_on_term()
     write_stats()
-    with open(ready + ".tmp", "w") as f:
-        f.write(str(os.getpid()) + "\n")
-    os.rename(ready + ".tmp", ready)
+    relaylib.announce_ready(ready)
 
     other = {scan: (tgt, "packets_scan_to_tgt"), tgt: (scan, "packets_tgt_to_scan")}
     poller = select.poll()

@@ -22,13 +22,13 @@ moves the checksum start 4 bytes on.
 Writes its pid to READY_FILE once both sockets are bound, and counters to
 STATS_FILE (about once a second, and at exit) as key=value lines.
 """
-import os
 import select
-import signal
 import socket
 import struct
 import sys
 import time
+
+import relaylib
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -106,21 +106,11 @@ def main():
     }
 
     def write_stats():
-        tmp = stats_path + ".tmp"
-        with open(tmp, "w") as f:
-            for k, v in c.items():
-                f.write("%s=%d\n" % (k, v))
-        os.rename(tmp, stats_path)
+        relaylib.write_counts(stats_path, c)
 
-    def on_term(_sig, _frm):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    relaylib.exit_on_term()
     write_stats()
-    with open(ready + ".tmp", "w") as f:
-        f.write(str(os.getpid()) + "\n")
-    os.rename(ready + ".tmp", ready)
+    relaylib.announce_ready(ready)
 
     def send(sock, data):
         try:
