@@ -408,9 +408,9 @@ pub fn resolve_neighbour<A: NetAddr>(
     }
 }
 
-/// Whether `addr` is an address of this host: the kernel routes it locally (an address
-/// of any interface, or a `local` route such as AnyIP's `ip route add local PREFIX dev lo`).
-pub fn is_local<A: NetAddr>(addr: A) -> io::Result<bool> {
+/// The kernel's answers to "how would you route to `dst`?" (RTM_GETROUTE for the host
+/// route of `dst`).
+fn get_route<A: NetAddr>(dst: A) -> io::Result<Vec<RouteNetlinkMessage>> {
     let mut req = RouteMessage::default();
     req.header.address_family = A::FAMILY;
     req.header.destination_prefix_length = if A::FAMILY == AddressFamily::Inet {
@@ -419,8 +419,14 @@ pub fn is_local<A: NetAddr>(addr: A) -> io::Result<bool> {
         128
     };
     req.attributes
-        .push(RouteAttribute::Destination(addr.route_addr()));
-    let replies = request(RouteNetlinkMessage::GetRoute(req), 0)?;
+        .push(RouteAttribute::Destination(dst.route_addr()));
+    request(RouteNetlinkMessage::GetRoute(req), 0)
+}
+
+/// Whether `addr` is an address of this host: the kernel routes it locally (an address
+/// of any interface, or a `local` route such as AnyIP's `ip route add local PREFIX dev lo`).
+pub fn is_local<A: NetAddr>(addr: A) -> io::Result<bool> {
+    let replies = get_route(addr)?;
     Ok(replies.into_iter().any(|m| {
         matches!(m, RouteNetlinkMessage::NewRoute(r)
             if r.header.kind == netlink_packet_route::route::RouteType::Local)
@@ -432,16 +438,7 @@ pub fn is_local<A: NetAddr>(addr: A) -> io::Result<bool> {
 /// Errors: the kernel's own (e.g. ENETUNREACH "Network is unreachable" when there is no
 /// route), or `InvalidData` if the route has no output interface or no source of the family.
 pub fn route_to<A: NetAddr>(dst: A) -> io::Result<Route<A>> {
-    let mut req = RouteMessage::default();
-    req.header.address_family = A::FAMILY;
-    req.header.destination_prefix_length = if A::FAMILY == AddressFamily::Inet {
-        32
-    } else {
-        128
-    };
-    req.attributes
-        .push(RouteAttribute::Destination(dst.route_addr()));
-    let replies = request(RouteNetlinkMessage::GetRoute(req), 0)?;
+    let replies = get_route(dst)?;
     let route = replies
         .into_iter()
         .find_map(|m| match m {
