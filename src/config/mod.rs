@@ -15,8 +15,8 @@ use crate::output::metadata::ThreadsSource;
 pub use crate::output::OutputTarget;
 use crate::resume::{Checkpoint, ThreadState};
 use crate::targets::blocklist;
-use crate::targets::ranges::AddrSet;
 use crate::targets::v6::{Addrs6, Ranges6};
+use crate::targets::AddrSet;
 use crate::targets::{Numbered, Pairs, TargetSpace};
 use crate::validate::Key;
 
@@ -603,7 +603,7 @@ fn wanted_addresses(
             return err("-I/--list-of-ips-file: give the targets in the file or on the command line, not both");
         }
         let allow = a.allowlist_file.is_some().then_some(&wanted);
-        return crate::targets::iplist::load(path, |ip| {
+        return crate::targets::v4::list::load(path, |ip| {
             !builtin.contains(ip) && allow.is_none_or(|w| w.contains(ip))
         })
         .map(|l| (l.set, l.pairs))

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::targets::blocklist;
-use crate::targets::ranges::AddrSet;
+use crate::targets::AddrSet;
 
 /// What the report needs from the results file.
 #[derive(Debug, Default)]

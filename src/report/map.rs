@@ -11,7 +11,7 @@
 use image::{Rgb, RgbImage};
 use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
 
-use crate::targets::ranges::AddrSet;
+use crate::targets::AddrSet;
 
 /// Cells of addresses the scan did not target.
 pub const UNTARGETED: [u8; 3] = [224, 224, 224];

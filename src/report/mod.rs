@@ -209,7 +209,7 @@ fn prefix_table(page: &mut Page, inp: &Inputs, targets: Option<&Targets>, all: b
     }
     let targeted = |p: u32| -> Option<u64> {
         let t = targets?;
-        let cell = crate::targets::ranges::AddrSet::from_ranges(vec![(p << 8, (p << 8) | 255)]);
+        let cell = crate::targets::AddrSet::from_ranges(vec![(p << 8, (p << 8) | 255)]);
         Some(t.set.intersect(&cell).len())
     };
     let mut rows: Vec<(u32, u64)> = per.into_iter().collect();

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::ranges::AddrSet;
+use super::v4::AddrSet;
 use super::v6::Ranges6;
 
 /// An address set a blocklist is kept in: [`AddrSet`] for IPv4, [`Ranges6`] for IPv6,
@@ -57,11 +57,11 @@ impl BlockSet for AddrSet {
     fn hash_hex(&self) -> String {
         AddrSet::hash_hex(self)
     }
-    type ReadError = super::ListFileError;
+    type ReadError = super::v4::blocklist::ListFileError;
     fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError> {
         let mut set = AddrSet::default();
         for path in paths {
-            let nets = super::read_list(path)?;
+            let nets = super::v4::blocklist::read_list(path)?;
             set = set.union(&AddrSet::from_nets(nets));
         }
         Ok(set)
@@ -89,7 +89,7 @@ impl BlockSet for Ranges6 {
     fn hash_hex(&self) -> String {
         Ranges6::hash_hex(self)
     }
-    type ReadError = super::v6::list::ListError6;
+    type ReadError = super::list::ReadError;
     fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError> {
         let mut set = Ranges6::new();
         for path in paths {

@@ -1,36 +1,41 @@
 //! The `targets` stage: what to probe, and in which order.
 //!
-//! * [`ranges::AddrSet`] holds an address set as merged ranges with running counts, so the
-//!   whole IPv4 space costs one entry and the n-th address or the rank of an address is a
-//!   binary search. The scan's set is the allowlist minus the blocklists.
-//! * [`blocklist`] parses list files and command-line targets, and holds the built-in
-//!   [`blocklist::RESERVED`] and [`blocklist::NEVER`] ranges.
-//! * [`iplist`] loads `-I` lists of single addresses fast and compactly, or of
-//!   (address, port) [`pairs`].
-//! * [`v6`] is the IPv6 counterpart: hitlists, whole prefixes and `PREFIX/A-B` sub-prefix
-//!   enumerations as one numbered set ([`v6::Addrs6`]), the built-in IPv6 blocklist and the
-//!   IPv6 list files.
+//! The two families sit side by side, on family-neutral pieces:
+//!
+//! * [`ranges::Ranges`] is an address set as merged ranges over `u32` or `u128`, so the
+//!   whole space costs one entry and membership is a binary search.
+//! * [`list`] reads list files line by line (comments, blank lines, `-` for standard
+//!   input), with one error type that names the file and line; each family parses the lines.
+//! * [`v4`]: [`v4::AddrSet`] adds running counts to the ranges (the n-th address or the
+//!   rank of an address is a binary search) and a compact list form; [`v4::blocklist`]
+//!   parses list files and command-line targets and holds the built-in
+//!   [`v4::blocklist::RESERVED`] and [`v4::blocklist::NEVER`] ranges; [`v4::list`] loads
+//!   `-I` lists of single addresses fast and compactly, or of (address, port) [`pairs`].
+//! * [`v6`]: hitlists, whole prefixes and `PREFIX/A-B` sub-prefix enumerations as one
+//!   numbered set ([`v6::Addrs6`]), the built-in IPv6 blocklist and the IPv6 list files.
 //! * [`TargetSpace`] numbers every (address, port) pair of the scan `0..len()`, over either
 //!   family's address set ([`Numbered`]).
 //! * [`cyclic::Cyclic`] is a seeded permutation of those numbers from a multiplicative
 //!   cyclic group; its [`cyclic::Walk`]s split it among shards and sender threads so that
 //!   every target is visited exactly once, with no shared state and cheap resumption.
 
-pub mod blocklist;
 pub mod cyclic;
-pub(crate) mod iplist;
+pub(crate) mod list;
 pub mod live_blocklist;
 pub mod net_rate;
 pub mod pairs;
-pub(crate) mod ranges;
+pub mod ranges;
 pub(crate) mod reload;
+pub mod v4;
 pub mod v6;
 
-pub use blocklist::{
+pub use cyclic::{split_limit, Cyclic, SplitError, Walk};
+/// The IPv4 lists, where the rest of the crate has always found them.
+pub use v4::blocklist;
+pub use v4::blocklist::{
     never, parse_list, parse_target, read_list, reserved, EntryError, ListError, ListFileError,
 };
-pub use cyclic::{split_limit, Cyclic, SplitError, Walk};
-pub use ranges::AddrSet;
+pub use v4::AddrSet;
 
 /// The ports as runs, in the scan's order: `[443, 80, 81, 82]` gives `443` and `80-82`.
 pub fn port_runs(ports: &[u16]) -> Vec<String> {

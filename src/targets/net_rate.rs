@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use super::ranges::AddrSet;
+use super::v4::AddrSet;
 use super::v6::Addrs6;
 
 /// The default ceiling, in probes per second into one /24 (IPv4) or /48 (IPv6); see

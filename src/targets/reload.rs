@@ -42,7 +42,7 @@ use serde::Serialize;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::live_blocklist::{BlockSet, LiveBlocklist};
-use super::ranges::AddrSet;
+use super::v4::AddrSet;
 use crate::counters::Counters;
 use crate::net::inotify::{self, Inotify};
 

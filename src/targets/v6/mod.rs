@@ -39,7 +39,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv6Net;
 
-use super::AddrSet;
+use super::v4::AddrSet;
 pub use ranges::Ranges6;
 
 /// The longest prefix length scanned whole is at least this: `2^(128-96)` addresses.

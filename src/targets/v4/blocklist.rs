@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use super::ranges::AddrSet;
+use super::AddrSet;
 
 /// The default blocklist: IANA special-purpose and non-unicast IPv4 ranges that are not
 /// globally reachable, as `(CIDR, reason)`.
@@ -60,8 +60,7 @@ pub const NEVER: &[(&str, &str)] = &[
     ),
 ];
 
-/// Longest accepted line (or command-line target), in bytes.
-pub const MAX_LINE: usize = 1024;
+pub use crate::targets::list::MAX_LINE;
 
 fn builtin(list: &[(&str, &str)]) -> AddrSet {
     // The built-in entries are tested to parse; a bad one would be skipped, not panic.

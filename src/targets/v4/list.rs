@@ -2,45 +2,19 @@
 //!
 //! One IPv4 address per line; blank lines and `#` comments (whole-line or trailing) are
 //! allowed; `-` reads standard input. The file is read in one streaming pass with a
-//! hand-written address parser, so that ten million lines load in about a second, and the
+//! hand-written address parser (the IPv4 [`Syntax`] of the shared reader in
+//! [`crate::targets::list`]), so that ten million lines load in about a second, and the
 //! addresses land in one `Vec<u32>` (sized by counting the lines first when the input is
 //! a file), sorted and deduplicated in place: about 4 bytes an address. Addresses that
 //! `keep` refuses (the blocklists, an allowlist) are dropped while reading, so they never
 //! cost memory. A bad line is named by its number and refused before anything is sent.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
-use super::pairs::{mixed, parse_port, Entry};
 use super::AddrSet;
-
-/// What went wrong with a list file.
-#[derive(Debug, thiserror::Error)]
-pub enum IpListError {
-    #[error("{path}: {err}")]
-    Io { path: String, err: io::Error },
-    #[error("{path}, line {line}: {text:?} is not an IPv4 address{}", if .text.contains(':') { " (an IPv6 entry in an IPv4 scan: a scan is one address family)" } else { "" })]
-    BadLine {
-        path: String,
-        line: u64,
-        text: String,
-    },
-    #[error("{path}: no addresses")]
-    Empty { path: String },
-    #[error("{path}, line {line}: {text:?} is not a port (1 to 65535) in an address,port pair")]
-    BadPort {
-        path: String,
-        line: u64,
-        text: String,
-    },
-    #[error("{path}, line {line}: {msg}")]
-    Mixed {
-        path: String,
-        line: u64,
-        msg: String,
-    },
-}
+use crate::targets::list::{self, ReadError, Syntax};
 
 /// The addresses of a list: the set to scan; for a list of pairs, the pairs kept too
 /// (then `set` holds their distinct addresses).
@@ -50,85 +24,47 @@ pub struct IpList {
     pub pairs: Option<Vec<(u32, u16)>>,
 }
 
+/// How an IPv4 list writes an address: a dotted quad.
+struct DottedQuad;
+
+impl Syntax for DottedQuad {
+    type Addr = u32;
+    #[inline]
+    fn fast(text: &[u8]) -> Option<u32> {
+        parse_ipv4(text)
+    }
+    fn parse(text: &str) -> Result<u32, String> {
+        parse_ipv4(text.as_bytes())
+            .ok_or_else(|| Self::not_an_address(list::excerpt(text.as_bytes())))
+    }
+    fn not_an_address(text: String) -> String {
+        let hint = if text.contains(':') {
+            " (an IPv6 entry in an IPv4 scan: a scan is one address family)"
+        } else {
+            ""
+        };
+        format!("{text:?} is not an IPv4 address{hint}")
+    }
+}
+
 /// Reads `path` (`-` for standard input), keeping the addresses `keep` accepts.
-pub fn load(path: &Path, keep: impl Fn(u32) -> bool) -> Result<IpList, IpListError> {
-    let name = path.display().to_string();
-    let io_err = |err| IpListError::Io {
-        path: name.clone(),
-        err,
-    };
-    let (reader, hint): (Box<dyn Read>, usize) = if path.as_os_str() == "-" {
-        (Box::new(io::stdin().lock()), 0)
+pub fn load(path: &Path, keep: impl Fn(u32) -> bool) -> Result<IpList, ReadError> {
+    let capacity = if path.as_os_str() == "-" {
+        0
     } else {
-        let lines = count_lines(path).map_err(io_err)?;
-        (Box::new(File::open(path).map_err(io_err)?), lines)
+        count_lines(path).map_err(|err| ReadError::Io {
+            path: path.display().to_string(),
+            err,
+        })?
     };
-    let mut addrs: Vec<u32> = Vec::with_capacity(hint);
-    let mut pairs: Vec<(u32, u16)> = Vec::new();
-    let mut r = BufReader::with_capacity(1 << 20, reader);
-    let mut line = Vec::with_capacity(64);
-    let (mut number, mut seen) = (0u64, 0u64);
-    // The list's kind: whether its first entry (on this line) is a pair.
-    let mut kind: Option<(bool, u64)> = None;
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
-            break;
-        }
-        number += 1;
-        let text = strip(&line);
-        if text.is_empty() {
-            continue;
-        }
-        let bad = |text: &[u8]| IpListError::BadLine {
-            path: name.clone(),
-            line: number,
-            text: String::from_utf8_lossy(text).chars().take(80).collect(),
-        };
-        // The common case, a bare address, without the pair's text handling.
-        let (a, port) = match parse_ipv4(text) {
-            Some(a) => (a, None),
-            None => {
-                let s = std::str::from_utf8(text).map_err(|_| bad(text))?;
-                match Entry::of(s) {
-                    Entry::Pair(addr, port) => {
-                        let a = parse_ipv4(addr.as_bytes()).ok_or_else(|| bad(addr.as_bytes()))?;
-                        let p = parse_port(port).ok_or_else(|| IpListError::BadPort {
-                            path: name.clone(),
-                            line: number,
-                            text: port.chars().take(80).collect(),
-                        })?;
-                        (a, Some(p))
-                    }
-                    Entry::Addr(_) => return Err(bad(text)),
-                }
-            }
-        };
-        let (pair_list, first) = *kind.get_or_insert((port.is_some(), number));
-        if pair_list != port.is_some() {
-            return Err(IpListError::Mixed {
-                path: name.clone(),
-                line: number,
-                msg: mixed(pair_list, first, &String::from_utf8_lossy(text)),
-            });
-        }
-        seen += 1;
-        if keep(a) {
-            addrs.push(a);
-            if let Some(p) = port {
-                pairs.push((a, p));
-            }
-        }
-    }
-    if seen == 0 {
-        return Err(IpListError::Empty { path: name });
-    }
+    let read = list::read_addresses::<DottedQuad>(path, capacity, keep)?;
+    let mut addrs = read.addrs;
     addrs.sort_unstable();
     addrs.dedup();
     addrs.shrink_to_fit();
     Ok(IpList {
         set: AddrSet::from_sorted_addrs(addrs),
-        pairs: kind.is_some_and(|(p, _)| p).then_some(pairs),
+        pairs: read.pairs,
     })
 }
 
@@ -146,12 +82,6 @@ fn count_lines(path: &Path) -> io::Result<usize> {
         last = buf[k - 1];
     }
     Ok(n + usize::from(last != b'\n'))
-}
-
-/// The line without its comment and surrounding white space.
-fn strip(line: &[u8]) -> &[u8] {
-    let end = line.iter().position(|&b| b == b'#').unwrap_or(line.len());
-    line[..end].trim_ascii()
 }
 
 /// Dotted-quad IPv4, four decimal parts of 1 to 3 digits each no larger than 255 (leading
@@ -182,7 +112,7 @@ pub fn parse_ipv4(s: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod test {
     use super::*;
-    use std::io::Write;
+    use crate::targets::list::temp_file as file;
     use std::net::Ipv4Addr;
 
     #[test]
@@ -206,12 +136,6 @@ mod test {
             let want = s.parse::<Ipv4Addr>().ok().map(u32::from);
             assert_eq!(parse_ipv4(s.as_bytes()), want, "{s:?}");
         }
-    }
-
-    fn file(text: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        f
     }
 
     #[test]
