@@ -5,19 +5,13 @@
 //! one line each, name the flag or file at fault, and are reported with exit code 2
 //! before any socket is opened.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-use ipnet::Ipv4Net;
 
 use crate::cli::Args;
 use crate::output::metadata::ThreadsSource;
 pub use crate::output::OutputTarget;
 use crate::resume::{Checkpoint, ThreadState};
-use crate::targets::blocklist;
-use crate::targets::v6::{Addrs6, Ranges6};
-use crate::targets::AddrSet;
-use crate::targets::{Numbered, Pairs, TargetSpace};
 use crate::validate::Key;
 
 pub(crate) mod contact;
@@ -26,7 +20,9 @@ pub(crate) mod link;
 pub mod output_flags;
 pub(crate) mod probe;
 mod probe_args;
-mod targets6;
+mod targets;
+
+pub(crate) use targets::{FamilyTargets, TargetSet, Targets};
 
 use crate::usage::{err, UsageError};
 
@@ -47,82 +43,6 @@ pub struct Config {
     pub(crate) probe: probe::ProbeShape,
     /// Test hook: stop a dry run after this many probes (see [`crate::test_hooks`]).
     pub(crate) debug_stop_after: Option<u64>,
-}
-
-/// What to probe, and how the permutation of it is walked and shared.
-#[derive(Debug, Clone)]
-pub(crate) struct Targets {
-    /// The original target arguments, for the record.
-    pub(crate) target_args: Vec<String>,
-    /// The numbered targets of the scan's one address family.
-    pub(crate) set: TargetSet,
-    /// The ports, for the record (the target space holds them too).
-    pub(crate) ports: Vec<u16>,
-    pub(crate) allowlist_file: Option<PathBuf>,
-    pub(crate) blocklist_files: Vec<PathBuf>,
-    pub(crate) default_blocklist: bool,
-    pub(crate) seed: u64,
-    pub(crate) shards: u32,
-    pub(crate) shard: u32,
-    pub(crate) max_targets: Option<u64>,
-}
-
-/// The targets of a scan: one address family, chosen once from the first target named
-/// (see [`targets6::is_ipv6_scan`]). Neither family rides on the other.
-#[derive(Debug, Clone)]
-pub(crate) enum TargetSet {
-    V4(FamilyTargets<AddrSet, AddrSet>),
-    V6(FamilyTargets<Addrs6, Ranges6>),
-}
-
-/// The targets of one family: the numbered space and the blocklists as read at start.
-#[derive(Debug, Clone)]
-pub(crate) struct FamilyTargets<A: Numbered, B> {
-    /// Every (address, port) in the walk: targets minus the built-in blocklist. The
-    /// operator's files are applied when probing (see `blocklist`).
-    pub(crate) space: TargetSpace<A>,
-    /// Addresses the scan must never probe: the built-in lists and the blocklist files as
-    /// they were read at start. Reloads replace the file part during the scan.
-    pub(crate) blocklist: B,
-    /// The built-in part of `blocklist` (never-routable and reserved ranges), which
-    /// reloads of the files keep.
-    pub(crate) builtin_blocklist: B,
-    /// Addresses to probe (after every blocklist), for the record.
-    pub(crate) target_addresses: u64,
-}
-
-impl Targets {
-    /// Number of targets (addresses × ports).
-    pub(crate) fn len(&self) -> u64 {
-        self.set.len()
-    }
-}
-
-impl TargetSet {
-    /// Number of targets (addresses × ports).
-    pub(crate) fn len(&self) -> u64 {
-        match self {
-            TargetSet::V4(t) => t.space.len(),
-            TargetSet::V6(t) => t.space.len(),
-        }
-    }
-
-    /// Addresses in the walk (targets over ports; for a list of pairs, its distinct
-    /// addresses).
-    pub(crate) fn addresses(&self) -> u64 {
-        match self {
-            TargetSet::V4(t) => t.space.addrs().count(),
-            TargetSet::V6(t) => t.space.addrs().count(),
-        }
-    }
-
-    /// Addresses to probe after every blocklist.
-    pub(crate) fn target_addresses(&self) -> u64 {
-        match self {
-            TargetSet::V4(t) => t.target_addresses,
-            TargetSet::V6(t) => t.target_addresses,
-        }
-    }
 }
 
 /// How fast and how long: rate, probes per target, threads, cooldown and the limits.
@@ -439,102 +359,6 @@ impl NetworkOverrides {
     }
 }
 
-impl Targets {
-    fn from_args(
-        a: &Args,
-        ports: Vec<u16>,
-        resume: Option<&Checkpoint>,
-    ) -> Result<Targets, UsageError> {
-        let seed = match (&a.seed, resume) {
-            (Some(s), _) => parse_u64("-e/--seed", s)?,
-            // A resumed scan keeps its seed unless -e says otherwise (then it is refused).
-            (None, Some(c)) => c.seed,
-            (None, None) => {
-                random_u64().map_err(|e| UsageError(format!("cannot draw a random seed: {e}")))?
-            }
-        };
-        let shards = parse_u64_in("--shards", &a.shards, 1, 65_535)? as u32;
-        let shard = parse_u64_in("--shard", &a.shard, 0, 65_534)? as u32;
-        if shard >= shards {
-            return err(format!(
-                "--shard {shard} is out of range: with --shards {shards} it must be 0 to {}",
-                shards - 1
-            ));
-        }
-        if a.allowlist_file.as_deref() == Some(Path::new("-"))
-            && a.list_of_ips_file.as_deref() == Some(Path::new("-"))
-        {
-            return err(
-                "-w/--allowlist-file and -I/--list-of-ips-file cannot both read standard input",
-            );
-        }
-        let set = if targets6::is_ipv6_scan(a)? {
-            TargetSet::V6(targets6::from_args(a, ports.clone(), seed)?)
-        } else {
-            TargetSet::V4(targets_v4(a, ports.clone())?)
-        };
-        let ports = pair_ports(a, &set, ports)?;
-        let max_targets = a
-            .max_targets
-            .as_deref()
-            .map(|s| parse_max_targets(s, set.len()))
-            .transpose()?;
-        Ok(Targets {
-            target_args: a.targets.clone(),
-            set,
-            ports,
-            allowlist_file: a.allowlist_file.clone(),
-            blocklist_files: a.blocklist_file.clone(),
-            default_blocklist: !a.no_default_blocklist,
-            seed,
-            shards,
-            shard,
-            max_targets,
-        })
-    }
-}
-
-/// The ports of a list of pairs (`-I` with `address,port` lines), which come with its
-/// pairs: `-p` beside it is refused rather than ignored, since either reading of it (a
-/// filter, or more ports) would surprise someone. Any other scan needs `-p`.
-fn pair_ports(a: &Args, set: &TargetSet, ports: Vec<u16>) -> Result<Vec<u16>, UsageError> {
-    let from_pairs = match set {
-        TargetSet::V4(t) => t.space.pairs().map(|_| t.space.ports().to_vec()),
-        TargetSet::V6(t) => t.space.pairs().map(|_| t.space.ports().to_vec()),
-    };
-    match (from_pairs, &a.target_ports) {
-        (Some(_), Some(_)) => err(
-            "-p/--target-ports: the -I/--list-of-ips-file list gives a port with each address (address,port lines): give no -p",
-        ),
-        (Some(pair_ports), None) => Ok(pair_ports),
-        (None, _) if ports.is_empty() => err(NO_PORTS),
-        (None, _) => Ok(ports),
-    }
-}
-
-/// The IPv4 targets of a scan.
-fn targets_v4(a: &Args, ports: Vec<u16>) -> Result<FamilyTargets<AddrSet, AddrSet>, UsageError> {
-    let (blocklist, builtin_blocklist) = blocklists(a)?;
-    let (wanted, pairs) = wanted_addresses(a, &builtin_blocklist)?;
-    // Targets are numbered over the built-in blocklist only: the operator's files are a
-    // live filter (as their reloads are), so shards started with different versions
-    // of an opt-out list still split the same permutation, and a resume accepts a list
-    // that changed.
-    let addrs = wanted.subtract(&builtin_blocklist);
-    let unblocked = wanted.subtract(&blocklist);
-    check_scannable(a, &wanted, &unblocked, &addrs)?;
-    let space = match pairs {
-        Some(p) => TargetSpace::from_pairs(addrs, Pairs::new(p, u32::to_be_bytes)),
-        None => TargetSpace::new(addrs, ports),
-    };
-    Ok(FamilyTargets {
-        space,
-        blocklist,
-        builtin_blocklist,
-        target_addresses: unblocked.len(),
-    })
-}
-
 /// `-S`, if given: the source list, whose family [`check_source_family`] checks.
 fn parse_sources(values: &[String]) -> Result<Option<crate::sources::ParsedSources>, UsageError> {
     if values.is_empty() {
@@ -575,93 +399,6 @@ fn check_source_family(n: &NetworkOverrides, ipv6: bool) -> Result<(), UsageErro
         )),
         _ => Ok(()),
     }
-}
-
-/// The targets asked for: command-line CIDRs and the allowlist file, or the `-I` list
-/// (within the allowlist if there is one) less the built-in blocklist, dropped while
-/// reading so that a long list costs no memory for them.
-#[allow(clippy::type_complexity)]
-fn wanted_addresses(
-    a: &Args,
-    builtin: &AddrSet,
-) -> Result<(AddrSet, Option<Vec<(u32, u16)>>), UsageError> {
-    let mut nets: Vec<Ipv4Net> = Vec::new();
-    for t in &a.targets {
-        nets.push(
-            blocklist::parse_target(t).map_err(|e| UsageError(format!("target {t:?}: {e}")))?,
-        );
-    }
-    if let Some(path) = &a.allowlist_file {
-        nets.extend(read_allowlist(path)?);
-    }
-    if a.targets.is_empty() && a.allowlist_file.is_none() && a.list_of_ips_file.is_none() {
-        return err("no targets: give addresses or CIDRs (use 0.0.0.0/0 for all of IPv4) or -w/--allowlist-file");
-    }
-    let wanted = AddrSet::from_nets(nets);
-    if let Some(path) = &a.list_of_ips_file {
-        if !a.targets.is_empty() {
-            return err("-I/--list-of-ips-file: give the targets in the file or on the command line, not both");
-        }
-        let allow = a.allowlist_file.is_some().then_some(&wanted);
-        return crate::targets::v4::list::load(path, |ip| {
-            !builtin.contains(ip) && allow.is_none_or(|w| w.contains(ip))
-        })
-        .map(|l| (l.set, l.pairs))
-        .map_err(|e| UsageError(format!("-I/--list-of-ips-file: {e}")));
-    }
-    if let (true, Some(path)) = (wanted.is_empty(), &a.allowlist_file) {
-        // Only an allowlist without entries gets here: a target is at least one address.
-        return err(format!(
-            "no targets: -w/--allowlist-file: {} has no addresses or CIDRs",
-            path.display()
-        ));
-    }
-    Ok((wanted, None))
-}
-
-/// The blocklist and its built-in part: the addresses that are never unicast-routable
-/// always, the reserved ranges unless turned off, and the operator's files.
-fn blocklists(a: &Args) -> Result<(AddrSet, AddrSet), UsageError> {
-    let mut block = blocklist::never();
-    if !a.no_default_blocklist {
-        block = block.union(&blocklist::reserved());
-    }
-    let builtin = block.clone();
-    for path in &a.blocklist_file {
-        block = block.union(&AddrSet::from_nets(read_list("-b/--blocklist-file", path)?));
-    }
-    Ok((block, builtin))
-}
-
-/// Refuses a scan with nothing left to probe (`unblocked`), and a large scan (`addrs`, the
-/// targets numbered) without an opt-out list.
-fn check_scannable(
-    a: &Args,
-    wanted: &AddrSet,
-    unblocked: &AddrSet,
-    addrs: &AddrSet,
-) -> Result<(), UsageError> {
-    if unblocked.is_empty() {
-        let hint = if !wanted.intersect(&blocklist::reserved()).is_empty()
-            && !a.no_default_blocklist
-        {
-            " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
-        } else {
-            ""
-        };
-        return err(format!(
-            "every target is excluded by the blocklists: nothing to scan{hint}"
-        ));
-    }
-    // Safety rail: a scan this large reaches networks whose operators will ask to be left
-    // out; the operator must have a place to put those requests before starting.
-    if addrs.len() > LARGE_SCAN && a.blocklist_file.is_empty() {
-        return err(format!(
-            "refusing to scan {} addresses (more than 2^24) without -b/--blocklist-file: a scan this large must honour opt-out requests; pass your opt-out list (an empty file states that there are none yet)",
-            addrs.len()
-        ));
-    }
-    Ok(())
 }
 
 impl Output {
@@ -741,22 +478,6 @@ fn operator_text(flag: &str, s: &str) -> Result<String, UsageError> {
         ));
     }
     Ok(t.to_string())
-}
-
-/// `-w`: a list file, or standard input for `-`.
-fn read_allowlist(path: &Path) -> Result<Vec<Ipv4Net>, UsageError> {
-    const FLAG: &str = "-w/--allowlist-file";
-    if path.as_os_str() != "-" {
-        return read_list(FLAG, path);
-    }
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
-        .map_err(|e| UsageError(format!("{FLAG}: standard input: {e}")))?;
-    blocklist::parse_list(&text).map_err(|e| UsageError(format!("{FLAG}: standard input, {e}")))
-}
-
-fn read_list(flag: &str, path: &Path) -> Result<Vec<Ipv4Net>, UsageError> {
-    blocklist::read_list(path).map_err(|e| UsageError(format!("{flag}: {e}")))
 }
 
 fn random_u64() -> std::io::Result<u64> {
@@ -876,23 +597,6 @@ pub fn rate_from_bandwidth(s: &str, wire_bytes: usize) -> Result<u64, UsageError
     Ok(pps.min(u64::MAX as f64) as u64)
 }
 
-fn parse_max_targets(s: &str, total: u64) -> Result<u64, UsageError> {
-    const FLAG: &str = "-n/--max-targets";
-    if let Some(p) = s.trim().strip_suffix('%') {
-        let v: f64 = p
-            .trim()
-            .parse()
-            .or_else(|_| err(format!("{FLAG}: {s:?} is not a percentage")))?;
-        if !(v > 0.0 && v <= 100.0) {
-            return err(format!(
-                "{FLAG}: {s:?} is out of range (above 0% up to 100%)"
-            ));
-        }
-        return Ok(((total as f64) * v / 100.0).ceil().max(1.0) as u64);
-    }
-    parse_u64_in(FLAG, s, 1, u64::MAX)
-}
-
 /// The configuration of `synsurvey --no-default-blocklist ARGS`, for the unit tests.
 #[cfg(test)]
 pub(crate) fn for_test(args: &[&str]) -> Config {
@@ -965,28 +669,22 @@ mod test {
         assert_eq!(c.pacing.cooldown, Duration::from_secs(8));
         assert_eq!(c.network.source_ports, (32768, 61000));
         assert_eq!(c.output.target, OutputTarget::Stdout);
-        let uncapped = cfg(&[
-            "--no-default-blocklist",
-            "198.18.0.0/20",
-            "-p",
-            "80",
-            "-r",
-            "0",
-            "--max-net-rate",
-            "0",
-        ])
-        .unwrap();
-        assert_eq!(uncapped.pacing.rate, None);
+        // A /20 at -r 0 (16 /24s), and what else is given.
+        let rate = |extra: &[&str]| {
+            let mut v = vec![
+                "--no-default-blocklist",
+                "198.18.0.0/20",
+                "-p",
+                "80",
+                "-r",
+                "0",
+            ];
+            v.extend_from_slice(extra);
+            cfg(&v).unwrap().pacing.rate
+        };
+        assert_eq!(rate(&["--max-net-rate", "0"]), None);
         // -r 0 lifts the global cap, not the per-network ceiling (16 /24s: 1600 pps).
-        let ceiling = cfg(&[
-            "--no-default-blocklist",
-            "198.18.0.0/20",
-            "-p",
-            "80",
-            "-r",
-            "0",
-        ]);
-        assert_eq!(ceiling.unwrap().pacing.rate, Some(1_600));
+        assert_eq!(rate(&[]), Some(1_600));
         let default = cfg(&["--no-default-blocklist", "198.18.0.0/16", "-p", "80"]).unwrap();
         assert_eq!(default.pacing.rate, Some(10_000));
     }
@@ -1009,44 +707,22 @@ mod test {
 
     #[test]
     fn refuses_bad_input() {
-        let cases: &[(&[&str], &str)] = &[
-            (&["198.18.0.0/33", "-p", "80"], "target"),
-            (&["198.18.0.0/16"], "no ports"),
-            (&["-p", "80"], "no targets"),
-            (
-                &["198.18.0.0/16", "-p", "80", "--shards", "2", "--shard", "2"],
-                "--shard 2",
-            ),
-            (&["198.18.0.0/16", "-p", "80", "-P", "0"], "-P/--probes"),
-            (
-                &["198.18.0.0/16", "-p", "80", "-T", "0"],
-                "-T/--sender-threads",
-            ),
-            (&["198.18.0.0/16", "-p", "80", "-r", "-5"], "negative"),
-            (
-                &["198.18.0.0/16", "-p", "80", "-s", "5000", "-P", "2"],
-                "source port",
-            ),
-            (
-                &["198.18.0.0/16", "-p", "80", "-G", "zz"],
-                "-G/--gateway-mac",
-            ),
-            (
-                &["198.18.0.0/16", "-p", "80", "-S", "::1"],
-                "-S/--source-ip",
-            ),
-            (
-                &["198.18.0.0/16", "-p", "80", "-n", "0"],
-                "-n/--max-targets",
-            ),
-            (
-                &["198.18.0.0/16", "-p", "80", "-t", "0"],
-                "-t/--max-runtime",
-            ),
-            (
-                &["198.18.0.0/16", "-p", "80", "-w", "/nonexistent/list"],
-                "/nonexistent/list",
-            ),
+        // A /16 on port 80 with one fault added (the first three lack a part instead).
+        let scan = |fault: &[&'static str]| [&["198.18.0.0/16", "-p", "80"][..], fault].concat();
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["198.18.0.0/33", "-p", "80"], "target"),
+            (vec!["198.18.0.0/16"], "no ports"),
+            (vec!["-p", "80"], "no targets"),
+            (scan(&["--shards", "2", "--shard", "2"]), "--shard 2"),
+            (scan(&["-P", "0"]), "-P/--probes"),
+            (scan(&["-T", "0"]), "-T/--sender-threads"),
+            (scan(&["-r", "-5"]), "negative"),
+            (scan(&["-s", "5000", "-P", "2"]), "source port"),
+            (scan(&["-G", "zz"]), "-G/--gateway-mac"),
+            (scan(&["-S", "::1"]), "-S/--source-ip"),
+            (scan(&["-n", "0"]), "-n/--max-targets"),
+            (scan(&["-t", "0"]), "-t/--max-runtime"),
+            (scan(&["-w", "/nonexistent/list"]), "/nonexistent/list"),
         ];
         for (args, needle) in cases {
             let mut v = args.to_vec();

@@ -35,7 +35,7 @@
 //! those, i.e. positions `s + N·t + k·N·T`. Shards are therefore disjoint and together cover
 //! every position whatever thread count each shard uses, and a walk advances by one
 //! multiplication by the precomputed `g^(N·T)`. Resuming at any position costs one modular
-//! exponentiation ([`Cyclic::walk_from`]); nothing is replayed.
+//! exponentiation ([`Cyclic::try_walk_from`]); nothing is replayed.
 //!
 //! **Why the order looks random, and why it is not secret.** Successive targets differ by a
 //! multiplication by a large random `g` modulo `p`, which wraps around many times, so
@@ -324,37 +324,23 @@ impl Cyclic {
     }
 
     /// The walk for thread `thread` of `threads` in shard `shard` of `shards`, from the
-    /// beginning. See [`Cyclic::walk_from`].
+    /// beginning. See [`Cyclic::try_walk_from`].
     ///
     /// # Panics
     /// If `shards` or `threads` is 0, `shard >= shards` or `thread >= threads`; use
     /// [`Cyclic::try_walk_from`] to get an error instead.
     pub fn walk(&self, shard: u32, shards: u32, thread: u32, threads: u32) -> Walk {
-        self.walk_from(shard, shards, thread, threads, 0)
-    }
-
-    /// The walk for thread `thread` of `threads` in shard `shard` of `shards`, resumed after
-    /// `position` positions of it have been consumed (see [`Walk::position`]). The walk
-    /// covers the positions `shard + shards·thread + k·shards·threads`; a `position` past
-    /// its end gives an exhausted walk.
-    ///
-    /// # Panics
-    /// As [`Cyclic::walk`].
-    pub fn walk_from(
-        &self,
-        shard: u32,
-        shards: u32,
-        thread: u32,
-        threads: u32,
-        position: u64,
-    ) -> Walk {
-        match self.try_walk_from(shard, shards, thread, threads, position) {
+        match self.try_walk_from(shard, shards, thread, threads, 0) {
             Ok(walk) => walk,
             Err(e) => panic!("{e}"),
         }
     }
 
-    /// [`Cyclic::walk_from`] that reports invalid shard or thread numbers as an error.
+    /// The walk for thread `thread` of `threads` in shard `shard` of `shards`, resumed after
+    /// `position` positions of it have been consumed (see [`Walk::position`]); invalid
+    /// shard or thread numbers are an error. The walk covers the positions
+    /// `shard + shards·thread + k·shards·threads`; a `position` past its end gives an
+    /// exhausted walk.
     pub fn try_walk_from(
         &self,
         shard: u32,
@@ -435,7 +421,7 @@ pub struct Walk {
 
 impl Walk {
     /// Number of positions consumed so far (skipped ones included), counted from the start
-    /// of the walk even if it was resumed: pass it to [`Cyclic::walk_from`] to continue right
+    /// of the walk even if it was resumed: pass it to [`Cyclic::try_walk_from`] to continue right
     /// after the last index yielded.
     pub fn position(&self) -> u64 {
         self.consumed
@@ -745,7 +731,9 @@ mod tests {
                 let taken: Vec<u64> = walk2.by_ref().take(k).collect();
                 assert_eq!(taken, full[..k]);
                 let position = walk2.position();
-                let resumed = c.walk_from(shard, shards, thread, threads, position);
+                let resumed = c
+                    .try_walk_from(shard, shards, thread, threads, position)
+                    .unwrap();
                 assert_eq!(resumed.position(), position);
                 assert_eq!(resumed.remaining_positions(), walk2.remaining_positions());
                 assert_eq!(resumed.collect::<Vec<_>>(), full[k..]);
@@ -755,7 +743,8 @@ mod tests {
             while let Some(x) = walk.next() {
                 seen.push(x);
                 let rest: Vec<u64> = c
-                    .walk_from(shard, shards, thread, threads, walk.position())
+                    .try_walk_from(shard, shards, thread, threads, walk.position())
+                    .unwrap()
                     .collect();
                 assert_eq!(rest, full[seen.len()..]);
                 if seen.len() > 50 {
@@ -764,7 +753,7 @@ mod tests {
             }
         }
         // Past the end: exhausted, not a panic.
-        assert_eq!(c.walk_from(0, 2, 1, 2, u64::MAX).next(), None);
+        assert_eq!(c.try_walk_from(0, 2, 1, 2, u64::MAX).unwrap().next(), None);
     }
 
     #[test]
@@ -775,7 +764,10 @@ mod tests {
         let first: Vec<u64> = limited.by_ref().collect();
         assert_eq!(first, full[..10]);
         assert_eq!(limited.next(), None);
-        let rest: Vec<u64> = c.walk_from(1, 2, 0, 1, limited.position()).collect();
+        let rest: Vec<u64> = c
+            .try_walk_from(1, 2, 0, 1, limited.position())
+            .unwrap()
+            .collect();
         assert_eq!(rest, full[10..]);
         assert_eq!(c.walk(0, 1, 0, 1).with_limit(0).count(), 0);
         assert_eq!(c.walk(0, 1, 0, 1).with_limit(5000).count(), 1000);

@@ -10,26 +10,56 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use std::path::{Path, PathBuf};
+
+use super::list::ReadError;
+use super::ranges::{Bound, Ranges};
+use super::v4::blocklist::{read_list, ListFileError};
 use super::v4::AddrSet;
+use super::v6::list::load_blocklist;
 use super::v6::Ranges6;
 
 /// An address set a blocklist is kept in: [`AddrSet`] for IPv4, [`Ranges6`] for IPv6,
-/// with what the live list and its reloads need of it.
+/// with what the live list and its reloads need of it. Both are merged ranges
+/// ([`Ranges`]), from which the set operations come.
 pub trait BlockSet: Clone + std::fmt::Debug + Default + Send + Sync + 'static {
     /// The address as the family's [`super::Numbered`] set yields it.
     type Addr: Copy;
+    /// The integer the ranges are kept over.
+    type Int: Bound;
     fn blocks(&self, addr: Self::Addr) -> bool;
-    fn union(&self, other: &Self) -> Self;
-    fn subtract(&self, other: &Self) -> Self;
-    fn is_empty(&self) -> bool;
-    /// Addresses in the set (an IPv6 count above `u64::MAX` saturates).
-    fn count(&self) -> u64;
-    /// A fingerprint of the set (SipHash-1-3, zero key, hex).
-    fn hash_hex(&self) -> String;
+    /// The set as merged ranges.
+    fn as_ranges(&self) -> &Ranges<Self::Int>;
+    /// The set of `ranges`.
+    fn of_ranges(ranges: Ranges<Self::Int>) -> Self;
     /// What reading a `-b` file of this family can fail with; it names the file and line.
     type ReadError: std::error::Error;
+    /// The addresses of one `-b` file of this family.
+    fn read_file(path: &Path) -> Result<Self, Self::ReadError>;
+
     /// The union of the `-b` files of this family.
-    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError>;
+    fn read_files(paths: &[PathBuf]) -> Result<Self, Self::ReadError> {
+        paths.iter().try_fold(Self::default(), |set, path| {
+            Ok(BlockSet::union(&set, &Self::read_file(path)?))
+        })
+    }
+    fn union(&self, other: &Self) -> Self {
+        Self::of_ranges(self.as_ranges().union(other.as_ranges()))
+    }
+    fn subtract(&self, other: &Self) -> Self {
+        Self::of_ranges(self.as_ranges().subtract(other.as_ranges()))
+    }
+    fn is_empty(&self) -> bool {
+        self.as_ranges().is_empty()
+    }
+    /// Addresses in the set (an IPv6 count above `u64::MAX` saturates).
+    fn count(&self) -> u64 {
+        self.as_ranges().len_saturating()
+    }
+    /// A fingerprint of the set (SipHash-1-3, zero key, hex).
+    fn hash_hex(&self) -> String {
+        self.as_ranges().hash_hex()
+    }
     /// Whether every address of `self` is in `other`.
     fn within(&self, other: &Self) -> bool {
         BlockSet::is_empty(&BlockSet::subtract(self, other))
@@ -38,65 +68,39 @@ pub trait BlockSet: Clone + std::fmt::Debug + Default + Send + Sync + 'static {
 
 impl BlockSet for AddrSet {
     type Addr = u32;
+    type Int = u32;
     #[inline]
     fn blocks(&self, addr: u32) -> bool {
         self.contains(addr)
     }
-    fn union(&self, other: &Self) -> Self {
-        AddrSet::union(self, other)
+    fn as_ranges(&self) -> &Ranges<u32> {
+        AddrSet::as_ranges(self)
     }
-    fn subtract(&self, other: &Self) -> Self {
-        AddrSet::subtract(self, other)
+    fn of_ranges(ranges: Ranges<u32>) -> Self {
+        ranges.into()
     }
-    fn is_empty(&self) -> bool {
-        AddrSet::is_empty(self)
-    }
-    fn count(&self) -> u64 {
-        self.len()
-    }
-    fn hash_hex(&self) -> String {
-        AddrSet::hash_hex(self)
-    }
-    type ReadError = super::v4::blocklist::ListFileError;
-    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError> {
-        let mut set = AddrSet::default();
-        for path in paths {
-            let nets = super::v4::blocklist::read_list(path)?;
-            set = set.union(&AddrSet::from_nets(nets));
-        }
-        Ok(set)
+    type ReadError = ListFileError;
+    fn read_file(path: &Path) -> Result<Self, ListFileError> {
+        Ok(AddrSet::from_nets(read_list(path)?))
     }
 }
 
 impl BlockSet for Ranges6 {
     type Addr = std::net::Ipv6Addr;
+    type Int = u128;
     #[inline]
     fn blocks(&self, addr: Self::Addr) -> bool {
         self.contains(u128::from(addr))
     }
-    fn union(&self, other: &Self) -> Self {
-        Ranges6::union(self, other)
+    fn as_ranges(&self) -> &Self {
+        self
     }
-    fn subtract(&self, other: &Self) -> Self {
-        Ranges6::subtract(self, other)
+    fn of_ranges(ranges: Self) -> Self {
+        ranges
     }
-    fn is_empty(&self) -> bool {
-        Ranges6::is_empty(self)
-    }
-    fn count(&self) -> u64 {
-        self.len_saturating()
-    }
-    fn hash_hex(&self) -> String {
-        Ranges6::hash_hex(self)
-    }
-    type ReadError = super::list::ReadError;
-    fn read_files(paths: &[std::path::PathBuf]) -> Result<Self, Self::ReadError> {
-        let mut set = Ranges6::new();
-        for path in paths {
-            let nets = super::v6::list::load_blocklist(path)?;
-            set = set.union(&Ranges6::from_nets(&nets));
-        }
-        Ok(set)
+    type ReadError = ReadError;
+    fn read_file(path: &Path) -> Result<Self, ReadError> {
+        Ok(Ranges6::from_nets(&load_blocklist(path)?))
     }
 }
 

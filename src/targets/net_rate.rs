@@ -235,8 +235,14 @@ mod config_test {
 
     #[test]
     fn the_configuration_applies_the_ceiling() {
-        // One /24 on 100 ports at -r 10000: 100 pps by default.
-        let c = cfg(&["198.18.0.0/24", "-p", "1-100", "-r", "10000"]);
+        // One /24 on 100 ports at -r 10000, with `more` flags.
+        let slash24 = |more: &[&str]| {
+            let mut v = vec!["198.18.0.0/24", "-p", "1-100", "-r", "10000"];
+            v.extend_from_slice(more);
+            cfg(&v)
+        };
+        // By default: 100 pps.
+        let c = slash24(&[]);
         assert_eq!(c.pacing.rate, Some(100));
         assert_eq!(c.pacing.net_rate.busiest_network_targets, 25_600);
         assert!(c
@@ -246,28 +252,10 @@ mod config_test {
             .unwrap()
             .contains("25600 probes per /24"));
         // Shards: each gets 1/N of the ceiling.
-        let c = cfg(&[
-            "198.18.0.0/24",
-            "-p",
-            "1-100",
-            "-r",
-            "10000",
-            "--shards",
-            "4",
-            "--shard",
-            "1",
-        ]);
+        let c = slash24(&["--shards", "4", "--shard", "1"]);
         assert_eq!(c.pacing.rate, Some(25));
         // Off.
-        let c = cfg(&[
-            "198.18.0.0/24",
-            "-p",
-            "1-100",
-            "-r",
-            "10000",
-            "--max-net-rate",
-            "0",
-        ]);
+        let c = slash24(&["--max-net-rate", "0"]);
         assert_eq!(c.pacing.rate, Some(10_000));
         assert_eq!(c.pacing.net_rate.ceiling_pps, None);
         assert_eq!(c.pacing.net_rate.note(), None);

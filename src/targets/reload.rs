@@ -331,14 +331,22 @@ mod test {
         std::fs::rename(&tmp, path).unwrap();
     }
 
-    #[test]
-    fn reloads_on_change_and_keeps_old_list_on_error() {
+    /// An opt-out file holding `text` (in a directory of its own, kept while the test
+    /// runs), and a reloader of it over the base list {0.0.0.0} that blocks `first` too at
+    /// start.
+    fn reloader(text: &str, first: &AddrSet) -> (tempfile::TempDir, PathBuf, Reloader) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("optout.txt");
-        write(&p, "10.0.0.1\n");
+        write(&p, text);
         let base = AddrSet::from_ranges(vec![(0, 0)]);
-        let first = base.union(&AddrSet::from_ranges(vec![(0x0a00_0001, 0x0a00_0001)]));
-        let mut r = Reloader::new(vec![p.clone()], base, first);
+        let current = base.union(first);
+        (dir, p.clone(), Reloader::new(vec![p], base, current))
+    }
+
+    #[test]
+    fn reloads_on_change_and_keeps_old_list_on_error() {
+        let first = AddrSet::from_ranges(vec![(0x0a00_0001, 0x0a00_0001)]);
+        let (_dir, p, mut r) = reloader("10.0.0.1\n", &first);
         let ok = r.check(false).unwrap().unwrap();
         assert_eq!(
             (ok.added, ok.unlisted),
@@ -375,11 +383,7 @@ mod test {
 
     #[test]
     fn a_truncated_file_unblocks_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("optout.txt");
-        write(&p, "10.0.0.0/24\n");
-        let base = AddrSet::from_ranges(vec![(0, 0)]);
-        let mut r = Reloader::new(vec![p.clone()], base.clone(), base);
+        let (_dir, p, mut r) = reloader("10.0.0.0/24\n", &AddrSet::new());
         assert!(r.check(false).unwrap().unwrap().set.contains(0x0a00_0010));
         // Truncated in place, as `cat > optout.txt` leaves it for a moment.
         std::fs::write(&p, "").unwrap();

@@ -12,7 +12,6 @@
 //! TURN anycast addresses inside 192.0.0.0/24 aside) are real hosts and are not in it.
 //! [`NEVER`] is the part of it that no scan probes even without the default blocklist.
 
-use std::fmt;
 use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -106,21 +105,14 @@ pub enum EntryError {
 }
 
 /// An error in a list, at a 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {kind}")]
 pub struct ListError {
     /// 1-based line number.
     pub line: usize,
     /// What is wrong with the line.
     pub kind: EntryError,
 }
-
-impl fmt::Display for ListError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.kind)
-    }
-}
-
-impl std::error::Error for ListError {}
 
 /// Why a list file could not be read. Each message is one line starting with the path.
 #[derive(Debug, thiserror::Error)]

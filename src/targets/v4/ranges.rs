@@ -184,7 +184,7 @@ impl AddrSet {
     }
 
     /// The set as ranges (for the list form, built on first use).
-    fn as_ranges(&self) -> &Ranges<u32> {
+    pub(crate) fn as_ranges(&self) -> &Ranges<u32> {
         match &self.list {
             Some(l) => self.list_ranges.get_or_init(|| {
                 let mut r: Vec<(u32, u32)> = Vec::new();

@@ -13,6 +13,13 @@ fn block(s: &str) -> (Ipv6Net, u8) {
     }
 }
 
+/// The numbered set of the addresses `list` and the blocks written `blocks`, with no
+/// blocklist.
+fn numbered(list: Vec<u128>, blocks: &[&str], iid: Iid) -> Result<Addrs6, Overlap> {
+    let blocks: Vec<_> = blocks.iter().map(|b| block(b)).collect();
+    Addrs6::new(list, &blocks, &Ranges6::new(), iid)
+}
+
 fn all(s: &Addrs6) -> Vec<Ipv6Addr> {
     (0..s.len()).map(|i| s.nth(i).unwrap()).collect()
 }
@@ -33,30 +40,18 @@ fn parses_the_three_forms() {
     );
     let e = parse_target("2001:db8::/64").unwrap_err().to_string();
     assert!(e.contains("2^64") && e.contains("2001:db8::/64-B"), "{e}");
-    assert!(matches!(
-        parse_target("2001:db8::/32-65"),
-        Err(TargetError::BadRange(_))
-    ));
-    assert!(matches!(
-        parse_target("2001:db8::/64-48"),
-        Err(TargetError::BadRange(_))
-    ));
-    assert!(matches!(
-        parse_target("2001:db8::/129"),
-        Err(TargetError::NotAnAddress(_))
-    ));
-    assert!(matches!(
-        parse_target("192.0.2.0/24"),
-        Err(TargetError::Ipv4(_))
-    ));
-    assert!(matches!(
-        parse_target("192.0.2.1"),
-        Err(TargetError::Ipv4(_))
-    ));
-    assert!(matches!(
-        parse_target("nonsense"),
-        Err(TargetError::NotAnAddress(_))
-    ));
+    use TargetError::{BadRange, Ipv4, NotAnAddress};
+    let refused: [(&str, fn(String) -> TargetError); 6] = [
+        ("2001:db8::/32-65", BadRange),
+        ("2001:db8::/64-48", BadRange),
+        ("2001:db8::/129", NotAnAddress),
+        ("192.0.2.0/24", Ipv4),
+        ("192.0.2.1", Ipv4),
+        ("nonsense", NotAnAddress),
+    ];
+    for (s, error) in refused {
+        assert_eq!(parse_target(s), Err(error(s.to_string())), "{s}");
+    }
 }
 
 #[test]
@@ -67,7 +62,7 @@ fn whole_prefix_and_list_numbering() {
         a("2001:db8:1::5"),
         a("2001:db8::7"),
     ];
-    let s = Addrs6::new(list, &[block("2001:db8::/126")], &Ranges6::new(), Iid::Low).unwrap();
+    let s = numbered(list, &["2001:db8::/126"], Iid::Low).unwrap();
     // 2001:db8::7 is outside the /126 (::0-::3); 2001:db8:1::5 is listed twice.
     let want: Vec<Ipv6Addr> = [
         "2001:db8::7",
@@ -88,25 +83,13 @@ fn whole_prefix_and_list_numbering() {
     assert_eq!(s.nth(s.len()), None);
     assert_eq!(s.rank("2001:db8::4".parse().unwrap()), None);
     // A listed address inside a prefix is numbered once.
-    let s = Addrs6::new(
-        vec![a("2001:db8::2")],
-        &[block("2001:db8::/126")],
-        &Ranges6::new(),
-        Iid::Low,
-    )
-    .unwrap();
+    let s = numbered(vec![a("2001:db8::2")], &["2001:db8::/126"], Iid::Low).unwrap();
     assert_eq!(s.len(), 4);
 }
 
 #[test]
 fn sub_prefix_enumeration() {
-    let s = Addrs6::new(
-        vec![],
-        &[block("2001:db8::/112-120")],
-        &Ranges6::new(),
-        Iid::Low,
-    )
-    .unwrap();
+    let s = numbered(vec![], &["2001:db8::/112-120"], Iid::Low).unwrap();
     assert_eq!(s.len(), 256);
     for (j, addr) in all(&s).into_iter().enumerate() {
         // Element j is ::1 of the j-th /120.
@@ -119,13 +102,7 @@ fn sub_prefix_enumeration() {
         );
     }
     // The largest span: 2^32 sub-prefixes, without storing any.
-    let s = Addrs6::new(
-        vec![],
-        &[block("2001:db8::/32-64")],
-        &Ranges6::new(),
-        Iid::Low,
-    )
-    .unwrap();
+    let s = numbered(vec![], &["2001:db8::/32-64"], Iid::Low).unwrap();
     assert_eq!(s.len(), 1 << 32);
     assert_eq!(
         s.nth((1 << 32) - 1),
@@ -136,10 +113,10 @@ fn sub_prefix_enumeration() {
 
 #[test]
 fn random_iid_is_keyed_by_the_seed_and_agrees_across_shards() {
-    let b = [block("2001:db8::/96-112")];
-    let one = Addrs6::new(vec![], &b, &Ranges6::new(), Iid::Random(7)).unwrap();
-    let again = Addrs6::new(vec![], &b, &Ranges6::new(), Iid::Random(7)).unwrap();
-    let other = Addrs6::new(vec![], &b, &Ranges6::new(), Iid::Random(8)).unwrap();
+    let b = ["2001:db8::/96-112"];
+    let one = numbered(vec![], &b, Iid::Random(7)).unwrap();
+    let again = numbered(vec![], &b, Iid::Random(7)).unwrap();
+    let other = numbered(vec![], &b, Iid::Random(8)).unwrap();
     assert_eq!(all(&one), all(&again));
     let differ = all(&one)
         .iter()
@@ -156,7 +133,7 @@ fn random_iid_is_keyed_by_the_seed_and_agrees_across_shards() {
     let cyclic = Cyclic::new(one.len(), 99);
     let mut seen: Vec<Ipv6Addr> = (0..3)
         .flat_map(|shard| {
-            let mine = Addrs6::new(vec![], &b, &Ranges6::new(), Iid::Random(7)).unwrap();
+            let mine = numbered(vec![], &b, Iid::Random(7)).unwrap();
             cyclic
                 .walk(shard, 3, 0, 1)
                 .map(move |i| mine.nth(i).unwrap())
@@ -171,16 +148,9 @@ fn random_iid_is_keyed_by_the_seed_and_agrees_across_shards() {
 
 #[test]
 fn overlaps() {
-    let nested = [block("2001:db8::/120"), block("2001:db8::10/124")];
-    let s = Addrs6::new(vec![], &nested, &Ranges6::new(), Iid::Low).unwrap();
+    let s = numbered(vec![], &["2001:db8::/120", "2001:db8::10/124"], Iid::Low).unwrap();
     assert_eq!(s.len(), 256, "a whole prefix inside another is dropped");
-    let e = Addrs6::new(
-        vec![],
-        &[block("2001:db8::/32-48"), block("2001:db8::/120")],
-        &Ranges6::new(),
-        Iid::Low,
-    )
-    .unwrap_err();
+    let e = numbered(vec![], &["2001:db8::/32-48", "2001:db8::/120"], Iid::Low).unwrap_err();
     assert!(e.to_string().contains("2001:db8::/32-48"), "{e}");
 }
 
@@ -231,7 +201,7 @@ fn a_hitlist_costs_sixteen_bytes_an_address() {
     let list: Vec<u128> = (0..n)
         .map(|i| a("2001:db8::") | (i * 7919) << 64 | i)
         .collect();
-    let s = Addrs6::new(list, &[], &Ranges6::new(), Iid::Low).unwrap();
+    let s = numbered(list, &[], Iid::Low).unwrap();
     assert_eq!(s.len(), n as u64);
     assert_eq!(s.list_len(), n as usize);
     assert!(

@@ -1,21 +1,19 @@
-//! The IPv6 side of the configuration: which family a scan is, and its IPv6 targets.
+//! The IPv6 targets of a scan, and which family a scan is.
 //!
 //! A scan is one address family. The first target named decides it (the command line,
 //! else the first entry of the `-w` file, else of the `-I` file, standard input peeked at
 //! without being consumed); any entry of the other family, or an `-S` of the other
 //! family, is then refused with exit code 2 and a message that says so. The IPv6 targets
-//! follow the IPv4 rules: numbered over the built-in blocklist only (the operator's `-b`
-//! files are a live filter, so shards with different opt-out versions share one
-//! numbering), the same refusal of more than 2^24 addresses without `-b`, and the same
-//! "nothing to scan" error.
+//! follow the rules of both families (see the parent module).
 
 use std::path::Path;
 
 use crate::cli::Args;
 use crate::targets::v6::{self, blocklist as builtin6, list, Addrs6, Iid, Ranges6, Target6};
 use crate::targets::{Pairs, TargetSpace};
+use crate::usage::{err, UsageError};
 
-use super::{err, FamilyTargets, UsageError, LARGE_SCAN};
+use super::{blocklists, check_scannable, FamilyTargets, TARGETS_TWICE};
 
 /// Whether the scan is IPv6 (see the module docs).
 pub(super) fn is_ipv6_scan(a: &Args) -> Result<bool, UsageError> {
@@ -44,21 +42,6 @@ fn iid(a: &Args, seed: u64) -> Result<Iid, UsageError> {
     }
 }
 
-/// The built-in IPv6 blocklist and the whole blocklist (with the `-b` files).
-fn blocklists(a: &Args) -> Result<(Ranges6, Ranges6), UsageError> {
-    let mut builtin = builtin6::never();
-    if !a.no_default_blocklist {
-        builtin = builtin.union(&builtin6::reserved());
-    }
-    let mut block = builtin.clone();
-    for path in &a.blocklist_file {
-        let nets = list::load_blocklist(path)
-            .map_err(|e| UsageError(format!("-b/--blocklist-file: {e}")))?;
-        block = block.union(&Ranges6::from_nets(&nets));
-    }
-    Ok((block, builtin))
-}
-
 /// Builds the IPv6 targets of `a` for `ports`, with `seed` keying `--iid random`.
 pub(super) fn from_args(
     a: &Args,
@@ -66,7 +49,7 @@ pub(super) fn from_args(
     seed: u64,
 ) -> Result<FamilyTargets<Addrs6, Ranges6>, UsageError> {
     let iid = iid(a, seed)?;
-    let (blocklist, builtin) = blocklists(a)?;
+    let (blocklist, builtin) = blocklists(a, builtin6::never(), builtin6::reserved)?;
     let mut wanted: Vec<Target6> = Vec::new();
     for t in &a.targets {
         let t6 =
@@ -90,7 +73,7 @@ pub(super) fn from_args(
     }
     if let Some(path) = &a.list_of_ips_file {
         if !a.targets.is_empty() {
-            return err("-I/--list-of-ips-file: give the targets in the file or on the command line, not both");
+            return err(TARGETS_TWICE);
         }
         // Within the allowlist if there is one: its addresses and the prefixes it names.
         let allow = a.allowlist_file.is_some().then(|| allow_ranges(&wanted));
@@ -107,7 +90,14 @@ pub(super) fn from_args(
     let numbered =
         Addrs6::new(addrs, &blocks, &builtin, iid).map_err(|e| UsageError(e.to_string()))?;
     let target_addresses = numbered.count_outside(&blocklist);
-    check_scannable(a, numbered.len(), target_addresses, &wanted, &builtin)?;
+    check_scannable(a, numbered.len(), target_addresses, || {
+        let reserved = builtin6::reserved();
+        let in_reserved = allow_ranges(&wanted)
+            .ranges()
+            .iter()
+            .any(|&(lo, hi)| reserved.overlaps(lo, hi));
+        (in_reserved || a.list_of_ips_file.is_some()) && !builtin.is_empty()
+    })?;
     let space = match pairs {
         Some(p) => TargetSpace::from_pairs(numbered, Pairs::new(p, |a| a.octets())),
         None => TargetSpace::new(numbered, ports),
@@ -131,39 +121,4 @@ fn allow_ranges(wanted: &[Target6]) -> Ranges6 {
             })
             .collect(),
     )
-}
-
-/// The IPv4 rules: nothing left to probe is an error, and so is a large scan without an
-/// opt-out list.
-fn check_scannable(
-    a: &Args,
-    numbered: u64,
-    unblocked: u64,
-    wanted: &[Target6],
-    builtin: &Ranges6,
-) -> Result<(), UsageError> {
-    if unblocked == 0 {
-        let reserved = builtin6::reserved();
-        let in_reserved = allow_ranges(wanted)
-            .ranges()
-            .iter()
-            .any(|&(lo, hi)| reserved.overlaps(lo, hi));
-        let hint = if (in_reserved || a.list_of_ips_file.is_some())
-            && !a.no_default_blocklist
-            && !builtin.is_empty()
-        {
-            " (they are in the built-in blocklist of reserved ranges; --no-default-blocklist lifts it)"
-        } else {
-            ""
-        };
-        return err(format!(
-            "every target is excluded by the blocklists: nothing to scan{hint}"
-        ));
-    }
-    if numbered > LARGE_SCAN && a.blocklist_file.is_empty() {
-        return err(format!(
-            "refusing to scan {numbered} addresses (more than 2^24) without -b/--blocklist-file: a scan this large must honour opt-out requests; pass your opt-out list (an empty file states that there are none yet)"
-        ));
-    }
-    Ok(())
 }
