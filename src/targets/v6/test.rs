@@ -41,7 +41,9 @@ fn parses_the_three_forms() {
     let e = parse_target("2001:db8::/64").unwrap_err().to_string();
     assert!(e.contains("2^64") && e.contains("2001:db8::/64-B"), "{e}");
     use TargetError::{BadRange, Ipv4, NotAnAddress};
-    let refused: [(&str, fn(String) -> TargetError); 6] = [
+    // Each refused target, and the error (with the target in it) that refuses it.
+    type Refusal = fn(String) -> TargetError;
+    let refused: [(&str, Refusal); 6] = [
         ("2001:db8::/32-65", BadRange),
         ("2001:db8::/64-48", BadRange),
         ("2001:db8::/129", NotAnAddress),
