@@ -279,6 +279,7 @@ pub fn drops_by_reason(c: &Counters) -> BTreeMap<&'static str, u64> {
 mod test {
     use super::*;
     use serde_json::Value;
+    use std::collections::BTreeSet;
 
     /// A metadata with every optional part present and one element in each list of
     /// objects, as JSON; `args` are the scan's flags.
@@ -336,48 +337,41 @@ mod test {
         serde_json::to_value(&meta).unwrap()
     }
 
-    /// Every key of a JSON value, as paths (`config.rate`); the elements of a list as
-    /// `[]` (`packets_by_source[].packets`).
-    fn keys(v: &Value, path: &str, out: &mut Vec<String>) {
+    /// Every key inside a JSON value, as paths below it (`.rate`, `.net_rate.network`),
+    /// the keys of a list's elements as `[].packets`.
+    fn keys(v: &Value) -> BTreeSet<String> {
         match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let path = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    keys(v, &path, out);
-                    out.push(path);
-                }
-            }
-            Value::Array(a) => {
-                for v in a {
-                    keys(v, &format!("{path}[]"), out);
-                }
-            }
-            _ => {}
+            Value::Object(m) => m
+                .iter()
+                .flat_map(|(k, v)| {
+                    let below = keys(v).into_iter().map(move |sub| format!(".{k}{sub}"));
+                    std::iter::once(format!(".{k}")).chain(below)
+                })
+                .collect(),
+            Value::Array(a) => a
+                .iter()
+                .flat_map(keys)
+                .map(|sub| format!("[]{sub}"))
+                .collect(),
+            _ => BTreeSet::new(),
         }
     }
 
-    /// The keys of `v` inside `section` (its fields, or its elements' as `[].name`),
-    /// as paths below it, sorted; `""`: the top-level keys.
-    fn keys_of(v: &Value, section: &str) -> Vec<String> {
-        let mut all = Vec::new();
-        keys(v, "", &mut all);
-        let mut got: Vec<String> = all
-            .iter()
-            .filter_map(|k| match section {
-                "" => (!k.contains(['.', '['])).then(|| k.clone()),
-                _ => k
-                    .strip_prefix(section)
-                    .filter(|rest| rest.starts_with(['.', '[']))
-                    .map(|rest| rest.trim_start_matches('.').to_string()),
-            })
+    /// The keys of `section` (`config`, `config.output`) as paths below it, sorted; of
+    /// `""`, the top-level names only.
+    fn keys_of(meta: &Value, section: &str) -> Vec<String> {
+        if section.is_empty() {
+            let mut top: Vec<String> = meta.as_object().unwrap().keys().cloned().collect();
+            top.sort();
+            return top;
+        }
+        let pointer = format!("/{}", section.replace('.', "/"));
+        let mut below: Vec<String> = keys(meta.pointer(&pointer).unwrap())
+            .into_iter()
+            .map(|k| k.strip_prefix('.').unwrap_or(&k).to_string())
             .collect();
-        got.sort();
-        got.dedup();
-        got
+        below.sort();
+        below
     }
 
     /// Asserts that `section` of the sample metadata has exactly the keys `want`.
