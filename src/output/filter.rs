@@ -145,19 +145,24 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.and()?;
-        while self.peek().0 == Tok::Or {
-            self.bump();
-            left = Filter::Or(Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
+        self.chain(Tok::Or, Self::and, Filter::Or)
     }
 
     fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.primary()?;
-        while self.peek().0 == Tok::And {
+        self.chain(Tok::And, Self::primary, Filter::And)
+    }
+
+    /// `operand (op operand)*`, grouped from the left.
+    fn chain(
+        &mut self,
+        op: Tok,
+        operand: fn(&mut Self) -> Result<Filter, FilterError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, FilterError> {
+        let mut left = operand(self)?;
+        while self.peek().0 == op {
             self.bump();
-            left = Filter::And(Box::new(left), Box::new(self.primary()?));
+            left = join(Box::new(left), Box::new(operand(self)?));
         }
         Ok(left)
     }
