@@ -20,8 +20,6 @@
 //! Errors carry the 1-based column (in characters) where the problem starts, so that the
 //! command line can point at it; nothing is evaluated until the whole filter is valid.
 
-use std::fmt;
-
 use super::fields::{self, Field, Kind, Value};
 use super::Record;
 
@@ -49,19 +47,12 @@ pub enum Filter {
 }
 
 /// Why a filter does not compile, and where (1-based column).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {message}")]
 pub struct FilterError {
     pub column: usize,
     pub message: String,
 }
-
-impl fmt::Display for FilterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {}: {}", self.column, self.message)
-    }
-}
-
-impl std::error::Error for FilterError {}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
