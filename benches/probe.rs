@@ -120,47 +120,64 @@ fn tag_sport(c: &mut Criterion) {
     g.finish();
 }
 
-fn per_probe(c: &mut Criterion) {
+/// What a sender works with: the scan of [`scan`], its permutation, the blocklist as the
+/// senders share it, the probe template and the validator.
+struct Fixture {
+    space: TargetSpace,
+    cyclic: Cyclic,
+    live: LiveBlocklist,
+    t: ProbeTemplate,
+    v: Validator,
+}
+
+fn fixture() -> Fixture {
     let (block, space) = scan();
-    let cyclic = Cyclic::new(space.len(), 17);
-    let live = LiveBlocklist::new(block);
-    let t = template();
-    let v = validator();
-    let mut frames = vec![vec![0u8; t.frame_len()]; FRAMES];
+    Fixture {
+        cyclic: Cyclic::new(space.len(), 17),
+        space,
+        live: LiveBlocklist::new(block),
+        t: template(),
+        v: validator(),
+    }
+}
+
+fn per_probe(c: &mut Criterion) {
+    let fx = fixture();
+    let mut frames = vec![vec![0u8; fx.t.frame_len()]; FRAMES];
     for f in &mut frames {
-        t.init(f);
+        fx.t.init(f);
     }
     let mut g = c.benchmark_group("probe");
     g.throughput(Throughput::Elements(BATCH));
     g.bench_function("per_probe", |b| {
-        let mut walk = cyclic.walk(0, 1, 0, 1);
-        let mut view = BlockView::new(&live);
+        let mut walk = fx.cyclic.walk(0, 1, 0, 1);
+        let mut view = BlockView::new(&fx.live);
         let mut n = 0usize;
         b.iter(|| {
             let mut sent = 0u64;
             while sent < BATCH {
                 let Some(idx) = walk.next() else {
-                    walk = cyclic.walk(0, 1, 0, 1);
+                    walk = fx.cyclic.walk(0, 1, 0, 1);
                     continue;
                 };
-                let Some((addr, port)) = space.get(idx) else {
+                let Some((addr, port)) = fx.space.get(idx) else {
                     continue;
                 };
                 if view.contains(addr) {
                     continue;
                 }
                 let daddr = Ipv4Addr::from(addr);
-                let tag = v.tag(daddr, port);
+                let tag = fx.v.tag(daddr, port);
                 let f = ProbeFields {
                     saddr: tag.saddr,
                     daddr,
                     dport: port,
-                    sport: v.sport(&tag, 0),
+                    sport: fx.v.sport(&tag, 0),
                     seq: tag.seq,
                     ipid: tag.ipid,
                     tsval: sent as u32,
                 };
-                t.patch(&mut frames[n], &f);
+                fx.t.patch(&mut frames[n], &f);
                 n += 1;
                 if n == FRAMES {
                     black_box(&frames);
@@ -193,32 +210,29 @@ impl Transmit for Null {
 }
 
 fn sender_loop(c: &mut Criterion) {
-    let (block, space) = scan();
-    let cyclic = Cyclic::new(space.len(), 17);
-    let live = LiveBlocklist::new(block);
-    let t = template();
-    let v = validator();
+    let fx = fixture();
     let counters = Counters::default();
     let stop = Stop::default();
     let mut tx = Null {
-        frames: vec![vec![0u8; t.frame_len()]; FRAMES],
+        frames: vec![vec![0u8; fx.t.frame_len()]; FRAMES],
     };
     // Shard the permutation so that one walk is about BATCH probes.
-    let shards = (space.len() / BATCH) as u32;
+    let shards = (fx.space.len() / BATCH) as u32;
     let mut g = c.benchmark_group("probe");
-    g.throughput(Throughput::Elements(space.len() / u64::from(shards)));
+    g.throughput(Throughput::Elements(fx.space.len() / u64::from(shards)));
     g.bench_function("sender_loop", |b| {
         let mut shard = 0;
         b.iter(|| {
             let now = Instant::now();
             let sender = Sender::<synsurvey::wire::V4> {
-                shared: SendShared::new(&space, &t, &v, 1, &live, &counters, &stop).with_epoch(now),
+                shared: SendShared::new(&fx.space, &fx.t, &fx.v, 1, &fx.live, &counters, &stop)
+                    .with_epoch(now),
                 thread: 0,
                 rate: None,
                 batch: FRAMES,
                 progress: None,
             };
-            let mut walk = cyclic.walk(shard, shards, 0, 1);
+            let mut walk = fx.cyclic.walk(shard, shards, 0, 1);
             shard = (shard + 1) % shards;
             sender.run(&mut walk, &mut tx).unwrap()
         })

@@ -23,6 +23,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
     version,
     about,
     max_term_width = 100,
+    mut_args = values_may_start_with_hyphen,
     after_help = "Other commands:\n  synsurvey merge   check that a sharded scan is complete and merge its results"
 )]
 pub struct Args {
@@ -35,27 +36,17 @@ pub struct Args {
     pub target_ports: Option<String>,
 
     /// Send rate in packets per second; 0 means no cap.
-    #[arg(
-        allow_negative_numbers = true,
-        short = 'r',
-        long,
-        value_name = "PPS",
-        conflicts_with = "bandwidth"
-    )]
+    #[arg(short = 'r', long, value_name = "PPS", conflicts_with = "bandwidth")]
     pub rate: Option<String>,
 
     /// The most probes per second any one /24 (IPv4) or /48 (IPv6) receives, counted over
     /// every shard; the scan's rate is lowered to keep its busiest network under it.
     /// 0 turns the ceiling off. Default 100.
-    #[arg(
-        allow_negative_numbers = true,
-        long = "max-net-rate",
-        value_name = "PPS"
-    )]
+    #[arg(long = "max-net-rate", value_name = "PPS")]
     pub max_net_rate: Option<String>,
 
     /// Send rate as bandwidth in bits per second, with a K, M or G suffix (e.g. 10M).
-    #[arg(allow_hyphen_values = true, short = 'B', long, value_name = "BPS")]
+    #[arg(short = 'B', long, value_name = "BPS")]
     pub bandwidth: Option<String>,
 
     /// Scan only addresses in this file (one address or CIDR per line, # comments).
@@ -75,40 +66,23 @@ pub struct Args {
     pub no_default_blocklist: bool,
 
     /// Seed for the target order (the same seed gives the same order and shards).
-    #[arg(allow_negative_numbers = true, short = 'e', long, value_name = "N")]
+    #[arg(short = 'e', long, value_name = "N")]
     pub seed: Option<String>,
 
     /// Split the scan into this many shards (run one per machine, same seed).
-    #[arg(
-        allow_negative_numbers = true,
-        long,
-        value_name = "N",
-        default_value = "1"
-    )]
+    #[arg(long, value_name = "N", default_value = "1")]
     pub shards: String,
 
     /// Which shard this is, from 0 to shards-1.
-    #[arg(
-        allow_negative_numbers = true,
-        long,
-        value_name = "I",
-        default_value = "0"
-    )]
+    #[arg(long, value_name = "I", default_value = "0")]
     pub shard: String,
 
     /// Probes to send to each target.
-    #[arg(
-        allow_negative_numbers = true,
-        short = 'P',
-        long,
-        value_name = "N",
-        default_value = "1"
-    )]
+    #[arg(short = 'P', long, value_name = "N", default_value = "1")]
     pub probes: String,
 
     /// Seconds to keep receiving after the last probe was sent.
     #[arg(
-        allow_hyphen_values = true,
         short = 'c',
         long = "cooldown-time",
         value_name = "SECS",
@@ -149,39 +123,19 @@ pub struct Args {
 
     /// Number of sender threads (default: the CPUs this process may use, less one for
     /// the receiver where there are more than two, at most 8; a resumed scan keeps its own).
-    #[arg(
-        allow_negative_numbers = true,
-        short = 'T',
-        long = "sender-threads",
-        value_name = "N"
-    )]
+    #[arg(short = 'T', long = "sender-threads", value_name = "N")]
     pub sender_threads: Option<String>,
 
     /// Stop after probing this many targets (a number, or a percentage such as 10%).
-    #[arg(
-        allow_hyphen_values = true,
-        short = 'n',
-        long = "max-targets",
-        value_name = "N"
-    )]
+    #[arg(short = 'n', long = "max-targets", value_name = "N")]
     pub max_targets: Option<String>,
 
     /// Stop after this many results.
-    #[arg(
-        allow_negative_numbers = true,
-        short = 'N',
-        long = "max-results",
-        value_name = "N"
-    )]
+    #[arg(short = 'N', long = "max-results", value_name = "N")]
     pub max_results: Option<String>,
 
     /// Stop sending after this many seconds.
-    #[arg(
-        allow_hyphen_values = true,
-        short = 't',
-        long = "max-runtime",
-        value_name = "SECS"
-    )]
+    #[arg(short = 't', long = "max-runtime", value_name = "SECS")]
     pub max_runtime: Option<String>,
 
     /// Write JSON lines here instead of standard output.
@@ -252,11 +206,7 @@ pub struct Args {
 
     /// Which responses to write, in ZMap's filter language (e.g. "success = 1 && repeat =
     /// 0", the default without -O); "" writes every response (the default with -O).
-    #[arg(
-        long = "output-filter",
-        value_name = "FILTER",
-        allow_hyphen_values = true
-    )]
+    #[arg(long = "output-filter", value_name = "FILTER")]
     pub output_filter: Option<String>,
 
     /// List the output fields with their types and meanings, and exit.
@@ -321,7 +271,7 @@ pub struct Args {
 
     /// Tag every probe with 802.1Q VLAN ID (1-4094); only replies received on that VLAN
     /// are captured.
-    #[arg(allow_hyphen_values = true, long, value_name = "ID")]
+    #[arg(long, value_name = "ID")]
     pub vlan: Option<String>,
 
     /// Send over AF_XDP (one socket per sender thread, on queue = thread number; the
@@ -363,11 +313,7 @@ pub struct Args {
     /// Go on past failed sends (their targets are lost, and counted) and stop the scan
     /// once more than N frames failed (end_reason max_sendto_failures); -1: never stop.
     /// Without it, the first failed send stops the scan.
-    #[arg(
-        allow_negative_numbers = true,
-        long = "max-sendto-failures",
-        value_name = "N"
-    )]
+    #[arg(long = "max-sendto-failures", value_name = "N")]
     pub max_sendto_failures: Option<String>,
 
     /// Source MAC address of the probes (default: the interface's). Replies still come to
@@ -379,6 +325,43 @@ pub struct Args {
     /// (empty for an `Args` parsed otherwise), recorded in checkpoints for `--resume`.
     #[arg(skip)]
     pub given: Given,
+}
+
+/// The flags (by field) whose value may begin with `-`, so that clap hands `-r -5` or
+/// `-B -1M` to the second stage, which refuses them with a message that names the flag,
+/// instead of taking `-5` for an unknown flag. Numbers that may be negative:
+const NEGATIVE_NUMBERS: [&str; 9] = [
+    "rate",
+    "max_net_rate",
+    "seed",
+    "shards",
+    "shard",
+    "probes",
+    "sender_threads",
+    "max_results",
+    "max_sendto_failures",
+];
+/// ... and values of any form (with a unit or suffix, or a filter expression).
+const HYPHEN_VALUES: [&str; 6] = [
+    "bandwidth",
+    "cooldown_time",
+    "max_targets",
+    "max_runtime",
+    "output_filter",
+    "vlan",
+];
+
+/// Lets the flags of [`NEGATIVE_NUMBERS`] and [`HYPHEN_VALUES`] take values that begin
+/// with `-`; applied to every argument of [`Args`].
+fn values_may_start_with_hyphen(arg: clap::Arg) -> clap::Arg {
+    let id = arg.get_id().as_str();
+    if NEGATIVE_NUMBERS.contains(&id) {
+        arg.allow_negative_numbers(true)
+    } else if HYPHEN_VALUES.contains(&id) {
+        arg.allow_hyphen_values(true)
+    } else {
+        arg
+    }
 }
 
 /// The flags given on the command line (defaults are not), by [`arg_name`], with their
@@ -428,5 +411,28 @@ impl Args {
         let mut args = Args::from_arg_matches(&m)?;
         args.given = Given::of(&cmd, &m);
         Ok(args)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn hyphen_tables_name_flags_of_args() {
+        let cmd = Args::command();
+        for id in NEGATIVE_NUMBERS.iter().chain(&HYPHEN_VALUES) {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id);
+            assert!(arg.is_some(), "{id} is no flag");
+        }
+        let parse = |flag: &str, value: &str| Args::parse_argv(["synsurvey", flag, value]);
+        assert_eq!(parse("-r", "-5").unwrap().rate.as_deref(), Some("-5"));
+        assert_eq!(
+            parse("-B", "-1M").unwrap().bandwidth.as_deref(),
+            Some("-1M")
+        );
+        assert_eq!(parse("--vlan", "-2").unwrap().vlan.as_deref(), Some("-2"));
+        // Elsewhere a leading `-` is still a flag.
+        assert!(parse("-i", "-5").is_err());
     }
 }

@@ -17,7 +17,7 @@
 
 use std::fmt;
 use std::hash::Hasher;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use siphasher::sip::SipHasher13;
@@ -32,14 +32,27 @@ const CHOICE_KEY: u64 = 0x7372_6361_6464_7221;
 
 /// An address that can be a source: IPv4 or IPv6, as a number.
 pub trait SourceAddr:
-    Copy + Eq + Ord + fmt::Debug + fmt::Display + FromStr + Send + Sync + 'static
+    Copy + Eq + Ord + fmt::Debug + fmt::Display + FromStr + Into<IpAddr> + Send + Sync + 'static
 {
     /// 32 or 128.
     const BITS: u32;
     fn to_bits(self) -> u128;
     fn from_bits(b: u128) -> Self;
     /// Why this address cannot be a source, if it cannot.
-    fn unusable(self) -> Option<&'static str>;
+    fn unusable(self) -> Option<&'static str> {
+        let ip: IpAddr = self.into();
+        if ip.is_unspecified() {
+            Some("unspecified")
+        } else if ip.is_loopback() {
+            Some("a loopback address")
+        } else if ip.is_multicast() {
+            Some("multicast")
+        } else if matches!(ip, IpAddr::V4(a) if a.is_broadcast()) {
+            Some("the broadcast address")
+        } else {
+            None
+        }
+    }
 }
 
 impl SourceAddr for Ipv4Addr {
@@ -52,19 +65,6 @@ impl SourceAddr for Ipv4Addr {
     fn from_bits(b: u128) -> Self {
         Ipv4Addr::from(b as u32)
     }
-    fn unusable(self) -> Option<&'static str> {
-        if self.is_unspecified() {
-            Some("unspecified")
-        } else if self.is_loopback() {
-            Some("a loopback address")
-        } else if self.is_multicast() {
-            Some("multicast")
-        } else if self.is_broadcast() {
-            Some("the broadcast address")
-        } else {
-            None
-        }
-    }
 }
 
 impl SourceAddr for Ipv6Addr {
@@ -76,17 +76,6 @@ impl SourceAddr for Ipv6Addr {
     #[inline]
     fn from_bits(b: u128) -> Self {
         Ipv6Addr::from(b)
-    }
-    fn unusable(self) -> Option<&'static str> {
-        if self.is_unspecified() {
-            Some("unspecified")
-        } else if self.is_loopback() {
-            Some("a loopback address")
-        } else if self.is_multicast() {
-            Some("multicast")
-        } else {
-            None
-        }
     }
 }
 

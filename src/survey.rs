@@ -50,31 +50,17 @@ impl SurveyIdentity {
 
     /// How `other` differs from this identity, e.g. `seed 7 (others: 424242)`.
     pub fn differences(&self, other: &SurveyIdentity) -> Vec<String> {
-        let mut d = Vec::new();
-        let mut cmp = |what: &str, mine: String, theirs: String| {
-            if mine != theirs {
-                d.push(format!("{what} {theirs} (others: {mine})"));
-            }
-        };
-        let opt = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
-        cmp("seed", self.seed.to_string(), other.seed.to_string());
-        cmp(
-            "shard count",
-            self.shards.to_string(),
-            other.shards.to_string(),
-        );
-        cmp(
-            "target addresses",
-            self.addresses.to_string(),
-            other.addresses.to_string(),
-        );
-        cmp("ports", self.ports.clone(), other.ports.clone());
-        cmp("probes", self.probes.to_string(), other.probes.to_string());
-        cmp("max targets", opt(self.max_targets), opt(other.max_targets));
+        let mut d = crate::resume::Differences::against("others");
+        d.compare("seed", self.seed, other.seed);
+        d.compare("shard count", self.shards, other.shards);
+        d.compare("target addresses", self.addresses, other.addresses);
+        d.compare("ports", &self.ports, &other.ports);
+        d.compare("probes", self.probes, other.probes);
+        d.compare_opt("max targets", self.max_targets, other.max_targets);
         if self.addresses == other.addresses && self.addresses_hash != other.addresses_hash {
-            d.push("other target addresses, as many".into());
+            d.note("other target addresses, as many");
         }
-        d
+        d.found
     }
 }
 

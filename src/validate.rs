@@ -358,6 +358,7 @@ impl<A: MacAddr> Validator<A> {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::wire::icmp::Quoted;
     use crate::wire::tcp::{flags, OptionSummary};
 
     const SRC: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
@@ -377,11 +378,19 @@ mod test {
         assert_eq!(DropReason::COUNT, 13);
     }
 
-    fn reply_to(v: &Validator, daddr: Ipv4Addr, dport: u16, probe: u16, flags: u8) -> Reply {
+    /// A reply from `daddr:dport` to probe number `probe` sent there, addressed to the
+    /// target's source, with the port and ack the validator expects.
+    fn reply_to<A: MacAddr>(
+        v: &Validator<A>,
+        daddr: A,
+        dport: u16,
+        probe: u16,
+        flags: u8,
+    ) -> Reply<A> {
         let tag = v.tag(daddr, dport);
         Reply {
             saddr: daddr,
-            daddr: SRC,
+            daddr: tag.saddr,
             ttl: 64,
             ipid: 0,
             sport: dport,
@@ -393,6 +402,19 @@ mod test {
             options: OptionSummary::default(),
             ip_checksum_ok: true,
             tcp_checksum_ok: Some(true),
+        }
+    }
+
+    /// Probe number `probe` to `daddr:dport`, as an ICMP error quotes it.
+    fn quoted<A: MacAddr>(v: &Validator<A>, daddr: A, dport: u16, probe: u16) -> Quoted<A> {
+        let tag = v.tag(daddr, dport);
+        Quoted {
+            saddr: tag.saddr,
+            daddr,
+            protocol: 6,
+            sport: v.sport(&tag, probe),
+            dport,
+            seq: tag.seq,
         }
     }
 
@@ -569,18 +591,11 @@ mod test {
 
     #[test]
     fn quoted_probes() {
-        use crate::wire::icmp::Quoted;
         let v = validator(2);
         let d = Ipv4Addr::new(198, 18, 0, 9);
         let tag = v.tag(d, 443);
-        let ours = Quoted {
-            saddr: SRC,
-            daddr: d,
-            protocol: 6,
-            sport: v.sport(&tag, 1),
-            dport: 443,
-            seq: tag.seq,
-        };
+        let ours = quoted(&v, d, 443, 1);
+        assert_eq!(ours.saddr, SRC);
         assert_eq!(v.check_quoted(&ours), Ok(1));
         let cases = [
             (
@@ -631,22 +646,9 @@ mod test {
         let v = Validator::new(&Key([7; 16]), src, (32768, 61000), 2);
         let d: Ipv6Addr = "2001:2::1:9".parse().unwrap();
         let tag = v.tag(d, 80);
-        let reply = |saddr: Ipv6Addr, ack: u32| Reply {
-            saddr,
-            daddr: src,
-            ttl: 64,
-            ipid: 0,
-            sport: 80,
-            dport: v.sport(&tag, 1),
-            seq: 1,
-            ack,
-            flags: flags::SYN | flags::ACK,
-            window: 65160,
-            options: OptionSummary::default(),
-            ip_checksum_ok: true,
-            tcp_checksum_ok: Some(true),
-        };
-        let ok = v.check(&reply(d, tag.seq.wrapping_add(1)));
+        let reply = reply_to(&v, d, 80, 1, flags::SYN | flags::ACK);
+        assert_eq!((reply.daddr, reply.ack), (src, tag.seq.wrapping_add(1)));
+        let ok = v.check(&reply);
         assert_eq!(
             ok,
             Ok(Accepted {
@@ -663,21 +665,16 @@ mod test {
         let v4 = Validator::new(&Key([7; 16]), Ipv4Addr::new(0, 0, 0, 1), (32768, 61000), 2);
         let t4 = v4.tag(Ipv4Addr::new(0, 1, 0, 9), 80);
         assert_ne!((t4.seq, t4.ipid), (tag.seq, tag.ipid));
-        let mut to_other = reply(d, tag.seq.wrapping_add(1));
-        to_other.daddr = "2001:2::2".parse().unwrap();
-        assert_eq!(v.check(&to_other), Err(DropReason::WrongDestination));
-        let q = crate::wire::icmp::Quoted {
-            saddr: src,
-            daddr: d,
-            protocol: 6,
-            sport: v.sport(&tag, 0),
-            dport: 80,
-            seq: tag.seq,
+        let to_other = Reply {
+            daddr: "2001:2::2".parse().unwrap(),
+            ..reply
         };
+        assert_eq!(v.check(&to_other), Err(DropReason::WrongDestination));
+        let q = quoted(&v, d, 80, 0);
+        assert_eq!(q.saddr, src);
         assert_eq!(v.check_quoted(&q), Ok(0));
         assert_eq!(
-            v.check_quoted(&crate::wire::icmp::Quoted { seq: 0, ..q })
-                .is_err(),
+            v.check_quoted(&Quoted { seq: 0, ..q }).is_err(),
             tag.seq != 0
         );
     }
@@ -709,21 +706,8 @@ mod test {
             assert_eq!(t80.saddr, t443.saddr, "one source per target address");
             assert_eq!(list.iter().nth(t80.source as usize), Some(t80.saddr));
             used.insert(t80.saddr);
-            let good = Reply {
-                saddr: d,
-                daddr: t80.saddr,
-                ttl: 64,
-                ipid: 0,
-                sport: 80,
-                dport: v.sport(&t80, 1),
-                seq: 1,
-                ack: t80.seq.wrapping_add(1),
-                flags: flags::SYN | flags::ACK,
-                window: 65160,
-                options: OptionSummary::default(),
-                ip_checksum_ok: true,
-                tcp_checksum_ok: Some(true),
-            };
+            let good = reply_to(&v, d, 80, 1, flags::SYN | flags::ACK);
+            assert_eq!(good.daddr, t80.saddr);
             assert_eq!(v.check(&good).map(|a| a.probe), Ok(1));
             for other in list.iter().filter(|a| *a != t80.saddr) {
                 let to_other = Reply {
@@ -739,18 +723,12 @@ mod test {
             if t80.saddr != SRC {
                 assert!(one.check(&from_src).is_err());
             }
-            let q = crate::wire::icmp::Quoted {
-                saddr: t80.saddr,
-                daddr: d,
-                protocol: 6,
-                sport: v.sport(&t80, 0),
-                dport: 80,
-                seq: t80.seq,
-            };
+            let q = quoted(&v, d, 80, 0);
+            assert_eq!(q.saddr, t80.saddr);
             assert_eq!(v.check_quoted(&q), Ok(0));
             let other = list.iter().find(|a| *a != t80.saddr).unwrap();
             assert_eq!(
-                v.check_quoted(&crate::wire::icmp::Quoted { saddr: other, ..q }),
+                v.check_quoted(&Quoted { saddr: other, ..q }),
                 Err(DropReason::IcmpUnrelated)
             );
         }

@@ -151,25 +151,23 @@ mod test {
 
     #[test]
     fn contact_becomes_a_uri() {
-        let c = |s| contact_uri(s);
-        assert_eq!(
-            c("scans@example.org").as_deref(),
-            Some("mailto:scans@example.org")
-        );
-        assert_eq!(
-            c("Lab & Co <scans@example.org>").as_deref(),
-            Some("mailto:scans@example.org")
-        );
-        assert_eq!(
-            c("mailto:a@b.example").as_deref(),
-            Some("mailto:a@b.example")
-        );
-        assert_eq!(
-            c("see https://example.org/scans").as_deref(),
-            Some("https://example.org/scans")
-        );
-        assert_eq!(c("x"), None);
-        assert_eq!(c("call me"), None);
+        let cases = [
+            ("scans@example.org", Some("mailto:scans@example.org")),
+            (
+                "Lab & Co <scans@example.org>",
+                Some("mailto:scans@example.org"),
+            ),
+            ("mailto:a@b.example", Some("mailto:a@b.example")),
+            (
+                "see https://example.org/scans",
+                Some("https://example.org/scans"),
+            ),
+            ("x", None),
+            ("call me", None),
+        ];
+        for (contact, uri) in cases {
+            assert_eq!(contact_uri(contact).as_deref(), uri, "{contact}");
+        }
     }
 
     #[test]

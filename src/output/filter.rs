@@ -20,8 +20,6 @@
 //! Errors carry the 1-based column (in characters) where the problem starts, so that the
 //! command line can point at it; nothing is evaluated until the whole filter is valid.
 
-use std::fmt;
-
 use super::fields::{self, Field, Kind, Value};
 use super::Record;
 
@@ -49,19 +47,12 @@ pub enum Filter {
 }
 
 /// Why a filter does not compile, and where (1-based column).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {message}")]
 pub struct FilterError {
     pub column: usize,
     pub message: String,
 }
-
-impl fmt::Display for FilterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {}: {}", self.column, self.message)
-    }
-}
-
-impl std::error::Error for FilterError {}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -145,19 +136,24 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.and()?;
-        while self.peek().0 == Tok::Or {
-            self.bump();
-            left = Filter::Or(Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
+        self.chain(Tok::Or, Self::and, Filter::Or)
     }
 
     fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.primary()?;
-        while self.peek().0 == Tok::And {
+        self.chain(Tok::And, Self::primary, Filter::And)
+    }
+
+    /// `operand (op operand)*`, grouped from the left.
+    fn chain(
+        &mut self,
+        op: Tok,
+        operand: fn(&mut Self) -> Result<Filter, FilterError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, FilterError> {
+        let mut left = operand(self)?;
+        while self.peek().0 == op {
             self.bump();
-            left = Filter::And(Box::new(left), Box::new(self.primary()?));
+            left = join(Box::new(left), Box::new(operand(self)?));
         }
         Ok(left)
     }

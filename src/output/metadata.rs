@@ -278,23 +278,13 @@ pub fn drops_by_reason(c: &Counters) -> BTreeMap<&'static str, u64> {
 #[cfg(test)]
 mod test {
     use super::*;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
 
-    /// Every key of a JSON value, as paths (`config.rate`), objects only.
-    fn keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
-        if let serde_json::Value::Object(m) = v {
-            for (k, v) in m {
-                let path = format!("{prefix}{k}");
-                keys(v, &format!("{path}."), out);
-                out.push(path);
-            }
-        }
-    }
-
-    /// The metadata is what users' scripts read: a field renamed in the code must not
-    /// rename it in the file. Adding a field means adding it here, on purpose.
-    #[test]
-    fn schema_is_pinned() {
-        let config = crate::config::for_test(&["198.18.0.0/20", "-p", "80"]);
+    /// A metadata with every optional part present and one element in each list of
+    /// objects, as JSON; `args` are the scan's flags.
+    fn sample(args: &[&str]) -> Value {
+        let config = crate::config::for_test(args);
         let meta = Metadata {
             synsurvey_version: "0",
             command_line: vec![],
@@ -337,159 +327,271 @@ mod test {
             rtt_us: Some(RttSummary::default()),
             blocklist_reloads: 0,
             blocklist_reload_failures: 0,
-            blocklist_versions: vec![],
+            blocklist_versions: vec![ListVersion {
+                hash: String::new(),
+                addresses: 0,
+            }],
             capabilities_dropped: true,
             survey: crate::survey::Survey::of(&config, true, Default::default()),
         };
-        let mut got = Vec::new();
-        keys(&serde_json::to_value(&meta).unwrap(), "", &mut got);
-        got.sort();
-        let want = [
-            "synsurvey_version",
-            "command_line",
-            "config",
-            "network",
-            "start_time",
-            "end_time",
-            "duration_s",
-            "send_duration_s",
-            "end_reason",
-            "error",
-            "error_stage",
-            "targets_planned",
-            "targets_scanned",
-            "blocklisted_skips",
-            "packets_sent",
-            "send_errors",
-            "send_failed_frames",
-            "send_rate_achieved_pps",
-            "send_schedule_skipped_s",
-            "packets_by_source",
-            "transmit",
-            "frames_received",
-            "replies",
-            "validation_failures",
-            "kernel_drops",
-            "rtt_us",
-            "blocklist_reloads",
-            "blocklist_reload_failures",
-            "blocklist_versions",
-            "capabilities_dropped",
-            // config
-            "config.target_args",
-            "config.target_addresses",
-            "config.ports",
-            "config.allowlist_file",
-            "config.blocklist_files",
-            "config.default_blocklist",
-            "config.file_mode",
-            "config.rate",
-            "config.net_rate",
-            "config.net_rate.ceiling_pps",
-            "config.net_rate.network",
-            "config.net_rate.busiest_network_targets",
-            "config.net_rate.total_targets",
-            "config.net_rate.requested_pps",
-            "config.net_rate.effective_pps",
-            "config.seed",
-            "config.shards",
-            "config.shard",
-            "config.probes",
-            "config.cooldown",
-            "config.interface",
-            "config.source_ip",
-            "config.source_ips",
-            "config.gateway_mac",
-            "config.source_ports",
-            "config.sender_threads",
-            "config.sender_threads_source",
-            "config.max_targets",
-            "config.max_results",
-            "config.max_runtime",
-            "config.output",
-            "config.metadata_file",
-            "config.all_responses",
-            "config.quiet",
-            "config.dryrun",
-            "config.contact",
-            "config.purpose",
-            "config.checkpoint_file",
-            "config.resume_file",
-            "config.notice_http",
-            "config.xdp",
-            "config.iplayer",
-            "config.vlan",
-            "config.output_module",
-            "config.output_fields",
-            "config.output_filter",
-            "config.probe_module",
-            "config.status_updates_file",
-            "config.probe_ttl",
-            "config.probe_attribution",
-            "config.tcp_options",
-            "config.tcp_options.probe_args",
-            "config.tcp_options.options_hex",
-            "config.tcp_options.window",
-            "config.tcp_options.tsval_offset",
-            "config.source_mac",
-            "config.min_hitrate",
-            "config.max_sendto_failures",
-            "notes",
-            "user-metadata",
-            // network
-            "network.interface",
-            "network.source_ip",
-            "network.source_mac",
-            "network.gateway_ip",
-            "network.gateway_mac",
-            "network.link",
-            "network.vlan",
-            // replies
-            "replies.synack",
-            "replies.rst",
-            "replies.icmp_unreach",
-            "replies.unique_success",
-            "replies.results_written",
-            "replies.dedup_bytes",
-            "replies.dedup_peak_bytes",
-            // rtt_us
-            "rtt_us.count",
-            "rtt_us.min",
-            "rtt_us.p50",
-            "rtt_us.p90",
-            "rtt_us.p99",
-            "rtt_us.max",
-            "rtt_us.mean",
-            // survey (read by synsurvey merge)
-            "survey",
-            "survey.id",
-            "survey.identity",
-            "survey.identity.seed",
-            "survey.identity.addresses",
-            "survey.identity.address_ranges",
-            "survey.identity.addresses_hash",
-            "survey.identity.ports",
-            "survey.identity.targets",
-            "survey.identity.probes",
-            "survey.identity.max_targets",
-            "survey.identity.shards",
-            "survey.shard",
-            "survey.run",
-            "survey.complete",
-            "survey.totals",
-            "survey.totals.targets_planned",
-            "survey.totals.targets_scanned",
-            "survey.totals.blocklisted_skips",
-            "survey.totals.packets_sent",
-            "survey.totals.results_written",
-        ];
-        let mut want: Vec<String> = want.iter().map(|k| k.to_string()).collect();
-        want.extend(
-            DropReason::ALL
+        serde_json::to_value(&meta).unwrap()
+    }
+
+    /// Every key inside a JSON value, as paths below it (`.rate`, `.net_rate.network`),
+    /// the keys of a list's elements as `[].packets`.
+    fn keys(v: &Value) -> BTreeSet<String> {
+        match v {
+            Value::Object(m) => m
                 .iter()
-                .map(|d| format!("validation_failures.{}", d.as_str())),
-        );
+                .flat_map(|(k, v)| {
+                    let below = keys(v).into_iter().map(move |sub| format!(".{k}{sub}"));
+                    std::iter::once(format!(".{k}")).chain(below)
+                })
+                .collect(),
+            Value::Array(a) => a
+                .iter()
+                .flat_map(keys)
+                .map(|sub| format!("[]{sub}"))
+                .collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// The keys of `section` (`config`, `config.output`) as paths below it, sorted; of
+    /// `""`, the top-level names only.
+    fn keys_of(meta: &Value, section: &str) -> Vec<String> {
+        if section.is_empty() {
+            let mut top: Vec<String> = meta.as_object().unwrap().keys().cloned().collect();
+            top.sort();
+            return top;
+        }
+        let pointer = format!("/{}", section.replace('.', "/"));
+        let mut below: Vec<String> = keys(meta.pointer(&pointer).unwrap())
+            .into_iter()
+            .map(|k| k.strip_prefix('.').unwrap_or(&k).to_string())
+            .collect();
+        below.sort();
+        below
+    }
+
+    /// Asserts that `section` of the sample metadata has exactly the keys `want`.
+    fn assert_pinned(section: &str, want: &[&str]) {
+        let mut want: Vec<String> = want.iter().map(|k| k.to_string()).collect();
         want.sort();
-        assert_eq!(got, want);
+        assert_eq!(
+            keys_of(&sample(&SCAN), section),
+            want,
+            "section {section:?}"
+        );
+    }
+
+    const SCAN: [&str; 3] = ["198.18.0.0/20", "-p", "80"];
+
+    /// The top-level keys that hold more keys: each has its own test below, so that
+    /// every key of the file is pinned.
+    const SECTIONS: [&str; 8] = [
+        "blocklist_versions",
+        "config",
+        "network",
+        "packets_by_source",
+        "replies",
+        "rtt_us",
+        "survey",
+        "validation_failures",
+    ];
+
+    // The metadata is what users' scripts read: a field renamed in the code must not
+    // rename it in the file. Adding a field means adding it here, on purpose.
+
+    #[test]
+    fn top_level_schema_is_pinned() {
+        assert_pinned(
+            "",
+            &[
+                "synsurvey_version",
+                "command_line",
+                "config",
+                "notes",
+                "user-metadata",
+                "network",
+                "start_time",
+                "end_time",
+                "duration_s",
+                "send_duration_s",
+                "end_reason",
+                "error",
+                "error_stage",
+                "targets_planned",
+                "targets_scanned",
+                "blocklisted_skips",
+                "packets_sent",
+                "send_errors",
+                "send_failed_frames",
+                "send_rate_achieved_pps",
+                "send_schedule_skipped_s",
+                "packets_by_source",
+                "transmit",
+                "frames_received",
+                "replies",
+                "validation_failures",
+                "kernel_drops",
+                "rtt_us",
+                "blocklist_reloads",
+                "blocklist_reload_failures",
+                "blocklist_versions",
+                "capabilities_dropped",
+                "survey",
+            ],
+        );
+        let meta = sample(&SCAN);
+        let with_keys: Vec<String> = keys_of(&meta, "")
+            .into_iter()
+            .filter(|k| !keys_of(&meta, k).is_empty())
+            .collect();
+        assert_eq!(with_keys, SECTIONS, "a section without its own test");
+    }
+
+    #[test]
+    fn config_schema_is_pinned() {
+        assert_pinned(
+            "config",
+            &[
+                "target_args",
+                "target_addresses",
+                "ports",
+                "allowlist_file",
+                "blocklist_files",
+                "default_blocklist",
+                "file_mode",
+                "rate",
+                "net_rate",
+                "net_rate.ceiling_pps",
+                "net_rate.network",
+                "net_rate.busiest_network_targets",
+                "net_rate.total_targets",
+                "net_rate.requested_pps",
+                "net_rate.effective_pps",
+                "seed",
+                "shards",
+                "shard",
+                "probes",
+                "cooldown",
+                "interface",
+                "source_ip",
+                "source_ips",
+                "gateway_mac",
+                "source_mac",
+                "source_ports",
+                "sender_threads",
+                "sender_threads_source",
+                "max_targets",
+                "max_results",
+                "max_runtime",
+                "output",
+                "metadata_file",
+                "all_responses",
+                "quiet",
+                "dryrun",
+                "contact",
+                "purpose",
+                "checkpoint_file",
+                "resume_file",
+                "notice_http",
+                "xdp",
+                "iplayer",
+                "vlan",
+                "output_module",
+                "output_fields",
+                "output_filter",
+                "probe_module",
+                "status_updates_file",
+                "probe_ttl",
+                "probe_attribution",
+                "tcp_options",
+                "tcp_options.probe_args",
+                "tcp_options.options_hex",
+                "tcp_options.window",
+                "tcp_options.tsval_offset",
+                "min_hitrate",
+                "max_sendto_failures",
+            ],
+        );
+        // `output` is "stdout", or an object naming the file.
+        let to_file = sample(&["198.18.0.0/20", "-p", "80", "-o", "results.json"]);
+        assert_eq!(keys_of(&to_file, "config.output"), ["file"]);
+    }
+
+    #[test]
+    fn network_schema_is_pinned() {
+        assert_pinned(
+            "network",
+            &[
+                "interface",
+                "source_ip",
+                "source_mac",
+                "gateway_ip",
+                "gateway_mac",
+                "link",
+                "vlan",
+            ],
+        );
+    }
+
+    #[test]
+    fn packet_lists_schema_is_pinned() {
+        assert_pinned("packets_by_source", &["[].source_ip", "[].packets"]);
+        assert_pinned("blocklist_versions", &["[].hash", "[].addresses"]);
+    }
+
+    #[test]
+    fn replies_schema_is_pinned() {
+        assert_pinned(
+            "replies",
+            &[
+                "synack",
+                "rst",
+                "icmp_unreach",
+                "unique_success",
+                "results_written",
+                "dedup_bytes",
+                "dedup_peak_bytes",
+            ],
+        );
+        let reasons: Vec<&str> = DropReason::ALL.iter().map(|d| d.as_str()).collect();
+        assert_pinned("validation_failures", &reasons);
+        assert_pinned(
+            "rtt_us",
+            &["count", "min", "p50", "p90", "p99", "max", "mean"],
+        );
+    }
+
+    /// The `survey` section, which `synsurvey merge` reads.
+    #[test]
+    fn survey_schema_is_pinned() {
+        assert_pinned(
+            "survey",
+            &[
+                "id",
+                "identity",
+                "identity.seed",
+                "identity.addresses",
+                "identity.address_ranges",
+                "identity.addresses_hash",
+                "identity.ports",
+                "identity.targets",
+                "identity.probes",
+                "identity.max_targets",
+                "identity.shards",
+                "shard",
+                "run",
+                "complete",
+                "totals",
+                "totals.targets_planned",
+                "totals.targets_scanned",
+                "totals.blocklisted_skips",
+                "totals.packets_sent",
+                "totals.results_written",
+            ],
+        );
     }
 }

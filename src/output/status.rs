@@ -135,26 +135,25 @@ fn format_row(
     let real = crate::output::fields::zmap_time_str(crate::output::unix_us_now());
     // ZMap's real-time column is "YYYY-MM-DD HH:MM:SS".
     let real = real.get(..19).unwrap_or("").replace('T', " ");
-    format!(
-        "{real},{},{},{pct:.6},{hit:.6},{active},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+    let mut row = format!(
+        "{real},{},{},{pct:.6},{hit:.6},{active}",
         elapsed.as_secs(),
         remaining.map_or(0, |r| r.as_secs()),
-        now.sent,
-        last(prev.sent, now.sent),
-        avg(now.sent),
-        now.success,
-        last(prev.success, now.success),
-        avg(now.success),
-        now.recv,
-        last(prev.recv, now.recv),
-        avg(now.recv),
-        now.drops,
-        last(prev.drops, now.drops),
-        avg(now.drops),
-        now.send_fail,
-        last(prev.send_fail, now.send_fail),
-        avg(now.send_fail),
-    )
+    );
+    // Each count as three columns: total, per second over the last interval, per second
+    // on average.
+    let counts = [
+        (prev.sent, now.sent),
+        (prev.success, now.success),
+        (prev.recv, now.recv),
+        (prev.drops, now.drops),
+        (prev.send_fail, now.send_fail),
+    ];
+    for (before, total) in counts {
+        row.push_str(&format!(",{total},{},{}", last(before, total), avg(total)));
+    }
+    row.push('\n');
+    row
 }
 
 #[cfg(test)]
@@ -187,9 +186,13 @@ mod test {
         assert_eq!(cells[2], "2");
         assert_eq!(cells[3], "50.000000");
         assert_eq!(cells[4], "1.000000");
-        assert_eq!(cells[6], "2000");
-        assert_eq!(cells[7], "2000");
-        assert_eq!(cells[8], "1000");
-        assert_eq!(cells[9], "20");
+        // Active senders, then total, last second and average of each count.
+        assert_eq!(
+            cells[5..],
+            [
+                "1", "2000", "2000", "1000", "20", "20", "10", "500", "500", "250", "0", "0", "0",
+                "0", "0", "0"
+            ]
+        );
     }
 }

@@ -1,5 +1,9 @@
 //! The report's charts, drawn by plotters into SVG text that the page embeds inline.
 
+use std::ops::Range;
+
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -11,6 +15,7 @@ const LABELS: (&str, u32) = ("sans-serif", 14);
 const RTT_BINS: usize = 40;
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Draws with `f` on a fresh SVG canvas and returns the SVG document.
 fn svg(f: impl FnOnce(&Area) -> anyhow::Result<()>) -> anyhow::Result<String> {
@@ -22,6 +27,42 @@ fn svg(f: impl FnOnce(&Area) -> anyhow::Result<()>) -> anyhow::Result<String> {
         root.present()?;
     }
     Ok(out)
+}
+
+/// A chart on `root` under `title`, with label areas `(below, left)` this many pixels
+/// wide, over the ranges `x` and `y`.
+fn chart<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    label_areas: (u32, u32),
+    x: Range<f64>,
+    y: Range<f64>,
+) -> anyhow::Result<Chart<'a, 'b>> {
+    Ok(ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(label_areas.0)
+        .y_label_area_size(label_areas.1)
+        .build_cartesian_2d(x, y)?)
+}
+
+/// [`chart`] with a mesh and named axes: `x` and `y` are each a range and its name.
+fn chart_with_axes<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    y_label_area: u32,
+    x: (Range<f64>, &str),
+    y: (Range<f64>, &str),
+) -> anyhow::Result<Chart<'a, 'b>> {
+    let mut chart = chart(root, title, (40, y_label_area), x.0, y.0)?;
+    chart
+        .configure_mesh()
+        .label_style(LABELS)
+        .axis_desc_style(LABELS)
+        .x_desc(x.1)
+        .y_desc(y.1)
+        .draw()?;
+    Ok(chart)
 }
 
 /// Histogram of round-trip times (milliseconds), up to the 99th percentile; the last bar
@@ -41,19 +82,13 @@ pub fn rtt_histogram(rtt_us: &[u64]) -> anyhow::Result<Option<String>> {
     }
     let top = bins.iter().copied().max().unwrap_or(1) as f64 * 1.1;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Round-trip time of replies", ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..p99, 0.0..top)?;
-        chart
-            .configure_mesh()
-            .label_style(LABELS)
-            .axis_desc_style(LABELS)
-            .x_desc("RTT (ms)")
-            .y_desc("replies")
-            .draw()?;
+        let mut chart = chart_with_axes(
+            root,
+            "Round-trip time of replies",
+            60,
+            (0.0..p99, "RTT (ms)"),
+            (0.0..top, "replies"),
+        )?;
         chart.draw_series(bins.iter().enumerate().map(|(i, &n)| {
             let x0 = i as f64 * width;
             Rectangle::new([(x0, 0.0), (x0 + width, n as f64)], BLUE.mix(0.7).filled())
@@ -76,12 +111,7 @@ pub fn bars(
     let n = counts.len();
     let names: Vec<String> = counts.iter().map(|c| c.0.clone()).collect();
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(170)
-            .build_cartesian_2d(0.0..top, 0.0..n as f64)?;
+        let mut chart = chart(root, title, (30, 170), 0.0..top, 0.0..n as f64)?;
         chart
             .configure_mesh()
             .label_style(LABELS)
@@ -118,19 +148,13 @@ pub fn rates(rows: &[super::input::StatusRow]) -> anyhow::Result<Option<String>>
         .fold(1.0, f64::max)
         * 1.1;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Packets per second", ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..t_max, 0.0..top)?;
-        chart
-            .configure_mesh()
-            .label_style(LABELS)
-            .axis_desc_style(LABELS)
-            .x_desc("seconds since start")
-            .y_desc("packets/s")
-            .draw()?;
+        let mut chart = chart_with_axes(
+            root,
+            "Packets per second",
+            70,
+            (0.0..t_max, "seconds since start"),
+            (0.0..top, "packets/s"),
+        )?;
         let sent = rows.iter().map(|r| (r.elapsed, r.sent_per_sec));
         chart
             .draw_series(LineSeries::new(sent, BLUE.stroke_width(2)))?

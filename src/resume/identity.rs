@@ -7,6 +7,7 @@
 //! changes it and makes every existing checkpoint look damaged: the test
 //! `the_hash_is_pinned` fails first.
 
+use std::fmt;
 use std::hash::Hasher;
 use std::path::Path;
 
@@ -59,51 +60,65 @@ impl ScanIdentity {
 
     /// What differs from `other` (this scan) in a few words, e.g. `ports 443 (checkpoint: 80)`.
     pub fn differences(&self, now: &ScanIdentity) -> Vec<String> {
-        let mut d = Vec::new();
+        let mut d = Differences::against("checkpoint");
         if self.addresses != now.addresses {
-            d.push(format!(
+            d.note(format!(
                 "targets {} addresses (checkpoint: {})",
                 now.addresses, self.addresses
             ));
         } else if self.addresses_hash != now.addresses_hash {
-            d.push("targets: other addresses, as many as in the checkpoint".into());
+            d.note("targets: other addresses, as many as in the checkpoint");
         }
-        let mut cmp = |what: &str, saved: String, now: String| {
-            if saved != now {
-                d.push(format!("{what} {now} (checkpoint: {saved})"));
-            }
-        };
-        let opt = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
-        cmp("ports", self.ports.clone(), now.ports.clone());
-        cmp(
-            "shard",
-            format!("{}/{}", self.shard, self.shards),
-            format!("{}/{}", now.shard, now.shards),
-        );
-        cmp("probes", self.probes.to_string(), now.probes.to_string());
-        cmp(
-            "source ports",
-            self.source_ports.clone(),
-            now.source_ports.clone(),
-        );
-        cmp(
-            "sender threads",
-            self.sender_threads.to_string(),
-            now.sender_threads.to_string(),
-        );
-        cmp("max targets", opt(self.max_targets), opt(now.max_targets));
-        cmp("seed", self.seed.to_string(), now.seed.to_string());
-        cmp(
-            "source addresses",
-            opt_text(&self.source_ips),
-            opt_text(&now.source_ips),
-        );
-        d
+        let shard = |i: &ScanIdentity| format!("{}/{}", i.shard, i.shards);
+        let source_ips = |i: &ScanIdentity| i.source_ips.clone().unwrap_or_else(|| "one".into());
+        d.compare("ports", &self.ports, &now.ports);
+        d.compare("shard", shard(self), shard(now));
+        d.compare("probes", self.probes, now.probes);
+        d.compare("source ports", &self.source_ports, &now.source_ports);
+        d.compare("sender threads", self.sender_threads, now.sender_threads);
+        d.compare_opt("max targets", self.max_targets, now.max_targets);
+        d.compare("seed", self.seed, now.seed);
+        d.compare("source addresses", source_ips(self), source_ips(now));
+        d.found
     }
 }
 
-fn opt_text(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "one".into())
+/// How one record of a scan differs from another (the reference: a checkpoint, the
+/// other shards), each difference in a few words: `ports 443 (checkpoint: 80)`.
+#[derive(Debug)]
+pub struct Differences {
+    reference: &'static str,
+    /// The differences found, in the order they were compared.
+    pub found: Vec<String>,
+}
+
+impl Differences {
+    /// Differences from the record that `reference` names in the text.
+    pub fn against(reference: &'static str) -> Differences {
+        Differences {
+            reference,
+            found: Vec::new(),
+        }
+    }
+
+    /// Notes `what` when the reference's value and this record's differ.
+    pub fn compare<T: PartialEq + fmt::Display>(&mut self, what: &str, reference: T, now: T) {
+        if reference != now {
+            self.found
+                .push(format!("{what} {now} ({}: {reference})", self.reference));
+        }
+    }
+
+    /// [`Differences::compare`] of optional numbers, `none` for none.
+    pub fn compare_opt(&mut self, what: &str, reference: Option<u64>, now: Option<u64>) {
+        let text = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
+        self.compare(what, text(reference), text(now));
+    }
+
+    /// Notes a difference in words of its own.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.found.push(text.into());
+    }
 }
 
 /// Refuses a checkpoint of another scan: `now` is the identity of the configuration about

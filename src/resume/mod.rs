@@ -19,7 +19,7 @@ pub mod identity;
 
 pub use command::{record, Command, InputFile};
 pub use format::{Checkpoint, ThreadProgress, ThreadState, Totals};
-pub use identity::{json_hash, ScanIdentity};
+pub use identity::{json_hash, Differences, ScanIdentity};
 
 use crate::cli::Args;
 use crate::usage::UsageError;

@@ -139,15 +139,20 @@ mod test {
         assert_eq!(p.next_due(), t0 + Duration::from_secs(2));
     }
 
+    /// A pacer of 1000 pps in batches of `batch`, started `ago` with nothing sent, after
+    /// its first wait, which leaves at most one batch (`batch` ms) of lag.
+    fn after_a_stall(ago: Duration, batch: usize) -> Pacer {
+        let mut p = Pacer::with_batch(Some(1000.0), Instant::now() - ago, batch);
+        assert!(p.wait(None));
+        let lag = Instant::now().saturating_duration_since(p.next_due());
+        assert!(lag <= Duration::from_millis(batch as u64 + 1), "{lag:?}");
+        p
+    }
+
     #[test]
     fn a_stall_is_not_made_up_in_a_burst() {
-        let t0 = Instant::now() - Duration::from_secs(10);
-        // 1000 pps in batches of 5, started 10 s ago, nothing sent: 10000 packets behind.
-        let mut p = Pacer::with_batch(Some(1000.0), t0, 5);
-        assert!(p.wait(None));
-        // At most one batch (5 ms) of lag is left.
-        let lag = Instant::now().saturating_duration_since(p.next_due());
-        assert!(lag <= Duration::from_millis(6), "{lag:?}");
+        // Batches of 5, started 10 s ago: 10000 packets behind.
+        after_a_stall(Duration::from_secs(10), 5);
     }
 
     #[test]
@@ -174,12 +179,8 @@ mod test {
 
     #[test]
     fn lateness_beyond_one_batch_is_skipped_not_caught_up() {
-        // Started 1 s ago at 1000 pps with batches of 10: 990 ms late.
-        let t0 = Instant::now() - Duration::from_secs(1);
-        let mut p = Pacer::with_batch(Some(1000.0), t0, 10);
-        assert!(p.wait(None));
-        let behind = Instant::now().saturating_duration_since(p.next_due());
-        assert!(behind <= Duration::from_millis(11), "{behind:?}");
+        // Started 1 s ago with batches of 10: 990 ms late.
+        let p = after_a_stall(Duration::from_secs(1), 10);
         assert!(
             p.skipped() >= Duration::from_millis(975),
             "{:?}",
