@@ -811,22 +811,57 @@ pub struct SeenSyn<A = Ipv4Addr> {
     pub seq: u32,
 }
 
-impl<A> SeenSyn<A> {
-    fn with_addrs<B>(self, saddr: B, daddr: B) -> SeenSyn<B> {
+impl SeenSyn<IpAddr> {
+    /// The same SYN with addresses of the family `A`, or `None` if it is of the other one.
+    fn of_family<A: FamilyAddr>(self) -> Option<SeenSyn<A>> {
         let SeenSyn {
-            time,
-            sport,
-            dport,
-            seq,
-            ..
-        } = self;
-        SeenSyn {
             time,
             saddr,
             daddr,
             sport,
             dport,
             seq,
+        } = self;
+        Some(SeenSyn {
+            time,
+            saddr: A::from_ip(saddr)?,
+            daddr: A::from_ip(daddr)?,
+            sport,
+            dport,
+            seq,
+        })
+    }
+}
+
+/// The address type of one family (`Ipv4Addr`, `Ipv6Addr`), for the readers that keep the
+/// SYNs of one family: [`parse_pcap_of`], [`Capture::stop_of`].
+pub trait FamilyAddr: Copy {
+    /// Whether this is IPv6 (for [`TestbedOpts::ipv6`]).
+    const IPV6: bool;
+    /// The scanner's address on a testbed of this family ([`SCAN_ADDR`], [`SCAN_ADDR6`]).
+    const SCAN: Self;
+    /// `addr` if it is of this family.
+    fn from_ip(addr: IpAddr) -> Option<Self>;
+}
+
+impl FamilyAddr for Ipv4Addr {
+    const IPV6: bool = false;
+    const SCAN: Ipv4Addr = SCAN_ADDR;
+    fn from_ip(addr: IpAddr) -> Option<Ipv4Addr> {
+        match addr {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+}
+
+impl FamilyAddr for Ipv6Addr {
+    const IPV6: bool = true;
+    const SCAN: Ipv6Addr = SCAN_ADDR6;
+    fn from_ip(addr: IpAddr) -> Option<Ipv6Addr> {
+        match addr {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
         }
     }
 }
@@ -859,15 +894,19 @@ impl Capture<'_> {
     /// Panics if tcpdump reports packets dropped by the kernel (the capture
     /// would not be ground truth).
     pub fn stop(self) -> Vec<SeenSyn> {
-        let bytes = self.stop_raw();
-        parse_pcap(&bytes).into_iter().flatten().collect()
+        self.stop_of()
     }
 
     /// Stops the capture and returns the IPv6 SYNs seen, in capture order; as
     /// [`Capture::stop`].
     pub fn stop6(self) -> Vec<SeenSyn6> {
+        self.stop_of()
+    }
+
+    /// [`Capture::stop`] for the family of `A`.
+    pub fn stop_of<A: FamilyAddr>(self) -> Vec<SeenSyn<A>> {
         let bytes = self.stop_raw();
-        parse_pcap6(&bytes).into_iter().flatten().collect()
+        parse_pcap_of(&bytes).into_iter().flatten().collect()
     }
 
     /// Stops the capture and returns every frame captured (the capture's filter says
@@ -927,30 +966,20 @@ impl Drop for Capture<'_> {
 /// byte order; read by the `pcap-file` crate). One entry per record: `Some` for an IPv4 TCP segment with SYN
 /// set and ACK clear, `None` for anything else. Panics on a malformed file.
 pub fn parse_pcap(bytes: &[u8]) -> Vec<Option<SeenSyn>> {
-    parse_pcap_any(bytes)
-        .into_iter()
-        .map(|s| {
-            let s = s?;
-            match (s.saddr, s.daddr) {
-                (IpAddr::V4(a), IpAddr::V4(b)) => Some(s.with_addrs(a, b)),
-                _ => None,
-            }
-        })
-        .collect()
+    parse_pcap_of(bytes)
 }
 
 /// [`parse_pcap`] for IPv6: `Some` for an IPv6 TCP segment with SYN set and ACK clear
 /// (after any hop-by-hop, routing or destination-options headers; fragments are `None`).
 pub fn parse_pcap6(bytes: &[u8]) -> Vec<Option<SeenSyn6>> {
+    parse_pcap_of(bytes)
+}
+
+/// [`parse_pcap`] for the family of `A`.
+pub fn parse_pcap_of<A: FamilyAddr>(bytes: &[u8]) -> Vec<Option<SeenSyn<A>>> {
     parse_pcap_any(bytes)
         .into_iter()
-        .map(|s| {
-            let s = s?;
-            match (s.saddr, s.daddr) {
-                (IpAddr::V6(a), IpAddr::V6(b)) => Some(s.with_addrs(a, b)),
-                _ => None,
-            }
-        })
+        .map(|s| s?.of_family())
         .collect()
 }
 
@@ -1200,6 +1229,21 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Vec<T> {
             ),
         }
     }
+    out
+}
+
+/// Runs `cmd` to its end and returns its output; panics with the command, its exit status
+/// and its standard error if it fails or cannot start.
+pub fn output_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed?): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
