@@ -361,14 +361,8 @@ fn sinks_count_frames_and_do_not_interfere() {
 #[test]
 fn two_targets_at_once_do_not_interfere() {
     require_privileges!("create a network-namespace testbed");
-    let a = Testbed::up(TestbedOpts {
-        open: vec!["198.18.1.1".into()],
-        ..Default::default()
-    });
-    let b = Testbed::up(TestbedOpts {
-        open: vec!["198.18.1.2".into()],
-        ..Default::default()
-    });
+    let a = Testbed::up(TestbedOpts::open(&["198.18.1.1"]));
+    let b = Testbed::up(TestbedOpts::open(&["198.18.1.2"]));
     assert_eq!(a.connect(ip("198.18.1.1"), 80), ConnectOutcome::Open);
     assert_eq!(a.connect(ip("198.18.1.2"), 80), ConnectOutcome::Refused);
     assert_eq!(b.connect(ip("198.18.1.2"), 80), ConnectOutcome::Open);
@@ -538,10 +532,7 @@ fn delay_holds_back_the_targets_frames_and_down_removes_all_three_namespaces() {
 #[test]
 fn without_delay_connects_are_immediate_and_there_is_no_relay() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts {
-        open: vec!["198.18.0.1".into()],
-        ..Default::default()
-    });
+    let tb = Testbed::up(TestbedOpts::open(&["198.18.0.1"]));
     for (a, want) in [
         ("198.18.0.1", ConnectOutcome::Open),
         ("198.18.0.2", ConnectOutcome::Refused),

@@ -167,6 +167,19 @@ impl Default for TestbedOpts {
     }
 }
 
+impl TestbedOpts {
+    /// The default testbed on which the addresses or CIDRs `open` answer: an IPv6 one
+    /// if they are IPv6 (written with a `:`).
+    pub fn open<A: ToString>(open: &[A]) -> TestbedOpts {
+        let open: Vec<String> = open.iter().map(ToString::to_string).collect();
+        TestbedOpts {
+            ipv6: open.iter().any(|a| a.contains(':')),
+            open,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Target,
@@ -1247,6 +1260,51 @@ pub fn output_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs synsurvey with `args` where it is, outside any namespace, standard input from
+/// /dev/null: for what sends nothing (a dry run, a usage error, a subcommand).
+pub fn run_synsurvey<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(synsurvey())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run synsurvey")
+}
+
+/// Runs synsurvey with `args` (as [`run_synsurvey`]), which it must refuse as a usage
+/// error: exit 2, nothing on standard output, one line on standard error, which is
+/// returned.
+pub fn usage_error<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = run_synsurvey(&args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{args:?}: output before the refusal");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    err
+}
+
+/// The one line of error of a run that failed, warnings aside (`synsurvey: warning: ...`:
+/// the tests run with `--no-default-blocklist`, which is always warned about). Panics if
+/// the run succeeded or wrote more or fewer lines of error.
+pub fn error_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("synsurvey: warning:"))
+        .collect();
+    assert!(!out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(lines.len(), 1, "one line of error: {stderr}");
+    lines[0].to_owned()
+}
+
 /// A command line's words, written as one string: `words("198.18.0.0/24 -p 80 -c 1")`.
 pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -1380,6 +1438,13 @@ impl Scan {
             stdin: None,
             scanner: 1,
         }
+    }
+
+    /// Adds one argument after ARGS (a path, say).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Scan {
+        let arg = arg.as_ref().to_str().expect("a UTF-8 argument");
+        self.args.push(arg.to_owned());
+        self
     }
 
     /// Feeds `bytes` to the scanner's standard input (otherwise it reads /dev/null).
