@@ -17,10 +17,6 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-fn ip6(s: &str) -> Ipv6Addr {
-    s.parse().unwrap()
-}
-
 fn netns_list() -> Vec<String> {
     let out = output_ok(Command::new("ip").args(["netns", "list"]));
     String::from_utf8_lossy(&out.stdout)
@@ -49,21 +45,31 @@ trait Family {
         + Into<IpAddr>
         + forge::ForgeAddr
         + FamilyAddr;
-    const IPV6: bool;
     /// `ip` and `ping`'s family flag.
-    const FLAG: &'static str;
-    /// Bits in an address.
-    const BITS: u8;
-    /// The scanner's address.
-    const SCAN: Self::A;
+    const FLAG: &'static str = if Self::A::IPV6 { "-6" } else { "-4" };
     /// Host `n` of the target network: 198.18.0.0 + n, or 2001:2:: + n.
-    fn host(n: u32) -> Self::A;
+    fn host(n: u32) -> Self::A {
+        let net = if Self::A::IPV6 {
+            TARGET_NET6
+        } else {
+            TARGET_NET
+        };
+        let base = parse_cidr_of::<Self::A>(net).0.to_bits();
+        Self::A::from_bits(base + u128::from(n))
+    }
     /// A host far up the target network (AnyIP owns all of it).
-    fn far() -> Self::A;
+    fn far() -> Self::A {
+        let far = if Self::A::IPV6 {
+            "2001:2::dead:beef:1234:5678"
+        } else {
+            "198.18.222.173"
+        };
+        far.parse().unwrap_or_else(|_| unreachable!("an address"))
+    }
     /// `random_subset` or `random_subset6`.
     fn subset(cidr: &str, count: usize, seed: u64) -> Vec<Self::A>;
     /// What else a testbed of this family holds (links, routes, neighbours).
-    fn check_links(tb: &Testbed);
+    fn check_links(_: &Testbed) {}
 }
 
 struct Four;
@@ -71,34 +77,13 @@ struct Six;
 
 impl Family for Four {
     type A = Ipv4Addr;
-    const IPV6: bool = false;
-    const FLAG: &'static str = "-4";
-    const BITS: u8 = 32;
-    const SCAN: Ipv4Addr = SCAN_ADDR;
-    fn host(n: u32) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(ip("198.18.0.0")) + n)
-    }
-    fn far() -> Ipv4Addr {
-        ip("198.18.222.173")
-    }
     fn subset(cidr: &str, count: usize, seed: u64) -> Vec<Ipv4Addr> {
         random_subset(cidr, count, seed)
     }
-    fn check_links(_: &Testbed) {}
 }
 
 impl Family for Six {
     type A = Ipv6Addr;
-    const IPV6: bool = true;
-    const FLAG: &'static str = "-6";
-    const BITS: u8 = 128;
-    const SCAN: Ipv6Addr = SCAN_ADDR6;
-    fn host(n: u32) -> Ipv6Addr {
-        Ipv6Addr::from(u128::from(ip6("2001:2::")) + u128::from(n))
-    }
-    fn far() -> Ipv6Addr {
-        ip6("2001:2::dead:beef:1234:5678")
-    }
     fn subset(cidr: &str, count: usize, seed: u64) -> Vec<Ipv6Addr> {
         random_subset6(cidr, count, seed)
     }
@@ -125,7 +110,7 @@ impl Family for Six {
 
 /// `HOST/LEN` of the family `F`, LEN `bits_less` below a host route.
 fn net<F: Family>(host: u32, bits_less: u8) -> String {
-    format!("{}/{}", F::host(host), F::BITS - bits_less)
+    format!("{}/{}", F::host(host), F::A::BITS - u32::from(bits_less))
 }
 
 /// Open, closed, silent and unreachable addresses answer as configured, and `down`
@@ -134,12 +119,10 @@ fn responses_follow_open_closed_unreach_and_silent<F: Family>() {
     require_privileges!("create a network-namespace testbed");
     let h = F::host;
     let tb = Testbed::up(TestbedOpts {
-        ipv6: F::IPV6,
-        open: vec![h(1).to_string(), net::<F>(0x10, 2)],
         silent: vec![h(200).to_string(), h(201).to_string()],
         unreach: vec![net::<F>(0x300, 8)],
         ports: vec![80, 443],
-        ..Default::default()
+        ..TestbedOpts::open(&[h(1).to_string(), net::<F>(0x10, 2)])
     });
     let short = Duration::from_millis(500);
     assert_eq!(tb.connect(h(1), 80), ConnectOutcome::Open);
@@ -196,13 +179,11 @@ fn capture_sees_exactly_the_syns_sent<F: Family>() {
     require_privileges!("create a network-namespace testbed");
     let h = F::host;
     let tb = Testbed::up(TestbedOpts {
-        ipv6: F::IPV6,
-        open: vec![h(1).to_string()],
         unreach: vec![h(7).to_string()],
         ports: vec![80, 443],
-        ..Default::default()
+        ..TestbedOpts::open(&[h(1)])
     });
-    assert_eq!(tb.is_ipv6(), F::IPV6);
+    assert_eq!(tb.is_ipv6(), F::A::IPV6);
     let cap = tb.capture_syns();
     let attempts = [
         (h(1), 80, ConnectOutcome::Open),
@@ -223,7 +204,7 @@ fn capture_sees_exactly_the_syns_sent<F: Family>() {
     want.sort();
     assert_eq!(seen, want, "{syns:#?}");
     for s in &syns {
-        assert_eq!(s.saddr, F::SCAN);
+        assert_eq!(s.saddr, F::A::SCAN);
         assert!(s.sport >= 1024, "{s:?}");
     }
     assert!(syns.windows(2).all(|w| w[0].time <= w[1].time));
@@ -237,10 +218,8 @@ fn total_loss_drops_tcp_replies_only<F: Family>() {
     require_privileges!("create a network-namespace testbed");
     let h = F::host;
     let tb = Testbed::up(TestbedOpts {
-        ipv6: F::IPV6,
-        open: vec![h(1).to_string()],
         loss_pct: Some(100.0),
-        ..Default::default()
+        ..TestbedOpts::open(&[h(1)])
     });
     let t = Duration::from_millis(300);
     assert_eq!(tb.connect_timeout(h(1), 80, t), ConnectOutcome::Timeout);
@@ -258,7 +237,7 @@ fn total_loss_drops_tcp_replies_only<F: Family>() {
     assert!(tb.exec_tgt(flush).status().unwrap().success());
     let ping = tb
         .exec_tgt(["ping", F::FLAG, "-c", "1", "-W", "2"])
-        .arg(F::SCAN.to_string())
+        .arg(F::A::SCAN.to_string())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&ping.stdout);
@@ -272,11 +251,11 @@ fn pcap_reader_parses_a_syn<F: Family>() {
     const MICROS: [u8; 4] = [0xd4, 0xc3, 0xb2, 0xa1];
     const NANOS: [u8; 4] = [0x4d, 0x3c, 0xb2, 0xa1];
     let dst = F::host(0x0304);
-    let mut syn = Forge::syn_ack(F::SCAN, 40000, dst, 80, 0);
+    let mut syn = Forge::syn_ack(F::A::SCAN, 40000, dst, 80, 0);
     syn.seq = 0xdead_beef;
     syn.flags = flags::SYN;
     syn.tcp_options.clear();
-    if F::IPV6 {
+    if F::A::IPV6 {
         // Hop-by-hop (PadN) before TCP: the reader must step over it.
         syn.ext_headers = vec![(0, vec![0, 0, 1, 4, 0, 0, 0, 0])];
     }
@@ -284,7 +263,7 @@ fn pcap_reader_parses_a_syn<F: Family>() {
 
     let syns = parse_pcap_of::<F::A>(&pcap_file(MICROS, &frame, 10, 500_000));
     let s = syns[0].clone().expect("a SYN");
-    assert_eq!((s.saddr, s.daddr), (F::SCAN, dst));
+    assert_eq!((s.saddr, s.daddr), (F::A::SCAN, dst));
     assert_eq!((s.sport, s.dport, s.seq), (40000, 80, 0xdead_beef));
     assert!((s.time - 10.5).abs() < 1e-9);
     let ns = parse_pcap_of::<F::A>(&pcap_file(NANOS, &frame, 1, 250_000_000));
@@ -295,7 +274,7 @@ fn pcap_reader_parses_a_syn<F: Family>() {
         parse_pcap(&file)[0].is_some(),
         parse_pcap6(&file)[0].is_some(),
     );
-    assert_eq!(read, (!F::IPV6, F::IPV6));
+    assert_eq!(read, (!F::A::IPV6, F::A::IPV6));
     syn.flags = flags::SYN | flags::ACK;
     let synack = pcap_file(MICROS, &syn.build(), 0, 0);
     assert_eq!(parse_pcap_of::<F::A>(&synack), vec![None]);
@@ -486,9 +465,8 @@ fn brief_addrs(ns: &str) -> String {
 fn delay_holds_back_the_targets_frames_and_down_removes_all_three_namespaces() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
-        open: vec!["198.18.0.1".into()],
         delay_ms: Some(500),
-        ..Default::default()
+        ..TestbedOpts::open(&["198.18.0.1"])
     });
     let t = Duration::from_secs(3);
     for _ in 0..2 {
@@ -552,9 +530,8 @@ fn delay_relay_loses_nothing_in_a_burst() {
     // thousands of SYNs per second): every one must get its answer, after
     // the delay, and the relay must not have dropped a frame.
     let tb = Testbed::up(TestbedOpts {
-        open: vec!["198.18.16.0/24".into()],
         delay_ms: Some(300),
-        ..Default::default()
+        ..TestbedOpts::open(&["198.18.16.0/24"])
     });
     const PY: &str = r#"
 import errno, resource, select, socket, time
@@ -639,7 +616,7 @@ fn ipv6_sink_counts_probes_but_not_the_scanners_own_icmpv6() {
     // The scan namespace's own MLD reports go out within about a second of `up`.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(tb.sink_count(), 0);
-    send_udp(&tb, 20, ip6("2001:2::9"));
+    send_udp(&tb, 20, "2001:2::9".parse::<Ipv6Addr>().unwrap());
     assert_eq!(tb.sink_count(), 20);
     send_udp(&tb, 5, ip("198.18.0.9"));
     assert_eq!(tb.sink_count(), 25, "IPv4 still reaches the sink");

@@ -466,15 +466,7 @@ impl Testbed {
     /// match IPv6 (2001:2::/64).
     pub fn counter(&self, comment: &str) -> u64 {
         assert_eq!(self.kind, Kind::Target, "counter on a sink testbed");
-        let out = self
-            .exec_tgt(["nft", "-j", "list", "ruleset"])
-            .output()
-            .expect("run nft");
-        assert!(
-            out.status.success(),
-            "nft -j list ruleset failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = output_ok(&mut self.exec_tgt(["nft", "-j", "list", "ruleset"]));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft json");
         for item in v["nftables"].as_array().expect("nftables array") {
             let rule = &item["rule"];
@@ -502,15 +494,16 @@ impl Testbed {
             "lost_synacks: 1 or 2, not {times}"
         );
         let set = format!("lost{times}");
-        let out = self
-            .exec_tgt(["nft", "-j", "list", "set", "netdev", "testbed_loss", &set])
-            .output()
-            .expect("run nft");
-        assert!(
-            out.status.success(),
-            "no loss sets (loss_pct not set?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // No such set: the testbed has no loss_pct.
+        let out = output_ok(&mut self.exec_tgt([
+            "nft",
+            "-j",
+            "list",
+            "set",
+            "netdev",
+            "testbed_loss",
+            &set,
+        ]));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft json");
         let mut lost = std::collections::BTreeSet::new();
         for item in v["nftables"].as_array().expect("nftables array") {
@@ -848,16 +841,22 @@ impl SeenSyn<IpAddr> {
 
 /// The address type of one family (`Ipv4Addr`, `Ipv6Addr`), for the readers that keep the
 /// SYNs of one family: [`parse_pcap_of`], [`Capture::stop_of`].
-pub trait FamilyAddr: Copy {
+pub trait FamilyAddr: Copy + std::str::FromStr {
+    /// Bits in an address.
+    const BITS: u32;
     /// Whether this is IPv6 (for [`TestbedOpts::ipv6`]).
     const IPV6: bool;
     /// The scanner's address on a testbed of this family ([`SCAN_ADDR`], [`SCAN_ADDR6`]).
     const SCAN: Self;
     /// `addr` if it is of this family.
     fn from_ip(addr: IpAddr) -> Option<Self>;
+    /// The address as a number, and back.
+    fn to_bits(self) -> u128;
+    fn from_bits(bits: u128) -> Self;
 }
 
 impl FamilyAddr for Ipv4Addr {
+    const BITS: u32 = 32;
     const IPV6: bool = false;
     const SCAN: Ipv4Addr = SCAN_ADDR;
     fn from_ip(addr: IpAddr) -> Option<Ipv4Addr> {
@@ -866,9 +865,16 @@ impl FamilyAddr for Ipv4Addr {
             IpAddr::V6(_) => None,
         }
     }
+    fn to_bits(self) -> u128 {
+        u32::from(self).into()
+    }
+    fn from_bits(bits: u128) -> Ipv4Addr {
+        u32::try_from(bits).expect("an IPv4 address").into()
+    }
 }
 
 impl FamilyAddr for Ipv6Addr {
+    const BITS: u32 = 128;
     const IPV6: bool = true;
     const SCAN: Ipv6Addr = SCAN_ADDR6;
     fn from_ip(addr: IpAddr) -> Option<Ipv6Addr> {
@@ -876,6 +882,12 @@ impl FamilyAddr for Ipv6Addr {
             IpAddr::V6(a) => Some(a),
             IpAddr::V4(_) => None,
         }
+    }
+    fn to_bits(self) -> u128 {
+        self.into()
+    }
+    fn from_bits(bits: u128) -> Ipv6Addr {
+        bits.into()
     }
 }
 
@@ -1174,16 +1186,24 @@ pub fn signal(pid: u32, sig: libc::c_int) {
 
 /// Parses `a.b.c.d/len` (or a plain address, /32) into (network, len).
 pub fn parse_cidr(cidr: &str) -> (Ipv4Addr, u8) {
+    parse_cidr_of(cidr)
+}
+
+/// Parses `addr/len` (or a plain address, a host route) of the family of `A` into
+/// (network, len).
+pub fn parse_cidr_of<A: FamilyAddr>(cidr: &str) -> (A, u8) {
     let (addr, len) = match cidr.split_once('/') {
         Some((a, l)) => (a, l.parse::<u8>().expect("CIDR prefix length")),
-        None => (cidr, 32),
+        None => (cidr, A::BITS as u8),
     };
-    assert!(len <= 32, "bad prefix length in {cidr}");
-    let addr: Ipv4Addr = addr
+    assert!(u32::from(len) <= A::BITS, "bad prefix length in {cidr}");
+    let addr: A = addr
         .parse()
         .unwrap_or_else(|_| panic!("bad address in {cidr}"));
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    (Ipv4Addr::from(u32::from(addr) & mask), len)
+    // Clear the host bits (all of them for a /0: a shift by 128 would overflow).
+    let host = A::BITS - u32::from(len);
+    let net = addr.to_bits().checked_shr(host).unwrap_or(0);
+    (A::from_bits(net.checked_shl(host).unwrap_or(0)), len)
 }
 
 /// `count` distinct addresses of `cidr`, chosen deterministically from
@@ -1313,47 +1333,32 @@ pub fn words(line: &str) -> Vec<&str> {
 /// One result line of synsurvey's JSON output, typed: its own lines (no `-f`, absent
 /// values left out) and ZMap's `-f "*"` (absent values written as null) alike. Unknown
 /// fields are refused, so a renamed field fails the reader instead of reading as absent.
+/// (An `Option` field may be absent: serde reads a missing one as `None`.)
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     pub saddr: String,
-    #[serde(default)]
     pub saddr_raw: Option<u32>,
     pub daddr: String,
-    #[serde(default)]
     pub daddr_raw: Option<u32>,
     /// The TCP fields are absent (null with `-f "*"`) in an ICMP record.
-    #[serde(default)]
     pub sport: Option<u16>,
-    #[serde(default)]
     pub dport: Option<u16>,
-    #[serde(default)]
     pub seqnum: Option<u32>,
-    #[serde(default)]
     pub acknum: Option<u32>,
-    #[serde(default)]
     pub window: Option<u16>,
     pub ttl: u8,
     pub ipid: u16,
-    #[serde(default)]
     pub tcpopt_mss: Option<u16>,
-    #[serde(default)]
     pub tcpopt_wscale: Option<u8>,
-    #[serde(default)]
     pub tcpopt_sack_perm: Option<bool>,
-    #[serde(default)]
     pub tcpopt_ts_val: Option<u32>,
-    #[serde(default)]
     pub tcpopt_ts_ecr: Option<u32>,
     pub classification: String,
     pub success: bool,
-    #[serde(default)]
     pub icmp_responder: Option<String>,
-    #[serde(default)]
     pub icmp_type: Option<u8>,
-    #[serde(default)]
     pub icmp_code: Option<u8>,
-    #[serde(default)]
     pub icmp_unreach_str: Option<String>,
     pub repeat: bool,
     pub cooldown: bool,
@@ -1361,7 +1366,6 @@ pub struct Line {
     pub timestamp_ts: u64,
     pub timestamp_us: u32,
     pub timestamp_unix_us: u64,
-    #[serde(default)]
     pub rtt_us: Option<u64>,
 }
 
@@ -1617,20 +1621,7 @@ where
 
 /// Parses an IPv6 `addr/len` (or a plain address, /128) into (network, len).
 pub fn parse_cidr6(cidr: &str) -> (Ipv6Addr, u8) {
-    let (addr, len) = match cidr.split_once('/') {
-        Some((a, l)) => (a, l.parse::<u8>().expect("CIDR prefix length")),
-        None => (cidr, 128),
-    };
-    assert!(len <= 128, "bad prefix length in {cidr}");
-    let addr: Ipv6Addr = addr
-        .parse()
-        .unwrap_or_else(|_| panic!("bad address in {cidr}"));
-    let mask = if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - len)
-    };
-    (Ipv6Addr::from(u128::from(addr) & mask), len)
+    parse_cidr_of(cidr)
 }
 
 /// `count` distinct addresses of the IPv6 `cidr`, chosen deterministically from
