@@ -1373,12 +1373,7 @@ impl Line {
     /// The source address, which must be in the canonical text form (RFC 5952 for IPv6,
     /// what `Display` writes).
     pub fn saddr<A: std::str::FromStr + std::fmt::Display>(&self) -> A {
-        let a: A = self
-            .saddr
-            .parse()
-            .unwrap_or_else(|_| panic!("saddr is no address of the family: {self:?}"));
-        assert_eq!(a.to_string(), self.saddr, "saddr not canonical: {self:?}");
-        a
+        canonical_addr(&self.saddr)
     }
 
     /// The source port of a TCP record.
@@ -1396,6 +1391,45 @@ pub fn read_lines(bytes: &[u8]) -> Vec<Line> {
 /// Reads a dry run's JSON lines into the crate's [`DryRunRecord`]s.
 pub fn read_probes(bytes: &[u8]) -> Vec<DryRunRecord> {
     read_json_lines(bytes)
+}
+
+/// A dry run's probe: the crate's [`DryRunRecord`] (its ports, sequence number, IP id,
+/// probe and thread, through `Deref`), with the addresses read as the family `A`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe<A = Ipv4Addr> {
+    pub saddr: A,
+    pub daddr: A,
+    pub record: DryRunRecord,
+}
+
+impl<A> std::ops::Deref for Probe<A> {
+    type Target = DryRunRecord;
+    fn deref(&self) -> &DryRunRecord {
+        &self.record
+    }
+}
+
+/// Reads a dry run's JSON lines into [`Probe`]s of the family `A`; panics on an address
+/// that is not of the family, in its canonical text form.
+pub fn read_probes_of<A: FamilyAddr + std::fmt::Display>(bytes: &[u8]) -> Vec<Probe<A>> {
+    read_probes(bytes)
+        .into_iter()
+        .map(|record| Probe {
+            saddr: canonical_addr(&record.saddr),
+            daddr: canonical_addr(&record.daddr),
+            record,
+        })
+        .collect()
+}
+
+/// `text` as an address of the family `A`; panics if it is none, or not in the canonical
+/// text form (RFC 5952 for IPv6, what `Display` writes).
+pub fn canonical_addr<A: std::str::FromStr + std::fmt::Display>(text: &str) -> A {
+    let a: A = text
+        .parse()
+        .unwrap_or_else(|_| panic!("{text:?} is no address of the family"));
+    assert_eq!(a.to_string(), text, "not in canonical form");
+    a
 }
 
 /// One run of synsurvey in a testbed's scan namespace: every live scan of the tests goes
