@@ -56,8 +56,7 @@ fn tun_testbed_is_an_ip_layer_link() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         tun: true,
-        open: vec!["198.18.1.7".into()],
-        ..Default::default()
+        ..TestbedOpts::open(&["198.18.1.7"])
     });
     let show = |args: &[&str]| {
         let out = tb.exec_scan(["ip"]).args(args).output().unwrap();

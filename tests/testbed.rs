@@ -594,10 +594,8 @@ fn ip_out(ns: &str, args: &[&str]) -> String {
 fn ipv6_scanners_each_reach_the_target_on_their_own_link() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
-        ipv6: true,
-        open: vec!["2001:2::1".into()],
         scanners: 3,
-        ..Default::default()
+        ..TestbedOpts::open(&["2001:2::1"])
     });
     const PY: &str = "import socket, sys\n\
         s = socket.create_connection(('2001:2::1', 80), timeout=2)\n\
