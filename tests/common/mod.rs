@@ -661,6 +661,20 @@ except Exception as e:
         }
     }
 
+    /// Runs `run` (a scan that must fail before its first probe) while capturing the SYNs
+    /// that reach the target, and checks that it failed with one line of error (see
+    /// [`error_line`]), wrote nothing on standard output and sent nothing. Returns the line.
+    pub fn fails_before_sending(&self, run: impl FnOnce() -> Output) -> String {
+        let cap = self.capture_syns();
+        let out = run();
+        let seen = cap.stop_raw();
+        let line = error_line(&out);
+        assert!(out.stdout.is_empty(), "output before failing: {line}");
+        let probes = parse_pcap_any(&seen).into_iter().flatten().count();
+        assert_eq!(probes, 0, "probes sent before failing: {line}");
+        line
+    }
+
     /// Starts capturing pure SYNs arriving at the target side of the link
     /// (`tcpdump` on veth1 in the target/sink namespace). Returns once
     /// tcpdump is actually capturing. On an IPv6 testbed it captures IPv6 SYNs (read
