@@ -34,19 +34,13 @@ PACKET_OUTGOING = 4
 VNET_HDR_LEN = 10
 BUF = 1 << 18  # GSO/GRO frames may be up to 64 KiB (more with BIG TCP)
 SOCK_BUF = 32 << 20
-SO_RCVBUFFORCE = 33
-SO_SNDBUFFORCE = 32
 BATCH = range(256)  # frames taken from one socket before looking at the clock
 
 
 def open_sock(iface):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
-    for opt, fallback in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
-        try:
-            s.setsockopt(socket.SOL_SOCKET, opt, SOCK_BUF)
-        except OSError:
-            s.setsockopt(socket.SOL_SOCKET, fallback, SOCK_BUF)
+    relaylib.force_buffers(s, SOCK_BUF)
     try:
         # Do not hand the relay the frames it sends itself (no loops).
         s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
@@ -56,6 +50,21 @@ def open_sock(iface):
     s.bind((iface, ETH_P_ALL))
     s.setblocking(False)
     return s, filtered
+
+
+def batch(recv, mv, filtered):
+    """Reads up to BATCH frames with `recv` into `mv`, yielding each one's length
+    while it is in `mv`. Frames the relay sent itself are skipped, where the
+    socket could not be told to leave them out (`filtered` false)."""
+    for _ in BATCH:
+        try:
+            r = recv(mv)
+        except BlockingIOError:
+            return
+        if filtered:
+            yield r
+        elif r[1][2] != PACKET_OUTGOING:
+            yield r[0]
 
 
 def main():
@@ -99,14 +108,13 @@ def main():
         )
         relaylib.write_atomic(stats_path, text)
 
-    write_stats()
+    stats = relaylib.Stats(write_stats)
     relaylib.announce_ready(ready)
 
     poller = select.poll()
     poller.register(fa_, select.POLLIN)
     poller.register(fb_, select.POLLIN)
     mono = time.monotonic
-    next_stats = mono() + 1.0
     recv_a = sa.recvfrom_into if not fa else sa.recv_into
     recv_b = sb.recvfrom_into if not fb else sb.recv_into
     send_a = sa.send
@@ -128,9 +136,7 @@ def main():
                         send_a(frame)
                     except OSError:
                         err_ba += 1
-            if now >= next_stats:
-                write_stats()
-                next_stats = now + 1.0
+            stats.tick(now)
             if queue:
                 timeout = max(0, int((queue[0][0] - now) * 1000) + 1)
                 timeout = min(timeout, 1000)
@@ -144,17 +150,7 @@ def main():
                 if fd == fa_:
                     # a -> b: forward at once (a bounded batch, so that due
                     # frames are never held up by a busy inbound direction).
-                    for _ in BATCH:
-                        try:
-                            r = recv_a(mv)
-                        except BlockingIOError:
-                            break
-                        if fa:
-                            n = r
-                        else:
-                            n, addr = r
-                            if addr[2] == PACKET_OUTGOING:
-                                continue
+                    for n in batch(recv_a, mv, fa):
                         if n > max_len:
                             max_len = n
                         try:
@@ -167,17 +163,7 @@ def main():
                     t = mono() + delay
                     frames = []
                     keep = frames.append
-                    for _ in BATCH:
-                        try:
-                            r = recv_b(mv)
-                        except BlockingIOError:
-                            break
-                        if fb:
-                            n = r
-                        else:
-                            n, addr = r
-                            if addr[2] == PACKET_OUTGOING:
-                                continue
+                    for n in batch(recv_b, mv, fb):
                         if n > max_len:
                             max_len = n
                         keep(bytes(mv[:n]))
@@ -188,10 +174,7 @@ def main():
                         if queued > max_q:
                             max_q = queued
     finally:
-        try:
-            write_stats()
-        except OSError:
-            pass  # the state directory may be gone already
+        stats.final()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import os
 import select
 import struct
 import sys
-import time
 
 import relaylib
 
@@ -57,18 +56,14 @@ def main():
     tgt = open_tun("tun1")
     counts = {"packets_scan_to_tgt": 0, "packets_tgt_to_scan": 0, "write_errors": 0}
 
-    def write_stats():
-        relaylib.write_counts(stats_path, counts)
-
     relaylib.exit_on_term()
-    write_stats()
+    stats = relaylib.Stats(lambda: relaylib.write_counts(stats_path, counts))
     relaylib.announce_ready(ready)
 
     other = {scan: (tgt, "packets_scan_to_tgt"), tgt: (scan, "packets_tgt_to_scan")}
     poller = select.poll()
     poller.register(scan, select.POLLIN)
     poller.register(tgt, select.POLLIN)
-    next_stats = time.monotonic() + 1.0
     try:
         while True:
             for fd, _ev in poller.poll(1000):
@@ -83,14 +78,9 @@ def main():
                         counts[key] += 1
                     except OSError:
                         counts["write_errors"] += 1
-            if time.monotonic() >= next_stats:
-                write_stats()
-                next_stats = time.monotonic() + 1.0
+            stats.tick()
     finally:
-        try:
-            write_stats()
-        except OSError:
-            pass
+        stats.final()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import select
 import socket
 import struct
 import sys
-import time
 
 import relaylib
 
@@ -40,8 +39,6 @@ VNET_HDR_LEN = 10
 VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 BUF = 1 << 18
 SOCK_BUF = 32 << 20
-SO_RCVBUFFORCE = 33
-SO_SNDBUFFORCE = 32
 CMSG_SPACE = socket.CMSG_SPACE(20)
 
 
@@ -50,11 +47,7 @@ def open_sock(iface):
     s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
     s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
     s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    for opt, fallback in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
-        try:
-            s.setsockopt(socket.SOL_SOCKET, opt, SOCK_BUF)
-        except OSError:
-            s.setsockopt(socket.SOL_SOCKET, fallback, SOCK_BUF)
+    relaylib.force_buffers(s, SOCK_BUF)
     s.bind((iface, ETH_P_ALL))
     s.setblocking(False)
     return s
@@ -105,11 +98,8 @@ def main():
         "send_errors": 0,
     }
 
-    def write_stats():
-        relaylib.write_counts(stats_path, c)
-
     relaylib.exit_on_term()
-    write_stats()
+    stats = relaylib.Stats(lambda: relaylib.write_counts(stats_path, c))
     relaylib.announce_ready(ready)
 
     def send(sock, data):
@@ -121,7 +111,6 @@ def main():
     poller = select.poll()
     poller.register(scan.fileno(), select.POLLIN)
     poller.register(tgt.fileno(), select.POLLIN)
-    next_stats = time.monotonic() + 1.0
     try:
         while True:
             for fd, _ev in poller.poll(1000):
@@ -151,14 +140,9 @@ def main():
                     else:
                         c["tagged_out"] += 1
                         send(scan, push_tag(vnet, frame, vid))
-            if time.monotonic() >= next_stats:
-                write_stats()
-                next_stats = time.monotonic() + 1.0
+            stats.tick()
     finally:
-        try:
-            write_stats()
-        except OSError:
-            pass
+        stats.final()
 
 
 if __name__ == "__main__":

@@ -215,9 +215,7 @@ print(",".join(out))
 make_pair() {
     local a=$1 b=$2 mid=${3:-} q=${4:-1} ns
     for ns in "$a" "$b" ${mid:+"$mid"}; do
-        ip netns add "$ns"
-        ns_ipv6 "$ns"
-        ip -n "$ns" link set lo up
+        new_ns "$ns"
     done
     # Both ends are created directly inside the namespaces, never in the
     # root namespace.
@@ -234,17 +232,50 @@ make_pair() {
         ip -n "$mid" link set dev a up
         ip -n "$mid" link set dev b up
     fi
-    ip -n "$a" addr add "$SCAN_ADDR/$LINK_PREFIX" dev veth0
-    ip -n "$b" addr add "$GW_ADDR/$LINK_PREFIX" dev veth1
-    if ((IPV6)); then
-        ip -n "$a" -6 addr add "$SCAN_ADDR6/$LINK_PREFIX6" dev veth0 nodad
-        ip -n "$b" -6 addr add "$GW_ADDR6/$LINK_PREFIX6" dev veth1 nodad
+    address_link "$a" veth0 "$b" veth1 "$SCAN_ADDR" "$GW_ADDR" "$SCAN_ADDR6" "$GW_ADDR6" via
+}
+
+# Starts creating testbed $1 (of the mode $2: up or sink): refuses if one of its
+# namespaces exists already, and from here on a failure removes whatever was made.
+begin_testbed() {
+    local name=$1 p
+    for p in "$name-scan" "$name-tgt" "$name-sink" "$name-dly"; do
+        ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
+    done
+    CREATING=$name
+    trap fail_cleanup EXIT
+    mkdir -p "$STATE_ROOT/$name"
+    echo "$2" >"$STATE_ROOT/$name/mode"
+}
+
+# A new namespace $1 with its loopback up and IPv6 set as ns_ipv6 says.
+new_ns() {
+    ip netns add "$1"
+    ns_ipv6 "$1"
+    ip -n "$1" link set lo up
+}
+
+# Addresses both ends of a link, brings them up and routes the target network from the
+# scanner's end: $1 and $2 the scanner's namespace and device, $3 and $4 the gateway's,
+# $5 and $6 their IPv4 addresses, $7 and $8 their IPv6 ones (with --ipv6), $9 'via'
+# (through the gateway) or 'dev' (an IP-layer link: straight out of the device).
+address_link() {
+    local a=$1 da=$2 b=$3 db=$4 s4=$5 g4=$6 s6=$7 g6=$8 how=$9 via4=() via6=()
+    if [[ $how == via ]]; then
+        via4=(via "$g4")
+        via6=(via "$g6")
     fi
-    ip -n "$a" link set veth0 up
-    ip -n "$b" link set veth1 up
-    ip -n "$a" route add "$TARGET_NET" via "$GW_ADDR" dev veth0
+    ip -n "$a" addr add "$s4/$LINK_PREFIX" dev "$da"
+    ip -n "$b" addr add "$g4/$LINK_PREFIX" dev "$db"
     if ((IPV6)); then
-        ip -n "$a" -6 route add "$TARGET_NET6" via "$GW_ADDR6" dev veth0
+        ip -n "$a" -6 addr add "$s6/$LINK_PREFIX6" dev "$da" nodad
+        ip -n "$b" -6 addr add "$g6/$LINK_PREFIX6" dev "$db" nodad
+    fi
+    ip -n "$a" link set "$da" up
+    ip -n "$b" link set "$db" up
+    ip -n "$a" route add "$TARGET_NET" "${via4[@]}" dev "$da"
+    if ((IPV6)); then
+        ip -n "$a" -6 route add "$TARGET_NET6" "${via6[@]}" dev "$da"
     fi
 }
 
@@ -254,27 +285,14 @@ make_pair() {
 make_tun_pair() {
     local a=$1 b=$2 py=$3 ns
     for ns in "$a" "$b"; do
-        ip netns add "$ns"
-        ns_ipv6 "$ns"
-        ip -n "$ns" link set lo up
+        new_ns "$ns"
     done
     rm -f "$state/tunrelay.ready"
     ip netns exec "$a" "$py" "$TUNRELAY_PY" "$state/tunrelay.ready" "$state/tunrelay.stats" \
         "/run/netns/$a" "/run/netns/$b" </dev/null >"$state/tunrelay.log" 2>&1 &
     echo $! >"$state/tunrelay.pid"
     wait_ready tunrelay
-    ip -n "$a" addr add "$SCAN_ADDR/$LINK_PREFIX" dev tun0
-    ip -n "$b" addr add "$GW_ADDR/$LINK_PREFIX" dev tun1
-    if ((IPV6)); then
-        ip -n "$a" -6 addr add "$SCAN_ADDR6/$LINK_PREFIX6" dev tun0 nodad
-        ip -n "$b" -6 addr add "$GW_ADDR6/$LINK_PREFIX6" dev tun1 nodad
-    fi
-    ip -n "$a" link set tun0 up
-    ip -n "$b" link set tun1 up
-    ip -n "$a" route add "$TARGET_NET" dev tun0
-    if ((IPV6)); then
-        ip -n "$a" -6 route add "$TARGET_NET6" dev tun0
-    fi
+    address_link "$a" tun0 "$b" tun1 "$SCAN_ADDR" "$GW_ADDR" "$SCAN_ADDR6" "$GW_ADDR6" dev
 }
 
 # IPv6 in a new namespace: off without --ipv6 (no DAD/MLD/RS chatter on the link, which
@@ -301,22 +319,10 @@ gw_addr6() { printf '2001:2:0:ff::%x' $((4 * $1 - 2)); }
 # The target answers it over the connected route (for shards run from several hosts).
 add_scanner() {
     local name=$1 k=$2 ns=$1-scan$2 net=198.19.$(($2 - 1))
-    ip netns add "$ns"
-    ns_ipv6 "$ns"
-    ip -n "$ns" link set lo up
+    new_ns "$ns"
     ip link add veth0 netns "$ns" type veth peer name "veth$k" netns "$name-tgt"
-    ip -n "$ns" addr add "$net.1/$LINK_PREFIX" dev veth0
-    ip -n "$name-tgt" addr add "$net.2/$LINK_PREFIX" dev "veth$k"
-    if ((IPV6)); then
-        ip -n "$ns" -6 addr add "$(scan_addr6 "$k")/$LINK_PREFIX6" dev veth0 nodad
-        ip -n "$name-tgt" -6 addr add "$(gw_addr6 "$k")/$LINK_PREFIX6" dev "veth$k" nodad
-    fi
-    ip -n "$ns" link set veth0 up
-    ip -n "$name-tgt" link set "veth$k" up
-    ip -n "$ns" route add "$TARGET_NET" via "$net.2" dev veth0
-    if ((IPV6)); then
-        ip -n "$ns" -6 route add "$TARGET_NET6" via "$(gw_addr6 "$k")" dev veth0
-    fi
+    address_link "$ns" veth0 "$name-tgt" "veth$k" "$net.1" "$net.2" \
+        "$(scan_addr6 "$k")" "$(gw_addr6 "$k")" via
     keep_neighbours "$ns"
 }
 
@@ -485,14 +491,7 @@ cmd_up() {
     fi
     local scan=$name-scan tgt=$name-tgt dly="" state=$STATE_ROOT/$name
     [[ -n $delay || -n $vlan ]] && dly=$name-dly
-    for p in "$scan" "$tgt" "$name-sink" "$name-dly"; do
-        ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
-    done
-
-    CREATING=$name
-    trap fail_cleanup EXIT
-    mkdir -p "$state"
-    echo up >"$state/mode"
+    begin_testbed "$name" up
 
     local py
     py=$(python_bin)
@@ -676,13 +675,7 @@ cmd_sink() {
     need_root
     need_cmd ip nft
     local scan=$name-scan sink=$name-sink state=$STATE_ROOT/$name p
-    for p in "$scan" "$name-tgt" "$sink" "$name-dly"; do
-        ns_exists "$p" && die "namespace '$p' already exists (run: $PROG down $name)"
-    done
-    CREATING=$name
-    trap fail_cleanup EXIT
-    mkdir -p "$state"
-    echo sink >"$state/mode"
+    begin_testbed "$name" sink
 
     make_pair "$scan" "$sink" "" "$queues"
     local mac
@@ -799,6 +792,18 @@ cmd_exec() {
     exec ip netns exec "$name-$role" "$@"
 }
 
+# "WHAT: pid N" and $3 (what else to say about it), or "WHAT: pid N NOT RUNNING", for
+# the process whose pid is in $1/WHAT.pid (WHAT is $2).
+show_process() {
+    local pid
+    pid=$(cat "$1/$2.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "$2: pid $pid$3"
+    else
+        echo "$2: pid $pid NOT RUNNING"
+    fi
+}
+
 cmd_status() {
     local name=${1:-} ns
     check_name "$name"
@@ -807,27 +812,16 @@ cmd_status() {
     local state=$STATE_ROOT/$name found=0
     echo "testbed $name (mode: $(cat "$state/mode" 2>/dev/null || echo unknown))"
     if [[ -f $state/listener.pid ]]; then
-        local pid
-        pid=$(cat "$state/listener.pid")
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "listener: pid $pid, ports $(cat "$state/ports" 2>/dev/null || echo '?')"
-        else
-            echo "listener: pid $pid NOT RUNNING"
-        fi
+        show_process "$state" listener ", ports $(cat "$state/ports" 2>/dev/null || echo '?')"
     fi
-    if [[ -f $state/relay.pid ]]; then
-        local rpid
-        rpid=$(cat "$state/relay.pid")
-        if kill -0 "$rpid" 2>/dev/null; then
-            echo "relay: pid $rpid, delay $(cat "$state/delay" 2>/dev/null || echo '?') ms"
-        else
-            echo "relay: pid $rpid NOT RUNNING"
-        fi
-        [[ -f $state/relay.stats ]] && sed 's/^/  /' "$state/relay.stats"
-    fi
-    for what in vlanrelay tunrelay; do
+    local what about
+    for what in relay vlanrelay tunrelay; do
         [[ -f $state/$what.pid ]] || continue
-        echo "$what: pid $(cat "$state/$what.pid")$(kill -0 "$(cat "$state/$what.pid")" 2>/dev/null || echo ' NOT RUNNING')"
+        about=""
+        if [[ $what == relay ]]; then
+            about=", delay $(cat "$state/delay" 2>/dev/null || echo '?') ms"
+        fi
+        show_process "$state" "$what" "$about"
         [[ -f $state/$what.stats ]] && sed 's/^/  /' "$state/$what.stats"
     done
     for ns in "$name-scan" "$name-scan2" "$name-scan3" "$name-scan4" "$name-tgt" "$name-sink" "$name-dly"; do

@@ -9,14 +9,9 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-fn run_synsurvey(args: &[&str]) -> String {
-    let out = Command::new(synsurvey()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "synsurvey {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// The standard output of `synsurvey ARGS`, which must succeed.
+fn stdout_of(args: &[&str]) -> String {
+    String::from_utf8(output_ok(Command::new(synsurvey()).args(args)).stdout).unwrap()
 }
 
 /// Every long flag that `--help` lists (of the scan, or of a subcommand).
@@ -54,8 +49,8 @@ fn render_man(roff: &str) -> String {
 
 #[test]
 fn man_page_renders_and_documents_every_flag() {
-    let text = render_man(&run_synsurvey(&["man"]));
-    let flags = long_flags(&run_synsurvey(&["--help"]));
+    let text = render_man(&stdout_of(&["man"]));
+    let flags = long_flags(&stdout_of(&["--help"]));
     assert!(flags.len() > 25, "{flags:?}");
     for flag in &flags {
         assert!(
@@ -67,21 +62,15 @@ fn man_page_renders_and_documents_every_flag() {
         assert!(text.contains(sub), "subcommand {sub} missing:\n{text}");
     }
     // The report's own page, with its own flags.
-    let report = render_man(&run_synsurvey(&["man", "report"]));
-    for flag in long_flags(&run_synsurvey(&["report", "--help"])) {
+    let report = render_man(&stdout_of(&["man", "report"]));
+    for flag in long_flags(&stdout_of(&["report", "--help"])) {
         assert!(report.contains(flag.as_str()), "{flag} missing:\n{report}");
     }
 }
 
 #[test]
 fn man_refuses_an_unknown_subcommand() {
-    let out = Command::new(synsurvey())
-        .args(["man", "nope"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = usage_error(["man", "nope"]);
     assert!(err.contains("\"nope\""), "{err}");
 }
 
@@ -100,15 +89,7 @@ fn bash_complete(script: &std::path::Path, line: &[&str]) -> BTreeSet<String> {
         script.display(),
         line.len() - 1
     );
-    let out = Command::new("bash")
-        .args(["--norc", "--noprofile", "-c", &program])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bash: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = output_ok(Command::new("bash").args(["--norc", "--noprofile", "-c", &program]));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().to_string())
@@ -119,17 +100,8 @@ fn bash_complete(script: &std::path::Path, line: &[&str]) -> BTreeSet<String> {
 fn bash_completion_parses_and_completes_flags_and_subcommands() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("synsurvey.bash");
-    std::fs::write(&script, run_synsurvey(&["completions", "bash"])).unwrap();
-    let check = Command::new("bash")
-        .arg("-n")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    std::fs::write(&script, stdout_of(&["completions", "bash"])).unwrap();
+    output_ok(Command::new("bash").arg("-n").arg(&script));
 
     let got = bash_complete(&script, &["synsurvey", "--target-p"]);
     assert_eq!(got, BTreeSet::from(["--target-ports".to_string()]));
@@ -148,48 +120,19 @@ fn zsh_and_fish_completions_parse() {
     for (shell, check) in [("zsh", ["zsh", "-n"]), ("fish", ["fish", "--no-execute"])] {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join(format!("synsurvey.{shell}"));
-        let text = run_synsurvey(&["completions", shell]);
+        let text = stdout_of(&["completions", shell]);
         assert!(text.contains("target-ports"), "{shell}: {text}");
         std::fs::write(&script, text).unwrap();
-        let out = Command::new(check[0])
-            .arg(check[1])
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("run {shell} (apt-get install {shell}): {e}"));
-        assert!(
-            out.status.success(),
-            "{shell}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        output_ok(Command::new(check[0]).arg(check[1]).arg(&script));
     }
 }
 
 #[test]
 fn scan_command_lines_keep_working_beside_subcommands() {
-    let out = Command::new(synsurvey())
-        .args([
-            "-d",
-            "--no-default-blocklist",
-            "198.18.0.0/30",
-            "-p",
-            "80",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(read_probes(&out.stdout).len(), 4);
+    let probes = stdout_of(&words("-d --no-default-blocklist 198.18.0.0/30 -p 80 -q"));
+    assert_eq!(read_probes(probes.as_bytes()).len(), 4);
     // A word that is no subcommand is a target, refused as one (exit 2, one line).
-    let out = Command::new(synsurvey())
-        .args(["reprot", "-p", "80"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = usage_error(["reprot", "-p", "80"]);
     assert!(err.contains("target \"reprot\""), "{err}");
 }
 
@@ -206,23 +149,14 @@ fn every_command_has_one_usage_error_path() {
     ] {
         let mut args = cmd.to_vec();
         args.push("--no-such-flag");
-        let out = Command::new(synsurvey()).args(&args).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        let err = usage_error(&args);
         assert!(err.starts_with(program), "{args:?}: {err}");
         assert!(
             err.contains("'--no-such-flag'") && err.trim_end().ends_with("(see --help)"),
             "{args:?}: {err}"
         );
-        assert!(out.stdout.is_empty(), "{args:?}");
         let mut args = cmd.to_vec();
         args.push("--help");
-        let out = Command::new(synsurvey()).args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
-            "{args:?}"
-        );
+        assert!(stdout_of(&args).contains("Usage:"), "{args:?}");
     }
 }

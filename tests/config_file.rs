@@ -8,30 +8,13 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run synsurvey")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// The probes of a dry run that must succeed.
 fn dry(args: &[&str]) -> Vec<DryRunRecord> {
-    let o = run(args, &[]);
-    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-    read_probes(&o.stdout)
+    read_probes(&output_ok(Command::new(synsurvey()).args(args)).stdout)
 }
 
 /// What a probe is, without what the per-run key decides (sequence number, source port,
@@ -145,26 +128,18 @@ fn bad_config_files_exit_2_naming_the_file_and_line() {
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let conf = write(dir.path(), &format!("bad{i}.conf"), text);
-        let o = run(
-            &["-d", "-C", &conf, "--no-default-blocklist", "198.18.0.0/28"],
-            &[],
-        );
-        let e = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{text:?}: {e}");
-        assert!(
-            o.stdout.is_empty(),
-            "{text:?}: probes printed before the refusal"
-        );
-        assert_eq!(e.lines().count(), 1, "{text:?}: {e}");
+        let e = usage_error(["-d", "-C", &conf, "--no-default-blocklist", "198.18.0.0/28"]);
         assert!(
             e.contains(&format!("{conf}, {want}")),
             "{text:?}: want {want:?} in {e:?}"
         );
     }
     let missing = dir.path().join("missing.conf");
-    let o = run(&["-d", "-C", missing.to_str().unwrap(), "-p", "80"], &[]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("-C/--config: ") && stderr(&o).contains("missing.conf"));
+    let e = usage_error(["-d", "-C", missing.to_str().unwrap(), "-p", "80"]);
+    assert!(
+        e.contains("-C/--config: ") && e.contains("missing.conf"),
+        "{e}"
+    );
 }
 
 /// The checkpoint records the file's flags as if typed, and not the file: `--resume FILE`
@@ -186,8 +161,13 @@ fn resume_alone_needs_no_config_file() {
         "-o",
         out_s,
     ];
-    let o = run(&first, &[("SYNSURVEY_TEST_STOP_AFTER", "100")]);
-    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let o = Command::new(synsurvey())
+        .args(first)
+        .env("SYNSURVEY_TEST_STOP_AFTER", "100")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
     let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&ck).unwrap()).unwrap();
     let args = &c["command"]["args"];
     assert_eq!(args["target-ports"], serde_json::json!(["80,443"]));
@@ -196,8 +176,7 @@ fn resume_alone_needs_no_config_file() {
     assert!(args.get("config").is_none(), "{args}");
     std::fs::remove_file(&conf).unwrap();
 
-    let o = run(&["--resume", ck_s], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    output_ok(Command::new(synsurvey()).args(["--resume", ck_s]));
     let all = read_probes(&std::fs::read(&out).unwrap());
     let key = |p: &DryRunRecord| (p.daddr.clone(), p.dport, p.probe);
     let got: BTreeSet<_> = all.iter().map(key).collect();

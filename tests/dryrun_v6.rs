@@ -3,6 +3,8 @@
 //! from standard input, the sub-prefix form, shards, `-n`, `-P`) and record the time and
 //! peak memory of a 1 M-line hitlist (printed, not asserted on time).
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv6Addr;
@@ -11,21 +13,10 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 
-#[derive(serde::Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
-#[serde(deny_unknown_fields)]
-struct Probe {
-    saddr: String,
-    daddr: Ipv6Addr,
-    sport: u16,
-    dport: u16,
-    seqnum: u32,
-    ipid: u16,
-    probe: u16,
-    thread: u32,
-}
+use common::{read_probes_of, Probe};
 
 /// Runs a dry run with `stdin` fed in; returns the probes, failing on a non-zero exit.
-fn dry(args: &[&str], stdin: Option<&[u8]>) -> Vec<Probe> {
+fn dry(args: &[&str], stdin: Option<&[u8]>) -> Vec<Probe<Ipv6Addr>> {
     let mut child = Command::new(BIN)
         .args(["-d", "--no-default-blocklist", "-q"])
         .args(args)
@@ -46,11 +37,7 @@ fn dry(args: &[&str], stdin: Option<&[u8]>) -> Vec<Probe> {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
-    out.stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect()
+    read_probes_of(&out.stdout)
 }
 
 fn addr(i: u64) -> Ipv6Addr {
@@ -72,7 +59,9 @@ fn hitlist_from_stdin_and_shards_partition_it() {
     assert_eq!(all.len() as u64, n, "each address once");
     let got: HashSet<Ipv6Addr> = all.iter().map(|p| p.daddr).collect();
     assert_eq!(got, want);
-    assert!(all.iter().all(|p| p.dport == 443 && p.saddr == "::"));
+    assert!(all
+        .iter()
+        .all(|p| p.dport == 443 && p.saddr == Ipv6Addr::UNSPECIFIED));
     // Three shards of the same seed: disjoint, and together the whole list.
     let mut seen = HashSet::new();
     for shard in 0..3 {
@@ -105,7 +94,7 @@ fn sub_prefix_form_probes_one_address_per_sub_prefix() {
             u128::from(p.daddr) >> 24,
             u128::from("2001:2::".parse::<Ipv6Addr>().unwrap()) >> 24
         );
-        assert_eq!(p.saddr, "2001:2::ffff:1");
+        assert_eq!(p.saddr, a6("2001:2::ffff:1"));
     }
     // --iid random: keyed by the seed, so two shards of one survey agree with a whole run.
     let args = ["-p", "80", "2001:2::/104-112", "--iid", "random", "-e", "4"];
@@ -173,7 +162,7 @@ fn max_targets_and_probes_per_target() {
     let targets: HashSet<Ipv6Addr> = p2.iter().map(|p| p.daddr).collect();
     assert_eq!(targets.len(), 16);
     for t in targets {
-        let mine: Vec<&Probe> = p2.iter().filter(|p| p.daddr == t).collect();
+        let mine: Vec<&Probe<Ipv6Addr>> = p2.iter().filter(|p| p.daddr == t).collect();
         assert_eq!(mine.len(), 2);
         assert_ne!(mine[0].sport, mine[1].sport, "each probe from its own port");
         assert_eq!(mine[0].seqnum, mine[1].seqnum, "one MAC per target");

@@ -24,32 +24,16 @@ fn fault_time(stderr: &str) -> f64 {
 /// the scan stopped and gave a full account of what it had done.
 fn stops_on(fault: &str, stage: &str) {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts {
-        open: random_subset("198.18.0.0/16", 3000, 7)
-            .iter()
-            .map(|a| a.to_string())
-            .collect(),
-        ..Default::default()
-    });
+    let tb = Testbed::up(TestbedOpts::open(&random_subset("198.18.0.0/16", 3000, 7)));
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("ck.json");
     let cap = tb.capture_syns();
-    let r = Scan::new(&[
-        "198.18.0.0/16",
-        "-p",
-        "80",
-        "-r",
-        "5000",
-        "-T",
-        "2",
-        "-c",
-        "3",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-    ])
-    .env("SYNSURVEY_TEST_FAULT", &format!("{fault}@1500"))
-    .may_fail()
-    .run(&tb);
+    let args = "198.18.0.0/16 -p 80 -r 5000 -T 2 -c 3 --checkpoint";
+    let r = Scan::new(&words(args))
+        .arg(&ck)
+        .env("SYNSURVEY_TEST_FAULT", &format!("{fault}@1500"))
+        .may_fail()
+        .run(&tb);
     let seen = cap.stop();
     let stderr = &r.stderr;
     assert_eq!(r.output.status.code(), Some(1), "{fault}: {stderr}");

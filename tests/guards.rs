@@ -24,23 +24,8 @@ fn min_hitrate_stops_a_scan_into_a_black_hole() {
     let ck = dir.path().join("scan.ckpt");
     let ck_s = ck.to_str().unwrap();
     // 65,536 targets at 2,000 pps would take 33 s; nothing answers.
-    let s = Scan::new(&[
-        "198.18.0.0/16",
-        "-p",
-        "80",
-        "-r",
-        "2000",
-        "-c",
-        "1",
-        "-o",
-        "/dev/null",
-        "--min-hitrate",
-        "1",
-        "--checkpoint",
-        ck_s,
-    ])
-    .may_fail()
-    .run(&tb);
+    let args = "198.18.0.0/16 -p 80 -r 2000 -c 1 -o /dev/null --min-hitrate 1 --checkpoint";
+    let s = Scan::new(&words(args)).arg(&ck).may_fail().run(&tb);
     assert_eq!(s.output.status.code(), Some(1), "{}", s.stderr);
     let m = &s.meta;
     assert_eq!(m["end_reason"], "min_hitrate", "{m}");
@@ -67,20 +52,11 @@ fn min_hitrate_stops_a_scan_into_a_black_hole() {
 
     // The checkpoint resumes, with the guard off (it may change between runs).
     let m2 = dir.path().join("resumed.json");
-    let r = Scan::new(&[
-        "--resume",
-        ck_s,
-        "--min-hitrate",
-        "0",
-        "-t",
-        "1",
-        "-c",
-        "0",
-        "-m",
-        m2.to_str().unwrap(),
-    ])
-    .bare()
-    .run(&tb);
+    let args = format!(
+        "--resume {ck_s} --min-hitrate 0 -t 1 -c 0 -m {}",
+        m2.display()
+    );
+    let r = Scan::new(&words(&args)).bare().run(&tb);
     assert!(r.output.status.success(), "{}", r.stderr);
     assert_eq!(r.meta["end_reason"], "max_runtime", "{}", r.meta);
     assert_eq!(r.meta["config"]["min_hitrate"], Value::Null);
@@ -96,23 +72,11 @@ fn min_hitrate_stops_a_scan_into_a_black_hole() {
 fn min_hitrate_lets_a_scan_that_finds_hosts_finish() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
-        open: vec!["198.18.0.0/23".into()],
         silent: vec!["198.18.2.0/23".into()],
-        ..Default::default()
+        ..TestbedOpts::open(&["198.18.0.0/23"])
     });
     // 1,024 targets at 85 pps: 12 s of sending.
-    let s = Scan::new(&[
-        "198.18.0.0/22",
-        "-p",
-        "80",
-        "-r",
-        "85",
-        "-c",
-        "1",
-        "--min-hitrate",
-        "40",
-    ])
-    .run(&tb);
+    let s = Scan::new(&words("198.18.0.0/22 -p 80 -r 85 -c 1 --min-hitrate 40")).run(&tb);
     assert_eq!(s.meta["end_reason"], "completed", "{}", s.stderr);
     assert_eq!(s.meta["packets_sent"], 1024);
     assert_eq!(
@@ -124,17 +88,7 @@ fn min_hitrate_lets_a_scan_that_finds_hosts_finish() {
 /// Spawns a scan of the sink at 1,000 pps, waits for its first probes, and takes the
 /// scanner's link down: every send fails from then on (ENETDOWN).
 fn scan_then_link_down(tb: &Testbed, extra: &[&str]) -> Scanned {
-    let mut args = vec![
-        "198.18.0.0/16",
-        "-p",
-        "80",
-        "-r",
-        "1000",
-        "-c",
-        "0",
-        "-o",
-        "/dev/null",
-    ];
+    let mut args = words("198.18.0.0/16 -p 80 -r 1000 -c 0 -o /dev/null");
     args.extend_from_slice(extra);
     let mut running = Scan::new(&args).may_fail().spawn(tb);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -143,11 +97,7 @@ fn scan_then_link_down(tb: &Testbed, extra: &[&str]) -> Scanned {
         assert!(running.try_wait().is_none(), "the scan ended early");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let st = tb
-        .exec_scan(["ip", "link", "set", "veth0", "down"])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    output_ok(&mut tb.exec_scan(["ip", "link", "set", "veth0", "down"]));
     running.wait()
 }
 

@@ -240,24 +240,16 @@ fn stats_are_cumulative_and_send_checks_count() {
             tx.send(&mut batch, n).expect("send")
         })
     };
-    assert_eq!(send(3), 3);
-    let first = res_rx.recv().expect("first").expect("stats");
-    assert_eq!(
-        first,
-        RxStats {
-            packets: 3,
-            drops: 0
-        }
-    );
-    assert_eq!(send(2), 2);
-    let second = res_rx.recv().expect("second").expect("stats");
-    assert_eq!(
-        second,
-        RxStats {
-            packets: 5,
-            drops: 0
-        }
-    );
+    // Three frames, then two more: the receiver's counts add up.
+    for (n, total) in [(3, 3), (2, 5)] {
+        assert_eq!(send(n), n);
+        let got = res_rx.recv().expect("the receiver's stats").expect("stats");
+        let want = RxStats {
+            packets: total,
+            drops: 0,
+        };
+        assert_eq!(got, want, "after {n} more");
+    }
     h.join().expect("receiver");
 }
 

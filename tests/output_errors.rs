@@ -7,25 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
-
-/// The lines of standard error other than warnings (the tests run with
-/// --no-default-blocklist, which is always warned about).
-fn stderr_lines(out: &std::process::Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| !l.starts_with("synsurvey: warning:"))
-        .map(str::to_string)
-        .collect()
-}
 
 #[test]
 fn unwritable_output_fails_before_any_probe() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts {
-        open: vec!["198.18.1.0/28".into()],
-        ..Default::default()
-    });
+    let tb = Testbed::up(TestbedOpts::open(&["198.18.1.0/28"]));
     let dir = tempfile::tempdir().unwrap();
     let meta = dir.path().join("meta.json");
     let cases: [(&str, String, &str); 2] = [
@@ -41,38 +27,18 @@ fn unwritable_output_fails_before_any_probe() {
         ),
     ];
     for (flag, path, want) in cases {
-        let cap = tb.capture_syns();
-        let mut args = vec![
-            "--no-default-blocklist",
-            "198.18.1.0/24",
-            "-p",
-            "80",
-            "-r",
-            "1000",
-            "-c",
-            "0",
-        ];
+        let mut args = words("--no-default-blocklist 198.18.1.0/24 -p 80 -r 1000 -c 0");
         if flag == "-o" {
             args.extend(["-m", meta.to_str().unwrap()]);
         }
         args.extend([flag, &path]);
-        let out = Scan::new(&args).bare().raw().may_fail().run(&tb).output;
-        let seen = cap.stop();
-        let lines = stderr_lines(&out);
-        assert!(!out.status.success(), "{flag} {path}: exit {}", out.status);
-        assert_eq!(lines.len(), 1, "one line of error: {lines:?}");
+        let scan = Scan::new(&args).bare().raw().may_fail();
+        let line = tb.fails_before_sending(|| scan.run(&tb).output);
         assert!(
-            lines[0].starts_with("synsurvey: ") && lines[0].contains(want),
-            "{:?}",
-            lines[0]
+            line.starts_with("synsurvey: ") && line.contains(want),
+            "{flag} {path}: {line:?}"
         );
-        assert!(
-            lines[0].contains("No such file or directory"),
-            "{:?}",
-            lines[0]
-        );
-        assert!(out.stdout.is_empty());
-        assert_eq!(seen.len(), 0, "{flag} {path}: probes sent before failing");
+        assert!(line.contains("No such file or directory"), "{line:?}");
     }
 }
 
@@ -81,44 +47,23 @@ fn output_failing_mid_scan_stops_with_an_error_and_metadata() {
     require_privileges!("create a network-namespace testbed");
     // /dev/full accepts the open and fails every write with ENOSPC: the first flush of
     // results fails while the scan is running.
-    let tb = Testbed::up(TestbedOpts {
-        open: random_subset("198.18.0.0/16", 3000, 21)
-            .iter()
-            .map(|a| a.to_string())
-            .collect(),
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
+    let open = random_subset("198.18.0.0/16", 3000, 21);
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let start = Instant::now();
-    let out = Scan::new(&[
-        "198.18.0.0/16",
-        "-p",
-        "80",
-        "-r",
-        "5000",
-        "-q",
-        "-o",
-        "/dev/full",
-        "-m",
-        meta.to_str().unwrap(),
-    ])
-    .raw()
-    .may_fail()
-    .run(&tb)
-    .output;
+    let r = Scan::new(&words("198.18.0.0/16 -p 80 -r 5000 -q -o /dev/full"))
+        .raw()
+        .may_fail()
+        .run(&tb);
     let took = start.elapsed();
-    let lines = stderr_lines(&out);
-    assert_eq!(out.status.code(), Some(1), "{lines:?}");
-    assert_eq!(lines.len(), 1, "one line of error: {lines:?}");
+    let line = error_line(&r.output);
+    assert_eq!(r.output.status.code(), Some(1), "{line:?}");
     assert!(
-        lines[0].starts_with("synsurvey: ") && lines[0].contains("No space left on device"),
-        "{:?}",
-        lines[0]
+        line.starts_with("synsurvey: ") && line.contains("No space left on device"),
+        "{line:?}"
     );
     // 65536 probes at 5000 pps take 13 s: it stopped soon after the first results.
     assert!(took < Duration::from_secs(8), "took {took:?}");
-    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    let m = &r.meta;
     assert_eq!(m["end_reason"], "error", "{m:#}");
     eprintln!(
         "metadata after the failure: sent {} replies {} error {}",

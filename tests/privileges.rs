@@ -20,48 +20,35 @@ fn field<'a>(status: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key} in\n{status}"))
 }
 
+/// Checks that a thread holds no capability: its effective, permitted, ambient and
+/// inheritable sets (from `/proc/PID/task/TID/status`) are empty.
+fn assert_no_capabilities(status: &str, thread: &str) {
+    for key in ["CapEff:", "CapPrm:", "CapAmb:", "CapInh:"] {
+        assert_eq!(field(status, key), "0000000000000000", "{thread} {key}");
+    }
+}
+
+/// The threads of process `pid` (`/proc/PID/task/*`), none if it is gone.
+fn tasks(pid: u32) -> Vec<PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn running_scanner_has_no_capabilities_in_any_thread() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts {
-        open: vec!["198.18.2.0/28".into()],
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
+    let tb = Testbed::up(TestbedOpts::open(&["198.18.2.0/28"]));
     // 4096 probes at 1000 pps: four seconds of scanning with sender threads running.
-    let mut child = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "198.18.0.0/20",
-            "-p",
-            "80",
-            "-r",
-            "1000",
-            "-T",
-            "2",
-            "-c",
-            "0",
-            "-q",
-            "-o",
-            "/dev/null",
-            "-m",
-            meta.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    // `ip netns exec` execs the scanner, so the child's pid is the scanner's.
-    let pid = child.id();
+    let scan = Scan::new(&words("198.18.0.0/20 -p 80 -r 1000 -T 2 -c 0 -o /dev/null"));
+    let running = scan.spawn(&tb);
+    let pid = running.id();
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut threads = Vec::new();
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        threads = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
+        threads = tasks(pid);
         // main, writer, receiver and two senders.
         if comm.trim() == "synsurvey" && threads.len() >= 5 {
             break;
@@ -75,14 +62,7 @@ fn running_scanner_has_no_capabilities_in_any_thread() {
     {
         let status = std::fs::read_to_string(&status_path)
             .unwrap_or_else(|e| panic!("{}: {e}", status_path.display()));
-        for key in ["CapEff:", "CapPrm:", "CapAmb:", "CapInh:"] {
-            assert_eq!(
-                field(&status, key),
-                "0000000000000000",
-                "{} {key}",
-                status_path.display()
-            );
-        }
+        assert_no_capabilities(&status, &status_path.display().to_string());
         assert_eq!(
             field(&status, "NoNewPrivs:"),
             "1",
@@ -91,11 +71,9 @@ fn running_scanner_has_no_capabilities_in_any_thread() {
         );
         checked += 1;
     }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
+    let scanned = running.wait();
     assert!(checked >= 6);
-    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    assert_eq!(m["capabilities_dropped"], true);
+    assert_eq!(scanned.meta["capabilities_dropped"], true);
 }
 
 /// A world-readable copy of the scanner in a fresh directory that `nobody` can reach,
@@ -115,17 +93,14 @@ fn unprivileged_copy() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Runs `bin args` as nobody:nogroup, no supplementary groups, in the scan namespace.
-fn as_nobody(tb: &Testbed, bin: &Path, args: &[&str]) -> std::process::Output {
-    tb.exec_scan([
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "--",
-    ])
+/// `args` is the command line's words, as one string (see [`words`]).
+fn as_nobody(tb: &Testbed, bin: &Path, args: &str) -> std::process::Output {
+    tb.exec_scan(words(
+        "setpriv --reuid=nobody --regid=nogroup --clear-groups --",
+    ))
     .arg(bin)
     .arg("--no-default-blocklist")
-    .args(args)
+    .args(words(args))
     .current_dir("/")
     .stdin(Stdio::null())
     .output()
@@ -133,46 +108,20 @@ fn as_nobody(tb: &Testbed, bin: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn setcap(caps: &str, bin: &Path) {
-    let out = Command::new("setcap")
-        .arg(caps)
-        .arg(bin)
-        .output()
-        .expect("run setcap (apt-get install libcap2-bin)");
-    assert!(
-        out.status.success(),
-        "setcap {caps} {}: {}",
-        bin.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // setcap: apt-get install libcap2-bin
+    output_ok(Command::new("setcap").arg(caps).arg(bin));
 }
 
 #[test]
 fn nobody_scans_with_file_capabilities() {
     require_privileges!("set file capabilities and switch to user nobody in a testbed");
     let open = random_subset("198.18.3.0/24", 25, 31);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let (dir, bin) = unprivileged_copy();
     setcap("cap_net_raw,cap_net_admin=ep", &bin);
     let meta = dir.path().join("meta.json");
-    let out = as_nobody(
-        &tb,
-        &bin,
-        &[
-            "198.18.3.0/24",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-c",
-            "1",
-            "-q",
-            "-m",
-            meta.to_str().unwrap(),
-        ],
-    );
+    let args = format!("198.18.3.0/24 -p 80 -r 5000 -c 1 -q -m {}", meta.display());
+    let out = as_nobody(&tb, &bin, &args);
     assert!(
         out.status.success(),
         "{}: {}",
@@ -195,30 +144,11 @@ fn nobody_scans_with_file_capabilities() {
 #[test]
 fn nobody_without_capabilities_fails_before_sending() {
     require_privileges!("set file capabilities and switch to user nobody in a testbed");
-    let tb = Testbed::up(TestbedOpts {
-        open: vec!["198.18.4.0/28".into()],
-        ..Default::default()
-    });
+    let tb = Testbed::up(TestbedOpts::open(&["198.18.4.0/28"]));
     let (_dir, bin) = unprivileged_copy();
-    let cap = tb.capture_syns();
-    let out = as_nobody(
-        &tb,
-        &bin,
-        &["198.18.4.0/24", "-p", "80", "-r", "5000", "-c", "0"],
-    );
-    let seen = cap.stop();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // Warnings aside (--no-default-blocklist is always warned about), one line of error.
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| !l.starts_with("synsurvey: warning:"))
-        .collect();
-    assert!(!out.status.success(), "{}", out.status);
-    assert_eq!(lines.len(), 1, "one line of error: {lines:?}");
-    assert!(lines[0].contains("CAP_NET_RAW"), "{:?}", lines[0]);
-    assert!(lines[0].contains("setcap"), "{:?}", lines[0]);
-    assert!(out.stdout.is_empty());
-    assert_eq!(seen.len(), 0, "probes sent without privileges");
+    let line = tb.fails_before_sending(|| as_nobody(&tb, &bin, "198.18.4.0/24 -p 80 -r 5000 -c 0"));
+    assert!(line.contains("CAP_NET_RAW"), "{line:?}");
+    assert!(line.contains("setcap"), "{line:?}");
 }
 
 /// The notice page reads HTTP from the Internet: its thread, and the thread of a client
@@ -228,33 +158,12 @@ fn nobody_without_capabilities_fails_before_sending() {
 fn notice_page_threads_have_no_capabilities() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts::default());
-    let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
-    let mut child = tb
-        .exec_scan([
-            synsurvey().to_str().unwrap(),
-            "--no-default-blocklist",
-            "198.18.0.0/20",
-            "-p",
-            "80",
-            "-r",
-            "1000",
-            "-c",
-            "0",
-            "-q",
-            "-o",
-            "/dev/null",
-            "-m",
-            meta.to_str().unwrap(),
-            "--contact",
-            "scans@example.org",
-            "--notice-http",
-            "198.19.0.1:8080",
-        ])
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    let scan = Scan::new(&words(
+        "198.18.0.0/20 -p 80 -r 1000 -c 0 -o /dev/null \
+         --contact scans@example.org --notice-http 198.19.0.1:8080",
+    ));
+    let running = scan.spawn(&tb);
+    let pid = running.id();
     let deadline = Instant::now() + Duration::from_secs(3);
     let (mut checked, mut names, mut clients) = (0, Vec::new(), Vec::new());
     while Instant::now() < deadline && !names.iter().any(|n| n == "notice-client") {
@@ -269,24 +178,14 @@ fn notice_page_threads_have_no_capabilities() {
         );
         std::thread::sleep(Duration::from_millis(300));
         (checked, names) = (0, Vec::new());
-        let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        for task in tasks {
+        for task in tasks(pid) {
             let (Ok(status), Ok(comm)) = (
                 std::fs::read_to_string(task.join("status")),
                 std::fs::read_to_string(task.join("comm")),
             ) else {
                 continue; // the thread ended meanwhile
             };
-            for key in ["CapEff:", "CapPrm:", "CapAmb:"] {
-                assert_eq!(
-                    field(&status, key),
-                    "0000000000000000",
-                    "{} {key}",
-                    comm.trim()
-                );
-            }
+            assert_no_capabilities(&status, comm.trim());
             names.push(comm.trim().to_string());
             checked += 1;
         }
@@ -298,8 +197,6 @@ fn notice_page_threads_have_no_capabilities() {
     for mut c in clients {
         let _ = c.wait();
     }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
-    let m: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    assert_eq!(m["capabilities_dropped"], true);
+    let scanned = running.wait();
+    assert_eq!(scanned.meta["capabilities_dropped"], true);
 }

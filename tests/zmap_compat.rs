@@ -8,56 +8,36 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(synsurvey())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 /// Exit code 2, one line on standard error containing `needle`, nothing on stdout.
 fn refused(args: &[&str], needle: &str) {
-    let out = run(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    let err = usage_error(args);
     assert!(err.contains(needle), "{args:?}: {err}");
-    assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn bad_zmap_flags_exit_2_before_anything_is_sent() {
     let base = ["198.18.0.0/24", "-p", "80", "--no-default-blocklist"];
-    fn with<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
-        [base, more].concat()
+    for (more, needle) in [
+        (["--output-filter", "success = 1 &&"], "column 15"),
+        (
+            ["--output-filter", "succes = 1"],
+            "column 1: unknown field \"succes\"",
+        ),
+        (["--output-filter", "classification > rst"], "only = and !="),
+        (["-M", "udp"], "synsurvey has: tcp_synscan"),
+        (["-O", "redis"], "synsurvey has: json, csv"),
+        (["-f", "saddr,bogus"], "unknown field \"bogus\""),
+        (
+            ["--user-metadata", "{oops"],
+            "--user-metadata: not valid JSON",
+        ),
+    ] {
+        refused(&[&base[..], &more].concat(), needle);
     }
-    refused(
-        &with(&base, &["--output-filter", "success = 1 &&"]),
-        "column 15",
-    );
-    refused(
-        &with(&base, &["--output-filter", "succes = 1"]),
-        "column 1: unknown field \"succes\"",
-    );
-    refused(
-        &with(&base, &["--output-filter", "classification > rst"]),
-        "only = and !=",
-    );
-    refused(&with(&base, &["-M", "udp"]), "synsurvey has: tcp_synscan");
-    refused(&with(&base, &["-O", "redis"]), "synsurvey has: json, csv");
-    refused(
-        &with(&base, &["-f", "saddr,bogus"]),
-        "unknown field \"bogus\"",
-    );
-    refused(
-        &with(&base, &["--user-metadata", "{oops"]),
-        "--user-metadata: not valid JSON",
-    );
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("ips.txt");
     std::fs::write(&list, "198.18.0.1\n# comment\n\n198.18.0.300\n").unwrap();
@@ -72,8 +52,7 @@ fn bad_zmap_flags_exit_2_before_anything_is_sent() {
 
 #[test]
 fn listings() {
-    let out = run(&["--list-output-fields"]);
-    assert!(out.status.success());
+    let out = output_ok(Command::new(synsurvey()).arg("--list-output-fields"));
     let text = String::from_utf8(out.stdout).unwrap();
     for (name, kind) in [
         ("saddr", "string"),
@@ -91,7 +70,7 @@ fn listings() {
             .unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
         assert!(line.contains(&format!("{kind}:")), "{line}");
     }
-    let out = run(&["--list-probe-modules"]);
+    let out = output_ok(Command::new(synsurvey()).arg("--list-probe-modules"));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "tcp_synscan\n");
 }
 
@@ -99,9 +78,8 @@ fn listings() {
 fn bed() -> (Testbed, BTreeSet<Ipv4Addr>) {
     let open = random_subset("198.18.0.0/24", 30, 4);
     let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
         ports: vec![80, 443],
-        ..Default::default()
+        ..TestbedOpts::open(&open)
     });
     (tb, open.into_iter().collect())
 }

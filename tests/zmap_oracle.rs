@@ -74,19 +74,6 @@ enum Diff {
     Refused,
 }
 
-struct Case {
-    /// The fixture's file name.
-    name: &'static str,
-    args: Vec<&'static str>,
-    target: &'static str,
-    cmp: Cmp,
-    /// Compared with ZMap 2.1.1 live (`None`: it lacks a flag or a record type the line
-    /// needs), and the differences documented for that version.
-    v2: Option<&'static [Diff]>,
-    /// The differences from ZMap 4.3's recorded output.
-    v43: &'static [Diff],
-}
-
 const ALL: &str = "success = 0 || success = 1";
 const FIRST: &str = "success = 1 && repeat = 0";
 
@@ -98,192 +85,174 @@ const V2_ONE_FIELD_HEADER: &[Diff] = &[Diff::Header(None, Some("saddr"))];
 const V43_REPEAT: &[Diff] = &[Diff::Values("repeat")];
 const OURS_CSV: &[Diff] = &[Diff::Extra(&["rtt_us", "timestamp_unix_us"])];
 
-fn cases() -> Vec<Case> {
-    // `words` split at whitespace, then `--output-filter FILTER` if there is one.
-    let c = |name, words: &'static str, filter: Option<&'static str>, target, cmp, v2, v43| {
-        let mut args: Vec<&str> = words.split_whitespace().collect();
-        if let Some(f) = filter {
-            args.extend(["--output-filter", f]);
-        }
+/// One ZMap command line and what to expect of it, written as
+/// `Case::both(NAME, WORDS)` (compared record for record with both ZMaps on [`NET`], no
+/// documented difference) and the knobs that change that.
+#[derive(Clone, Copy)]
+struct Case {
+    /// The fixture's file name.
+    name: &'static str,
+    /// The command line's words, split at whitespace; then `--output-filter FILTER`.
+    words: &'static str,
+    filter: Option<&'static str>,
+    target: &'static str,
+    cmp: Cmp,
+    /// Compared with ZMap 2.1.1 live (`None`: it lacks a flag or a record type the line
+    /// needs), and the differences documented for that version.
+    v2: Option<&'static [Diff]>,
+    /// The differences from ZMap 4.3's recorded output.
+    v43: &'static [Diff],
+}
+
+impl Case {
+    const fn both(name: &'static str, words: &'static str) -> Case {
         Case {
             name,
-            args,
-            target,
-            cmp,
-            v2,
-            v43,
+            words,
+            filter: None,
+            target: NET,
+            cmp: Cmp::Exact,
+            v2: Some(&[]),
+            v43: &[],
         }
-    };
-    let both = |name, words, filter| c(name, words, filter, NET, Cmp::Exact, Some(&[][..]), &[]);
-    let only43 =
-        |name, words, filter, target| c(name, words, filter, target, Cmp::Exact, None, &[]);
-    vec![
-        // ZMap's default output: unique successful saddr, CSV, no header.
-        both("default", "-p 80", None),
-        c(
-            "one-field-first",
-            "-p 443 -O csv",
-            Some(FIRST),
-            NET,
-            Cmp::Exact,
-            Some(V2_ONE_FIELD_HEADER),
-            &[],
-        ),
-        both(
-            "fields",
-            "-p 80 -O csv -f saddr,sport,window,ttl",
-            Some(FIRST),
-        ),
-        both(
-            "fields-all",
-            "-p 80 -O csv -f saddr,daddr,sport,classification,success,repeat",
-            Some(ALL),
-        ),
-        c(
-            "star-csv",
-            "-p 80 -O csv -f *",
-            Some(ALL),
-            NET,
-            Cmp::Exact,
-            Some(&[]),
-            OURS_CSV,
-        ),
-        // LZR's command line.
-        both(
-            "lzr",
-            "-p 80 -O json -f saddr,daddr,sport,dport,seqnum,acknum,window",
-            Some(FIRST),
-        ),
-        c(
-            "star-json",
-            "-p 443 -O json -f *",
-            Some(ALL),
-            NET,
-            Cmp::Exact,
-            Some(&[]),
-            OURS_CSV,
-        ),
-        both(
-            "filter-rst",
-            "-p 80 -O csv -f saddr,classification",
-            Some("classification = rst"),
-        ),
-        both(
-            "filter-failure",
-            "-p 80 -O csv -f saddr,success",
-            Some("success = 0"),
-        ),
-        // ZMap 2's dashed names: ZMap 4.3 refuses them, synsurvey reads them as ZMap 2.
-        c(
-            "dashed-names",
-            "-p 80 -O csv -f saddr-raw,daddr-raw,timestamp-str,timestamp-ts,timestamp-us",
-            Some("(classification = synack || classification = rst) && repeat = 0"),
-            NET,
-            Cmp::Exact,
-            Some(&[]),
-            &[Diff::Refused],
-        ),
-        only43(
-            "raw-names",
-            "-p 80 -O csv -f saddr_raw,daddr_raw,timestamp_str,timestamp_ts,timestamp_us",
-            Some("(classification = synack || classification = rst) && repeat = 0"),
-            NET,
-        ),
-        // Two probes per target: each open host answers twice (the second is a repeat),
-        // each closed one answers two RSTs (neither is a repeat: only a SYN-ACK counts).
-        both(
-            "probes2",
-            "-p 80 -P 2 -O csv -f saddr,classification,success,repeat",
-            Some(ALL),
-        ),
-        both(
-            "probes2-repeat",
-            "-p 80 -P 2 -O csv -f saddr,repeat",
-            Some("repeat = 1"),
-        ),
-        c(
-            "max-results",
-            "-p 80 -N 5 -e 7",
-            None,
-            NET,
-            Cmp::Count(5),
-            Some(&[]),
-            &[],
-        ),
-        // Every address of this /25 answers, so -n 64 gives 64 records.
-        c(
-            "max-targets",
-            "-p 80 -n 64 -e 7 -O csv -f saddr,classification",
-            Some(ALL),
-            "198.18.0.0/25",
-            Cmp::Count(64),
-            Some(&[]),
-            &[],
-        ),
-        // ZMap 4.3 with -O and without a filter: every response, a header row for one
-        // field, saddr only in JSON, saddr,sport with several ports.
-        c(
-            "module-csv",
-            "-p 80 -O csv",
-            None,
-            NET,
-            Cmp::Exact,
-            Some(V2_ONE_FIELD_HEADER),
-            &[],
-        ),
-        both("module-json", "-p 80 -O json", None),
-        only43("ports-csv", "-p 80,443 -O csv", None, NET),
-        only43("ports-json", "-p 80,443 -O json", None, NET),
-        only43(
-            "ports-csv-no-header",
-            "-p 80,443 -O csv --no-header-row",
-            None,
-            NET,
-        ),
-        only43(
-            "fields-no-filter",
-            "-p 80 -O csv -f saddr,classification",
-            None,
-            NET,
-        ),
-        // Unreachables: ZMap 4.3's rows with an empty sport.
-        only43("icmp-ports-csv", "-p 80,443 -O csv", None, ICMP_NET),
-        c(
-            "icmp-star-json",
-            "-p 80 -O json -f *",
-            None,
-            ICMP_NET,
-            Cmp::Exact,
-            None,
-            OURS_CSV,
-        ),
-        only43(
-            "icmp-fields-json",
-            "-p 80 -O json -f saddr,sport,classification,success,icmp_type,icmp_unreach_str",
-            None,
-            ICMP_NET,
-        ),
-        c(
-            "ports-probes2-repeat",
-            "-p 80,443 -P 2 -O csv -f saddr,sport,classification,repeat",
-            None,
-            NET,
-            Cmp::Exact,
-            None,
-            V43_REPEAT,
-        ),
-        // ZGrab2's input, ip,domain,tag,port: ZMap 4.3 has no `blank` field.
-        c(
-            "zgrab2-blank",
-            "-p 443 -O csv -f saddr,blank,blank,sport --no-header-row",
-            Some(FIRST),
-            NET,
-            Cmp::Exact,
-            None,
-            &[Diff::Refused],
-        ),
-    ]
+    }
+    const fn filter(self, filter: &'static str) -> Case {
+        Case {
+            filter: Some(filter),
+            ..self
+        }
+    }
+    const fn target(self, target: &'static str) -> Case {
+        Case { target, ..self }
+    }
+    /// `-N`/`-n`: [`Cmp::Count`].
+    const fn count(self, n: usize) -> Case {
+        Case {
+            cmp: Cmp::Count(n),
+            ..self
+        }
+    }
+    /// The differences from ZMap 2.1.1.
+    const fn v2(self, diffs: &'static [Diff]) -> Case {
+        Case {
+            v2: Some(diffs),
+            ..self
+        }
+    }
+    /// Not compared with ZMap 2.1.1, which lacks a flag or a record type the line needs.
+    const fn not_v2(self) -> Case {
+        Case { v2: None, ..self }
+    }
+    const fn v43(self, diffs: &'static [Diff]) -> Case {
+        Case { v43: diffs, ..self }
+    }
+
+    /// The command line's flags (the target comes after them).
+    fn args(&self) -> Vec<&'static str> {
+        let mut args: Vec<&str> = self.words.split_whitespace().collect();
+        if let Some(f) = self.filter {
+            args.extend(["--output-filter", f]);
+        }
+        args
+    }
 }
+
+/// The first reply of each target of the TCP classes (SYN-ACK or RST), repeats left out.
+const FIRST_REPLIES: &str = "(classification = synack || classification = rst) && repeat = 0";
+
+const CASES: &[Case] = &[
+    // ZMap's default output: unique successful saddr, CSV, no header.
+    Case::both("default", "-p 80"),
+    Case::both("one-field-first", "-p 443 -O csv")
+        .filter(FIRST)
+        .v2(V2_ONE_FIELD_HEADER),
+    Case::both("fields", "-p 80 -O csv -f saddr,sport,window,ttl").filter(FIRST),
+    Case::both(
+        "fields-all",
+        "-p 80 -O csv -f saddr,daddr,sport,classification,success,repeat",
+    )
+    .filter(ALL),
+    Case::both("star-csv", "-p 80 -O csv -f *")
+        .filter(ALL)
+        .v43(OURS_CSV),
+    // LZR's command line.
+    Case::both(
+        "lzr",
+        "-p 80 -O json -f saddr,daddr,sport,dport,seqnum,acknum,window",
+    )
+    .filter(FIRST),
+    Case::both("star-json", "-p 443 -O json -f *")
+        .filter(ALL)
+        .v43(OURS_CSV),
+    Case::both("filter-rst", "-p 80 -O csv -f saddr,classification").filter("classification = rst"),
+    Case::both("filter-failure", "-p 80 -O csv -f saddr,success").filter("success = 0"),
+    // ZMap 2's dashed names: ZMap 4.3 refuses them, synsurvey reads them as ZMap 2.
+    Case::both(
+        "dashed-names",
+        "-p 80 -O csv -f saddr-raw,daddr-raw,timestamp-str,timestamp-ts,timestamp-us",
+    )
+    .filter(FIRST_REPLIES)
+    .v43(&[Diff::Refused]),
+    Case::both(
+        "raw-names",
+        "-p 80 -O csv -f saddr_raw,daddr_raw,timestamp_str,timestamp_ts,timestamp_us",
+    )
+    .filter(FIRST_REPLIES)
+    .not_v2(),
+    // Two probes per target: each open host answers twice (the second is a repeat),
+    // each closed one answers two RSTs (neither is a repeat: only a SYN-ACK counts).
+    Case::both(
+        "probes2",
+        "-p 80 -P 2 -O csv -f saddr,classification,success,repeat",
+    )
+    .filter(ALL),
+    Case::both("probes2-repeat", "-p 80 -P 2 -O csv -f saddr,repeat").filter("repeat = 1"),
+    Case::both("max-results", "-p 80 -N 5 -e 7").count(5),
+    // Every address of this /25 answers, so -n 64 gives 64 records.
+    Case::both(
+        "max-targets",
+        "-p 80 -n 64 -e 7 -O csv -f saddr,classification",
+    )
+    .filter(ALL)
+    .target("198.18.0.0/25")
+    .count(64),
+    // ZMap 4.3 with -O and without a filter: every response, a header row for one
+    // field, saddr only in JSON, saddr,sport with several ports.
+    Case::both("module-csv", "-p 80 -O csv").v2(V2_ONE_FIELD_HEADER),
+    Case::both("module-json", "-p 80 -O json"),
+    Case::both("ports-csv", "-p 80,443 -O csv").not_v2(),
+    Case::both("ports-json", "-p 80,443 -O json").not_v2(),
+    Case::both("ports-csv-no-header", "-p 80,443 -O csv --no-header-row").not_v2(),
+    Case::both("fields-no-filter", "-p 80 -O csv -f saddr,classification").not_v2(),
+    // Unreachables: ZMap 4.3's rows with an empty sport.
+    Case::both("icmp-ports-csv", "-p 80,443 -O csv")
+        .target(ICMP_NET)
+        .not_v2(),
+    Case::both("icmp-star-json", "-p 80 -O json -f *")
+        .target(ICMP_NET)
+        .not_v2()
+        .v43(OURS_CSV),
+    Case::both(
+        "icmp-fields-json",
+        "-p 80 -O json -f saddr,sport,classification,success,icmp_type,icmp_unreach_str",
+    )
+    .target(ICMP_NET)
+    .not_v2(),
+    Case::both(
+        "ports-probes2-repeat",
+        "-p 80,443 -P 2 -O csv -f saddr,sport,classification,repeat",
+    )
+    .not_v2()
+    .v43(V43_REPEAT),
+    // ZGrab2's input, ip,domain,tag,port: ZMap 4.3 has no `blank` field.
+    Case::both(
+        "zgrab2-blank",
+        "-p 443 -O csv -f saddr,blank,blank,sport --no-header-row",
+    )
+    .filter(FIRST)
+    .not_v2()
+    .v43(&[Diff::Refused]),
+];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Tool {
@@ -363,12 +332,12 @@ impl Bed {
             argv.push(a.into());
         }
         argv.extend(["-o".into(), path(&out)]);
-        if tool == Tool::Ours && default_mode(&case.args) {
+        if tool == Tool::Ours && default_mode(&case.args()) {
             argv.extend(
                 ["-O", "csv", "--output-filter", FIRST, "--no-header-row"].map(String::from),
             );
         }
-        argv.extend(case.args.iter().map(|s| s.to_string()));
+        argv.extend(case.args().into_iter().map(|s| s.to_string()));
         argv.push(case.target.into());
         let res = self
             .tb
@@ -484,9 +453,9 @@ fn norm(name: &str) -> String {
 
 /// The CSV field names a command line asks for when there is no header row to say.
 fn implicit_names(case: &Case) -> Vec<String> {
-    match flag(&case.args, "-f") {
+    match flag(&case.args(), "-f") {
         Some(f) => f.split(',').map(norm).collect(),
-        None if flag(&case.args, "-p").is_some_and(|p| p.contains(',')) => {
+        None if flag(&case.args(), "-p").is_some_and(|p| p.contains(',')) => {
             vec!["saddr".into(), "sport".into()]
         }
         None => vec!["saddr".into()],
@@ -496,9 +465,9 @@ fn implicit_names(case: &Case) -> Vec<String> {
 /// Whether the output has a CSV header row: ZMap 2.1.1 writes one for more than one
 /// field; ZMap 4.3 (and synsurvey with `-O`) whenever `-O csv` is given.
 fn has_header(tool: Tool, case: &Case) -> bool {
-    let csv = flag(&case.args, "-O") == Some("csv");
-    let fields = flag(&case.args, "-f");
-    let off = case.args.contains(&"--no-header-row");
+    let csv = flag(&case.args(), "-O") == Some("csv");
+    let fields = flag(&case.args(), "-f");
+    let off = case.args().contains(&"--no-header-row");
     match tool {
         Tool::Zmap2 => csv && fields.is_some_and(|f| f.contains(',') || f == "*") && !off,
         Tool::Zmap43 | Tool::Ours => csv && !off,
@@ -513,7 +482,7 @@ fn parse(
     ctx: &str,
 ) -> (Option<String>, Vec<BTreeMap<String, String>>) {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    if flag(&case.args, "-O") == Some("json") {
+    if flag(&case.args(), "-O") == Some("json") {
         let rows = lines
             .map(|l| {
                 let v: Value =
@@ -597,7 +566,7 @@ const OURS_ONLY: &[&str] = &[
 /// Compares synsurvey's output for `case` with ZMap 2.1.1's, allowing `diffs` only.
 fn compare_v2(bed: &Bed, case: &Case, diffs: &[Diff], z: &Ran, s: &str, ctx: &str) {
     assert_eq!(z.code, Some(0), "{ctx}: zmap 2.1.1 failed: {}", z.err);
-    let star = flag(&case.args, "-f") == Some("*");
+    let star = flag(&case.args(), "-f") == Some("*");
     let (zh, mut zr) = parse(&z.out, case, Tool::Zmap2, ctx);
     let (sh, mut sr) = parse(s, case, Tool::Ours, ctx);
     let header_diff = diffs.iter().find_map(|d| match d {
@@ -683,7 +652,7 @@ const MASK: &str = "~";
 /// first (they must be there). `check_now`: check the volatile values' formats (the
 /// arrival time against this clock) and mask them; `None` for a fixture, already masked.
 fn normalize(text: &str, case: &Case, extra: &[&str], check_now: Option<u64>, ctx: &str) -> Norm {
-    let json = flag(&case.args, "-O") == Some("json");
+    let json = flag(&case.args(), "-O") == Some("json");
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let mut header = None;
     let mut rows: Vec<Vec<(String, String)>> = Vec::new();
@@ -817,7 +786,7 @@ fn render(case: &Case, n: &Norm, json: bool, message: &str) -> String {
 
 /// The command line as the fixture records it (without the testbed's -G/-i/-b/-o).
 fn command(case: &Case) -> Vec<&str> {
-    let mut v = case.args.clone();
+    let mut v = case.args();
     v.push(case.target);
     v
 }
@@ -854,7 +823,7 @@ fn load_fixture(case: &Case, ctx: &str) -> Norm {
 /// ZMap 4.3's record of `case`, as a fixture.
 fn record_one(bed: &Bed, case: &Case, ctx: &str) -> String {
     let z = bed.run(Tool::Zmap43, case, &format!("z43-{}", case.name));
-    let json = flag(&case.args, "-O") == Some("json");
+    let json = flag(&case.args(), "-O") == Some("json");
     match z.code {
         Some(0) => {
             let n = normalize(&z.out, case, &[], Some(now()), ctx);
@@ -965,13 +934,12 @@ fn compare_v43(bed: &Bed, case: &Case, s: &Ran, ctx: &str) {
 #[test]
 fn zmap_command_lines_give_zmaps_records() {
     let bed = Bed::up();
-    let cases = cases();
-    assert_eq!(cases.len(), 26);
+    assert_eq!(CASES.len(), 26);
     let mut v2 = 0;
     // Every line is compared, and every line that differs named at the end (each
     // difference's own message is printed as it is found).
     let mut differ = Vec::new();
-    for case in &cases {
+    for case in CASES {
         let ctx = format!("{} (zmap {})", case.name, command(case).join(" "));
         let s = bed.run(Tool::Ours, case, &format!("s-{}", case.name));
         if let Some(diffs) = case.v2 {
@@ -1013,7 +981,7 @@ fn record_zmap43_fixtures() {
     let bed = Bed::up();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURES);
     std::fs::create_dir_all(&dir).unwrap();
-    for case in &cases() {
+    for case in CASES {
         let ctx = format!("{} (zmap {})", case.name, command(case).join(" "));
         let text = record_one(&bed, case, &ctx);
         std::fs::write(fixture_path(case), text).unwrap();
@@ -1039,15 +1007,15 @@ fn zmap_is_installed() {
 #[test]
 fn every_zmap43_fixture_has_its_command_line() {
     // A fixture without a case (a renamed or removed line) is stale.
-    let names: BTreeSet<String> = cases().iter().map(|c| format!("{}.txt", c.name)).collect();
+    let names: BTreeSet<String> = CASES.iter().map(|c| format!("{}.txt", c.name)).collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURES);
     for e in std::fs::read_dir(&dir).unwrap() {
         let f = e.unwrap().file_name().into_string().unwrap();
         if f.ends_with(".txt") {
-            assert!(names.contains(&f), "{f} has no case in cases()");
+            assert!(names.contains(&f), "{f} has no case in CASES");
         }
     }
-    for c in &cases() {
+    for c in CASES {
         load_fixture(c, c.name);
     }
 }

@@ -25,7 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod accounting;
 mod rng;
+pub use accounting::Accounting;
 pub use rng::SplitMix64;
 
 use pcap_file::pcap::PcapReader;
@@ -161,6 +163,19 @@ impl Default for TestbedOpts {
             scanners: 1,
             tun: false,
             vlan: None,
+        }
+    }
+}
+
+impl TestbedOpts {
+    /// The default testbed on which the addresses or CIDRs `open` answer: an IPv6 one
+    /// if they are IPv6 (written with a `:`).
+    pub fn open<A: ToString>(open: &[A]) -> TestbedOpts {
+        let open: Vec<String> = open.iter().map(ToString::to_string).collect();
+        TestbedOpts {
+            ipv6: open.iter().any(|a| a.contains(':')),
+            open,
+            ..Default::default()
         }
     }
 }
@@ -451,15 +466,7 @@ impl Testbed {
     /// match IPv6 (2001:2::/64).
     pub fn counter(&self, comment: &str) -> u64 {
         assert_eq!(self.kind, Kind::Target, "counter on a sink testbed");
-        let out = self
-            .exec_tgt(["nft", "-j", "list", "ruleset"])
-            .output()
-            .expect("run nft");
-        assert!(
-            out.status.success(),
-            "nft -j list ruleset failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = output_ok(&mut self.exec_tgt(["nft", "-j", "list", "ruleset"]));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft json");
         for item in v["nftables"].as_array().expect("nftables array") {
             let rule = &item["rule"];
@@ -487,15 +494,16 @@ impl Testbed {
             "lost_synacks: 1 or 2, not {times}"
         );
         let set = format!("lost{times}");
-        let out = self
-            .exec_tgt(["nft", "-j", "list", "set", "netdev", "testbed_loss", &set])
-            .output()
-            .expect("run nft");
-        assert!(
-            out.status.success(),
-            "no loss sets (loss_pct not set?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // No such set: the testbed has no loss_pct.
+        let out = output_ok(&mut self.exec_tgt([
+            "nft",
+            "-j",
+            "list",
+            "set",
+            "netdev",
+            "testbed_loss",
+            &set,
+        ]));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft json");
         let mut lost = std::collections::BTreeSet::new();
         for item in v["nftables"].as_array().expect("nftables array") {
@@ -651,6 +659,20 @@ except Exception as e:
         } else {
             Err(text)
         }
+    }
+
+    /// Runs `run` (a scan that must fail before its first probe) while capturing the SYNs
+    /// that reach the target, and checks that it failed with one line of error (see
+    /// [`error_line`]), wrote nothing on standard output and sent nothing. Returns the line.
+    pub fn fails_before_sending(&self, run: impl FnOnce() -> Output) -> String {
+        let cap = self.capture_syns();
+        let out = run();
+        let seen = cap.stop_raw();
+        let line = error_line(&out);
+        assert!(out.stdout.is_empty(), "output before failing: {line}");
+        let probes = parse_pcap_any(&seen).into_iter().flatten().count();
+        assert_eq!(probes, 0, "probes sent before failing: {line}");
+        line
     }
 
     /// Starts capturing pure SYNs arriving at the target side of the link
@@ -809,23 +831,77 @@ pub struct SeenSyn<A = Ipv4Addr> {
     pub seq: u32,
 }
 
-impl<A> SeenSyn<A> {
-    fn with_addrs<B>(self, saddr: B, daddr: B) -> SeenSyn<B> {
+impl SeenSyn<IpAddr> {
+    /// The same SYN with addresses of the family `A`, or `None` if it is of the other one.
+    fn of_family<A: FamilyAddr>(self) -> Option<SeenSyn<A>> {
         let SeenSyn {
-            time,
-            sport,
-            dport,
-            seq,
-            ..
-        } = self;
-        SeenSyn {
             time,
             saddr,
             daddr,
             sport,
             dport,
             seq,
+        } = self;
+        Some(SeenSyn {
+            time,
+            saddr: A::from_ip(saddr)?,
+            daddr: A::from_ip(daddr)?,
+            sport,
+            dport,
+            seq,
+        })
+    }
+}
+
+/// The address type of one family (`Ipv4Addr`, `Ipv6Addr`), for the readers that keep the
+/// SYNs of one family: [`parse_pcap_of`], [`Capture::stop_of`].
+pub trait FamilyAddr: Copy + std::str::FromStr {
+    /// Bits in an address.
+    const BITS: u32;
+    /// Whether this is IPv6 (for [`TestbedOpts::ipv6`]).
+    const IPV6: bool;
+    /// The scanner's address on a testbed of this family ([`SCAN_ADDR`], [`SCAN_ADDR6`]).
+    const SCAN: Self;
+    /// `addr` if it is of this family.
+    fn from_ip(addr: IpAddr) -> Option<Self>;
+    /// The address as a number, and back.
+    fn to_bits(self) -> u128;
+    fn from_bits(bits: u128) -> Self;
+}
+
+impl FamilyAddr for Ipv4Addr {
+    const BITS: u32 = 32;
+    const IPV6: bool = false;
+    const SCAN: Ipv4Addr = SCAN_ADDR;
+    fn from_ip(addr: IpAddr) -> Option<Ipv4Addr> {
+        match addr {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
         }
+    }
+    fn to_bits(self) -> u128 {
+        u32::from(self).into()
+    }
+    fn from_bits(bits: u128) -> Ipv4Addr {
+        u32::try_from(bits).expect("an IPv4 address").into()
+    }
+}
+
+impl FamilyAddr for Ipv6Addr {
+    const BITS: u32 = 128;
+    const IPV6: bool = true;
+    const SCAN: Ipv6Addr = SCAN_ADDR6;
+    fn from_ip(addr: IpAddr) -> Option<Ipv6Addr> {
+        match addr {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        }
+    }
+    fn to_bits(self) -> u128 {
+        self.into()
+    }
+    fn from_bits(bits: u128) -> Ipv6Addr {
+        bits.into()
     }
 }
 
@@ -857,15 +933,19 @@ impl Capture<'_> {
     /// Panics if tcpdump reports packets dropped by the kernel (the capture
     /// would not be ground truth).
     pub fn stop(self) -> Vec<SeenSyn> {
-        let bytes = self.stop_raw();
-        parse_pcap(&bytes).into_iter().flatten().collect()
+        self.stop_of()
     }
 
     /// Stops the capture and returns the IPv6 SYNs seen, in capture order; as
     /// [`Capture::stop`].
     pub fn stop6(self) -> Vec<SeenSyn6> {
+        self.stop_of()
+    }
+
+    /// [`Capture::stop`] for the family of `A`.
+    pub fn stop_of<A: FamilyAddr>(self) -> Vec<SeenSyn<A>> {
         let bytes = self.stop_raw();
-        parse_pcap6(&bytes).into_iter().flatten().collect()
+        parse_pcap_of(&bytes).into_iter().flatten().collect()
     }
 
     /// Stops the capture and returns every frame captured (the capture's filter says
@@ -925,30 +1005,20 @@ impl Drop for Capture<'_> {
 /// byte order; read by the `pcap-file` crate). One entry per record: `Some` for an IPv4 TCP segment with SYN
 /// set and ACK clear, `None` for anything else. Panics on a malformed file.
 pub fn parse_pcap(bytes: &[u8]) -> Vec<Option<SeenSyn>> {
-    parse_pcap_any(bytes)
-        .into_iter()
-        .map(|s| {
-            let s = s?;
-            match (s.saddr, s.daddr) {
-                (IpAddr::V4(a), IpAddr::V4(b)) => Some(s.with_addrs(a, b)),
-                _ => None,
-            }
-        })
-        .collect()
+    parse_pcap_of(bytes)
 }
 
 /// [`parse_pcap`] for IPv6: `Some` for an IPv6 TCP segment with SYN set and ACK clear
 /// (after any hop-by-hop, routing or destination-options headers; fragments are `None`).
 pub fn parse_pcap6(bytes: &[u8]) -> Vec<Option<SeenSyn6>> {
+    parse_pcap_of(bytes)
+}
+
+/// [`parse_pcap`] for the family of `A`.
+pub fn parse_pcap_of<A: FamilyAddr>(bytes: &[u8]) -> Vec<Option<SeenSyn<A>>> {
     parse_pcap_any(bytes)
         .into_iter()
-        .map(|s| {
-            let s = s?;
-            match (s.saddr, s.daddr) {
-                (IpAddr::V6(a), IpAddr::V6(b)) => Some(s.with_addrs(a, b)),
-                _ => None,
-            }
-        })
+        .map(|s| s?.of_family())
         .collect()
 }
 
@@ -1130,16 +1200,24 @@ pub fn signal(pid: u32, sig: libc::c_int) {
 
 /// Parses `a.b.c.d/len` (or a plain address, /32) into (network, len).
 pub fn parse_cidr(cidr: &str) -> (Ipv4Addr, u8) {
+    parse_cidr_of(cidr)
+}
+
+/// Parses `addr/len` (or a plain address, a host route) of the family of `A` into
+/// (network, len).
+pub fn parse_cidr_of<A: FamilyAddr>(cidr: &str) -> (A, u8) {
     let (addr, len) = match cidr.split_once('/') {
         Some((a, l)) => (a, l.parse::<u8>().expect("CIDR prefix length")),
-        None => (cidr, 32),
+        None => (cidr, A::BITS as u8),
     };
-    assert!(len <= 32, "bad prefix length in {cidr}");
-    let addr: Ipv4Addr = addr
+    assert!(u32::from(len) <= A::BITS, "bad prefix length in {cidr}");
+    let addr: A = addr
         .parse()
         .unwrap_or_else(|_| panic!("bad address in {cidr}"));
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    (Ipv4Addr::from(u32::from(addr) & mask), len)
+    // Clear the host bits (all of them for a /0: a shift by 128 would overflow).
+    let host = A::BITS - u32::from(len);
+    let net = addr.to_bits().checked_shr(host).unwrap_or(0);
+    (A::from_bits(net.checked_shl(host).unwrap_or(0)), len)
 }
 
 /// `count` distinct addresses of `cidr`, chosen deterministically from
@@ -1201,6 +1279,66 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Vec<T> {
     out
 }
 
+/// Runs `cmd` to its end and returns its output; panics with the command, its exit status
+/// and its standard error if it fails or cannot start.
+pub fn output_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed?): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs synsurvey with `args` where it is, outside any namespace, standard input from
+/// /dev/null: for what sends nothing (a dry run, a usage error, a subcommand).
+pub fn run_synsurvey<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(synsurvey())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run synsurvey")
+}
+
+/// Runs synsurvey with `args` (as [`run_synsurvey`]), which it must refuse as a usage
+/// error: exit 2, nothing on standard output, one line on standard error, which is
+/// returned.
+pub fn usage_error<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = run_synsurvey(&args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{args:?}: output before the refusal");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    err
+}
+
+/// The one line of error of a run that failed, warnings aside (`synsurvey: warning: ...`:
+/// the tests run with `--no-default-blocklist`, which is always warned about). Panics if
+/// the run succeeded or wrote more or fewer lines of error.
+pub fn error_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("synsurvey: warning:"))
+        .collect();
+    assert!(!out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(lines.len(), 1, "one line of error: {stderr}");
+    lines[0].to_owned()
+}
+
 /// A command line's words, written as one string: `words("198.18.0.0/24 -p 80 -c 1")`.
 pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -1209,47 +1347,32 @@ pub fn words(line: &str) -> Vec<&str> {
 /// One result line of synsurvey's JSON output, typed: its own lines (no `-f`, absent
 /// values left out) and ZMap's `-f "*"` (absent values written as null) alike. Unknown
 /// fields are refused, so a renamed field fails the reader instead of reading as absent.
+/// (An `Option` field may be absent: serde reads a missing one as `None`.)
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     pub saddr: String,
-    #[serde(default)]
     pub saddr_raw: Option<u32>,
     pub daddr: String,
-    #[serde(default)]
     pub daddr_raw: Option<u32>,
     /// The TCP fields are absent (null with `-f "*"`) in an ICMP record.
-    #[serde(default)]
     pub sport: Option<u16>,
-    #[serde(default)]
     pub dport: Option<u16>,
-    #[serde(default)]
     pub seqnum: Option<u32>,
-    #[serde(default)]
     pub acknum: Option<u32>,
-    #[serde(default)]
     pub window: Option<u16>,
     pub ttl: u8,
     pub ipid: u16,
-    #[serde(default)]
     pub tcpopt_mss: Option<u16>,
-    #[serde(default)]
     pub tcpopt_wscale: Option<u8>,
-    #[serde(default)]
     pub tcpopt_sack_perm: Option<bool>,
-    #[serde(default)]
     pub tcpopt_ts_val: Option<u32>,
-    #[serde(default)]
     pub tcpopt_ts_ecr: Option<u32>,
     pub classification: String,
     pub success: bool,
-    #[serde(default)]
     pub icmp_responder: Option<String>,
-    #[serde(default)]
     pub icmp_type: Option<u8>,
-    #[serde(default)]
     pub icmp_code: Option<u8>,
-    #[serde(default)]
     pub icmp_unreach_str: Option<String>,
     pub repeat: bool,
     pub cooldown: bool,
@@ -1257,7 +1380,6 @@ pub struct Line {
     pub timestamp_ts: u64,
     pub timestamp_us: u32,
     pub timestamp_unix_us: u64,
-    #[serde(default)]
     pub rtt_us: Option<u64>,
 }
 
@@ -1265,12 +1387,7 @@ impl Line {
     /// The source address, which must be in the canonical text form (RFC 5952 for IPv6,
     /// what `Display` writes).
     pub fn saddr<A: std::str::FromStr + std::fmt::Display>(&self) -> A {
-        let a: A = self
-            .saddr
-            .parse()
-            .unwrap_or_else(|_| panic!("saddr is no address of the family: {self:?}"));
-        assert_eq!(a.to_string(), self.saddr, "saddr not canonical: {self:?}");
-        a
+        canonical_addr(&self.saddr)
     }
 
     /// The source port of a TCP record.
@@ -1288,6 +1405,45 @@ pub fn read_lines(bytes: &[u8]) -> Vec<Line> {
 /// Reads a dry run's JSON lines into the crate's [`DryRunRecord`]s.
 pub fn read_probes(bytes: &[u8]) -> Vec<DryRunRecord> {
     read_json_lines(bytes)
+}
+
+/// A dry run's probe: the crate's [`DryRunRecord`] (its ports, sequence number, IP id,
+/// probe and thread, through `Deref`), with the addresses read as the family `A`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe<A = Ipv4Addr> {
+    pub saddr: A,
+    pub daddr: A,
+    pub record: DryRunRecord,
+}
+
+impl<A> std::ops::Deref for Probe<A> {
+    type Target = DryRunRecord;
+    fn deref(&self) -> &DryRunRecord {
+        &self.record
+    }
+}
+
+/// Reads a dry run's JSON lines into [`Probe`]s of the family `A`; panics on an address
+/// that is not of the family, in its canonical text form.
+pub fn read_probes_of<A: FamilyAddr + std::fmt::Display>(bytes: &[u8]) -> Vec<Probe<A>> {
+    read_probes(bytes)
+        .into_iter()
+        .map(|record| Probe {
+            saddr: canonical_addr(&record.saddr),
+            daddr: canonical_addr(&record.daddr),
+            record,
+        })
+        .collect()
+}
+
+/// `text` as an address of the family `A`; panics if it is none, or not in the canonical
+/// text form (RFC 5952 for IPv6, what `Display` writes).
+pub fn canonical_addr<A: std::str::FromStr + std::fmt::Display>(text: &str) -> A {
+    let a: A = text
+        .parse()
+        .unwrap_or_else(|_| panic!("{text:?} is no address of the family"));
+    assert_eq!(a.to_string(), text, "not in canonical form");
+    a
 }
 
 /// One run of synsurvey in a testbed's scan namespace: every live scan of the tests goes
@@ -1316,6 +1472,13 @@ pub struct Scanned {
     pub output: Output,
 }
 
+impl Scanned {
+    /// The packet accounting of [`Scanned::meta`], typed (see [`Accounting::of`]).
+    pub fn accounting(&self) -> Accounting {
+        Accounting::of(&self.meta)
+    }
+}
+
 impl Scan {
     pub fn new(args: &[&str]) -> Scan {
         Scan {
@@ -1327,6 +1490,13 @@ impl Scan {
             stdin: None,
             scanner: 1,
         }
+    }
+
+    /// Adds one argument after ARGS (a path, say).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Scan {
+        let arg = arg.as_ref().to_str().expect("a UTF-8 argument");
+        self.args.push(arg.to_owned());
+        self
     }
 
     /// Feeds `bytes` to the scanner's standard input (otherwise it reads /dev/null).
@@ -1499,20 +1669,7 @@ where
 
 /// Parses an IPv6 `addr/len` (or a plain address, /128) into (network, len).
 pub fn parse_cidr6(cidr: &str) -> (Ipv6Addr, u8) {
-    let (addr, len) = match cidr.split_once('/') {
-        Some((a, l)) => (a, l.parse::<u8>().expect("CIDR prefix length")),
-        None => (cidr, 128),
-    };
-    assert!(len <= 128, "bad prefix length in {cidr}");
-    let addr: Ipv6Addr = addr
-        .parse()
-        .unwrap_or_else(|_| panic!("bad address in {cidr}"));
-    let mask = if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - len)
-    };
-    (Ipv6Addr::from(u128::from(addr) & mask), len)
+    parse_cidr_of(cidr)
 }
 
 /// `count` distinct addresses of the IPv6 `cidr`, chosen deterministically from
