@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::live::{open_hosts, run_captured, words_then};
 use common::*;
 use serde_json::Value;
 
@@ -23,25 +24,15 @@ fn set(v: &[Ipv4Addr]) -> BTreeSet<Ipv4Addr> {
     v.iter().copied().collect()
 }
 
-fn opts(open: &[Ipv4Addr]) -> TestbedOpts {
-    TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
 #[test]
 fn finds_exactly_the_open_addresses() {
     require_privileges!("create a network-namespace testbed");
     // The open addresses are outside the silent /24.
     let open = random_subset("198.18.0.0/21", 300, 1);
-    let mut o = opts(&open);
+    let mut o = open_hosts(&open);
     o.silent = vec!["198.18.15.0/24".into()];
     let tb = Testbed::up(o);
-    let (lines, meta, _) = scan(
-        &tb,
-        &["198.18.0.0/20", "-p", "80", "-r", "20000", "-c", "1"],
-    );
+    let (lines, meta, _) = scan(&tb, &words("198.18.0.0/20 -p 80 -r 20000 -c 1"));
     assert_eq!(addrs_of(&lines, "synack"), set(&open));
     assert_eq!(
         lines.len(),
@@ -75,7 +66,7 @@ fn finds_exactly_the_open_addresses() {
 fn all_responses_classifies_rsts() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.4.0/25", 20, 2);
-    let mut o = opts(&open);
+    let mut o = open_hosts(&open);
     o.silent = vec!["198.18.4.128/26".into()];
     let tb = Testbed::up(o);
     let (lines, _, _) = scan(
@@ -100,7 +91,7 @@ fn all_responses_classifies_rsts() {
 fn several_ports_at_once() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.8.0/24", 30, 3);
-    let mut o = opts(&open);
+    let mut o = open_hosts(&open);
     o.ports = vec![80, 443];
     let tb = Testbed::up(o);
     let (lines, meta, _) = scan(
@@ -126,7 +117,7 @@ fn several_ports_at_once() {
 fn loss_with_two_probes_keeps_recall() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.16.0/20", 2000, 4);
-    let mut o = opts(&open);
+    let mut o = open_hosts(&open);
     o.loss_pct = Some(1.0);
     let tb = Testbed::up(o);
     let (lines, meta, _) = scan(&tb, &words("198.18.16.0/20 -p 80 -r 20000 -c 1 -P 2"));
@@ -151,24 +142,12 @@ fn loss_with_two_probes_keeps_recall() {
 fn cooldown_catches_delayed_replies() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.32.0/24", 40, 5);
-    let mut o = opts(&open);
+    let mut o = open_hosts(&open);
     o.delay_ms = Some(500);
     let tb = Testbed::up(o);
-    let (lines, meta, _) = scan(
-        &tb,
-        // A flood into one /24 on purpose (our own namespace): the ceiling is off.
-        &[
-            "198.18.32.0/24",
-            "-p",
-            "80",
-            "-r",
-            "100000",
-            "-c",
-            "1.5",
-            "--max-net-rate",
-            "0",
-        ],
-    );
+    // A flood into one /24 on purpose (our own namespace): the ceiling is off.
+    let args = words("198.18.32.0/24 -p 80 -r 100000 -c 1.5 --max-net-rate 0");
+    let (lines, meta, _) = scan(&tb, &args);
     assert_eq!(addrs_of(&lines, "synack"), set(&open));
     // At this rate sending ends long before the first reply comes back.
     assert!(lines.iter().any(|l| l.cooldown));
@@ -183,7 +162,7 @@ fn cooldown_catches_delayed_replies() {
 fn blocklisted_addresses_are_never_probed() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.40.0/22", 100, 6);
-    let tb = Testbed::up(opts(&open));
+    let tb = Testbed::up(open_hosts(&open));
     let dir = tempfile::tempdir().unwrap();
     let blocked: Vec<Ipv4Addr> = open.iter().step_by(5).copied().collect();
     let list = dir.path().join("optout.txt");
@@ -192,22 +171,12 @@ fn blocklisted_addresses_are_never_probed() {
         text.push_str(&format!("{a}\n"));
     }
     std::fs::write(&list, text).unwrap();
-    let cap = tb.capture_syns();
-    let (lines, meta, _) = scan(
-        &tb,
-        &[
-            "198.18.40.0/22",
-            "-p",
-            "80",
-            "-r",
-            "20000",
-            "-c",
-            "1",
-            "-b",
-            list.to_str().unwrap(),
-        ],
+    let args = words_then(
+        "198.18.40.0/22 -p 80 -r 20000 -c 1 -b",
+        &[list.to_str().unwrap()],
     );
-    let seen = cap.stop();
+    let (r, seen) = run_captured::<Ipv4Addr>(&tb, Scan::new(&args));
+    let (lines, meta) = (r.lines, r.meta);
     let in_41 = |a: &Ipv4Addr| a.octets()[2] == 41;
     assert!(!seen.is_empty());
     for s in &seen {
@@ -234,9 +203,8 @@ fn rate_cap_is_exact() {
     require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let tb = Testbed::up(TestbedOpts::default());
-    let cap = tb.capture_syns();
-    let (_, meta, _) = scan(&tb, &words("198.18.64.0/19 -p 80 -r 2000 -n 6000 -c 0"));
-    let seen = cap.stop();
+    let scan = Scan::new(&words("198.18.64.0/19 -p 80 -r 2000 -n 6000 -c 0"));
+    let (Scanned { meta, .. }, seen) = run_captured::<Ipv4Addr>(&tb, scan);
     assert_eq!(seen.len(), 6000);
     let t0 = seen.first().unwrap().time;
     let t1 = seen.last().unwrap().time;
@@ -280,10 +248,9 @@ fn low_rates_are_exact_too() {
     require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let tb = Testbed::up(TestbedOpts::default());
-    let cap = tb.capture_syns();
     let start = Instant::now();
-    scan(&tb, &words("198.18.70.0/24 -p 80 -r 5 -n 11 -c 0"));
-    let seen = cap.stop();
+    let scan = Scan::new(&words("198.18.70.0/24 -p 80 -r 5 -n 11 -c 0"));
+    let (_, seen) = run_captured::<Ipv4Addr>(&tb, scan);
     assert_eq!(seen.len(), 11);
     let span = seen.last().unwrap().time - seen.first().unwrap().time;
     assert!(
@@ -298,7 +265,7 @@ fn highest_rate_still_finds_everything() {
     require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let open = random_subset("198.18.128.0/17", 3000, 7);
-    let tb = Testbed::up(opts(&open));
+    let tb = Testbed::up(open_hosts(&open));
     let (lines, meta, _) = scan(&tb, &words("198.18.128.0/17 -p 80 -r 0 -T 2 -c 2"));
     let found = addrs_of(&lines, "synack");
     assert!(found.is_subset(&set(&open)));
@@ -318,7 +285,7 @@ fn highest_rate_still_finds_everything() {
 #[test]
 fn sigint_leaves_valid_output_and_metadata() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(opts(&random_subset("198.18.0.0/16", 2000, 8)));
+    let tb = Testbed::up(open_hosts(&random_subset("198.18.0.0/16", 2000, 8)));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
     let meta = dir.path().join("meta.json");
@@ -350,7 +317,7 @@ fn sigint_leaves_valid_output_and_metadata() {
 fn synack_after_rst_from_the_same_target_is_reported() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.7.0/24", 40, 97);
-    let tb = Testbed::up(opts(&open));
+    let tb = Testbed::up(open_hosts(&open));
     // The target resets the first SYN to each address, then lets the listener answer.
     let nft = "table ip first_rst { \
         set reset_once { type ipv4_addr; flags dynamic; size 65536; }; \
