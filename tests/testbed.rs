@@ -385,6 +385,54 @@ fn json_lines_parse_and_report_bad_lines() {
     assert!(msg.contains("line 2") && msg.contains("not json"), "{msg}");
 }
 
+/// Metadata counters as a scan writes them: every reason of the crate at `n`, and the
+/// other counters at small distinct values.
+fn metadata_with_drops(n: u64) -> serde_json::Value {
+    let failures: serde_json::Map<String, serde_json::Value> = synsurvey::validate::DropReason::ALL
+        .iter()
+        .map(|r| (r.as_str().to_owned(), n.into()))
+        .collect();
+    serde_json::json!({
+        "packets_sent": 10, "frames_received": 9, "kernel_drops": 0,
+        "replies": {"synack": 3, "rst": 4, "icmp_unreach": 1, "unique_success": 3,
+                    "results_written": 7, "dedup_bytes": 64, "dedup_peak_bytes": 128},
+        "validation_failures": failures,
+    })
+}
+
+#[test]
+fn accounting_reads_every_reason_and_refuses_unknown_or_missing_ones() {
+    use synsurvey::validate::DropReason;
+    let meta = metadata_with_drops(2);
+    let a = Accounting::of(&meta);
+    assert_eq!((a.packets_sent, a.frames_received), (10, 9));
+    assert_eq!(a.tcp_results(), 7);
+    assert_eq!(a.drops(DropReason::Duplicate), 2);
+    assert_eq!(a.total_drops(), 2 * DropReason::ALL.len() as u64);
+    assert_eq!(a.nonzero_drops().len(), DropReason::ALL.len());
+    assert!(Accounting::of(&metadata_with_drops(0))
+        .nonzero_drops()
+        .is_empty());
+    let refuses = |meta: serde_json::Value, says: &str| {
+        let r = std::panic::catch_unwind(|| Accounting::of(&meta));
+        let msg = r.expect_err("accepted");
+        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains(says), "{msg}");
+    };
+    let mut unknown = meta.clone();
+    unknown["validation_failures"]["bad_vibes"] = 1.into();
+    refuses(unknown, "validation_failures.bad_vibes is no DropReason");
+    let mut missing = meta.clone();
+    missing["validation_failures"]
+        .as_object_mut()
+        .unwrap()
+        .remove("duplicate");
+    refuses(missing, "no count validation_failures.duplicate");
+    let mut renamed = meta;
+    renamed["replies"]["synacks"] = 1.into();
+    refuses(renamed, "replies are not as expected");
+}
+
 /// A one-record pcap file (little-endian header, Ethernet) holding `frame`.
 fn pcap_file(magic: [u8; 4], frame: &[u8], sec: u32, frac: u32) -> Vec<u8> {
     let mut f = magic.to_vec();

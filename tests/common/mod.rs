@@ -25,7 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod accounting;
 mod rng;
+pub use accounting::Accounting;
 pub use rng::SplitMix64;
 
 use pcap_file::pcap::PcapReader;
@@ -1314,6 +1316,13 @@ pub struct Scanned {
     pub meta: serde_json::Value,
     pub stderr: String,
     pub output: Output,
+}
+
+impl Scanned {
+    /// The packet accounting of [`Scanned::meta`], typed (see [`Accounting::of`]).
+    pub fn accounting(&self) -> Accounting {
+        Accounting::of(&self.meta)
+    }
 }
 
 impl Scan {
