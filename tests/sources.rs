@@ -14,6 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use common::live::{
     interrupt_after_a_save, offline, open_hosts, output_ok, run_captured, words_then,
 };
+use synsurvey::validate::DropReason;
+
 use common::{
     addrs_of, random_subset, read_probes, require_privileges, words, Scan, SeenSyn, Testbed,
 };
@@ -105,8 +107,9 @@ fn eight_sources_share_the_targets_evenly() {
         *on_wire.entry(s.saddr).or_default() += 1;
     }
     assert_eq!(counted, on_wire);
-    assert_eq!(m["validation_failures"]["wrong_destination"], 0);
-    assert_eq!(m["validation_failures"]["ack_mismatch"], 0);
+    let acc = scanned.accounting();
+    assert_eq!(acc.drops(DropReason::WrongDestination), 0);
+    assert_eq!(acc.drops(DropReason::AckMismatch), 0);
 }
 
 /// A single run, two shards and a run interrupted and resumed (`--resume FILE` alone)
