@@ -367,15 +367,7 @@ fn split_gives_each_owner_their_own_hosts() {
         r#"{"config":{"purpose":"Counting","contact":"me@lab.example"},"start_time":"2026-12-04T00:00:00Z"}"#,
     );
     let out = dir.path().join("out");
-    let o = split(&[
-        "--owners",
-        owners.to_str().unwrap(),
-        "-m",
-        meta.to_str().unwrap(),
-        results.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = split_to(&owners, &results, &out, &["-m", meta.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for owner in ["isp", "alice", "bob", "unowned"] {
         let want: String = records
@@ -409,13 +401,7 @@ fn split_gives_each_owner_their_own_hosts() {
     let csv_text = "saddr,sport\n198.18.5.1,80\n\"198.18.5.200\",22\n198.20.0.1,80\n";
     let csv = write_file(dir.path(), "results.csv", csv_text);
     let out2 = dir.path().join("out2");
-    let o = split(&[
-        "--owners",
-        owners.to_str().unwrap(),
-        csv.to_str().unwrap(),
-        "-o",
-        out2.to_str().unwrap(),
-    ]);
+    let o = split_to(&owners, &csv, &out2, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read_to_string(out2.join("bob.csv")).unwrap(),
@@ -427,15 +413,17 @@ fn split_gives_each_owner_their_own_hosts() {
     );
 }
 
-/// `synsurvey split --owners OWNERS RESULTS -o OUT`.
-fn split_to(owners: &Path, results: &Path, out: &Path) -> std::process::Output {
-    split(&[
+/// `synsurvey split --owners OWNERS RESULTS -o OUT MORE...`.
+fn split_to(owners: &Path, results: &Path, out: &Path, more: &[&str]) -> std::process::Output {
+    let (owners, results, out) = (owners.to_str(), results.to_str(), out.to_str());
+    let args = [
         "--owners",
-        owners.to_str().unwrap(),
-        results.to_str().unwrap(),
+        owners.unwrap(),
+        results.unwrap(),
         "-o",
-        out.to_str().unwrap(),
-    ])
+        out.unwrap(),
+    ];
+    split(&[&args[..], more].concat())
 }
 
 #[test]
@@ -445,7 +433,7 @@ fn split_bad_rows_exit_2_naming_the_line_before_writing() {
     let results = write_file(dir.path(), "results.json", bad_row);
     let owners = write_file(dir.path(), "owners.csv", OWNERS);
     let out = dir.path().join("out");
-    let o = split_to(&owners, &results, &out);
+    let o = split_to(&owners, &results, &out, &[]);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -459,7 +447,7 @@ fn split_bad_rows_exit_2_naming_the_line_before_writing() {
         "prefix,owner,contact\n198.18.0.0/16,a,x\n198.18.0.0/16,b,y\n",
     )
     .unwrap();
-    let o = split_to(&owners, &results, &out);
+    let o = split_to(&owners, &results, &out, &[]);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("owners.csv line 3"), "{e}");

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::live::{
     assert_opt_out_honoured, capture_each_scanner, now, offline, open_hosts, output_ok, replace,
-    run_captured, run_captured_while, words_then,
+    run_captured, run_captured_while, words_then, write_file,
 };
 use common::*;
 use serde_json::Value;
@@ -539,12 +539,12 @@ fn bad_input_exits_2_before_any_probe() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let tb = Testbed::up(open_hosts::<Ipv6Addr>(&[]));
     let dir = tempfile::tempdir().unwrap();
-    let bad_list = dir.path().join("bad.txt");
-    std::fs::write(&bad_list, "2001:2::1\n# fine\n2001:2::zz\n2001:2::3\n").unwrap();
-    let mixed_list = dir.path().join("mixed.txt");
-    std::fs::write(&mixed_list, "2001:2::1\n198.18.0.1\n").unwrap();
-    let v4_optout = dir.path().join("optout4.txt");
-    std::fs::write(&v4_optout, "198.18.0.0/24\n").unwrap();
+    let bad_list = write_file(
+        dir.path(),
+        "bad.txt",
+        "2001:2::1\n# fine\n2001:2::zz\n2001:2::3\n",
+    );
+    let mixed_list = write_file(dir.path(), "mixed.txt", "2001:2::1\n198.18.0.1\n");
     let cases: [(&[&str], &[&str]); 5] = [
         (&["2001:2::/112", "198.18.0.0/24"], &["famil"]),
         (&["-I", mixed_list.to_str().unwrap()], &["famil", "line 2"]),

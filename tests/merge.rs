@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::live::open_hosts;
 use common::*;
 use serde_json::Value;
 
@@ -330,9 +331,8 @@ fn other_seed_is_mismatched(tb: &Testbed, dir: &Path, blocklist: &Path) {
 fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
     let open = random_subset("198.18.0.0/18", 1500, 21);
     let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
         scanners: 3,
-        ..Default::default()
+        ..open_hosts(&open)
     });
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| -> PathBuf { dir.path().join(name) };

@@ -41,10 +41,10 @@ impl Host for Ipv6Addr {
 
 /// A testbed of the family of `A` where exactly the hosts `open` answer SYN-ACK (on the
 /// default ports unless the caller sets others); every other field is the default.
-pub fn open_hosts<A: Host>(open: &[A]) -> TestbedOpts {
+pub fn open_hosts<'a, A: Host + 'a>(open: impl IntoIterator<Item = &'a A>) -> TestbedOpts {
     TestbedOpts {
         ipv6: A::IPV6,
-        open: open.iter().map(A::to_string).collect(),
+        open: open.into_iter().map(A::to_string).collect(),
         ..Default::default()
     }
 }
