@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::live::{
     assert_opt_out_honoured, capture_each_scanner, now, offline, open_hosts, output_ok, replace,
-    run_captured, run_captured_while, words_then, write_file,
+    run_captured, run_captured_while, two_probes_find_all_but_the_twice_lost, words_then,
+    write_file,
 };
 use common::*;
 use serde_json::Value;
@@ -250,39 +251,10 @@ fn rsts_and_unreachables_are_classified() {
 fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let open = random_subset6("2001:2::/116", 1000, 5);
-    let mut o = open_hosts(&open);
-    o.loss_pct = Some(1.0);
-    let tb = Testbed::up(o);
-    let r = Scan::new(&words(
+    two_probes_find_all_but_the_twice_lost(
+        &open,
         "--max-net-rate 0 2001:2::/116 -p 80 -P 2 -r 20000 -c 1",
-    ))
-    .run(&tb);
-    let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
-    // The testbed records which SYN-ACKs its loss rule dropped: an open host is missed
-    // only if both of its replies were (about 1 in 10^4; a handful at most).
-    let lost_twice: BTreeSet<Ipv6Addr> = tb
-        .lost_synacks(2)
-        .into_iter()
-        .map(|(a, p)| {
-            assert_eq!(p, 80);
-            match a {
-                std::net::IpAddr::V6(a) => a,
-                other => panic!("{other}"),
-            }
-        })
-        .collect();
-    assert!(lost_twice.len() <= 5, "{lost_twice:?}");
-    let want: BTreeSet<Ipv6Addr> = set(&open).difference(&lost_twice).copied().collect();
-    assert_eq!(
-        found, want,
-        "every host with a reply that got through is found"
     );
-    assert!(
-        tb.lost_synacks(1).len() >= 2,
-        "1% of 2000 SYN-ACKs were dropped: the test means something"
-    );
-    assert_eq!(r.meta["packets_sent"], 2 * 4096);
-    assert_eq!(r.lines.len(), found.len(), "repeats are not reported");
 }
 
 #[test]

@@ -12,14 +12,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::live::open_hosts;
+use common::live::{offline, open_hosts};
 use common::*;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 const SEED: &str = "515151";
 
 /// The scan every shard runs, in scanner namespace `shard + 1`, with `extra`: its flags
@@ -47,10 +46,8 @@ fn shard_scan(shard: u8, blocklist: &Path, extra: &[&str]) -> Scan {
 }
 
 fn merge(args: &[&Path]) -> Output {
-    Command::new(BIN)
-        .arg("merge")
+    offline(&["merge"])
         .args(args)
-        .stdin(Stdio::null())
         .output()
         .expect("run synsurvey merge")
 }

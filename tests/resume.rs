@@ -9,13 +9,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use common::live::{fetch_when_up, interrupt_after_a_save, open_hosts, words_then, write_file};
+use common::live::{
+    fetch_when_up, interrupt_after_a_save, offline, open_hosts, words_then, write_file,
+};
 use common::*;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 /// `scan::MAX_BATCH`: the most probes a sender hands to the kernel at once.
 const MAX_BATCH: usize = 256;
 
@@ -30,7 +31,7 @@ fn run(args: &[&str]) -> Output {
 
 /// Runs the scanner with `args` and nothing else.
 fn run_bare(args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = offline(&[]);
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(&a) = it.next() {
@@ -42,10 +43,7 @@ fn run_bare(args: &[&str]) -> Output {
             _ => rest.push(a),
         }
     }
-    cmd.args(rest)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run synsurvey")
+    cmd.args(rest).output().expect("cannot run synsurvey")
 }
 
 const STOP_AFTER: &str = "<stop after>";
