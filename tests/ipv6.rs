@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::live::{
     assert_opt_out_honoured, capture_each_scanner, now, offline, open_hosts, output_ok, replace,
-    run_captured, run_captured_while, two_probes_find_all_but_the_twice_lost, words_then,
-    write_file,
+    run_captured, run_captured_while, three_scanner_hosts, two_probes_find_all_but_the_twice_lost,
+    words_then, write_file,
 };
 use common::*;
 use serde_json::Value;
@@ -299,9 +299,7 @@ fn three_hosts_three_shards_partition_a_hitlist() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let list = random_subset6("2001:2::/64", 12_000, 6);
     let open: Vec<Ipv6Addr> = list.iter().step_by(97).copied().collect();
-    let mut o = open_hosts(&open);
-    o.scanners = 3;
-    let tb = Testbed::up(o);
+    let tb = three_scanner_hosts(open_hosts(&open));
     let dir = tempfile::tempdir().unwrap();
     let file = write_hitlist(dir.path(), &list, 10);
     let caps = capture_each_scanner(&tb, 3);

@@ -53,6 +53,16 @@ pub fn open_hosts<'a, A: Host + 'a>(open: impl IntoIterator<Item = &'a A>) -> Te
     }
 }
 
+/// The testbed of the sharding tests: three scanner hosts, each on its own link to the
+/// target (see [`Testbed::exec_scanner`]), and a target network as `target` describes it
+/// (usually [`open_hosts`]).
+pub fn three_scanner_hosts(target: TestbedOpts) -> Testbed {
+    Testbed::up(TestbedOpts {
+        scanners: 3,
+        ..target
+    })
+}
+
 /// Runs `scan` to its end under a capture of the SYNs that reach the target side of `tb`:
 /// what the scan left, and the probes seen on the wire.
 pub fn run_captured<A: Host>(tb: &Testbed, scan: Scan) -> (Scanned, Vec<SeenSyn<A>>) {
