@@ -4,11 +4,13 @@
 
 mod common;
 
+use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::live::{fetch_when_up, offline, output_ok, run_captured, words_then, write_file};
 use common::*;
 use serde_json::Value;
 
@@ -152,38 +154,15 @@ fn probing_txt_is_served_from_the_scanner_during_the_scan() {
     let tb = Testbed::up(TestbedOpts::default());
     let contact = "Measurement team <scan-team@example.org>";
     let purpose = "Counting reachable web servers";
-    let args = [
-        "198.18.0.0/21",
-        "-p",
-        "80",
-        "-r",
-        "700",
-        "-c",
-        "1",
-        "--contact",
-        contact,
-        "--purpose",
-        purpose,
-    ];
+    let args = words_then(
+        "198.18.0.0/21 -p 80 -r 700 -c 1 --contact",
+        &[contact, "--purpose", purpose],
+    );
     let started = now_s();
-    let mut child = tb
-        .exec_scan([BIN, "--no-default-blocklist", "-q", "-o", "/dev/null"])
-        .args(args)
-        .args(["--notice-http", "198.19.0.1:8080"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let notice = ["-o", "/dev/null", "--notice-http", "198.19.0.1:8080"];
+    let scan = Scan::new(&[&args[..], &notice].concat()).spawn(&tb);
     let url = format!("http://{SCAN_ADDR}:8080/.well-known/probing.txt");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let text = loop {
-        match tb.fetch(&url) {
-            Ok(p) => break p,
-            Err(e) if Instant::now() > deadline => panic!("no probing.txt: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
+    let text = fetch_when_up(&tb, &url);
     let fields = check_probing_txt(&text);
     assert_eq!(field(&fields, "Contact"), "mailto:scan-team@example.org");
     assert_eq!(field(&fields, "Canonical"), url);
@@ -194,17 +173,10 @@ fn probing_txt_is_served_from_the_scanner_during_the_scan() {
         expires >= started + 3 && expires <= now_s() + 6,
         "Expires {expires} for a scan started at {started}"
     );
-    let status = child.wait().unwrap();
-    assert!(status.success());
+    scan.wait();
     // `synsurvey probing-txt` with the same flags prints the same file (its own Expires,
     // and no Canonical: it does not know where the operator will host it).
-    let o = Command::new(BIN)
-        .arg("probing-txt")
-        .arg("--no-default-blocklist")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = output_ok(offline(&["probing-txt", "--no-default-blocklist"]).args(&args));
     let printed = check_probing_txt(&String::from_utf8(o.stdout).unwrap());
     let strip = |f: &[(String, String)]| -> Vec<(String, String)> {
         f.iter()
@@ -218,17 +190,8 @@ fn probing_txt_is_served_from_the_scanner_during_the_scan() {
 
 #[test]
 fn probing_txt_needs_a_contact_uri() {
-    let o = Command::new(BIN)
-        .args([
-            "probing-txt",
-            "--no-default-blocklist",
-            "198.18.0.0/24",
-            "-p",
-            "80",
-        ])
-        .args(["--contact", "the lab"])
-        .output()
-        .unwrap();
+    let args = "probing-txt --no-default-blocklist 198.18.0.0/24 -p 80 --contact";
+    let o = offline(&words_then(args, &["the lab"])).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("--contact") && e.lines().count() == 1, "{e}");
@@ -252,23 +215,11 @@ fn one_network_never_receives_more_than_the_ceiling() {
     require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let tb = Testbed::up(TestbedOpts::default());
-    let cap = tb.capture_syns();
     // One /24 on 20 ports at -r 5000: every probe goes into the same /24.
-    let s = Scan::new(&[
-        "198.18.7.0/24",
-        "-p",
-        "1-20",
-        "-r",
-        "5000",
-        "--max-net-rate",
-        "200",
-        "-n",
-        "1000",
-        "-c",
-        "0",
-    ])
-    .run(&tb);
-    let seen = cap.stop();
+    let scan = Scan::new(&words(
+        "198.18.7.0/24 -p 1-20 -r 5000 --max-net-rate 200 -n 1000 -c 0",
+    ));
+    let (s, seen) = run_captured::<Ipv4Addr>(&tb, scan);
     assert_eq!(seen.len(), 1000);
     let mut times: Vec<f64> = seen.iter().map(|s| s.time).collect();
     times.sort_by(f64::total_cmp);
@@ -297,63 +248,24 @@ fn a_wide_scan_is_not_slowed_and_shards_share_the_ceiling() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::sink();
     // A /16 on two ports: 512 targets in each /24 of 131072, far under 100 pps per /24.
-    let s = Scan::new(&[
-        "198.18.0.0/16",
-        "-p",
-        "80,443",
-        "-r",
-        "10000",
-        "-n",
-        "3000",
-        "-c",
-        "0",
-        "-o",
-        "/dev/null",
-    ])
+    let s = Scan::new(&words(
+        "198.18.0.0/16 -p 80,443 -r 10000 -n 3000 -c 0 -o /dev/null",
+    ))
     .run(&tb);
     assert_eq!(s.meta["config"]["rate"], 10_000);
     assert_eq!(s.meta["config"]["net_rate"]["effective_pps"], 10_000);
     assert_eq!(s.meta["config"]["net_rate"]["ceiling_pps"], 100);
     assert!(!s.stderr.contains("rate lowered"), "{}", s.stderr);
     // Shard 1 of 4 of one /24: a quarter of the ceiling.
-    let s = Scan::new(&[
-        "198.18.7.0/24",
-        "-p",
-        "1-20",
-        "-r",
-        "5000",
-        "--max-net-rate",
-        "200",
-        "--shards",
-        "4",
-        "--shard",
-        "1",
-        "-n",
-        "40",
-        "-c",
-        "0",
-        "-o",
-        "/dev/null",
-    ])
-    .run(&tb);
+    let one_net = "198.18.7.0/24 -p 1-20 -r 5000 -n 40 -c 0 -o /dev/null";
+    let args = words_then(
+        one_net,
+        &["--max-net-rate", "200", "--shards", "4", "--shard", "1"],
+    );
+    let s = Scan::new(&args).run(&tb);
     assert_eq!(s.meta["config"]["rate"], 50);
     // Off: 0, and the metadata says so.
-    let s = Scan::new(&[
-        "198.18.7.0/24",
-        "-p",
-        "1-20",
-        "-r",
-        "5000",
-        "--max-net-rate",
-        "0",
-        "-n",
-        "40",
-        "-c",
-        "0",
-        "-o",
-        "/dev/null",
-    ])
-    .run(&tb);
+    let s = Scan::new(&words_then(one_net, &["--max-net-rate", "0"])).run(&tb);
     assert_eq!(s.meta["config"]["rate"], 5000);
     assert_eq!(s.meta["config"]["net_rate"]["ceiling_pps"], Value::Null);
 }
@@ -365,24 +277,8 @@ fn resume_keeps_the_ceiling() {
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("scan.ckpt");
     let ck_s = ck.to_str().unwrap();
-    let first = Scan::new(&[
-        "198.18.7.0/24",
-        "-p",
-        "1-20",
-        "-r",
-        "5000",
-        "--max-net-rate",
-        "300",
-        "-t",
-        "1",
-        "-c",
-        "0",
-        "-o",
-        "/dev/null",
-        "--checkpoint",
-        ck_s,
-    ])
-    .run(&tb);
+    let args = "198.18.7.0/24 -p 1-20 -r 5000 --max-net-rate 300 -t 1 -c 0 -o /dev/null";
+    let first = Scan::new(&words_then(args, &["--checkpoint", ck_s])).run(&tb);
     assert_eq!(first.meta["config"]["rate"], 300);
     let resumed = Scan::new(&["--resume", ck_s, "-t", "1", "-c", "0"]).run(&tb);
     assert_eq!(resumed.meta["config"]["rate"], 300, "{}", resumed.stderr);
@@ -410,32 +306,15 @@ fn result_metadata_and_status_files_are_private() {
     std::fs::write(&o, b"").unwrap();
     std::fs::set_permissions(&o, std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = |extra: &[&str]| {
-        let st = tb
-            .exec_scan([
-                BIN,
-                "--no-default-blocklist",
-                "-q",
-                "198.18.0.0/16",
-                "-p",
-                "80",
-                "-n",
-                "200",
-                "-c",
-                "0",
-            ])
-            .args([
-                "-o",
-                o.to_str().unwrap(),
-                "-m",
-                m.to_str().unwrap(),
-                "-u",
-                u.to_str().unwrap(),
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let files = [
+            o.to_str().unwrap(),
+            "-m",
+            m.to_str().unwrap(),
+            "-u",
+            u.to_str().unwrap(),
+        ];
+        let args = words_then("198.18.0.0/16 -p 80 -n 200 -c 0 -o", &files);
+        Scan::new(&[&args[..], extra].concat()).run(&tb);
     };
     run(&[]);
     for p in [&o, &m, &u] {
@@ -448,7 +327,7 @@ fn result_metadata_and_status_files_are_private() {
 }
 
 fn split(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).arg("split").args(args).output().unwrap()
+    offline(&["split"]).args(args).output().unwrap()
 }
 
 const OWNERS: &str = "prefix,owner,contact\n\
@@ -468,8 +347,7 @@ fn record(saddr: &str, sport: u16) -> String {
 #[test]
 fn split_gives_each_owner_their_own_hosts() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = dir.path().join("owners.csv");
-    std::fs::write(&owners, OWNERS).unwrap();
+    let owners = write_file(dir.path(), "owners.csv", OWNERS);
     let records = [
         ("198.18.9.9", 80, "isp"),
         ("198.18.5.1", 80, "alice"),
@@ -481,21 +359,15 @@ fn split_gives_each_owner_their_own_hosts() {
         ("2001:2:0:5::9", 80, "bob"),
         ("2001:3::1", 80, "unowned"),
     ];
-    let results = dir.path().join("results.json");
     let text: String = records.iter().map(|(a, p, _)| record(a, *p)).collect();
-    std::fs::write(&results, &text).unwrap();
-    let meta = dir.path().join("meta.json");
-    std::fs::write(&meta, r#"{"config":{"purpose":"Counting","contact":"me@lab.example"},"start_time":"2026-12-04T00:00:00Z"}"#).unwrap();
+    let results = write_file(dir.path(), "results.json", text);
+    let meta = write_file(
+        dir.path(),
+        "meta.json",
+        r#"{"config":{"purpose":"Counting","contact":"me@lab.example"},"start_time":"2026-12-04T00:00:00Z"}"#,
+    );
     let out = dir.path().join("out");
-    let o = split(&[
-        "--owners",
-        owners.to_str().unwrap(),
-        "-m",
-        meta.to_str().unwrap(),
-        results.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = split_to(&owners, &results, &out, &["-m", meta.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for owner in ["isp", "alice", "bob", "unowned"] {
         let want: String = records
@@ -526,20 +398,10 @@ fn split_gives_each_owner_their_own_hosts() {
     assert_eq!(alice["owner_contact"], "Alice, Ltd <a@alice.example>");
     assert_eq!(alice["ports"], serde_json::json!({"80": 1, "443": 2}));
     // CSV in, CSV out: the header first in each file.
-    let csv = dir.path().join("results.csv");
-    std::fs::write(
-        &csv,
-        "saddr,sport\n198.18.5.1,80\n\"198.18.5.200\",22\n198.20.0.1,80\n",
-    )
-    .unwrap();
+    let csv_text = "saddr,sport\n198.18.5.1,80\n\"198.18.5.200\",22\n198.20.0.1,80\n";
+    let csv = write_file(dir.path(), "results.csv", csv_text);
     let out2 = dir.path().join("out2");
-    let o = split(&[
-        "--owners",
-        owners.to_str().unwrap(),
-        csv.to_str().unwrap(),
-        "-o",
-        out2.to_str().unwrap(),
-    ]);
+    let o = split_to(&owners, &csv, &out2, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         std::fs::read_to_string(out2.join("bob.csv")).unwrap(),
@@ -551,26 +413,27 @@ fn split_gives_each_owner_their_own_hosts() {
     );
 }
 
-/// `synsurvey split --owners OWNERS RESULTS -o OUT`.
-fn split_to(owners: &Path, results: &Path, out: &Path) -> std::process::Output {
-    split(&[
+/// `synsurvey split --owners OWNERS RESULTS -o OUT MORE...`.
+fn split_to(owners: &Path, results: &Path, out: &Path, more: &[&str]) -> std::process::Output {
+    let (owners, results, out) = (owners.to_str(), results.to_str(), out.to_str());
+    let args = [
         "--owners",
-        owners.to_str().unwrap(),
-        results.to_str().unwrap(),
+        owners.unwrap(),
+        results.unwrap(),
         "-o",
-        out.to_str().unwrap(),
-    ])
+        out.unwrap(),
+    ];
+    split(&[&args[..], more].concat())
 }
 
 #[test]
 fn split_bad_rows_exit_2_naming_the_line_before_writing() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = dir.path().join("owners.csv");
-    let results = dir.path().join("results.json");
-    std::fs::write(&results, record("198.18.5.1", 80) + "{\"daddr\":\"x\"}\n").unwrap();
-    std::fs::write(&owners, OWNERS).unwrap();
+    let bad_row = record("198.18.5.1", 80) + "{\"daddr\":\"x\"}\n";
+    let results = write_file(dir.path(), "results.json", bad_row);
+    let owners = write_file(dir.path(), "owners.csv", OWNERS);
     let out = dir.path().join("out");
-    let o = split_to(&owners, &results, &out);
+    let o = split_to(&owners, &results, &out, &[]);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -584,7 +447,7 @@ fn split_bad_rows_exit_2_naming_the_line_before_writing() {
         "prefix,owner,contact\n198.18.0.0/16,a,x\n198.18.0.0/16,b,y\n",
     )
     .unwrap();
-    let o = split_to(&owners, &results, &out);
+    let o = split_to(&owners, &results, &out, &[]);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("owners.csv line 3"), "{e}");
@@ -594,8 +457,7 @@ fn split_bad_rows_exit_2_naming_the_line_before_writing() {
 #[test]
 fn split_streams_a_large_results_file_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let owners = dir.path().join("owners.csv");
-    std::fs::write(&owners, OWNERS).unwrap();
+    let owners = write_file(dir.path(), "owners.csv", OWNERS);
     // 1.5 million records (about 60 MB) over 2048 hosts: far larger than the owners table.
     let results = dir.path().join("results.json");
     {

@@ -15,9 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::live::{open_hosts, words_then, write_file};
 use common::*;
 use forge::{in_netns, mac_of, Forge, Syn, Wire};
 use serde_json::Value;
+use synsurvey::validate::DropReason;
 use synsurvey::wire::tcp::flags;
 
 const SPORTS: (u16, u16) = (40000, 40099);
@@ -48,23 +50,17 @@ fn scan_while<T: Send + 'static>(
     (r.lines, r.meta, r.output, injected)
 }
 
-fn failures(meta: &Value, reason: &str) -> u64 {
-    meta["validation_failures"][reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no validation_failures.{reason} in {meta}"))
-}
-
 /// What the injector sent, by the reason the receiver must give (`None`: the kernel's
 /// reply filter must drop it before the receiver sees it).
 #[derive(Debug, Default)]
 struct Injected {
     victims: u64,
-    by_reason: std::collections::BTreeMap<&'static str, u64>,
+    by_reason: std::collections::HashMap<DropReason, u64>,
     filtered: u64,
 }
 
 impl Injected {
-    fn add(&mut self, reason: Option<&'static str>, n: u64) {
+    fn add(&mut self, reason: Option<DropReason>, n: u64) {
         match reason {
             Some(r) => *self.by_reason.entry(r).or_default() += n,
             None => self.filtered += n,
@@ -76,7 +72,7 @@ impl Injected {
 }
 
 /// The forged answers to one probe, with the reason each must be dropped for.
-fn forgeries(syn: &Syn) -> Vec<(Option<&'static str>, Vec<u8>)> {
+fn forgeries(syn: &Syn) -> Vec<(Option<DropReason>, Vec<u8>)> {
     let base = |ack: u32| {
         let mut f = Forge::syn_ack(syn.daddr, syn.dport, syn.saddr, syn.sport, ack);
         f.dst_mac = syn.src_mac;
@@ -89,40 +85,43 @@ fn forgeries(syn: &Syn) -> Vec<(Option<&'static str>, Vec<u8>)> {
         syn.sport + 1
     };
     let mut out = Vec::new();
-    out.push((Some("ack_mismatch"), base(right.wrapping_add(1)).build()));
+    out.push((
+        Some(DropReason::AckMismatch),
+        base(right.wrapping_add(1)).build(),
+    ));
     let mut rst = base(right.wrapping_add(2));
     rst.flags = flags::RST | flags::ACK;
-    out.push((Some("ack_mismatch"), rst.build()));
+    out.push((Some(DropReason::AckMismatch), rst.build()));
     let mut opts = base(right ^ 0x0100_0000);
     opts.ip_options = vec![1, 1, 7, 7, 4, 0, 0, 0];
-    out.push((Some("ack_mismatch"), opts.build()));
+    out.push((Some(DropReason::AckMismatch), opts.build()));
     let mut f = base(right);
     f.dport = other_port;
-    out.push((Some("port_mismatch"), f.build()));
+    out.push((Some(DropReason::PortMismatch), f.build()));
     let mut f = base(right);
     f.dport = SPORTS.0 - 1;
     out.push((None, f.build()));
     let mut f = base(right);
     f.bad_ip_checksum = true;
-    out.push((Some("bad_ip_checksum"), f.build()));
+    out.push((Some(DropReason::BadIpChecksum), f.build()));
     let mut f = base(right);
     f.bad_tcp_checksum = true;
-    out.push((Some("bad_tcp_checksum"), f.build()));
+    out.push((Some(DropReason::BadTcpChecksum), f.build()));
     let mut f = base(right);
     f.ip_frag = 0x2000; // first fragment: more to come
-    out.push((Some("malformed"), f.build()));
+    out.push((Some(DropReason::Malformed), f.build()));
     let mut f = base(right);
     f.ip_frag = 0x0005; // a later fragment: the filter drops it
     out.push((None, f.build()));
     // Cut inside the TCP header, after the flags the kernel filter reads.
     let cut = base(right).build()[..14 + 20 + 16].to_vec();
-    out.push((Some("malformed"), cut));
+    out.push((Some(DropReason::Malformed), cut));
     out
 }
 
 /// Frames that answer no probe, sent once: from an unscanned address, from a blocklisted
 /// one, and junk the kernel filter must drop.
-fn unsolicited(scanner_mac: [u8; 6], blocked: Ipv4Addr) -> Vec<(Option<&'static str>, Vec<u8>)> {
+fn unsolicited(scanner_mac: [u8; 6], blocked: Ipv4Addr) -> Vec<(Option<DropReason>, Vec<u8>)> {
     let base = |saddr: Ipv4Addr| {
         let mut f = Forge::syn_ack(saddr, 80, SCAN_ADDR, 40050, 12345);
         f.dst_mac = scanner_mac;
@@ -130,10 +129,10 @@ fn unsolicited(scanner_mac: [u8; 6], blocked: Ipv4Addr) -> Vec<(Option<&'static 
     };
     let mut out = vec![
         (
-            Some("not_a_target"),
+            Some(DropReason::NotATarget),
             base(Ipv4Addr::new(198, 18, 99, 1)).build(),
         ),
-        (Some("blocklisted"), base(blocked).build()),
+        (Some(DropReason::Blocklisted), base(blocked).build()),
     ];
     let mut other_dst = base(Ipv4Addr::new(198, 18, 99, 2));
     other_dst.daddr = Ipv4Addr::new(198, 19, 0, 9);
@@ -152,32 +151,20 @@ fn forged_replies_are_counted_and_never_reported() {
     let open = random_subset("198.18.60.0/25", 20, 11);
     let blocked = Ipv4Addr::new(198, 18, 60, 77);
     let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
         silent: vec!["198.18.60.192/26".into()],
-        ..Default::default()
+        ..open_hosts(&open)
     });
     let scanner_mac = mac_of(&tb.scan_ns(), SCAN_IFACE);
     let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("block.txt");
-    std::fs::write(&list, format!("{blocked}\n")).unwrap();
+    let list = write_file(dir.path(), "block.txt", format!("{blocked}\n"));
     let is_victim = |a: Ipv4Addr| a.octets()[2] == 60 && a.octets()[3] >= 192;
 
     let (lines, meta, _, injected) = scan_while(
         &tb,
-        &[
-            "198.18.60.0/24",
-            "-p",
-            "80",
-            "-r",
-            "100",
-            "-s",
-            "40000-40099",
-            "--all-responses",
-            "-c",
-            "1",
-            "-b",
-            list.to_str().unwrap(),
-        ],
+        &words_then(
+            "198.18.60.0/24 -p 80 -r 100 -s 40000-40099 --all-responses -c 1 -b",
+            &[list.to_str().unwrap()],
+        ),
         move |stop| {
             let mut wire = Wire::open(TGT_IFACE, 64, true);
             let mut inj = Injected::default();
@@ -227,30 +214,28 @@ fn forged_replies_are_counted_and_never_reported() {
     }
 
     // Every injected frame that passed the kernel filter is counted under its reason.
+    let acc = Accounting::of(&meta);
     for (reason, n) in &injected.by_reason {
-        assert_eq!(failures(&meta, reason), *n, "{reason}: {meta:#}");
+        assert_eq!(acc.drops(*reason), *n, "{reason:?}: {meta:#}");
     }
-    for reason in ["not_a_reply", "wrong_destination", "duplicate"] {
-        assert_eq!(failures(&meta, reason), 0, "{reason}");
+    for reason in [
+        DropReason::NotAReply,
+        DropReason::WrongDestination,
+        DropReason::Duplicate,
+    ] {
+        assert_eq!(acc.drops(reason), 0, "{reason:?}");
     }
     // Full accounting: every frame the receiver got is a result or a counted drop.
-    let drops: u64 = meta["validation_failures"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
-    let results =
-        meta["replies"]["synack"].as_u64().unwrap() + meta["replies"]["rst"].as_u64().unwrap();
+    let (results, drops) = (acc.tcp_results(), acc.total_drops());
     assert_eq!(results, lines.len() as u64);
     assert_eq!(drops, injected.total());
     assert_eq!(
-        meta["frames_received"].as_u64().unwrap(),
+        acc.frames_received,
         results + drops,
         "frames the filter passed = results + drops; the {} filtered frames never arrive",
         injected.filtered
     );
-    assert_eq!(meta["kernel_drops"], 0);
+    assert_eq!(acc.kernel_drops, 0);
 }
 
 /// Junk and forged SYN-ACKs as fast as one thread can write them, during a capped scan.
@@ -300,22 +285,9 @@ fn flood_of_forged_replies() {
     require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let open = random_subset("198.18.128.0/18", 1000, 12);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
+    let tb = Testbed::up(open_hosts(&open));
     let scanner_mac = mac_of(&tb.scan_ns(), SCAN_IFACE);
-    let args = [
-        "198.18.128.0/18",
-        "-p",
-        "80",
-        "-r",
-        "20000",
-        "-s",
-        "40000-40099",
-        "-c",
-        "1",
-    ];
+    let args = words("198.18.128.0/18 -p 80 -r 20000 -s 40000-40099 -c 1");
     let open: BTreeSet<Ipv4Addr> = open.into_iter().collect();
 
     // Baseline: the same scan with nothing injected.
@@ -370,24 +342,18 @@ fn flood_of_forged_replies() {
         "the flood was too slow to test anything"
     );
     // Forged replies that passed the filter were all validated and rejected.
-    let drops: u64 = meta["validation_failures"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let acc = Accounting::of(&meta);
+    let drops = acc.total_drops();
     assert!(drops > 0);
-    let results =
-        meta["replies"]["synack"].as_u64().unwrap() + meta["replies"]["rst"].as_u64().unwrap();
     // Frames the kernel dropped (a full socket queue) never reached the receiver, and the
     // ones that did are all accounted for.
-    let received = meta["frames_received"].as_u64().unwrap();
-    assert_eq!(received, results + drops);
+    let received = acc.frames_received;
+    assert_eq!(received, acc.tcp_results() + drops);
     // The kernel's count of frames it could not queue is plausible: what was received plus
     // what was dropped cannot exceed what passed the filter (3 in 4 flood frames, and one
     // real reply per probe), and the scan without a flood dropped nothing.
-    assert_eq!(meta0["kernel_drops"], 0);
-    let kernel_drops = meta["kernel_drops"].as_u64().unwrap();
+    assert_eq!(Accounting::of(&meta0).kernel_drops, 0);
+    let kernel_drops = acc.kernel_drops;
     let could_pass = sent / 4 * 3 + 16384;
     assert!(
         received + kernel_drops <= could_pass,

@@ -10,9 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use common::live::{open_hosts, words_then};
 use common::*;
 use forge::{in_netns, mac_of, quoted_probe, Wire};
 use serde_json::Value;
+use synsurvey::validate::DropReason;
 use synsurvey::wire::icmp::build_unreachable;
 
 const NET: &str = "198.18.0.0/24";
@@ -22,33 +24,13 @@ fn in_unreach(a: Ipv4Addr) -> bool {
     (64..96).contains(&a.octets()[3])
 }
 
-/// A testbed whose target answers `UNREACH` with ICMP host unreachable.
+/// A testbed whose target answers `UNREACH` with ICMP host unreachable (the testbed's
+/// own `unreach` set: its kernel rejects, ICMP rate limits lifted).
 fn testbed(open: &[Ipv4Addr]) -> Testbed {
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
-    let sh = |args: &[&str]| {
-        let out = tb.exec_tgt(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    // Without this the kernel sends a handful of unreachables and drops the rest.
-    sh(&[
-        "sysctl",
-        "-qw",
-        "net.ipv4.icmp_ratelimit=0",
-        "net.ipv4.icmp_msgs_per_sec=1000000",
-        "net.ipv4.icmp_msgs_burst=1000000",
-    ]);
-    let rule = format!(
-        "insert rule inet testbed input ip daddr {UNREACH} counter reject with icmp type host-unreachable comment \"unreach\""
-    );
-    sh(&["nft", &rule]);
-    tb
+    Testbed::up(TestbedOpts {
+        unreach: vec![UNREACH.into()],
+        ..open_hosts(open)
+    })
 }
 
 fn scan(tb: &Testbed, args: &[&str]) -> (Vec<Line>, Value) {
@@ -69,18 +51,7 @@ fn unreachables_are_reported_as_zmap_does() {
     let tb = testbed(&open);
     let (lines, meta) = scan(
         &tb,
-        &[
-            NET,
-            "-p",
-            "80",
-            "-c",
-            "2",
-            "-O",
-            "json",
-            "-f",
-            "*",
-            "--output-filter=",
-        ],
+        &words_then("-p 80 -c 2 -O json -f * --output-filter=", &[NET]),
     );
     let icmp: Vec<&Line> = lines
         .iter()
@@ -110,31 +81,24 @@ fn unreachables_are_reported_as_zmap_does() {
         assert!(l.icmp_type.is_none() && l.icmp_responder.is_none(), "{l:?}");
         assert!(!in_unreach(l.saddr()), "{l:?}");
     }
-    assert_eq!(meta["replies"]["icmp_unreach"], 32, "{meta}");
-    assert_eq!(meta["replies"]["rst"], 256 - 32 - 20);
-    assert_eq!(meta["validation_failures"]["icmp_forged"], 0);
-    assert_eq!(meta["validation_failures"]["icmp_unrelated"], 0);
+    let acc = Accounting::of(&meta);
+    assert_eq!(acc.replies.icmp_unreach, 32, "{meta}");
+    assert_eq!(acc.replies.rst, 256 - 32 - 20);
+    assert_eq!(acc.drops(DropReason::IcmpForged), 0);
+    assert_eq!(acc.drops(DropReason::IcmpUnrelated), 0);
 
     // ZMap's default keeps successes only, and filters can pick unreachables.
     let (lines, meta) = scan(&tb, &[NET, "-p", "80", "-c", "1"]);
     assert_eq!(lines.len(), 20);
     assert!(lines.iter().all(|l| l.classification == "synack"));
-    assert_eq!(meta["replies"]["icmp_unreach"], 32);
+    assert_eq!(Accounting::of(&meta).replies.icmp_unreach, 32);
+    let filter = "classification = icmp && icmp_unreach_str = \"host unreachable\"";
     let (csv, _) = scan_raw(
         &tb,
-        &[
-            NET,
-            "-p",
-            "80",
-            "-c",
-            "1",
-            "-O",
-            "csv",
-            "-f",
-            "saddr,icmp_code",
-            "--output-filter",
-            "classification = icmp && icmp_unreach_str = \"host unreachable\"",
-        ],
+        &words_then(
+            "-p 80 -c 1 -O csv -f saddr,icmp_code --output-filter",
+            &[filter, NET],
+        ),
     );
     let mut rows = csv.lines();
     assert_eq!(rows.next(), Some("saddr,icmp_code"));
@@ -184,14 +148,14 @@ fn forged_and_unrelated_unreachables_are_counted_not_reported() {
     });
     let (lines, meta) = scan(
         &tb,
-        &[NET, "-p", "80", "-r", "100", "-c", "1", "--output-filter="],
+        &words_then("-p 80 -r 100 -c 1 --output-filter=", &[NET]),
     );
     assert_eq!(injector.join().unwrap(), 20);
-    let failures = &meta["validation_failures"];
-    assert_eq!(failures["icmp_forged"], 10, "{meta}");
-    assert_eq!(failures["icmp_unrelated"], 10, "{meta}");
+    let acc = Accounting::of(&meta);
+    assert_eq!(acc.drops(DropReason::IcmpForged), 10, "{meta}");
+    assert_eq!(acc.drops(DropReason::IcmpUnrelated), 10, "{meta}");
     // Only the real ones are reported.
-    assert_eq!(meta["replies"]["icmp_unreach"], 32);
+    assert_eq!(acc.replies.icmp_unreach, 32);
     assert_eq!(
         lines.iter().filter(|l| l.classification == "icmp").count(),
         32

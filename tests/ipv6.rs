@@ -14,10 +14,14 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::Ipv6Addr;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use common::live::{
+    assert_opt_out_honoured, capture_each_scanner, now, offline, open_hosts, output_ok, replace,
+    run_captured, run_captured_while, three_scanner_hosts, two_probes_find_all_but_the_twice_lost,
+    words_then, write_file,
+};
 use common::*;
 use serde_json::Value;
 
@@ -27,25 +31,6 @@ fn ip6(s: &str) -> Ipv6Addr {
 
 fn set(v: &[Ipv6Addr]) -> BTreeSet<Ipv6Addr> {
     v.iter().copied().collect()
-}
-
-fn opts(open: &[Ipv6Addr]) -> TestbedOpts {
-    TestbedOpts {
-        ipv6: true,
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// All addresses of an IPv6 CIDR of at most 2^20 addresses, ascending.
@@ -58,21 +43,24 @@ fn expand(cidr: &str) -> Vec<Ipv6Addr> {
         .collect()
 }
 
-/// Writes a hitlist file: a comment, a blank line, then one address a line in a shuffled
-/// order (as hitlists come), written as RFC 5952 text.
-fn write_hitlist(path: &Path, addrs: &[Ipv6Addr], seed: u64) {
+/// Writes the hitlist file `hitlist.txt` in `dir` and returns its path: a comment, a blank
+/// line, then one address a line in a shuffled order (as hitlists come), written as RFC 5952
+/// text.
+fn write_hitlist(dir: &Path, addrs: &[Ipv6Addr], seed: u64) -> PathBuf {
+    let path = dir.join("hitlist.txt");
     let mut order: Vec<Ipv6Addr> = addrs.to_vec();
     let mut rng = SplitMix64(seed);
     for i in (1..order.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         order.swap(i, j);
     }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     writeln!(f, "# synsurvey test hitlist, {} addresses\n", order.len()).unwrap();
     for a in &order {
         writeln!(f, "{a}").unwrap();
     }
     f.flush().unwrap();
+    path
 }
 
 /// Checks the fields every result line of an IPv6 scan has, whatever its class.
@@ -105,7 +93,7 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
         .into_iter()
         .filter(|a| a.segments()[7] < 0xff00)
         .collect();
-    let mut o = opts(&open);
+    let mut o = open_hosts(&open);
     o.silent = vec![silent.into()];
     o.ports = vec![80, 443];
     let tb = Testbed::up(o);
@@ -117,17 +105,9 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
     assert_eq!(tb.connect(closed, 80), ConnectOutcome::Refused);
     let before = tb.counter("syn-in");
 
-    let r = Scan::new(&[
-        "--max-net-rate",
-        "0",
-        "2001:2::/112",
-        "-p",
-        "80,443",
-        "-r",
-        "25000",
-        "-c",
-        "1",
-    ])
+    let r = Scan::new(&words(
+        "--max-net-rate 0 2001:2::/112 -p 80,443 -r 25000 -c 1",
+    ))
     .run(&tb);
     let by_port = synacks_by_port(&r.lines);
     assert_eq!(by_port.get(&80), Some(&set(&open)), "port 80");
@@ -164,10 +144,9 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
         .collect();
     assert!(!off_list.is_empty());
     let all_open: Vec<Ipv6Addr> = open.iter().chain(&off_list).copied().collect();
-    let tb = Testbed::up(opts(&all_open));
+    let tb = Testbed::up(open_hosts(&all_open));
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("hitlist.txt");
-    write_hitlist(&file, &list, 9);
+    let file = write_hitlist(dir.path(), &list, 9);
     let text = std::fs::read(&file).unwrap();
     // A reply for every probe (RST or SYN-ACK): a pace the receiver keeps up with on two
     // loaded cores.
@@ -213,7 +192,7 @@ fn rsts_and_unreachables_are_classified() {
     // 2001:2::/120: ::00-::3f hold the open hosts, ::40-::7f are silent, ::80-::bf answer
     // ICMPv6 address unreachable, the rest RST.
     let open: Vec<Ipv6Addr> = random_subset6("2001:2::/122", 20, 4);
-    let mut o = opts(&open);
+    let mut o = open_hosts(&open);
     o.silent = vec!["2001:2::40/122".into()];
     o.unreach = vec!["2001:2::80/122".into()];
     let tb = Testbed::up(o);
@@ -272,136 +251,41 @@ fn rsts_and_unreachables_are_classified() {
 fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let open = random_subset6("2001:2::/116", 1000, 5);
-    let mut o = opts(&open);
-    o.loss_pct = Some(1.0);
-    let tb = Testbed::up(o);
-    let r = Scan::new(&words(
+    two_probes_find_all_but_the_twice_lost(
+        &open,
         "--max-net-rate 0 2001:2::/116 -p 80 -P 2 -r 20000 -c 1",
-    ))
-    .run(&tb);
-    let found = addrs_of::<Ipv6Addr>(&r.lines, "synack");
-    // The testbed records which SYN-ACKs its loss rule dropped: an open host is missed
-    // only if both of its replies were (about 1 in 10^4; a handful at most).
-    let lost_twice: BTreeSet<Ipv6Addr> = tb
-        .lost_synacks(2)
-        .into_iter()
-        .map(|(a, p)| {
-            assert_eq!(p, 80);
-            match a {
-                std::net::IpAddr::V6(a) => a,
-                other => panic!("{other}"),
-            }
-        })
-        .collect();
-    assert!(lost_twice.len() <= 5, "{lost_twice:?}");
-    let want: BTreeSet<Ipv6Addr> = set(&open).difference(&lost_twice).copied().collect();
-    assert_eq!(
-        found, want,
-        "every host with a reply that got through is found"
     );
-    assert!(
-        tb.lost_synacks(1).len() >= 2,
-        "1% of 2000 SYN-ACKs were dropped: the test means something"
-    );
-    assert_eq!(r.meta["packets_sent"], 2 * 4096);
-    assert_eq!(r.lines.len(), found.len(), "repeats are not reported");
-}
-
-/// Replaces a file the way list-maintaining tools do: write a new one, rename it in place.
-fn replace(path: &Path, text: &str) {
-    let tmp = path.with_extension("new");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
-fn spawn_scan(tb: &Testbed, args: &[&str], dir: &Path) -> Child {
-    let mut argv: Vec<String> = vec![
-        synsurvey().to_str().unwrap().into(),
-        "--no-default-blocklist".into(),
-        "--max-net-rate".into(),
-        "0".into(),
-        "-q".into(),
-        "-m".into(),
-        dir.join("meta.json").to_str().unwrap().into(),
-    ];
-    argv.extend(args.iter().map(|s| s.to_string()));
-    tb.exec_scan(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn read_meta(dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap()
 }
 
 #[test]
 fn opt_out_reloaded_mid_scan_is_honoured_on_the_wire() {
     require_privileges!("create an IPv6 network-namespace testbed");
-    let tb = Testbed::up(opts(&[]));
+    let tb = Testbed::up(open_hosts::<Ipv6Addr>(&[]));
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
     // Not empty: an entry outside the scan, so the file is an IPv6 list from the start.
     replace(&list, "# opt-outs\n2001:2:0:1::/64\n");
-    let cap = tb.capture_syns();
     // 16384 targets over two sender threads at 5000 pps: about 3.3 s of sending.
-    let child = spawn_scan(
-        &tb,
-        &[
-            "2001:2::/114",
-            "-p",
-            "80",
-            "-r",
-            "5000",
-            "-T",
-            "2",
-            "-c",
-            "0.5",
-            "-o",
-            "/dev/null",
-            "-b",
-            list.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    // Start counting from the first probe, not from the start of a loaded machine.
-    cap.wait_for_first(Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(600));
-    let changed_at = now();
-    replace(
-        &list,
-        "# opt-out received by e-mail\n2001:2:0:1::/64\n2001:2::1000/118\n2001:2::3abc # one host\n",
-    );
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let seen = cap.stop6();
-    let meta = read_meta(dir.path());
+    let args = "--max-net-rate 0 2001:2::/114 -p 80 -r 5000 -T 2 -c 0.5 -o /dev/null -b";
+    let scan = Scan::new(&words_then(args, &[list.to_str().unwrap()]));
+    let edit = |_: &Running, cap: &Capture<'_>| {
+        // Start counting from the first probe, not from the start of a loaded machine.
+        cap.wait_for_first(Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(600));
+        let changed_at = now();
+        replace(
+            &list,
+            "# opt-out received by e-mail\n2001:2:0:1::/64\n2001:2::1000/118\n2001:2::3abc # one host\n",
+        );
+        changed_at
+    };
+    let (Scanned { meta, stderr, .. }, seen, changed_at) = run_captured_while(&tb, scan, edit);
     let blocked = |a: Ipv6Addr| {
         let low = a.segments()[7];
         (0x1000..0x1400).contains(&low) || low == 0x3abc
     };
-    let before = seen
-        .iter()
-        .filter(|s| blocked(s.daddr) && s.time < changed_at)
-        .count();
-    assert!(
-        before > 0,
-        "the scan had probed the range before the opt-out: the test is meaningful"
-    );
-    let late: Vec<_> = seen
-        .iter()
-        .filter(|s| blocked(s.daddr) && s.time > changed_at + 1.0)
-        .collect();
-    assert!(
-        late.is_empty(),
-        "{} probes to opted-out addresses more than 1 s after the change, first {:?} at +{:.3}s",
-        late.len(),
-        late[0].daddr,
-        late[0].time - changed_at
-    );
-    assert_eq!(meta["blocklist_reloads"], 1, "{}", stderr(&out));
+    assert_opt_out_honoured(&seen, blocked, changed_at);
+    assert_eq!(meta["blocklist_reloads"], 1, "{stderr}");
     let skipped = meta["blocklisted_skips"].as_u64().unwrap();
     assert!(skipped > 0, "{meta}");
     assert_eq!(meta["targets_scanned"].as_u64().unwrap() + skipped, 16384);
@@ -415,15 +299,10 @@ fn three_hosts_three_shards_partition_a_hitlist() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let list = random_subset6("2001:2::/64", 12_000, 6);
     let open: Vec<Ipv6Addr> = list.iter().step_by(97).copied().collect();
-    let mut o = opts(&open);
-    o.scanners = 3;
-    let tb = Testbed::up(o);
+    let tb = three_scanner_hosts(open_hosts(&open));
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("hitlist.txt");
-    write_hitlist(&file, &list, 10);
-    let caps: Vec<_> = (1..=3)
-        .map(|k| tb.capture_syns_on(&format!("veth{k}")))
-        .collect();
+    let file = write_hitlist(dir.path(), &list, 10);
+    let caps = capture_each_scanner(&tb, 3);
     let scans: Vec<Running> = (0..3u8)
         .map(|shard| {
             let (shard_s, threads) = (shard.to_string(), (shard + 1).to_string());
@@ -479,10 +358,9 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let list = random_subset6("2001:2::/64", 6000, 7);
     let open: Vec<Ipv6Addr> = list.iter().step_by(37).copied().collect();
-    let tb = Testbed::up(opts(&open));
+    let tb = Testbed::up(open_hosts(&open));
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("hitlist.txt");
-    write_hitlist(&file, &list, 11);
+    let file = write_hitlist(dir.path(), &list, 11);
     let ck = dir.path().join("scan.ckpt");
     let out = dir.path().join("out.json");
     let (ck_s, out_s, file_s) = (
@@ -581,20 +459,10 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
     });
 
     // --iid low (the default): 2001:2::X01, one a /120.
-    let cap = tb.capture_syns();
-    let r = Scan::new(&[
-        "--max-net-rate",
-        "0",
-        "2001:2::/108-120",
-        "-p",
-        "80",
-        "-r",
-        "20000",
-        "-c",
-        "1",
-    ])
-    .run(&tb);
-    let syns = cap.stop6();
+    let scan = Scan::new(&words(
+        "--max-net-rate 0 2001:2::/108-120 -p 80 -r 20000 -c 1",
+    ));
+    let (r, syns) = run_captured::<Ipv6Addr>(&tb, scan);
     let want: BTreeSet<Ipv6Addr> = open_subs.iter().map(|&j| low_iid(j)).collect();
     assert_eq!(addrs_of::<Ipv6Addr>(&r.lines, "synack"), want);
     let probed: BTreeSet<Ipv6Addr> = syns.iter().map(|s| s.daddr).collect();
@@ -605,24 +473,10 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
     // --iid random: still one address in each /120, the same ones for the same seed, and
     // not all ::1.
     let random = |seed: &str| {
-        let cap = tb.capture_syns();
-        let r = Scan::new(&[
-            "--max-net-rate",
-            "0",
-            "2001:2::/108-120",
-            "--iid",
-            "random",
-            "-e",
-            seed,
-            "-p",
-            "80",
-            "-r",
-            "20000",
-            "-c",
-            "1",
-        ])
-        .run(&tb);
-        let probed: BTreeSet<Ipv6Addr> = cap.stop6().iter().map(|s| s.daddr).collect();
+        let args = "--max-net-rate 0 2001:2::/108-120 --iid random -p 80 -r 20000 -c 1 -e";
+        let scan = Scan::new(&words_then(args, &[seed]));
+        let (r, syns) = run_captured::<Ipv6Addr>(&tb, scan);
+        let probed: BTreeSet<Ipv6Addr> = syns.iter().map(|s| s.daddr).collect();
         (r, probed)
     };
     let (r, probed) = random("31337");
@@ -653,14 +507,14 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
 #[test]
 fn bad_input_exits_2_before_any_probe() {
     require_privileges!("create an IPv6 network-namespace testbed");
-    let tb = Testbed::up(opts(&[]));
+    let tb = Testbed::up(open_hosts::<Ipv6Addr>(&[]));
     let dir = tempfile::tempdir().unwrap();
-    let bad_list = dir.path().join("bad.txt");
-    std::fs::write(&bad_list, "2001:2::1\n# fine\n2001:2::zz\n2001:2::3\n").unwrap();
-    let mixed_list = dir.path().join("mixed.txt");
-    std::fs::write(&mixed_list, "2001:2::1\n198.18.0.1\n").unwrap();
-    let v4_optout = dir.path().join("optout4.txt");
-    std::fs::write(&v4_optout, "198.18.0.0/24\n").unwrap();
+    let bad_list = write_file(
+        dir.path(),
+        "bad.txt",
+        "2001:2::1\n# fine\n2001:2::zz\n2001:2::3\n",
+    );
+    let mixed_list = write_file(dir.path(), "mixed.txt", "2001:2::1\n198.18.0.1\n");
     let cases: [(&[&str], &[&str]); 5] = [
         (&["2001:2::/112", "198.18.0.0/24"], &["famil"]),
         (&["-I", mixed_list.to_str().unwrap()], &["famil", "line 2"]),
@@ -693,7 +547,7 @@ fn bad_input_exits_2_before_any_probe() {
 #[test]
 fn the_builtin_blocklist_keeps_the_benchmarking_prefix() {
     require_privileges!("create an IPv6 network-namespace testbed");
-    let tb = Testbed::up(opts(&[ip6("2001:2::1")]));
+    let tb = Testbed::up(open_hosts(&[ip6("2001:2::1")]));
     // Bare: the runner would add --no-default-blocklist.
     let r = Scan::new(&["-q", "2001:2::/120", "-p", "80"])
         .bare()
@@ -709,17 +563,13 @@ fn the_builtin_blocklist_keeps_the_benchmarking_prefix() {
 fn dry_run_of_a_hitlist_probes_each_address_once() {
     let list = random_subset6("2001:2::/48", 20_000, 12);
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("hitlist.txt");
-    write_hitlist(&file, &list, 13);
+    let file = write_hitlist(dir.path(), &list, 13);
     for flag in ["-I", "--ipv6-target-file"] {
-        let out = Command::new(synsurvey())
-            .args(["--no-default-blocklist", "-d", "-q", "-S"])
-            .arg(SCAN_ADDR6.to_string())
-            .args([flag, file.to_str().unwrap(), "-p", "80"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{flag}: {}", stderr(&out));
+        let out = output_ok(
+            offline(&["--no-default-blocklist", "-d", "-q", "-S"])
+                .arg(SCAN_ADDR6.to_string())
+                .args([flag, file.to_str().unwrap(), "-p", "80"]),
+        );
         let probes = read_probes(&out.stdout);
         assert_eq!(probes.len(), list.len(), "{flag}");
         let daddrs: BTreeSet<Ipv6Addr> = probes.iter().map(|p| p.daddr.parse().unwrap()).collect();

@@ -12,13 +12,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::live::{offline, open_hosts, three_scanner_hosts};
 use common::*;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 const SEED: &str = "515151";
 
 /// The scan every shard runs, in scanner namespace `shard + 1`, with `extra`: its flags
@@ -46,10 +46,8 @@ fn shard_scan(shard: u8, blocklist: &Path, extra: &[&str]) -> Scan {
 }
 
 fn merge(args: &[&Path]) -> Output {
-    Command::new(BIN)
-        .arg("merge")
+    offline(&["merge"])
         .args(args)
-        .stdin(Stdio::null())
         .output()
         .expect("run synsurvey merge")
 }
@@ -329,11 +327,7 @@ fn other_seed_is_mismatched(tb: &Testbed, dir: &Path, blocklist: &Path) {
 #[test]
 fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
     let open = random_subset("198.18.0.0/18", 1500, 21);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        scanners: 3,
-        ..Default::default()
-    });
+    let tb = three_scanner_hosts(open_hosts(&open));
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| -> PathBuf { dir.path().join(name) };
     let merge_in = |words: &str| merge_words(dir.path(), words);

@@ -6,41 +6,30 @@ mod common;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use common::live::{
+    assert_opt_out_honoured, late, now, offline, output_ok, replace, run_captured_while,
+    words_then, write_file,
+};
 use common::*;
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-/// Replaces a file the way list-maintaining tools do: write a new one, rename it in place.
-fn replace(path: &Path, text: &str) {
-    let tmp = path.with_extension("new");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
 
 /// A fresh testbed and an opt-out list (a blocklist file) that holds `text`.
 fn setup(text: &str) -> (Testbed, tempfile::TempDir, PathBuf) {
     let tb = Testbed::up(TestbedOpts::default());
     let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("optout.txt");
-    std::fs::write(&list, text).unwrap();
+    let list = write_file(dir.path(), "optout.txt", text);
     (tb, dir, list)
 }
 
 /// The scan of these tests: the 16384 targets of 198.18.0.0/18, port 80, at `rate` pps,
 /// with `list` as its blocklist file.
 fn optout_scan(list: &Path, rate: &str, more: &[&str]) -> Scan {
-    let mut args = vec!["198.18.0.0/18", "-p", "80", "-r", rate, "-c", "0.5"];
-    args.extend_from_slice(&["-b", list.to_str().unwrap()]);
-    args.extend_from_slice(more);
-    Scan::new(&args)
+    let args = words_then(
+        "198.18.0.0/18 -p 80 -c 0.5 -r",
+        &[rate, "-b", list.to_str().unwrap()],
+    );
+    Scan::new(&[&args[..], more].concat())
 }
 
 /// Rewrites `list` in place with `text` and puts its modification time back to `stamp`:
@@ -49,14 +38,6 @@ fn rewrite_keeping_stamp(list: &Path, text: &str, stamp: SystemTime) {
     std::fs::write(list, text).unwrap();
     let f = std::fs::File::options().write(true).open(list).unwrap();
     f.set_modified(stamp).unwrap();
-}
-
-/// The probes in `seen` to addresses that `blocked` says are opted out, sent more than 1 s
-/// after `changed_at`.
-fn late(seen: &[SeenSyn], blocked: impl Fn(Ipv4Addr) -> bool, changed_at: f64) -> Vec<&SeenSyn> {
-    seen.iter()
-        .filter(|s| blocked(s.daddr) && s.time > changed_at + 1.0)
-        .collect()
 }
 
 fn in_20(a: Ipv4Addr) -> bool {
@@ -68,33 +49,17 @@ fn in_20(a: Ipv4Addr) -> bool {
 fn opt_out_added_mid_scan_is_honoured_within_a_second() {
     require_privileges!("create a network-namespace testbed");
     let (tb, _dir, list) = setup("# no opt-outs yet\n");
-    let cap = tb.capture_syns();
     // 16384 targets over two sender threads at 5000 pps: about 3.3 s of sending.
-    let scan = optout_scan(&list, "5000", &["-T", "2"]).spawn(&tb);
-    std::thread::sleep(Duration::from_millis(1200));
-    let changed_at = now();
-    replace(
-        &list,
-        "# opt-out received by e-mail\n198.18.16.0/20\n198.18.40.7\n",
-    );
-    let Scanned { meta, stderr, .. } = scan.wait();
-    let seen = cap.stop();
+    let scan = optout_scan(&list, "5000", &["-T", "2"]);
+    let (Scanned { meta, stderr, .. }, seen, changed_at) = run_captured_while(&tb, scan, |_, _| {
+        std::thread::sleep(Duration::from_millis(1200));
+        let changed_at = now();
+        let text = "# opt-out received by e-mail\n198.18.16.0/20\n198.18.40.7\n";
+        replace(&list, text);
+        changed_at
+    });
     let blocked = |a: Ipv4Addr| in_20(a) || a == Ipv4Addr::new(198, 18, 40, 7);
-    let before = seen
-        .iter()
-        .filter(|s| blocked(s.daddr) && s.time < changed_at)
-        .count();
-    assert!(
-        before > 0,
-        "the scan had probed the range before the opt-out: the test is meaningful"
-    );
-    let late = late(&seen, blocked, changed_at);
-    assert!(
-        late.is_empty(),
-        "{} probes to opted-out addresses more than 1 s after the change, first at +{:.3}s",
-        late.len(),
-        late[0].time - changed_at
-    );
+    assert_opt_out_honoured(&seen, blocked, changed_at);
     assert_eq!(meta["blocklist_reloads"], 1, "{stderr}");
     assert!(stderr.contains("blocklist reloaded"), "{stderr}");
     let skipped = meta["blocklisted_skips"].as_u64().unwrap();
@@ -116,19 +81,18 @@ fn sighup_rereads_an_unchanged_looking_file() {
     // can tell the scanner.
     let (tb, _dir, list) = setup("198.18.63.255\n");
     let stamp = std::fs::metadata(&list).unwrap().modified().unwrap();
-    let cap = tb.capture_syns();
-    let scan = optout_scan(&list, "5000", &[])
-        .env("SYNSURVEY_TEST_NO_INOTIFY", "1")
-        .spawn(&tb);
-    std::thread::sleep(Duration::from_millis(1200));
-    rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
-    assert_eq!(std::fs::metadata(&list).unwrap().len(), 14);
-    // The watcher alone would not notice: give it time to (wrongly) do so.
-    std::thread::sleep(Duration::from_millis(600));
-    let changed_at = now();
-    signal(scan.id(), libc::SIGHUP);
-    let Scanned { meta, stderr, .. } = scan.wait();
-    let seen = cap.stop();
+    let scan = optout_scan(&list, "5000", &[]).env("SYNSURVEY_TEST_NO_INOTIFY", "1");
+    let (Scanned { meta, stderr, .. }, seen, changed_at) =
+        run_captured_while(&tb, scan, |run, _| {
+            std::thread::sleep(Duration::from_millis(1200));
+            rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
+            assert_eq!(std::fs::metadata(&list).unwrap().len(), 14);
+            // The watcher alone would not notice: give it time to (wrongly) do so.
+            std::thread::sleep(Duration::from_millis(600));
+            let changed_at = now();
+            signal(run.id(), libc::SIGHUP);
+            changed_at
+        });
     assert_eq!(late(&seen, in_20, changed_at).len(), 0);
     let unnoticed = seen
         .iter()
@@ -148,24 +112,18 @@ fn an_edit_invisible_to_stamps_is_applied_at_once() {
     require_privileges!("create a network-namespace testbed");
     let (tb, _dir, list) = setup("198.18.63.255\n");
     let stamp = std::fs::metadata(&list).unwrap().modified().unwrap();
-    let cap = tb.capture_syns();
-    let scan = optout_scan(&list, "5000", &[]).spawn(&tb);
-    cap.wait_for_first(Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(500));
-    // Rewritten in place, same length, modification time put back.
-    let changed_at = now();
-    rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
-    let Scanned { meta, stderr, .. } = scan.wait();
-    let seen = cap.stop();
-    assert!(
-        seen.iter().any(|s| in_20(s.daddr) && s.time < changed_at),
-        "the /20 was probed before the edit: the test is meaningful"
-    );
-    assert_eq!(
-        late(&seen, in_20, changed_at).len(),
-        0,
-        "probes to the /20 more than 1 s after the edit\n{stderr}"
-    );
+    let scan = optout_scan(&list, "5000", &[]);
+    let (Scanned { meta, stderr, .. }, seen, changed_at) =
+        run_captured_while(&tb, scan, |_, cap| {
+            cap.wait_for_first(Duration::from_secs(30));
+            std::thread::sleep(Duration::from_millis(500));
+            // Rewritten in place, same length, modification time put back.
+            let changed_at = now();
+            rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
+            changed_at
+        });
+    // The /20 was probed before the edit, and not more than 1 s after it.
+    assert_opt_out_honoured(&seen, in_20, changed_at);
     assert_eq!(meta["blocklist_reloads"], 1, "{stderr}");
 }
 
@@ -173,13 +131,12 @@ fn an_edit_invisible_to_stamps_is_applied_at_once() {
 fn malformed_reload_keeps_the_previous_list() {
     require_privileges!("create a network-namespace testbed");
     let (tb, _dir, list) = setup("198.18.16.0/20\n");
-    let cap = tb.capture_syns();
-    let scan = optout_scan(&list, "5000", &[]).spawn(&tb);
-    std::thread::sleep(Duration::from_millis(1000));
-    // A broken edit that would also have lifted the opt-out: it must not take effect.
-    replace(&list, "198.18.20.0/24\nthis is not an address\n");
-    let Scanned { meta, stderr, .. } = scan.wait();
-    let seen = cap.stop();
+    let scan = optout_scan(&list, "5000", &[]);
+    let (Scanned { meta, stderr, .. }, seen, ()) = run_captured_while(&tb, scan, |_, _| {
+        std::thread::sleep(Duration::from_millis(1000));
+        // A broken edit that would also have lifted the opt-out: it must not take effect.
+        replace(&list, "198.18.20.0/24\nthis is not an address\n");
+    });
     assert_eq!(
         seen.iter().filter(|s| in_20(s.daddr)).count(),
         0,
@@ -196,14 +153,7 @@ fn malformed_reload_keeps_the_previous_list() {
 
 #[test]
 fn large_scans_need_a_blocklist_file() {
-    let run = |args: &[&str]| {
-        std::process::Command::new(synsurvey())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
-    let out = run(&["0.0.0.0/0", "-p", "80", "-d", "-n", "5"]);
+    let out = offline(&words("0.0.0.0/0 -p 80 -d -n 5")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -213,29 +163,14 @@ fn large_scans_need_a_blocklist_file() {
     assert!(out.stdout.is_empty());
     // An empty blocklist file is a deliberate statement and is accepted.
     let empty = tempfile::NamedTempFile::new().unwrap();
-    let out = run(&[
-        "0.0.0.0/0",
-        "-p",
-        "80",
-        "-d",
-        "-n",
-        "5",
-        "-b",
-        empty.path().to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let args = words_then(
+        "0.0.0.0/0 -p 80 -d -n 5 -b",
+        &[empty.path().to_str().unwrap()],
     );
+    let out = output_ok(&mut offline(&args));
     assert_eq!(read_probes(&out.stdout).len(), 5);
     // 2^24 addresses exactly is not "more than".
-    let out = run(&["11.0.0.0/8", "-p", "80", "-d", "-n", "1"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    output_ok(&mut offline(&words("11.0.0.0/8 -p 80 -d -n 1")));
 }
 
 /// Opt-outs are monotone within a scan. Once the scan probes, a rewriter truncates the list
@@ -248,28 +183,29 @@ fn large_scans_need_a_blocklist_file() {
 fn a_truncating_rewriter_never_unblocks_an_address() {
     require_privileges!("create a network-namespace testbed");
     let (tb, _dir, list) = setup("# no opt-outs yet\n");
-    let cap = tb.capture_syns();
     // 16384 targets at 4000 pps: about 4.1 s of sending.
-    let scan = optout_scan(&list, "4000", &["-T", "2"]).spawn(&tb);
-    cap.wait_for_first(Duration::from_secs(30));
-    // blocked_at[i]: when the version listing 198.18.(16 + i).0/24 was first complete.
-    let mut blocked_at = Vec::new();
-    for i in 0..8u8 {
-        for k in 0..4 {
-            use std::io::Write;
-            // `cat > optout.txt`: truncate first, write a little later.
-            let mut f = std::fs::File::create(&list).unwrap();
-            std::thread::sleep(Duration::from_millis(50));
-            writeln!(f, "# version {i}\n198.18.{}.0/24", 16 + i).unwrap();
-            drop(f);
-            if k == 0 {
-                blocked_at.push(now());
+    let scan = optout_scan(&list, "4000", &["-T", "2"]);
+    let (Scanned { meta, stderr, .. }, seen, blocked_at) =
+        run_captured_while(&tb, scan, |_, cap| {
+            cap.wait_for_first(Duration::from_secs(30));
+            // blocked_at[i]: when the version listing 198.18.(16 + i).0/24 was first complete.
+            let mut blocked_at = Vec::new();
+            for i in 0..8u8 {
+                for k in 0..4 {
+                    use std::io::Write;
+                    // `cat > optout.txt`: truncate first, write a little later.
+                    let mut f = std::fs::File::create(&list).unwrap();
+                    std::thread::sleep(Duration::from_millis(50));
+                    writeln!(f, "# version {i}\n198.18.{}.0/24", 16 + i).unwrap();
+                    drop(f);
+                    if k == 0 {
+                        blocked_at.push(now());
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    let Scanned { meta, stderr, .. } = scan.wait();
-    let seen = cap.stop();
+            blocked_at
+        });
     let block_of = |a: Ipv4Addr| {
         let o = a.octets();
         (16..24).contains(&o[2]).then(|| usize::from(o[2] - 16))
@@ -310,23 +246,21 @@ fn an_edit_before_the_first_probe_is_in_force_from_the_first_probe() {
     let (tb, dir, list) = setup("198.18.63.255\n");
     let stamp = std::fs::metadata(&list).unwrap().modified().unwrap();
     let paused = dir.path().join("paused");
-    let cap = tb.capture_syns();
     let scan = optout_scan(&list, "5000", &["-o", "/dev/null"])
-        .env("SYNSURVEY_TEST_PAUSE_BEFORE_SEND", paused.to_str().unwrap())
-        .spawn(&tb);
-    let t = std::time::Instant::now();
-    while !paused.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the scanner never reached its first probe"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // Same length, modification time put back: only a read at the last moment sees it.
-    rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
-    std::fs::remove_file(&paused).unwrap();
-    let meta = scan.wait().meta;
-    let seen = cap.stop();
+        .env("SYNSURVEY_TEST_PAUSE_BEFORE_SEND", paused.to_str().unwrap());
+    let (Scanned { meta, .. }, seen, ()) = run_captured_while(&tb, scan, |_, _| {
+        let t = std::time::Instant::now();
+        while !paused.exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "the scanner never reached its first probe"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Same length, modification time put back: only a read at the last moment sees it.
+        rewrite_keeping_stamp(&list, "198.18.16.0/20", stamp);
+        std::fs::remove_file(&paused).unwrap();
+    });
     assert!(seen.len() > 10_000, "{} probes", seen.len());
     let to_20: Vec<_> = seen.iter().filter(|s| in_20(s.daddr)).collect();
     assert!(

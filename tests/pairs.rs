@@ -11,33 +11,24 @@ mod common;
 
 use std::collections::{BTreeSet, HashSet};
 use std::net::Ipv4Addr;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
+use common::live::{nft_load, offline, output_ok, words_then, write_file};
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
-        .arg("--no-default-blocklist")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run synsurvey")
+/// `synsurvey --no-default-blocklist ARGS`, sending nothing (dry runs, resumes of them).
+fn synsurvey_cmd(args: &[&str]) -> Command {
+    offline(&[&["--no-default-blocklist"], args].concat())
 }
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The probes of a dry run with `args`, which must succeed.
 fn dry(args: &[&str]) -> Vec<DryRunRecord> {
-    let mut v = vec!["-d"];
-    v.extend_from_slice(args);
-    let o = run(&v, &[]);
-    assert!(o.status.success(), "{v:?}: {}", stderr(&o));
-    read_probes(&o.stdout)
+    read_probes(&output_ok(&mut synsurvey_cmd(&[&["-d"], args].concat())).stdout)
 }
 
 type Pair = (String, u16);
@@ -71,12 +62,13 @@ fn random_pairs(count: usize, ports: &[u16], seed: u64) -> Vec<(Ipv4Addr, u16)> 
     out
 }
 
-fn write_pairs(path: &Path, pairs: &[(Ipv4Addr, u16)]) {
+/// Writes `pairs` as the pairs list `pairs.txt` in `dir`, and returns its path.
+fn write_pairs(dir: &Path, pairs: &[(Ipv4Addr, u16)]) -> PathBuf {
     let mut text = String::from("# address,port\n");
     for (a, p) in pairs {
         text.push_str(&format!("{a},{p}\n"));
     }
-    std::fs::write(path, text).unwrap();
+    write_file(dir, "pairs.txt", text)
 }
 
 fn set_of(pairs: &[(Ipv4Addr, u16)]) -> BTreeSet<Pair> {
@@ -97,11 +89,9 @@ fn pairs_of_addresses_times_ports_probe_as_addresses_with_p() {
     // Any order, a duplicate, comments: the list is sorted and deduplicated.
     product.reverse();
     product.push(product[7]);
-    let pairs_file = dir.path().join("pairs.txt");
-    write_pairs(&pairs_file, &product);
-    let addr_file = dir.path().join("addrs.txt");
+    let pairs_file = write_pairs(dir.path(), &product);
     let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
-    std::fs::write(&addr_file, text).unwrap();
+    let addr_file = write_file(dir.path(), "addrs.txt", text);
     let (pf, af) = (pairs_file.to_str().unwrap(), addr_file.to_str().unwrap());
 
     let from_pairs = dry(&["-I", pf, "-e", "77", "-T", "2"]);
@@ -127,8 +117,7 @@ fn pairs_resume_and_a_changed_list_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ports: Vec<u16> = (1000..1100).collect();
     let pairs = random_pairs(3000, &ports, 11);
-    let pf = dir.path().join("pairs.txt");
-    write_pairs(&pf, &pairs);
+    let pf = write_pairs(dir.path(), &pairs);
     let pf = pf.to_str().unwrap();
     let whole = dry(&["-I", pf, "-T", "3"]);
     assert_eq!(whole.len(), 3000);
@@ -140,17 +129,12 @@ fn pairs_resume_and_a_changed_list_is_refused() {
     let ck = dir.path().join("scan.ckpt");
     let out = dir.path().join("out.json");
     let (ck_s, out_s) = (ck.to_str().unwrap(), out.to_str().unwrap());
-    let o = run(
-        &["-d", "-I", pf, "-T", "3", "--checkpoint", ck_s, "-o", out_s],
-        &[("SYNSURVEY_TEST_STOP_AFTER", "700")],
-    );
-    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    let o = Command::new(BIN)
-        .args(["--resume", ck_s])
-        .stdin(Stdio::null())
+    let o = synsurvey_cmd(&["-d", "-I", pf, "-T", "3", "--checkpoint", ck_s, "-o", out_s])
+        .env("SYNSURVEY_TEST_STOP_AFTER", "700")
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    output_ok(&mut offline(&["--resume", ck_s]));
     let both = read_probes(&std::fs::read(&out).unwrap());
     assert_eq!(
         both.iter().map(pair).collect::<BTreeSet<_>>(),
@@ -159,12 +143,8 @@ fn pairs_resume_and_a_changed_list_is_refused() {
     assert!(both.len() <= 3000 + 3 * 256, "{} probes", both.len());
 
     // Another list under the same name: refused, naming the file.
-    write_pairs(Path::new(pf), &pairs[1..]);
-    let o = Command::new(BIN)
-        .args(["--resume", ck_s])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    write_pairs(dir.path(), &pairs[1..]);
+    let o = offline(&["--resume", ck_s]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("changed since the scan started"),
@@ -176,12 +156,8 @@ fn pairs_resume_and_a_changed_list_is_refused() {
 #[test]
 fn ipv6_pairs() {
     let dir = tempfile::tempdir().unwrap();
-    let pf = dir.path().join("pairs6.txt");
-    std::fs::write(
-        &pf,
-        "[2001:2::1]:80\n2001:2::5,443   # comma form\n[2001:2::1]:22\n[2001:2::1]:80\n",
-    )
-    .unwrap();
+    let text = "[2001:2::1]:80\n2001:2::5,443   # comma form\n[2001:2::1]:22\n[2001:2::1]:80\n";
+    let pf = write_file(dir.path(), "pairs6.txt", text);
     let probes = dry(&["-I", pf.to_str().unwrap(), "-T", "2"]);
     let got: BTreeSet<Pair> = probes.iter().map(pair).collect();
     let want: BTreeSet<Pair> = [("2001:2::1", 22), ("2001:2::1", 80), ("2001:2::5", 443)]
@@ -219,11 +195,10 @@ fn bad_pair_lists_exit_2_naming_the_line() {
         ("[2001:2::1]:80\n[2001:2::2]:http\n", &[], "line 2: \"http\" is not a port"),
     ];
     for (i, (text, extra, want)) in cases.iter().enumerate() {
-        let f = dir.path().join(format!("bad{i}.txt"));
-        std::fs::write(&f, text).unwrap();
-        let mut args = vec!["-d", "-I", f.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let o = run(&args, &[]);
+        let f = write_file(dir.path(), &format!("bad{i}.txt"), text);
+        let o = synsurvey_cmd(&[&["-d", "-I", f.to_str().unwrap()], *extra].concat())
+            .output()
+            .unwrap();
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{text:?}: {e}");
         assert!(o.stdout.is_empty(), "{text:?}");
@@ -246,11 +221,7 @@ const PAIR_RULES: &str = "table netdev pairs {
 
 /// The pairs in the target's `seen` set.
 fn seen_pairs(tb: &Testbed) -> BTreeSet<Pair> {
-    let o = tb
-        .exec_tgt(["nft", "-j", "list", "set", "netdev", "pairs", "seen"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = output_ok(&mut tb.exec_tgt(words("nft -j list set netdev pairs seen")));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mut out = BTreeSet::new();
     for item in v["nftables"].as_array().unwrap() {
@@ -277,19 +248,11 @@ fn hundred_thousand_pairs_find_exactly_the_open_pairs() {
         ports: listened.clone(),
         ..Default::default()
     });
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), PAIR_RULES).unwrap();
-    let st = tb
-        .exec_tgt(["nft", "-f"])
-        .arg(file.path())
-        .status()
-        .unwrap();
-    assert!(st.success(), "nft -f {PAIR_RULES}");
+    nft_load(&tb, PAIR_RULES);
 
     let pairs = random_pairs(100_000, &ports, 2026);
     let dir = tempfile::tempdir().unwrap();
-    let pf = dir.path().join("pairs.txt");
-    write_pairs(&pf, &pairs);
+    let pf = write_pairs(dir.path(), &pairs);
     let open: BTreeSet<Pair> = pairs
         .iter()
         .filter(|(a, p)| u32::from(*a) < 0xc612_4000 && listened.contains(p))
@@ -297,19 +260,11 @@ fn hundred_thousand_pairs_find_exactly_the_open_pairs() {
         .collect();
     assert!(open.len() > 5000, "{} open pairs", open.len());
 
-    let s = Scan::new(&[
-        "-I",
-        pf.to_str().unwrap(),
-        "-r",
-        "25000",
-        "--max-net-rate",
-        "0",
-        "-c",
-        "2",
-        "-T",
-        "2",
-    ])
-    .run(&tb);
+    let args = words_then(
+        "-r 25000 --max-net-rate 0 -c 2 -T 2 -I",
+        &[pf.to_str().unwrap()],
+    );
+    let s = Scan::new(&args).run(&tb);
     let found: BTreeSet<Pair> = s
         .lines
         .iter()

@@ -9,6 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
+use common::live::open_hosts;
 use common::*;
 use synsurvey::wire::tcp::{Options, TcpOption};
 
@@ -140,11 +141,8 @@ fn zmap_fixture_is_zmaps_sets() {
 #[test]
 fn each_option_set_on_the_wire_and_finds_the_open_set() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts {
-        open: OPEN.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    });
     let open: BTreeSet<Ipv4Addr> = OPEN.iter().map(|s| s.parse().unwrap()).collect();
+    let tb = Testbed::up(open_hosts(&open));
     let zmap = zmap_probes();
     for set in ["default", "windows", "linux", "bsd", "smallest-probes"] {
         let mut args = vec![TARGETS, "-p", "80", "-c", "1", "-r", "1000"];
@@ -232,12 +230,8 @@ fn each_option_set_on_the_wire_and_finds_the_open_set() {
 fn ipv6_probes_carry_zmaps_options() {
     require_privileges!("create a network-namespace testbed");
     let open = ["2001:2::1", "2001:2::6", "2001:2::b"];
-    let tb = Testbed::up(TestbedOpts {
-        ipv6: true,
-        open: open.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    });
     let want: BTreeSet<std::net::Ipv6Addr> = open.iter().map(|s| s.parse().unwrap()).collect();
+    let tb = Testbed::up(open_hosts(&want));
     // Ethernet, 40-byte IPv6, TCP.
     const TCP6: usize = 14 + 40;
     for (set, options) in [

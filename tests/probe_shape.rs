@@ -11,6 +11,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use common::live::words_then;
 use common::*;
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
@@ -99,10 +100,8 @@ fn scan_and_capture(tb: &Testbed, targets: &str, open: &[IpAddr], args: &[&str])
         SCAN_ADDR.into()
     };
     let cap = tb.capture_tcp();
-    let mut all = vec![targets, "-p", "80", "-r", "3000", "-c", "1"];
-    all.extend(["--max-net-rate", "0"]);
-    all.extend_from_slice(args);
-    let scan = Scan::new(&all).run(tb);
+    let all = words_then("-p 80 -r 3000 -c 1 --max-net-rate 0", &[targets]);
+    let scan = Scan::new(&[&all[..], args].concat()).run(tb);
     let segs = segments(&cap.stop_frames());
     let syn = TcpFlags::SYN;
     let synack = TcpFlags::SYN | TcpFlags::ACK;
@@ -156,16 +155,10 @@ fn scan_and_capture(tb: &Testbed, targets: &str, open: &[IpAddr], args: &[&str])
     }
 }
 
-fn v4_testbed(open: &[IpAddr]) -> Testbed {
+/// A testbed of the family of `open` (all of one family) where exactly `open` answers.
+fn testbed(open: &[IpAddr]) -> Testbed {
     Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    })
-}
-
-fn v6_testbed(open: &[IpAddr]) -> Testbed {
-    Testbed::up(TestbedOpts {
-        ipv6: true,
+        ipv6: open.iter().any(IpAddr::is_ipv6),
         open: open.iter().map(|a| a.to_string()).collect(),
         ..Default::default()
     })
@@ -193,31 +186,27 @@ fn check_attribution(seen: &Seen, uri: &str) {
     assert_eq!(seen.scan.meta["config"]["probe_attribution"], uri);
 }
 
+/// IPv4 and IPv6 alike: every probe carries the attribution, and the open set is found.
 #[test]
-fn attribution_is_in_every_probe_and_the_open_set_is_found_v4() {
-    require_privileges!("create a network-namespace testbed");
-    let open = open_v4(18);
-    let tb = v4_testbed(&open);
-    // Without a value: the probing.txt URI of the source address (RFC 9511, section 5).
-    let seen = scan_and_capture(&tb, "198.18.0.0/24", &open, &["--probe-attribution"]);
-    assert_eq!(seen.syns.len(), 256);
-    check_attribution(&seen, "https://198.19.0.1/.well-known/probing.txt");
-    // A URI of the operator's own.
-    let uri = "mailto:scan-team@example.org";
-    let flag = format!("--probe-attribution={uri}");
-    let seen = scan_and_capture(&tb, "198.18.0.0/24", &open, &[&flag]);
-    check_attribution(&seen, uri);
-    assert_eq!(seen.synacks.len(), open.len());
-}
-
-#[test]
-fn attribution_is_in_every_probe_and_the_open_set_is_found_v6() {
-    require_privileges!("create an IPv6 network-namespace testbed");
-    let open = open_v6(18);
-    let tb = v6_testbed(&open);
-    let seen = scan_and_capture(&tb, "2001:2::/120", &open, &["--probe-attribution"]);
-    assert_eq!(seen.syns.len(), 256);
-    check_attribution(&seen, "https://[2001:2:0:ff::1]/.well-known/probing.txt");
+fn attribution_is_in_every_probe_and_the_open_set_is_found() {
+    require_privileges!("create IPv4 and IPv6 network-namespace testbeds");
+    let families = [
+        (open_v4(18), "198.18.0.0/24", "https://198.19.0.1"),
+        (open_v6(18), "2001:2::/120", "https://[2001:2:0:ff::1]"),
+    ];
+    for (open, targets, source_uri) in families {
+        let tb = testbed(&open);
+        // Without a value: the probing.txt URI of the source address (RFC 9511, section 5).
+        let seen = scan_and_capture(&tb, targets, &open, &["--probe-attribution"]);
+        assert_eq!(seen.syns.len(), 256);
+        check_attribution(&seen, &format!("{source_uri}/.well-known/probing.txt"));
+        // A URI of the operator's own.
+        let uri = "mailto:scan-team@example.org";
+        let flag = format!("--probe-attribution={uri}");
+        let seen = scan_and_capture(&tb, targets, &open, &[&flag]);
+        check_attribution(&seen, uri);
+        assert_eq!(seen.synacks.len(), open.len());
+    }
 }
 
 /// Without the flag the probe has no data: the default is unchanged.
@@ -225,7 +214,7 @@ fn attribution_is_in_every_probe_and_the_open_set_is_found_v6() {
 fn no_attribution_no_payload() {
     require_privileges!("create a network-namespace testbed");
     let open = open_v4(19);
-    let tb = v4_testbed(&open);
+    let tb = testbed(&open);
     let seen = scan_and_capture(&tb, "198.18.0.0/24", &open, &[]);
     assert!(seen
         .syns
@@ -244,15 +233,12 @@ fn no_attribution_no_payload() {
 fn probe_ttl_is_on_every_probe_v4_and_v6() {
     require_privileges!("create a network-namespace testbed");
     let open = open_v4(20);
-    let tb = v4_testbed(&open);
+    let tb = testbed(&open);
     for bad in ["0", "256", "-3", "ttl"] {
-        let o = tb
-            .exec_scan([synsurvey().to_str().unwrap(), "198.18.0.0/24", "-p", "80"])
-            .args(["--no-default-blocklist", &format!("--probe-ttl={bad}")])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{bad}: {stderr}");
+        let flag = format!("--probe-ttl={bad}");
+        let scan = Scan::new(&["198.18.0.0/24", "-p", "80", &flag]);
+        let Scanned { output, stderr, .. } = scan.raw().may_fail().run(&tb);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains("--probe-ttl"), "{stderr}");
     }
@@ -263,7 +249,7 @@ fn probe_ttl_is_on_every_probe_v4_and_v6() {
     drop(tb);
 
     let open = open_v6(20);
-    let tb = v6_testbed(&open);
+    let tb = testbed(&open);
     let seen = scan_and_capture(&tb, "2001:2::/120", &open, &["--probe-ttl", "255"]);
     assert!(seen.syns.iter().all(|s| s.ttl == 255));
     assert_eq!(seen.scan.meta["config"]["probe_ttl"], 255);

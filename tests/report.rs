@@ -9,6 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::live::{offline, output_ok, write_file};
 use common::*;
 use image::RgbImage;
 use synsurvey::report::map::{rate_colour, UNTARGETED};
@@ -20,32 +21,17 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn report(args: &[&Path]) -> Output {
-    let mut cmd = Command::new(synsurvey());
-    cmd.arg("report");
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.stdin(Stdio::null()).output().unwrap()
+    offline(&["report"]).args(args).output().unwrap()
 }
 
 /// Runs `synsurvey report RESULTS -m META [-u CSV] -o OUT` and returns the page.
 fn make_report(results: &Path, meta: &Path, status: Option<&Path>, out: &Path) -> String {
-    let mut cmd = Command::new(synsurvey());
-    cmd.arg("report")
-        .arg(results)
-        .arg("-m")
-        .arg(meta)
-        .arg("-o")
-        .arg(out);
+    let mut cmd = offline(&["report"]);
+    cmd.arg(results).arg("-m").arg(meta).arg("-o").arg(out);
     if let Some(s) = status {
         cmd.arg("-u").arg(s);
     }
-    let o = cmd.output().unwrap();
-    assert!(
-        o.status.success(),
-        "report: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    output_ok(&mut cmd);
     std::fs::read_to_string(out).unwrap()
 }
 
@@ -69,22 +55,14 @@ fn assert_self_contained(html: &str) {
 #[test]
 fn report_tolerates_sparse_metadata_and_reads_zmaps_status_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
     // Metadata with little in it: the targets, a contact, and a field of the future.
-    std::fs::write(
-        &meta,
-        r#"{"config":{"target_args":["198.18.0.0/20"],"default_blocklist":false,
+    let meta_text = r#"{"config":{"target_args":["198.18.0.0/20"],"default_blocklist":false,
             "contact":"scans@example.org <ops>","blocklist_sha256":"abc123"},
-            "some_future_field":{"x":1}}"#,
-    )
-    .unwrap();
-    let results = dir.path().join("results.json");
-    std::fs::write(
-        &results,
-        "{\"saddr\":\"198.18.2.1\",\"classification\":\"synack\",\"success\":true,\"rtt_us\":150}\n\
-         {\"saddr\":\"198.18.3.1\",\"classification\":\"rst\",\"success\":false,\"rtt_us\":90}\n",
-    )
-    .unwrap();
+            "some_future_field":{"x":1}}"#;
+    let meta = write_file(dir.path(), "meta.json", meta_text);
+    let results_text = "{\"saddr\":\"198.18.2.1\",\"classification\":\"synack\",\"success\":true,\"rtt_us\":150}\n\
+         {\"saddr\":\"198.18.3.1\",\"classification\":\"rst\",\"success\":false,\"rtt_us\":90}\n";
+    let results = write_file(dir.path(), "results.json", results_text);
     let out = dir.path().join("report.html");
     let html = make_report(&results, &meta, Some(&fixture("zmap-status.csv")), &out);
     assert_self_contained(&html);
@@ -106,14 +84,13 @@ fn report_tolerates_sparse_metadata_and_reads_zmaps_status_columns() {
 #[test]
 fn report_of_a_tiny_scan_is_a_table() {
     let dir = tempfile::tempdir().unwrap();
-    let meta = dir.path().join("meta.json");
-    std::fs::write(
-        &meta,
-        r#"{"config":{"target_args":["198.18.7.0/28"],"default_blocklist":false}}"#,
-    )
-    .unwrap();
-    let results = dir.path().join("results.json");
-    std::fs::write(&results, "{\"saddr\":\"198.18.7.3\",\"success\":true}\n").unwrap();
+    let meta_text = r#"{"config":{"target_args":["198.18.7.0/28"],"default_blocklist":false}}"#;
+    let meta = write_file(dir.path(), "meta.json", meta_text);
+    let results = write_file(
+        dir.path(),
+        "results.json",
+        "{\"saddr\":\"198.18.7.3\",\"success\":true}\n",
+    );
     let html = make_report(&results, &meta, None, &dir.path().join("r.html"));
     assert!(!html.contains("id=\"map\""), "a /28 gets no map");
     // One row for the /24: 16 targeted, 1 hit.
@@ -124,42 +101,20 @@ fn report_of_a_tiny_scan_is_a_table() {
 #[test]
 fn report_refuses_bad_inputs_with_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let good_meta = dir.path().join("meta.json");
-    std::fs::write(&good_meta, r#"{"config":{}}"#).unwrap();
-    let good_results = dir.path().join("results.json");
-    std::fs::write(&good_results, "").unwrap();
-    let junk = dir.path().join("junk.txt");
-    std::fs::write(&junk, "not json at all\n").unwrap();
+    let good_meta = write_file(dir.path(), "meta.json", r#"{"config":{}}"#);
+    let good_results = write_file(dir.path(), "results.json", "");
+    let junk = write_file(dir.path(), "junk.txt", "not json at all\n");
     let out = dir.path().join("r.html");
     let missing = dir.path().join("missing.json");
+    let (m, u, o) = (Path::new("-m"), Path::new("-u"), Path::new("-o"));
     let cases: [(&[&Path], &str); 4] = [
+        (&[&good_results, m, &missing, o, &out], "-m/--metadata-file"),
+        (&[&junk, m, &good_meta, o, &out], "RESULTS"),
         (
-            &[
-                &good_results,
-                Path::new("-m"),
-                &missing,
-                Path::new("-o"),
-                &out,
-            ],
-            "-m/--metadata-file",
-        ),
-        (
-            &[&junk, Path::new("-m"), &good_meta, Path::new("-o"), &out],
-            "RESULTS",
-        ),
-        (
-            &[
-                &good_results,
-                Path::new("-m"),
-                &good_meta,
-                Path::new("-u"),
-                &junk,
-                Path::new("-o"),
-                &out,
-            ],
+            &[&good_results, m, &good_meta, u, &junk, o, &out],
             "time-elapsed",
         ),
-        (&[&good_results, Path::new("-o"), &out], "--metadata-file"),
+        (&[&good_results, o, &out], "--metadata-file"),
     ];
     for (args, needle) in cases {
         let o = report(args);
@@ -281,12 +236,9 @@ fn hilbert_d2xy(n: u32, d: u32) -> (u32, u32) {
 fn report_of_a_testbed_scan_shows_its_map_in_a_browser() {
     require_privileges!("scan a namespace testbed, and run chromium in an empty namespace");
     // Ground truth: /24 number 2 all open, number 5 half open, number 9 a /28 open.
+    let open = ["198.18.2.0/24", "198.18.5.0/25", "198.18.9.0/28"];
     let tb = Testbed::up(TestbedOpts {
-        open: vec![
-            "198.18.2.0/24".into(),
-            "198.18.5.0/25".into(),
-            "198.18.9.0/28".into(),
-        ],
+        open: open.map(String::from).to_vec(),
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -296,16 +248,10 @@ fn report_of_a_testbed_scan_shows_its_map_in_a_browser() {
     );
     let (results_s, meta_s) = (results.to_str().unwrap(), meta.to_str().unwrap());
     let scan = words("198.18.0.0/20 -p 80 -r 5000 -c 1 -q -e 7 --contact report-test@example.org");
-    let purpose = [
-        "--purpose",
-        "testing the report",
-        "-o",
-        results_s,
-        "-m",
-        meta_s,
-    ];
-    let o = Scan::new(&[&scan[..], &purpose].concat()).run(&tb).output;
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let purpose = ["--purpose", "testing the report"];
+    let files = ["-o", results_s, "-m", meta_s];
+    // The runner asserts that the scan succeeded.
+    Scan::new(&[&scan[..], &purpose, &files].concat()).run(&tb);
     let hits = read_lines(&std::fs::read(&results).unwrap())
         .iter()
         .filter(|l| l.success)
@@ -352,12 +298,8 @@ fn report_of_a_testbed_scan_shows_its_map_in_a_browser() {
     assert!(full[0] > 200 && full[1] > 200 && full[2] < 100, "{full:?}");
 
     // The console check can fail: a page that logs is caught.
-    let noisy = dir.path().join("noisy.html");
-    std::fs::write(
-        &noisy,
-        "<!DOCTYPE html><p>x</p><script>console.error('caught')</script>",
-    )
-    .unwrap();
+    let noisy_page = "<!DOCTYPE html><p>x</p><script>console.error('caught')</script>";
+    let noisy = write_file(dir.path(), "noisy.html", noisy_page);
     let (console, _) = browse(&noisy, dir.path());
     assert!(console.iter().any(|l| l.contains("caught")), "{console:?}");
 }

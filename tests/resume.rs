@@ -9,13 +9,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
+use common::live::{
+    fetch_when_up, interrupt_after_a_save, offline, open_hosts, words_then, write_file,
+};
 use common::*;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");
 /// `scan::MAX_BATCH`: the most probes a sender hands to the kernel at once.
 const MAX_BATCH: usize = 256;
 
@@ -30,7 +31,7 @@ fn run(args: &[&str]) -> Output {
 
 /// Runs the scanner with `args` and nothing else.
 fn run_bare(args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = offline(&[]);
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(&a) = it.next() {
@@ -42,10 +43,7 @@ fn run_bare(args: &[&str]) -> Output {
             _ => rest.push(a),
         }
     }
-    cmd.args(rest)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run synsurvey")
+    cmd.args(rest).output().expect("cannot run synsurvey")
 }
 
 const STOP_AFTER: &str = "<stop after>";
@@ -401,28 +399,6 @@ fn resumed(ck: &str, args: &[&str]) -> Scan {
     Scan::new(&[&["--resume", ck], args].concat()).bare()
 }
 
-/// Runs `scan` and interrupts it with SIGINT once its checkpoint `ck` records more than
-/// `sent` packets: a save is about a second into the run, whatever the machine's load.
-fn interrupt_after_a_save(tb: &Testbed, scan: Scan, ck: &Path, sent: u64) {
-    let mut running = scan.may_fail().spawn(tb);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let saved = || {
-        std::fs::read(ck)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|c| c["totals"]["packets_sent"].as_u64())
-            .is_some_and(|n| n > sent)
-    };
-    while !saved() {
-        assert!(Instant::now() < deadline, "no checkpoint saved");
-        assert!(running.try_wait().is_none(), "the scan ended early");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    signal(running.id(), libc::SIGINT);
-    let o = running.wait().output;
-    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-}
-
 fn sent(ck: &Path) -> u64 {
     checkpoint(ck)["totals"]["packets_sent"].as_u64().unwrap()
 }
@@ -484,10 +460,7 @@ fn each_probed_once(syns: &[SeenSyn], ck: &Path) {
 fn live_scan_interrupted_then_resumed_probes_everything_once() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/20", 200, 31);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
+    let tb = Testbed::up(open_hosts(&open));
     let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("scan.ckpt");
@@ -497,17 +470,7 @@ fn live_scan_interrupted_then_resumed_probes_everything_once() {
         out1.to_str().unwrap(),
         out2.to_str().unwrap(),
     );
-    let scan = [
-        "198.18.0.0/20",
-        "-p",
-        "80",
-        "-T",
-        "2",
-        "-e",
-        "77",
-        "-c",
-        "1",
-    ];
+    let scan = words("198.18.0.0/20 -p 80 -T 2 -e 77 -c 1");
 
     // Uninterrupted, for comparison.
     let full = live(&[&scan[..], &["-r", "8000"]].concat()).run(&tb);
@@ -563,33 +526,23 @@ fn notice_page_is_served_during_the_scan_only() {
     // Cannot bind (not an address of the scanner): refused before any probe.
     let cap = tb.capture_syns();
     let bad_bind = ["--notice-http", "198.19.99.99:8080"];
-    let args = [
-        &["198.18.0.0/24", "-p", "80", "--contact", contact][..],
-        &bad_bind,
-    ];
-    let o = live(&args.concat()).raw().may_fail().run(&tb).output;
+    let args = words_then("198.18.0.0/24 -p 80 --contact", &[contact]);
+    let o = live(&[&args[..], &bad_bind].concat())
+        .raw()
+        .may_fail()
+        .run(&tb)
+        .output;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("--notice-http: cannot serve on 198.19.99.99:8080"));
     assert!(cap.stop().is_empty(), "nothing sent");
 
-    let scan = live(
-        &[
-            &["198.18.0.0/21", "-p", "80", "-r", "700", "-c", "0"][..],
-            &["--contact", contact, "--purpose", purpose],
-            &["--notice-http", "198.19.0.1:8080"],
-        ]
-        .concat(),
-    )
-    .spawn(&tb);
+    let args = words_then(
+        "198.18.0.0/21 -p 80 -r 700 -c 0 --notice-http 198.19.0.1:8080 --contact",
+        &[contact, "--purpose", purpose],
+    );
+    let scan = live(&args).spawn(&tb);
     let url = format!("http://{SCAN_ADDR}:8080/");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let page = loop {
-        match tb.fetch(&url) {
-            Ok(p) => break p,
-            Err(e) if Instant::now() > deadline => panic!("no notice page: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
+    let page = fetch_when_up(&tb, &url);
     assert!(page.contains(contact), "{page}");
     assert!(
         page.contains("Measuring &lt;TCP&gt; reachability &amp; churn"),
@@ -617,21 +570,19 @@ fn resume_accepts_an_updated_opt_out_list() {
     let dir = tempfile::tempdir().unwrap();
     let (ck, out) = (dir.path().join("scan.ckpt"), dir.path().join("out.json"));
     let (ck_s, out_s) = (ck.to_str().unwrap(), out.to_str().unwrap());
-    let list = dir.path().join("optout.txt");
-    let list_s = list.to_str().unwrap();
-    std::fs::write(&list, "198.18.0.0/24\n").unwrap();
-    let scan = ["-d", "198.18.0.0/22", "-p", "80", "-b", list_s];
-    let mut first = scan.to_vec();
-    first.extend_from_slice(&[
-        "-e",
-        "9",
-        "--checkpoint",
-        ck_s,
-        STOP_AFTER,
-        "300",
-        "-o",
-        out_s,
-    ]);
+    let list = write_file(dir.path(), "optout.txt", "198.18.0.0/24\n");
+    let first = words_then(
+        "-d 198.18.0.0/22 -p 80 -e 9 -b",
+        &[
+            list.to_str().unwrap(),
+            "--checkpoint",
+            ck_s,
+            STOP_AFTER,
+            "300",
+            "-o",
+            out_s,
+        ],
+    );
     let o = run(&first);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     let part1 = probes(&out).len();

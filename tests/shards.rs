@@ -8,38 +8,29 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use common::live::{capture_each_scanner, open_hosts, three_scanner_hosts, words_then, write_file};
 use common::*;
 
 /// Shard `shard` of 3 of the scan of 198.18.0.0/18, port 80, at 8000 pps with seed
 /// `seed`, from scanner namespace `shard + 1`, with `list` as its blocklist file.
 fn shard_scan(shard: u8, seed: &str, list: &Path, more: &[&str]) -> Scan {
     let shard_s = shard.to_string();
-    let mut args = vec!["198.18.0.0/18", "-p", "80", "-e", seed, "--shards", "3"];
-    args.extend_from_slice(&["--shard", &shard_s, "-r", "8000"]);
-    args.extend_from_slice(&["-b", list.to_str().unwrap()]);
-    args.extend_from_slice(more);
-    Scan::new(&args).scanner(shard + 1)
+    let args = words_then(
+        "198.18.0.0/18 -p 80 --shards 3 -r 8000 -e",
+        &[seed, "--shard", &shard_s, "-b", list.to_str().unwrap()],
+    );
+    Scan::new(&[&args[..], more].concat()).scanner(shard + 1)
 }
 
 #[test]
 fn three_hosts_three_shards_cover_everything_once() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/18", 1500, 11);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        scanners: 3,
-        ..Default::default()
-    });
-    let caps: Vec<_> = (1..=3)
-        .map(|k| tb.capture_syns_on(&format!("veth{k}")))
-        .collect();
+    let tb = three_scanner_hosts(open_hosts(&open));
+    let caps = capture_each_scanner(&tb, 3);
     let dir = tempfile::tempdir().unwrap();
-    let blocklist = dir.path().join("optout.txt");
-    std::fs::write(
-        &blocklist,
-        "# the same opt-out list on every host\n198.18.63.0/24\n",
-    )
-    .unwrap();
+    let list = "# the same opt-out list on every host\n198.18.63.0/24\n";
+    let blocklist = write_file(dir.path(), "optout.txt", list);
     let scans: Vec<_> = (0..3u8)
         .map(|shard| {
             // Different thread counts per host: the split does not depend on them.
@@ -102,9 +93,7 @@ fn shards_with_different_opt_out_versions_still_cover_everything_once() {
         scanners: 3,
         ..Default::default()
     });
-    let caps: Vec<_> = (1..=3)
-        .map(|k| tb.capture_syns_on(&format!("veth{k}")))
-        .collect();
+    let caps = capture_each_scanner(&tb, 3);
     let dir = tempfile::tempdir().unwrap();
     // Three versions: the list grew, then an entry was withdrawn and another came in.
     let versions = [
@@ -122,8 +111,8 @@ fn shards_with_different_opt_out_versions_still_cover_everything_once() {
     };
     let scans: Vec<_> = (0..3u8)
         .map(|shard| {
-            let list = dir.path().join(format!("optout{shard}.txt"));
-            std::fs::write(&list, versions[usize::from(shard)]).unwrap();
+            let name = format!("optout{shard}.txt");
+            let list = write_file(dir.path(), &name, versions[usize::from(shard)]);
             shard_scan(shard, "77", &list, &["-c", "0.5", "-o", "/dev/null"]).spawn(&tb)
         })
         .collect();

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::live::{capture_each_scanner, open_hosts, three_scanner_hosts};
 use common::*;
 use serde_json::Value;
 
@@ -144,6 +145,19 @@ impl Slurm {
     }
 
     /// `scontrol show job -o ID` as KEY=VALUE pairs (empty once Slurm forgot the job).
+    /// The log of the merge job `id` of the survey in `dir`, once the job has ended in
+    /// `state` with exit code `exit` (as `scontrol` shows them: `"COMPLETED", "0:0"`).
+    fn merge_log(&self, dir: &Path, id: &str, state: &str, exit: &str) -> String {
+        let log = std::fs::read_to_string(dir.join(format!("logs/merge-{id}.log"))).unwrap();
+        let job = self.job(id);
+        assert_eq!(
+            (job["JobState"].as_str(), job["ExitCode"].as_str()),
+            (state, exit),
+            "{log}"
+        );
+        log
+    }
+
     fn job(&self, id: &str) -> BTreeMap<String, String> {
         let o = self
             .cmd("scontrol")
@@ -382,13 +396,7 @@ fn mismatched_seed_fails_the_merge(slurm: &Slurm, tb: &Testbed) {
     let conf2 = survey_conf(tb, dir2, "8675309", 6000, Some("7"));
     let (_, merge2) = submit(slurm, &conf2);
     slurm.wait_idle();
-    let log2 = std::fs::read_to_string(dir2.join(format!("logs/merge-{merge2}.log"))).unwrap();
-    let job = slurm.job(&merge2);
-    assert_eq!(
-        (job["JobState"].as_str(), job["ExitCode"].as_str()),
-        ("FAILED", "1:0"),
-        "{log2}"
-    );
+    let log2 = slurm.merge_log(dir2, &merge2, "FAILED", "1:0");
     let named = format!(
         "shard 2 ({}): mismatched: another scan: seed 7 (others: 8675309)",
         dir2.join("meta-2.json").display()
@@ -400,15 +408,9 @@ fn mismatched_seed_fails_the_merge(slurm: &Slurm, tb: &Testbed) {
 #[test]
 fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     let open = random_subset("198.18.0.0/18", 1200, 33);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        scanners: 3,
-        ..Default::default()
-    });
+    let tb = three_scanner_hosts(open_hosts(&open));
     let tb_name = tb.name.clone();
-    let caps: Vec<_> = (1..=3)
-        .map(|k| tb.capture_syns_on(&format!("veth{k}")))
-        .collect();
+    let caps = capture_each_scanner(&tb, 3);
     let mut slurm = Slurm::start();
     let survey = tempfile::tempdir().unwrap();
     let dir = survey.path();
@@ -421,13 +423,7 @@ fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     let seen: Vec<Vec<SeenSyn>> = caps.into_iter().map(|c| c.stop()).collect();
 
     let logs = dir.join("logs");
-    let merge_log = std::fs::read_to_string(logs.join(format!("merge-{merge}.log"))).unwrap();
-    let job = slurm.job(&merge);
-    assert_eq!(
-        (job["JobState"].as_str(), job["ExitCode"].as_str()),
-        ("COMPLETED", "0:0"),
-        "{merge_log}"
-    );
+    let merge_log = slurm.merge_log(dir, &merge, "COMPLETED", "0:0");
     assert!(merge_log.contains("complete: 3 of 3 shards"), "{merge_log}");
     let task1_log = std::fs::read_to_string(logs.join(format!("shard-{array}_1.log"))).unwrap();
     let starts: Vec<&str> = task1_log

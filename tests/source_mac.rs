@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
+use common::live::{nft_load, offline, open_hosts, words_then};
 use common::*;
 
 const MAC: &str = "02:00:5e:10:00:01";
@@ -16,35 +15,18 @@ const MAC: &str = "02:00:5e:10:00:01";
 fn probes_carry_the_source_mac_and_find_the_open_set() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/22", 60, 19);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
+    let tb = Testbed::up(open_hosts(&open));
     // Ground truth on the target side, before the target's own rules: SYNs by source MAC.
     let rules = format!(
         "table netdev srcmac {{\n chain in {{\n  type filter hook ingress device {TGT_IFACE} priority -500;\n  \
          ether saddr {MAC} tcp flags & (syn | ack) == syn counter comment \"src-mac\"\n  \
          tcp flags & (syn | ack) == syn counter comment \"all-syns\"\n }}\n}}\n"
     );
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &rules).unwrap();
-    let st = tb
-        .exec_tgt(["nft", "-f"])
-        .arg(file.path())
-        .status()
-        .unwrap();
-    assert!(st.success(), "nft -f {rules}");
-    let s = Scan::new(&[
-        "198.18.0.0/22",
-        "-p",
-        "80",
-        "-r",
-        "20000",
-        "-c",
-        "1",
-        "--source-mac",
-        MAC,
-    ])
+    nft_load(&tb, &rules);
+    let s = Scan::new(&words_then(
+        "198.18.0.0/22 -p 80 -r 20000 -c 1 --source-mac",
+        &[MAC],
+    ))
     .run(&tb);
     assert_eq!(
         addrs_of::<std::net::Ipv4Addr>(&s.lines, "synack"),
@@ -64,12 +46,11 @@ fn bad_source_macs_exit_2() {
         ("01:00:5e:00:00:01", "group (multicast) address"),
         ("00:00:00:00:00:00", "is no address"),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_synsurvey"))
-            .args(["-d", "-p", "80", "--no-default-blocklist", "198.18.0.0/30"])
-            .args(["--source-mac", mac])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let args = words_then(
+            "-d -p 80 --no-default-blocklist 198.18.0.0/30 --source-mac",
+            &[mac],
+        );
+        let o = offline(&args).output().unwrap();
         let e = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{mac}: {e}");
         assert!(o.stdout.is_empty());

@@ -10,12 +10,14 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::Path;
-use std::time::{Duration, Instant};
+
+use common::live::{
+    interrupt_after_a_save, offline, open_hosts, output_ok, run_captured, words_then,
+};
+use synsurvey::validate::DropReason;
 
 use common::{
-    addrs_of, random_subset, read_probes, require_privileges, signal, synsurvey, Scan, SeenSyn,
-    Testbed, TestbedOpts,
+    addrs_of, random_subset, read_probes, require_privileges, words, Scan, SeenSyn, Testbed,
 };
 
 /// The eight sources: 198.19.100.10 to 198.19.100.17.
@@ -28,23 +30,12 @@ fn sources() -> Vec<Ipv4Addr> {
 /// Assigns `addrs` to the scan namespace's interface and routes 198.19.100.0/24 back to
 /// it from the target namespace: the sources are this (namespaced) host's own.
 fn own_sources(tb: &Testbed, addrs: &[Ipv4Addr]) {
-    let ok = |mut c: std::process::Command| {
-        let o = c.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
     for a in addrs {
-        ok(tb.exec_scan(["ip", "addr", "add", &format!("{a}/32"), "dev", "veth0"]));
+        output_ok(&mut tb.exec_scan(["ip", "addr", "add", &format!("{a}/32"), "dev", "veth0"]));
     }
-    ok(tb.exec_tgt([
-        "ip",
-        "route",
-        "add",
-        "198.19.100.0/24",
-        "via",
-        "198.19.0.1",
-        "dev",
-        "veth1",
-    ]));
+    output_ok(&mut tb.exec_tgt(words(
+        "ip route add 198.19.100.0/24 via 198.19.0.1 dev veth1",
+    )));
 }
 
 /// Which source each target address was probed from; panics if one target was probed
@@ -67,32 +58,10 @@ fn source_of(syns: &[SeenSyn]) -> BTreeMap<Ipv4Addr, Ipv4Addr> {
 fn eight_sources_share_the_targets_evenly() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/16", 300, 5);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ports: vec![80],
-        ..Default::default()
-    });
+    let tb = Testbed::up(open_hosts(&open));
     own_sources(&tb, &sources());
-    let cap = tb.capture_syns();
-    let scanned = Scan::new(&[
-        "198.18.0.0/16",
-        "-p",
-        "80,81",
-        "-P",
-        "2",
-        "-S",
-        SOURCES,
-        "-e",
-        "11",
-        "-r",
-        "60000",
-        "--max-net-rate",
-        "0",
-        "-c",
-        "2",
-    ])
-    .run(&tb);
-    let syns = cap.stop();
+    let args = "198.18.0.0/16 -p 80,81 -P 2 -e 11 -r 60000 --max-net-rate 0 -c 2 -S";
+    let (scanned, syns) = run_captured(&tb, Scan::new(&words_then(args, &[SOURCES])));
     let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
     assert_eq!(addrs_of::<Ipv4Addr>(&scanned.lines, "synack"), want);
     assert!(
@@ -138,28 +107,9 @@ fn eight_sources_share_the_targets_evenly() {
         *on_wire.entry(s.saddr).or_default() += 1;
     }
     assert_eq!(counted, on_wire);
-    assert_eq!(m["validation_failures"]["wrong_destination"], 0);
-    assert_eq!(m["validation_failures"]["ack_mismatch"], 0);
-}
-
-/// Runs `scan` and interrupts it with SIGINT once its checkpoint `ck` records a save.
-fn interrupt_after_a_save(tb: &Testbed, scan: Scan, ck: &Path) {
-    let mut running = scan.may_fail().spawn(tb);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let saved = || {
-        std::fs::read(ck)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|c| c["totals"]["packets_sent"].as_u64())
-            .is_some_and(|n| n > 0)
-    };
-    while !saved() {
-        assert!(Instant::now() < deadline, "no checkpoint saved");
-        assert!(running.try_wait().is_none(), "the scan ended early");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    signal(running.id(), libc::SIGINT);
-    assert_eq!(running.wait().output.status.code(), Some(130));
+    let acc = scanned.accounting();
+    assert_eq!(acc.drops(DropReason::WrongDestination), 0);
+    assert_eq!(acc.drops(DropReason::AckMismatch), 0);
 }
 
 /// A single run, two shards and a run interrupted and resumed (`--resume FILE` alone)
@@ -169,28 +119,16 @@ fn shards_and_resumes_choose_the_same_source() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/20", 150, 9);
     let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
+    let tb = Testbed::up(open_hosts(&open));
     own_sources(&tb, &sources());
-    let scan = [
-        "198.18.0.0/20",
-        "-p",
-        "80",
-        "-S",
-        "198.19.100.10-198.19.100.13,198.19.100.14/31,198.19.100.16,198.19.100.17",
-        "-e",
-        "23",
-        "-c",
-        "1",
-        "--max-net-rate",
-        "0",
-    ];
+    let list = "198.19.100.10-198.19.100.13,198.19.100.14/31,198.19.100.16,198.19.100.17";
+    let scan = words_then(
+        "198.18.0.0/20 -p 80 -e 23 -c 1 --max-net-rate 0 -S",
+        &[list],
+    );
 
-    let cap = tb.capture_syns();
-    let single = Scan::new(&[&scan[..], &["-r", "8000"]].concat()).run(&tb);
-    let single_map = source_of(&cap.stop());
+    let (single, syns) = run_captured(&tb, Scan::new(&[&scan[..], &["-r", "8000"]].concat()));
+    let single_map = source_of(&syns);
     assert_eq!(single_map.len(), 4096);
     assert_eq!(addrs_of::<Ipv4Addr>(&single.lines, "synack"), want);
 
@@ -215,21 +153,12 @@ fn shards_and_resumes_choose_the_same_source() {
     let out = dir.path().join("out.json");
     let (ck_s, out_s) = (ck.to_str().unwrap(), out.to_str().unwrap());
     let cap = tb.capture_syns();
-    let first = [
-        &scan[..],
-        &[
-            "-r",
-            "1000",
-            "--checkpoint",
-            ck_s,
-            "-o",
-            out_s,
-            "-q",
-            "--no-default-blocklist",
-        ],
-    ]
-    .concat();
-    interrupt_after_a_save(&tb, Scan::new(&first).bare(), &ck);
+    let run1 = words_then(
+        "-r 1000 -q --no-default-blocklist --checkpoint",
+        &[ck_s, "-o", out_s],
+    );
+    let first = [&scan[..], &run1].concat();
+    interrupt_after_a_save(&tb, Scan::new(&first).bare(), &ck, 0);
     let out2 = dir.path().join("out2.json");
     let resumed = Scan::new(&["--resume", ck_s, "-r", "8000", "-o", out2.to_str().unwrap()])
         .bare()
@@ -250,7 +179,7 @@ fn shards_and_resumes_choose_the_same_source() {
     assert_eq!(o.output.status.code(), Some(2));
     assert_eq!(
         o.stderr,
-        format!("synsurvey: --resume: -S {SOURCES} differs from the checkpoint's 198.19.100.10-198.19.100.13,198.19.100.14/31,198.19.100.16,198.19.100.17\n")
+        format!("synsurvey: --resume: -S {SOURCES} differs from the checkpoint's {list}\n")
     );
 }
 
@@ -258,26 +187,9 @@ fn shards_and_resumes_choose_the_same_source() {
 /// source of the list, all probes to one address from one source, every source in use.
 #[test]
 fn ipv6_sources_in_a_dry_run() {
-    let out = std::process::Command::new(synsurvey())
-        .args([
-            "-d",
-            "-q",
-            "--no-default-blocklist",
-            "2001:2::/116",
-            "-p",
-            "80,443",
-            "-S",
-            "2001:2:0:ff::1:10-2001:2:0:ff::1:13,2001:2:0:ff::2:0/127",
-            "-e",
-            "5",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let list = "2001:2:0:ff::1:10-2001:2:0:ff::1:13,2001:2:0:ff::2:0/127";
+    let args = "-d -q --no-default-blocklist 2001:2::/116 -p 80,443 -e 5 -S";
+    let out = output_ok(&mut offline(&words_then(args, &[list])));
     let probes = read_probes(&out.stdout);
     assert_eq!(probes.len(), 4096 * 2);
     let list: BTreeSet<Ipv6Addr> = [
@@ -310,23 +222,13 @@ fn ipv6_sources_in_a_dry_run() {
 fn a_foreign_source_is_used_with_a_warning() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/24", 20, 3);
-    let tb = Testbed::up(TestbedOpts {
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
+    let tb = Testbed::up(open_hosts(&open));
     // 198.19.100.10 is the host's; 198.19.100.99 only routed to it.
     own_sources(&tb, &sources()[..1]);
-    let cap = tb.capture_syns();
-    let s = Scan::new(&[
-        "198.18.0.0/24",
-        "-p",
-        "80",
-        "-S",
-        "198.19.100.10,198.19.100.99",
-        "-c",
-        "1",
-    ])
-    .run(&tb);
+    let scan = Scan::new(&words(
+        "198.18.0.0/24 -p 80 -S 198.19.100.10,198.19.100.99 -c 1",
+    ));
+    let (s, syns) = run_captured::<Ipv4Addr>(&tb, scan);
     assert!(
         s.stderr.contains(
             "warning: -S/--source-ip: 1 of 2 source addresses are not addresses of this host (first: 198.19.100.99)"
@@ -334,7 +236,7 @@ fn a_foreign_source_is_used_with_a_warning() {
         "{}",
         s.stderr
     );
-    let used: BTreeSet<Ipv4Addr> = cap.stop().iter().map(|s| s.saddr).collect();
+    let used: BTreeSet<Ipv4Addr> = syns.iter().map(|s| s.saddr).collect();
     assert_eq!(used.len(), 2);
     let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
     assert_eq!(addrs_of::<Ipv4Addr>(&s.lines, "synack"), want);
@@ -346,43 +248,24 @@ fn a_foreign_source_is_used_with_a_warning() {
 fn four_ipv6_sources_find_the_open_set() {
     require_privileges!("create a network-namespace testbed");
     let open = common::random_subset6("2001:2::/116", 100, 4);
-    let tb = Testbed::up(TestbedOpts {
-        ipv6: true,
-        open: open.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
-    let ok = |mut c: std::process::Command| {
-        let o = c.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
+    let tb = Testbed::up(open_hosts(&open));
     let list: Vec<Ipv6Addr> = (0x10..=0x13)
         .map(|i| Ipv6Addr::new(0x2001, 2, 0, 0xff, 0, 0, 1, i))
         .collect();
     for a in &list {
         let a = format!("{a}/128");
-        ok(tb.exec_scan(["ip", "-6", "addr", "add", &a, "dev", "veth0", "nodad"]));
+        output_ok(&mut tb.exec_scan(["ip", "-6", "addr", "add", &a, "dev", "veth0", "nodad"]));
     }
-    let back = ["ip", "-6", "route", "add", "2001:2:0:ff::1:0/112"];
-    ok(tb.exec_tgt([&back[..], &["via", "2001:2:0:ff::1", "dev", "veth1"]].concat()));
-    let cap = tb.capture_syns();
-    let s = Scan::new(&[
-        "2001:2::/116",
-        "-p",
-        "80",
-        "-S",
-        "2001:2:0:ff::1:10-2001:2:0:ff::1:13",
-        "--max-net-rate",
-        "0",
-        "-r",
-        "8000",
-        "-c",
-        "1",
-    ])
-    .run(&tb);
+    let back = "ip -6 route add 2001:2:0:ff::1:0/112 via 2001:2:0:ff::1 dev veth1";
+    output_ok(&mut tb.exec_tgt(words(back)));
+    let sources = "2001:2:0:ff::1:10-2001:2:0:ff::1:13";
+    let args = "2001:2::/116 -p 80 --max-net-rate 0 -r 8000 -c 1 -S";
+    let scan = Scan::new(&words_then(args, &[sources]));
+    let (s, syns) = run_captured::<Ipv6Addr>(&tb, scan);
     let want: BTreeSet<Ipv6Addr> = open.iter().copied().collect();
     assert_eq!(addrs_of::<Ipv6Addr>(&s.lines, "synack"), want);
     let mut map: BTreeMap<Ipv6Addr, Ipv6Addr> = BTreeMap::new();
-    for syn in cap.stop6() {
+    for syn in syns {
         if let Some(prev) = map.insert(syn.daddr, syn.saddr) {
             assert_eq!(prev, syn.saddr, "{} from two sources", syn.daddr);
         }

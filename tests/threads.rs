@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 
+use common::live::{offline, output_ok};
 use common::*;
 
 /// The CPUs this test process may run on, from its affinity list in /proc.
@@ -41,21 +42,14 @@ fn cpu_list(n: usize) -> Option<String> {
     })
 }
 
-/// Runs `taskset -c CPUS synsurvey ARGS` and checks it succeeded.
+/// Runs `taskset -c CPUS synsurvey ARGS` (taskset: util-linux) and checks it succeeded.
 fn pinned(cpus: &str, args: &[&str]) -> Output {
-    let out = Command::new("taskset")
-        .args(["-c", cpus])
-        .arg(synsurvey())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run taskset (util-linux)");
-    assert!(
-        out.status.success(),
-        "taskset -c {cpus} synsurvey {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    output_ok(
+        Command::new("taskset")
+            .args(["-c", cpus])
+            .arg(synsurvey())
+            .args(args),
+    )
 }
 
 /// The sender threads that printed probes in a dry run's output.
@@ -136,9 +130,7 @@ fn a_resumed_scan_keeps_the_threads_of_its_checkpoint() {
     all.dedup();
     assert_eq!(all.len(), 256, "every target once across the two runs");
     // -T that disagrees with the checkpoint is refused, naming the flag.
-    let forced = Command::new(synsurvey())
-        .args(DRY)
-        .args(["--resume", ck, "-T", "1"])
+    let forced = offline(&[DRY, &["--resume", ck, "-T", "1"]].concat())
         .output()
         .unwrap();
     assert_eq!(forced.status.code(), Some(2));

@@ -1700,3 +1700,4 @@ pub fn random_subset6(cidr: &str, count: usize, seed: u64) -> Vec<Ipv6Addr> {
     }
     seen.into_iter().map(Ipv6Addr::from).collect()
 }
+pub mod live;
