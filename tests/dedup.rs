@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use common::accounting::Replies;
-use common::live::{output_ok, words_then};
+use common::live::words_then;
+use common::output_ok;
 use common::*;
 
 /// The target network and ports: 64 addresses × 4,096 ports = 262,144 targets, i.e. four

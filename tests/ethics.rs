@@ -10,8 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::live::{fetch_when_up, offline, output_ok, run_captured, words_then, write_file};
+use common::live::{fetch_when_up, run_captured, words_then, write_file};
 use common::*;
+use common::{offline, output_ok};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_synsurvey");

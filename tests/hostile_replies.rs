@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::live::{open_hosts, words_then, write_file};
+use common::live::{words_then, write_file};
 use common::*;
 use forge::{in_netns, mac_of, Forge, Syn, Wire};
 use serde_json::Value;
@@ -152,7 +152,7 @@ fn forged_replies_are_counted_and_never_reported() {
     let blocked = Ipv4Addr::new(198, 18, 60, 77);
     let tb = Testbed::up(TestbedOpts {
         silent: vec!["198.18.60.192/26".into()],
-        ..open_hosts(&open)
+        ..TestbedOpts::open(&open)
     });
     let scanner_mac = mac_of(&tb.scan_ns(), SCAN_IFACE);
     let dir = tempfile::tempdir().unwrap();
@@ -285,7 +285,7 @@ fn flood_of_forged_replies() {
     require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let open = random_subset("198.18.128.0/18", 1000, 12);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let scanner_mac = mac_of(&tb.scan_ns(), SCAN_IFACE);
     let args = words("198.18.128.0/18 -p 80 -r 20000 -s 40000-40099 -c 1");
     let open: BTreeSet<Ipv4Addr> = open.into_iter().collect();

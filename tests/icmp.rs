@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use common::live::{open_hosts, words_then};
+use common::live::words_then;
 use common::*;
 use forge::{in_netns, mac_of, quoted_probe, Wire};
 use serde_json::Value;
@@ -29,7 +29,7 @@ fn in_unreach(a: Ipv4Addr) -> bool {
 fn testbed(open: &[Ipv4Addr]) -> Testbed {
     Testbed::up(TestbedOpts {
         unreach: vec![UNREACH.into()],
-        ..open_hosts(open)
+        ..TestbedOpts::open(open)
     })
 }
 

@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::live::{
-    assert_opt_out_honoured, capture_each_scanner, now, offline, open_hosts, output_ok, replace,
-    run_captured, run_captured_while, three_scanner_hosts, two_probes_find_all_but_the_twice_lost,
-    words_then, write_file,
+    assert_opt_out_honoured, capture_each_scanner, now, replace, run_captured, run_captured_while,
+    three_scanner_hosts, two_probes_find_all_but_the_twice_lost, words_then, write_file,
 };
 use common::*;
+use common::{offline, output_ok};
 use serde_json::Value;
 
 fn ip6(s: &str) -> Ipv6Addr {
@@ -93,7 +93,7 @@ fn finds_exactly_the_open_set_on_a_112_across_two_ports() {
         .into_iter()
         .filter(|a| a.segments()[7] < 0xff00)
         .collect();
-    let mut o = open_hosts(&open);
+    let mut o = TestbedOpts::open(&open);
     o.silent = vec![silent.into()];
     o.ports = vec![80, 443];
     let tb = Testbed::up(o);
@@ -144,7 +144,7 @@ fn hitlist_of_100000_from_a_file_and_from_stdin() {
         .collect();
     assert!(!off_list.is_empty());
     let all_open: Vec<Ipv6Addr> = open.iter().chain(&off_list).copied().collect();
-    let tb = Testbed::up(open_hosts(&all_open));
+    let tb = Testbed::up(TestbedOpts::open(&all_open));
     let dir = tempfile::tempdir().unwrap();
     let file = write_hitlist(dir.path(), &list, 9);
     let text = std::fs::read(&file).unwrap();
@@ -192,7 +192,7 @@ fn rsts_and_unreachables_are_classified() {
     // 2001:2::/120: ::00-::3f hold the open hosts, ::40-::7f are silent, ::80-::bf answer
     // ICMPv6 address unreachable, the rest RST.
     let open: Vec<Ipv6Addr> = random_subset6("2001:2::/122", 20, 4);
-    let mut o = open_hosts(&open);
+    let mut o = TestbedOpts::open(&open);
     o.silent = vec!["2001:2::40/122".into()];
     o.unreach = vec!["2001:2::80/122".into()];
     let tb = Testbed::up(o);
@@ -260,7 +260,10 @@ fn one_percent_loss_with_two_probes_finds_all_but_the_twice_lost() {
 #[test]
 fn opt_out_reloaded_mid_scan_is_honoured_on_the_wire() {
     require_privileges!("create an IPv6 network-namespace testbed");
-    let tb = Testbed::up(open_hosts::<Ipv6Addr>(&[]));
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("optout.txt");
     // Not empty: an entry outside the scan, so the file is an IPv6 list from the start.
@@ -299,7 +302,7 @@ fn three_hosts_three_shards_partition_a_hitlist() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let list = random_subset6("2001:2::/64", 12_000, 6);
     let open: Vec<Ipv6Addr> = list.iter().step_by(97).copied().collect();
-    let tb = three_scanner_hosts(open_hosts(&open));
+    let tb = three_scanner_hosts(TestbedOpts::open(&open));
     let dir = tempfile::tempdir().unwrap();
     let file = write_hitlist(dir.path(), &list, 10);
     let caps = capture_each_scanner(&tb, 3);
@@ -358,7 +361,7 @@ fn scan_interrupted_then_resumed_probes_every_listed_address() {
     require_privileges!("create an IPv6 network-namespace testbed");
     let list = random_subset6("2001:2::/64", 6000, 7);
     let open: Vec<Ipv6Addr> = list.iter().step_by(37).copied().collect();
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let dir = tempfile::tempdir().unwrap();
     let file = write_hitlist(dir.path(), &list, 11);
     let ck = dir.path().join("scan.ckpt");
@@ -507,7 +510,10 @@ fn sub_prefix_form_probes_one_address_in_each_120() {
 #[test]
 fn bad_input_exits_2_before_any_probe() {
     require_privileges!("create an IPv6 network-namespace testbed");
-    let tb = Testbed::up(open_hosts::<Ipv6Addr>(&[]));
+    let tb = Testbed::up(TestbedOpts {
+        ipv6: true,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let bad_list = write_file(
         dir.path(),
@@ -547,7 +553,7 @@ fn bad_input_exits_2_before_any_probe() {
 #[test]
 fn the_builtin_blocklist_keeps_the_benchmarking_prefix() {
     require_privileges!("create an IPv6 network-namespace testbed");
-    let tb = Testbed::up(open_hosts(&[ip6("2001:2::1")]));
+    let tb = Testbed::up(TestbedOpts::open(&[ip6("2001:2::1")]));
     // Bare: the runner would add --no-default-blocklist.
     let r = Scan::new(&["-q", "2001:2::/120", "-p", "80"])
         .bare()

@@ -178,7 +178,7 @@ fn tagged_syns(pcap: &[u8]) -> Vec<TaggedFrame> {
 /// testbed.
 fn vlan_scan<A>(cidr: &str, addrs: usize, vid: u16, open: &[A]) -> Testbed
 where
-    A: FamilyAddr + ToString + Into<IpAddr>,
+    A: FamilyAddr + std::fmt::Display + Into<IpAddr>,
 {
     let tb = Testbed::up(TestbedOpts {
         vlan: Some(vid),

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::live::{open_hosts, run_captured, two_probes_find_all_but_the_twice_lost, words_then};
+use common::live::{run_captured, two_probes_find_all_but_the_twice_lost, words_then};
 use common::*;
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ fn finds_exactly_the_open_addresses() {
     require_privileges!("create a network-namespace testbed");
     // The open addresses are outside the silent /24.
     let open = random_subset("198.18.0.0/21", 300, 1);
-    let mut o = open_hosts(&open);
+    let mut o = TestbedOpts::open(&open);
     o.silent = vec!["198.18.15.0/24".into()];
     let tb = Testbed::up(o);
     let (lines, meta, _) = scan(&tb, &words("198.18.0.0/20 -p 80 -r 20000 -c 1"));
@@ -61,7 +61,7 @@ fn finds_exactly_the_open_addresses() {
 fn all_responses_classifies_rsts() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.4.0/25", 20, 2);
-    let mut o = open_hosts(&open);
+    let mut o = TestbedOpts::open(&open);
     o.silent = vec!["198.18.4.128/26".into()];
     let tb = Testbed::up(o);
     let (lines, _, _) = scan(
@@ -86,7 +86,7 @@ fn all_responses_classifies_rsts() {
 fn several_ports_at_once() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.8.0/24", 30, 3);
-    let mut o = open_hosts(&open);
+    let mut o = TestbedOpts::open(&open);
     o.ports = vec![80, 443];
     let tb = Testbed::up(o);
     let (lines, meta, _) = scan(
@@ -129,7 +129,7 @@ fn loss_with_two_probes_keeps_recall() {
 fn cooldown_catches_delayed_replies() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.32.0/24", 40, 5);
-    let mut o = open_hosts(&open);
+    let mut o = TestbedOpts::open(&open);
     o.delay_ms = Some(500);
     let tb = Testbed::up(o);
     // A flood into one /24 on purpose (our own namespace): the ceiling is off.
@@ -149,7 +149,7 @@ fn cooldown_catches_delayed_replies() {
 fn blocklisted_addresses_are_never_probed() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.40.0/22", 100, 6);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let dir = tempfile::tempdir().unwrap();
     let blocked: Vec<Ipv4Addr> = open.iter().step_by(5).copied().collect();
     let list = dir.path().join("optout.txt");
@@ -252,7 +252,7 @@ fn highest_rate_still_finds_everything() {
     require_privileges!("create a network-namespace testbed");
     let _guard = exclusive();
     let open = random_subset("198.18.128.0/17", 3000, 7);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let (lines, meta, _) = scan(&tb, &words("198.18.128.0/17 -p 80 -r 0 -T 2 -c 2"));
     let found = addrs_of(&lines, "synack");
     assert!(found.is_subset(&set(&open)));
@@ -272,7 +272,7 @@ fn highest_rate_still_finds_everything() {
 #[test]
 fn sigint_leaves_valid_output_and_metadata() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(open_hosts(&random_subset("198.18.0.0/16", 2000, 8)));
+    let tb = Testbed::up(TestbedOpts::open(&random_subset("198.18.0.0/16", 2000, 8)));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
     let meta = dir.path().join("meta.json");
@@ -304,7 +304,7 @@ fn sigint_leaves_valid_output_and_metadata() {
 fn synack_after_rst_from_the_same_target_is_reported() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.7.0/24", 40, 97);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     // The target resets the first SYN to each address, then lets the listener answer.
     let nft = "table ip first_rst { \
         set reset_once { type ipv4_addr; flags dynamic; size 65536; }; \

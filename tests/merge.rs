@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::live::{offline, open_hosts, three_scanner_hosts};
+use common::live::three_scanner_hosts;
+use common::offline;
 use common::*;
 use serde_json::Value;
 
@@ -327,7 +328,7 @@ fn other_seed_is_mismatched(tb: &Testbed, dir: &Path, blocklist: &Path) {
 #[test]
 fn merge_proves_coverage_of_live_shards_and_removes_resume_repeats() {
     let open = random_subset("198.18.0.0/18", 1500, 21);
-    let tb = three_scanner_hosts(open_hosts(&open));
+    let tb = three_scanner_hosts(TestbedOpts::open(&open));
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| -> PathBuf { dir.path().join(name) };
     let merge_in = |words: &str| merge_words(dir.path(), words);

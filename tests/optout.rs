@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use common::live::{
-    assert_opt_out_honoured, late, now, offline, output_ok, replace, run_captured_while,
-    words_then, write_file,
+    assert_opt_out_honoured, late, now, replace, run_captured_while, words_then, write_file,
 };
 use common::*;
+use common::{offline, output_ok};
 
 /// A fresh testbed and an opt-out list (a blocklist file) that holds `text`.
 fn setup(text: &str) -> (Testbed, tempfile::TempDir, PathBuf) {

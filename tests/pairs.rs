@@ -14,8 +14,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::live::{nft_load, offline, output_ok, words_then, write_file};
+use common::live::{nft_load, words_then, write_file};
 use common::*;
+use common::{offline, output_ok};
 
 /// `synsurvey --no-default-blocklist ARGS`, sending nothing (dry runs, resumes of them).
 fn synsurvey_cmd(args: &[&str]) -> Command {

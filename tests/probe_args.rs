@@ -9,7 +9,6 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-use common::live::open_hosts;
 use common::*;
 use synsurvey::wire::tcp::{Options, TcpOption};
 
@@ -142,7 +141,7 @@ fn zmap_fixture_is_zmaps_sets() {
 fn each_option_set_on_the_wire_and_finds_the_open_set() {
     require_privileges!("create a network-namespace testbed");
     let open: BTreeSet<Ipv4Addr> = OPEN.iter().map(|s| s.parse().unwrap()).collect();
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let zmap = zmap_probes();
     for set in ["default", "windows", "linux", "bsd", "smallest-probes"] {
         let mut args = vec![TARGETS, "-p", "80", "-c", "1", "-r", "1000"];
@@ -231,7 +230,7 @@ fn ipv6_probes_carry_zmaps_options() {
     require_privileges!("create a network-namespace testbed");
     let open = ["2001:2::1", "2001:2::6", "2001:2::b"];
     let want: BTreeSet<std::net::Ipv6Addr> = open.iter().map(|s| s.parse().unwrap()).collect();
-    let tb = Testbed::up(open_hosts(&want));
+    let tb = Testbed::up(TestbedOpts::open(&want));
     // Ethernet, 40-byte IPv6, TCP.
     const TCP6: usize = 14 + 40;
     for (set, options) in [

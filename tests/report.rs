@@ -9,8 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::live::{offline, output_ok, write_file};
+use common::live::write_file;
 use common::*;
+use common::{offline, output_ok};
 use image::RgbImage;
 use synsurvey::report::map::{rate_colour, UNTARGETED};
 

@@ -11,9 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use common::live::{
-    fetch_when_up, interrupt_after_a_save, offline, open_hosts, words_then, write_file,
-};
+use common::live::{fetch_when_up, interrupt_after_a_save, words_then, write_file};
+use common::offline;
 use common::*;
 use serde_json::Value;
 
@@ -31,7 +30,7 @@ fn run(args: &[&str]) -> Output {
 
 /// Runs the scanner with `args` and nothing else.
 fn run_bare(args: &[&str]) -> Output {
-    let mut cmd = offline(&[]);
+    let mut cmd = offline::<[&str; 0], &str>([]);
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(&a) = it.next() {
@@ -460,7 +459,7 @@ fn each_probed_once(syns: &[SeenSyn], ck: &Path) {
 fn live_scan_interrupted_then_resumed_probes_everything_once() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/20", 200, 31);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("scan.ckpt");

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use common::live::{capture_each_scanner, open_hosts, three_scanner_hosts, words_then, write_file};
+use common::live::{capture_each_scanner, three_scanner_hosts, words_then, write_file};
 use common::*;
 
 /// Shard `shard` of 3 of the scan of 198.18.0.0/18, port 80, at 8000 pps with seed
@@ -26,7 +26,7 @@ fn shard_scan(shard: u8, seed: &str, list: &Path, more: &[&str]) -> Scan {
 fn three_hosts_three_shards_cover_everything_once() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/18", 1500, 11);
-    let tb = three_scanner_hosts(open_hosts(&open));
+    let tb = three_scanner_hosts(TestbedOpts::open(&open));
     let caps = capture_each_scanner(&tb, 3);
     let dir = tempfile::tempdir().unwrap();
     let list = "# the same opt-out list on every host\n198.18.63.0/24\n";

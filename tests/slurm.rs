@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::live::{capture_each_scanner, open_hosts, three_scanner_hosts};
+use common::live::{capture_each_scanner, three_scanner_hosts};
 use common::*;
 use serde_json::Value;
 
@@ -408,7 +408,7 @@ fn mismatched_seed_fails_the_merge(slurm: &Slurm, tb: &Testbed) {
 #[test]
 fn job_array_survives_a_requeue_and_the_merge_proves_coverage() {
     let open = random_subset("198.18.0.0/18", 1200, 33);
-    let tb = three_scanner_hosts(open_hosts(&open));
+    let tb = three_scanner_hosts(TestbedOpts::open(&open));
     let tb_name = tb.name.clone();
     let caps = capture_each_scanner(&tb, 3);
     let mut slurm = Slurm::start();

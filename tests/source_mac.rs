@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::live::{nft_load, offline, open_hosts, words_then};
+use common::live::{nft_load, words_then};
+use common::offline;
 use common::*;
 
 const MAC: &str = "02:00:5e:10:00:01";
@@ -15,7 +16,7 @@ const MAC: &str = "02:00:5e:10:00:01";
 fn probes_carry_the_source_mac_and_find_the_open_set() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/22", 60, 19);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     // Ground truth on the target side, before the target's own rules: SYNs by source MAC.
     let rules = format!(
         "table netdev srcmac {{\n chain in {{\n  type filter hook ingress device {TGT_IFACE} priority -500;\n  \

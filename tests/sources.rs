@@ -11,13 +11,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use common::live::{
-    interrupt_after_a_save, offline, open_hosts, output_ok, run_captured, words_then,
-};
+use common::live::{interrupt_after_a_save, run_captured, words_then};
 use synsurvey::validate::DropReason;
 
 use common::{
-    addrs_of, random_subset, read_probes, require_privileges, words, Scan, SeenSyn, Testbed,
+    addrs_of, offline, output_ok, random_subset, read_probes, require_privileges, words, Scan,
+    SeenSyn, Testbed, TestbedOpts,
 };
 
 /// The eight sources: 198.19.100.10 to 198.19.100.17.
@@ -58,7 +57,7 @@ fn source_of(syns: &[SeenSyn]) -> BTreeMap<Ipv4Addr, Ipv4Addr> {
 fn eight_sources_share_the_targets_evenly() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/16", 300, 5);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     own_sources(&tb, &sources());
     let args = "198.18.0.0/16 -p 80,81 -P 2 -e 11 -r 60000 --max-net-rate 0 -c 2 -S";
     let (scanned, syns) = run_captured(&tb, Scan::new(&words_then(args, &[SOURCES])));
@@ -119,7 +118,7 @@ fn shards_and_resumes_choose_the_same_source() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/20", 150, 9);
     let want: BTreeSet<Ipv4Addr> = open.iter().copied().collect();
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     own_sources(&tb, &sources());
     let list = "198.19.100.10-198.19.100.13,198.19.100.14/31,198.19.100.16,198.19.100.17";
     let scan = words_then(
@@ -222,7 +221,7 @@ fn ipv6_sources_in_a_dry_run() {
 fn a_foreign_source_is_used_with_a_warning() {
     require_privileges!("create a network-namespace testbed");
     let open = random_subset("198.18.0.0/24", 20, 3);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     // 198.19.100.10 is the host's; 198.19.100.99 only routed to it.
     own_sources(&tb, &sources()[..1]);
     let scan = Scan::new(&words(
@@ -248,7 +247,7 @@ fn a_foreign_source_is_used_with_a_warning() {
 fn four_ipv6_sources_find_the_open_set() {
     require_privileges!("create a network-namespace testbed");
     let open = common::random_subset6("2001:2::/116", 100, 4);
-    let tb = Testbed::up(open_hosts(&open));
+    let tb = Testbed::up(TestbedOpts::open(&open));
     let list: Vec<Ipv6Addr> = (0x10..=0x13)
         .map(|i| Ipv6Addr::new(0x2001, 2, 0, 0xff, 0, 0, 1, i))
         .collect();

@@ -8,8 +8,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 
-use common::live::{offline, output_ok};
 use common::*;
+use common::{offline, output_ok};
 
 /// The CPUs this test process may run on, from its affinity list in /proc.
 fn allowed_cpus() -> Vec<u32> {

@@ -9,53 +9,25 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Display;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::str::FromStr;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{
-    addrs_of, signal, synsurvey, words, Capture, Running, Scan, Scanned, SeenSyn, Testbed,
-    TestbedOpts,
+    addrs_of, output_ok, signal, words, Capture, FamilyAddr, Running, Scan, Scanned, SeenSyn,
+    Testbed, TestbedOpts,
 };
 
-/// An address family of the testbed, named by its address type: whether the testbed is an
-/// IPv6 one, and how a capture reads the SYNs of the family.
-pub trait Host: Copy + Display + FromStr + Ord {
-    /// The testbed of this family is an IPv6 one ([`TestbedOpts::ipv6`]).
-    const IPV6: bool;
-    /// Stops `cap` and returns the SYNs of this family it saw, in capture order.
-    fn syns(cap: Capture<'_>) -> Vec<SeenSyn<Self>>;
-}
+/// An address of either family, as the live helpers need it: [`FamilyAddr`] (which family,
+/// and how a capture reads its SYNs) that prints and orders.
+pub trait Host: FamilyAddr + Display + Ord {}
 
-impl Host for Ipv4Addr {
-    const IPV6: bool = false;
-    fn syns(cap: Capture<'_>) -> Vec<SeenSyn<Self>> {
-        cap.stop()
-    }
-}
-
-impl Host for Ipv6Addr {
-    const IPV6: bool = true;
-    fn syns(cap: Capture<'_>) -> Vec<SeenSyn<Self>> {
-        cap.stop6()
-    }
-}
-
-/// A testbed of the family of `A` where exactly the hosts `open` answer SYN-ACK (on the
-/// default ports unless the caller sets others); every other field is the default.
-pub fn open_hosts<'a, A: Host + 'a>(open: impl IntoIterator<Item = &'a A>) -> TestbedOpts {
-    TestbedOpts {
-        ipv6: A::IPV6,
-        open: open.into_iter().map(A::to_string).collect(),
-        ..Default::default()
-    }
-}
+impl<A: FamilyAddr + Display + Ord> Host for A {}
 
 /// The testbed of the sharding tests: three scanner hosts, each on its own link to the
 /// target (see [`Testbed::exec_scanner`]), and a target network as `target` describes it
-/// (usually [`open_hosts`]).
+/// (usually [`TestbedOpts::open`]).
 pub fn three_scanner_hosts(target: TestbedOpts) -> Testbed {
     Testbed::up(TestbedOpts {
         scanners: 3,
@@ -82,7 +54,7 @@ pub fn run_captured_while<A: Host, T>(
     let running = scan.spawn(tb);
     let t = during(&running, &cap);
     let scanned = running.wait();
-    (scanned, A::syns(cap), t)
+    (scanned, cap.stop_of::<A>(), t)
 }
 
 /// A command line: the words of `line` (as [`super::words`] splits them), then `more`, the
@@ -99,31 +71,6 @@ pub fn capture_each_scanner(tb: &Testbed, n: u8) -> Vec<Capture<'_>> {
     (1..=n)
         .map(|k| tb.capture_syns_on(&format!("veth{k}")))
         .collect()
-}
-
-/// Runs `cmd` to its end with no standard input; panics with its standard error unless it
-/// exits 0.
-pub fn output_ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// `synsurvey ARGS` in the test's own namespace, for what sends nothing (dry runs,
-/// subcommands, bad input), with no standard input: run it with [`output_ok`] where it must
-/// succeed, with `.output()` where its failure is the test.
-pub fn offline(args: &[&str]) -> Command {
-    let mut cmd = Command::new(synsurvey());
-    cmd.args(args).stdin(Stdio::null());
-    cmd
 }
 
 /// Loads the nftables ruleset `rules` (`nft -f` syntax) into the target namespace of `tb`.
@@ -240,7 +187,7 @@ where
 {
     let tb = Testbed::up(TestbedOpts {
         loss_pct: Some(1.0),
-        ..open_hosts(open)
+        ..TestbedOpts::open(open)
     });
     let r = Scan::new(&words(args)).run(&tb);
     let found = addrs_of::<A>(&r.lines, "synack");

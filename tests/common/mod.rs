@@ -170,8 +170,8 @@ impl Default for TestbedOpts {
 impl TestbedOpts {
     /// The default testbed on which the addresses or CIDRs `open` answer: an IPv6 one
     /// if they are IPv6 (written with a `:`).
-    pub fn open<A: ToString>(open: &[A]) -> TestbedOpts {
-        let open: Vec<String> = open.iter().map(ToString::to_string).collect();
+    pub fn open<A: ToString>(open: impl IntoIterator<Item = A>) -> TestbedOpts {
+        let open: Vec<String> = open.into_iter().map(|a| a.to_string()).collect();
         TestbedOpts {
             ipv6: open.iter().any(|a| a.contains(':')),
             open,
@@ -1301,11 +1301,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    Command::new(synsurvey())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run synsurvey")
+    offline(args).output().expect("cannot run synsurvey")
+}
+
+/// `synsurvey ARGS` in the test's own namespace, for what sends nothing (dry runs,
+/// subcommands, bad input), with no standard input: run it with [`output_ok`] where it must
+/// succeed, with `.output()` (or [`run_synsurvey`]) where its failure is the test.
+pub fn offline<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(synsurvey());
+    cmd.args(args).stdin(Stdio::null());
+    cmd
 }
 
 /// Runs synsurvey with `args` (as [`run_synsurvey`]), which it must refuse as a usage
