@@ -12,6 +12,12 @@
 //! batch leaves at once, one for the lag allowed before the schedule moves. (Allowing no
 //! lag would lose every wake-up delay, and the average rate with it, on a busy machine.)
 //!
+//! The schedule begins with the first batch, not with `start`: a sender whose first batch
+//! leaves late (its thread started on a busy machine, sockets still opening) moves the
+//! whole schedule by that delay, so the gap between its first and second packet is one
+//! interval like every other. Catching that delay up would put two packets back to back
+//! at the start of every scan on a busy machine (at 5 pps, 1.8 s for 11 packets).
+//!
 //! Long waits sleep; the last stretch (where the scheduler's wake-up latency would make us
 //! late) yields the CPU in a loop.
 
@@ -79,6 +85,11 @@ impl Pacer {
         }
         let due = self.next_due();
         let late = Instant::now().saturating_duration_since(due);
+        if self.sent == 0 && late > Duration::ZERO {
+            // The first batch starts the schedule (see the module docs): nothing to catch up.
+            self.start += late;
+            return true;
+        }
         let slack = Duration::from_nanos((self.batch as f64 * self.interval_ns) as u64);
         if late > slack {
             // Too late to catch up without a burst: move the schedule, keep one batch of lag.
@@ -139,10 +150,11 @@ mod test {
         assert_eq!(p.next_due(), t0 + Duration::from_secs(2));
     }
 
-    /// A pacer of 1000 pps in batches of `batch`, started `ago` with nothing sent, after
-    /// its first wait, which leaves at most one batch (`batch` ms) of lag.
+    /// A pacer of 1000 pps in batches of `batch`, started `ago` with its first batch sent
+    /// then, after its next wait, which leaves at most one batch (`batch` ms) of lag.
     fn after_a_stall(ago: Duration, batch: usize) -> Pacer {
         let mut p = Pacer::with_batch(Some(1000.0), Instant::now() - ago, batch);
+        p.sent(batch as u64);
         assert!(p.wait(None));
         let lag = Instant::now().saturating_duration_since(p.next_due());
         assert!(lag <= Duration::from_millis(batch as u64 + 1), "{lag:?}");
@@ -179,18 +191,33 @@ mod test {
 
     #[test]
     fn lateness_beyond_one_batch_is_skipped_not_caught_up() {
-        // Started 1 s ago with batches of 10: 990 ms late.
+        // Started 1 s ago with batches of 10, the first sent then: 981 ms late.
         let p = after_a_stall(Duration::from_secs(1), 10);
         assert!(
-            p.skipped() >= Duration::from_millis(975),
+            p.skipped() >= Duration::from_millis(960),
             "{:?}",
             p.skipped()
         );
-        // A little lateness (less than a batch) is caught up, not skipped.
-        let t1 = Instant::now() - Duration::from_millis(12);
+        // A little lateness (less than a batch) is caught up, not skipped: the second
+        // batch was due 19 ms after the start, 6 ms ago.
+        let t1 = Instant::now() - Duration::from_millis(25);
         let mut q = Pacer::with_batch(Some(1000.0), t1, 10);
+        q.sent(10);
         assert!(q.wait(None));
         assert_eq!(q.skipped(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_late_start_moves_the_schedule() {
+        // 10 pps, the first packet leaving 150 ms after the start: it goes at once, and the
+        // second is due one interval after it, not 100 ms after the start.
+        let mut p = Pacer::new(Some(10.0), Instant::now() - Duration::from_millis(150));
+        assert!(p.wait(None));
+        let first = Instant::now();
+        p.sent(1);
+        let gap = p.next_due().saturating_duration_since(first);
+        assert!(gap > Duration::from_millis(95), "{gap:?}");
+        assert_eq!(p.skipped(), Duration::ZERO);
     }
 
     #[test]
