@@ -39,6 +39,8 @@ use crate::wire::Link;
 /// An address family's netlink spelling.
 pub trait NetAddr: Copy + Eq + std::fmt::Display + std::fmt::Debug {
     const FAMILY: AddressFamily;
+    /// `0.0.0.0` or `::`.
+    const UNSPECIFIED: Self;
     fn route_addr(self) -> RouteAddress;
     fn from_route(a: &RouteAddress) -> Option<Self>;
     fn neigh_addr(self) -> NeighbourAddress;
@@ -53,6 +55,7 @@ macro_rules! net_addr {
     ($addr:ty, $variant:ident, $list:ident) => {
         impl NetAddr for $addr {
             const FAMILY: AddressFamily = AddressFamily::$variant;
+            const UNSPECIFIED: Self = <$addr>::UNSPECIFIED;
             fn route_addr(self) -> RouteAddress {
                 RouteAddress::$variant(self)
             }
