@@ -122,13 +122,7 @@ impl Unreachable<Ipv4Addr> {
 
     /// As [`Unreachable::parse`], for an IPv4 packet with no link header.
     pub fn parse_ipv4(captured: &[u8]) -> Result<Unreachable> {
-        let ip = Ipv4Packet::new_checked(captured)?;
-        if ip.protocol() != PROTOCOL_ICMP {
-            return Err(Error::Protocol);
-        }
-        if ip.frag_offset() != 0 || ip.more_frags() {
-            return Err(Error::Malformed);
-        }
+        let ip = Ipv4Packet::carrying(captured, PROTOCOL_ICMP)?;
         let icmp = Packet::new_checked(ip.payload())?;
         if icmp.msg_type() != TYPE_UNREACHABLE {
             return Err(Error::Protocol);

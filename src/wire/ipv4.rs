@@ -99,6 +99,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// Reads `captured` as a whole IPv4 packet (not a fragment) carrying `protocol`, as
+    /// every reply the scan reads is: a fragment cannot be validated on its own, and
+    /// replies to SYNs are never fragmented.
+    pub fn carrying(captured: &'a [u8], protocol: u8) -> Result<Self> {
+        let ip = Packet::new_checked(captured)?;
+        if ip.protocol() != protocol {
+            return Err(Error::Protocol);
+        }
+        if ip.frag_offset() != 0 || ip.more_frags() {
+            return Err(Error::Malformed);
+        }
+        Ok(ip)
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets version 4 and the header length in bytes (a multiple of 4).
     pub fn set_version_and_header_len(&mut self, header_len: usize) {

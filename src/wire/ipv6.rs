@@ -101,6 +101,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// Reads `captured` as an IPv6 packet whose upper layer, after any extension
+    /// headers, is `protocol`: the packet and the upper layer's offset in its payload.
+    pub fn carrying(captured: &'a [u8], protocol: u8) -> Result<(Self, usize)> {
+        let ip = Packet::new_checked(captured)?;
+        let (upper, at) = ip.upper_layer()?;
+        if upper != protocol {
+            return Err(Error::Protocol);
+        }
+        Ok((ip, at))
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets version 6, the traffic class and the flow label.
     pub fn set_version_tc_flow(&mut self, traffic_class: u8, flow_label: u32) {

@@ -284,14 +284,7 @@ impl Reply<Ipv4Addr> {
     /// Parses an IPv4 packet (the frame's payload, or all of it on an IP-layer link)
     /// carrying TCP. Never panics on any input.
     pub fn parse_ipv4(captured: &[u8]) -> Result<Reply> {
-        let ip = Ipv4Packet::new_checked(captured)?;
-        if ip.protocol() != ipv4::PROTOCOL_TCP {
-            return Err(Error::Protocol);
-        }
-        if ip.frag_offset() != 0 || ip.more_frags() {
-            // A fragment cannot be validated on its own; replies to SYNs are never fragmented.
-            return Err(Error::Malformed);
-        }
+        let ip = Ipv4Packet::carrying(captured, ipv4::PROTOCOL_TCP)?;
         let segment = ip.payload();
         let tcp = TcpPacket::new_checked(segment)?;
         // The segment's length is known from the IP header even when the capture is cut
@@ -312,20 +305,10 @@ impl Reply<Ipv4Addr> {
 }
 
 impl Reply<Ipv6Addr> {
-    /// Parses an Ethernet frame carrying IPv6, extension headers if any, and TCP.
-    /// Never panics on any input.
-    pub fn parse_v6(frame: &[u8]) -> Result<Reply<Ipv6Addr>> {
-        Self::parse_ipv6(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?)
-    }
-
-    /// Parses an IPv6 packet (no link header) carrying TCP, after any extension headers.
-    /// Never panics on any input.
+    /// Parses an IPv6 packet (no link header) carrying TCP, after any extension headers
+    /// ([`V6::parse_reply`] reads it from an Ethernet frame). Never panics on any input.
     pub fn parse_ipv6(captured: &[u8]) -> Result<Reply<Ipv6Addr>> {
-        let ip = Ipv6Packet::new_checked(captured)?;
-        let (protocol, at) = ip.upper_layer()?;
-        if protocol != ipv6::NEXT_HEADER_TCP {
-            return Err(Error::Protocol);
-        }
+        let (ip, at) = Ipv6Packet::carrying(captured, ipv6::NEXT_HEADER_TCP)?;
         let tcp = TcpPacket::new_checked(&ip.payload()[at..])?;
         // As for IPv4: the segment's length is known from the payload length even when
         // the capture is cut short, and the TCP header must fit in it.
