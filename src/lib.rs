@@ -34,14 +34,15 @@
 //! * [`recv`]: the receiver thread, its capture, duplicate suppression and classification.
 //! * [`output`]: JSON-lines records and the metadata schema. It takes what it writes (the
 //!   output spec and target, the metadata's own `ScanConfig`), never the configuration.
-//! * [`family`]: the address family (IPv4, IPv6) as the one type parameter of the send path.
+//! * [`family`]: the address family (IPv4, IPv6) of a scan as one type parameter
+//!   ([`family::ScanFamily`], over the wire's [`wire::Family`]).
 //! * [`counters`]: the shared atomic counters every stage writes and the monitor reads.
 //! * [`stop`]: the one cell that records why a scan stops (first reason wins).
 //! * [`resume`]: checkpoints (`--checkpoint`, `--resume`): the file format, the command line
 //!   it records (and a resumed run's completed from it), and the scan identity it is checked by.
 //! * [`notice`]: the page that tells the scanned who scans and why (`--notice-http`).
 //! * [`scan`]: a live scan in phases (open, spawn, monitor, end) and the dry run; the
-//!   scan's family is picked once (`scan/family.rs`) for both, which then run compiled
+//!   scan's family is picked once (`scan/dispatch.rs`) for both, which then run compiled
 //!   for it.
 //! * [`survey`]: what makes shards one survey, recorded in each shard's metadata.
 //! * [`merge`]: `synsurvey merge`, which checks that the shards cover the survey and

@@ -36,12 +36,15 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 use crate::wire::Link;
 
-/// An address family's netlink spelling.
-pub trait NetAddr: Copy + Eq + std::fmt::Display + std::fmt::Debug {
+/// An address family's netlink spelling (netlink's address enums convert from it with
+/// `Into`; reading one back is `from_route` and `from_neigh`).
+pub trait NetAddr:
+    Copy + Eq + std::fmt::Display + std::fmt::Debug + Into<RouteAddress> + Into<NeighbourAddress>
+{
     const FAMILY: AddressFamily;
-    fn route_addr(self) -> RouteAddress;
+    /// `0.0.0.0` or `::`.
+    const UNSPECIFIED: Self;
     fn from_route(a: &RouteAddress) -> Option<Self>;
-    fn neigh_addr(self) -> NeighbourAddress;
     fn from_neigh(a: &NeighbourAddress) -> Option<Self>;
     /// The interface's addresses of this family that can be a source.
     fn of(iface: &Interface) -> Option<Self>;
@@ -53,17 +56,12 @@ macro_rules! net_addr {
     ($addr:ty, $variant:ident, $list:ident) => {
         impl NetAddr for $addr {
             const FAMILY: AddressFamily = AddressFamily::$variant;
-            fn route_addr(self) -> RouteAddress {
-                RouteAddress::$variant(self)
-            }
+            const UNSPECIFIED: Self = <$addr>::UNSPECIFIED;
             fn from_route(a: &RouteAddress) -> Option<Self> {
                 match a {
                     RouteAddress::$variant(x) => Some(*x),
                     _ => None,
                 }
-            }
-            fn neigh_addr(self) -> NeighbourAddress {
-                NeighbourAddress::$variant(self)
             }
             fn from_neigh(a: &NeighbourAddress) -> Option<Self> {
                 match a {
@@ -392,7 +390,7 @@ pub fn resolve_neighbour<A: NetAddr>(
     req.header.state = NeighbourState::None;
     req.header.flags = NeighbourFlags::Use;
     req.attributes
-        .push(NeighbourAttribute::Destination(ip.neigh_addr()));
+        .push(NeighbourAttribute::Destination(ip.into()));
     request(RouteNetlinkMessage::NewNeighbour(req), NLM_F_CREATE)?;
 
     let deadline = Instant::now() + wait;
@@ -418,8 +416,7 @@ fn get_route<A: NetAddr>(dst: A) -> io::Result<Vec<RouteNetlinkMessage>> {
     } else {
         128
     };
-    req.attributes
-        .push(RouteAttribute::Destination(dst.route_addr()));
+    req.attributes.push(RouteAttribute::Destination(dst.into()));
     request(RouteNetlinkMessage::GetRoute(req), 0)
 }
 

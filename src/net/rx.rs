@@ -194,24 +194,12 @@ impl RxBatch {
 
     /// Allocates `capacity` slots of `slot` bytes each.
     pub fn new(capacity: usize, slot: usize) -> io::Result<Self> {
-        if capacity == 0 || slot == 0 || capacity > libc::c_uint::MAX as usize {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "RxBatch needs a non-zero capacity and slot size",
-            ));
-        }
-        let total = capacity
-            .checked_mul(slot)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "RxBatch size overflows"))?;
-        let buf = HeapArray::new(vec![0u8; total]);
-        let iovs = HeapArray::new(
-            (0..capacity)
-                .map(|i| libc::iovec {
-                    iov_base: buf.at(i * slot).cast(),
-                    iov_len: slot,
-                })
-                .collect(),
-        );
+        let (buf, iovs) = sockopt::iov_buffers(
+            ("RxBatch", "slot"),
+            capacity,
+            libc::c_uint::MAX as usize,
+            slot,
+        )?;
         // u64 elements keep every control area aligned for cmsghdr.
         let ctl = HeapArray::new(vec![0u64; capacity * CONTROL_LEN / 8]);
         let msgs = HeapArray::new(

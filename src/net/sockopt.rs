@@ -119,6 +119,37 @@ pub(crate) struct HeapArray<T> {
     len: usize,
 }
 
+/// One zeroed allocation of `count` buffers of `size` bytes, and an `iovec` for each: the
+/// memory a `sendmmsg`/`recvmmsg` batch points the kernel at. `what` and `unit` name the
+/// batch and its buffers in the error for a count of zero or above `max_count`, a size of
+/// zero, or a total that overflows.
+pub(crate) fn iov_buffers(
+    (what, unit): (&str, &str),
+    count: usize,
+    max_count: usize,
+    size: usize,
+) -> io::Result<(HeapArray<u8>, HeapArray<libc::iovec>)> {
+    let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+    if count == 0 || size == 0 || count > max_count {
+        return Err(invalid(format!(
+            "{what} needs a non-zero capacity and {unit} size"
+        )));
+    }
+    let total = count
+        .checked_mul(size)
+        .ok_or_else(|| invalid(format!("{what} size overflows")))?;
+    let buf = HeapArray::new(vec![0u8; total]);
+    let iovs = HeapArray::new(
+        (0..count)
+            .map(|i| libc::iovec {
+                iov_base: buf.at(i * size).cast(),
+                iov_len: size,
+            })
+            .collect(),
+    );
+    Ok((buf, iovs))
+}
+
 impl<T> HeapArray<T> {
     pub(crate) fn new(items: Vec<T>) -> Self {
         let boxed: Box<[T]> = items.into_boxed_slice();

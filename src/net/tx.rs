@@ -160,25 +160,9 @@ impl TxBatch {
     /// frame's length starts at `frame_cap`; use [`set_all_len`](Self::set_all_len) or
     /// [`set_len`](Self::set_len).
     pub fn new(ifindex: u32, capacity: usize, frame_cap: usize) -> io::Result<Self> {
-        if capacity == 0 || frame_cap == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "TxBatch needs a non-zero capacity and frame size",
-            ));
-        }
-        let total = capacity
-            .checked_mul(frame_cap)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TxBatch size overflows"))?;
-        let frames = HeapArray::new(vec![0u8; total]);
+        let (frames, iovs) =
+            sockopt::iov_buffers(("TxBatch", "frame"), capacity, usize::MAX, frame_cap)?;
         let dest = HeapArray::new(vec![sockopt::sockaddr_ll(ifindex, libc::ETH_P_IP as u16)?]);
-        let iovs = HeapArray::new(
-            (0..capacity)
-                .map(|i| libc::iovec {
-                    iov_base: frames.at(i * frame_cap).cast(),
-                    iov_len: frame_cap,
-                })
-                .collect(),
-        );
         let msgs = HeapArray::new(
             (0..capacity)
                 .map(|i| {

@@ -293,47 +293,70 @@ mod tcp_field {
     pub const CHECKSUM: Range<usize> = 16..18;
 }
 
-/// A template frame of `layout.len` bytes with the link header (for an IP family of
-/// EtherType `ethertype`), the TCP SYN header with its options, and the payload written;
-/// the caller writes the IP header at `layout.ip`.
-fn frame_with_syn<A>(layout: &Layout, ethertype: u16, p: &TemplateParams<A>) -> Vec<u8> {
-    let mut frame = vec![0u8; layout.len];
-    p.link.write(&mut frame, ethertype);
-    let mut t = tcp::Packet::new_unchecked(&mut frame[layout.tcp..layout.payload]);
-    t.set_header_len(layout.payload - layout.tcp);
-    t.set_flags(tcp::flags::SYN);
-    t.set_window_len(p.window);
-    t.options_mut().copy_from_slice(p.options.as_bytes());
-    frame[layout.payload..].copy_from_slice(&p.payload);
-    frame
+/// What the templates of both families share: the frame with every constant field written
+/// (the per-probe ones zero), where its parts are, the TSval's offset in the TCP header,
+/// the packet socket's protocol, and the unfolded TCP sum of the constant part.
+#[derive(Debug, Clone)]
+struct SynFrame {
+    frame: Vec<u8>,
+    layout: Layout,
+    tsval: Option<usize>,
+    protocol: u16,
+    tcp_sum: u32,
 }
 
-/// The TSval's offset from the start of the TCP header, if any.
-fn tsval_in_tcp(layout: &Layout) -> Option<usize> {
-    layout.tsval.map(|at| at - layout.tcp)
-}
-
-/// Writes the per-probe TCP fields of `f` into the TCP segment `tcp` (the TSval at
-/// `tsval`, if the options have one) and returns `sum` plus theirs (unfolded; the caller
-/// adds the address words and writes the checksum with [`write_tcp_checksum`]).
-#[inline]
-fn patch_tcp<A>(tcp: &mut [u8], f: &ProbeFields<A>, sum: u32, tsval: Option<usize>) -> u32 {
-    tcp[tcp_field::SRC_PORT].copy_from_slice(&f.sport.to_be_bytes());
-    tcp[tcp_field::DST_PORT].copy_from_slice(&f.dport.to_be_bytes());
-    tcp[tcp_field::SEQ].copy_from_slice(&f.seq.to_be_bytes());
-    let sum = checksum::add_u32(sum + u32::from(f.sport) + u32::from(f.dport), f.seq);
-    match tsval {
-        Some(at) => {
-            tcp[at..at + 4].copy_from_slice(&f.tsval.to_be_bytes());
-            checksum::add_u32(sum, f.tsval)
-        }
-        None => sum,
+impl SynFrame {
+    /// The frame of `p` for the IP family of EtherType `ethertype`: the link header, the
+    /// TCP SYN header with its options, and the payload. `write_ip` writes the IP header
+    /// into its bytes; `pseudo` is the sum of the pseudo-header with both addresses zero.
+    fn new<A: Copy + Into<IpAddr>>(
+        p: &TemplateParams<A>,
+        ethertype: u16,
+        write_ip: impl FnOnce(&mut [u8], usize),
+        pseudo: impl FnOnce(usize) -> u32,
+    ) -> Result<SynFrame, LayoutError> {
+        let layout = p.layout()?;
+        let segment_len = layout.len - layout.tcp;
+        let mut frame = vec![0u8; layout.len];
+        p.link.write(&mut frame, ethertype);
+        let mut t = tcp::Packet::new_unchecked(&mut frame[layout.tcp..layout.payload]);
+        t.set_header_len(layout.payload - layout.tcp);
+        t.set_flags(tcp::flags::SYN);
+        t.set_window_len(p.window);
+        t.options_mut().copy_from_slice(p.options.as_bytes());
+        frame[layout.payload..].copy_from_slice(&p.payload);
+        write_ip(&mut frame[layout.ip..layout.tcp], segment_len);
+        let tcp_sum = checksum::add(pseudo(segment_len), &frame[layout.tcp..]);
+        Ok(SynFrame {
+            frame,
+            layout,
+            tsval: layout.tsval.map(|at| at - layout.tcp),
+            protocol: p.link.protocol(ethertype),
+            tcp_sum: fold_carries(tcp_sum),
+        })
     }
-}
 
-#[inline]
-fn write_tcp_checksum(tcp: &mut [u8], sum: u32) {
-    tcp[tcp_field::CHECKSUM].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+    /// The IP header as the template wrote it.
+    fn ip_header(&self) -> &[u8] {
+        &self.frame[self.layout.ip..self.layout.tcp]
+    }
+
+    /// Writes the per-probe TCP fields of `f` into the TCP segment `tcp` (the TSval too,
+    /// if the options have one) and the checksum: the template's sum, `addrs` (the
+    /// address words of the pseudo-header) and the fields', folded.
+    #[inline]
+    fn patch_tcp<A>(&self, tcp: &mut [u8], f: &ProbeFields<A>, addrs: u32) {
+        tcp[tcp_field::SRC_PORT].copy_from_slice(&f.sport.to_be_bytes());
+        tcp[tcp_field::DST_PORT].copy_from_slice(&f.dport.to_be_bytes());
+        tcp[tcp_field::SEQ].copy_from_slice(&f.seq.to_be_bytes());
+        let sum = self.tcp_sum + addrs + u32::from(f.sport) + u32::from(f.dport);
+        let mut sum = checksum::add_u32(sum, f.seq);
+        if let Some(at) = self.tsval {
+            tcp[at..at + 4].copy_from_slice(&f.tsval.to_be_bytes());
+            sum = checksum::add_u32(sum, f.tsval);
+        }
+        tcp[tcp_field::CHECKSUM].copy_from_slice(&checksum::fold(sum).to_be_bytes());
+    }
 }
 
 /// The per-probe fields. For IPv6, `ipid` goes into the flow label.
@@ -362,8 +385,61 @@ pub trait Probe: Send + Sync {
     }
     /// The protocol a packet socket is told for these frames (the outermost EtherType).
     fn protocol(&self) -> u16;
+    /// Writes the constant fields into a send buffer; do this once per buffer.
     fn init(&self, buf: &mut [u8]);
+    /// Writes the per-probe fields and checksums into a buffer prepared by
+    /// [`init`](Probe::init).
     fn patch(&self, buf: &mut [u8], f: &ProbeFields<Self::Addr>);
+}
+
+/// The IP header of one family as a template patches it per probe ([`v4::Ipv4Patch`],
+/// [`v6::Ipv6Patch`]).
+pub trait IpPatch: fmt::Debug + Clone + Send + Sync {
+    type Addr: Copy;
+    /// Writes the per-probe fields of `f` into the IP header `ip` (and its checksum, if
+    /// the family has one); returns the unfolded sum of both addresses' 16-bit words,
+    /// which the TCP pseudo-header adds.
+    fn patch(&self, ip: &mut [u8], f: &ProbeFields<Self::Addr>) -> u32;
+}
+
+/// The probe template of one family: the SYN frame and the family's IP header part.
+/// [`ProbeTemplate`] and [`ProbeTemplate6`] are its two instances.
+#[derive(Debug, Clone)]
+pub struct Template<H> {
+    syn: SynFrame,
+    ip: H,
+}
+
+impl<H> Template<H> {
+    /// The template frame (with all per-probe fields zero).
+    pub fn frame(&self) -> &[u8] {
+        &self.syn.frame
+    }
+}
+
+impl<H: IpPatch> Probe for Template<H> {
+    type Addr = H::Addr;
+
+    #[inline]
+    fn layout(&self) -> &Layout {
+        &self.syn.layout
+    }
+
+    fn protocol(&self) -> u16 {
+        self.syn.protocol
+    }
+
+    #[inline]
+    fn init(&self, buf: &mut [u8]) {
+        buf[..self.syn.frame.len()].copy_from_slice(&self.syn.frame);
+    }
+
+    #[inline]
+    fn patch(&self, buf: &mut [u8], f: &ProbeFields<H::Addr>) {
+        let (head, tcp) = buf[..self.syn.layout.len].split_at_mut(self.syn.layout.tcp);
+        let addrs = self.ip.patch(&mut head[self.syn.layout.ip..], f);
+        self.syn.patch_tcp(tcp, f, addrs);
+    }
 }
 
 /// Reduces an unfolded sum to at most 16 bits so that several 17-bit additions that
@@ -417,6 +493,17 @@ mod test {
         ]
     }
 
+    /// The tests' linear congruential generator (Knuth's MMIX constants), from 1.
+    pub(super) fn lcg() -> impl FnMut() -> u64 {
+        let mut x: u64 = 1;
+        move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x
+        }
+    }
+
     fn fields<A: Copy>(saddr: A, daddr: A, i: u32) -> ProbeFields<A> {
         let x = i.wrapping_mul(2_654_435_761);
         ProbeFields {
@@ -460,9 +547,17 @@ mod test {
         }
     }
 
-    /// The TCP segment pnet reads: ports, sequence, flags, options, TSval and payload are
-    /// the probe's, and its checksum is the one pnet computes.
-    fn check_tcp<A>(tcp: &TcpPacket, f: &ProbeFields<A>, o: &TcpOptions, payload: &[u8], sum: u16) {
+    /// The TCP segment as pnet reads it: ports, sequence, flags, options, TSval and
+    /// payload are the probe's, and its checksum is the one pnet's `checksum` computes
+    /// with the probe's addresses.
+    fn check_tcp<A>(
+        segment: &[u8],
+        f: &ProbeFields<A>,
+        c: &Case,
+        checksum: impl Fn(&TcpPacket, &A, &A) -> u16,
+    ) {
+        let tcp = TcpPacket::new(segment).unwrap();
+        let (o, payload) = (&c.options, c.payload);
         assert_eq!(
             (tcp.get_source(), tcp.get_destination()),
             (f.sport, f.dport)
@@ -484,106 +579,129 @@ mod test {
             None => assert_eq!(raw, o.as_bytes()),
         }
         assert_eq!(tcp.payload(), payload);
-        assert_eq!(tcp.get_checksum(), sum);
+        assert_eq!(tcp.get_checksum(), checksum(&tcp, &f.saddr, &f.daddr));
     }
 
-    /// For every link header, option set and payload (none, and a URI of odd length), the
-    /// patched IPv4 probe is what pnet reads: lengths, TTL, both checksums as pnet
-    /// computes them, the fields of the probe, the payload.
-    #[test]
-    fn layouts_v4() {
-        let src = Ipv4Addr::new(198, 19, 0, 1);
+    /// One template of [`each_probe`]: its link header, options and payload, and the
+    /// frame's length.
+    struct Case<'a> {
+        link: LinkHeader,
+        options: TcpOptions,
+        payload: &'a [u8],
+        len: usize,
+    }
+
+    /// For every link header, option set (with `mss`) and payload (none, and a URI of odd
+    /// length), builds the template with `new` from `src` with TTL `ttl`, checks its
+    /// layout (an IP header of `ip_len` bytes, EtherType `ethertype`), patches 200 probes
+    /// (probe `i` from and to `addrs(i)`) into a buffer longer than the frame, as a back
+    /// end's may be, and gives `check` each patched IP packet as pnet reads it. The bytes
+    /// past the frame stay untouched.
+    fn each_probe<T: Probe>(
+        (src, ttl, mss): (T::Addr, u8, u16),
+        (ip_len, ethertype): (usize, u16),
+        new: impl Fn(&TemplateParams<T::Addr>) -> Result<T, LayoutError>,
+        addrs: impl Fn(u32) -> (T::Addr, T::Addr),
+        check: impl Fn(&Case, &[u8], &ProbeFields<T::Addr>),
+    ) where
+        T::Addr: Into<IpAddr>,
+    {
         for link in links() {
-            for options in option_sets(1460) {
+            for options in option_sets(mss) {
                 for payload in [&[][..], URI] {
                     let p = TemplateParams {
                         link,
-                        ttl: 17,
+                        ttl,
                         options,
                         payload: payload.to_vec(),
                         ..TemplateParams::linux_like(SRC_MAC, DST_MAC, src)
                     };
-                    let t = ProbeTemplate::new(&p).unwrap();
+                    let t = new(&p).unwrap();
                     let l = *t.layout();
-                    let len = link.len() + 20 + 20 + options.as_bytes().len() + payload.len();
+                    let len = link.len() + ip_len + 20 + options.as_bytes().len() + payload.len();
                     assert_eq!(
                         (t.frame_len(), l.ip, l.tcp),
-                        (len, link.len(), link.len() + 20)
+                        (len, link.len(), link.len() + ip_len)
                     );
-                    assert_eq!(t.protocol(), link.protocol(0x0800));
-                    // A buffer longer than the frame, as a back end's may be.
+                    assert_eq!(t.protocol(), link.protocol(ethertype));
+                    let case = Case {
+                        link,
+                        options,
+                        payload,
+                        len,
+                    };
                     let mut buf = vec![0xa5u8; MAX_FRAME_LEN];
                     t.init(&mut buf);
                     for i in 0..200u32 {
-                        // Every other probe from another source of a list (-S).
-                        let s = match i % 2 {
-                            0 => src,
-                            _ => Ipv4Addr::new(198, 19, 100, (i % 251) as u8),
-                        };
-                        let f = fields(s, Ipv4Addr::from(0xc612_0000 | i.wrapping_mul(7919)), i);
+                        let (s, d) = addrs(i);
+                        let f = fields(s, d, i);
                         t.patch(&mut buf, &f);
-                        let frame = &buf[..t.frame_len()];
-                        let ip = Ipv4Packet::new(ip_of(frame, link, 0x0800)).unwrap();
-                        assert_eq!(usize::from(ip.get_total_length()), len - link.len());
-                        assert_eq!(ip.get_checksum(), pnet_ipv4::checksum(&ip), "{link:?}");
-                        assert_eq!((ip.get_ttl(), ip.get_identification()), (17, f.ipid));
-                        assert_eq!((ip.get_source(), ip.get_destination()), (s, f.daddr));
-                        let tcp = TcpPacket::new(ip.payload()).unwrap();
-                        let sum = pnet_tcp::ipv4_checksum(&tcp, &s, &f.daddr);
-                        check_tcp(&tcp, &f, &options, payload, sum);
+                        check(&case, ip_of(&buf[..t.frame_len()], link, ethertype), &f);
                     }
                     assert!(buf[t.frame_len()..].iter().all(|&b| b == 0xa5));
                 }
             }
         }
+    }
+
+    /// The patched IPv4 probe is what pnet reads: lengths, TTL, both checksums as pnet
+    /// computes them, the fields of the probe, the payload.
+    #[test]
+    fn layouts_v4() {
+        let src = Ipv4Addr::new(198, 19, 0, 1);
+        let addrs = |i: u32| {
+            // Every other probe from another source of a list (-S).
+            let s = match i % 2 {
+                0 => src,
+                _ => Ipv4Addr::new(198, 19, 100, (i % 251) as u8),
+            };
+            (s, Ipv4Addr::from(0xc612_0000 | i.wrapping_mul(7919)))
+        };
+        each_probe(
+            (src, 17, 1460),
+            (20, 0x0800),
+            ProbeTemplate::new,
+            addrs,
+            |c, ip, f| {
+                let ip = Ipv4Packet::new(ip).unwrap();
+                assert_eq!((ip.get_source(), ip.get_destination()), (f.saddr, f.daddr));
+                assert_eq!(usize::from(ip.get_total_length()), c.len - c.link.len());
+                assert_eq!(ip.get_checksum(), pnet_ipv4::checksum(&ip), "{:?}", c.link);
+                assert_eq!((ip.get_ttl(), ip.get_identification()), (17, f.ipid));
+                check_tcp(ip.payload(), f, c, pnet_tcp::ipv4_checksum);
+            },
+        );
     }
 
     /// The same for IPv6: payload length, hop limit, flow label, pnet's TCP checksum.
     #[test]
     fn layouts_v6() {
         let src: Ipv6Addr = "2001:2:0:ff::1".parse().unwrap();
-        for link in links() {
-            for options in option_sets(1440) {
-                for payload in [&[][..], URI] {
-                    let p = TemplateParams {
-                        link,
-                        ttl: 200,
-                        options,
-                        payload: payload.to_vec(),
-                        ..TemplateParams::linux_like(SRC_MAC, DST_MAC, src)
-                    };
-                    let t = ProbeTemplate6::new(&p).unwrap();
-                    let l = *t.layout();
-                    let len = link.len() + 40 + 20 + options.as_bytes().len() + payload.len();
-                    assert_eq!(
-                        (t.frame_len(), l.ip, l.tcp),
-                        (len, link.len(), link.len() + 40)
-                    );
-                    assert_eq!(t.protocol(), link.protocol(0x86dd));
-                    let mut buf = vec![0xa5u8; MAX_FRAME_LEN];
-                    t.init(&mut buf);
-                    for i in 0..200u32 {
-                        let d = (0x2001_0002u128 << 96) | u128::from(i.wrapping_mul(104_729));
-                        let s = match i % 2 {
-                            0 => src,
-                            _ => Ipv6Addr::from(u128::from(src) ^ u128::from(i) << 40 | 0xffff),
-                        };
-                        let f = fields(s, Ipv6Addr::from(d | u128::from(u32::MAX - i) << 64), i);
-                        t.patch(&mut buf, &f);
-                        let frame = &buf[..t.frame_len()];
-                        let ip = Ipv6Packet::new(ip_of(frame, link, 0x86dd)).unwrap();
-                        assert_eq!(usize::from(ip.get_payload_length()), len - link.len() - 40);
-                        assert_eq!((ip.get_hop_limit(), ip.get_next_header().0), (200, 6));
-                        assert_eq!(ip.get_flow_label(), u32::from(f.ipid));
-                        assert_eq!((ip.get_source(), ip.get_destination()), (s, f.daddr));
-                        let tcp = TcpPacket::new(ip.payload()).unwrap();
-                        let sum = pnet_tcp::ipv6_checksum(&tcp, &s, &f.daddr);
-                        check_tcp(&tcp, &f, &options, payload, sum);
-                    }
-                    assert!(buf[t.frame_len()..].iter().all(|&b| b == 0xa5));
-                }
-            }
-        }
+        let addrs = |i: u32| {
+            let d = (0x2001_0002u128 << 96) | u128::from(i.wrapping_mul(104_729));
+            let s = match i % 2 {
+                0 => src,
+                _ => Ipv6Addr::from(u128::from(src) ^ u128::from(i) << 40 | 0xffff),
+            };
+            (s, Ipv6Addr::from(d | u128::from(u32::MAX - i) << 64))
+        };
+        each_probe(
+            (src, 200, 1440),
+            (40, 0x86dd),
+            ProbeTemplate6::new,
+            addrs,
+            |c, ip, f| {
+                let ip = Ipv6Packet::new(ip).unwrap();
+                assert_eq!((ip.get_source(), ip.get_destination()), (f.saddr, f.daddr));
+                assert_eq!(
+                    usize::from(ip.get_payload_length()),
+                    c.len - c.link.len() - 40
+                );
+                assert_eq!((ip.get_hop_limit(), ip.get_next_header().0), (200, 6));
+                assert_eq!(ip.get_flow_label(), u32::from(f.ipid));
+                check_tcp(ip.payload(), f, c, pnet_tcp::ipv6_checksum);
+            },
+        );
     }
 
     /// Parameters that make no frame are refused, each with its reason; the longest frame

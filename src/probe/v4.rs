@@ -4,10 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{
-    fold_carries, frame_with_syn, patch_tcp, tsval_in_tcp, write_tcp_checksum, Layout, LayoutError,
-    Probe, ProbeFields, TemplateParams,
-};
+use super::{fold_carries, IpPatch, LayoutError, ProbeFields, SynFrame, Template, TemplateParams};
 use crate::wire::{checksum, ethernet, ipv4};
 
 /// Offsets of the per-probe fields from the start of the IPv4 header.
@@ -19,69 +16,49 @@ mod field {
     pub const DST: Range<usize> = 16..20;
 }
 
+/// The IPv4 probe template.
+pub type ProbeTemplate = Template<Ipv4Patch>;
+
+/// The IPv4 header's part of a template: the unfolded sum of the header without the
+/// per-probe fields.
 #[derive(Debug, Clone)]
-pub struct ProbeTemplate {
-    frame: Vec<u8>,
-    layout: Layout,
-    /// The TSval's offset in the TCP header, if the options have a timestamp.
-    tsval: Option<usize>,
-    protocol: u16,
+pub struct Ipv4Patch {
     ip_sum: u32,
-    tcp_sum: u32,
 }
 
 impl ProbeTemplate {
     pub fn new(p: &TemplateParams) -> Result<Self, LayoutError> {
-        let layout = p.layout()?;
-        let (ip_at, tcp_at) = (layout.ip, layout.tcp);
-        let segment_len = layout.len - tcp_at;
-        let mut frame = frame_with_syn(&layout, ethernet::ETHERTYPE_IPV4, p);
-        {
-            let mut ip = ipv4::Packet::new_unchecked(&mut frame[ip_at..tcp_at]);
+        let write_ip = |header: &mut [u8], segment_len: usize| {
+            let mut ip = ipv4::Packet::new_unchecked(header);
             ip.set_version_and_header_len(ipv4::HEADER_LEN);
             ip.set_total_len((ipv4::HEADER_LEN + segment_len) as u16);
             ip.set_dont_frag(true);
             ip.set_ttl(p.ttl);
             ip.set_protocol(ipv4::PROTOCOL_TCP);
             ip.set_src_addr(p.src_ip);
-        }
+        };
         // The sums leave out both addresses: each probe adds its own.
+        let pseudo = |segment_len: usize| {
+            let none = Ipv4Addr::UNSPECIFIED;
+            checksum::pseudo_header(none, none, ipv4::PROTOCOL_TCP, segment_len as u16)
+        };
+        let syn = SynFrame::new(p, ethernet::ETHERTYPE_IPV4, write_ip, pseudo)?;
         let mut header = [0u8; ipv4::HEADER_LEN];
-        header.copy_from_slice(&frame[ip_at..tcp_at]);
+        header.copy_from_slice(syn.ip_header());
         header[field::SRC].fill(0);
-        let ip_sum = checksum::add(0, &header);
-        let pseudo = checksum::pseudo_header(
-            Ipv4Addr::UNSPECIFIED,
-            Ipv4Addr::UNSPECIFIED,
-            ipv4::PROTOCOL_TCP,
-            segment_len as u16,
-        );
-        let tcp_sum = checksum::add(pseudo, &frame[tcp_at..]);
-        Ok(ProbeTemplate {
-            frame,
-            layout,
-            tsval: tsval_in_tcp(&layout),
-            protocol: p.link.protocol(ethernet::ETHERTYPE_IPV4),
-            ip_sum: fold_carries(ip_sum),
-            tcp_sum: fold_carries(tcp_sum),
+        let ip_sum = fold_carries(checksum::add(0, &header));
+        Ok(Template {
+            syn,
+            ip: Ipv4Patch { ip_sum },
         })
     }
+}
 
-    /// The template frame (with all per-probe fields zero).
-    pub fn frame(&self) -> &[u8] {
-        &self.frame
-    }
+impl IpPatch for Ipv4Patch {
+    type Addr = Ipv4Addr;
 
-    /// Writes the constant fields into a send buffer; do this once per buffer.
-    pub fn init(&self, buf: &mut [u8]) {
-        buf[..self.frame.len()].copy_from_slice(&self.frame);
-    }
-
-    /// Writes the per-probe fields and checksums into a buffer prepared by [`init`](Self::init).
     #[inline]
-    pub fn patch(&self, buf: &mut [u8], f: &ProbeFields) {
-        let (head, tcp) = buf[..self.layout.len].split_at_mut(self.layout.tcp);
-        let ip = &mut head[self.layout.ip..];
+    fn patch(&self, ip: &mut [u8], f: &ProbeFields) -> u32 {
         let (saddr, daddr) = (u32::from(f.saddr), u32::from(f.daddr));
         ip[field::IDENT].copy_from_slice(&f.ipid.to_be_bytes());
         ip[field::SRC].copy_from_slice(&saddr.to_be_bytes());
@@ -90,34 +67,14 @@ impl ProbeTemplate {
         let addrs = checksum::add_u32(checksum::add_u32(0, saddr), daddr);
         let ip_sum = self.ip_sum + u32::from(f.ipid) + addrs;
         ip[field::CHECKSUM].copy_from_slice(&checksum::fold(ip_sum).to_be_bytes());
-
-        let sum = patch_tcp(tcp, f, self.tcp_sum + addrs, self.tsval);
-        write_tcp_checksum(tcp, sum);
-    }
-}
-
-impl Probe for ProbeTemplate {
-    type Addr = Ipv4Addr;
-    #[inline]
-    fn layout(&self) -> &Layout {
-        &self.layout
-    }
-    fn protocol(&self) -> u16 {
-        self.protocol
-    }
-    #[inline]
-    fn init(&self, buf: &mut [u8]) {
-        ProbeTemplate::init(self, buf)
-    }
-    #[inline]
-    fn patch(&self, buf: &mut [u8], f: &ProbeFields) {
-        ProbeTemplate::patch(self, buf, f)
+        addrs
     }
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::probe::Probe;
     use crate::wire::{ipv4::test::HEADER_BYTES, tcp::test::SYN_PACKET_BYTES, Reply};
 
     const IP: usize = 14;
@@ -164,13 +121,8 @@ mod test {
         let t = ProbeTemplate::new(&params()).unwrap();
         let mut buf = vec![0u8; t.frame_len()];
         t.init(&mut buf);
-        let mut x: u64 = 1;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 16) as u32
-        };
+        let mut lcg = crate::probe::test::lcg();
+        let mut next = || (lcg() >> 16) as u32;
         let mut cases = vec![ProbeFields {
             saddr: Ipv4Addr::new(255, 255, 255, 255),
             daddr: Ipv4Addr::new(255, 255, 255, 255),

@@ -10,10 +10,7 @@
 
 use std::net::Ipv6Addr;
 
-use super::{
-    fold_carries, frame_with_syn, patch_tcp, tsval_in_tcp, write_tcp_checksum, Layout, LayoutError,
-    Probe, ProbeFields, TemplateParams,
-};
+use super::{IpPatch, LayoutError, ProbeFields, SynFrame, Template, TemplateParams};
 use crate::wire::{checksum, ethernet, ipv6};
 
 /// Offsets of the per-probe fields from the start of the IPv6 header.
@@ -25,84 +22,51 @@ mod field {
     pub const DST: Range<usize> = 24..40;
 }
 
+/// The IPv6 probe template.
+pub type ProbeTemplate6 = Template<Ipv6Patch>;
+
+/// The IPv6 header's part of a template: nothing to keep, as IPv6 has no header checksum.
 #[derive(Debug, Clone)]
-pub struct ProbeTemplate6 {
-    frame: Vec<u8>,
-    layout: Layout,
-    /// The TSval's offset in the TCP header, if the options have a timestamp.
-    tsval: Option<usize>,
-    protocol: u16,
-    tcp_sum: u32,
-}
+pub struct Ipv6Patch;
 
 impl ProbeTemplate6 {
     pub fn new(p: &TemplateParams<Ipv6Addr>) -> Result<Self, LayoutError> {
-        let layout = p.layout()?;
-        let segment_len = layout.len - layout.tcp;
-        let mut frame = frame_with_syn(&layout, ethernet::ETHERTYPE_IPV6, p);
-        let mut ip = ipv6::Packet::new_unchecked(&mut frame[layout.ip..]);
-        ip.set_version_tc_flow(0, 0);
-        ip.set_payload_len(segment_len as u16);
-        ip.set_next_header(ipv6::NEXT_HEADER_TCP);
-        ip.set_hop_limit(p.ttl);
-        ip.set_src_addr(p.src_ip);
+        let write_ip = |header: &mut [u8], segment_len: usize| {
+            let mut ip = ipv6::Packet::new_unchecked(header);
+            ip.set_version_tc_flow(0, 0);
+            ip.set_payload_len(segment_len as u16);
+            ip.set_next_header(ipv6::NEXT_HEADER_TCP);
+            ip.set_hop_limit(p.ttl);
+            ip.set_src_addr(p.src_ip);
+        };
         // The sum leaves out both addresses: each probe adds its own.
-        let pseudo = checksum::pseudo_header_v6(
-            Ipv6Addr::UNSPECIFIED,
-            Ipv6Addr::UNSPECIFIED,
-            ipv6::NEXT_HEADER_TCP,
-            segment_len as u32,
-        );
-        let tcp_sum = checksum::add(pseudo, &frame[layout.tcp..]);
-        Ok(ProbeTemplate6 {
-            frame,
-            layout,
-            tsval: tsval_in_tcp(&layout),
-            protocol: p.link.protocol(ethernet::ETHERTYPE_IPV6),
-            tcp_sum: fold_carries(tcp_sum),
-        })
-    }
-
-    /// The template frame (with all per-probe fields zero).
-    pub fn frame(&self) -> &[u8] {
-        &self.frame
+        let pseudo = |segment_len: usize| {
+            let none = Ipv6Addr::UNSPECIFIED;
+            checksum::pseudo_header_v6(none, none, ipv6::NEXT_HEADER_TCP, segment_len as u32)
+        };
+        let syn = SynFrame::new(p, ethernet::ETHERTYPE_IPV6, write_ip, pseudo)?;
+        Ok(Template { syn, ip: Ipv6Patch })
     }
 }
 
-impl Probe for ProbeTemplate6 {
+impl IpPatch for Ipv6Patch {
     type Addr = Ipv6Addr;
-    #[inline]
-    fn layout(&self) -> &Layout {
-        &self.layout
-    }
-    fn protocol(&self) -> u16 {
-        self.protocol
-    }
-
-    fn init(&self, buf: &mut [u8]) {
-        buf[..self.frame.len()].copy_from_slice(&self.frame);
-    }
 
     #[inline]
-    fn patch(&self, buf: &mut [u8], f: &ProbeFields<Ipv6Addr>) {
-        let (head, tcp) = buf[..self.layout.len].split_at_mut(self.layout.tcp);
-        let ip = &mut head[self.layout.ip..];
+    fn patch(&self, ip: &mut [u8], f: &ProbeFields<Ipv6Addr>) -> u32 {
         ip[field::FLOW_LOW].copy_from_slice(&f.ipid.to_be_bytes());
         ip[field::SRC].copy_from_slice(&f.saddr.octets());
         ip[field::DST].copy_from_slice(&f.daddr.octets());
         // At most 16 + 6 words of 0xffff on top of a 16-bit sum: far from overflow.
-        let mut sum = self.tcp_sum;
-        for w in f.saddr.segments().into_iter().chain(f.daddr.segments()) {
-            sum += u32::from(w);
-        }
-        let sum = patch_tcp(tcp, f, sum, self.tsval);
-        write_tcp_checksum(tcp, sum);
+        let words = f.saddr.segments().into_iter().chain(f.daddr.segments());
+        words.map(u32::from).sum()
     }
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::probe::Probe;
     use crate::wire::{Family, V6};
 
     const IP: usize = 14;
@@ -124,13 +88,7 @@ mod test {
         let t = template();
         let mut buf = vec![0u8; t.frame_len()];
         t.init(&mut buf);
-        let mut x: u64 = 1;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            x
-        };
+        let mut next = crate::probe::test::lcg();
         let mut cases = vec![ProbeFields {
             saddr: Ipv6Addr::from(u128::MAX),
             daddr: Ipv6Addr::from(u128::MAX),

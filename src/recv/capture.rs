@@ -7,9 +7,6 @@ use crate::net::{self, PacketRx, RxBatch};
 
 use super::Capture;
 
-/// Bytes of each reply the kernel hands us: Ethernet, IPv4 and a full 60-byte TCP header.
-pub const SNAPLEN: u32 = 96;
-
 /// The raw-socket capture of the receiver.
 pub struct SocketCapture {
     rx: PacketRx,

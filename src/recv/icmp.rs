@@ -48,15 +48,7 @@ impl<F: ScanFamily> Classifier<'_, F> {
             return Outcome::Dropped(why);
         }
         let repeat = self.seen.contains(index);
-        let record = record(&u, repeat, cooldown, unix_us_now());
-        let report = self.filter.matches(&record);
-        if !report && repeat {
-            return Outcome::Dropped(DropReason::Duplicate);
-        }
-        Outcome::Result {
-            record: Box::new(record),
-            report,
-        }
+        self.outcome(record(&u, repeat, cooldown, unix_us_now()), repeat)
     }
 }
 

@@ -159,6 +159,12 @@ impl<'a, F: ScanFamily> Classifier<'a, F> {
             let _ = self.rtt.record(rtt.max(1));
         }
         let record = record(&r, accepted.class, repeat, cooldown, now_us, rtt_us);
+        self.outcome(record, repeat)
+    }
+
+    /// The outcome of a reply's record: reported if the output filter matches it; a
+    /// repeat that is not reported is dropped as a duplicate.
+    fn outcome(&self, record: Record, repeat: bool) -> Outcome {
         let report = self.filter.matches(&record);
         if !report && repeat {
             return Outcome::Dropped(DropReason::Duplicate);

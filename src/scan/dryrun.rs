@@ -16,8 +16,10 @@ use crate::targets::cyclic::Cyclic;
 use crate::targets::live_blocklist::LiveBlocklist;
 use crate::validate::Validator;
 
-use super::family::{for_family, Live, PerFamily, TargetsOf};
+use super::dispatch::{self, for_family, PerFamily, TargetsOf};
 use super::{End, StopSignals, MAX_BATCH};
+use crate::family::ScanFamily;
+use crate::net::route::NetAddr;
 
 /// Prints, one JSON line each, the probes a live scan with this configuration would send,
 /// in each sender's order (thread 0's first). Opens no socket and needs no privileges.
@@ -39,24 +41,24 @@ struct DryRunJob<'a> {
 
 impl PerFamily for DryRunJob<'_> {
     type Output = anyhow::Result<End>;
-    fn run<F: Live>(self, targets: &TargetsOf<F>) -> anyhow::Result<End> {
+    fn run<F: ScanFamily>(self, targets: &TargetsOf<F>) -> anyhow::Result<End> {
         run::<F>(self.config, self.out, &self.key, targets)
     }
 }
 
 /// The dry run of one family (monomorphized, as the live send path is).
-fn run<F: Live>(
+fn run<F: ScanFamily>(
     config: &Config,
     out: &mut JsonLines,
     key: &crate::validate::Key,
     targets: &TargetsOf<F>,
 ) -> anyhow::Result<End> {
     let gateway = config.network.gateway_mac.unwrap_or([0; 6]);
-    let sources = F::source_override(config);
-    let src = sources.map_or(F::UNSPECIFIED, |l| l.first());
+    let sources = dispatch::source_override::<F>(config);
+    let src = sources.map_or(F::Addr::UNSPECIFIED, |l| l.first());
     let src_mac = config.network.source_mac.unwrap_or([0; 6]);
     let link = config.probe.link(src_mac, gateway);
-    let template = super::family::template::<F>(config, link, src)?;
+    let template = dispatch::template::<F>(config, link, src)?;
     let sports = config.network.source_ports;
     let mut validator = Validator::new(key, src, sports, config.pacing.probes);
     if let Some(list) = sources {

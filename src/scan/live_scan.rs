@@ -24,6 +24,7 @@ use hdrhistogram::Histogram;
 use super::checkpointing::Session;
 use crate::config::Config;
 use crate::counters::Counters;
+use crate::family::ScanFamily;
 use crate::net;
 use crate::notice::{BoundNotice, NoticeServer};
 use crate::output::metadata::{
@@ -45,7 +46,7 @@ use crate::targets::reload::{ListVersion, Reloader};
 use crate::targets::TargetSpace;
 use crate::validate::Validator;
 
-use super::family::{for_family, Live, PerFamily, TargetsOf};
+use super::dispatch::{self, for_family, PerFamily, TargetsOf};
 use super::monitor::Monitor;
 use super::network::{discover, Network};
 use super::{End, StopSignals, MAX_BATCH};
@@ -74,13 +75,13 @@ struct LiveScan<'a> {
 
 impl PerFamily for LiveScan<'_> {
     type Output = anyhow::Result<End>;
-    fn run<F: Live>(self, targets: &TargetsOf<F>) -> anyhow::Result<End> {
+    fn run<F: ScanFamily>(self, targets: &TargetsOf<F>) -> anyhow::Result<End> {
         live_family::<F>(self.config, targets, self.command_line)
     }
 }
 
 /// The live scan of one address family, compiled for it.
-fn live_family<F: Live>(
+fn live_family<F: ScanFamily>(
     config: &Config,
     targets: &TargetsOf<F>,
     command_line: Vec<String>,
@@ -132,7 +133,7 @@ fn warn_about(config: &Config) {
 }
 
 /// Phase 1: what the scan opens while it still has its privileges.
-struct Resources<F: Live> {
+struct Resources<F: ScanFamily> {
     start_us: u64,
     /// The probe template: its length sized the back ends' buffers.
     template: F::Template,
@@ -157,7 +158,7 @@ struct Io {
     out: JsonLines,
 }
 
-impl<F: Live> Resources<F> {
+impl<F: ScanFamily> Resources<F> {
     fn open(
         config: &Config,
         space: &TargetSpace<F::Addrs>,
@@ -173,8 +174,7 @@ impl<F: Live> Resources<F> {
         let filter = net::for_link(filter, framing);
         let protocol = framing.capture_protocol(F::ETHERTYPE);
         let capture = SocketCapture::open(network.ifindex(), &filter, protocol)?;
-        let template =
-            super::family::template::<F>(config, network.link_header(), network.src_ip())?;
+        let template = dispatch::template::<F>(config, network.link_header(), network.src_ip())?;
         let txs: Vec<_> = (0..threads)
             .map(|t| {
                 open_tx(
@@ -265,7 +265,7 @@ fn open_files(config: &Config) -> anyhow::Result<(JsonLines, Option<StatusFile>,
 }
 
 /// What the pipeline's threads share, built once the resources are open.
-struct Shared<'t, F: Live> {
+struct Shared<'t, F: ScanFamily> {
     space: &'t TargetSpace<F::Addrs>,
     validator: Validator<F::Addr>,
     template: F::Template,
@@ -281,7 +281,7 @@ struct Shared<'t, F: Live> {
     planned: u64,
 }
 
-impl<'t, F: Live> Shared<'t, F> {
+impl<'t, F: ScanFamily> Shared<'t, F> {
     fn new(
         config: &Config,
         targets: &'t TargetsOf<F>,
@@ -387,7 +387,7 @@ struct Joined {
 }
 
 impl<'scope> Pipeline<'scope> {
-    fn spawn<'env, F: Live>(
+    fn spawn<'env, F: ScanFamily>(
         s: &'scope Scope<'scope, 'env>,
         config: &'env Config,
         scan: &'env Shared<'env, F>,
@@ -442,7 +442,7 @@ impl<'scope> Pipeline<'scope> {
     }
 
     /// Phase 4, first half: stops the receiver and joins every thread.
-    fn join<F: Live>(
+    fn join<F: ScanFamily>(
         self,
         scan: &Shared<'_, F>,
         monitor_saw_end: Instant,
@@ -488,7 +488,7 @@ impl<'scope> Pipeline<'scope> {
     }
 }
 
-fn spawn_senders<'scope, 'env, F: Live>(
+fn spawn_senders<'scope, 'env, F: ScanFamily>(
     s: &'scope Scope<'scope, 'env>,
     config: &'env Config,
     scan: &'env Shared<'env, F>,
@@ -531,7 +531,7 @@ fn spawn_senders<'scope, 'env, F: Live>(
 }
 
 /// Opt-outs: applies changed blocklist files within a fraction of a second.
-fn spawn_reloader<'scope, 'env, F: Live>(
+fn spawn_reloader<'scope, 'env, F: ScanFamily>(
     s: &'scope Scope<'scope, 'env>,
     scan: &'env Shared<'env, F>,
     hangup: &'env AtomicBool,
@@ -587,7 +587,7 @@ fn write_results(
 
 /// Phase 4, second half: the checkpoint, the metadata and the summary, whatever stopped the
 /// scan; then the stage's error, if one failed.
-fn end<F: Live>(
+fn end<F: ScanFamily>(
     config: &Config,
     mut res: Resources<F>,
     scan: &Shared<'_, F>,
@@ -639,7 +639,7 @@ fn end<F: Live>(
 }
 
 /// The metadata of a live scan, from what the phases left behind.
-fn metadata<F: Live>(
+fn metadata<F: ScanFamily>(
     config: &Config,
     res: &Resources<F>,
     scan: &Shared<'_, F>,

@@ -8,8 +8,8 @@
 //! * [`network::discover`] finds the interface, addresses and next-hop MAC.
 
 mod checkpointing;
+mod dispatch;
 mod dryrun;
-mod family;
 mod guards;
 mod live_scan;
 mod monitor;

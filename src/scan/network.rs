@@ -14,7 +14,8 @@ use crate::probe::LinkHeader;
 use crate::targets::Numbered;
 use crate::targets::TargetSpace;
 
-use super::family::Live;
+use super::dispatch::source_override;
+use crate::family::ScanFamily;
 use crate::sources::{SourceAddr, SourceList};
 use crate::wire::ethernet::format_mac;
 use crate::wire::Link;
@@ -92,7 +93,7 @@ impl<A: NetAddr + SourceAddr> Network<A> {
 /// Finds the interface, addresses and next-hop MAC for the scan, from the kernel's
 /// routing and neighbour tables (ARP or IPv6 neighbour discovery for the family `F`),
 /// with `-i`, `-S` and `-G` taking precedence.
-pub(super) fn discover<F: Live>(
+pub(super) fn discover<F: ScanFamily>(
     config: &Config,
     space: &TargetSpace<F::Addrs>,
 ) -> anyhow::Result<Network<F::Addr>> {
@@ -100,7 +101,7 @@ pub(super) fn discover<F: Live>(
         .addrs()
         .nth_addr(0)
         .map(F::wire_addr)
-        .unwrap_or(F::UNSPECIFIED);
+        .unwrap_or(F::Addr::UNSPECIFIED);
     let route = net::route_to(first);
     let (ifname, ifindex, if_mac, if_ip, if_link) = match (&config.network.interface, &route) {
         (Some(name), _) => {
@@ -119,7 +120,7 @@ pub(super) fn discover<F: Live>(
             anyhow::bail!("no route to {first}: {e}; pass -i/--interface (and -G/--gateway-mac)")
         }
     };
-    let sources = match (F::source_override(config), if_ip) {
+    let sources = match (source_override::<F>(config), if_ip) {
         (Some(list), _) => {
             warn_unless_local(list);
             list.clone()

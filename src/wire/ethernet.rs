@@ -19,50 +19,21 @@ mod field {
 }
 
 view! {
-    /// A view of an Ethernet II frame.
+    /// A view of an Ethernet II frame: `new_checked` requires the whole header.
     pub struct Frame<T: AsRef<[u8]>>;
+    min_len: HEADER_LEN;
+    dst_addr, set_dst_addr: [u8; 6] = field::DESTINATION;
+    src_addr, set_src_addr: [u8; 6] = field::SOURCE;
+    ethertype, set_ethertype: u16 = field::ETHERTYPE;
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    /// Checks that the buffer holds a whole header.
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn dst_addr(&self) -> [u8; 6] {
-        mac(&self.buffer.as_ref()[field::DESTINATION])
-    }
-
-    pub fn src_addr(&self) -> [u8; 6] {
-        mac(&self.buffer.as_ref()[field::SOURCE])
-    }
-
-    pub fn ethertype(&self) -> u16 {
-        self.u16_at(field::ETHERTYPE)
-    }
-
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[field::PAYLOAD]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
-    pub fn set_dst_addr(&mut self, addr: [u8; 6]) {
-        self.buffer.as_mut()[field::DESTINATION].copy_from_slice(&addr);
-    }
-
-    pub fn set_src_addr(&mut self, addr: [u8; 6]) {
-        self.buffer.as_mut()[field::SOURCE].copy_from_slice(&addr);
-    }
-
-    pub fn set_ethertype(&mut self, value: u16) {
-        self.set_u16_at(field::ETHERTYPE, value);
-    }
-
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::PAYLOAD]
     }
@@ -75,12 +46,6 @@ pub(crate) fn payload_of(frame: &[u8], ethertype: u16) -> Result<&[u8]> {
         return Err(Error::Protocol);
     }
     Ok(&frame[field::PAYLOAD])
-}
-
-fn mac(bytes: &[u8]) -> [u8; 6] {
-    let mut m = [0u8; 6];
-    m.copy_from_slice(bytes);
-    m
 }
 
 /// Formats a MAC address as `aa:bb:cc:dd:ee:ff`.

@@ -35,31 +35,15 @@ mod quoted_tcp {
 }
 
 view! {
-    /// A view of an ICMP message.
+    /// A view of an ICMP message: `new_checked` requires the 8-byte header.
     pub struct Packet<T: AsRef<[u8]>>;
+    min_len: HEADER_LEN;
+    msg_type, set_msg_type: u8 = field::TYPE;
+    code, set_code: u8 = field::CODE;
+    checksum, set_checksum: u16 = field::CHECKSUM;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Requires the 8-byte header.
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            return Err(Error::Truncated);
-        }
-        Ok(())
-    }
-
-    pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[field::TYPE]
-    }
-
-    pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[field::CODE]
-    }
-
-    pub fn checksum(&self) -> u16 {
-        self.u16_at(field::CHECKSUM)
-    }
-
     /// The quoted datagram, as far as it was captured.
     pub fn quoted(&self) -> &[u8] {
         &self.buffer.as_ref()[field::QUOTED..]
@@ -72,14 +56,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    pub fn set_msg_type(&mut self, v: u8) {
-        self.buffer.as_mut()[field::TYPE] = v;
-    }
-
-    pub fn set_code(&mut self, v: u8) {
-        self.buffer.as_mut()[field::CODE] = v;
-    }
-
     /// Zeroes the 4 bytes after the checksum and copies `quoted` after them (the buffer
     /// must hold `HEADER_LEN + quoted.len()` bytes).
     pub fn set_quoted(&mut self, quoted: &[u8]) {
@@ -90,9 +66,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Computes the checksum over the whole buffer and writes it.
     pub fn fill_checksum(&mut self) {
-        self.buffer.as_mut()[field::CHECKSUM].fill(0);
+        self.set_checksum(0);
         let sum = checksum::checksum(self.buffer.as_ref());
-        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+        self.set_checksum(sum);
     }
 }
 
@@ -146,13 +122,7 @@ impl Unreachable<Ipv4Addr> {
 
     /// As [`Unreachable::parse`], for an IPv4 packet with no link header.
     pub fn parse_ipv4(captured: &[u8]) -> Result<Unreachable> {
-        let ip = Ipv4Packet::new_checked(captured)?;
-        if ip.protocol() != PROTOCOL_ICMP {
-            return Err(Error::Protocol);
-        }
-        if ip.frag_offset() != 0 || ip.more_frags() {
-            return Err(Error::Malformed);
-        }
+        let ip = Ipv4Packet::carrying(captured, PROTOCOL_ICMP)?;
         let icmp = Packet::new_checked(ip.payload())?;
         if icmp.msg_type() != TYPE_UNREACHABLE {
             return Err(Error::Protocol);

@@ -55,19 +55,11 @@ pub fn verify_checksum(src: Ipv6Addr, dst: Ipv6Addr, message: &[u8]) -> bool {
 }
 
 impl Unreachable<Ipv6Addr> {
-    /// Parses an Ethernet frame carrying an ICMPv6 destination unreachable that quotes
-    /// at least an IPv6 header, its extension headers and 8 bytes of TCP.
-    pub fn parse_v6(frame: &[u8]) -> Result<Unreachable<Ipv6Addr>> {
-        Self::parse_ipv6(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?)
-    }
-
-    /// As [`Unreachable::parse_v6`], for an IPv6 packet with no link header.
+    /// Parses an IPv6 packet (no link header) carrying an ICMPv6 destination unreachable
+    /// that quotes at least an IPv6 header, its extension headers and 8 bytes of TCP
+    /// ([`super::V6::parse_unreachable`] reads it from an Ethernet frame). Never panics.
     pub fn parse_ipv6(packet: &[u8]) -> Result<Unreachable<Ipv6Addr>> {
-        let ip = Ipv6Packet::new_checked(packet)?;
-        let (protocol, at) = ip.upper_layer()?;
-        if protocol != ipv6::NEXT_HEADER_ICMPV6 {
-            return Err(Error::Protocol);
-        }
+        let (ip, at) = Ipv6Packet::carrying(packet, ipv6::NEXT_HEADER_ICMPV6)?;
         let message = &ip.payload()[at..];
         if message.len() < HEADER_LEN {
             return Err(Error::Truncated);
@@ -142,6 +134,7 @@ pub fn build_unreachable(
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::wire::{Family, V6};
 
     const US: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
     const TARGET: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 9);
@@ -172,7 +165,7 @@ mod test {
 
     #[test]
     fn deconstruct() {
-        let u = Unreachable::parse_v6(&frame()).unwrap();
+        let u = V6::parse_unreachable(&frame()).unwrap();
         assert_eq!((u.saddr, u.daddr), (TARGET, US));
         assert_eq!((u.icmp_type, u.code), (1, 4));
         assert_eq!(u.icmp_checksum_ok, Some(true));
@@ -202,7 +195,7 @@ mod test {
         let mut f = frame();
         let last = f.len() - 1;
         f[last] ^= 0xff;
-        let u = Unreachable::parse_v6(&f).unwrap();
+        let u = V6::parse_unreachable(&f).unwrap();
         assert_eq!(u.icmp_checksum_ok, Some(false));
     }
 
@@ -210,7 +203,7 @@ mod test {
     fn truncated() {
         let f = frame();
         for len in 0..f.len() {
-            assert!(Unreachable::parse_v6(&f[..len]).is_err(), "{len}");
+            assert!(V6::parse_unreachable(&f[..len]).is_err(), "{len}");
         }
         let mut longer = build_unreachable(
             ([2; 6], [4; 6]),
@@ -220,7 +213,7 @@ mod test {
             &[&probe()[..], &[0; 12]].concat(),
         );
         longer.truncate(f.len());
-        let u = Unreachable::parse_v6(&longer).unwrap();
+        let u = V6::parse_unreachable(&longer).unwrap();
         assert_eq!(u.icmp_checksum_ok, None);
     }
 
@@ -228,7 +221,7 @@ mod test {
     fn other_types_are_not_unreachables() {
         let mut f = frame();
         f[14 + 40] = 129; // echo reply
-        assert_eq!(Unreachable::parse_v6(&f), Err(Error::Protocol));
+        assert_eq!(V6::parse_unreachable(&f), Err(Error::Protocol));
         assert_eq!(Unreachable::parse(&frame()), Err(Error::Protocol));
     }
 }

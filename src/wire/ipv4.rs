@@ -31,16 +31,21 @@ view! {
     /// A captured packet may be cut short by the capture length: `new_checked` requires the
     /// whole header, and [`Packet::payload`] returns what was captured of the payload.
     pub struct Packet<T: AsRef<[u8]>>;
+    min_len: HEADER_LEN, then check_header;
+    dscp_ecn, set_dscp_ecn: u8 = field::DSCP_ECN;
+    total_len, set_total_len: u16 = field::LENGTH;
+    ident, set_ident: u16 = field::IDENT;
+    ttl, set_ttl: u8 = field::TTL;
+    protocol, set_protocol: u8 = field::PROTOCOL;
+    checksum, set_checksum: u16 = field::CHECKSUM;
+    src_addr, set_src_addr: Ipv4Addr = field::SRC_ADDR;
+    dst_addr, set_dst_addr: Ipv4Addr = field::DST_ADDR;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks the version, that the header (with options) was captured, and that the
-    /// total length is at least the header length. After this no accessor panics.
-    pub fn check_len(&self) -> Result<()> {
-        let len = self.buffer.as_ref().len();
-        if len < HEADER_LEN {
-            return Err(Error::Truncated);
-        }
+    /// total length is at least the header length.
+    fn check_header(&self) -> Result<()> {
         if self.version() != 4 {
             return Err(Error::Malformed);
         }
@@ -48,7 +53,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if header_len < HEADER_LEN || usize::from(self.total_len()) < header_len {
             return Err(Error::Malformed);
         }
-        if len < header_len {
+        if self.buffer.as_ref().len() < header_len {
             return Err(Error::Truncated);
         }
         Ok(())
@@ -63,51 +68,21 @@ impl<T: AsRef<[u8]>> Packet<T> {
         usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
     }
 
-    pub fn dscp_ecn(&self) -> u8 {
-        self.buffer.as_ref()[field::DSCP_ECN]
-    }
-
-    pub fn total_len(&self) -> u16 {
-        self.u16_at(field::LENGTH)
-    }
-
-    pub fn ident(&self) -> u16 {
-        self.u16_at(field::IDENT)
+    fn flags_and_offset(&self) -> u16 {
+        self.read(field::FLG_OFF)
     }
 
     pub fn dont_frag(&self) -> bool {
-        self.u16_at(field::FLG_OFF) & FLAG_DF != 0
+        self.flags_and_offset() & FLAG_DF != 0
     }
 
     pub fn more_frags(&self) -> bool {
-        self.u16_at(field::FLG_OFF) & FLAG_MF != 0
+        self.flags_and_offset() & FLAG_MF != 0
     }
 
     /// Fragment offset in bytes.
     pub fn frag_offset(&self) -> u16 {
-        (self.u16_at(field::FLG_OFF) & OFFSET_MASK) << 3
-    }
-
-    pub fn ttl(&self) -> u8 {
-        self.buffer.as_ref()[field::TTL]
-    }
-
-    pub fn protocol(&self) -> u8 {
-        self.buffer.as_ref()[field::PROTOCOL]
-    }
-
-    pub fn checksum(&self) -> u16 {
-        self.u16_at(field::CHECKSUM)
-    }
-
-    pub fn src_addr(&self) -> Ipv4Addr {
-        let d = &self.buffer.as_ref()[field::SRC_ADDR];
-        Ipv4Addr::new(d[0], d[1], d[2], d[3])
-    }
-
-    pub fn dst_addr(&self) -> Ipv4Addr {
-        let d = &self.buffer.as_ref()[field::DST_ADDR];
-        Ipv4Addr::new(d[0], d[1], d[2], d[3])
+        (self.flags_and_offset() & OFFSET_MASK) << 3
     }
 
     /// The header checksum is correct (including options).
@@ -124,47 +99,31 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// Reads `captured` as a whole IPv4 packet (not a fragment) carrying `protocol`, as
+    /// every reply the scan reads is: a fragment cannot be validated on its own, and
+    /// replies to SYNs are never fragmented.
+    pub fn carrying(captured: &'a [u8], protocol: u8) -> Result<Self> {
+        let ip = Packet::new_checked(captured)?;
+        if ip.protocol() != protocol {
+            return Err(Error::Protocol);
+        }
+        if ip.frag_offset() != 0 || ip.more_frags() {
+            return Err(Error::Malformed);
+        }
+        Ok(ip)
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets version 4 and the header length in bytes (a multiple of 4).
     pub fn set_version_and_header_len(&mut self, header_len: usize) {
         self.buffer.as_mut()[field::VER_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0f);
     }
 
-    pub fn set_dscp_ecn(&mut self, v: u8) {
-        self.buffer.as_mut()[field::DSCP_ECN] = v;
-    }
-
-    pub fn set_total_len(&mut self, v: u16) {
-        self.set_u16_at(field::LENGTH, v);
-    }
-
-    pub fn set_ident(&mut self, v: u16) {
-        self.set_u16_at(field::IDENT, v);
-    }
-
     /// Sets the flags and fragment offset: don't-fragment as given, not a fragment.
     pub fn set_dont_frag(&mut self, df: bool) {
-        self.set_u16_at(field::FLG_OFF, if df { FLAG_DF } else { 0 });
-    }
-
-    pub fn set_ttl(&mut self, v: u8) {
-        self.buffer.as_mut()[field::TTL] = v;
-    }
-
-    pub fn set_protocol(&mut self, v: u8) {
-        self.buffer.as_mut()[field::PROTOCOL] = v;
-    }
-
-    pub fn set_checksum(&mut self, v: u16) {
-        self.set_u16_at(field::CHECKSUM, v);
-    }
-
-    pub fn set_src_addr(&mut self, a: Ipv4Addr) {
-        self.buffer.as_mut()[field::SRC_ADDR].copy_from_slice(&a.octets());
-    }
-
-    pub fn set_dst_addr(&mut self, a: Ipv4Addr) {
-        self.buffer.as_mut()[field::DST_ADDR].copy_from_slice(&a.octets());
+        self.write(field::FLG_OFF, if df { FLAG_DF } else { 0u16 });
     }
 
     /// Computes the header checksum and writes it.

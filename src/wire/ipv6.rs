@@ -48,14 +48,17 @@ view! {
     /// A captured packet may be cut short: `new_checked` requires the fixed header, and
     /// [`Packet::payload`] returns what was captured of the payload.
     pub struct Packet<T: AsRef<[u8]>>;
+    min_len: HEADER_LEN, then check_version;
+    payload_len, set_payload_len: u16 = field::PAYLOAD_LEN;
+    next_header, set_next_header: u8 = field::NEXT_HEADER;
+    hop_limit, set_hop_limit: u8 = field::HOP_LIMIT;
+    src_addr, set_src_addr: Ipv6Addr = field::SRC_ADDR;
+    dst_addr, set_dst_addr: Ipv6Addr = field::DST_ADDR;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Checks that the fixed header was captured and the version is 6.
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            return Err(Error::Truncated);
-        }
+    /// A version other than 6 is malformed.
+    fn check_version(&self) -> Result<()> {
         if self.version() != 6 {
             return Err(Error::Malformed);
         }
@@ -63,7 +66,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     fn word0(&self) -> u32 {
-        self.u32_at(field::VER_TC_FLOW)
+        self.read(field::VER_TC_FLOW)
     }
 
     pub fn version(&self) -> u8 {
@@ -76,26 +79,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     pub fn flow_label(&self) -> u32 {
         self.word0() & 0x000f_ffff
-    }
-
-    pub fn payload_len(&self) -> u16 {
-        self.u16_at(field::PAYLOAD_LEN)
-    }
-
-    pub fn next_header(&self) -> u8 {
-        self.buffer.as_ref()[field::NEXT_HEADER]
-    }
-
-    pub fn hop_limit(&self) -> u8 {
-        self.buffer.as_ref()[field::HOP_LIMIT]
-    }
-
-    pub fn src_addr(&self) -> Ipv6Addr {
-        addr_at(self.buffer.as_ref(), field::SRC_ADDR.start)
-    }
-
-    pub fn dst_addr(&self) -> Ipv6Addr {
-        addr_at(self.buffer.as_ref(), field::DST_ADDR.start)
     }
 
     /// The payload (extension headers included) as far as it was captured: up to the
@@ -118,44 +101,30 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<'a> Packet<&'a [u8]> {
+    /// Reads `captured` as an IPv6 packet whose upper layer, after any extension
+    /// headers, is `protocol`: the packet and the upper layer's offset in its payload.
+    pub fn carrying(captured: &'a [u8], protocol: u8) -> Result<(Self, usize)> {
+        let ip = Packet::new_checked(captured)?;
+        let (upper, at) = ip.upper_layer()?;
+        if upper != protocol {
+            return Err(Error::Protocol);
+        }
+        Ok((ip, at))
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets version 6, the traffic class and the flow label.
     pub fn set_version_tc_flow(&mut self, traffic_class: u8, flow_label: u32) {
         let w = (6u32 << 28) | (u32::from(traffic_class) << 20) | (flow_label & 0x000f_ffff);
-        self.set_u32_at(field::VER_TC_FLOW, w);
-    }
-
-    pub fn set_payload_len(&mut self, v: u16) {
-        self.set_u16_at(field::PAYLOAD_LEN, v);
-    }
-
-    pub fn set_next_header(&mut self, v: u8) {
-        self.buffer.as_mut()[field::NEXT_HEADER] = v;
-    }
-
-    pub fn set_hop_limit(&mut self, v: u8) {
-        self.buffer.as_mut()[field::HOP_LIMIT] = v;
-    }
-
-    pub fn set_src_addr(&mut self, a: Ipv6Addr) {
-        self.buffer.as_mut()[field::SRC_ADDR].copy_from_slice(&a.octets());
-    }
-
-    pub fn set_dst_addr(&mut self, a: Ipv6Addr) {
-        self.buffer.as_mut()[field::DST_ADDR].copy_from_slice(&a.octets());
+        self.write(field::VER_TC_FLOW, w);
     }
 
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = (HEADER_LEN + usize::from(self.payload_len())).min(self.buffer.as_ref().len());
         &mut self.buffer.as_mut()[HEADER_LEN..end]
     }
-}
-
-/// Reads 16 bytes at `at` as an address; the caller has checked the length.
-pub(crate) fn addr_at(data: &[u8], at: usize) -> Ipv6Addr {
-    let mut o = [0u8; 16];
-    o.copy_from_slice(&data[at..at + 16]);
-    Ipv6Addr::from(o)
 }
 
 /// Walks the extension headers of `payload`, whose first header is `next`, and returns

@@ -10,12 +10,29 @@
 //! validation stage works on.
 
 /// Declares a typed view `$name<T: AsRef<[u8]>>` over a byte buffer, in the manner of
-/// smoltcp: `new_unchecked` wraps a buffer this program built, `new_checked` wraps one
-/// after the view's own `check_len` (written beside its accessors), after which no
-/// accessor panics; `into_inner` gives the buffer back. The private `u16_at`/`u32_at`
-/// (and `set_` twins) read and write a big-endian field given by its named range.
+/// smoltcp, with its plain fields.
+///
+/// * `new_unchecked` wraps a buffer this program built; `new_checked` wraps one after
+///   `check_len`, after which no accessor panics; `into_inner` gives the buffer back.
+/// * `check_len` (generated) refuses a buffer shorter than `min_len` as
+///   [`Error::Truncated`], then runs the view's own further checks if it names them
+///   (`min_len: HEADER_LEN, then check_header;`).
+/// * Each line `getter, setter: Type = field::RANGE;` of the field table is a getter in
+///   the `AsRef` impl and a setter in the `AsMut` impl that read and write the field
+///   through [`FieldValue`]: a `u8` at an index, a big-endian number or an address over a
+///   range. Fields with more to them (bit fields, lengths in words) are written by hand
+///   beside the view with the private `read`/`write`, which do the same.
+///
+/// Everything is `#[inline]` over constant offsets: after `new_checked` (or on a template
+/// the sender built) an accessor is the load or store it names, with no check the
+/// compiler cannot fold away.
 macro_rules! view {
-    ($(#[$attr:meta])* pub struct $name:ident<T: AsRef<[u8]>>;) => {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident<T: AsRef<[u8]>>;
+        min_len: $min:expr $(, then $check:ident)?;
+        $($(#[$fattr:meta])* $get:ident, $set:ident: $ty:ty = $at:expr;)*
+    ) => {
         $(#[$attr])*
         #[derive(Debug, Clone)]
         pub struct $name<T: AsRef<[u8]>> {
@@ -35,39 +52,99 @@ macro_rules! view {
                 Ok(view)
             }
 
+            /// Checks that the buffer holds the fixed header (and what the view checks
+            /// beyond that); after this no accessor panics.
+            pub fn check_len(&self) -> $crate::wire::Result<()> {
+                if self.buffer.as_ref().len() < $min {
+                    return Err($crate::wire::Error::Truncated);
+                }
+                $(self.$check()?;)?
+                Ok(())
+            }
+
             pub fn into_inner(self) -> T {
                 self.buffer
             }
 
-            #[allow(dead_code)]
-            #[inline]
-            fn u16_at(&self, r: core::ops::Range<usize>) -> u16 {
-                let d = &self.buffer.as_ref()[r];
-                u16::from_be_bytes([d[0], d[1]])
-            }
+            $(
+                $(#[$fattr])*
+                #[inline]
+                pub fn $get(&self) -> $ty {
+                    self.read($at)
+                }
+            )*
 
-            #[allow(dead_code)]
             #[inline]
-            fn u32_at(&self, r: core::ops::Range<usize>) -> u32 {
-                let d = &self.buffer.as_ref()[r];
-                u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+            fn read<V: $crate::wire::FieldValue>(&self, at: V::At) -> V {
+                V::read(self.buffer.as_ref(), at)
             }
         }
 
         impl<T: AsRef<[u8]> + AsMut<[u8]>> $name<T> {
-            #[allow(dead_code)]
-            #[inline]
-            fn set_u16_at(&mut self, r: core::ops::Range<usize>, v: u16) {
-                self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
-            }
+            $(
+                #[inline]
+                pub fn $set(&mut self, v: $ty) {
+                    self.write($at, v);
+                }
+            )*
 
             #[allow(dead_code)]
             #[inline]
-            fn set_u32_at(&mut self, r: core::ops::Range<usize>, v: u32) {
-                self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+            fn write<V: $crate::wire::FieldValue>(&mut self, at: V::At, v: V) {
+                v.write(self.buffer.as_mut(), at);
             }
         }
     };
+}
+
+/// A header field's value as the wire holds it, read and written where a view's field
+/// table puts it: a byte at an index, or a big-endian number, an address or a MAC over a
+/// range. The views' accessors go through it (see `view!`).
+pub(crate) trait FieldValue: Sized {
+    /// Where the field is: an index for a byte, a range for the rest.
+    type At;
+    fn read(data: &[u8], at: Self::At) -> Self;
+    fn write(self, data: &mut [u8], at: Self::At);
+}
+
+impl FieldValue for u8 {
+    type At = usize;
+    #[inline]
+    fn read(data: &[u8], at: usize) -> u8 {
+        data[at]
+    }
+    #[inline]
+    fn write(self, data: &mut [u8], at: usize) {
+        data[at] = self;
+    }
+}
+
+/// `FieldValue` for a type of `$len` bytes: `$from` makes it of its bytes in network
+/// order, `$to` its bytes of it.
+macro_rules! field_value {
+    ($($ty:ty, $len:literal: $from:expr, $to:expr;)*) => {$(
+        impl FieldValue for $ty {
+            type At = core::ops::Range<usize>;
+            #[inline]
+            fn read(data: &[u8], at: core::ops::Range<usize>) -> $ty {
+                let mut bytes = [0u8; $len];
+                bytes.copy_from_slice(&data[at]);
+                ($from)(bytes)
+            }
+            #[inline]
+            fn write(self, data: &mut [u8], at: core::ops::Range<usize>) {
+                data[at].copy_from_slice(&($to)(self));
+            }
+        }
+    )*};
+}
+
+field_value! {
+    u16, 2: u16::from_be_bytes, u16::to_be_bytes;
+    u32, 4: u32::from_be_bytes, u32::to_be_bytes;
+    Ipv4Addr, 4: Ipv4Addr::from, |a: Ipv4Addr| a.octets();
+    Ipv6Addr, 16: Ipv6Addr::from, |a: Ipv6Addr| a.octets();
+    [u8; 6], 6: core::convert::identity, core::convert::identity;
 }
 
 pub(crate) mod checksum;
@@ -207,14 +284,7 @@ impl Reply<Ipv4Addr> {
     /// Parses an IPv4 packet (the frame's payload, or all of it on an IP-layer link)
     /// carrying TCP. Never panics on any input.
     pub fn parse_ipv4(captured: &[u8]) -> Result<Reply> {
-        let ip = Ipv4Packet::new_checked(captured)?;
-        if ip.protocol() != ipv4::PROTOCOL_TCP {
-            return Err(Error::Protocol);
-        }
-        if ip.frag_offset() != 0 || ip.more_frags() {
-            // A fragment cannot be validated on its own; replies to SYNs are never fragmented.
-            return Err(Error::Malformed);
-        }
+        let ip = Ipv4Packet::carrying(captured, ipv4::PROTOCOL_TCP)?;
         let segment = ip.payload();
         let tcp = TcpPacket::new_checked(segment)?;
         // The segment's length is known from the IP header even when the capture is cut
@@ -235,20 +305,10 @@ impl Reply<Ipv4Addr> {
 }
 
 impl Reply<Ipv6Addr> {
-    /// Parses an Ethernet frame carrying IPv6, extension headers if any, and TCP.
-    /// Never panics on any input.
-    pub fn parse_v6(frame: &[u8]) -> Result<Reply<Ipv6Addr>> {
-        Self::parse_ipv6(ethernet::payload_of(frame, ethernet::ETHERTYPE_IPV6)?)
-    }
-
-    /// Parses an IPv6 packet (no link header) carrying TCP, after any extension headers.
-    /// Never panics on any input.
+    /// Parses an IPv6 packet (no link header) carrying TCP, after any extension headers
+    /// ([`V6::parse_reply`] reads it from an Ethernet frame). Never panics on any input.
     pub fn parse_ipv6(captured: &[u8]) -> Result<Reply<Ipv6Addr>> {
-        let ip = Ipv6Packet::new_checked(captured)?;
-        let (protocol, at) = ip.upper_layer()?;
-        if protocol != ipv6::NEXT_HEADER_TCP {
-            return Err(Error::Protocol);
-        }
+        let (ip, at) = Ipv6Packet::carrying(captured, ipv6::NEXT_HEADER_TCP)?;
         let tcp = TcpPacket::new_checked(&ip.payload()[at..])?;
         // As for IPv4: the segment's length is known from the payload length even when
         // the capture is cut short, and the TCP header must fit in it.

@@ -46,55 +46,30 @@ view! {
     /// `new_checked` requires the fixed 20-byte header and a data offset of at least 5 words.
     /// A capture may end inside the options: [`Packet::options`] returns what was captured.
     pub struct Packet<T: AsRef<[u8]>>;
+    min_len: HEADER_LEN, then check_data_offset;
+    src_port, set_src_port: u16 = field::SRC_PORT;
+    dst_port, set_dst_port: u16 = field::DST_PORT;
+    seq_number, set_seq_number: u32 = field::SEQ_NUM;
+    ack_number, set_ack_number: u32 = field::ACK_NUM;
+    /// The flag byte (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR); see [`flags`].
+    flags, set_flags: u8 = field::FLAGS;
+    window_len, set_window_len: u16 = field::WINDOW;
+    checksum, set_checksum: u16 = field::CHECKSUM;
+    urgent_at, set_urgent_at: u16 = field::URGENT;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            return Err(Error::Truncated);
-        }
+    /// A data offset below 5 words is malformed.
+    fn check_data_offset(&self) -> Result<()> {
         if self.header_len() < HEADER_LEN {
             return Err(Error::Malformed);
         }
         Ok(())
     }
 
-    pub fn src_port(&self) -> u16 {
-        self.u16_at(field::SRC_PORT)
-    }
-
-    pub fn dst_port(&self) -> u16 {
-        self.u16_at(field::DST_PORT)
-    }
-
-    pub fn seq_number(&self) -> u32 {
-        self.u32_at(field::SEQ_NUM)
-    }
-
-    pub fn ack_number(&self) -> u32 {
-        self.u32_at(field::ACK_NUM)
-    }
-
     /// Header length in bytes, from the data offset field.
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::DATA_OFFSET] >> 4) * 4
-    }
-
-    /// The flag byte (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR); see [`flags`].
-    pub fn flags(&self) -> u8 {
-        self.buffer.as_ref()[field::FLAGS]
-    }
-
-    pub fn window_len(&self) -> u16 {
-        self.u16_at(field::WINDOW)
-    }
-
-    pub fn checksum(&self) -> u16 {
-        self.u16_at(field::CHECKSUM)
-    }
-
-    pub fn urgent_at(&self) -> u16 {
-        self.u16_at(field::URGENT)
     }
 
     /// The option bytes, as far as they were captured.
@@ -126,41 +101,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    pub fn set_src_port(&mut self, v: u16) {
-        self.set_u16_at(field::SRC_PORT, v);
-    }
-
-    pub fn set_dst_port(&mut self, v: u16) {
-        self.set_u16_at(field::DST_PORT, v);
-    }
-
-    pub fn set_seq_number(&mut self, v: u32) {
-        self.set_u32_at(field::SEQ_NUM, v);
-    }
-
-    pub fn set_ack_number(&mut self, v: u32) {
-        self.set_u32_at(field::ACK_NUM, v);
-    }
-
     /// Sets the header length in bytes (a multiple of 4, 20 to 60).
     pub fn set_header_len(&mut self, len: usize) {
         self.buffer.as_mut()[field::DATA_OFFSET] = ((len / 4) as u8) << 4;
-    }
-
-    pub fn set_flags(&mut self, v: u8) {
-        self.buffer.as_mut()[field::FLAGS] = v;
-    }
-
-    pub fn set_window_len(&mut self, v: u16) {
-        self.set_u16_at(field::WINDOW, v);
-    }
-
-    pub fn set_checksum(&mut self, v: u16) {
-        self.set_u16_at(field::CHECKSUM, v);
-    }
-
-    pub fn set_urgent_at(&mut self, v: u16) {
-        self.set_u16_at(field::URGENT, v);
     }
 
     pub fn options_mut(&mut self) -> &mut [u8] {
