@@ -177,7 +177,7 @@ fn probing_txt_is_served_from_the_scanner_during_the_scan() {
     scan.wait();
     // `synsurvey probing-txt` with the same flags prints the same file (its own Expires,
     // and no Canonical: it does not know where the operator will host it).
-    let o = output_ok(offline(&["probing-txt", "--no-default-blocklist"]).args(&args));
+    let o = output_ok(offline(["probing-txt", "--no-default-blocklist"]).args(&args));
     let printed = check_probing_txt(&String::from_utf8(o.stdout).unwrap());
     let strip = |f: &[(String, String)]| -> Vec<(String, String)> {
         f.iter()
@@ -192,7 +192,7 @@ fn probing_txt_is_served_from_the_scanner_during_the_scan() {
 #[test]
 fn probing_txt_needs_a_contact_uri() {
     let args = "probing-txt --no-default-blocklist 198.18.0.0/24 -p 80 --contact";
-    let o = offline(&words_then(args, &["the lab"])).output().unwrap();
+    let o = offline(words_then(args, &["the lab"])).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("--contact") && e.lines().count() == 1, "{e}");
@@ -328,7 +328,7 @@ fn result_metadata_and_status_files_are_private() {
 }
 
 fn split(args: &[&str]) -> std::process::Output {
-    offline(&["split"]).args(args).output().unwrap()
+    offline(["split"]).args(args).output().unwrap()
 }
 
 const OWNERS: &str = "prefix,owner,contact\n\

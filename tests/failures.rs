@@ -24,7 +24,7 @@ fn fault_time(stderr: &str) -> f64 {
 /// the scan stopped and gave a full account of what it had done.
 fn stops_on(fault: &str, stage: &str) {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::open(&random_subset("198.18.0.0/16", 3000, 7)));
+    let tb = Testbed::up(TestbedOpts::open(random_subset("198.18.0.0/16", 3000, 7)));
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("ck.json");
     let cap = tb.capture_syns();

@@ -73,7 +73,7 @@ fn min_hitrate_lets_a_scan_that_finds_hosts_finish() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         silent: vec!["198.18.2.0/23".into()],
-        ..TestbedOpts::open(&["198.18.0.0/23"])
+        ..TestbedOpts::open(["198.18.0.0/23"])
     });
     // 1,024 targets at 85 pps: 12 s of sending.
     let s = Scan::new(&words("198.18.0.0/22 -p 80 -r 85 -c 1 --min-hitrate 40")).run(&tb);

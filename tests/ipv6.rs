@@ -553,7 +553,7 @@ fn bad_input_exits_2_before_any_probe() {
 #[test]
 fn the_builtin_blocklist_keeps_the_benchmarking_prefix() {
     require_privileges!("create an IPv6 network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::open(&[ip6("2001:2::1")]));
+    let tb = Testbed::up(TestbedOpts::open([ip6("2001:2::1")]));
     // Bare: the runner would add --no-default-blocklist.
     let r = Scan::new(&["-q", "2001:2::/120", "-p", "80"])
         .bare()
@@ -572,7 +572,7 @@ fn dry_run_of_a_hitlist_probes_each_address_once() {
     let file = write_hitlist(dir.path(), &list, 13);
     for flag in ["-I", "--ipv6-target-file"] {
         let out = output_ok(
-            offline(&["--no-default-blocklist", "-d", "-q", "-S"])
+            offline(["--no-default-blocklist", "-d", "-q", "-S"])
                 .arg(SCAN_ADDR6.to_string())
                 .args([flag, file.to_str().unwrap(), "-p", "80"]),
         );

@@ -56,7 +56,7 @@ fn tun_testbed_is_an_ip_layer_link() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         tun: true,
-        ..TestbedOpts::open(&["198.18.1.7"])
+        ..TestbedOpts::open(["198.18.1.7"])
     });
     let show = |args: &[&str]| {
         let out = tb.exec_scan(["ip"]).args(args).output().unwrap();

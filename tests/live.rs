@@ -272,7 +272,7 @@ fn highest_rate_still_finds_everything() {
 #[test]
 fn sigint_leaves_valid_output_and_metadata() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::open(&random_subset("198.18.0.0/16", 2000, 8)));
+    let tb = Testbed::up(TestbedOpts::open(random_subset("198.18.0.0/16", 2000, 8)));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
     let meta = dir.path().join("meta.json");

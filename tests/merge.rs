@@ -47,7 +47,7 @@ fn shard_scan(shard: u8, blocklist: &Path, extra: &[&str]) -> Scan {
 }
 
 fn merge(args: &[&Path]) -> Output {
-    offline(&["merge"])
+    offline(["merge"])
         .args(args)
         .output()
         .expect("run synsurvey merge")

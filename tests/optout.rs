@@ -153,7 +153,7 @@ fn malformed_reload_keeps_the_previous_list() {
 
 #[test]
 fn large_scans_need_a_blocklist_file() {
-    let out = offline(&words("0.0.0.0/0 -p 80 -d -n 5")).output().unwrap();
+    let out = offline(words("0.0.0.0/0 -p 80 -d -n 5")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -170,7 +170,7 @@ fn large_scans_need_a_blocklist_file() {
     let out = output_ok(&mut offline(&args));
     assert_eq!(read_probes(&out.stdout).len(), 5);
     // 2^24 addresses exactly is not "more than".
-    output_ok(&mut offline(&words("11.0.0.0/8 -p 80 -d -n 1")));
+    output_ok(&mut offline(words("11.0.0.0/8 -p 80 -d -n 1")));
 }
 
 /// Opt-outs are monotone within a scan. Once the scan probes, a rewriter truncates the list

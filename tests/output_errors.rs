@@ -11,7 +11,7 @@ use common::*;
 #[test]
 fn unwritable_output_fails_before_any_probe() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::open(&["198.18.1.0/28"]));
+    let tb = Testbed::up(TestbedOpts::open(["198.18.1.0/28"]));
     let dir = tempfile::tempdir().unwrap();
     let meta = dir.path().join("meta.json");
     let cases: [(&str, String, &str); 2] = [

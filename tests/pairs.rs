@@ -20,7 +20,7 @@ use common::{offline, output_ok};
 
 /// `synsurvey --no-default-blocklist ARGS`, sending nothing (dry runs, resumes of them).
 fn synsurvey_cmd(args: &[&str]) -> Command {
-    offline(&[&["--no-default-blocklist"], args].concat())
+    offline([&["--no-default-blocklist"], args].concat())
 }
 
 fn stderr(o: &Output) -> String {
@@ -135,7 +135,7 @@ fn pairs_resume_and_a_changed_list_is_refused() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    output_ok(&mut offline(&["--resume", ck_s]));
+    output_ok(&mut offline(["--resume", ck_s]));
     let both = read_probes(&std::fs::read(&out).unwrap());
     assert_eq!(
         both.iter().map(pair).collect::<BTreeSet<_>>(),
@@ -145,7 +145,7 @@ fn pairs_resume_and_a_changed_list_is_refused() {
 
     // Another list under the same name: refused, naming the file.
     write_pairs(dir.path(), &pairs[1..]);
-    let o = offline(&["--resume", ck_s]).output().unwrap();
+    let o = offline(["--resume", ck_s]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("changed since the scan started"),

@@ -38,7 +38,7 @@ fn tasks(pid: u32) -> Vec<PathBuf> {
 #[test]
 fn running_scanner_has_no_capabilities_in_any_thread() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::open(&["198.18.2.0/28"]));
+    let tb = Testbed::up(TestbedOpts::open(["198.18.2.0/28"]));
     // 4096 probes at 1000 pps: four seconds of scanning with sender threads running.
     let scan = Scan::new(&words("198.18.0.0/20 -p 80 -r 1000 -T 2 -c 0 -o /dev/null"));
     let running = scan.spawn(&tb);
@@ -144,7 +144,7 @@ fn nobody_scans_with_file_capabilities() {
 #[test]
 fn nobody_without_capabilities_fails_before_sending() {
     require_privileges!("set file capabilities and switch to user nobody in a testbed");
-    let tb = Testbed::up(TestbedOpts::open(&["198.18.4.0/28"]));
+    let tb = Testbed::up(TestbedOpts::open(["198.18.4.0/28"]));
     let (_dir, bin) = unprivileged_copy();
     let line = tb.fails_before_sending(|| as_nobody(&tb, &bin, "198.18.4.0/24 -p 80 -r 5000 -c 0"));
     assert!(line.contains("CAP_NET_RAW"), "{line:?}");

@@ -22,12 +22,12 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn report(args: &[&Path]) -> Output {
-    offline(&["report"]).args(args).output().unwrap()
+    offline(["report"]).args(args).output().unwrap()
 }
 
 /// Runs `synsurvey report RESULTS -m META [-u CSV] -o OUT` and returns the page.
 fn make_report(results: &Path, meta: &Path, status: Option<&Path>, out: &Path) -> String {
-    let mut cmd = offline(&["report"]);
+    let mut cmd = offline(["report"]);
     cmd.arg(results).arg("-m").arg(meta).arg("-o").arg(out);
     if let Some(s) = status {
         cmd.arg("-u").arg(s);

@@ -188,7 +188,7 @@ fn shards_and_resumes_choose_the_same_source() {
 fn ipv6_sources_in_a_dry_run() {
     let list = "2001:2:0:ff::1:10-2001:2:0:ff::1:13,2001:2:0:ff::2:0/127";
     let args = "-d -q --no-default-blocklist 2001:2::/116 -p 80,443 -e 5 -S";
-    let out = output_ok(&mut offline(&words_then(args, &[list])));
+    let out = output_ok(&mut offline(words_then(args, &[list])));
     let probes = read_probes(&out.stdout);
     assert_eq!(probes.len(), 4096 * 2);
     let list: BTreeSet<Ipv6Addr> = [

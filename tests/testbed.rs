@@ -181,7 +181,7 @@ fn capture_sees_exactly_the_syns_sent<F: Family>() {
     let tb = Testbed::up(TestbedOpts {
         unreach: vec![h(7).to_string()],
         ports: vec![80, 443],
-        ..TestbedOpts::open(&[h(1)])
+        ..TestbedOpts::open([h(1)])
     });
     assert_eq!(tb.is_ipv6(), F::A::IPV6);
     let cap = tb.capture_syns();
@@ -219,7 +219,7 @@ fn total_loss_drops_tcp_replies_only<F: Family>() {
     let h = F::host;
     let tb = Testbed::up(TestbedOpts {
         loss_pct: Some(100.0),
-        ..TestbedOpts::open(&[h(1)])
+        ..TestbedOpts::open([h(1)])
     });
     let t = Duration::from_millis(300);
     assert_eq!(tb.connect_timeout(h(1), 80, t), ConnectOutcome::Timeout);
@@ -340,8 +340,8 @@ fn sinks_count_frames_and_do_not_interfere() {
 #[test]
 fn two_targets_at_once_do_not_interfere() {
     require_privileges!("create a network-namespace testbed");
-    let a = Testbed::up(TestbedOpts::open(&["198.18.1.1"]));
-    let b = Testbed::up(TestbedOpts::open(&["198.18.1.2"]));
+    let a = Testbed::up(TestbedOpts::open(["198.18.1.1"]));
+    let b = Testbed::up(TestbedOpts::open(["198.18.1.2"]));
     assert_eq!(a.connect(ip("198.18.1.1"), 80), ConnectOutcome::Open);
     assert_eq!(a.connect(ip("198.18.1.2"), 80), ConnectOutcome::Refused);
     assert_eq!(b.connect(ip("198.18.1.2"), 80), ConnectOutcome::Open);
@@ -466,7 +466,7 @@ fn delay_holds_back_the_targets_frames_and_down_removes_all_three_namespaces() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         delay_ms: Some(500),
-        ..TestbedOpts::open(&["198.18.0.1"])
+        ..TestbedOpts::open(["198.18.0.1"])
     });
     let t = Duration::from_secs(3);
     for _ in 0..2 {
@@ -510,7 +510,7 @@ fn delay_holds_back_the_targets_frames_and_down_removes_all_three_namespaces() {
 #[test]
 fn without_delay_connects_are_immediate_and_there_is_no_relay() {
     require_privileges!("create a network-namespace testbed");
-    let tb = Testbed::up(TestbedOpts::open(&["198.18.0.1"]));
+    let tb = Testbed::up(TestbedOpts::open(["198.18.0.1"]));
     for (a, want) in [
         ("198.18.0.1", ConnectOutcome::Open),
         ("198.18.0.2", ConnectOutcome::Refused),
@@ -531,7 +531,7 @@ fn delay_relay_loses_nothing_in_a_burst() {
     // the delay, and the relay must not have dropped a frame.
     let tb = Testbed::up(TestbedOpts {
         delay_ms: Some(300),
-        ..TestbedOpts::open(&["198.18.16.0/24"])
+        ..TestbedOpts::open(["198.18.16.0/24"])
     });
     const PY: &str = r#"
 import errno, resource, select, socket, time
@@ -595,7 +595,7 @@ fn ipv6_scanners_each_reach_the_target_on_their_own_link() {
     require_privileges!("create a network-namespace testbed");
     let tb = Testbed::up(TestbedOpts {
         scanners: 3,
-        ..TestbedOpts::open(&["2001:2::1"])
+        ..TestbedOpts::open(["2001:2::1"])
     });
     const PY: &str = "import socket, sys\n\
         s = socket.create_connection(('2001:2::1', 80), timeout=2)\n\

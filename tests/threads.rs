@@ -130,7 +130,7 @@ fn a_resumed_scan_keeps_the_threads_of_its_checkpoint() {
     all.dedup();
     assert_eq!(all.len(), 256, "every target once across the two runs");
     // -T that disagrees with the checkpoint is refused, naming the flag.
-    let forced = offline(&[DRY, &["--resume", ck, "-T", "1"]].concat())
+    let forced = offline([DRY, &["--resume", ck, "-T", "1"]].concat())
         .output()
         .unwrap();
     assert_eq!(forced.status.code(), Some(2));
