@@ -1,15 +1,140 @@
-//! The crate's layout: dependencies among the top-level modules of `src/` point one way.
+//! The crate's layout: dependencies among the top-level modules of `src/` point one way,
+//! and functions stay short enough to read.
 //!
 //! Reads every `.rs` file under `src/`, drops comments, string literals and
 //! `#[cfg(test)]` items, and collects each `crate::` path (`use crate::{a, b::c}` groups
 //! included). Module A depends on B when a file of A names `crate::B`. The test fails,
 //! naming each cycle, when the graph has one.
+//!
+//! The same reader (which keeps line breaks) measures functions from `fn` to the closing
+//! brace of their body: at most [`SRC_FN_LINES`] in the code of `src/`, at most
+//! [`TEST_FN_LINES`] in its `#[cfg(test)]` modules and in `tests/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// The longest function allowed in `src/` outside tests, in lines.
+const SRC_FN_LINES: usize = 80;
+/// The longest test function (or test helper) allowed, in lines.
+const TEST_FN_LINES: usize = 120;
+
+#[test]
+fn no_long_functions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut long = Vec::new();
+    for (dir, code_limit) in [("src", SRC_FN_LINES), ("tests", TEST_FN_LINES)] {
+        let files = rust_files(&root.join(dir));
+        assert!(
+            files.len() > 20,
+            "found only {} files in {dir}",
+            files.len()
+        );
+        for file in files {
+            let text = fs::read_to_string(&file).unwrap();
+            let all = without_comments_and_literals(&text);
+            let rel = file.strip_prefix(root).unwrap().display().to_string();
+            let mut check = |code: &str, limit: usize| {
+                for (name, line, lines) in functions(code) {
+                    if lines > limit {
+                        long.push(format!("{rel}:{line} fn {name}: {lines} lines (> {limit})"));
+                    }
+                }
+            };
+            check(&without_test_items(&all), code_limit);
+            check(&all, TEST_FN_LINES);
+        }
+    }
+    long.sort();
+    long.dedup();
+    assert!(long.is_empty(), "functions too long:\n{}", long.join("\n"));
+}
+
+#[test]
+fn functions_are_measured_from_fn_to_their_closing_brace() {
+    let text = "fn one() {}\n\nfn two(\n    a: [u8; 4],\n) -> Vec<u8> {\n    let s = \"}\n}\";\n    /* }\n */\n    a.to_vec()\n}\ntrait T { fn decl(&self); }\n#[cfg(test)]\nmod t {\n    fn three() {\n    }\n}\n";
+    let all = without_comments_and_literals(text);
+    assert_eq!(
+        all.lines().count(),
+        text.lines().count(),
+        "line breaks kept"
+    );
+    let got = functions(&all);
+    let want = [("one", 1, 1), ("two", 3, 9), ("three", 15, 2)];
+    let want: Vec<(String, usize, usize)> = want
+        .iter()
+        .map(|&(n, l, c)| (n.to_string(), l, c))
+        .collect();
+    assert_eq!(got, want);
+    let code = without_test_items(&all);
+    assert_eq!(
+        code.lines().count(),
+        text.lines().count(),
+        "line breaks kept"
+    );
+    assert_eq!(functions(&code), want[..2].to_vec());
+}
+
+/// Each function with a body: its name, the line of its `fn` (from 1), and its length in
+/// lines, from that line to the line of the body's closing brace. `code` is without
+/// comments and literals, so braces and semicolons are the code's own.
+fn functions(code: &str) -> Vec<(String, usize, usize)> {
+    let b: Vec<char> = code.chars().collect();
+    let line_at = |i: usize| b[..i].iter().filter(|&&c| c == '\n').count() + 1;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 2 < b.len() {
+        let is_fn =
+            b[i] == 'f' && b[i + 1] == 'n' && b[i + 2].is_whitespace() && !ident_before(&b, i);
+        if !is_fn {
+            i += 1;
+            continue;
+        }
+        let name: String = b[i + 2..]
+            .iter()
+            .skip_while(|c| c.is_whitespace())
+            .take_while(|c| c.is_alphanumeric() || **c == '_')
+            .collect();
+        // The body opens at the first `{` outside the signature's brackets; a `;` there
+        // first means a declaration without a body.
+        let mut depth = 0i32;
+        let mut j = i + 2;
+        let open = loop {
+            match b.get(j) {
+                None => break None,
+                Some('(' | '[') => depth += 1,
+                Some(')' | ']') => depth -= 1,
+                Some(';') if depth == 0 => break None,
+                Some('{') if depth == 0 => break Some(j),
+                _ => {}
+            }
+            j += 1;
+        };
+        if let Some(open) = open {
+            let mut depth = 0usize;
+            let mut k = open;
+            while k < b.len() {
+                match b[k] {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+            let first = line_at(i);
+            out.push((name, first, line_at(k.min(b.len() - 1)) - first + 1));
+        }
+        i += 2;
+    }
+    out
+}
 
 #[test]
 fn no_import_cycle_among_top_level_modules() {
@@ -130,6 +255,7 @@ fn without_comments_and_literals(text: &str) -> String {
                 i += 1;
             }
         } else if b[i] == '/' && next == Some('*') {
+            let from = i;
             let mut depth = 0;
             while i < b.len() {
                 if b[i] == '/' && b.get(i + 1) == Some(&'*') {
@@ -146,6 +272,7 @@ fn without_comments_and_literals(text: &str) -> String {
                 }
             }
             out.push(' ');
+            out.extend(line_breaks(&b[from..i.min(b.len())]));
         } else if b[i] == 'r' && (next == Some('#') || next == Some('"')) && !ident_before(&b, i) {
             // A raw string: r"..." or r#"..."#, closed by a quote and as many #.
             let mut j = i + 1;
@@ -157,6 +284,7 @@ fn without_comments_and_literals(text: &str) -> String {
                 i += 1;
                 continue;
             }
+            let from = i;
             let hashes = j - i - 1;
             j += 1;
             while j < b.len() && !(b[j] == '"' && (1..=hashes).all(|k| b.get(j + k) == Some(&'#')))
@@ -165,13 +293,16 @@ fn without_comments_and_literals(text: &str) -> String {
             }
             i = j + 1 + hashes;
             out.push_str("\"\"");
+            out.extend(line_breaks(&b[from..i.min(b.len())]));
         } else if b[i] == '"' {
+            let from = i;
             i += 1;
             while i < b.len() && b[i] != '"' {
                 i += if b[i] == '\\' { 2 } else { 1 };
             }
             i += 1;
             out.push_str("\"\"");
+            out.extend(line_breaks(&b[from..i.min(b.len())]));
         } else if b[i] == '\'' {
             // A character literal ('x', '\n', '"'); otherwise a lifetime, kept as is.
             if next == Some('\\') {
@@ -196,11 +327,17 @@ fn without_comments_and_literals(text: &str) -> String {
     out
 }
 
+/// The line breaks among `skipped` characters, so that what is left keeps its line numbers.
+fn line_breaks(skipped: &[char]) -> impl Iterator<Item = char> + '_ {
+    skipped.iter().copied().filter(|&c| c == '\n')
+}
+
 fn ident_before(b: &[char], i: usize) -> bool {
     i > 0 && (b[i - 1].is_alphanumeric() || b[i - 1] == '_')
 }
 
-/// Drops each item that follows `#[cfg(test)]`: up to its `;` or its closing brace.
+/// Drops each item that follows `#[cfg(test)]`: up to its `;` or its closing brace (its
+/// line breaks stay).
 fn without_test_items(code: &str) -> String {
     const ATTR: &str = "#[cfg(test)]";
     let mut out = String::new();
@@ -227,6 +364,7 @@ fn without_test_items(code: &str) -> String {
                 _ => {}
             }
         }
+        out.extend(item[..end].chars().filter(|&c| c == '\n'));
         rest = &item[end..];
     }
     out.push_str(rest);
