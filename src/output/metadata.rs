@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -78,12 +78,20 @@ impl RttSummary {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The metadata's `replies` section. It also reads back (the tests read it typed, and a
+/// field this type does not know is refused, so a renamed counter fails loudly).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Replies {
+    /// SYN-ACKs reported (validated, not duplicates).
     pub synack: u64,
+    /// RSTs reported.
     pub rst: u64,
+    /// ICMP destination unreachables reported.
     pub icmp_unreach: u64,
+    /// Targets that answered with success (a SYN-ACK), each once.
     pub unique_success: u64,
+    /// Result lines the writer wrote (after `--output-filter` and `--max-results`).
     pub results_written: u64,
     /// Bytes held by duplicate suppression at the end of the scan, and the most it held
     /// (see `recv::dedup` for the memory model).

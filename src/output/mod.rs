@@ -11,6 +11,9 @@ pub mod private;
 pub mod spec;
 pub(crate) mod status;
 
+/// The metadata's `replies` section, which tests and scripts read back typed.
+pub use metadata::Replies;
+
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 

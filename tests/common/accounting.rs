@@ -11,26 +11,8 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
+pub use synsurvey::output::Replies;
 use synsurvey::validate::DropReason;
-
-/// The metadata's `replies` section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Replies {
-    /// SYN-ACKs reported (validated, not duplicates).
-    pub synack: u64,
-    /// RSTs reported.
-    pub rst: u64,
-    /// ICMP destination unreachables reported.
-    pub icmp_unreach: u64,
-    /// Targets that answered with success (a SYN-ACK), each once.
-    pub unique_success: u64,
-    /// Result lines the writer wrote (after `--output-filter` and `--max-results`).
-    pub results_written: u64,
-    /// Bytes held by duplicate suppression at the end, and the most it held.
-    pub dedup_bytes: u64,
-    pub dedup_peak_bytes: u64,
-}
 
 /// The packet counters of one scan's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
